@@ -1,0 +1,119 @@
+"""The ``harmony`` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harmony.cli import run as run_cmd
+from harmony.cli.check import check_deployment
+from harmony.cli.errors import guarded
+from harmony.cli.journal_view import show_run, show_runs
+from harmony.cli.loading import load
+from harmony.domain.score import kind_of
+from harmony.maestro.journal import Journal
+
+app = typer.Typer(
+    name="harmony",
+    help="Typed infrastructure for micro datacenters: check, plan and apply Scores on topologies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+
+Deploy = Annotated[str, typer.Argument(help="Deployment: a .py file, a package directory, or a module name.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line for runs).")]
+JournalPath = Annotated[
+    Path | None, typer.Option("--journal", help="Journal file (default: $HARMONY_JOURNAL or the user data dir).")
+]
+
+
+@app.command()
+@guarded
+def check(deploy: Deploy, as_json: AsJson = False) -> None:
+    """Type-check the deployment (pyright, strict), then load and validate it without touching anything."""
+    check_deployment(deploy, as_json=as_json)
+
+
+@app.command()
+@guarded
+def plan(
+    deploy: Deploy,
+    filter_: Annotated[str | None, typer.Option("--filter", help="Only Scores whose name matches.")] = None,
+    as_json: AsJson = False,
+    journal: JournalPath = None,
+) -> None:
+    """Show what apply would change, with diffs. Changes nothing."""
+    run_cmd.run(deploy, mode="plan", yes=True, pattern=filter_, keep_going=True, as_json=as_json, journal_path=journal)
+
+
+@app.command()
+@guarded
+def apply(
+    deploy: Deploy,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    filter_: Annotated[
+        str | None, typer.Option("--filter", help="Only Scores whose name matches (and their dependencies).")
+    ] = None,
+    keep_going: Annotated[bool, typer.Option("--keep-going", help="Continue after a failed Score.")] = False,
+    as_json: AsJson = False,
+    journal: JournalPath = None,
+) -> None:
+    """Plan, confirm, then apply the deployment's Scores in order."""
+    run_cmd.run(
+        deploy, mode="apply", yes=yes, pattern=filter_, keep_going=keep_going, as_json=as_json, journal_path=journal
+    )
+
+
+@app.command("list")
+@guarded
+def list_(deploy: Deploy, as_json: AsJson = False) -> None:
+    """List the deployment's topology and Scores."""
+    loaded = load(deploy)
+    rows = [{"score": s.name, "kind": kind_of(s), "depends_on": list(s.depends_on())} for s in loaded.deployment.scores]
+    if as_json:
+        print(json.dumps({"topology": loaded.deployment.topology.name, "scores": rows}))
+        return
+    table = Table(title=f"{loaded.name} on {loaded.deployment.topology.name}", title_justify="left")
+    for col in ("score", "kind", "depends on"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["score"]), str(r["kind"]), ", ".join(r["depends_on"]))
+    console.print(table)
+
+
+@app.command("journal")
+@guarded
+def journal_(
+    run_id: Annotated[str | None, typer.Argument(help="A run id (or unique prefix) to show in detail.")] = None,
+    limit: Annotated[int, typer.Option(help="How many recent runs to list.")] = 20,
+    as_json: AsJson = False,
+    journal: JournalPath = None,
+) -> None:
+    """List recent runs, or show one run's Scores, plans and outcomes."""
+    j = Journal(journal)
+    try:
+        if run_id is None:
+            show_runs(console, j.runs(limit), as_json=as_json)
+        else:
+            show_run(console, j, run_id, as_json=as_json)
+    finally:
+        j.close()
+
+
+def main() -> None:
+    app()
+
+
+def main_for(deploy: str) -> None:
+    """``python -m my_deploy plan|apply|check|list [options]``: the CLI with the deployment filled in."""
+    import sys
+
+    command, *rest = sys.argv[1:] or ["plan"]
+    app([command, deploy, *rest], prog_name=f"python -m {deploy}")

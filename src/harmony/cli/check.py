@@ -1,0 +1,50 @@
+"""``harmony check``: the static guarantee, then a load that validates every Score without any I/O."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+
+from harmony.cli.loading import load, locate
+from harmony.cli.typecheck import run_pyright
+from harmony.domain.errors import DeploymentError
+from harmony.domain.score import score_adapter
+
+console = Console()
+
+
+class CheckFailed(DeploymentError):
+    pass
+
+
+def check_deployment(spec: str, *, as_json: bool) -> None:
+    _, sys_path_dir, files = locate(spec)
+    diagnostics = run_pyright([files], extra_paths=[sys_path_dir] if sys_path_dir else [])
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        if as_json:
+            print(json.dumps({"ok": False, "errors": [d.__dict__ for d in errors]}))
+        else:
+            for d in errors:
+                console.print(str(d), highlight=False, markup=False)
+        raise CheckFailed(f"{len(errors)} type error(s) in {spec}; nothing was loaded or run")
+    loaded = load(spec)
+    adapter = score_adapter()
+    for score in loaded.deployment.scores:
+        again = adapter.validate_json(adapter.dump_json(score))
+        if again != score:
+            raise DeploymentError(f"{score.name} does not survive a JSON round trip; check its field types")
+    summary = {
+        "ok": True,
+        "deployment": loaded.name,
+        "topology": loaded.deployment.topology.name,
+        "scores": len(loaded.deployment.scores),
+        "smoke_tests": len(loaded.deployment.smoke_tests),
+    }
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        console.print(
+            f"[green]ok[/] {loaded.name}: {summary['scores']} Score(s) on {summary['topology']} type-check and validate"
+        )

@@ -1,0 +1,46 @@
+"""Every error the CLI can meet becomes one message here, with what to do next; exit status 1 (2: usage)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from harmony.cli.loading import describe_validation_error
+from harmony.domain.errors import DeploymentError, HarmonyError, TopologyError
+
+stderr = Console(stderr=True)
+
+_NEXT_STEP: list[tuple[type[BaseException], str]] = [
+    (DeploymentError, "fix the deployment file and run `harmony check` again"),
+    (TopologyError, "make the topology reachable, then run again; nothing was applied"),
+]
+
+
+def report(e: BaseException) -> None:
+    message = describe_validation_error(e) if isinstance(e, ValidationError) else str(e)
+    hint = next((h for t, h in _NEXT_STEP if isinstance(e, t)), "")
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
+    if hint:
+        stderr.print(f"[dim]{hint}[/]")
+
+
+def guarded[**P](fn: Callable[P, None]) -> Callable[P, None]:
+    """Run a command, turning Harmony's own errors into a message and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except (HarmonyError, ValidationError) as e:
+            report(e)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            stderr.print("interrupted")
+            sys.exit(130)
+
+    return wrapper

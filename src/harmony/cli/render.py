@@ -1,0 +1,131 @@
+"""Render Maestro events: live progress and plan diffs with rich, or one JSON object per line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from pydantic import TypeAdapter
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from harmony.domain.change import Action, Change
+from harmony.domain.outcome import Status
+from harmony.maestro.events import (
+    Event,
+    RunFinished,
+    RunStarted,
+    ScoreFinished,
+    ScorePlanned,
+    ScoreSkipped,
+    ScoreStarted,
+    SmokeTested,
+    TopologyReady,
+)
+from harmony.maestro.runner import RunReport
+
+_EVENT = TypeAdapter[Event](Event)
+STATUS_STYLE = {Status.SUCCESS: "green", Status.NOOP: "dim", Status.FAILURE: "bold red"}
+ACTION_MARK = {
+    Action.CREATE: ("+", "green"),
+    Action.UPDATE: ("~", "yellow"),
+    Action.DELETE: ("-", "red"),
+    Action.NONE: (" ", "dim"),
+}
+
+
+class JsonLines:
+    """One JSON object per event on stdout."""
+
+    def __call__(self, event: Event) -> None:
+        sys.stdout.write(_EVENT.dump_json(event).decode() + "\n")
+        sys.stdout.flush()
+
+
+class LiveProgress:
+    """A progress bar over the Scores, with a line per finished Score; plan diffs when ``show_diffs``."""
+
+    def __init__(self, console: Console, *, show_diffs: bool) -> None:
+        self.console = console
+        self.show_diffs = show_diffs
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task: TaskID | None = None
+
+    def __call__(self, event: Event) -> None:
+        match event:
+            case RunStarted(mode=mode, topology=topology, scores=scores):
+                self.console.print(f"[bold]{mode}[/] {len(scores)} Score(s) on [cyan]{topology}[/]")
+                self.progress.start()
+                self.task = self.progress.add_task("getting ready", total=len(scores) * (2 if mode == "apply" else 1))
+            case TopologyReady(duration=d):
+                self._advance(0, f"ready in {d:.2f}s, planning")
+            case ScorePlanned(score=score, changes=changes):
+                self._advance(1, f"planned {score}")
+                if self.show_diffs:
+                    self.progress.console.print(plan_text(score, changes))
+            case ScoreStarted(score=score):
+                self._advance(0, f"applying {score}")
+            case SmokeTested(score=score, test=test, outcome=o):
+                self.progress.console.print(
+                    f"  smoke test {test} for {score}: [{STATUS_STYLE[o.status]}]{o.status}[/] {o.message}"
+                )
+            case ScoreFinished(score=score, outcome=o):
+                self._advance(1, f"applied {score}")
+                status = f"[{STATUS_STYLE[o.status]}]{o.status.value.upper():8}[/]"
+                self.progress.console.print(f"{status} {score} [dim]({o.duration:.2f}s)[/] {o.message}")
+                for detail in o.details if o.status is Status.FAILURE else ():
+                    self.progress.console.print(f"         {detail}", style="red", markup=False)
+            case ScoreSkipped(score=score, reason=reason):
+                self._advance(1, f"skipped {score}")
+                self.progress.console.print(f"[yellow]SKIPPED [/] {score}: {reason}")
+            case RunFinished():
+                self.progress.stop()
+
+    def _advance(self, n: int, description: str) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, advance=n, description=description)
+
+
+def plan_text(score: str, changes: Sequence[Change]) -> Text:
+    text = Text()
+    if not changes:
+        text.append(f"  {score}: no changes\n", style="dim")
+        return text
+    for c in changes:
+        mark, style = ACTION_MARK[c.action]
+        text.append(f"{mark} {c.target}", style=f"bold {style}")
+        text.append(f"  ({score})\n", style="dim")
+        for line in c.diff.splitlines():
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+            text.append(f"    {line}\n", style=style)
+    return text
+
+
+def summary_table(report: RunReport) -> Table:
+    table = Table(title=f"run {report.run_id}: {report.status.value.upper()}", title_justify="left")
+    table.add_column("Score")
+    table.add_column("kind", style="dim")
+    table.add_column("changes", justify="right")
+    table.add_column("outcome")
+    table.add_column("time", justify="right")
+    for r in report.results:
+        o = r.outcome
+        status = Text(o.status.value if o else "skipped", style=STATUS_STYLE[o.status] if o else "yellow")
+        table.add_row(
+            r.score,
+            r.kind,
+            str(len([c for c in r.changes if c.action is not Action.NONE])),
+            status,
+            f"{o.duration:.2f}s" if o else "",
+        )
+    return table

@@ -1,0 +1,133 @@
+"""``plan`` and ``apply``: load the deployment, run the Maestro, render, journal."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from harmony.cli.loading import load
+from harmony.cli.render import JsonLines, LiveProgress, plan_text, summary_table
+from harmony.domain.change import pending
+from harmony.domain.errors import DeploymentError, HarmonyError
+from harmony.domain.outcome import Status
+from harmony.domain.score import AnyScore
+from harmony.domain.topology import Topology
+from harmony.maestro.events import EventSink
+from harmony.maestro.journal import Journal
+from harmony.maestro.runner import Confirm, Maestro, RunReport, ScoreResult
+
+console = Console()
+
+
+def select[S: AnyScore](scores: Sequence[S], pattern: str | None) -> list[S]:
+    """Scores whose name matches ``pattern`` (glob or substring), plus everything they depend on."""
+    if pattern is None:
+        return list(scores)
+    by_name: dict[str, AnyScore] = {s.name: s for s in scores}
+    wanted: set[str] = set()
+
+    def want(name: str) -> None:
+        if name not in wanted and name in by_name:
+            wanted.add(name)
+            for dep in by_name[name].depends_on():
+                want(dep)
+
+    for s in scores:
+        if fnmatch.fnmatch(s.name, pattern) or pattern in s.name:
+            want(s.name)
+    if not wanted:
+        names = ", ".join(by_name) or "none"
+        raise DeploymentError(f"--filter {pattern!r} matches no Score; the Scores are: {names}")
+    return [s for s in scores if s.name in wanted]
+
+
+def run(
+    spec: str,
+    *,
+    mode: str,
+    yes: bool,
+    pattern: str | None,
+    keep_going: bool,
+    as_json: bool,
+    journal_path: Path | None,
+) -> None:
+    journal = Journal(journal_path)
+    try:
+        try:
+            loaded = load(spec)
+            scores = select(loaded.deployment.scores, pattern)
+        except HarmonyError as e:
+            _journal_failed_start(journal, spec, mode, e)
+            raise
+        sink: EventSink = JsonLines() if as_json else LiveProgress(console, show_diffs=mode == "plan")
+        maestro: Maestro[Topology] = Maestro(
+            loaded.deployment.topology, journal=journal, on_event=sink, deployment=loaded.name
+        )
+        if mode == "plan":
+            report = asyncio.run(maestro.plan(scores))
+        else:
+            report = asyncio.run(
+                maestro.apply(
+                    scores,
+                    smoke_tests=loaded.deployment.smoke_tests,
+                    keep_going=keep_going,
+                    confirm=None if yes else _confirm(as_json),
+                )
+            )
+    finally:
+        journal.close()
+    if not as_json:
+        _print_report(report)
+    if report.status is Status.FAILURE:
+        raise typer.Exit(1)
+
+
+def _journal_failed_start(journal: Journal, spec: str, mode: str, error: HarmonyError) -> None:
+    run_id = uuid.uuid4().hex[:12]
+    journal.start_run(run_id, mode=mode, deployment=spec, topology="?")
+    journal.finish_run(run_id, Status.FAILURE, str(error))
+
+
+class ConfirmationRefused(HarmonyError):
+    """``apply`` without ``--yes`` where nobody can answer."""
+
+
+def _confirm(as_json: bool) -> Confirm:
+    async def confirm(results: Sequence[ScoreResult]) -> bool:
+        if not sys.stdin.isatty():
+            raise ConfirmationRefused(
+                "refusing to apply without confirmation in a non-interactive shell; review `harmony plan`, "
+                "then rerun with --yes"
+            )
+        out = Console(stderr=True) if as_json else console
+        for r in results:
+            out.print(plan_text(r.score, r.changes))
+        return typer.confirm("Apply these changes?", default=False)
+
+    return confirm
+
+
+def _print_report(report: RunReport) -> None:
+    if report.mode == "apply" or report.error:
+        console.print(summary_table(report))
+    if report.error:
+        console.print(f"[bold red]error:[/] {report.error}", highlight=False)
+    if report.mode == "plan":
+        changing = sum(1 for r in report.results if pending(r.changes))
+        console.print(
+            f"plan: {changing} Score(s) to change, {len(report.results) - changing} unchanged "
+            f"[dim](run {report.run_id})[/]"
+        )
+        return
+    counts = report.counts
+    console.print(
+        f"{report.mode}: {counts['success']} changed, {counts['noop']} unchanged, {counts['failure']} failed, "
+        f"{counts['skipped']} skipped  [dim](run {report.run_id})[/]"
+    )

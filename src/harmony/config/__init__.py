@@ -1,0 +1,1 @@
+"""Unified configuration and secrets: typed models in code, values in a store."""

@@ -1,0 +1,1 @@
+"""The pure model: Scores, Interprets, Outcomes, topologies, inventory and typed values. No I/O here."""

@@ -1,0 +1,9 @@
+"""Capabilities: one industry concept per Protocol, one Protocol per module.
+
+A topology provides a capability by having its members; a Score asks for the capabilities it needs as its
+type parameter. Capabilities are named after concepts (``DnsServer``), never after tools (dnsmasq).
+"""
+
+from harmony.domain.capabilities.files import FileKind, FileState, ManagedFiles
+
+__all__ = ["FileKind", "FileState", "ManagedFiles"]

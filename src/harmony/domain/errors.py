@@ -1,0 +1,76 @@
+"""Every error Harmony raises on purpose, in one tree.
+
+    HarmonyError
+    ├── InvalidValueError (also ValueError)      a value that is not what a field expects
+    ├── DeploymentError                         a deployment that cannot be loaded or is inconsistent
+    ├── TopologyError                           a topology that cannot get ready
+    ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
+    └── CapabilityError                         raised by adapters behind a capability
+        ├── FilesError                          managed files
+        └── CommandError                        commands on a host
+
+Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
+translate library exceptions at the boundary, so callers catch one type per capability.
+"""
+
+from __future__ import annotations
+
+
+class HarmonyError(Exception):
+    """Base of every error Harmony raises on purpose."""
+
+
+class InvalidValueError(HarmonyError, ValueError):
+    """A value that is not what its field expects."""
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{field}: {value!r} is not valid; expected {expected}")
+
+
+class DeploymentError(HarmonyError):
+    """A deployment that cannot be loaded, or whose Scores are inconsistent."""
+
+
+class TopologyError(HarmonyError):
+    """A topology that cannot get ready (an unreachable host, a missing daemon)."""
+
+    def __init__(self, topology: str, message: str) -> None:
+        self.topology = topology
+        super().__init__(f"topology {topology}: {message}")
+
+
+class InterpretError(HarmonyError):
+    """A Score's interpret failed at one step; ``cause`` is the underlying error."""
+
+    def __init__(self, score: str, step: str, cause: BaseException | str) -> None:
+        self.score = score
+        self.step = step
+        self.cause = cause
+        super().__init__(f"{score}: {step} failed: {cause}")
+
+
+class CapabilityError(HarmonyError):
+    """Base of the errors adapters raise behind a capability."""
+
+
+class FilesError(CapabilityError):
+    """A managed-files operation failed (permission, missing directory, full or read-only disk)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class CommandError(CapabilityError):
+    """A command could not be run, or exited with an unexpected status."""
+
+    def __init__(self, command: str, exit_status: int | None, stderr: str) -> None:
+        self.command = command
+        self.exit_status = exit_status
+        self.stderr = stderr
+        status = "could not start" if exit_status is None else f"exited {exit_status}"
+        tail = f": {stderr.strip()[-500:]}" if stderr.strip() else ""
+        super().__init__(f"command {command!r} {status}{tail}")

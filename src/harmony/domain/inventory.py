@@ -1,0 +1,62 @@
+"""The physical material: hosts with typed addresses, MACs, roles and labels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harmony.domain.errors import InvalidValueError
+from harmony.domain.values import Hostname, IPAddress, MacAddress
+
+
+class Nic(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    mac: MacAddress
+    address: IPAddress | None = None
+
+
+class Host(BaseModel):
+    """One machine. ``labels`` select hosts (``site=office``); ``roles`` say what it is for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Hostname
+    address: IPAddress
+    nics: tuple[Nic, ...] = ()
+    roles: frozenset[str] = frozenset()
+    labels: Mapping[str, str] = Field(default_factory=dict[str, str])
+
+    def matches(self, selector: Mapping[str, str]) -> bool:
+        """True when every ``key=value`` of ``selector`` is among this host's labels."""
+        return all(self.labels.get(k) == v for k, v in selector.items())
+
+
+class Inventory(BaseModel):
+    """A set of hosts with unique names, addresses and MACs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hosts: tuple[Host, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Inventory:
+        _reject_duplicates("host name", [str(h.name) for h in self.hosts])
+        _reject_duplicates("host address", [str(h.address) for h in self.hosts])
+        _reject_duplicates("MAC address", [str(n.mac) for h in self.hosts for n in h.nics])
+        return self
+
+    def select(self, *, role: str | None = None, labels: Mapping[str, str] | None = None) -> list[Host]:
+        """Hosts that have ``role`` (if given) and all of ``labels``."""
+        wanted = labels or {}
+        return [h for h in self.hosts if (role is None or role in h.roles) and h.matches(wanted)]
+
+
+def _reject_duplicates(what: str, values: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise InvalidValueError(what, v, f"each {what} to appear once in the inventory")
+        seen.add(v)

@@ -1,0 +1,146 @@
+"""Managed files on the machine Harmony runs on, in-process: no shell, no subprocess.
+
+``root`` re-roots every managed path (``/etc/motd`` → ``root/etc/motd``), which is how tests and the
+quickstart manage a host tree without touching the real ``/etc``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import os
+import pwd
+import stat
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+
+from harmony.domain.capabilities.files import FileKind, FileState
+from harmony.domain.errors import FilesError
+
+
+class LocalFiles:
+    def __init__(self, root: Path = Path("/")) -> None:
+        self.root = root
+
+    def _real(self, path: PurePosixPath) -> Path:
+        if not path.is_absolute():
+            raise FilesError(str(path), "managed paths must be absolute")
+        return self.root.joinpath(*path.parts[1:])
+
+    async def stat_files(
+        self, paths: Sequence[PurePosixPath], *, with_content: bool
+    ) -> Mapping[PurePosixPath, FileState]:
+        return await asyncio.to_thread(lambda: {p: self._stat(p, with_content) for p in paths})
+
+    def _stat(self, path: PurePosixPath, with_content: bool) -> FileState:
+        real = self._real(path)
+        try:
+            st = real.lstat()
+        except FileNotFoundError:
+            return FileState(path=path, kind="missing")
+        except OSError as e:
+            raise FilesError(str(path), e.strerror or str(e)) from e
+        kind: FileKind = (
+            "symlink"
+            if stat.S_ISLNK(st.st_mode)
+            else "directory"
+            if stat.S_ISDIR(st.st_mode)
+            else "file"
+            if stat.S_ISREG(st.st_mode)
+            else "other"
+        )
+        return FileState(
+            path=path,
+            kind=kind,
+            mode=stat.S_IMODE(st.st_mode),
+            owner=_user(st.st_uid),
+            group=_group(st.st_gid),
+            content=real.read_bytes() if with_content and kind == "file" else None,
+            link_target=os.readlink(real) if kind == "symlink" else None,
+        )
+
+    async def write_file(
+        self, path: PurePosixPath, content: bytes, *, mode: int | None, owner: str | None, group: str | None
+    ) -> None:
+        await asyncio.to_thread(self._write, path, content, mode, owner, group)
+
+    def _write(
+        self, path: PurePosixPath, content: bytes, mode: int | None, owner: str | None, group: str | None
+    ) -> None:
+        real = self._real(path)
+        tmp: str | None = None
+        try:
+            uid = pwd.getpwnam(owner).pw_uid if owner else -1
+            gid = grp.getgrnam(group).gr_gid if group else -1
+            old_mode = stat.S_IMODE(real.stat().st_mode) if real.exists() else 0o644
+            fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.harmony-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode if mode is not None else old_mode)
+            if uid != -1 or gid != -1:
+                os.chown(tmp, uid, gid)
+            os.replace(tmp, real)
+            tmp = None
+        except KeyError as e:
+            raise FilesError(str(path), f"unknown user or group {e.args[0]!r}") from e
+        except FileNotFoundError as e:
+            raise FilesError(str(path), f"directory {real.parent} does not exist") from e
+        except OSError as e:
+            raise FilesError(str(path), e.strerror or str(e)) from e
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+
+    async def make_directory(
+        self, path: PurePosixPath, *, mode: int | None, owner: str | None, group: str | None
+    ) -> None:
+        await asyncio.to_thread(self._mkdir, path, mode, owner, group)
+
+    def _mkdir(self, path: PurePosixPath, mode: int | None, owner: str | None, group: str | None) -> None:
+        real = self._real(path)
+        try:
+            uid = pwd.getpwnam(owner).pw_uid if owner else -1
+            gid = grp.getgrnam(group).gr_gid if group else -1
+            real.mkdir(exist_ok=True)
+            if mode is not None:
+                os.chmod(real, mode)
+            if uid != -1 or gid != -1:
+                os.chown(real, uid, gid)
+        except KeyError as e:
+            raise FilesError(str(path), f"unknown user or group {e.args[0]!r}") from e
+        except FileNotFoundError as e:
+            raise FilesError(str(path), f"parent directory {real.parent} does not exist") from e
+        except OSError as e:
+            raise FilesError(str(path), e.strerror or str(e)) from e
+
+    async def remove_path(self, path: PurePosixPath) -> None:
+        await asyncio.to_thread(self._remove, path)
+
+    def _remove(self, path: PurePosixPath) -> None:
+        real = self._real(path)
+        try:
+            if real.is_dir() and not real.is_symlink():
+                real.rmdir()
+            else:
+                real.unlink(missing_ok=True)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise FilesError(str(path), e.strerror or str(e)) from e
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)

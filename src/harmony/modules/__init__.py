@@ -1,0 +1,1 @@
+"""Ready-made Scores, one package per concern. They import only ``harmony.domain``."""

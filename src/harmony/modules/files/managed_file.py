@@ -1,0 +1,103 @@
+"""``ManagedFile``: a file with the given content and metadata, or absent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from harmony.domain.capabilities.files import FileState, ManagedFiles
+from harmony.domain.change import Change, text_diff
+from harmony.domain.errors import InvalidValueError
+from harmony.domain.interpret import Interpret
+from harmony.domain.outcome import Outcome
+from harmony.domain.score import Score
+
+type FileMode = Annotated[int, Field(ge=0, le=0o7777, description="permission bits, e.g. 0o644")]
+
+
+def absolute_path(v: PurePosixPath) -> PurePosixPath:
+    if not v.is_absolute() or ".." in v.parts:
+        raise InvalidValueError("path", str(v), "an absolute path without '..'")
+    return v
+
+
+class ManagedFile(Score[ManagedFiles]):
+    """A file at ``path`` with exactly ``content`` (and ``mode``/``owner``/``group`` when given)."""
+
+    kind: Literal["managed_file"] = "managed_file"
+    path: PurePosixPath
+    content: str = ""
+    mode: FileMode | None = None
+    owner: str | None = None
+    group: str | None = None
+    present: bool = True
+
+    _absolute = field_validator("path")(absolute_path)
+
+    @property
+    def name(self) -> str:
+        return f"file:{self.path}"
+
+    def interpret(self) -> Interpret[ManagedFiles]:
+        return ManagedFileInterpret(self)
+
+
+class ManagedFileInterpret(Interpret[ManagedFiles]):
+    def __init__(self, score: ManagedFile) -> None:
+        self.score = score
+
+    async def plan(self, topology: ManagedFiles) -> Sequence[Change]:
+        s = self.score
+        current = (await topology.stat_files([s.path], with_content=True))[s.path]
+        return plan_file(s, current)
+
+    async def apply(self, topology: ManagedFiles, changes: Sequence[Change]) -> Outcome:
+        s = self.score
+        if not s.present:
+            await topology.remove_path(s.path)
+            return Outcome.success(f"removed {s.path}")
+        await topology.write_file(s.path, s.content.encode(), mode=s.mode, owner=s.owner, group=s.group)
+        return Outcome.success(f"wrote {s.path}", *(c.target for c in changes))
+
+
+def plan_file(score: ManagedFile, current: FileState) -> list[Change]:
+    """The changes from ``current`` to ``score``: a pure diff, tested as a table."""
+    target = f"file {score.path}"
+    if not score.present:
+        if current.kind == "missing":
+            return []
+        return [Change.delete(target, text_diff(_text(current.content), None, str(score.path)))]
+    if current.kind == "missing":
+        return [Change.create(target, text_diff(None, score.content, str(score.path)))]
+    if current.kind != "file":
+        return [Change.update(target, f"replace {current.kind} with a file")]
+    notes = ""
+    if current.content != score.content.encode():
+        notes = text_diff(_text(current.content), score.content, str(score.path))
+    notes += metadata_notes(current, mode=score.mode, owner=score.owner, group=score.group)
+    return [Change.update(target, notes)] if notes else []
+
+
+def metadata_notes(current: FileState, *, mode: int | None, owner: str | None, group: str | None) -> str:
+    """The mode/owner/group lines of a diff; empty when the wanted metadata is already there."""
+    notes: list[str] = []
+    if mode is not None and current.mode != mode:
+        notes.append(f"mode {_octal(current.mode)} -> {_octal(mode)}\n")
+    if owner is not None and current.owner != owner:
+        notes.append(f"owner {current.owner} -> {owner}\n")
+    if group is not None and current.group != group:
+        notes.append(f"group {current.group} -> {group}\n")
+    return "".join(notes)
+
+
+def _text(content: bytes | None) -> str | None:
+    if content is None:
+        return None
+    return content.decode(errors="replace")
+
+
+def _octal(mode: int | None) -> str:
+    return "none" if mode is None else oct(mode)

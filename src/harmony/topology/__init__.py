@@ -1,0 +1,1 @@
+"""Concrete topologies: the places Scores run."""
