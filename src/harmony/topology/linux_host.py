@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
+from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.errors import TopologyError
 from harmony.infra.local_files import LocalFiles
+from harmony.infra.local_process import run_local
 
 
 class LinuxHost:
@@ -54,3 +56,8 @@ class LinuxHost:
 
     async def remove_path(self, path: PurePosixPath) -> None:
         await self._files.remove_path(path)
+
+    async def run_command(
+        self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
+        return await run_local(argv, stdin=stdin, timeout=timeout)

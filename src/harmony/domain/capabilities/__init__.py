@@ -4,6 +4,7 @@ A topology provides a capability by having its members; a Score asks for the cap
 type parameter. Capabilities are named after concepts (``DnsServer``), never after tools (dnsmasq).
 """
 
+from harmony.domain.capabilities.commands import CommandResult, CommandRunner
 from harmony.domain.capabilities.files import FileKind, FileState, ManagedFiles
 
-__all__ = ["FileKind", "FileState", "ManagedFiles"]
+__all__ = ["CommandResult", "CommandRunner", "FileKind", "FileState", "ManagedFiles"]
