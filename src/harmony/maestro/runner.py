@@ -9,6 +9,7 @@ between plan and apply acts on the plan it showed.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +36,15 @@ from harmony.maestro.events import (
     TopologyReady,
 )
 from harmony.maestro.journal import Journal
+
+
+class PlanFailed(HarmonyError):
+    """One or more Scores could not be planned; nothing was applied."""
+
+    def __init__(self, failures: Sequence[InterpretError]) -> None:
+        self.failures = tuple(failures)
+        super().__init__("; ".join(str(f) for f in failures) + " (nothing was applied)")
+
 
 type Confirm = Callable[[Sequence[ScoreResult]], Awaitable[bool]]
 
@@ -153,13 +163,15 @@ class Maestro[T: Topology]:
         return report
 
     async def _plan_all(self, run_id: str, scores: Sequence[Score[T]], results: list[ScoreResult]) -> None:
-        for position, (score, result) in enumerate(zip(scores, results, strict=True)):
-            try:
-                result.changes = list(await score.interpret().plan(self.topology))
-            except InterpretError:
-                raise
-            except HarmonyError as e:
-                raise InterpretError(score.name, "plan", e) from e
+        # Plans only read, so they run concurrently: a connector can coalesce the reads that all plans
+        # issue in the same event-loop tick into one round trip per host.
+        planned = await asyncio.gather(*(self._plan_one(score) for score in scores))
+        failures = [p for p in planned if isinstance(p, InterpretError)]
+        if failures:
+            raise PlanFailed(failures)
+        for position, (score, result, changes) in enumerate(zip(scores, results, planned, strict=True)):
+            assert not isinstance(changes, InterpretError)
+            result.changes = changes
             if self.journal:
                 self.journal.record_plan(
                     run_id,
@@ -170,6 +182,14 @@ class Maestro[T: Topology]:
                     changes=result.changes,
                 )
             self._emit(ScorePlanned(score=score.name, changes=tuple(result.changes)))
+
+    async def _plan_one(self, score: Score[T]) -> list[Change] | InterpretError:
+        try:
+            return list(await score.interpret().plan(self.topology))
+        except InterpretError as e:
+            return e
+        except HarmonyError as e:
+            return InterpretError(score.name, "plan", e)
 
     async def _apply_all(
         self,
