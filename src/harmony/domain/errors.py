@@ -7,7 +7,11 @@
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
     └── CapabilityError                         raised by adapters behind a capability
         ├── FilesError                          managed files
-        └── CommandError                        commands on a host
+        ├── CommandError                        commands on a host
+        ├── KeyValueError                       the shared key-value store (NATS JetStream KV)
+        │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
+        │   └── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
+        └── PostgreSQLError                     a PostgreSQL server or its data directory
 
 Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
 translate library exceptions at the boundary, so callers catch one type per capability.
@@ -74,3 +78,32 @@ class CommandError(CapabilityError):
         status = "could not start" if exit_status is None else f"exited {exit_status}"
         tail = f": {stderr.strip()[-500:]}" if stderr.strip() else ""
         super().__init__(f"command {command!r} {status}{tail}")
+
+
+class KeyValueError(CapabilityError):
+    """The shared key-value store failed; ``key`` names the key involved (empty for the whole bucket)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"key {key!r}: {message}" if key else message)
+
+
+class KeyValueConflict(KeyValueError):
+    """A compare-and-set or compare-and-create lost: the key was not at ``expected_revision``."""
+
+    def __init__(self, key: str, expected_revision: int | None) -> None:
+        self.expected_revision = expected_revision
+        wanted = "to be absent" if expected_revision is None else f"at revision {expected_revision}"
+        super().__init__(key, f"expected {wanted}, but another writer changed it first")
+
+
+class KeyValueUnavailable(KeyValueError, TimeoutError):
+    """The store could not be reached or did not answer within the deadline; retrying may succeed."""
+
+
+class PostgreSQLError(CapabilityError):
+    """A PostgreSQL server could not be set up, queried, started, stopped, promoted or rewound."""
+
+    def __init__(self, server: str, message: str) -> None:
+        self.server = server
+        super().__init__(f"postgresql {server}: {message}")
