@@ -3,6 +3,7 @@
     HarmonyError
     ├── InvalidValueError (also ValueError)      a value that is not what a field expects
     ├── DeploymentError                         a deployment that cannot be loaded or is inconsistent
+    ├── AgentConfigError                        an agent configuration that cannot work (file, field, value)
     ├── TopologyError                           a topology that cannot get ready
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
     └── CapabilityError                         raised by adapters behind a capability
@@ -107,3 +108,14 @@ class PostgreSQLError(CapabilityError):
     def __init__(self, server: str, message: str) -> None:
         self.server = server
         super().__init__(f"postgresql {server}: {message}")
+
+
+class AgentConfigError(HarmonyError):
+    """An agent configuration that cannot work; names the file, the field, the value and what was expected."""
+
+    def __init__(self, source: str, field: str, value: object, expected: str) -> None:
+        self.source = source
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{source}: {field} = {value!r} is not valid; expected {expected}")

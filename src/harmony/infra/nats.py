@@ -11,6 +11,7 @@ client already saw acknowledged; timestamps are the stream's own (``Nats-Time-St
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import shutil
@@ -19,9 +20,8 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client, Server
@@ -79,8 +79,9 @@ class NatsKeyValue:
             return None  # connection trouble shows up as KeyValueUnavailable on the next call
 
         try:
-            nc = await asyncio.wait_for(
-                nats.connect(
+            nc = Client()
+            await asyncio.wait_for(
+                nc.connect(
                     list(options.servers),
                     name=options.name,
                     user=options.user,
@@ -99,7 +100,7 @@ class NatsKeyValue:
             )
         except (TimeoutError, OSError, nats.errors.Error) as e:
             raise KeyValueUnavailable("", f"cannot connect to NATS at {', '.join(options.servers)}: {e}") from e
-        js = nc.jetstream(timeout=options.timeout)
+        js = nc.jetstream(timeout=options.timeout)  # pyright: ignore[reportUnknownMemberType]  # untyped **opts
         store = cls(nc, js, bucket, options.timeout)
         await store._call("", store._ensure_bucket(replicas), timeout=options.timeout * 5)
         return store
@@ -108,18 +109,19 @@ class NatsKeyValue:
         try:
             await self._js.stream_info(self._stream)
         except nats.js.errors.NotFoundError:
-            await self._js.create_key_value(
+            await self._js.create_key_value(  # pyright: ignore[reportUnknownMemberType]  # untyped **params
                 api.KeyValueConfig(
-                    bucket=self.bucket, history=MAX_HISTORY, replicas=replicas, storage=api.StorageType.FILE,
+                    bucket=self.bucket,
+                    history=MAX_HISTORY,
+                    replicas=replicas,
+                    storage=api.StorageType.FILE,
                     direct=False,
                 )
-            )  # fmt: skip
+            )
 
     async def close(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError, nats.errors.Error):
             await asyncio.wait_for(self._nc.close(), self._timeout)
-        except (TimeoutError, nats.errors.Error):
-            pass
 
     async def replicas(self) -> int:
         info = await self._call("", self._js.stream_info(self._stream))
@@ -130,7 +132,7 @@ class NatsKeyValue:
             msg = await self._call(key, self._js.get_msg(self._stream, subject=self._prefix + key))
         except _Missing:
             return None
-        if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
+        if _deleted(msg):
             return None
         return self._entry(key, msg)
 
@@ -146,8 +148,13 @@ class NatsKeyValue:
         try:
             ack = await self._call(
                 key,
-                self._js.publish(self._prefix + key, value, timeout=self._timeout, headers={"Nats-Expected-Last-Subject-Sequence": "0"}),
-            )  # fmt: skip
+                self._js.publish(
+                    self._prefix + key,
+                    value,
+                    timeout=self._timeout,
+                    headers={"Nats-Expected-Last-Subject-Sequence": "0"},
+                ),
+            )
         except _WrongLast as e:
             raise KeyValueConflict(key, None) from e
         return await self._get_revision(key, ack.seq)
@@ -157,10 +164,12 @@ class NatsKeyValue:
             ack = await self._call(
                 key,
                 self._js.publish(
-                    self._prefix + key, value, timeout=self._timeout,
+                    self._prefix + key,
+                    value,
+                    timeout=self._timeout,
                     headers={"Nats-Expected-Last-Subject-Sequence": str(expected_revision)},
                 ),
-            )  # fmt: skip
+            )
         except _WrongLast as e:
             raise KeyValueConflict(key, expected_revision) from e
         return await self._get_revision(key, ack.seq)
@@ -170,12 +179,14 @@ class NatsKeyValue:
         seq = 0
         while True:
             try:
-                msg = await self._call(key, self._js.get_msg(self._stream, seq=seq + 1, subject=self._prefix + key, next=True))  # fmt: skip
+                msg = await self._call(
+                    key, self._js.get_msg(self._stream, seq=seq + 1, subject=self._prefix + key, next=True)
+                )
             except _Missing:
                 return entries
             assert msg.seq is not None
             seq = msg.seq
-            if not (msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE")):
+            if not _deleted(msg):
                 entries.append(self._entry(key, msg))
 
     def _entry(self, key: str, msg: api.RawStreamMsg) -> Entry:
@@ -198,7 +209,14 @@ class NatsKeyValue:
                 raise KeyValueUnavailable(key, f"JetStream unavailable: {e}") from e
             raise KeyValueError(key, f"JetStream error: {e}") from e
         except (TimeoutError, nats.errors.Error, OSError) as e:
-            raise KeyValueUnavailable(key, f"no answer from NATS within {timeout or self._timeout}s ({type(e).__name__})") from e
+            raise KeyValueUnavailable(
+                key, f"no answer from NATS within {timeout or self._timeout}s ({type(e).__name__})"
+            ) from e
+
+
+def _deleted(msg: api.RawStreamMsg) -> bool:
+    headers = cast(dict[str, str], msg.headers or {})  # pyright: ignore[reportUnknownMemberType]  # untyped Dict
+    return headers.get("KV-Operation") in ("DEL", "PURGE")
 
 
 class _WrongLast(KeyValueError):
@@ -253,9 +271,8 @@ class EmbeddedNats:
         ]
         if self.cluster_name and self.cluster_port:
             routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in self.routes)
-            lines.append(
-                f'cluster {{ name: "{self.cluster_name}", listen: "127.0.0.1:{self.cluster_port}", routes: [{routes}] }}'
-            )
+            listen = f"127.0.0.1:{self.cluster_port}"
+            lines.append(f'cluster {{ name: "{self.cluster_name}", listen: "{listen}", routes: [{routes}] }}')
         return "\n".join(lines) + "\n"
 
     async def start(self, *, ready_timeout: float = 15.0) -> None:
@@ -267,7 +284,10 @@ class EmbeddedNats:
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns, *argv]
         self.process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ready_timeout

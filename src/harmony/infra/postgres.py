@@ -25,6 +25,7 @@ from psycopg import sql
 
 from harmony.domain.capabilities.postgres import Endpoint, PostgreSQLState, RoleState, ServerRole
 from harmony.domain.errors import PostgreSQLError
+from harmony.domain.values import Port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 _CONF = "harmony.conf"
@@ -58,7 +59,7 @@ class PostgresInstance:
 
     @property
     def endpoint(self) -> Endpoint:
-        return Endpoint(host=self.listen_address, port=self.port)  # pyright: ignore[reportArgumentType]
+        return Endpoint(host=self.listen_address, port=Port(self.port))
 
     # -- state -----------------------------------------------------------------------------------------
 
@@ -89,6 +90,22 @@ class PostgresInstance:
         """True when this standby streams WAL from a primary right now."""
         rows = await self.query("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")
         return bool(rows[0][0])
+
+    async def health(self, *, timeout: float) -> tuple[bool, bool, tuple[str, ...], tuple[str, ...]]:
+        """One round trip: (in recovery, receiving WAL, streaming standbys, synchronous standbys)."""
+        rows = await self.query(
+            "SELECT pg_is_in_recovery(),"
+            " (SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming') > 0,"
+            " coalesce((SELECT array_agg(application_name) FROM pg_stat_replication WHERE state = 'streaming'), '{}'),"
+            " coalesce((SELECT array_agg(application_name) FROM pg_stat_replication"
+            "  WHERE state = 'streaming' AND sync_state = 'sync'), '{}')",
+            timeout=timeout,
+        )
+        recovery, receiving, streaming, sync = rows[0]
+        return bool(recovery), bool(receiving), _names(streaming), _names(sync)
+
+    def standby_configured(self) -> bool:
+        return (self.data_dir / "standby.signal").exists()
 
     async def state(self, settings: Sequence[str]) -> PostgreSQLState:
         role = await self.role()
@@ -163,16 +180,27 @@ class PostgresInstance:
         if self.data_dir.exists():
             shutil.rmtree(self.data_dir)
         await self._run(
-            str(self.bin_dir / "pg_basebackup"), "-d", source.conninfo(), "-D", str(self.data_dir), "-X", "stream",
-            "-c", "fast",
-        )  # fmt: skip
+            str(self.bin_dir / "pg_basebackup"),
+            "-d",
+            source.conninfo(),
+            "-D",
+            str(self.data_dir),
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        )
         self.write_conf(synchronous_standby=None, primary=source)
 
     async def rewind_from(self, source: Endpoint) -> None:
         """``pg_rewind`` this (stopped) server onto ``source``'s timeline and make it its standby."""
         await self._run(
-            str(self.bin_dir / "pg_rewind"), "-D", str(self.data_dir), "--source-server", source.conninfo(),
-        )  # fmt: skip
+            str(self.bin_dir / "pg_rewind"),
+            "-D",
+            str(self.data_dir),
+            "--source-server",
+            source.conninfo(),
+        )
         self.write_conf(synchronous_standby=None, primary=source)
 
     def write_conf(self, *, synchronous_standby: str | None, primary: Endpoint | None) -> None:
@@ -190,6 +218,7 @@ class PostgresInstance:
             "primary_conninfo": primary.conninfo(application_name=self.name) if primary else "",
             "recovery_target_timeline": "latest",
             "wal_receiver_status_interval": "1s",
+            "wal_keep_size": "256MB",
         }
         text = "".join(f"{k} = '{v.replace("'", "''")}'\n" for k, v in lines.items())
         self._write_owned(self.data_dir / _CONF, text)
@@ -203,7 +232,9 @@ class PostgresInstance:
         """Change which standby must confirm commits (``None``: none) and reload."""
         conf = (self.data_dir / _CONF).read_text().splitlines()
         value = f'"{name}"' if name else ""
-        conf = [f"synchronous_standby_names = '{value}'" if c.startswith("synchronous_standby_names") else c for c in conf]
+        conf = [
+            f"synchronous_standby_names = '{value}'" if c.startswith("synchronous_standby_names") else c for c in conf
+        ]
         self._write_owned(self.data_dir / _CONF, "\n".join(conf) + "\n")
         await self.query("SELECT pg_reload_conf()")
 
@@ -255,7 +286,9 @@ class PostgresInstance:
                 await self.child.wait()
             return
         if (self.data_dir / "postmaster.pid").exists():
-            await self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False)
+            await self._run(
+                str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False
+            )
 
     async def promote(self) -> None:
         await self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-w", "promote")
@@ -268,7 +301,7 @@ class PostgresInstance:
             d.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             os.chown(self.socket_dir, owner.pw_uid, owner.pw_gid)
-            if not self.data_dir.parent.stat().st_uid == owner.pw_uid:
+            if self.data_dir.parent.stat().st_uid != owner.pw_uid:
                 os.chown(self.data_dir.parent, owner.pw_uid, owner.pw_gid)
 
     def _write_owned(self, path: Path, text: str) -> None:
@@ -302,3 +335,9 @@ class PostgresInstance:
         if check and proc.returncode != 0:
             raise PostgreSQLError(self.name, f"{Path(argv[0]).name} exited {proc.returncode}: {text.strip()[-800:]}")
         return text
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    return ()
