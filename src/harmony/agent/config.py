@@ -9,6 +9,7 @@ promote).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -134,3 +135,35 @@ def _override(data: dict[str, object], path: list[str], value: str) -> None:
     with contextlib.suppress(tomllib.TOMLDecodeError):
         parsed = tomllib.loads(f"v = {value}")["v"]
     node[path[-1]] = parsed
+
+
+def to_toml(config: AgentConfig) -> str:
+    """The configuration as a TOML file ``load_config`` reads back (secrets in clear: write it 0600)."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    if config.nats.password is not None:
+        data["nats"]["password"] = config.nats.password.get_secret_value()
+    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    lines = [f"{k} = {_toml_value(v)}" for k, v in top.items()]
+    for section, values in data.items():
+        if isinstance(values, dict):
+            lines += _toml_table(section, cast(dict[str, object], values))
+    return "\n".join(lines) + "\n"
+
+
+def _toml_table(name: str, values: dict[str, object]) -> list[str]:
+    lines = ["", f"[{name}]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+    for k, v in values.items():
+        if isinstance(v, dict):
+            lines += _toml_table(f"{name}.{k}", cast(dict[str, object], v))
+    return lines
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in cast(list[object], value)) + "]"
+    return json.dumps(str(value))

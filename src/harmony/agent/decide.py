@@ -2,8 +2,10 @@
 
 Time enters only as store stamps: a replica measures the primary's staleness as the store's stamp on its
 own heartbeat of this tick minus the newest stamp that proves the primary alive (its last ``serving``
-heartbeat, or the cluster state it wrote). Counters are probe-style: ``failure_threshold`` consecutive
-failures to fence, ``success_threshold`` consecutive successes to recover, so one late ack never flaps.
+heartbeat, or the cluster state it wrote). A replica that lost the mesh itself restarts that clock when the
+mesh returns, so a mesh outage alone never causes a failover. Counters are probe-style:
+``failure_threshold`` consecutive failures to fence, ``success_threshold`` consecutive successes to
+recover, so one late ack never flaps.
 
 What the rules guarantee, given compare-and-set on the cluster state:
 - a primary serves only while the cluster state names it; it fences after ``failure_threshold`` failed
@@ -55,6 +57,7 @@ class Memory(BaseModel):
     fence_reason: FenceReason | None = "restart"
     alive_of: str | None = None
     primary_alive_at: datetime | None = None
+    mesh_lost: bool = False
 
 
 class Snapshot(BaseModel):
@@ -140,6 +143,10 @@ def _remember(s: Snapshot) -> Memory:
         if alive_of != primary:
             alive_of, alive_at = primary, None
         seen = [alive_at, s.state.stored_at]
+        if m.mesh_lost and s.my_beat is not None:
+            # While this agent could not see the mesh it could not tell a dead primary from a dead mesh: the
+            # primary gets a whole failover_timeout, from now, to prove itself alive again.
+            seen.append(s.my_beat.stored_at)
         beat = s.peer_beats.get(primary)
         if beat is not None and beat.record.status == "serving":
             seen.append(beat.stored_at)
@@ -151,6 +158,7 @@ def _remember(s: Snapshot) -> Memory:
             "successes": m.successes + 1 if s.nats_ok else 0,
             "alive_of": alive_of,
             "primary_alive_at": alive_at,
+            "mesh_lost": not s.nats_ok,
         }
     )
 

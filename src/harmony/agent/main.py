@@ -23,6 +23,7 @@ def nats_options(config: AgentConfig, *, extra_servers: tuple[str, ...] = ()) ->
         password=n.password.get_secret_value() if n.password else None,
         credentials_file=n.credentials_file,
         timeout=t.heartbeat_timeout,
+        reconnect_cap=min(2.0, t.heartbeat_timeout),
         name=f"harmony-agent-{config.node_id}",
     )
 

@@ -45,6 +45,8 @@ class PostgresInstance:
         bin_dir: Path = PG_BIN,
         run_as: str = "postgres",
         query_timeout: float = 5.0,
+        trusted_networks: Sequence[str] = ("127.0.0.1/32",),
+        netns: str | None = None,
     ) -> None:
         self.name = name
         self.data_dir = data_dir
@@ -54,6 +56,8 @@ class PostgresInstance:
         self.bin_dir = bin_dir
         self.run_as = run_as
         self.query_timeout = query_timeout
+        self.trusted_networks = tuple(trusted_networks)
+        self.netns = netns
         self.log_file = data_dir.parent / f"{data_dir.name}.log"
         self.child: asyncio.subprocess.Process | None = None
 
@@ -172,6 +176,10 @@ class PostgresInstance:
         await self._run(str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres")
         conf = self.data_dir / "postgresql.conf"
         conf.write_text(conf.read_text() + f"\ninclude_if_exists = '{_CONF}'\n")
+        hba = ["local all all trust", "local replication all trust"]
+        for net in self.trusted_networks:
+            hba += [f"host all all {net} trust", f"host replication all {net} trust"]
+        self._write_owned(self.data_dir / "pg_hba.conf", "\n".join(hba) + "\n")
         self.write_conf(synchronous_standby=synchronous_standby, primary=None)
 
     async def clone_from(self, source: Endpoint) -> None:
@@ -313,9 +321,10 @@ class PostgresInstance:
         os.replace(tmp, path)
 
     def _as_owner(self, *, pdeathsig: bool = False) -> list[str]:
+        netns = ["ip", "netns", "exec", self.netns] if self.netns else []
         if os.geteuid() != 0:
-            return []
-        prefix = ["setpriv", "--reuid", self.run_as, "--regid", self.run_as, "--init-groups"]
+            return netns
+        prefix = [*netns, "setpriv", "--reuid", self.run_as, "--regid", self.run_as, "--init-groups"]
         return [*prefix, "--pdeathsig", "KILL", "--"] if pdeathsig else [*prefix, "--"]
 
     async def _run(self, *argv: str, check: bool = True) -> str:
