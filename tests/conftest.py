@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.fixtures.nats",
+    "tests.fixtures.netns",
+]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -87,7 +87,12 @@ class Agent:
         try:
             mine = await self.store.get(heartbeat_key(c.cluster, c.node_id))
             state = await self.store.get(state_key(c.cluster))
-            seq = stamped(Heartbeat, mine).record.seq if mine else 0
+            my_last = stamped(Heartbeat, mine) if mine else None
+            seq = my_last.record.seq if my_last else 0
+            last_serving = None
+            if my_last is not None:
+                serving = my_last.record.status == "serving"
+                last_serving = my_last.stored_at if serving else my_last.record.last_serving
             alive_of, alive_at = None, None
             if state is not None:
                 primary = stamped(ClusterState, state).record.primary
@@ -95,7 +100,7 @@ class Agent:
                     history = await self.store.history(heartbeat_key(c.cluster, primary))
                     alive_of, alive_at = primary, last_sign_of_life(history)
             self.memory = self.memory.model_copy(
-                update={"seq": seq, "alive_of": alive_of, "primary_alive_at": alive_at}
+                update={"seq": seq, "alive_of": alive_of, "primary_alive_at": alive_at, "my_last_serving": last_serving}
             )
             log.info("%s: restored seq %d, primary %s last alive %s", c.node_id, seq, alive_of, alive_at)
         except KeyValueError as e:
@@ -144,7 +149,11 @@ class Agent:
     async def _observe(self, local: LocalHealth) -> Snapshot:
         c = self.config
         beat = Heartbeat(
-            node=c.node_id, status=status_of(local, self.memory), seq=self.memory.seq + 1, endpoint=self.db.endpoint
+            node=c.node_id,
+            status=status_of(local, self.memory),
+            seq=self.memory.seq + 1,
+            endpoint=self.db.endpoint,
+            last_serving=self.memory.my_last_serving,
         )
         my_beat: Stamped[Heartbeat] | None = None
         state: Stamped[ClusterState] | None = None
@@ -282,6 +291,9 @@ class Agent:
 def last_sign_of_life(history: Sequence[Entry]) -> datetime | None:
     """The stamp of the newest ``serving`` heartbeat kept, else of the oldest kept (a conservative bound)."""
     for entry in reversed(history):
-        if stamped(Heartbeat, entry).record.status == "serving":
+        beat = stamped(Heartbeat, entry)
+        if beat.record.status == "serving":
             return entry.stored_at
+        if beat.record.last_serving is not None:
+            return beat.record.last_serving
     return history[0].stored_at if history else None

@@ -58,6 +58,7 @@ class Memory(BaseModel):
     alive_of: str | None = None
     primary_alive_at: datetime | None = None
     mesh_lost: bool = False
+    my_last_serving: datetime | None = None
 
 
 class Snapshot(BaseModel):
@@ -148,8 +149,10 @@ def _remember(s: Snapshot) -> Memory:
             # primary gets a whole failover_timeout, from now, to prove itself alive again.
             seen.append(s.my_beat.stored_at)
         beat = s.peer_beats.get(primary)
-        if beat is not None and beat.record.status == "serving":
-            seen.append(beat.stored_at)
+        if beat is not None:
+            seen.append(beat.record.last_serving)
+            if beat.record.status == "serving":
+                seen.append(beat.stored_at)
         alive_at = max(t for t in seen if t is not None)
     return m.model_copy(
         update={
@@ -159,6 +162,9 @@ def _remember(s: Snapshot) -> Memory:
             "alive_of": alive_of,
             "primary_alive_at": alive_at,
             "mesh_lost": not s.nats_ok,
+            "my_last_serving": s.my_beat.stored_at
+            if s.my_beat is not None and s.my_beat.record.status == "serving"
+            else m.my_last_serving,
         }
     )
 
@@ -181,6 +187,12 @@ def peers_stale(s: Snapshot) -> bool:
         or (now - b.stored_at).total_seconds() > s.timing.failover_timeout
         for p in s.peers
     )
+
+
+def new_primary_serves(s: Snapshot, state: Stamped[ClusterState]) -> bool:
+    """The node the state names has heartbeated as serving since the state named it (rewind needs it)."""
+    beat = s.peer_beats.get(state.record.primary)
+    return beat is not None and beat.record.status == "serving" and beat.stored_at > state.stored_at
 
 
 def _fence(mem: Memory, reason: FenceReason, text: str) -> Decision:
@@ -251,6 +263,10 @@ def _keep_sync(s: Snapshot, state: Stamped[ClusterState], mem: Memory) -> Decisi
 def _as_replica(s: Snapshot, state: Stamped[ClusterState], mem: Memory) -> Decision:
     primary = state.record.primary
     rejoin = f"cluster state names {primary} (epoch {state.record.epoch})"
+    if s.local.role in ("primary", "stopped", "absent") and not new_primary_serves(s, state):
+        if s.local.role == "primary" and not mem.fenced:
+            return _fence(mem, "demoted", f"{rejoin}; fencing until it serves, then rejoining")
+        return _none(mem, f"{rejoin}; waiting for it to serve before rejoining")
     if s.local.role == "primary":
         return Decision(action=Action.REJOIN, reason=f"{rejoin}; demoting and rejoining as its standby", memory=mem)
     if s.local.role in ("stopped", "absent"):

@@ -59,6 +59,9 @@ class AgentPostgres:
         await self.instance.promote()
         for _ in range(200):
             if await self.instance.role() == "primary":
+                # Write the new timeline into the control file now: until then pg_rewind, run by the old
+                # primary against this one, would see one timeline and wrongly conclude nothing needs rewinding.
+                await self.instance.query("CHECKPOINT", timeout=30)
                 return
             await asyncio.sleep(0.05)
         raise PostgreSQLError(self.instance.name, "promotion did not finish within 10s")

@@ -21,7 +21,11 @@ type NodeStatus = Literal["serving", "streaming", "standby", "fenced", "stopped"
 
 
 class Heartbeat(BaseModel):
-    """One agent's view of itself at one tick. ``serving``: a primary accepting writes."""
+    """One agent's view of itself at one tick. ``serving``: a primary accepting writes.
+
+    ``last_serving`` relays the store's stamp on this node's newest ``serving`` heartbeat, so a replica
+    that missed it (it reads once per tick) still measures staleness from the right moment.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -29,6 +33,7 @@ class Heartbeat(BaseModel):
     status: NodeStatus
     seq: int
     endpoint: Endpoint
+    last_serving: datetime | None = None
 
 
 class ClusterState(BaseModel):
