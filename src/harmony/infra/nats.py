@@ -102,14 +102,20 @@ class NatsKeyValue:
             raise KeyValueUnavailable("", f"cannot connect to NATS at {', '.join(options.servers)}: {e}") from e
         js = nc.jetstream(timeout=options.timeout)  # pyright: ignore[reportUnknownMemberType]  # untyped **opts
         store = cls(nc, js, bucket, options.timeout)
-        await store._call("", store._ensure_bucket(replicas), timeout=options.timeout * 5)
+        admin_timeout = max(5.0, options.timeout * 5)  # creating a replicated stream takes a raft election
+        admin = nc.jetstream(timeout=admin_timeout)  # pyright: ignore[reportUnknownMemberType]  # untyped **opts
+        try:
+            await store._call("", store._ensure_bucket(admin, replicas), timeout=admin_timeout * 2)
+        except KeyValueError:
+            await store.close()
+            raise
         return store
 
-    async def _ensure_bucket(self, replicas: int) -> None:
+    async def _ensure_bucket(self, admin: JetStreamContext, replicas: int) -> None:
         try:
-            await self._js.stream_info(self._stream)
+            await admin.stream_info(self._stream)
         except nats.js.errors.NotFoundError:
-            await self._js.create_key_value(  # pyright: ignore[reportUnknownMemberType]  # untyped **params
+            await admin.create_key_value(  # pyright: ignore[reportUnknownMemberType]  # untyped **params
                 api.KeyValueConfig(
                     bucket=self.bucket,
                     history=MAX_HISTORY,
