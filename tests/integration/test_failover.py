@@ -189,8 +189,9 @@ async def test_nats_down_entirely_fences_the_primary_promotes_nothing_and_servic
         await back.stop()
 
 
+@pytest.mark.parametrize("how", ["stop-stream-leader", "kill-9-follower"])
 async def test_losing_one_node_of_a_three_node_nats_cluster_changes_nothing(
-    nats_cluster: list[EmbeddedNats], make_pair: MakePair
+    how: str, nats_cluster: list[EmbeddedNats], make_pair: MakePair
 ) -> None:
     pair = await make_pair([n.url for n in nats_cluster], bucket_replicas=3)
     store = await pair.store()
@@ -200,8 +201,11 @@ async def test_losing_one_node_of_a_three_node_nats_cluster_changes_nothing(
     checker = WriteChecker({n: pair.endpoint(n) for n in ("a", "b")})
     checker.start()
     await wait_for(lambda: _some(checker, "a"), 10, "writes acknowledged by a")
-    victim = random.choice(nats_cluster)
-    await victim.kill()
+    leader = await store.stream_leader()
+    if how == "stop-stream-leader":
+        await next(n for n in nats_cluster if n.server_name == leader).stop()
+    else:
+        await random.choice([n for n in nats_cluster if n.server_name != leader]).kill()
     acked = len(checker.acked_on("a"))
     await asyncio.sleep(3 * FAST.failover_timeout)
     after = await pair.state()

@@ -205,13 +205,15 @@ class Agent:
                 await self.db.fence()
             case Action.BOOTSTRAP:
                 record = ClusterState(primary=c.node_id, epoch=1, endpoint=self.db.endpoint, reason=d.reason)
+                await self._gated_start(s)
                 await self.store.create(state_key(c.cluster), record.model_dump_json().encode())
-                await self._serve(s)
+                await self._serve()
             case Action.RECLAIM:
                 assert state is not None
                 record = state.record.model_copy(update={"epoch": state.record.epoch + 1, "reason": d.reason})
+                await self._gated_start(s)
                 await self._cas(state, record)
-                await self._serve(s)
+                await self._serve()
             case Action.PROMOTE:
                 assert state is not None
                 record = ClusterState(
@@ -241,9 +243,14 @@ class Agent:
                 assert d.peer is not None
                 await self._cas(state, state.record.model_copy(update={"sync_standby": d.peer, "reason": d.reason}))
 
-    async def _serve(self, s: Snapshot) -> None:
+    async def _gated_start(self, s: Snapshot) -> None:
+        """Start the server reachable by this agent only: slow crash recovery happens before the
+        compare-and-set, so the state is claimed only when the server can serve at once."""
         if s.local.role != "primary":
-            await self.db.start()
+            await self.db.start(gated=True)
+
+    async def _serve(self) -> None:
+        await self.db.open_to_clients()
         self._unfence()
 
     def _unfence(self) -> None:

@@ -52,8 +52,12 @@ class AgentPostgres:
     async def stop(self) -> None:
         await self.instance.stop(mode="fast")
 
-    async def start(self) -> None:
-        await self.instance.start_supervised()
+    async def start(self, *, gated: bool = False) -> None:
+        """Start; ``gated``: reachable on the local socket only, until ``open_to_clients``."""
+        await self.instance.start_supervised(network=not gated)
+
+    async def open_to_clients(self) -> None:
+        await self.instance.open_to_network()
 
     async def promote(self) -> None:
         await self.instance.promote()

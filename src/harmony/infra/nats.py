@@ -129,6 +129,11 @@ class NatsKeyValue:
         with contextlib.suppress(TimeoutError, nats.errors.Error):
             await asyncio.wait_for(self._nc.close(), self._timeout)
 
+    async def stream_leader(self) -> str | None:
+        """The NATS server leading the bucket's stream (clustered JetStream), for operators and tests."""
+        info = await self._call("", self._js.stream_info(self._stream))
+        return info.cluster.leader if info.cluster else None
+
     async def replicas(self) -> int:
         info = await self._call("", self._js.stream_info(self._stream))
         return int(info.config.num_replicas or 1)

@@ -176,10 +176,7 @@ class PostgresInstance:
         await self._run(str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres")
         conf = self.data_dir / "postgresql.conf"
         conf.write_text(conf.read_text() + f"\ninclude_if_exists = '{_CONF}'\n")
-        hba = ["local all all trust", "local replication all trust"]
-        for net in self.trusted_networks:
-            hba += [f"host all all {net} trust", f"host replication all {net} trust"]
-        self._write_owned(self.data_dir / "pg_hba.conf", "\n".join(hba) + "\n")
+        self.write_hba(network=True)
         self.write_conf(synchronous_standby=synchronous_standby, primary=None)
 
     async def clone_from(self, source: Endpoint) -> None:
@@ -210,6 +207,21 @@ class PostgresInstance:
             source.conninfo(),
         )
         self.write_conf(synchronous_standby=None, primary=source)
+
+    def write_hba(self, *, network: bool) -> None:
+        """Client authentication: the local socket always; ``trusted_networks`` only when ``network``.
+
+        A server started with ``network=False`` accepts no TCP client and no standby: the agent uses that to
+        start a primary *before* it has confirmed, by compare-and-set, that it may serve.
+        """
+        hba = ["local all all trust", "local replication all trust"]
+        for net in self.trusted_networks if network else ():
+            hba += [f"host all all {net} trust", f"host replication all {net} trust"]
+        self._write_owned(self.data_dir / "pg_hba.conf", "\n".join(hba) + "\n")
+
+    async def open_to_network(self) -> None:
+        self.write_hba(network=True)
+        await self.query("SELECT pg_reload_conf()")
 
     def write_conf(self, *, synchronous_standby: str | None, primary: Endpoint | None) -> None:
         """Write ``harmony.conf``; with ``primary``, also ``standby.signal`` (a server starts as its standby)."""
@@ -252,11 +264,13 @@ class PostgresInstance:
         """Start in the background with ``pg_ctl`` (the server outlives this process)."""
         await self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "start")
 
-    async def start_supervised(self, *, ready_timeout: float = 30.0) -> None:
-        """Start as a child that dies with this process, and wait until it accepts connections."""
+    async def start_supervised(self, *, network: bool = True, ready_timeout: float = 30.0) -> None:
+        """Start as a child that dies with this process, and wait until it accepts connections (on its
+        local socket only, unless ``network``)."""
         if self.child is not None and self.child.returncode is None:
             return
         self._prepare_dirs()
+        self.write_hba(network=network)
         log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         try:
             self.child = await asyncio.create_subprocess_exec(
