@@ -7,7 +7,7 @@ import pytest
 from harmony.domain.capabilities.postgres import PostgreSQLState, RoleState
 from harmony.domain.change import Action
 from harmony.modules.postgres import Database, PostgreSQLServer, Role
-from harmony.modules.postgres.server import plan_postgres
+from harmony.modules.postgres.server import plan_postgres, same_setting
 
 SCORE = PostgreSQLServer(
     roles=(Role(name="app"),), databases=(Database(name="app", owner="app"),), settings={"work_mem": "8MB"}
@@ -38,3 +38,12 @@ def test_plan(state: PostgreSQLState, expected: list[tuple[Action, str]]) -> Non
 def test_names_are_validated() -> None:
     with pytest.raises(ValueError, match="name"):
         Database(name="App; DROP")
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "same"),
+    [("8MB", "8192kB", True), ("8MB", "8MB", True), ("8MB", "4MB", False), ("1s", "1000ms", True),
+     ("on", "ON", True), ("8MB", "8", False), (None, "on", False), ("1GB", "1s", False)],
+)  # fmt: skip
+def test_same_setting_compares_units(current: str | None, wanted: str, same: bool) -> None:
+    assert same_setting(current, wanted) is same

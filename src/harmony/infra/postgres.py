@@ -121,7 +121,8 @@ class PostgresInstance:
         )
         roles = await self.query("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname !~ '^pg_'")
         values = await self.query(
-            "SELECT name, setting, unit, pending_restart FROM pg_settings WHERE name = ANY(%s)", (list(settings),)
+            "SELECT name, current_setting(name), unit, pending_restart FROM pg_settings WHERE name = ANY(%s)",
+            (list(settings),),
         )
         return PostgreSQLState(
             server=role,

@@ -6,6 +6,7 @@ not changed (changing owners is a migration, not configuration).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -66,7 +67,7 @@ class PostgreSQLServerInterpret(Interpret[PostgreSQL]):
         for db in s.databases:
             if db.name not in state.databases:
                 await topology.create_database(db.name, owner=db.owner)
-        wanted = {k: v for k, v in s.settings.items() if state.settings.get(k) != v}
+        wanted = {k: v for k, v in s.settings.items() if not same_setting(state.settings.get(k), v)}
         if wanted:
             await topology.apply_settings(wanted)
         return Outcome.success("postgresql in place", *(c.target for c in changes))
@@ -97,6 +98,22 @@ def plan_postgres(score: PostgreSQLServer, state: PostgreSQLState) -> list[Chang
                 Change(action=Action.NONE, target=f"database {d.name}", diff=f"owner is {owner}, not {d.owner}\n")
             )
     for key, value in score.settings.items():
-        if state.settings.get(key) != value:
+        if not same_setting(state.settings.get(key), value):
             changes.append(Change.update(f"setting {key}", f"{state.settings.get(key)} -> {value}\n"))
     return changes
+
+
+_UNITS = {"b": 1 / 1024, "kb": 1, "mb": 1024, "gb": 1024**2, "tb": 1024**3,
+          "us": 1e-3, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}  # fmt: skip
+_QUANTITY = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
+
+
+def same_setting(current: str | None, wanted: str) -> bool:
+    """Whether PostgreSQL's current value (``SHOW`` form, e.g. ``8MB``) equals the wanted one (``8192kB``)."""
+    if current is None:
+        return False
+    a, b = _QUANTITY.match(current.lower()), _QUANTITY.match(wanted.lower())
+    if a and b and a.group(2) in _UNITS and b.group(2) in _UNITS:
+        same_kind = a.group(2).endswith("b") == b.group(2).endswith("b")  # memory (kB, MB...) or time (ms, s...)
+        return same_kind and float(a.group(1)) * _UNITS[a.group(2)] == float(b.group(1)) * _UNITS[b.group(2)]
+    return current.strip().lower() == wanted.strip().lower()
