@@ -54,7 +54,7 @@ async def failovers(runs: int, rng: random.Random, workdir: Path) -> list[dict[s
         await pair.wait_ready(primary, standby)
         for run in range(runs):
             fault = rng.choice(["kill-9-postgres", "kill-9-agent"])
-            checker = WriteChecker({n: pair.endpoint(n) for n in ("a", "b")})
+            checker = WriteChecker({n: pair.endpoint(n) for n in ("a", "b")}, first_value=run * 10_000_000 + 1)
             checker.start()
             await wait_for(lambda p=primary, c=checker: _true(bool(c.acked_on(p))), 20, f"writes on {primary}")
             await asyncio.sleep(rng.uniform(0.1, 1.0))

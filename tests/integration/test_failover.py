@@ -9,6 +9,7 @@ Failover times are measured with the store's own stamps and printed; the tests a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -264,3 +265,26 @@ async def _state_history(pair: Pair) -> list[Stamped[ClusterState]]:
     from harmony.agent.records import stamped, state_key
 
     return [stamped(ClusterState, e) for e in await (await pair.store()).history(state_key(pair.cluster))]
+
+
+async def test_restarted_agent_continues_its_sequence_rejoins_as_standby_and_stops_cleanly(
+    nats_server: EmbeddedNats, make_pair: MakePair
+) -> None:
+    pair = await make_pair([nats_server.url])
+    await pair.agents["a"].kill()
+    await promoted_to(pair, "b")
+    seq_before = max(b.record.seq for b in await pair.beats("a"))
+    await pair.agents["a"].start()
+    await pair.wait_ready(primary="b", standby="a")
+    after = [b.record.seq for b in await pair.beats("a")]
+    assert after[-1] > seq_before, "the restarted agent did not continue its heartbeat sequence"
+    assert all(x < y for x, y in itertools.pairwise(after)), "heartbeat sequence numbers went backwards"
+    states = {
+        s.record.primary for s in await _state_history(pair) if s.stored_at > (await pair.beats("a"))[0].stored_at
+    }
+    assert "a" not in states or (await pair.state()).record.primary == "b"  # type: ignore[union-attr]
+    # SIGTERM: the agent exits 0, stops its server, and says so in its journal.
+    postmaster = pair.postmaster_pid("b")
+    assert await pair.agents["b"].terminate() == 0
+    await wait_for(lambda: _gone(postmaster), 20, "b's postgres stopped with its agent")
+    assert _decisions(pair.base, "b")[-1]["action"] == "shutdown"

@@ -108,7 +108,7 @@ class Decision(BaseModel):
 
 def status_of(local: LocalHealth, memory: Memory) -> NodeStatus:
     """The status an agent publishes in its heartbeat."""
-    if memory.fenced and local.role != "standby":
+    if memory.fenced and local.role in ("primary", "stopped"):
         return "fenced"
     match local.role:
         case "primary":

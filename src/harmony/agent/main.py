@@ -16,9 +16,12 @@ log = logging.getLogger("harmony.agent")
 
 
 def nats_options(config: AgentConfig, *, extra_servers: tuple[str, ...] = ()) -> NatsOptions:
+    """How to reach the mesh: ``extra_servers`` first, then the embedded server (if on a fixed port), then
+    the configured servers."""
     n, t = config.nats, config.timing
+    embedded = (f"nats://{n.embedded.host}:{n.embedded.port}",) if n.embedded and n.embedded.port else ()
     return NatsOptions(
-        servers=(*extra_servers, *n.servers),
+        servers=tuple(dict.fromkeys((*extra_servers, *embedded, *n.servers))),
         user=n.user,
         password=n.password.get_secret_value() if n.password else None,
         credentials_file=n.credentials_file,

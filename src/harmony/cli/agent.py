@@ -34,15 +34,25 @@ class AgentNotRunning(HarmonyError):
 
 @agent_app.command("run")
 @guarded
-def run(config: ConfigFile, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def run(
+    config: ConfigFile,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every tick's decision.")] = False,
+    json_logs: Annotated[bool, typer.Option("--json-logs", help="One JSON object per log line.")] = False,
+) -> None:
     """Run the agent until SIGTERM: heartbeat, fence, promote, rejoin."""
     cfg = load_config(config)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     logging.getLogger("nats").setLevel(logging.CRITICAL)
     asyncio.run(run_agent(cfg))
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {"at": record.created, "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        )
 
 
 @agent_app.command("status")

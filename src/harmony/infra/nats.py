@@ -263,7 +263,6 @@ class EmbeddedNats:
     cluster_name: str | None = None
     cluster_port: int | None = None
     routes: Sequence[int] = ()
-    netns: str | None = None
     process: asyncio.subprocess.Process | None = field(default=None, init=False)
     log_file: Path = field(init=False)
 
@@ -292,8 +291,6 @@ class EmbeddedNats:
         conf.write_text(self._config())
         self.log_file.write_text("")
         argv = [str(nats_server_binary()), "-c", str(conf), "-l", str(self.log_file)]
-        if self.netns:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
         self.process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
