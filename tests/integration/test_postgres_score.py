@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from harmony.domain.capabilities.postgres import PostgreSQLState
 from harmony.domain.outcome import Status
 from harmony.domain.values import Port
 from harmony.maestro import Maestro
 from harmony.modules.postgres import Database, PostgreSQLServer, Role
 from harmony.topology.local_postgres import LocalPostgreSQL
 from harmony.topology.postgres_failover import PostgreSQLFailover
-from tests.fixtures.failover import postgres_base, remove_base
+from tests.fixtures.failover import postgres_base, remove_base, wait_for
 from tests.fixtures.nats import free_port
 
 SCORE = PostgreSQLServer(
@@ -59,10 +60,14 @@ async def test_failover_pair_clones_a_synchronous_standby_and_converges(pg_base:
         assert first.status is Status.SUCCESS, first.error
         assert (await Maestro(pair).apply([score])).status is Status.NOOP
         a = await primary.postgres_state(["work_mem"])
-        b = await replica.postgres_state(["work_mem"])
-        assert (a.server, b.server) == ("primary", "standby")
         assert a.sync_standbys == ("b",)
-        assert "app" in b.databases, "the database did not reach the standby by replication"
+
+        async def replicated() -> PostgreSQLState | None:
+            state = await replica.postgres_state(["work_mem"])
+            return state if "app" in state.databases else None
+
+        b = await wait_for(replicated, 20, "the database to reach the standby by replication")
+        assert (a.server, b.server) == ("primary", "standby")
         assert b.settings["work_mem"] == "8MB"
     finally:
         for side in (replica, primary):

@@ -88,6 +88,9 @@ class PostgresConfig(_Section):
     socket_dir: Path | None = None
     bin_dir: Path = PG_BIN
     run_as: str = "postgres"
+    trusted_networks: tuple[str, ...] = Field(
+        default=("127.0.0.1/32",), description="networks whose clients and standbys connect without a password"
+    )
 
 
 class AgentConfig(_Section):

@@ -202,7 +202,7 @@ class Agent:
             case Action.NONE:
                 return
             case Action.FENCE:
-                await self.db.fence()
+                await self.db.fence(timeout=self.config.timing.heartbeat_timeout)
             case Action.BOOTSTRAP:
                 record = ClusterState(primary=c.node_id, epoch=1, endpoint=self.db.endpoint, reason=d.reason)
                 await self._gated_start(s)
@@ -290,7 +290,7 @@ class Agent:
                 reason = f"no good heartbeat for {t.heartbeat_timeout * t.failure_threshold:g}s (watchdog); fencing"
                 log.warning("%s: fence: %s", self.config.node_id, reason)
                 self.journal.note(self.config.node_id, "fence", reason)
-                await self.db.fence()
+                await self.db.fence(timeout=self.config.timing.heartbeat_timeout)
                 self.memory = self.memory.model_copy(update={"fenced": True, "fence_reason": "mesh", "successes": 0})
                 self._fence_deadline = None
 

@@ -45,8 +45,16 @@ class AgentPostgres:
             sync_standbys=sync,
         )
 
-    async def fence(self) -> None:
-        """Stop accepting writes now: an immediate shutdown (no checkpoint; crash recovery on next start)."""
+    async def fence(self, *, timeout: float) -> None:
+        """Stop accepting writes now: close the server to clients and end their sessions, keeping it running
+        so that recovery is instant; if the server does not answer within ``timeout``, shut it down
+        immediately."""
+        if self.instance.child is not None and self.instance.child.returncode is None:
+            try:
+                await self.instance.close_to_clients(timeout=timeout)
+                return
+            except PostgreSQLError:
+                pass
         await self.instance.stop(mode="immediate")
 
     async def stop(self) -> None:

@@ -41,6 +41,7 @@ def postgres_instance(config: AgentConfig) -> PostgresInstance:
         socket_dir=p.socket_dir,
         bin_dir=p.bin_dir,
         run_as=p.run_as,
+        trusted_networks=p.trusted_networks,
     )
 
 

@@ -210,19 +210,30 @@ class PostgresInstance:
         self.write_conf(synchronous_standby=None, primary=source)
 
     def write_hba(self, *, network: bool) -> None:
-        """Client authentication: the local socket always; ``trusted_networks`` only when ``network``.
+        """Client authentication. Open: local socket and ``trusted_networks``. Closed: only the ``postgres``
+        superuser on the local socket (the agent) and standbys' replication connections.
 
-        A server started with ``network=False`` accepts no TCP client and no standby: the agent uses that to
-        start a primary *before* it has confirmed, by compare-and-set, that it may serve.
+        The agent closes a primary to fence it while keeping it running (so recovery is instant), and
+        starts a primary closed *before* it has confirmed, by compare-and-set, that it may serve.
         """
-        hba = ["local all all trust", "local replication all trust"]
-        for net in self.trusted_networks if network else ():
-            hba += [f"host all all {net} trust", f"host replication all {net} trust"]
+        hba = ["local all all trust" if network else "local all postgres trust", "local replication all trust"]
+        for net in self.trusted_networks:
+            hba += [f"host all all {net} trust"] if network else []
+            hba += [f"host replication all {net} trust"]
         self._write_owned(self.data_dir / "pg_hba.conf", "\n".join(hba) + "\n")
 
     async def open_to_network(self) -> None:
         self.write_hba(network=True)
         await self.query("SELECT pg_reload_conf()")
+
+    async def close_to_clients(self, *, timeout: float) -> None:
+        """Reject new client connections and end every client session (standbys keep streaming)."""
+        self.write_hba(network=False)
+        await self.query(
+            "SELECT pg_reload_conf(), count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+            timeout=timeout,
+        )
 
     def write_conf(self, *, synchronous_standby: str | None, primary: Endpoint | None) -> None:
         """Write ``harmony.conf``; with ``primary``, also ``standby.signal`` (a server starts as its standby)."""
