@@ -1,0 +1,48 @@
+"""Asking for a missing setting on the terminal — and only there.
+
+``interactive()`` is false in CI (``CI`` set), with ``HARMONY_NONINTERACTIVE=1``, or when stdin is not a
+terminal; then no prompt is ever shown and a missing setting is an error instead of a hang. Prompts are
+written to and read from ``/dev/tty``, so ``--json`` output on stdout stays clean; secrets are read without
+echo (``getpass``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+from harmony.config.model import Namespace, Setting
+
+
+def interactive() -> bool:
+    if os.environ.get("CI") or os.environ.get("HARMONY_NONINTERACTIVE") == "1":
+        return False
+    try:
+        return sys.stdin.isatty() and os.path.exists("/dev/tty")
+    except ValueError:  # stdin closed
+        return False
+
+
+class TerminalPrompt:
+    def ask(self, setting: Setting, namespace: Namespace, problem: str | None) -> str | None:
+        with open("/dev/tty", "r+", encoding="utf-8") as tty:
+            if problem:
+                tty.write(f"  not valid: expected {problem}\n")
+            about = f" — {setting.description}" if setting.description else ""
+            kind = f"{setting.type_name}, secret, not echoed" if setting.secret else setting.type_name
+            tty.write(f"{namespace} needs {setting.key} ({kind}){about}\n")
+            tty.flush()
+            try:
+                if setting.secret:
+                    answer = getpass.getpass(f"{setting.key}: ", stream=tty)
+                else:
+                    tty.write(f"{setting.key}: ")
+                    tty.flush()
+                    line = tty.readline()
+                    if not line:
+                        return None
+                    answer = line.rstrip("\n")
+            except EOFError:
+                return None
+        return answer or None
