@@ -44,7 +44,9 @@ def test_read_write_list_delete(openbao_dev: BaoServer) -> None:
     assert store.put(NS, "database.host", "db1") == 1
     assert store.put(NS, "database.port", 5433) == 1
     entry = store.get(NS, "database.password")
-    assert entry is not None and entry.secret and isinstance(entry.value, Secret)
+    assert entry is not None
+    assert entry.secret
+    assert isinstance(entry.value, Secret)
     assert entry.value.reveal() == "s3cr3t-pw"
     assert [(e.key, e.secret) for e in store.entries(NS)] == [
         ("database.host", False),
@@ -74,7 +76,8 @@ def test_check_and_set(openbao_dev: BaoServer) -> None:
     with pytest.raises(StoreConflictError):
         store.put(NS, "api.token", Secret("stale"), expected_version=1)  # another writer got version 2 first
     got = store.get(NS, "api.token")
-    assert got is not None and got.version == 2 and got.value == Secret("two")
+    assert got is not None
+    assert (got.version, got.value) == (2, Secret("two"))
 
 
 def test_approle_login(openbao_dev: BaoServer) -> None:

@@ -3,7 +3,8 @@
 What is guaranteed: ``str``, ``repr``, ``format`` (f-strings), pydantic's ``model_dump`` and
 ``model_dump_json`` (hence the journal, ``--json`` output and plan events) and JSON schema examples all show
 ``MASK``, never the value. The clear value comes out only through ``reveal()``, or through a pydantic dump
-given ``context=REVEAL`` on purpose (a round trip that must keep the value in memory).
+given ``context=REVEAL`` on purpose (a round trip that must keep the value in memory), which dumps
+``{"secret": clear, "masked": …}`` so that it validates back into a ``Secret`` even in a ``str | Secret`` field.
 
 What is not: a caller that reveals a value and prints it; a secret is not wiped from memory.
 
@@ -83,14 +84,29 @@ class Secret:
     @classmethod
     def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         from_str = core_schema.no_info_after_validator_function(cls, core_schema.str_schema())
+        revealed = core_schema.no_info_after_validator_function(
+            _from_revealed,
+            core_schema.typed_dict_schema(
+                {
+                    "secret": core_schema.typed_dict_field(core_schema.str_schema()),
+                    "masked": core_schema.typed_dict_field(core_schema.str_schema(), required=False),
+                },
+                extra_behavior="forbid",
+            ),
+        )
         return core_schema.union_schema(
-            [core_schema.is_instance_schema(cls), from_str],
+            [core_schema.is_instance_schema(cls), from_str, revealed],
             serialization=core_schema.plain_serializer_function_ser_schema(_dump, info_arg=True),
         )
 
 
-def _dump(value: Secret, info: SerializationInfo) -> str:
+def _from_revealed(value: Mapping[str, str]) -> Secret:
+    return Secret(value["secret"], masked=value.get("masked", MASK))
+
+
+def _dump(value: Secret, info: SerializationInfo) -> str | dict[str, str]:
     context: object = info.context
     if isinstance(context, Mapping) and context.get("reveal_secrets") is True:  # pyright: ignore[reportUnknownMemberType]
-        return value.reveal()
+        # Tagged, so that a ``str | Secret`` field comes back as a Secret, with its masked form.
+        return {"secret": value.reveal(), "masked": value.masked}
     return value.masked
