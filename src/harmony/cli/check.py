@@ -28,11 +28,11 @@ def check_deployment(spec: str, *, as_json: bool) -> None:
             print(json.dumps({"ok": False, "errors": [d.__dict__ for d in errors]}))
         else:
             for d in errors:
-                console.print(str(d), highlight=False, markup=False)
+                console.print(str(d), highlight=False, markup=False, soft_wrap=True)
         raise CheckFailed(f"{len(errors)} type error(s) in {spec}; nothing was loaded or run")
     loaded = load(spec)
-    adapter = score_adapter()
     for score in loaded.deployment.scores:
+        adapter = score_adapter()
         # In memory only: secrets must survive the round trip, and are masked in every dump that is output.
         again = adapter.validate_json(adapter.dump_json(score, context=REVEAL))
         if again != score:
