@@ -28,7 +28,11 @@ def state(content: str | None, mode: int = 0o600) -> FileState:
     ("current", "action", "shows"),
     [
         (state(None), Action.CREATE, ["+user = app", f"+password = {MASK}"]),
-        (state(f"user = app\npassword = {OLD}\n"), Action.UPDATE, ["not shown: the file holds secrets", f"+password = {MASK}"]),
+        (
+            state(f"user = app\npassword = {OLD}\n"),
+            Action.UPDATE,
+            ["not shown: the file holds secrets", f"+password = {MASK}"],
+        ),
         (state(f"user = app\npassword = {NEW}\n", mode=0o644), Action.UPDATE, ["mode 0o644 -> 0o600"]),
         (state(f"user = app\npassword = {NEW}\n"), None, []),
     ],

@@ -26,20 +26,20 @@ def interactive() -> bool:
 
 class TerminalPrompt:
     def ask(self, setting: Setting, namespace: Namespace, problem: str | None) -> str | None:
-        with open("/dev/tty", "r+", encoding="utf-8") as tty:
+        with open("/dev/tty", "w", encoding="utf-8") as out, open("/dev/tty", encoding="utf-8") as inp:
             if problem:
-                tty.write(f"  not valid: expected {problem}\n")
+                out.write(f"  not valid: expected {problem}\n")
             about = f" — {setting.description}" if setting.description else ""
             kind = f"{setting.type_name}, secret, not echoed" if setting.secret else setting.type_name
-            tty.write(f"{namespace} needs {setting.key} ({kind}){about}\n")
-            tty.flush()
+            out.write(f"{namespace} needs {setting.key} ({kind}){about}\n")
+            out.flush()
             try:
                 if setting.secret:
-                    answer = getpass.getpass(f"{setting.key}: ", stream=tty)
+                    answer = getpass.getpass(f"{setting.key}: ", stream=out)
                 else:
-                    tty.write(f"{setting.key}: ")
-                    tty.flush()
-                    line = tty.readline()
+                    out.write(f"{setting.key}: ")
+                    out.flush()
+                    line = inp.readline()
                     if not line:
                         return None
                     answer = line.rstrip("\n")

@@ -53,6 +53,7 @@ class EmbeddedStore:
         return f"embedded store {self.path}"
 
     def _conn(self) -> sqlite3.Connection:
+        """The connection; creates the database (0600) on first use."""
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not self.path.exists():
@@ -66,7 +67,13 @@ class EmbeddedStore:
             self._db.close()
             self._db = None
 
+    def _exists(self) -> bool:
+        """Reads never create the database: a store nobody wrote to is just empty."""
+        return self._db is not None or self.path.exists()
+
     def get(self, namespace: Namespace, key: str) -> Entry | None:
+        if not self._exists():
+            return None
         row = (
             self._conn()
             .execute(
@@ -77,6 +84,8 @@ class EmbeddedStore:
         return None if row is None else self._decode(namespace, key, *row)
 
     def entries(self, namespace: Namespace) -> list[Entry]:
+        if not self._exists():
+            return []
         rows = (
             self._conn()
             .execute(
@@ -110,6 +119,8 @@ class EmbeddedStore:
         return current + 1
 
     def delete(self, namespace: Namespace, key: str) -> bool:
+        if not self._exists():
+            return False
         cur = self._conn().execute("DELETE FROM entries WHERE namespace = ? AND key = ?", (str(namespace), key))
         return cur.rowcount > 0
 
