@@ -224,7 +224,7 @@ def test_embedded_store_after_one_prompt_on_a_terminal(tmp_path: Path) -> None:
     # the default places: store under the data dir, key under the config dir, 0600
     key = site.home / ".config" / "harmony" / "config.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    assert [p.name for p in site.store_files()][0] == "config.sqlite3"
+    assert site.store_files()[0].name == "config.sqlite3"
     site.assert_no_leak(password, token)  # not echoed, not journaled, encrypted at rest
 
 
