@@ -10,6 +10,7 @@ from pydantic import Field
 
 from harmony.config import ConfigModel, ConfigSection, Namespace, Resolver, Secret
 from harmony.config.sources import StoreSource
+from harmony.config.wiring import team_store
 from harmony.domain.errors import (
     CorruptEntryError,
     StoreAuthError,
@@ -97,6 +98,18 @@ def test_approle_login(openbao_dev: BaoServer) -> None:
     store = OpenBaoStore(openbao_dev.url, auth=AppRoleAuth(role_id=role_id, secret_id=Secret(secret_id)), prefix=prefix)
     store.put(NS, "database.password", Secret("via-approle"))
     assert store.get(NS, "database.password").value == Secret("via-approle")  # type: ignore[union-attr]  # just put
+
+    # the same through the environment, as a run reads it
+    from_env = team_store(
+        {
+            "HARMONY_BAO_ADDR": openbao_dev.url,
+            "HARMONY_BAO_ROLE_ID": role_id,
+            "HARMONY_BAO_SECRET_ID": secret_id,
+            "HARMONY_BAO_PREFIX": prefix,
+        }
+    )
+    assert from_env is not None
+    assert from_env.get(NS, "database.password").value == Secret("via-approle")  # type: ignore[union-attr]  # put above
 
     outside = OpenBaoStore(
         openbao_dev.url, auth=AppRoleAuth(role_id=role_id, secret_id=Secret(secret_id)), prefix="other"

@@ -93,6 +93,10 @@ def test_from_env_through_check_plan_apply_without_leaking(tmp_path: Path) -> No
     password, token = known_secrets()
     env = {"HARMONY_CONFIG_DATABASE__PASSWORD": password, "HARMONY_CONFIG_API__TOKEN": token}
 
+    missing = site.run("check", EXAMPLE, env={"HARMONY_CONFIG_API__TOKEN": token})
+    assert missing.returncode == 1
+    assert "1 required setting(s) missing in secrets_deploy/default" in missing.stderr
+    assert "database.password: set HARMONY_CONFIG_DATABASE__PASSWORD" in missing.stderr
     assert site.run("check", EXAMPLE, env=env).returncode == 0, site.outputs[-1]
     check = site.run("check", EXAMPLE, "--json", env=env)
     assert json.loads(check.stdout)["ok"] is True
@@ -156,8 +160,9 @@ def test_in_process_reprs_and_errors_are_masked(monkeypatch: pytest.MonkeyPatch,
         assert token not in text
 
 
-def read_until(fd: int, wanted: bytes, seen: bytearray, deadline: float) -> None:
-    while wanted not in seen:
+def read_until(fd: int, wanted: bytes, seen: bytearray, start: int, deadline: float) -> int:
+    """Read the terminal until ``wanted`` shows after ``start``; returns where that occurrence ends."""
+    while seen.find(wanted, start) < 0:
         remaining = deadline - time.monotonic()
         assert remaining > 0, f"no {wanted!r} on the terminal; it shows:\n{seen.decode(errors='replace')}"
         ready, _, _ = select.select([fd], [], [], remaining)
@@ -168,6 +173,7 @@ def read_until(fd: int, wanted: bytes, seen: bytearray, deadline: float) -> None
                 chunk = b""
             assert chunk, f"terminal closed before {wanted!r}:\n{seen.decode(errors='replace')}"
             seen += chunk
+    return seen.find(wanted, start) + len(wanted)
 
 
 def on_terminal(site: Site, args: list[str], answers: list[tuple[bytes, str]], env: dict[str, str]) -> tuple[int, str]:
@@ -178,9 +184,10 @@ def on_terminal(site: Site, args: list[str], answers: list[tuple[bytes, str]], e
         os.execve(HARMONY, [HARMONY, *args], {**site.env, **env})
     seen = bytearray()
     deadline = time.monotonic() + 120
+    cursor = 0
     try:
         for prompt, answer in answers:
-            read_until(fd, prompt, seen, deadline)
+            cursor = read_until(fd, prompt, seen, cursor, deadline)
             os.write(fd, answer.encode() + b"\r")
         while time.monotonic() < deadline:
             ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
