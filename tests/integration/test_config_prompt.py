@@ -38,7 +38,9 @@ DEPLOY = textwrap.dedent(
         scores=[
             ManagedFile(
                 path=PurePosixPath("/app.conf"),
-                content=Secret.render("port=$port token=$token\\n", port=str(settings.app.port), token=settings.app.token),
+                content=Secret.render(
+                    "port=$port token=$token\\n", port=str(settings.app.port), token=settings.app.token
+                ),
                 mode=0o600,
             )
         ],
