@@ -8,6 +8,7 @@ value comes from a source at run time ("state in the store"), never from the rep
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, cast, get_args
@@ -68,8 +69,9 @@ class Setting:
     adapter: TypeAdapter[Any]
 
 
-def settings_of(model: type[BaseModel], prefix: str = "") -> list[Setting]:
-    """Every setting of ``model`` in declaration order, sections flattened into dotted keys."""
+@functools.cache
+def settings_of(model: type[BaseModel], prefix: str = "") -> tuple[Setting, ...]:
+    """Every setting of ``model`` in declaration order, sections flattened into dotted keys (built once)."""
     found: list[Setting] = []
     for name, info in model.model_fields.items():
         key = check_key(f"{prefix}{name}")
@@ -89,7 +91,7 @@ def settings_of(model: type[BaseModel], prefix: str = "") -> list[Setting]:
                 adapter=TypeAdapter(full),
             )
         )
-    return found
+    return tuple(found)
 
 
 def nest(values: dict[str, object], keys: list[str]) -> dict[str, object]:
