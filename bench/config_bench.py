@@ -132,7 +132,12 @@ def main() -> None:
             return out
 
         rows.append(
-            ("embedded store", median_ms(harmony_store, repeat), "SQLite + AES-GCM per key", median_ms(raw_store, repeat))
+            (
+                "embedded store",
+                median_ms(harmony_store, repeat),
+                "SQLite + AES-GCM per key",
+                median_ms(raw_store, repeat),
+            )
         )
 
         proc, url, token = start_bao(Path(tmp))

@@ -73,3 +73,27 @@ def test_a_bad_answer_is_asked_again_and_the_typed_answer_is_kept(tmp_path: Path
     assert again.returncode == 0, again.stderr
     assert "no changes" in again.stdout
     site.assert_no_leak(token)
+
+
+def test_secret_set_on_a_terminal_asks_twice_without_echo(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    value = "Typed-Secret-41d0"
+    code, screen = on_terminal(
+        site,
+        ["secret", "set", "api.token", "-d", "prompt_demo"],
+        [(b"api.token: ", value), (b"api.token again: ", value)],
+        env={},
+    )
+    assert code == 0, screen
+    assert "api.token set (secret, version 1)" in screen
+    assert site.run("secret", "get", "api.token", "-d", "prompt_demo", "--reveal").stdout == value + "\n"
+    site.outputs.pop(-2)  # the --reveal output above is the one place the value is printed on purpose
+    code, screen = on_terminal(
+        site,
+        ["secret", "set", "api.token", "-d", "prompt_demo"],
+        [(b"api.token: ", "one"), (b"api.token again: ", "two")],
+        env={},
+    )
+    assert code == 1
+    assert "the two values for api.token differ; nothing was stored" in screen
+    site.assert_no_leak(value)
