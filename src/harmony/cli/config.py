@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
 
 from harmony.cli.errors import guarded
-from harmony.config import wiring
+from harmony.config import transfer, wiring
 from harmony.config.model import Namespace, Setting, check_key
 from harmony.config.secret import MASK, Secret
-from harmony.config.sources import EnvSource, FileSource, Found, Source, StoreSource
+from harmony.config.sources import Found, Source, StoreSource
 from harmony.config.store import ConfigStore, Entry, Plain, Value
 from harmony.domain.errors import ConfigError, MissingConfigError
 
@@ -41,20 +41,6 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Reveal = Annotated[bool, typer.Option("--reveal", help="Print a secret in clear.")]
 
 
-class ExportEntry(BaseModel):
-    key: str
-    secret: bool = False
-    masked: bool = False
-    value: Plain = None
-
-
-class ExportFile(BaseModel):
-    """The import/export format. A masked secret has ``value: null`` and ``masked: true``."""
-
-    namespace: str
-    entries: list[ExportEntry]
-
-
 def _store(team: bool) -> ConfigStore:
     if not team:
         return wiring.embedded_store()
@@ -67,15 +53,7 @@ def _store(team: bool) -> ConfigStore:
 def _chain(team: bool) -> list[Source]:
     if team:
         return [StoreSource(_store(True), how_to_set=wiring.TEAM_HOW)]
-    sources: list[Source] = [
-        EnvSource(),
-        FileSource(Path(os.environ.get("HARMONY_CONFIG_FILE") or "harmony-config.toml")),
-        StoreSource(wiring.embedded_store(), how_to_set=wiring.EMBEDDED_HOW),
-    ]
-    team_store = wiring.team_store()
-    if team_store is not None:
-        sources.append(StoreSource(team_store, how_to_set=wiring.TEAM_HOW))
-    return sources
+    return wiring.sources()
 
 
 def _shown(value: Value, *, reveal: bool) -> Plain:
@@ -209,23 +187,15 @@ def config_export(
 ) -> None:
     """Export the namespace as JSON; secrets are masked (not importable) unless --reveal-secrets."""
     ns = wiring.namespace(deployment, env)
-    entries = [
-        ExportEntry(
-            key=e.key,
-            secret=e.secret,
-            masked=e.secret and not reveal_secrets,
-            value=None if e.secret and not reveal_secrets else _shown(e.value, reveal=True),
-        )
-        for e in _store(team).entries(ns)
-    ]
-    text = ExportFile(namespace=str(ns), entries=entries).model_dump_json(indent=2) + "\n"
+    exported = transfer.export(_store(team), ns, reveal_secrets=reveal_secrets)
+    text = exported.model_dump_json(indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
         return
     fd = os.open(output, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600 if reveal_secrets else 0o644)
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    console.print(f"exported {len(entries)} setting(s) of {ns} to {output}", highlight=False)
+    console.print(f"exported {len(exported.entries)} setting(s) of {ns} to {output}", highlight=False)
 
 
 @config_app.command("import")
@@ -239,21 +209,14 @@ def config_import(
     """Import settings; masked secrets are skipped and listed. Validates the whole file before writing."""
     ns = wiring.namespace(deployment, env)
     try:
-        data = ExportFile.model_validate_json(file.read_bytes())
-    except (OSError, ValidationError) as e:
-        raise ConfigError(f"{file}: not an export file: {e}") from None
-    todo = [
-        (check_key(e.key), Secret(e.value) if e.secret and isinstance(e.value, str) else e.value)
-        for e in data.entries
-        if not e.masked
-    ]
-    bad = [e.key for e in data.entries if e.secret and not e.masked and not isinstance(e.value, str)]
-    if bad:
-        raise ConfigError(f"{file}: secret(s) {', '.join(bad)} must be strings; nothing was imported")
+        text = file.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{file}: cannot read it: {e.strerror}") from None
+    todo = transfer.parse(text, source=str(file))
     store = _store(team)
     for key, value in todo:
         store.put(ns, key, value)
-    skipped = [e.key for e in data.entries if e.masked]
+    skipped = transfer.masked_keys(text)
     console.print(f"imported {len(todo)} setting(s) into {ns} in {store.location}", highlight=False)
     if skipped:
         console.print(

@@ -79,20 +79,25 @@ def team_store(environ: Mapping[str, str] | None = None) -> ConfigStore | None:
     )
 
 
-def resolver(ns: Namespace, *, ask: bool | None = None, environ: Mapping[str, str] | None = None) -> Resolver:
-    """The default chain for ``ns``; ``ask`` defaults to whether this run is on a terminal."""
+def sources(environ: Mapping[str, str] | None = None, *, store: EmbeddedStore | None = None) -> list[Source]:
+    """The non-interactive chain: env → local file → embedded store → team store (when configured)."""
     env = os.environ if environ is None else environ
-    store = embedded_store(env)
-    sources: list[Source] = [
+    chain: list[Source] = [
         EnvSource(env),
         FileSource(Path(env.get("HARMONY_CONFIG_FILE") or "harmony-config.toml")),
-        StoreSource(store, how_to_set=EMBEDDED_HOW),
+        StoreSource(store or embedded_store(env), how_to_set=EMBEDDED_HOW),
     ]
     team = team_store(env)
     if team is not None:
-        sources.append(StoreSource(team, how_to_set=TEAM_HOW))
+        chain.append(StoreSource(team, how_to_set=TEAM_HOW))
+    return chain
+
+
+def resolver(ns: Namespace, *, ask: bool | None = None, environ: Mapping[str, str] | None = None) -> Resolver:
+    """The default chain for ``ns``, then the prompt when ``ask`` (default: whether this run is on a terminal)."""
+    store = embedded_store(environ)
     ask = interactive() if ask is None else ask
-    return Resolver(ns, sources, prompter=TerminalPrompt() if ask else None, save_to=store)
+    return Resolver(ns, sources(environ, store=store), prompter=TerminalPrompt() if ask else None, save_to=store)
 
 
 def load_config[M: BaseModel](model: type[M], *, deployment: str, environment: str | None = None) -> M:
