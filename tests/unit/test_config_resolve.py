@@ -145,3 +145,13 @@ def test_load_config_reads_the_process_environment(monkeypatch: pytest.MonkeyPat
         Namespace("shop", "staging"), "database.password", Secret("pw")
     )
     assert load_config(Settings, deployment="shop").database.password == Secret("pw")
+
+
+def test_a_stored_secret_is_never_unmasked_into_a_plain_setting(store: EmbeddedStore, tmp_path: Path) -> None:
+    class Loose(ConfigModel):
+        token: str  # the model forgot that it is a secret
+
+    store.put(NS, "token", Secret("Stored-As-Secret-1"))
+    with pytest.raises(ConfigTypeError, match="stored as a secret: declare the setting as Secret") as e:
+        Resolver(NS, chain(store, {}, tmp_path / "x.toml")).resolve(Loose)
+    assert "Stored-As-Secret-1" not in str(e.value)

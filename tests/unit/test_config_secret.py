@@ -72,3 +72,13 @@ def test_equality_is_by_value_and_never_with_str() -> None:
     assert Secret("a") != Secret("b")
     assert Secret("a") != "a"
     assert len({Secret("a"), Secret("a")}) == 1
+
+
+def test_copies_are_the_same_immutable_value() -> None:
+    import copy
+
+    s = Secret(CLEAR)
+    assert copy.copy(s) is s
+    assert copy.deepcopy({"k": s})["k"] is s
+    score = ManagedFile(path=PurePosixPath("/x"), content=s)
+    assert score.model_copy(deep=True) == score

@@ -19,8 +19,11 @@ def interactive() -> bool:
     if os.environ.get("CI") or os.environ.get("HARMONY_NONINTERACTIVE") == "1":
         return False
     try:
-        return sys.stdin.isatty() and os.path.exists("/dev/tty")
-    except ValueError:  # stdin closed
+        if not sys.stdin.isatty():
+            return False
+        with open("/dev/tty", "w"):  # a controlling terminal to ask on, not just a tty on stdin
+            return True
+    except (ValueError, OSError):  # stdin closed, or no controlling terminal
         return False
 
 

@@ -108,6 +108,15 @@ class Resolver:
 
 def validate(setting: Setting, found: Found) -> object:
     """The typed value of ``found`` for ``setting``, or ``ConfigTypeError`` naming key, source and type."""
+    if isinstance(found.value, Secret) and not setting.secret:
+        # Validating it as a plain type would unmask it in the model, its reprs and its dumps.
+        raise ConfigTypeError(
+            setting.key,
+            found.source,
+            MASK,
+            f"a {setting.type_name}, but it is stored as a secret: declare the setting as Secret, "
+            f"or store it with `harmony config set`",
+        )
     raw: object = found.value.reveal() if isinstance(found.value, Secret) else found.value
     try:
         return setting.adapter.validate_python(raw)

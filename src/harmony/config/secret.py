@@ -51,7 +51,7 @@ class Secret:
     def render(cls, template: str, **values: Secret | str) -> Self:
         """Fill ``$name``/``${name}`` placeholders; the result is a Secret whose masked form masks only secrets.
 
-        Raises ``KeyError`` naming a placeholder that has no value.
+        A literal ``$`` is written ``$$``. Raises ``KeyError`` naming a placeholder that has no value.
         """
         t = string.Template(template)
         clear = t.substitute({k: v.reveal() if isinstance(v, Secret) else v for k, v in values.items()})
@@ -77,6 +77,12 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+    def __copy__(self) -> Self:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
+        return self
 
     def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError("a Secret cannot be pickled; store it through harmony.config instead")
