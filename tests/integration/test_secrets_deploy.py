@@ -97,7 +97,6 @@ def test_from_env_through_check_plan_apply_without_leaking(tmp_path: Path) -> No
     assert missing.returncode == 1
     assert "1 required setting(s) missing in secrets_deploy/default" in missing.stderr
     assert "database.password: set HARMONY_CONFIG_DATABASE__PASSWORD" in missing.stderr
-    assert site.run("check", EXAMPLE, env=env).returncode == 0, site.outputs[-1]
     check = site.run("check", EXAMPLE, "--json", env=env)
     assert json.loads(check.stdout)["ok"] is True
     plan = site.run("plan", EXAMPLE, env=env)
