@@ -12,6 +12,7 @@ from harmony.config import ConfigModel, ConfigSection, Namespace, Resolver, Secr
 from harmony.config.sources import StoreSource
 from harmony.config.wiring import team_store
 from harmony.domain.errors import (
+    ConfigStoreError,
     CorruptEntryError,
     StoreAuthError,
     StoreConflictError,
@@ -161,3 +162,11 @@ def test_sealed_server_gives_its_own_error_then_recovers(openbao_raft: BaoServer
     for f in openbao_raft.data_dir.rglob("*"):
         if f.is_file():
             assert b"raft-pw" not in f.read_bytes(), f
+
+
+def test_a_missing_mount_is_not_a_missing_key(openbao_dev: BaoServer) -> None:
+    store = OpenBaoStore(openbao_dev.url, auth=TokenAuth(Secret(openbao_dev.root_token)), mount="nomount")
+    with pytest.raises(ConfigStoreError, match="no kv-v2 engine is mounted at nomount/"):
+        store.get(NS, "database.password")
+    with pytest.raises(ConfigStoreError, match="no kv-v2 engine"):
+        store.put(NS, "database.password", Secret("x"))

@@ -4,7 +4,8 @@ Each setting is one kv-v2 secret at ``<mount>/<prefix>/<deployment>/<environment
 ``{"value": …, "secret": true|false}``, so check-and-set works per setting: ``put(expected_version=n)``
 maps onto kv-v2's ``cas`` (``0``: create only). Library errors are translated here, at the boundary:
 connection failures → ``StoreUnreachableError``, HTTP 503 / not initialised → ``StoreSealedError``,
-401/403 → ``StoreAuthError``, a ``cas`` mismatch → ``StoreConflictError``; only a 404 means "absent".
+401/403 → ``StoreAuthError``, a ``cas`` mismatch → ``StoreConflictError``; only a bare 404 means "absent"
+(a 404 naming a missing route, i.e. no such mount, is a ``ConfigStoreError``).
 
 Not done here: TLS settings beyond what the URL implies, token renewal (a fresh client per process).
 """
@@ -141,7 +142,11 @@ class OpenBaoStore:
         """Run ``op`` on a logged-in client, translating transport and server errors (404 is re-raised)."""
         try:
             return op(self._logged_in())
-        except hvac.exceptions.InvalidPath:
+        except hvac.exceptions.InvalidPath as e:
+            if e.errors:  # a 404 with a reason is a missing route (mount), not a missing key
+                raise ConfigStoreError(
+                    self.location, f"no kv-v2 engine is mounted at {self.mount}/: {_first_line(e)}"
+                ) from None
             raise
         except hvac.exceptions.InvalidRequest:
             raise
