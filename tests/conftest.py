@@ -16,6 +16,7 @@ import pytest
 pytest_plugins: list[str] = [
     "tests.fixtures.nats",
     "tests.fixtures.netns",
+    "tests.fixtures.openbao",
 ]
 
 
