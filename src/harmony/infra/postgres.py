@@ -251,6 +251,7 @@ class PostgresInstance:
             "recovery_target_timeline": "latest",
             "wal_receiver_status_interval": "1s",
             "wal_keep_size": "256MB",
+            "wal_retrieve_retry_interval": "250ms",  # a standby that started first finds its primary quickly
         }
         text = "".join(f"{k} = '{v.replace("'", "''")}'\n" for k, v in lines.items())
         self._write_owned(self.data_dir / _CONF, text)
