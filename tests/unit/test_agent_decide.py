@@ -9,14 +9,14 @@ import pytest
 from harmony.agent.config import TimingConfig
 from harmony.agent.decide import Action, LocalHealth, Memory, Snapshot, decide, status_of
 from harmony.agent.records import ClusterState, Heartbeat, NodeStatus, Stamped
-from harmony.domain.capabilities.postgres import Endpoint
+from harmony.domain.capabilities.postgres import ServerEndpoint
 from harmony.domain.values import Port
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TIMING = TimingConfig(
     heartbeat_interval=0.1, heartbeat_timeout=0.25, failure_threshold=2, success_threshold=2, failover_timeout=1.5
 )
-EP = Endpoint(host="127.0.0.1", port=Port(5432))
+EP = ServerEndpoint(host="127.0.0.1", port=Port(5432))
 
 
 def at(seconds: float) -> datetime:

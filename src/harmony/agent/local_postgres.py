@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from harmony.agent.decide import LocalHealth
-from harmony.domain.capabilities.postgres import Endpoint
+from harmony.domain.capabilities.postgres import ServerEndpoint
 from harmony.domain.errors import PostgreSQLError
 from harmony.infra.postgres import PostgresInstance
 
@@ -19,7 +19,7 @@ class AgentPostgres:
         self.instance = instance
 
     @property
-    def endpoint(self) -> Endpoint:
+    def endpoint(self) -> ServerEndpoint:
         return self.instance.endpoint
 
     async def adopt(self) -> None:
@@ -78,11 +78,11 @@ class AgentPostgres:
             await asyncio.sleep(0.05)
         raise PostgreSQLError(self.instance.name, "promotion did not finish within 10s")
 
-    async def follow(self, primary: Endpoint) -> None:
+    async def follow(self, primary: ServerEndpoint) -> None:
         """Point a stopped standby at ``primary`` (no rewind needed: it never left its timeline)."""
         self.instance.write_conf(synchronous_standby=None, primary=primary)
 
-    async def rejoin(self, primary: Endpoint) -> None:
+    async def rejoin(self, primary: ServerEndpoint) -> None:
         """Turn this (former primary's) data into a standby of ``primary``: ``pg_rewind``, else re-clone."""
         await self.instance.stop(mode="fast")
         if not self.instance.initialized():

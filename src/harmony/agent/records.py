@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from harmony.domain.capabilities.key_value import Entry
-from harmony.domain.capabilities.postgres import Endpoint
+from harmony.domain.capabilities.postgres import ServerEndpoint
 
 type NodeStatus = Literal["serving", "streaming", "standby", "fenced", "stopped", "absent", "unhealthy"]
 
@@ -32,7 +32,7 @@ class Heartbeat(BaseModel):
     node: str
     status: NodeStatus
     seq: int
-    endpoint: Endpoint
+    endpoint: ServerEndpoint
     last_serving: datetime | None = None
 
 
@@ -46,7 +46,7 @@ class ClusterState(BaseModel):
 
     primary: str
     epoch: int
-    endpoint: Endpoint
+    endpoint: ServerEndpoint
     sync_standby: str | None = None
     reason: str = ""
 

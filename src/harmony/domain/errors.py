@@ -138,6 +138,8 @@ class AgentConfigError(HarmonyError):
         self.value = value
         self.expected = expected
         super().__init__(f"{source}: {field} = {value!r} is not valid; expected {expected}")
+
+
 class ConfigError(HarmonyError):
     """A configuration setting that cannot be resolved."""
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from harmony.domain.capabilities.postgres import Endpoint, PostgreSQLState, RoleState, ServerRole
+from harmony.domain.capabilities.postgres import PostgreSQLState, RoleState, ServerEndpoint, ServerRole
 from harmony.domain.errors import PostgreSQLError
 from harmony.domain.values import Port
 
@@ -62,8 +62,8 @@ class PostgresInstance:
         self.child: asyncio.subprocess.Process | None = None
 
     @property
-    def endpoint(self) -> Endpoint:
-        return Endpoint(host=self.listen_address, port=Port(self.port))
+    def endpoint(self) -> ServerEndpoint:
+        return ServerEndpoint(host=self.listen_address, port=Port(self.port))
 
     # -- state -----------------------------------------------------------------------------------------
 
@@ -180,7 +180,7 @@ class PostgresInstance:
         self.write_hba(network=True)
         self.write_conf(synchronous_standby=synchronous_standby, primary=None)
 
-    async def clone_from(self, source: Endpoint) -> None:
+    async def clone_from(self, source: ServerEndpoint) -> None:
         """Replace the data directory by a ``pg_basebackup`` of ``source`` and make it its standby."""
         self._prepare_dirs()
         if self.data_dir.exists():
@@ -198,7 +198,7 @@ class PostgresInstance:
         )
         self.write_conf(synchronous_standby=None, primary=source)
 
-    async def rewind_from(self, source: Endpoint) -> None:
+    async def rewind_from(self, source: ServerEndpoint) -> None:
         """``pg_rewind`` this (stopped) server onto ``source``'s timeline and make it its standby."""
         await self._run(
             str(self.bin_dir / "pg_rewind"),
@@ -235,7 +235,7 @@ class PostgresInstance:
             timeout=timeout,
         )
 
-    def write_conf(self, *, synchronous_standby: str | None, primary: Endpoint | None) -> None:
+    def write_conf(self, *, synchronous_standby: str | None, primary: ServerEndpoint | None) -> None:
         """Write ``harmony.conf``; with ``primary``, also ``standby.signal`` (a server starts as its standby)."""
         lines = {
             "listen_addresses": self.listen_address,

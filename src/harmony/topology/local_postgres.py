@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harmony.domain.capabilities.postgres import Endpoint, PostgreSQLState
+from harmony.domain.capabilities.postgres import PostgreSQLState, ServerEndpoint
 from harmony.domain.errors import TopologyError
 from harmony.domain.values import Port
 from harmony.infra.postgres import PG_BIN, PostgresInstance
@@ -48,7 +48,7 @@ class LocalPostgreSQL:
         return self.instance.name
 
     @property
-    def endpoint(self) -> Endpoint:
+    def endpoint(self) -> ServerEndpoint:
         return self.instance.endpoint
 
     async def ensure_ready(self) -> None:
@@ -61,7 +61,7 @@ class LocalPostgreSQL:
     async def postgres_state(self, settings: Sequence[str]) -> PostgreSQLState:
         return await self.instance.state(settings)
 
-    async def deploy_server(self, *, replicate_from: Endpoint | None, synchronous_standby: str | None) -> None:
+    async def deploy_server(self, *, replicate_from: ServerEndpoint | None, synchronous_standby: str | None) -> None:
         role = await self.instance.role()
         if role == "absent":
             if replicate_from is None:

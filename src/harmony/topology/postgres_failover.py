@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from harmony.domain.capabilities.postgres import Endpoint, PostgreSQL, PostgreSQLState
+from harmony.domain.capabilities.postgres import PostgreSQL, PostgreSQLState, ServerEndpoint
 from harmony.domain.topology import Topology
 from harmony.topology.failover import FailoverTopology
 
@@ -28,7 +28,7 @@ class PostgreSQLFailover[T: PostgreSQLTopology](FailoverTopology[T]):
         return self.name
 
     @property
-    def endpoint(self) -> Endpoint:
+    def endpoint(self) -> ServerEndpoint:
         return self.primary.endpoint
 
     async def _writer(self) -> T:
@@ -51,7 +51,7 @@ class PostgreSQLFailover[T: PostgreSQLTopology](FailoverTopology[T]):
         }
         return writer.model_copy(update={"settings": settings_now})
 
-    async def deploy_server(self, *, replicate_from: Endpoint | None, synchronous_standby: str | None) -> None:
+    async def deploy_server(self, *, replicate_from: ServerEndpoint | None, synchronous_standby: str | None) -> None:
         await self.primary.deploy_server(replicate_from=replicate_from, synchronous_standby=self.replica.server_name)
         await self.replica.deploy_server(replicate_from=self.primary.endpoint, synchronous_standby=None)
 

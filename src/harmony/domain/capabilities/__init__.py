@@ -30,6 +30,7 @@ from harmony.domain.capabilities.firewall import (
     Rule,
     Zone,
 )
+from harmony.domain.capabilities.key_value import Entry, KeyValueStore
 from harmony.domain.capabilities.load_balancer import (
     Backend,
     BackendHealth,
@@ -38,6 +39,7 @@ from harmony.domain.capabilities.load_balancer import (
     HealthCheck,
     LoadBalancer,
 )
+from harmony.domain.capabilities.postgres import PostgreSQL, PostgreSQLState, ServerEndpoint
 
 __all__ = [
     "LOCAL",
@@ -61,6 +63,7 @@ __all__ = [
     "DnsRecordSet",
     "DnsServer",
     "Endpoint",
+    "Entry",
     "FileKind",
     "FileState",
     "Firewall",
@@ -68,14 +71,18 @@ __all__ = [
     "FirewallState",
     "Frontend",
     "HealthCheck",
+    "KeyValueStore",
     "LoadBalancer",
     "ManagedFiles",
     "Masquerade",
     "NetworkBoot",
     "NetworkEdge",
     "PortForward",
+    "PostgreSQL",
+    "PostgreSQLState",
     "PtrRecord",
     "Rule",
+    "ServerEndpoint",
     "SrvRecord",
     "WebEdge",
     "Zone",

@@ -24,7 +24,7 @@ from harmony.domain.values import Port
 type ServerRole = Literal["absent", "stopped", "primary", "standby"]
 
 
-class Endpoint(BaseModel):
+class ServerEndpoint(BaseModel):
     """Where clients and standbys reach a server (TCP)."""
 
     model_config = ConfigDict(frozen=True)
@@ -64,13 +64,13 @@ class PostgreSQL(Protocol):
         ...
 
     @property
-    def endpoint(self) -> Endpoint: ...
+    def endpoint(self) -> ServerEndpoint: ...
 
     async def postgres_state(self, settings: Sequence[str]) -> PostgreSQLState:
         """The server's role, databases, roles and the current values of ``settings``."""
         ...
 
-    async def deploy_server(self, *, replicate_from: Endpoint | None, synchronous_standby: str | None) -> None:
+    async def deploy_server(self, *, replicate_from: ServerEndpoint | None, synchronous_standby: str | None) -> None:
         """Set up and start the server if it is absent or stopped (see the module docstring)."""
         ...
 
