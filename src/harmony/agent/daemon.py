@@ -131,8 +131,8 @@ class Agent:
                 log.debug(decision.line(c.node_id))
             else:
                 log.info(decision.line(c.node_id))
-            self.journal.record(snapshot, decision)
             await self._act(snapshot, decision)
+            self.journal.record(snapshot, decision, self.memory)  # after acting: "fenced" in the status means fenced
         serving = (
             snapshot.nats_ok
             and snapshot.local.role == "primary"
@@ -289,8 +289,8 @@ class Agent:
                 t = self.config.timing
                 reason = f"no good heartbeat for {t.heartbeat_timeout * t.failure_threshold:g}s (watchdog); fencing"
                 log.warning("%s: fence: %s", self.config.node_id, reason)
-                self.journal.note(self.config.node_id, "fence", reason)
                 await self.db.fence(timeout=self.config.timing.heartbeat_timeout)
+                self.journal.note(self.config.node_id, "fence", reason)
                 self.memory = self.memory.model_copy(update={"fenced": True, "fence_reason": "mesh", "successes": 0})
                 self._fence_deadline = None
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from harmony.agent.decide import Decision, Snapshot, status_of
+from harmony.agent.decide import Decision, Memory, Snapshot, status_of
 
 
 class AgentStatus(BaseModel):
@@ -42,9 +42,10 @@ class AgentJournal:
         self.cluster = cluster
         self._last_status: str | None = None
 
-    def record(self, snapshot: Snapshot, decision: Decision) -> None:
+    def record(self, snapshot: Snapshot, decision: Decision, memory: Memory) -> None:
+        """Journal a decision once acted on; ``memory`` is the agent's memory after acting."""
         state = snapshot.state.record if snapshot.state else None
-        status = status_of(snapshot.local, decision.memory)
+        status = status_of(snapshot.local, memory)
         current = AgentStatus(
             node=snapshot.node,
             cluster=self.cluster,
@@ -56,7 +57,7 @@ class AgentJournal:
             primary=state.primary if state else None,
             epoch=state.epoch if state else None,
             sync_standby=state.sync_standby if state else None,
-            fenced=decision.memory.fenced,
+            fenced=memory.fenced,
             last_action=decision.action.value,
             last_reason=decision.reason,
         )
