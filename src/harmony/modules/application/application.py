@@ -89,11 +89,15 @@ class Application(Score[AppHost]):
         return ApplicationInterpret(self)
 
     def version(self, image_id: str | None) -> str:
-        """The version a deploy would run: the container settings plus the image's content."""
-        settings = self.model_dump(
-            mode="json", include={"image", "port", "command", "env", "volumes", "limits", "health"}
-        )
-        blob = json.dumps({"settings": settings, "image_id": image_id}, sort_keys=True)
+        """The version a deploy would run: the container settings plus the image's content.
+
+        For an image built by a ``BusyboxImage`` Score the content is what that Score declares, so a plan
+        made before the image is rebuilt in the same run already sees the new version; for an image from
+        the store it is the image id found when planning.
+        """
+        settings = self.model_dump(mode="json", include={"port", "command", "env", "volumes", "limits", "health"})
+        content = content_digest(self.image.files) if isinstance(self.image, BusyboxImage) else image_id
+        blob = json.dumps({"settings": settings, "image": self.image_ref, "content": content}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
     def container_spec(self, version: str) -> ContainerSpec:
