@@ -17,6 +17,7 @@ container is drift and, under ``always``, is undone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -104,7 +105,5 @@ class ContainerSupervisor:
                 await self.tick()
             except ContainerError as e:
                 log.warning("supervisor: cannot list containers: %s", e)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
-            except TimeoutError:
-                pass

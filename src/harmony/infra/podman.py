@@ -175,7 +175,7 @@ class Podman:
             raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
         await self._image_or_fail(spec.image)
         for v in spec.volumes:
-            if not Path(v.source).exists():
+            if not await asyncio.to_thread(Path(v.source).exists):
                 raise ContainerStartError(
                     spec.name, f"volume source {v.source} does not exist on the host (for target {v.target})"
                 )
@@ -360,5 +360,5 @@ def _last_error(stderr: str) -> str:
 
 
 def _must_exist(path: Path, what: str) -> None:
-    if not path.exists():
+    if not path.exists():  # a local stat, before a subprocess that takes far longer
         raise PodmanError(f"{what} {path} does not exist")

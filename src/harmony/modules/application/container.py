@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from harmony.domain.capabilities.containers import ContainerInfo, ContainerRuntime, ContainerSpec, MANAGED_LABEL
+from harmony.domain.capabilities.containers import MANAGED_LABEL, ContainerInfo, ContainerRuntime, ContainerSpec
 from harmony.domain.change import Change
 from harmony.domain.errors import ForeignContainerError, InterpretError
 from harmony.domain.interpret import Interpret
