@@ -16,6 +16,7 @@ import pytest
 pytest_plugins: list[str] = [
     "tests.fixtures.podman",
     "tests.fixtures.netns",
+    "tests.fixtures.app_host",
 ]
 
 

@@ -216,3 +216,12 @@ def test_a_new_image_content_is_a_new_version() -> None:
 def test_supervisor_decision(policy: str, state: str, exit_code: int, history: History, action: str) -> None:
     c = info(state=state, exit_code=exit_code, labels={MANAGED_LABEL: "true", RESTART_LABEL: policy})
     assert decide(c, history, now=100.0, base_delay=1.0, max_delay=30.0).action == action
+
+
+def test_application_round_trips_through_the_score_wire_union() -> None:
+    from harmony.domain.score import score_adapter
+
+    adapter = score_adapter()
+    assert adapter.validate_json(adapter.dump_json(APP)) == APP
+    by_ref = APP.model_copy(update={"image": IMG})
+    assert adapter.validate_json(adapter.dump_json(by_ref)) == by_ref

@@ -64,7 +64,7 @@ class Application(Score[AppHost]):
 
     kind: Literal["application"] = "application"
     app: ResourceName
-    image: ImageRef | BusyboxImage = Field(
+    image: BusyboxImage | ImageRef = Field(
         description="an image in the local store, or the Score that builds it (then applied before this one)"
     )
     port: Port = Field(description="the port the application listens on inside its container")
