@@ -18,13 +18,14 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from ipaddress import IPv4Address
 from pathlib import PurePosixPath
-from typing import Any, Literal, Protocol, Self
+from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
-from pydantic_core import core_schema
+from pydantic import BaseModel, ConfigDict, Field
 
-from harmony.domain.errors import InvalidValueError
-from harmony.domain.values import Port
+from harmony.domain.values import (
+    Port,
+    _ValidatedStr,  # pyright: ignore[reportPrivateUsage] - shared validated-str base
+)
 
 MANAGED_LABEL = "io.harmony.managed"
 RESTART_LABEL = "io.harmony.restart"  # the restart policy, for the supervisor
@@ -38,21 +39,15 @@ _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMAGE = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
 
 
-class _Checked(str):
-    _what = "value"
-    _expected = ""
+class _Checked(_ValidatedStr):
     _pattern = re.compile(".*")
 
-    def __new__(cls, value: str) -> Self:
-        if not isinstance(value, str) or not cls._pattern.match(value):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
-            raise InvalidValueError(cls._what, value, cls._expected)
-        return super().__new__(cls, value)
-
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(
-            cls, core_schema.str_schema(), serialization=core_schema.plain_serializer_function_ser_schema(str)
-        )
+    def _normalise(cls, value: str) -> str | None:
+        try:
+            return value if cls._pattern.match(value) else None
+        except TypeError:  # not a str, from an untyped caller
+            return None
 
 
 class ContainerName(_Checked):
