@@ -191,6 +191,7 @@ class ApplicationInterpret(Interpret[AppHost]):
         return Outcome.success(
             f"{app.app} version {version} serving at {app.url} ({app.expose.address}:{app.expose.port})",
             f"container {current.name} on 127.0.0.1:{port}",
+            f"try: curl --resolve {app.expose.hostname}:{app.expose.port}:{app.expose.address} {app.url}",
             *(f"stopped old version {c.name}" for c in old),
         )
 
