@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from harmony.domain.companion import SmokeTest
 from harmony.domain.outcome import Outcome
-from harmony.modules.application.application import Application, AppHost
+from harmony.modules.application.application import AppHost, Application
 from harmony.modules.application.smoke import CommandCheck, Target, TcpCheck, wait_for
 
 
