@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import urllib.request
 from pathlib import Path, PurePosixPath
@@ -12,7 +13,7 @@ from pathlib import Path, PurePosixPath
 import dns.resolver
 
 from harmony.agent.container_supervisor import ContainerSupervisor
-from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef
+from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef, VolumeMount
 from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Status
 from harmony.domain.score import Score
@@ -181,3 +182,34 @@ async def test_a_restarted_harmony_adopts_its_containers_without_duplicates(
     assert status is Status.NOOP, text
     assert len(await again.list_containers({APP_LABEL: "site"})) == 1
     assert get(lb) == "site version 1\n"
+
+
+async def test_load_balancer_port_taken_fails_clearly_and_leaves_nothing(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        status, text = await apply(app_host, stack(tmp_path, taken, "1"))
+    assert status is Status.FAILURE
+    assert f"127.0.0.1:{taken}" in text, text
+    assert await app_host.list_containers({APP_LABEL: "site"}) == []
+    assert await app_host.frontends() == []
+
+
+async def test_unknown_image_is_a_clear_failure(app_host: ContainerHost, tmp_path: Path) -> None:
+    app = stack(tmp_path, free_port(), "1")[1]
+    status, text = await apply(app_host, [app.model_copy(update={"image": ImageRef("localhost/nope:1")})])
+    assert status is Status.FAILURE
+    assert "image 'localhost/nope:1' is not in the local store" in text, text
+    assert await app_host.list_containers() == []
+
+
+async def test_missing_volume_source_is_a_clear_failure(app_host: ContainerHost, tmp_path: Path) -> None:
+    missing = PurePosixPath(tmp_path / "no-such-dir")
+    mount = VolumeMount(source=missing, target=PurePosixPath("/data"))
+    status, text = await apply(app_host, stack(tmp_path, free_port(), "1", volumes=(mount,)))
+    assert status is Status.FAILURE
+    assert f"volume source {missing} does not exist" in text, text
+    assert await app_host.list_containers() == []

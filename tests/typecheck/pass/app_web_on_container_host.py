@@ -22,9 +22,7 @@ from harmony.topology.container_host import ContainerHost
 host = ContainerHost.isolated(Path("/tmp/site"), dns_port=5353)
 image = BusyboxImage(ref=ImageRef("localhost/web:1"), files={"www/index.html": "hi"})
 worker = Container(
-    spec=ContainerSpec(
-        name=ContainerName("worker"), image=image.ref, env={EnvName("MODE"): "batch"}, restart="always"
-    ),
+    spec=ContainerSpec(name=ContainerName("worker"), image=image.ref, env={EnvName("MODE"): "batch"}, restart="always"),
     after=(image.name,),
 )
 web = Application(
