@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 import pytest
 
 from harmony import Action, InvalidValueError
-from harmony.agent.container_supervisor import History, decide
+from harmony.agent.container_supervisor import History, decide, decide_health
 from harmony.domain.capabilities.containers import (
     MANAGED_LABEL,
     RESTART_LABEL,
@@ -225,3 +225,12 @@ def test_application_round_trips_through_the_score_wire_union() -> None:
     assert adapter.validate_json(adapter.dump_json(APP)) == APP
     by_ref = APP.model_copy(update={"image": IMG})
     assert adapter.validate_json(adapter.dump_json(by_ref)) == by_ref
+
+
+@pytest.mark.parametrize(
+    ("retries", "streak", "healthy", "action"),
+    [(3, 0, True, "leave"), (3, 0, False, "wait"), (3, 1, False, "wait"), (3, 2, False, "restart"), (1, 0, False, "restart")],
+)  # fmt: skip
+def test_supervisor_health_decision(retries: int, streak: int, healthy: bool, action: str) -> None:
+    c = info().model_copy(update={"health_retries": retries})
+    assert decide_health(c, History(unhealthy=streak), healthy).action == action

@@ -249,10 +249,12 @@ class Podman:
             return 124, str(e)
         return status, out + err
 
-    async def health_check(self, name: str) -> bool:
-        """Run the container's health check once (podman has no timer for it without systemd)."""
+    async def check_health(self, name: str) -> bool:
+        # podman would need systemd timers to run checks by itself; here each call runs one.
         await self._own(name)
-        status, _, _ = await self._run("healthcheck", "run", name, check=False)
+        status, out, err = await self._run("healthcheck", "run", name, check=False)
+        if status not in (0, 1):
+            raise PodmanError(f"health check of {name!r}: {_last_error(err) or out.strip()}")
         return status == 0
 
     async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:
@@ -340,7 +342,15 @@ def _parse_container(data: Mapping[str, Any]) -> ContainerInfo:
         labels=cast(Mapping[str, str], config.get("Labels") or {}),
         ports=tuple(ports),
         restarts=int(data.get("RestartCount", 0)),
+        health_retries=_health_retries(config),
     )
+
+
+def _health_retries(config: Mapping[str, Any]) -> int | None:
+    check = cast(Mapping[str, Any] | None, config.get("Healthcheck"))
+    if not check or not check.get("Test"):
+        return None
+    return max(1, int(check.get("Retries") or 1))
 
 
 def _json_list(text: str) -> list[Mapping[str, Any]]:

@@ -115,6 +115,9 @@ class ContainerHost:
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
         return await self.podman.exec_in_container(name, argv, timeout=timeout)
 
+    async def check_health(self, name: str) -> bool:
+        return await self.podman.check_health(name)
+
     async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:
         return await self.podman.container_logs(name, tail=tail)
 

@@ -151,6 +151,7 @@ class ContainerInfo(_Frozen):
     labels: Mapping[str, str] = Field(default_factory=dict[str, str])
     ports: tuple[PublishedPort, ...] = ()
     restarts: int = 0
+    health_retries: int | None = Field(default=None, description="failed checks before unhealthy; None: no check")
 
     @property
     def running(self) -> bool:
@@ -212,6 +213,10 @@ class ContainerRuntime(Protocol):
 
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
         """Run ``argv`` inside a running container: (exit status, combined output)."""
+        ...
+
+    async def check_health(self, name: str) -> bool:
+        """Run the container's health check once: ``True`` when it passed. ``ContainerError`` if it has none."""
         ...
 
     async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:
