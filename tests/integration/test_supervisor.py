@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 
 from harmony.agent.container_supervisor import ContainerSupervisor
-from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, HealthCheck, ImageRef
+from harmony.domain.capabilities.containers import ContainerSpec, HealthCheck, ImageRef
 from harmony.infra.podman import Podman
 
 

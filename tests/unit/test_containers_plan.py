@@ -229,8 +229,14 @@ def test_application_round_trips_through_the_score_wire_union() -> None:
 
 @pytest.mark.parametrize(
     ("retries", "streak", "healthy", "action"),
-    [(3, 0, True, "leave"), (3, 0, False, "wait"), (3, 1, False, "wait"), (3, 2, False, "restart"), (1, 0, False, "restart")],
-)  # fmt: skip
+    [
+        (3, 0, True, "leave"),
+        (3, 0, False, "wait"),
+        (3, 1, False, "wait"),
+        (3, 2, False, "restart"),
+        (1, 0, False, "restart"),
+    ],
+)
 def test_supervisor_health_decision(retries: int, streak: int, healthy: bool, action: str) -> None:
     c = info().model_copy(update={"health_retries": retries})
     assert decide_health(c, History(unhealthy=streak), healthy).action == action

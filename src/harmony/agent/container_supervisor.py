@@ -9,7 +9,8 @@ touches anyone else's.
 Policy per container, from the ``io.harmony.restart`` label set at creation: ``always`` restarts any
 stopped container, ``on-failure`` one that exited with a non-zero status (killed, crashed), ``no`` none.
 A running container with a health check is checked once per tick and restarted (stop with ``grace``, start)
-after ``retries`` failed checks in a row. A container that keeps failing is restarted with a doubling back-off (``base_delay`` up to ``max_delay``);
+after ``retries`` failed checks in a row. A container that keeps failing is restarted with a doubling
+back-off (``base_delay`` up to ``max_delay``);
 the back-off resets once it has stayed up for ``stable_after`` seconds.
 Not guaranteed: a restart faster than ``interval`` + back-off; a user's ``podman stop`` of a Harmony
 container is drift and, under ``always``, is undone.
