@@ -213,3 +213,23 @@ async def test_missing_volume_source_is_a_clear_failure(app_host: ContainerHost,
     assert status is Status.FAILURE
     assert f"volume source {missing} does not exist" in text, text
     assert await app_host.list_containers() == []
+
+
+async def test_a_leftover_of_an_interrupted_apply_is_smoke_tested_before_it_gets_traffic(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    lb = free_port()
+    assert (await apply(app_host, stack(tmp_path, lb, "1")))[0] is Status.SUCCESS
+    image, app = stack(tmp_path, lb, "2")
+    assert isinstance(image, BusyboxImage)
+    assert isinstance(app, Application)
+    await Maestro(app_host).apply([image])
+    # As if an earlier apply died right after starting version 2, whose process does not serve.
+    leftover = app.container_spec(app.version(None)).model_copy(update={"command": ("sleep", "1000")})
+    await app_host.run_container(leftover)
+    status, text = await apply(app_host, [image, app.model_copy(update={"smoke": HttpCheck(timeout=1.5)})])
+    assert status is Status.FAILURE, text
+    assert "failed its smoke check" in text
+    assert get(lb) == "site version 1\n"
+    assert [c.name for c in await app_host.list_containers({APP_LABEL: "site"})] != [leftover.name]
+    assert await app_host.inspect_container(leftover.name) is None

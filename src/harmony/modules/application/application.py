@@ -171,18 +171,25 @@ class ApplicationInterpret(Interpret[AppHost]):
         version = await self._version(topology)
         containers = await topology.list_containers({APP_LABEL: app.app})
         current = next((c for c in containers if c.labels.get(VERSION_LABEL) == version and c.running), None)
-        started = current is None
+        frontend = next((f for f in await topology.frontends() if f.name == app.app), None)
+        # A version already behind the load balancer passed its smoke check then; any other one (new, or left
+        # running by an interrupted apply) must pass it now, before it gets traffic.
+        taking_traffic = current is not None and frontend is not None and frontend.backend(current.name) is not None
         if current is None:
-            candidate = await self._start_candidate(topology, version)
-            if isinstance(candidate, Outcome):
-                return candidate
-            current = candidate
+            started = await self._start(topology, version)
+            if isinstance(started, Outcome):
+                return started
+            current = started
+        if not taking_traffic:
+            failed = await self._smoke_test(topology, current, version)
+            if failed is not None:
+                return failed
         port = current.host_port(app.port)
         assert port is not None, "the runtime published the application port"
         try:
             await self._switch(topology, backend_for(current.name, port))
         except (LoadBalancerError, DnsError) as e:
-            if started:  # traffic never reached it: take it away again, the old version keeps serving
+            if not taking_traffic:  # traffic never reached it: take it away again, the old version keeps serving
                 await topology.remove_container(current.name, grace=0)
             return Outcome.failure(f"{app.app}: switching traffic to {current.name} failed: {e}")
         old = [c for c in containers if c.name != current.name]
@@ -215,24 +222,30 @@ class ApplicationInterpret(Interpret[AppHost]):
         if record_set.sorted() not in [s.sorted() for s in await host.dns_record_sets() if s.owner == app.app]:
             await host.put_dns_record_set(record_set)
 
-    async def _start_candidate(self, host: AppHost, version: str) -> ContainerInfo | Outcome:
-        """The new version running and smoke-tested, or a FAILURE Outcome with nothing of it left."""
+    async def _start(self, host: AppHost, version: str) -> ContainerInfo | Outcome:
+        """The new version running, or a FAILURE Outcome with nothing of it left."""
         app = self.score
         spec = app.container_spec(version)
-        await host.remove_container(spec.name, grace=0)  # a leftover of an interrupted apply
+        await host.remove_container(spec.name, grace=0)  # a stopped leftover of an interrupted apply
         try:
             info = await host.run_container(spec)
         except ContainerError as e:
             return Outcome.failure(f"{app.app} version {version} did not start: {e}", *e.evidence)
-        port = info.host_port(app.port)
-        if port is None:
+        if info.host_port(app.port) is None:
             await host.remove_container(spec.name, grace=0)
             return Outcome.failure(f"{app.app}: the runtime published no host port for {app.port}")
-        target = Target(address=LOOPBACK, port=Port(port), container=spec.name, host=str(app.expose.hostname))
+        return info
+
+    async def _smoke_test(self, host: AppHost, info: ContainerInfo, version: str) -> Outcome | None:
+        """``None`` when the version passes its smoke check; else it is removed and this is the FAILURE."""
+        app = self.score
+        port = info.host_port(app.port)
+        assert port is not None, "checked when started"
+        target = Target(address=LOOPBACK, port=Port(port), container=info.name, host=str(app.expose.hostname))
         result = await wait_for(app.smoke, target, prober=host, runtime=host)
         if not result.ok:
-            logs = await host.container_logs(spec.name, tail=20)
-            await host.remove_container(spec.name, grace=0)
+            logs = await host.container_logs(info.name, tail=20)
+            await host.remove_container(info.name, grace=0)
             return Outcome.failure(
                 f"{app.app} version {version} failed its smoke check within {app.smoke.timeout}s; "
                 "the previous version keeps serving",
@@ -241,4 +254,4 @@ class ApplicationInterpret(Interpret[AppHost]):
                 "last log lines:",
                 *(f"  {line}" for line in logs),
             )
-        return info
+        return None
