@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 
 from harmony.agent.container_supervisor import ContainerSupervisor
-from harmony.domain.capabilities.containers import ContainerSpec, HealthCheck, ImageRef
+from harmony.domain.capabilities.containers import ContainerHealthCheck, ContainerSpec, ImageRef
 from harmony.infra.podman import Podman
 
 
@@ -17,8 +17,12 @@ def sleeper(name: str, image: ImageRef, **kw: object) -> ContainerSpec:
 async def test_unhealthy_container_is_restarted_after_its_retries_and_healthy_one_is_left(
     podman: Podman, busybox_image: ImageRef
 ) -> None:
-    await podman.run_container(sleeper("sick", busybox_image, health=HealthCheck(command=("false",), retries=2)))
-    await podman.run_container(sleeper("fine", busybox_image, health=HealthCheck(command=("true",), retries=2)))
+    await podman.run_container(
+        sleeper("sick", busybox_image, health=ContainerHealthCheck(command=("false",), retries=2))
+    )
+    await podman.run_container(
+        sleeper("fine", busybox_image, health=ContainerHealthCheck(command=("true",), retries=2))
+    )
     supervisor = ContainerSupervisor(podman, grace=1)
     first = {d.container: d.action for d in await supervisor.tick()}
     assert first == {"sick": "wait", "fine": "leave"}

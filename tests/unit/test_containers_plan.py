@@ -13,11 +13,11 @@ from harmony.agent.container_supervisor import History, decide, decide_health
 from harmony.domain.capabilities.containers import (
     MANAGED_LABEL,
     RESTART_LABEL,
+    ContainerHealthCheck,
     ContainerInfo,
     ContainerName,
     ContainerSpec,
     EnvName,
-    HealthCheck,
     ImageRef,
     PortMapping,
     PublishedPort,
@@ -85,7 +85,7 @@ def test_run_argv_carries_every_setting_and_the_ownership_labels() -> None:
         volumes=(VolumeMount(source=PurePosixPath("/srv/data"), target=PurePosixPath("/data"), read_only=True),),
         labels={"team": "a"},
         limits=ResourceLimits(memory_mib=64, cpus=0.5, pids=100),
-        health=HealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1/")),
+        health=ContainerHealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1/")),
         restart="always",
     )
     assert run_argv(spec) == [

@@ -102,7 +102,7 @@ class VolumeMount(_Frozen):
     read_only: bool = False
 
 
-class HealthCheck(_Frozen):
+class ContainerHealthCheck(_Frozen):
     """A command run inside the container; exit status 0 means healthy."""
 
     command: tuple[str, ...] = Field(min_length=1)
@@ -127,7 +127,7 @@ class ContainerSpec(_Frozen):
     volumes: tuple[VolumeMount, ...] = ()
     labels: Mapping[str, str] = Field(default_factory=dict[str, str])
     limits: ResourceLimits = ResourceLimits()
-    health: HealthCheck | None = None
+    health: ContainerHealthCheck | None = None
     restart: RestartPolicy = "on-failure"
     network: NetworkMode = "bridge"
     init: bool = Field(default=True, description="run a tiny init as PID 1 so stop signals are honoured")

@@ -22,12 +22,12 @@ from typing import Literal, Protocol
 from pydantic import Field
 
 from harmony.domain.capabilities.containers import (
+    ContainerHealthCheck,
     ContainerInfo,
     ContainerName,
     ContainerRuntime,
     ContainerSpec,
     EnvName,
-    HealthCheck,
     ImageRef,
     PortMapping,
     ResourceLimits,
@@ -74,7 +74,7 @@ class Application(Score[AppHost]):
     env: Mapping[EnvName, str] = Field(default_factory=dict[EnvName, str])
     volumes: tuple[VolumeMount, ...] = ()
     limits: ResourceLimits = ResourceLimits()
-    health: HealthCheck | None = None
+    health: ContainerHealthCheck | None = None
     restart: RestartPolicy = "on-failure"
     stop_grace: float = Field(default=5.0, ge=0, description="seconds old versions get to finish requests")
     after: tuple[str, ...] = ()
