@@ -39,10 +39,18 @@ DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- app-bench:start -->", "<!-- app-bench:end -->"
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port() -> int:
+    """A loopback port free for TCP and UDP (dnsmasq binds both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                    udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def answers(port: int) -> bool:
@@ -54,7 +62,7 @@ def answers(port: int) -> bool:
 
 
 async def harmony_round(work: Path) -> tuple[float, float, float]:
-    port, dns_port = free_port(), free_port(socket.SOCK_DGRAM)
+    port, dns_port = free_port(), free_port()
     first = web_deploy.build(state=work / "h", port=port, dns_port=dns_port)
     host = first.topology
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -60,7 +59,7 @@ async def cleaned() -> AsyncIterator[Teardown]:
 
 
 async def test_web_deploy_converges_serves_by_name_and_upgrades_blue_green(tmp_path: Path, cleaned: Teardown) -> None:
-    port, dns_port = free_port(), free_port(socket.SOCK_DGRAM)
+    port, dns_port = free_port(), free_port()
     first = cleaned(web_deploy.build(state=tmp_path / "web", port=port, dns_port=dns_port))
     report, _ = await converge(first)
     assert report.status is Status.SUCCESS
@@ -73,14 +72,13 @@ async def test_web_deploy_converges_serves_by_name_and_upgrades_blue_green(tmp_p
         await asyncio.sleep(0.2)
         await converge(second)
     assert client.failures == []
+    assert client.requests >= 10, "the client loop ran during the upgrade"
     assert get(port) == pages["index.html"]
 
 
 async def test_status_board_worker_feeds_web_and_is_supervised(tmp_path: Path, cleaned: Teardown) -> None:
     port = free_port()
-    deployment = cleaned(
-        status_board_deploy.build(state=tmp_path / "b", port=port, dns_port=free_port(socket.SOCK_DGRAM))
-    )
+    deployment = cleaned(status_board_deploy.build(state=tmp_path / "b", port=port, dns_port=free_port()))
     assert [s.name for s in deployment.scores][-1] == "app:board"
     await converge(deployment)
     assert get(port).startswith("status board: tick ")
@@ -105,7 +103,7 @@ def test_web_deploy_through_the_harmony_command(tmp_path: Path) -> None:
         **os.environ,
         "HARMONY_WEB_STATE": str(tmp_path / "cli"),
         "HARMONY_WEB_PORT": str(port := free_port()),
-        "HARMONY_WEB_DNS_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "HARMONY_WEB_DNS_PORT": str(free_port()),
         "COLUMNS": "200",
     }
 

@@ -100,6 +100,7 @@ async def test_deploy_then_upgrades_with_zero_failed_requests(app_host: Containe
         await asyncio.sleep(0.3)
     assert status is Status.SUCCESS, text
     assert passing.failures == []
+    assert passing.requests >= 10, "the client loop ran during the upgrade"
     assert set(passing.bodies) == {"site version 1\n", "site version 2\n"}, passing.bodies
     assert get(lb) == "site version 2\n"
     assert len(await app_host.list_containers({APP_LABEL: "site"})) == 1
@@ -112,6 +113,7 @@ async def test_deploy_then_upgrades_with_zero_failed_requests(app_host: Containe
     assert "failed its smoke check" in text and "previous version keeps serving" in text, text
     assert "lacks 'site version'" in text, text
     assert failing.failures == []
+    assert failing.requests >= 10, "the client loop ran during the failed upgrade"
     assert set(failing.bodies) == {"site version 2\n"}, failing.bodies
     assert get(lb) == "site version 2\n"
     assert len(await app_host.list_containers({APP_LABEL: "site"})) == 1
