@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -123,6 +124,12 @@ def test_web_deploy_through_the_harmony_command(tmp_path: Path) -> None:
         again = harmony("apply", "examples/web_deploy", "--yes")
         assert again.returncode == 0 and "0 changed, 2 unchanged" in again.stdout, again.stdout
         assert "Harmony" in get(port)
+        listed = harmony("containers", "ps", "examples/web_deploy", "--json")
+        assert listed.returncode == 0, listed.stderr
+        (container,) = json.loads(listed.stdout)
+        assert container["state"] == "running" and container["labels"]["io.harmony.app"] == "web"
+        logs = harmony("containers", "logs", "examples/web_deploy", container["name"], "--tail", "5")
+        assert logs.returncode == 0 and "response:200" in logs.stdout, logs.stdout + logs.stderr
     finally:
         down = harmony("containers", "down", "examples/web_deploy")
         assert down.returncode == 0, down.stdout + down.stderr
