@@ -240,3 +240,8 @@ def test_application_round_trips_through_the_score_wire_union() -> None:
 def test_supervisor_health_decision(retries: int, streak: int, healthy: bool, action: str) -> None:
     c = info().model_copy(update={"health_retries": retries})
     assert decide_health(c, History(unhealthy=streak), healthy).action == action
+
+
+def test_an_app_name_leaves_room_for_the_version_in_container_names() -> None:
+    with pytest.raises(ValueError, match="app: 'a{53}' is not valid; expected at most 52 characters"):
+        APP.model_validate(APP.model_dump() | {"app": "a" * 53})

@@ -1,6 +1,6 @@
 """``Application``: a containerised service deployed blue-green, gated by its smoke check.
 
-Each version (a digest of the container settings and the image's id) runs in its own container
+Each version (a digest of the container settings and the image's content) runs in its own container
 ``<app>-<version>`` labelled ``io.harmony.app``/``io.harmony.version``. An apply:
 1. starts the new version beside the old one, on a fresh loopback port;
 2. runs the smoke check against the new version only, until it passes or its timeout runs out —
@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from harmony.domain.capabilities.containers import (
     ContainerHealthCheck,
@@ -39,7 +39,7 @@ from harmony.domain.capabilities.edge import WebEdge
 from harmony.domain.capabilities.load_balancer import Backend, Frontend
 from harmony.domain.capabilities.probes import Prober
 from harmony.domain.change import Change
-from harmony.domain.errors import ContainerError, DnsError, LoadBalancerError
+from harmony.domain.errors import ContainerError, DnsError, InvalidValueError, LoadBalancerError
 from harmony.domain.interpret import Interpret
 from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Outcome
@@ -53,6 +53,7 @@ from harmony.modules.application.smoke import Check, Target, wait_for
 APP_LABEL = "io.harmony.app"
 VERSION_LABEL = "io.harmony.version"
 LOOPBACK = IPv4Address("127.0.0.1")
+MAX_APP_NAME = 52  # container names are at most 63 characters: "<app>-" and a 10-character version
 
 
 class AppHost(ContainerRuntime, Prober, WebEdge, Protocol):
@@ -78,6 +79,13 @@ class Application(Score[AppHost]):
     restart: RestartPolicy = "on-failure"
     stop_grace: float = Field(default=5.0, ge=0, description="seconds old versions get to finish requests")
     after: tuple[str, ...] = ()
+
+    @field_validator("app")
+    @classmethod
+    def _room_for_the_version(cls, app: ResourceName) -> ResourceName:
+        if len(app) > MAX_APP_NAME:
+            raise InvalidValueError("app", app, f"at most {MAX_APP_NAME} characters (containers are <app>-<version>)")
+        return app
 
     @property
     def name(self) -> str:
@@ -106,7 +114,9 @@ class Application(Score[AppHost]):
         made before the image is rebuilt in the same run already sees the new version; for an image from
         the store it is the image id found when planning.
         """
-        settings = self.model_dump(mode="json", include={"port", "command", "env", "volumes", "limits", "health"})
+        settings = self.model_dump(
+            mode="json", include={"port", "command", "env", "volumes", "limits", "health", "restart"}
+        )
         content = content_digest(self.image.files) if isinstance(self.image, BusyboxImage) else image_id
         blob = json.dumps({"settings": settings, "image": self.image_ref, "content": content}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
