@@ -243,5 +243,5 @@ def test_supervisor_health_decision(retries: int, streak: int, healthy: bool, ac
 
 
 def test_an_app_name_leaves_room_for_the_version_in_container_names() -> None:
-    with pytest.raises(ValueError, match="app: 'a{53}' is not valid; expected at most 52 characters"):
+    with pytest.raises(ValueError, match=r"app: 'a{53}' is not valid; expected at most 52 characters"):
         APP.model_validate(APP.model_dump() | {"app": "a" * 53})
