@@ -198,6 +198,7 @@ async def test_load_balancer_port_taken_fails_clearly_and_leaves_nothing(
     assert f"127.0.0.1:{taken}" in text, text
     assert await app_host.list_containers({APP_LABEL: "site"}) == []
     assert await app_host.frontends() == []
+    assert await app_host.dns_record_sets() == []
 
 
 async def test_unknown_image_is_a_clear_failure(app_host: ContainerHost, tmp_path: Path) -> None:

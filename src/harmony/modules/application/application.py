@@ -199,8 +199,11 @@ class ApplicationInterpret(Interpret[AppHost]):
         try:
             await self._switch(topology, backend_for(current.name, port))
         except (LoadBalancerError, DnsError) as e:
-            if not taking_traffic:  # traffic never reached it: take it away again, the old version keeps serving
+            if not taking_traffic and not await self._in_load_balancer(topology, current.name):
+                # Traffic never reached it: take it away again, the old version keeps serving.
                 await topology.remove_container(current.name, grace=0)
+            if not any(f.name == app.app for f in await topology.frontends()):
+                await topology.remove_dns_record_set(app.app)  # a name for nothing: a first deploy that failed
             return Outcome.failure(f"{app.app}: switching traffic to {current.name} failed: {e}")
         old = [c for c in containers if c.name != current.name]
         for c in old:
@@ -213,8 +216,12 @@ class ApplicationInterpret(Interpret[AppHost]):
         )
 
     async def _switch(self, host: AppHost, backend: Backend) -> None:
-        """Frontend with ``backend`` only (added first, old ones drained then removed), and the DNS name."""
+        """The DNS name first (it names the load balancer, not a version), then the frontend with ``backend``
+        only: added first, the old ones drained and removed after."""
         app = self.score
+        record_set = record_set_for(app.app, app.expose)
+        if record_set.sorted() not in [s.sorted() for s in await host.dns_record_sets() if s.owner == app.app]:
+            await host.put_dns_record_set(record_set)
         wanted = frontend_for(app.app, app.expose, backend)
         current = next((f for f in await host.frontends() if f.name == app.app), None)
         if current is None:
@@ -228,9 +235,10 @@ class ApplicationInterpret(Interpret[AppHost]):
             now = next((f for f in await host.frontends() if f.name == app.app), None)
             if now != wanted:
                 await host.put_frontend(wanted)
-        record_set = record_set_for(app.app, app.expose)
-        if record_set.sorted() not in [s.sorted() for s in await host.dns_record_sets() if s.owner == app.app]:
-            await host.put_dns_record_set(record_set)
+
+    async def _in_load_balancer(self, host: AppHost, container: str) -> bool:
+        frontend = next((f for f in await host.frontends() if f.name == self.score.app), None)
+        return frontend is not None and frontend.backend(container) is not None
 
     async def _start(self, host: AppHost, version: str) -> ContainerInfo | Outcome:
         """The new version running, or a FAILURE Outcome with nothing of it left."""
