@@ -236,3 +236,20 @@ async def test_a_leftover_of_an_interrupted_apply_is_smoke_tested_before_it_gets
     assert get(lb) == "site version 1\n"
     assert [c.name for c in await app_host.list_containers({APP_LABEL: "site"})] != [leftover.name]
     assert await app_host.inspect_container(leftover.name) is None
+
+
+async def test_a_container_that_crashes_at_start_fails_with_its_last_log_lines(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    image = stack(tmp_path, free_port(), "1")[0]
+    assert isinstance(image, BusyboxImage)
+    crashing = Container(
+        spec=ContainerSpec(
+            name=ContainerName("crasher"), image=image.ref, command=("sh", "-c", "echo missing DATABASE_URL; exit 2")
+        ),
+        after=(image.name,),
+    )
+    status, text = await apply(app_host, [image, crashing])
+    assert status is Status.FAILURE
+    assert "exit code 2" in text and "missing DATABASE_URL" in text, text
+    assert await app_host.inspect_container("crasher") is None
