@@ -9,6 +9,8 @@ Ownership is by label (see the capability): every container this adapter creates
 used because without systemd nothing restarts containers after a crash — ``ContainerSupervisor`` does.
 Health checks are registered with ``--health-interval=disable`` (podman would need systemd timers) and run
 by the supervisor through ``podman healthcheck run``.
+"Running on return" from ``run_container`` means: still running ``SETTLE_SECONDS`` after podman started it;
+a process that dies later is the supervisor's (and the smoke test's) business.
 """
 
 from __future__ import annotations

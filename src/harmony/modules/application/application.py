@@ -10,6 +10,8 @@ Each version (a digest of the container settings and the image's content) runs i
 4. stops the old version (with ``stop_grace``, so in-flight requests finish) and removes it.
 A second apply of the same version finds it serving and is a NOOP. Containers of other applications and
 containers Harmony did not create are never looked at.
+Not guaranteed: two applies of the same application at the same time (nothing locks an application);
+images are not garbage-collected (a rebuilt tag leaves the previous image untagged in the store).
 """
 
 from __future__ import annotations
