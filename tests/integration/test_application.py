@@ -253,3 +253,27 @@ async def test_a_container_that_crashes_at_start_fails_with_its_last_log_lines(
     assert status is Status.FAILURE
     assert "exit code 2" in text and "missing DATABASE_URL" in text, text
     assert await app_host.inspect_container("crasher") is None
+
+
+async def test_replicas_all_serve_behind_the_load_balancer_and_upgrade_together(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    lb = free_port()
+    status, text = await apply(app_host, stack(tmp_path, lb, "1", replicas=2))
+    assert status is Status.SUCCESS, text
+    (frontend,) = await app_host.frontends()
+    first = sorted(b.name for b in frontend.backends)
+    assert len(first) == 2
+    assert sorted(c.name for c in await app_host.list_containers({APP_LABEL: "site"})) == first
+    with ClientLoop(f"http://127.0.0.1:{lb}/index.html") as client:
+        await asyncio.sleep(0.2)
+        status, text = await apply(app_host, stack(tmp_path, lb, "2", replicas=2))
+        await asyncio.sleep(0.2)
+    assert status is Status.SUCCESS, text
+    assert client.failures == []
+    assert client.requests >= 10
+    (frontend,) = await app_host.frontends()
+    second = sorted(b.name for b in frontend.backends)
+    assert len(second) == 2 and not set(first) & set(second)
+    assert sorted(c.name for c in await app_host.list_containers({APP_LABEL: "site"})) == second
+    assert get(lb) == "site version 2\n"

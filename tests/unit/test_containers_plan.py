@@ -167,11 +167,11 @@ DNS = DnsRecordSet(
 
 def app_container(version: str, *, state: str = "running") -> ContainerInfo:
     labels = {MANAGED_LABEL: "true", APP_LABEL: "web", VERSION_LABEL: version}
-    return info(f"web-{version}", state=state, labels=labels)
+    return info(f"web-{version}-1", state=state, labels=labels)
 
 
 def lb_on(version: str) -> list[Frontend]:
-    return [frontend_for(ResourceName("web"), EXPOSE, backend_for(f"web-{version}", 41000))]
+    return [frontend_for(ResourceName("web"), EXPOSE, (backend_for(f"web-{version}-1", 41000),))]
 
 
 @pytest.mark.parametrize(
@@ -192,6 +192,16 @@ def test_plan_application(
 ) -> None:
     changes = plan_application(APP, V, containers, frontends, dns)
     assert [c.action for c in changes] == expected
+
+
+def test_two_replicas_need_both_containers_behind_the_load_balancer() -> None:
+    two = APP.model_copy(update={"replicas": 2})
+    v = two.version(None)
+    second_port = PublishedPort(container=8080, host=41001, host_ip="127.0.0.1", protocol="tcp")
+    one, other = app_container(v), app_container(v).model_copy(update={"name": f"web-{v}-2", "ports": (second_port,)})
+    both = [frontend_for(ResourceName("web"), EXPOSE, (backend_for(one.name, 41000), backend_for(other.name, 41001)))]
+    assert plan_application(two, v, [one, other], both, [DNS]) == []
+    assert [c.action for c in plan_application(two, v, [one], lb_on(v), [DNS])] == [Action.UPDATE, Action.UPDATE]
 
 
 def test_a_new_image_content_is_a_new_version() -> None:
@@ -243,5 +253,5 @@ def test_supervisor_health_decision(retries: int, streak: int, healthy: bool, ac
 
 
 def test_an_app_name_leaves_room_for_the_version_in_container_names() -> None:
-    with pytest.raises(ValueError, match=r"app: 'a{53}' is not valid; expected at most 52 characters"):
-        APP.model_validate(APP.model_dump() | {"app": "a" * 53})
+    with pytest.raises(ValueError, match=r"app: 'a{51}' is not valid; expected at most 50 characters"):
+        APP.model_validate(APP.model_dump() | {"app": "a" * 51})
