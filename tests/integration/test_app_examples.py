@@ -18,6 +18,7 @@ from examples import status_board_deploy, web_deploy
 from harmony.agent.container_supervisor import ContainerSupervisor
 from harmony.domain.deployment import Deployment
 from harmony.domain.outcome import Status
+from harmony.infra.podman import Podman
 from harmony.testing import converge
 from harmony.topology.container_host import ContainerHost
 from tests.fixtures.app_host import free_port
@@ -132,4 +133,5 @@ def test_web_deploy_through_the_harmony_command(tmp_path: Path) -> None:
         assert logs.returncode == 0 and "response:200" in logs.stdout, logs.stdout + logs.stderr
     finally:
         down = harmony("containers", "down", "examples/web_deploy")
+        wipe(Podman.isolated(tmp_path / "cli" / "podman"))  # the store's run root, after the test
         assert down.returncode == 0, down.stdout + down.stderr
