@@ -62,6 +62,11 @@ async def apply(host: ContainerHost, scores: Scores) -> tuple[Status, str]:
     return report.status, "\n".join(lines)
 
 
+def image_ids(host: ContainerHost) -> set[str]:
+    listed = subprocess.run(host.podman.argv("images", "-a", "--format", "{{.ID}}"), capture_output=True, text=True)
+    return set(listed.stdout.split())
+
+
 def resolve(host: ContainerHost, name: str) -> list[str]:
     resolver = dns.resolver.Resolver(configure=False)
     resolver.nameservers = ["127.0.0.1"]
@@ -104,6 +109,7 @@ async def test_deploy_then_upgrades_with_zero_failed_requests(app_host: Containe
     assert set(passing.bodies) == {"site version 1\n", "site version 2\n"}, passing.bodies
     assert get(lb) == "site version 2\n"
     assert len(await app_host.list_containers({APP_LABEL: "site"})) == 1
+    assert len(image_ids(app_host)) == 1, "version 1's image went with its container"
 
     with ClientLoop(f"http://127.0.0.1:{lb}/index.html") as failing:
         await asyncio.sleep(0.3)

@@ -160,6 +160,16 @@ class Podman:
         if await self.inspect_image(ref) is not None:
             await self._run("rmi", ref.qualified)
 
+    async def remove_image_if_unused(self, image_id: str) -> bool:
+        status, out, _ = await self._run("image", "inspect", "--format", "json", image_id, check=False)
+        if status != 0:
+            return False
+        (data,) = _json_list(out)
+        if data.get("RepoTags"):
+            return False
+        status, _, _ = await self._run("rmi", image_id, check=False)  # refused while a container uses it
+        return status == 0
+
     async def _image_or_fail(self, ref: ImageRef) -> ImageInfo:
         info = await self.inspect_image(ref)
         if info is None:
@@ -339,6 +349,7 @@ def _parse_container(data: Mapping[str, Any]) -> ContainerInfo:
         id=str(data["Id"]),
         name=str(data["Name"]),
         image=str(data.get("ImageName", "")),
+        image_id=str(data.get("Image", "")),
         state=cast(ContainerState, status if status in _STATES else "unknown"),
         exit_code=cast(int | None, state.get("ExitCode")),
         labels=cast(Mapping[str, str], config.get("Labels") or {}),

@@ -94,6 +94,9 @@ class ContainerHost:
     async def remove_image(self, ref: ImageRef) -> None:
         await self.podman.remove_image(ref)
 
+    async def remove_image_if_unused(self, image_id: str) -> bool:
+        return await self.podman.remove_image_if_unused(image_id)
+
     async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
         return await self.podman.run_container(spec)
 

@@ -146,6 +146,7 @@ class ContainerInfo(_Frozen):
     id: str
     name: str
     image: str
+    image_id: str = ""
     state: ContainerState
     exit_code: int | None = None
     labels: Mapping[str, str] = Field(default_factory=dict[str, str])
@@ -190,6 +191,10 @@ class ContainerRuntime(Protocol):
     async def inspect_image(self, ref: ImageRef) -> ImageInfo | None: ...
 
     async def remove_image(self, ref: ImageRef) -> None: ...
+
+    async def remove_image_if_unused(self, image_id: str) -> bool:
+        """Remove the image ``image_id`` when no tag and no container refer to it; ``True`` if it was removed."""
+        ...
 
     async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
         """Create and start a container; running on return, or ``ContainerStartError`` and nothing left."""

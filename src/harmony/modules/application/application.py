@@ -10,8 +10,8 @@ Each version (a digest of the container settings and the image's content) runs i
 4. stops the old version (with ``stop_grace``, so in-flight requests finish) and removes it.
 A second apply of the same version finds it serving and is a NOOP. Containers of other applications and
 containers Harmony did not create are never looked at.
-Not guaranteed: two applies of the same application at the same time (nothing locks an application);
-images are not garbage-collected (a rebuilt tag leaves the previous image untagged in the store).
+After the switch, the images only the old version ran are removed once untagged (a rebuilt tag).
+Not guaranteed: two applies of the same application at the same time (nothing locks an application).
 """
 
 from __future__ import annotations
@@ -236,6 +236,9 @@ class ApplicationInterpret(Interpret[AppHost]):
         old = [c for c in containers if c.name not in kept]
         for c in old:
             await topology.remove_container(c.name, grace=app.stop_grace)
+        # The images only old versions ran, once nothing uses them and a rebuilt tag no longer names them.
+        for image_id in {c.image_id for c in old if c.image_id} - {c.image_id for c in ready}:
+            await topology.remove_image_if_unused(image_id)
         return Outcome.success(
             f"{app.app} version {version} serving at {app.url} ({app.expose.address}:{app.expose.port})",
             *(f"container {b.name} on {b.address}:{b.port}" for b in backends),
