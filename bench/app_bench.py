@@ -59,12 +59,19 @@ def drop_store(podman: Podman) -> None:
     if podman.runroot is None:
         return
     deadline = time.monotonic() + 10
-    needle = str(podman.runroot).encode()
-    while time.monotonic() < deadline and any(
-        needle in p.read_bytes() for p in Path("/proc").glob("[0-9]*/cmdline") if p.exists()
-    ):
+    while time.monotonic() < deadline and _in_use(str(podman.runroot)):
         time.sleep(0.05)
     shutil.rmtree(podman.runroot, ignore_errors=True)
+
+
+def _in_use(path: str) -> bool:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if path.encode() in cmdline.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def answers(port: int) -> bool:
