@@ -51,7 +51,7 @@ def _zone(z: Zone) -> str:
 
 
 def _numbered(items: Sequence[str]) -> dict[str, str]:
-    return {f"{i:>3} {text}": text for i, text in enumerate(items, 1)}
+    return {f"#{i}": text for i, text in enumerate(items, 1)}
 
 
 def plan_firewall(desired: FirewallPolicy, state: FirewallState) -> list[Change]:
