@@ -15,6 +15,7 @@ import pytest
 
 pytest_plugins: list[str] = [
     "tests.fixtures.netns",
+    "tests.fixtures.edge",
 ]
 
 

@@ -119,7 +119,7 @@ CASES: list[tuple[str, Callable[[], object], list[str]]] = [
         lambda: Frontend.model_validate({"name": "web", "port": 80, "backends": []}),
         ["backends", "at least 1"],
     ),
-    ("non_empty of nothing", lambda: non_empty([], "backends"), ["backends", "at least one"]),
+    ("non_empty of nothing", lambda: non_empty(list[int](), "backends"), ["backends", "at least one"]),
     (
         "duplicate backend names",
         lambda: Frontend(name=N("web"), port=Port(80), backends=(backend("a", 1), backend("a", 2))),
