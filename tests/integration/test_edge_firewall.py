@@ -3,7 +3,6 @@ br1), clients in their own namespaces, busybox httpd as the services the rules l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Interface
 from pathlib import Path
@@ -39,7 +38,7 @@ class Site:
 
 
 @pytest.fixture
-def site(lan: Lan, tmp_path: Path) -> Iterator[Site]:
+def site(lan: Lan, tmp_path: Path) -> Site:
     lan.add_bridge("br1", IPv4Interface("10.78.0.1/24"))
     pc = lan.add_client("52:54:00:bb:00:01")
     pc.set_address(IPv4Interface("10.77.0.50/24"))
@@ -54,7 +53,9 @@ def site(lan: Lan, tmp_path: Path) -> Iterator[Site]:
     admin.serve_http(str(www), "10.77.0.1", 8022)  # the router's management endpoint
     assert pc.can_reach("10.78.0.50", 8080)
     assert pc.can_reach("10.77.0.1", 8022)
-    yield Site(EdgeRouter(name="router", state_dir=tmp_path / "edge", netns=lan.router, management_netns=pc.netns), pc, server)
+    return Site(
+        EdgeRouter(name="router", state_dir=tmp_path / "edge", netns=lan.router, management_netns=pc.netns), pc, server
+    )
 
 
 async def test_rules_block_and_permit_between_namespaces_as_declared(site: Site) -> None:
