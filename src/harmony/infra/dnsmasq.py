@@ -37,8 +37,8 @@ from harmony.domain.names import ResourceName
 from harmony.domain.values import Hostname, IPv4Address, IPv4Network, MacAddress
 from harmony.infra.daemon import read_pid, start_daemon, stop_daemon
 from harmony.infra.local_process import run_local
+from harmony.infra.model_comment import embed, extract
 
-HEADER = "# harmony:"
 ARCH_CODES = {"bios": (0,), "uefi-x64": (7, 9), "uefi-arm64": (11,)}
 
 
@@ -78,7 +78,7 @@ def render_record_set(record_set: DnsRecordSet) -> str:
     """A DNS fragment: the zone served locally (NXDOMAIN for unknown names) and one line per record."""
     rs = record_set.sorted()
     ttl = rs.ttl
-    lines = [HEADER + "dns " + rs.model_dump_json(), f"local=/{rs.zone}/"]
+    lines = [embed("dns", rs.model_dump_json()).rstrip("\n"), f"local=/{rs.zone}/"]
     for r in rs.records:
         match r:
             case ARecord() | AaaaRecord():
@@ -103,7 +103,7 @@ def render_subnet(subnet: DhcpSubnet) -> str:
     mask = net.netmask
     lease = subnet.lease_time
     lines = [
-        HEADER + "dhcp " + subnet.model_dump_json(),
+        embed("dhcp", subnet.model_dump_json()).rstrip("\n"),
         f"dhcp-range=set:{tag},{net.network_address},static,{mask},{lease}",
         *(f"dhcp-range=set:{tag},{p.start},{p.end},{mask},{lease}" for p in subnet.pools),
     ]
@@ -126,10 +126,10 @@ def render_subnet(subnet: DhcpSubnet) -> str:
 def parse_fragment(text: str) -> DnsRecordSet | DhcpSubnet | None:
     """The model a fragment was rendered from, or ``None`` when it is not exactly such a rendering
     (edited by hand, truncated, not ours): such a fragment counts as not served and is rewritten."""
-    first, _, _ = text.partition("\n")
-    if not first.startswith(HEADER):
+    found = extract(text)
+    if found is None:
         return None
-    kind, _, payload = first.removeprefix(HEADER).partition(" ")
+    kind, payload = found
     try:
         if kind == "dns":
             record_set = DnsRecordSet.model_validate_json(payload)
