@@ -180,7 +180,8 @@ def write_section(table: str, repeat: int) -> None:
     stamp = time.strftime("%Y-%m-%d")
     body = (
         f"{START}\n_Measured {stamp} on this project's 2-core machine (shared with other work), median of {repeat} "
-        f"runs; failed requests summed over all runs (4 clients retrying at once, so a window of refused connections counts many attempts). Rerun: `.venv/bin/python bench/edge_bench.py` (root)._\n\n"
+        "runs; failed requests summed over all runs (4 clients retrying at once, so a window of refused "
+        "connections counts many attempts). Rerun: `.venv/bin/python bench/edge_bench.py` (root)._\n\n"
         f"{table}\n{END}"
     )
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
