@@ -3,6 +3,9 @@ br1), clients in their own namespaces, busybox httpd as the services the rules l
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import time
 from dataclasses import dataclass
 from ipaddress import IPv4Interface
 from pathlib import Path
@@ -117,3 +120,53 @@ async def test_a_ruleset_changed_behind_our_back_is_planned_and_restored(site: S
     assert (await maestro.apply([site.score(BASE)])).status is Status.SUCCESS
     assert (await maestro.apply([site.score(BASE)])).status is Status.NOOP
     assert not site.server.can_reach("10.77.0.50", 8080)
+
+
+_APPLY_AND_HANG = """
+import asyncio, sys, pathlib
+from harmony.domain.capabilities.firewall import FirewallPolicy
+from harmony.topology.edge_router import EdgeRouter
+from tests.integration.test_edge_firewall import MANAGEMENT
+
+state, netns, management, policy = sys.argv[1:5]
+router = EdgeRouter(name="r", state_dir=pathlib.Path(state), netns=netns, management_netns=management,
+                    firewall_rollback_after=3)
+async def hang(endpoint):  # FAKE (named): a probe that never returns holds the unconfirmed window open
+    print("probing", flush=True)
+    await asyncio.sleep(3600)
+router.nftables._probe = hang
+asyncio.run(router.apply_firewall_policy(FirewallPolicy.model_validate_json(policy), must_reach=[MANAGEMENT]))
+"""
+
+
+async def test_the_box_rolls_back_by_itself_when_harmony_dies_mid_change(site: Site, tmp_path: Path) -> None:
+    maestro = Maestro(site.router)
+    assert (await maestro.apply([site.score(BASE)])).status is Status.SUCCESS
+
+    locked_out = BASE.model_copy(update={"rules": (LAN_TO_DMZ_WEB,)})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _APPLY_AND_HANG,
+        str(site.router.state_dir),
+        site.router.netns or "",
+        site.pc.netns,
+        locked_out.model_dump_json(),
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert await proc.stdout.readline() == b"probing\n"  # the new ruleset is live, unconfirmed
+        assert not site.pc.can_reach("10.77.0.1", 8022)
+    finally:
+        proc.kill()  # Harmony dies before confirming
+        await proc.wait()
+
+    deadline = time.monotonic() + 30
+    while not site.pc.can_reach("10.77.0.1", 8022):
+        assert time.monotonic() < deadline, "the previous ruleset did not come back"
+        await asyncio.sleep(0.2)
+    state = await site.router.firewall_state()
+    assert state.policy == BASE
+    assert state.in_sync

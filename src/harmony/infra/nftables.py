@@ -7,15 +7,20 @@ reading back parses ``nft -j list table`` into chains and comments and compares 
 renders to (``in_sync``). The last applied policy is kept as JSON in ``state_dir/firewall.json``.
 
 After the swap every must-reach endpoint is probed; if one fails, the table saved before the swap is
-loaded back (again in one transaction) and ``FirewallRolledBack`` raised. What is not guaranteed: a
-rollback if this process dies between the swap and the probes (no dead-man timer), and detection of a
-rule edited by hand without changing its comment. Other tables (other tools' rules) are left alone.
+loaded back (again in one transaction) and ``FirewallRolledBack`` raised. Before the swap a detached
+rollback timer is armed (``sleep N; nft -f saved``) and only disarmed when the probes pass, so the previous
+ruleset also comes back if this process dies or loses the box mid-change. What is not guaranteed:
+detection of a rule edited by hand without changing its comment. Other tables are left alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import shlex
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -206,10 +211,19 @@ def parse_ruleset(nft_json: str, table: str) -> Layout | None:
 class Nftables:
     """The ``inet <table>`` table of the network namespace ``netns`` (or this one)."""
 
-    def __init__(self, *, state_dir: Path, probe: Probe, netns: str | None = None, table: str = "harmony") -> None:
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        probe: Probe,
+        netns: str | None = None,
+        table: str = "harmony",
+        rollback_after: float = 60.0,
+    ) -> None:
         self.state_dir = state_dir
         self.netns = netns
         self.table = table
+        self.rollback_after = rollback_after
         self._probe = probe
         self._lock = asyncio.Lock()
 
@@ -234,13 +248,43 @@ class Nftables:
     async def apply_firewall_policy(self, policy: FirewallPolicy, *, must_reach: Sequence[Endpoint]) -> None:
         async with self._lock:
             previous = await self._saved_table()
-            await self._nft(["-f", "-"], stdin=render(policy, self.table))
-            for endpoint in must_reach:
-                problem = await self._probe(endpoint)
-                if problem is not None:
-                    await self._nft(["-f", "-"], stdin=previous)
-                    raise NftablesRolledBack(str(endpoint), problem)
+            backup = self.state_dir / "rollback.nft"
+            await asyncio.to_thread(_write_text, backup, previous)
+            timer = await self._arm_rollback(backup)
+            try:
+                await self._nft(["-f", "-"], stdin=render(policy, self.table))
+                for endpoint in must_reach:
+                    problem = await self._probe(endpoint)
+                    if problem is not None:
+                        await self._nft(["-f", "-"], stdin=previous)
+                        raise NftablesRolledBack(str(endpoint), problem)
+                if timer.returncode is not None:
+                    raise NftablesRolledBack(
+                        "firewall", f"the probes outlasted the {self.rollback_after}s rollback timer"
+                    )
+            finally:
+                await _disarm(timer)
             await asyncio.to_thread(self._write_policy, policy)
+
+    async def _arm_rollback(self, backup: Path) -> asyncio.subprocess.Process:
+        """A dead man's switch: a detached ``sleep; nft -f backup`` that outlives this process.
+
+        Disarmed once the probes pass; if Harmony dies (or loses its connection) mid-change, the previous
+        ruleset comes back after ``rollback_after`` seconds anyway.
+        """
+        script = f"sleep {self.rollback_after} && exec nft -f {shlex.quote(str(backup))}"
+        argv = ["sh", "-c", script]
+        full = ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
+        try:
+            return await asyncio.create_subprocess_exec(
+                *full,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise NftablesError("rollback timer", e.strerror or str(e)) from e
 
     def _write_policy(self, policy: FirewallPolicy) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -263,6 +307,20 @@ class Nftables:
         if not result.ok:
             raise NftablesError(f"nft {' '.join(args)}", result.stderr.strip() or f"exited {result.exit_status}")
         return result.stdout
+
+
+async def _disarm(timer: asyncio.subprocess.Process) -> None:
+    if timer.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(timer.pid, signal.SIGKILL)
+    await timer.wait()
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 async def tcp_probe(endpoint: Endpoint, *, netns: str | None, timeout: float = 3.0) -> str | None:

@@ -4,7 +4,9 @@ It provides ``NetworkEdge`` (``DnsServer``, ``DhcpServer``, ``BootServer``, ``Lo
 ``Firewall``) by composing three adapters, each keeping its files under ``state_dir``: dnsmasq (DNS, DHCP,
 TFTP), HAProxy (load balancing) and nftables (firewall). With ``netns`` the daemons and the ruleset live in
 that network namespace (``ip netns exec``); firewall probes run from ``management_netns`` (default: where
-Harmony runs), i.e. from where the operator reaches the router.
+Harmony runs), i.e. from where the operator reaches the router; if a firewall change is not confirmed by
+those probes within ``firewall_rollback_after`` seconds (Harmony died, the link dropped), the box restores
+the previous ruleset by itself.
 
 The daemons are left running when a run ends (they are the deployment); ``stop()`` stops them.
 """
@@ -44,6 +46,7 @@ class EdgeRouter:
         interfaces: Sequence[str] = (),
         management_netns: str | None = None,
         firewall_table: str = "harmony",
+        firewall_rollback_after: float = 60.0,
     ) -> None:
         self._name = name
         self.state_dir = state_dir
@@ -54,7 +57,13 @@ class EdgeRouter:
         async def probe(endpoint: Endpoint) -> str | None:
             return await tcp_probe(endpoint, netns=management_netns)
 
-        self.nftables = Nftables(state_dir=state_dir / "nftables", netns=netns, probe=probe, table=firewall_table)
+        self.nftables = Nftables(
+            state_dir=state_dir / "nftables",
+            netns=netns,
+            probe=probe,
+            table=firewall_table,
+            rollback_after=firewall_rollback_after,
+        )
 
     @property
     def name(self) -> str:
