@@ -13,9 +13,9 @@ from pathlib import Path
 
 from harmony.domain.capabilities.boot import BootScript
 from harmony.domain.capabilities.dhcp import DhcpPool, DhcpReservation, DhcpSubnet, NetworkBoot
-from harmony.domain.capabilities.dns import ARecord, CnameRecord, SrvRecord
+from harmony.domain.capabilities.dns import AaaaRecord, ARecord, CnameRecord, PtrRecord, SrvRecord
 from harmony.domain.outcome import Status
-from harmony.domain.values import Hostname, IPv4Address, MacAddress, Port
+from harmony.domain.values import Hostname, IPv4Address, IPv6Address, MacAddress, Port
 from harmony.maestro import Maestro
 from harmony.modules.boot import BootScripts
 from harmony.modules.dhcp import DhcpScope
@@ -36,6 +36,8 @@ def dns_zone(*extra: ARecord) -> DnsZone:
             ARecord(name=Hostname("node7.office.lan"), address=IPv4Address("10.77.0.7")),
             CnameRecord(name=Hostname("www.office.lan"), target=Hostname("web.office.lan")),
             SrvRecord(name=ZONE, service="_http", target=Hostname("web.office.lan"), port=Port(80)),
+            PtrRecord(address=IPv4Address("10.77.0.9"), target=Hostname("printer.office.lan")),
+            AaaaRecord(name=Hostname("web.office.lan"), address=IPv6Address("fd00::5")),
             *extra,
         ),
     )
@@ -134,6 +136,8 @@ async def test_router_serves_dhcp_dns_and_boot_scripts(lan: Lan, edge_router: Ed
     assert resolve(node7, "web.office.lan", "A") == ["10.77.0.5"]
     assert resolve(node7, "www.office.lan", "CNAME") == ["web.office.lan."]
     assert resolve(node7, "_http._tcp.office.lan", "SRV") == ["0", "0", "80", "web.office.lan."]
+    assert resolve(node7, "web.office.lan", "AAAA") == ["fd00::5"]
+    assert resolve(node7, "9.0.77.10.in-addr.arpa", "PTR") == ["printer.office.lan."]
     assert resolve(node7, "nothing.office.lan", "A") == ["NXDOMAIN"]
 
     assert tftp_get(node7, tmp_path, "ipxe/52-54-00-aa-00-07.ipxe") == "#!ipxe\necho install node7\n"
