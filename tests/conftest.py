@@ -16,6 +16,7 @@ import pytest
 pytest_plugins: list[str] = [
     "tests.fixtures.netns",
     "tests.fixtures.edge",
+    "tests.fixtures.openbao",
 ]
 
 
