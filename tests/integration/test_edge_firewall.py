@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harmony.domain.capabilities.firewall import LOCAL, Endpoint, FirewallPolicy, Rule, Zone
+from harmony.domain.capabilities.firewall import LOCAL, Endpoint, FirewallPolicy, Masquerade, PortForward, Rule, Zone
 from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Status
 from harmony.domain.values import IPv4Address, Port
@@ -170,3 +170,30 @@ async def test_the_box_rolls_back_by_itself_when_harmony_dies_mid_change(site: S
     state = await site.router.firewall_state()
     assert state.policy == BASE
     assert state.in_sync
+
+
+async def test_port_forward_and_masquerade(site: Site) -> None:
+    maestro = Maestro(site.router)
+    site.server.run(["ip", "route", "del", "default"])  # the dmz server knows no way back to the lan
+    assert (await maestro.apply([site.score(BASE)])).status is Status.SUCCESS
+    assert not site.pc.can_reach("10.78.0.50", 8080), "allowed, but replies cannot route back without NAT"
+    assert not site.server.can_reach("10.78.0.1", 8081)
+
+    nat = BASE.model_copy(
+        update={
+            "masquerade": (Masquerade(source=LAN, destination=DMZ),),
+            "port_forwards": (
+                PortForward(source=DMZ, port=Port(8081), to_address=IPv4Address("10.77.0.50"), to_port=Port(8080)),
+            ),
+        }
+    )
+    plan = await maestro.plan([site.score(nat)])
+    assert [(c.action.value, c.target) for c in plan.results[0].changes] == [
+        ("create", "firewall forward #1"),
+        ("create", "firewall nat #1"),
+    ]
+    assert (await maestro.apply([site.score(nat)])).status is Status.SUCCESS
+    assert site.pc.can_reach("10.78.0.50", 8080), "lan traffic leaves with the router's dmz address"
+    assert site.server.can_reach("10.78.0.1", 8081), "the router's port 8081 forwards to the lan pc"
+    site.server.run(["ip", "route", "add", "10.77.0.0/24", "via", "10.78.0.1"])
+    assert not site.server.can_reach("10.77.0.50", 8080), "only through the forward, not directly"
