@@ -78,6 +78,16 @@ async def test_score_balances_traffic_and_second_apply_is_noop(
     assert answers.count("blue") == 10
     assert answers.count("green") == 10
 
+    gone = score.model_copy(update={"present": False})
+    assert [c.target for c in (await maestro.plan([gone])).results[0].changes] == [
+        "lb frontend web",
+        "lb backend web/blue",
+        "lb backend web/green",
+    ]
+    assert (await maestro.apply([gone])).status is Status.SUCCESS
+    assert (await maestro.apply([gone])).status is Status.NOOP
+    assert await loopback_router.frontends() == []
+
 
 async def test_drain_under_continuous_load_loses_no_request(
     loopback_router: EdgeRouter, http_backends: dict[str, HttpBackend]
@@ -93,6 +103,7 @@ async def test_drain_under_continuous_load_loses_no_request(
         await loopback_router.drain_backend(WEB, N("blue"))
         states = {str(s.name): s for s in await loopback_router.backend_states(WEB)}
         assert states["blue"].state == "draining"
+        await asyncio.sleep(0.3)  # let requests dispatched before the drain (a few ms each) complete
         before = load.snapshot()
         await asyncio.sleep(0.5)
         after = load.snapshot()

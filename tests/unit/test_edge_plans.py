@@ -20,7 +20,7 @@ from harmony.modules.boot.scripts import plan_boot_scripts
 from harmony.modules.dhcp.scope import plan_subnet
 from harmony.modules.dns.zone import plan_record_set
 from harmony.modules.firewall.rules import plan_firewall
-from harmony.modules.load_balancer.service import plan_frontend
+from harmony.modules.load_balancer.service import plan_frontend, plan_removal
 
 N = ResourceName
 type Summary = list[tuple[str, str]]
@@ -189,6 +189,14 @@ BLUE, GREEN = backend("blue", 8001), backend("green", 8002)
 )
 def test_plan_frontend(desired: Frontend, current: Frontend | None, expected: Summary) -> None:
     assert summary(plan_frontend(desired, current)) == expected
+
+
+def test_plan_removal_lists_the_frontend_and_its_backends() -> None:
+    assert summary(plan_removal(fe(BLUE, GREEN))) == [
+        ("delete", "lb frontend web"),
+        ("delete", "lb backend web/blue"),
+        ("delete", "lb backend web/green"),
+    ]
 
 
 def test_drain_plan_shows_the_state_change() -> None:

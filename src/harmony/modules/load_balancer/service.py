@@ -23,10 +23,14 @@ from harmony.modules.keyed_diff import field_changes, keyed_changes
 
 
 class LoadBalancing(Score[LoadBalancer]):
-    """These frontends, each exactly as declared; no two may listen on the same port."""
+    """These frontends, each exactly as declared; no two may listen on the same port.
+
+    With ``present=False`` the frontends of these names are removed.
+    """
 
     kind: Literal["load_balancing"] = "load_balancing"
     frontends: NonEmpty[Frontend]
+    present: bool = True
 
     @model_validator(mode="after")
     def _one_port_one_frontend(self) -> Self:
@@ -47,6 +51,8 @@ class LoadBalancingInterpret(Interpret[LoadBalancer]):
 
     async def plan(self, topology: LoadBalancer) -> Sequence[Change]:
         current = {f.name: f for f in await topology.frontends()}
+        if not self.score.present:
+            return [c for f in self.score.frontends if f.name in current for c in plan_removal(current[f.name])]
         mine = {f.name for f in self.score.frontends}
         for wanted in self.score.frontends:
             for other in current.values():
@@ -61,6 +67,11 @@ class LoadBalancingInterpret(Interpret[LoadBalancer]):
 
     async def apply(self, topology: LoadBalancer, changes: Sequence[Change]) -> Outcome:
         current = {f.name: f for f in await topology.frontends()}
+        if not self.score.present:
+            gone = [f.name for f in self.score.frontends if f.name in current]
+            for name in gone:
+                await topology.remove_frontend(name)
+            return Outcome.success(f"{len(gone)} frontends removed: {', '.join(gone)}")
         changed = [f for f in self.score.frontends if current.get(f.name) != f]
         for frontend in changed:
             await topology.put_frontend(frontend)
@@ -95,3 +106,11 @@ def plan_frontend(desired: Frontend, current: Frontend | None) -> list[Change]:
         {f"{desired.name}/{b.name}": _backend(b) for b in desired.backends},
     )
     return changes
+
+
+def plan_removal(current: Frontend) -> list[Change]:
+    """Removing a frontend: the frontend and each of its backends."""
+    return [
+        Change.delete(f"lb frontend {current.name}", f"- listen on {current.bind} ({current.mode})\n"),
+        *keyed_changes("lb backend", {f"{current.name}/{b.name}": _backend(b) for b in current.backends}, {}),
+    ]
