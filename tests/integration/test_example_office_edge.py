@@ -100,6 +100,29 @@ def test_office_edge_example_check_plan_apply_noop(office: tuple[Lan, Client, di
     assert tftp_get(node1, tmp_path, "ipxe/52-54-00-0e-00-11.ipxe") == "#!ipxe\necho Installing node1\nexit\n"
 
 
+def test_lb_command_drains_and_the_next_apply_restores_the_declared_state(
+    office: tuple[Lan, Client, dict[str, str]],
+) -> None:
+    _, pc, env = office
+    assert harmony(env, "apply", EXAMPLE, "--yes").returncode == 0
+    status = harmony(env, "lb", "status", EXAMPLE, "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert [(s["name"], s["state"]) for s in json.loads(status.stdout)] == [("app_a", "active"), ("app_b", "active")]
+
+    drained = harmony(env, "lb", "drain", EXAMPLE, "intranet", "app_a")
+    assert drained.returncode == 0, drained.stdout + drained.stderr
+    table = harmony(env, "lb", "status", EXAMPLE, "intranet")
+    assert "draining" in table.stdout
+    assert {pc.run(["curl", "-s", "http://10.77.0.1/"]) for _ in range(4)} == {"app-b"}
+
+    plan = harmony(env, "plan", EXAMPLE)
+    assert "~ lb backend intranet/app_a" in plan.stdout, plan.stdout
+    assert "plan: 1 Score(s) to change, 4 unchanged" in plan.stdout
+    assert harmony(env, "apply", EXAMPLE, "--yes").returncode == 0
+    assert "active" in harmony(env, "lb", "status", EXAMPLE).stdout
+    assert harmony(env, "lb", "drain", EXAMPLE, "intranet", "nope").returncode == 1
+
+
 def test_example_reports_a_missing_router_namespace(tmp_path: Path) -> None:
     env = {"HARMONY_EDGE_NETNS": "hmnonexistent", "HARMONY_EDGE_STATE": str(tmp_path / "state")}
     result = harmony(env, "plan", EXAMPLE)
