@@ -112,20 +112,23 @@ async def bench_lb(tmp: Path, repeat: int) -> dict[str, tuple[float, int, int]]:
             for r in range(repeat):
                 lb = Haproxy(state_dir=tmp / f"lb-{mode[0]}{r}")
                 port = free_port()
-                await lb.put_frontend(frontend(port, ports, 1))
-                load = Load(url=f"http://127.0.0.1:{port}/").start()
-                await asyncio.sleep(0.3)
-                t0 = time.perf_counter()
-                for i in range(10):
-                    if mode == "stop and start":
-                        await lb.stop()
-                    await lb.put_frontend(frontend(port, ports, 2 + i % 2))
-                times.append((time.perf_counter() - t0) / 10)
-                await asyncio.sleep(0.3)
-                load.stop()
+                load = Load(url=f"http://127.0.0.1:{port}/")
+                try:
+                    await lb.put_frontend(frontend(port, ports, 1))
+                    load.start()
+                    await asyncio.sleep(0.3)
+                    t0 = time.perf_counter()
+                    for i in range(10):
+                        if mode == "stop and start":
+                            await lb.stop()
+                        await lb.put_frontend(frontend(port, ports, 2 + i % 2))
+                    times.append((time.perf_counter() - t0) / 10)
+                    await asyncio.sleep(0.3)
+                finally:
+                    load.stop()
+                    await lb.stop()
                 failed += len(load.failures)
                 served += load.total
-                await lb.stop()
             results[mode] = (statistics.median(times), served, failed)
     finally:
         for p in procs:
@@ -136,15 +139,17 @@ async def bench_lb(tmp: Path, repeat: int) -> dict[str, tuple[float, int, int]]:
 async def bench_dns(netns: str, state: Path, n: int, repeat: int) -> float:
     dns = Dnsmasq(state_dir=state / f"dns{n}", netns=netns)
     times: list[float] = []
-    for r in range(repeat):
-        records = tuple(
-            ARecord(name=Hostname(f"h{i}.office.lan"), address=IPv4Address(f"10.{r}.{i // 256}.{i % 256}"))
-            for i in range(n)
-        )
-        rs = DnsRecordSet(owner=N("bench"), zone=Hostname("office.lan"), records=records)
-        times.append(await timed(lambda rs=rs: dns.put_dns_record_set(rs)))
-    assert read_pid(state / f"dns{n}" / "dnsmasq.pid") is not None
-    await dns.stop()
+    try:
+        for r in range(repeat):
+            records = tuple(
+                ARecord(name=Hostname(f"h{i}.office.lan"), address=IPv4Address(f"10.{r}.{i // 256}.{i % 256}"))
+                for i in range(n)
+            )
+            rs = DnsRecordSet(owner=N("bench"), zone=Hostname("office.lan"), records=records)
+            times.append(await timed(lambda rs=rs: dns.put_dns_record_set(rs)))
+        assert read_pid(state / f"dns{n}" / "dnsmasq.pid") is not None
+    finally:
+        await dns.stop()
     return statistics.median(times)
 
 
