@@ -52,8 +52,7 @@ def site(lan: Lan, tmp_path: Path) -> Site:
     (www / "index.html").write_text("ok")
     pc.serve_http(str(www), "10.77.0.50", 8080)
     server.serve_http(str(www), "10.78.0.50", 8080)
-    admin = Client(netns=lan.router, mac="")
-    admin.serve_http(str(www), "10.77.0.1", 8022)  # the router's management endpoint
+    lan.on_router.serve_http(str(www), "10.77.0.1", 8022)  # the router's management endpoint
     assert pc.can_reach("10.78.0.50", 8080)
     assert pc.can_reach("10.77.0.1", 8022)
     return Site(

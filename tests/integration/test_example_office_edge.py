@@ -27,7 +27,7 @@ def office(lan: Lan, tmp_path: Path) -> Iterator[tuple[Lan, Client, dict[str, st
         root = tmp_path / name
         root.mkdir()
         (root / "index.html").write_text(name)
-        Client(netns=lan.router, mac="").serve_http(str(root), "127.0.0.1", port)
+        lan.on_router.serve_http(str(root), "127.0.0.1", port)
     pc = lan.add_client("52:54:00:cc:00:50")
     pc.set_address(IPv4Interface("10.77.0.50/24"))
     env = {
