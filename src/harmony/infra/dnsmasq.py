@@ -276,21 +276,24 @@ class Dnsmasq:
         await stop_daemon(self._pid_file)
 
     async def _served(self) -> list[DnsRecordSet | DhcpSubnet]:
-        def read() -> tuple[list[DnsRecordSet | DhcpSubnet], bool]:
-            if read_pid(self._pid_file) is None or not self._fragments.is_dir():
-                return [], False
-            texts = {p.name: p.read_text() for p in sorted(self._fragments.glob("*.conf"))}
-            loaded = self._loaded.read_text() if self._loaded.exists() else ""
-            if loaded != self._digest(texts):
-                return [], False
-            models = [m for m in map(parse_fragment, texts.values()) if m is not None]
-            return models, True
+        def read() -> list[DnsRecordSet | DhcpSubnet]:
+            if not self._fragments.is_dir() or not self._serving_files():
+                return []
+            texts = [p.read_text() for p in sorted(self._fragments.glob("*.conf"))]
+            return [m for m in map(parse_fragment, texts) if m is not None]
 
         try:
-            models, _ = await asyncio.to_thread(read)
+            models = await asyncio.to_thread(read)
         except OSError as e:
             raise DnsmasqError(str(self.state_dir), e.strerror or str(e)) from e
         return models
+
+    def _serving_files(self) -> bool:
+        """The daemon runs and was started with exactly the fragments on disk."""
+        if read_pid(self._pid_file) is None or not self._loaded.exists():
+            return False
+        texts = {p.name: p.read_text() for p in sorted(self._fragments.glob("*.conf"))}
+        return self._loaded.read_text() == self._digest(texts)
 
     def _digest(self, fragments: dict[str, str]) -> str:
         main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces)
@@ -314,6 +317,8 @@ class Dnsmasq:
                 before = await asyncio.to_thread(self._swap_fragment, path, text)
             except OSError as e:
                 raise DnsmasqError(subject, e.strerror or str(e)) from e
+            if before == text and await asyncio.to_thread(self._serving_files):
+                return  # nothing to change, and the daemon already serves it: no restart, no blip
             test = await run_local(["dnsmasq", "--test", f"--conf-file={self._conf}"], timeout=30)
             if not test.ok:
                 await asyncio.to_thread(_restore, path, before)

@@ -214,7 +214,8 @@ class Haproxy:
 
     async def remove_frontend(self, name: ResourceName) -> None:
         async with self._lock:
-            await self._change({name: None}, subject=f"frontend {name}")
+            if await asyncio.to_thread(self._file(name).exists):
+                await self._change({name: None}, subject=f"frontend {name}")
 
     async def add_backend(self, frontend: ResourceName, backend: Backend) -> None:
         async with self._lock:

@@ -251,19 +251,28 @@ class Nftables:
             backup = self.state_dir / "rollback.nft"
             await asyncio.to_thread(_write_text, backup, previous)
             timer = await self._arm_rollback(backup)
+            settled = False  # the live ruleset is either confirmed or back to the previous one
             try:
-                await self._nft(["-f", "-"], stdin=render(policy, self.table))
+                try:
+                    await self._nft(["-f", "-"], stdin=render(policy, self.table))
+                except NftablesError:
+                    settled = True  # one transaction: a ruleset that fails to load changed nothing
+                    raise
                 for endpoint in must_reach:
                     problem = await self._probe(endpoint)
                     if problem is not None:
                         await self._nft(["-f", "-"], stdin=previous)
+                        settled = True
                         raise NftablesRolledBack(str(endpoint), problem)
                 if timer.returncode is not None:
+                    settled = True
                     raise NftablesRolledBack(
                         "firewall", f"the probes outlasted the {self.rollback_after}s rollback timer"
                     )
+                settled = True
             finally:
-                await _disarm(timer)
+                if settled:  # otherwise the timer stays armed and restores the previous ruleset by itself
+                    await _disarm(timer)
             await asyncio.to_thread(self._write_policy, policy)
 
     async def _arm_rollback(self, backup: Path) -> asyncio.subprocess.Process:
