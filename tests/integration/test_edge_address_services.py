@@ -17,6 +17,7 @@ from harmony.domain.capabilities.dns import AaaaRecord, ARecord, CnameRecord, Pt
 from harmony.domain.outcome import Status
 from harmony.domain.values import Hostname, IPv4Address, IPv6Address, MacAddress, Port
 from harmony.maestro import Maestro
+from harmony.testing import describe_failure
 from harmony.modules.boot import BootScripts
 from harmony.modules.dhcp import DhcpScope
 from harmony.modules.dns import DnsZone
@@ -159,7 +160,8 @@ async def test_plan_shows_records_and_reservations_added_and_removed(lan: Lan, e
         [("delete", f"dhcp reservation {RESERVED}"), ("create", f"dhcp reservation {OTHER}")],
         [("delete", "boot script ipxe/52-54-00-aa-00-07.ipxe")],
     ]
-    assert (await maestro.apply(changed)).status is Status.SUCCESS
+    report = await maestro.apply(changed)
+    assert report.status is Status.SUCCESS, describe_failure(report)
     assert (await maestro.apply(changed)).status is Status.NOOP
 
     client = lan.add_client(OTHER)
