@@ -17,10 +17,10 @@ from harmony.domain.capabilities.dns import AaaaRecord, ARecord, CnameRecord, Pt
 from harmony.domain.outcome import Status
 from harmony.domain.values import Hostname, IPv4Address, IPv6Address, MacAddress, Port
 from harmony.maestro import Maestro
-from harmony.testing import describe_failure
 from harmony.modules.boot import BootScripts
 from harmony.modules.dhcp import DhcpScope
 from harmony.modules.dns import DnsZone
+from harmony.testing import describe_failure
 from harmony.topology.edge_router import EdgeRouter
 from tests.fixtures.netns import NETWORK, ROUTER, Client, Lan
 
