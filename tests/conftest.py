@@ -15,7 +15,11 @@ import pytest
 
 pytest_plugins: list[str] = [
     "tests.fixtures.nats",
+    "tests.fixtures.failover_netns",
+    "tests.fixtures.podman",
     "tests.fixtures.netns",
+    "tests.fixtures.app_host",
+    "tests.fixtures.edge",
     "tests.fixtures.openbao",
 ]
 

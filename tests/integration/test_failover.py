@@ -23,7 +23,7 @@ import pytest
 from harmony.agent.records import ClusterState, Stamped
 from harmony.infra.nats import EmbeddedNats
 from tests.fixtures.failover import FAST, Pair, WriteChecker, postgres_base, remove_base, rows, wait_for
-from tests.fixtures.netns import Netns
+from tests.fixtures.failover_netns import Netns
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +124,10 @@ async def test_kill_9_primary_agent_takes_its_postgres_down_and_the_replica_is_p
     await check_writes(pair, checker, "a", "b")
 
 
-async def test_primary_cut_off_from_nats_fences_before_the_replica_is_promoted(netns: Netns, tmp_path: Path) -> None:
+async def test_primary_cut_off_from_nats_fences_before_the_replica_is_promoted(
+    failover_netns: Netns, tmp_path: Path
+) -> None:
+    netns = failover_netns
     nats = EmbeddedNats(store_dir=tmp_path / "nats" / "js", host=netns.host_ip)
     await nats.start()
     base = postgres_base()

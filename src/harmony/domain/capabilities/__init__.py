@@ -6,6 +6,19 @@ type parameter. Capabilities are named after concepts (``DnsServer``), never aft
 
 from harmony.domain.capabilities.boot import BootScript, BootServer
 from harmony.domain.capabilities.commands import CommandResult, CommandRunner
+from harmony.domain.capabilities.containers import (
+    ContainerHealthCheck,
+    ContainerInfo,
+    ContainerName,
+    ContainerRuntime,
+    ContainerSpec,
+    EnvName,
+    ImageInfo,
+    ImageRef,
+    PortMapping,
+    ResourceLimits,
+    VolumeMount,
+)
 from harmony.domain.capabilities.dhcp import DhcpLease, DhcpPool, DhcpReservation, DhcpServer, DhcpSubnet, NetworkBoot
 from harmony.domain.capabilities.dns import (
     AaaaRecord,
@@ -40,6 +53,7 @@ from harmony.domain.capabilities.load_balancer import (
     LoadBalancer,
 )
 from harmony.domain.capabilities.postgres import PostgreSQL, PostgreSQLState, ServerEndpoint
+from harmony.domain.capabilities.probes import Prober, ProbeResult
 
 __all__ = [
     "LOCAL",
@@ -54,6 +68,11 @@ __all__ = [
     "CnameRecord",
     "CommandResult",
     "CommandRunner",
+    "ContainerHealthCheck",
+    "ContainerInfo",
+    "ContainerName",
+    "ContainerRuntime",
+    "ContainerSpec",
     "DhcpLease",
     "DhcpPool",
     "DhcpReservation",
@@ -64,6 +83,7 @@ __all__ = [
     "DnsServer",
     "Endpoint",
     "Entry",
+    "EnvName",
     "FileKind",
     "FileState",
     "Firewall",
@@ -71,6 +91,8 @@ __all__ = [
     "FirewallState",
     "Frontend",
     "HealthCheck",
+    "ImageInfo",
+    "ImageRef",
     "KeyValueStore",
     "LoadBalancer",
     "ManagedFiles",
@@ -78,12 +100,17 @@ __all__ = [
     "NetworkBoot",
     "NetworkEdge",
     "PortForward",
+    "PortMapping",
     "PostgreSQL",
     "PostgreSQLState",
+    "ProbeResult",
+    "Prober",
     "PtrRecord",
+    "ResourceLimits",
     "Rule",
     "ServerEndpoint",
     "SrvRecord",
+    "VolumeMount",
     "WebEdge",
     "Zone",
 ]
