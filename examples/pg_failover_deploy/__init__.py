@@ -1,10 +1,10 @@
 """A PostgreSQL primary/replica pair on this machine, kept available by two Harmony agents.
 
     harmony check examples/pg_failover_deploy            # the pair provides PostgreSQL: type-checks
-    python -m examples.pg_failover_deploy up             # apply, then start NATS and the two agents
-    python -m examples.pg_failover_deploy status         # each agent's last tick
+    python -m examples.pg_failover_deploy up             # apply, start NATS and the two agents; stays in
+                                                         # the foreground, Ctrl-C stops everything
+    python -m examples.pg_failover_deploy status         # (another shell) each agent's last tick
     harmony failover history --config $ROOT/agent-a.toml # heartbeats and promotions, from NATS
-    python -m examples.pg_failover_deploy down           # stop agents (and so PostgreSQL) and NATS
 
 ``up`` applies the deployment below (primary set up, replica cloned with pg_basebackup, synchronous
 streaming replication), starts an embedded NATS JetStream, and hands each server to its own agent. Kill

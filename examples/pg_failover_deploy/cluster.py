@@ -1,6 +1,7 @@
 """Bring the pair up with its agents and an embedded NATS, and down again (``up``/``down``/``status``).
 
-Processes started by ``up`` outlive it (their pids are in ``$ROOT/pids.json``); ``down`` stops them.
+``up`` starts the processes as children of the running event loop (their pids are in ``$ROOT/pids.json``);
+``down`` stops them, agents first. ``python -m examples.pg_failover_deploy up`` runs both in the foreground.
 """
 
 from __future__ import annotations
