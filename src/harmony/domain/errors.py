@@ -8,13 +8,19 @@
     └── CapabilityError                         raised by adapters behind a capability
         ├── FilesError                          managed files
         ├── CommandError                        commands on a host
-        └── EdgeServiceError                    network-edge capabilities: carries subject
-            ├── DnsError                        DnsServer
-            ├── DhcpError                       DhcpServer
-            ├── BootError                       BootServer
-            ├── LoadBalancerError               LoadBalancer
-            └── FirewallError                   Firewall
-                └── FirewallRolledBack          a change undone because a must-reach probe failed
+        ├── EdgeServiceError                    network-edge capabilities: carries subject
+        │   ├── DnsError                        DnsServer
+        │   ├── DhcpError                       DhcpServer
+        │   ├── BootError                       BootServer
+        │   ├── LoadBalancerError               LoadBalancer
+        │   └── FirewallError                   Firewall
+        │       └── FirewallRolledBack          a change undone because a must-reach probe failed
+        └── ContainerError                      container runtime (images, containers)
+            ├── ImageNotFoundError              an image reference that is not in the local store
+            ├── ContainerNotFoundError          no container of that name
+            ├── ForeignContainerError           a container Harmony did not create: never touched
+            ├── ContainerStartError             a container that would not start (port taken, bad mount)
+            └── PodmanError                     the podman adapter's own failures
 
 Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
 translate library exceptions at the boundary, so callers catch one type per capability.
@@ -117,3 +123,45 @@ class FirewallRolledBack(FirewallError):
     def __init__(self, endpoint: str, message: str) -> None:
         self.endpoint = endpoint
         super().__init__("firewall", f"{endpoint} was unreachable after the change ({message}); rolled back")
+class ContainerError(CapabilityError):
+    """A container-runtime operation failed; ``evidence`` holds what was observed (stderr, last log lines)."""
+
+    def __init__(self, message: str, *, evidence: tuple[str, ...] = ()) -> None:
+        self.evidence = evidence
+        super().__init__(message)
+
+
+class ImageNotFoundError(ContainerError):
+    """An image reference that is not in the runtime's local store (there is no registry to pull from)."""
+
+    def __init__(self, image: str, known: tuple[str, ...] = ()) -> None:
+        self.image = image
+        choices = f"; local images: {', '.join(known)}" if known else "; the local store has no images"
+        super().__init__(f"image {image!r} is not in the local store (no registry is used){choices}")
+
+
+class ContainerNotFoundError(ContainerError):
+    def __init__(self, container: str) -> None:
+        self.container = container
+        super().__init__(f"no container named {container!r}")
+
+
+class ForeignContainerError(ContainerError):
+    """A container that exists but was not created by Harmony; Harmony never stops, replaces or removes it."""
+
+    def __init__(self, container: str) -> None:
+        self.container = container
+        super().__init__(f"container {container!r} exists but is not managed by Harmony; refusing to touch it")
+
+
+class ContainerStartError(ContainerError):
+    """A container that could not be created or did not keep running; ``evidence`` has the runtime's words."""
+
+    def __init__(self, container: str, reason: str, *, evidence: tuple[str, ...] = ()) -> None:
+        self.container = container
+        self.reason = reason
+        super().__init__(f"container {container!r} did not start: {reason}", evidence=evidence)
+
+
+class PodmanError(ContainerError):
+    """A podman command failed in a way no more specific error describes."""
