@@ -15,12 +15,16 @@
         │   ├── LoadBalancerError               LoadBalancer
         │   └── FirewallError                   Firewall
         │       └── FirewallRolledBack          a change undone because a must-reach probe failed
-        └── ContainerError                      container runtime (images, containers)
-            ├── ImageNotFoundError              an image reference that is not in the local store
-            ├── ContainerNotFoundError          no container of that name
-            ├── ForeignContainerError           a container Harmony did not create: never touched
-            ├── ContainerStartError             a container that would not start (port taken, bad mount)
-            └── PodmanError                     the podman adapter's own failures
+        ├── ContainerError                      container runtime (images, containers)
+        │   ├── ImageNotFoundError              an image reference that is not in the local store
+        │   ├── ContainerNotFoundError          no container of that name
+        │   ├── ForeignContainerError           a container Harmony did not create: never touched
+        │   ├── ContainerStartError             a container that would not start (port taken, bad mount)
+        │   └── PodmanError                     the podman adapter's own failures
+        ├── KeyValueError                       the shared key-value store (NATS JetStream KV)
+        │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
+        │   └── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
+        └── PostgreSQLError                     a PostgreSQL server or its data directory
 
 Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
 translate library exceptions at the boundary, so callers catch one type per capability.
@@ -123,6 +127,8 @@ class FirewallRolledBack(FirewallError):
     def __init__(self, endpoint: str, message: str) -> None:
         self.endpoint = endpoint
         super().__init__("firewall", f"{endpoint} was unreachable after the change ({message}); rolled back")
+
+
 class ContainerError(CapabilityError):
     """A container-runtime operation failed; ``evidence`` holds what was observed (stderr, last log lines)."""
 
@@ -165,3 +171,32 @@ class ContainerStartError(ContainerError):
 
 class PodmanError(ContainerError):
     """A podman command failed in a way no more specific error describes."""
+
+
+class KeyValueError(CapabilityError):
+    """The shared key-value store failed; ``key`` names the key involved (empty for the whole bucket)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"key {key!r}: {message}" if key else message)
+
+
+class KeyValueConflict(KeyValueError):
+    """A compare-and-set or compare-and-create lost: the key was not at ``expected_revision``."""
+
+    def __init__(self, key: str, expected_revision: int | None) -> None:
+        self.expected_revision = expected_revision
+        wanted = "to be absent" if expected_revision is None else f"at revision {expected_revision}"
+        super().__init__(key, f"expected {wanted}, but another writer changed it first")
+
+
+class KeyValueUnavailable(KeyValueError, TimeoutError):
+    """The store could not be reached or did not answer within the deadline; retrying may succeed."""
+
+
+class PostgreSQLError(CapabilityError):
+    """A PostgreSQL server could not be set up, queried, started, stopped, promoted or rewound."""
+
+    def __init__(self, server: str, message: str) -> None:
+        self.server = server
+        super().__init__(f"postgresql {server}: {message}")
