@@ -14,6 +14,7 @@ by the supervisor through ``podman healthcheck run``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -21,6 +22,7 @@ from typing import Any, cast
 
 from harmony.domain.capabilities.containers import (
     MANAGED_LABEL,
+    RESTART_LABEL,
     ContainerInfo,
     ContainerSpec,
     ContainerState,
@@ -38,7 +40,14 @@ from harmony.domain.errors import (
 )
 from harmony.infra.local_process import run_local
 
-RESTART_LABEL = "io.harmony.restart"
+CONTAINERS_CONF = """\
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"""
 SETTLE_SECONDS = 0.3
 _STATES: frozenset[str] = frozenset({"created", "running", "paused", "exited", "stopped"})
 
@@ -60,6 +69,22 @@ class Podman:
         self.storage_driver = storage_driver
         self.conf = conf
         self.timeout = timeout
+
+    @classmethod
+    def isolated(cls, directory: Path) -> Podman:
+        """A store of its own under ``directory`` (vfs driver) with this machine's containers.conf.
+
+        podman refuses a run root longer than 50 characters, so that one lives under
+        ``/run/harmony-podman/<hash of directory>``.
+        """
+        directory = directory.absolute()
+        tag = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
+        return cls(
+            root=directory / "storage",
+            runroot=Path("/run/harmony-podman") / tag,
+            storage_driver="vfs",
+            conf=directory / "containers.conf",
+        )
 
     @property
     def base_argv(self) -> list[str]:
@@ -92,9 +117,12 @@ class Podman:
 
     # Images
 
-    async def import_image(self, archive: PurePosixPath, ref: ImageRef) -> ImageInfo:
+    async def import_image(
+        self, archive: PurePosixPath, ref: ImageRef, *, labels: Mapping[str, str] | None = None
+    ) -> ImageInfo:
         _must_exist(Path(archive), "image archive")
-        await self._run("import", str(archive), ref.qualified)
+        changes = [f"--change=LABEL={k}={v}" for k, v in sorted((labels or {}).items())]
+        await self._run("import", *changes, str(archive), ref.qualified)
         return await self._image_or_fail(ref)
 
     async def build_image(self, context: PurePosixPath, ref: ImageRef) -> ImageInfo:
@@ -122,7 +150,9 @@ class Podman:
         if status != 0:
             return None
         (data,) = _json_list(out)
-        return ImageInfo(id=data["Id"], tags=tuple(data.get("RepoTags") or ()))
+        return ImageInfo(
+            id=data["Id"], tags=tuple(data.get("RepoTags") or ()), labels=cast(dict[str, str], data.get("Labels") or {})
+        )
 
     async def remove_image(self, ref: ImageRef) -> None:
         if await self.inspect_image(ref) is not None:
@@ -145,7 +175,7 @@ class Podman:
             raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
         await self._image_or_fail(spec.image)
         for v in spec.volumes:
-            if not Path(v.source).exists():
+            if not await asyncio.to_thread(Path(v.source).exists):
                 raise ContainerStartError(
                     spec.name, f"volume source {v.source} does not exist on the host (for target {v.target})"
                 )
@@ -249,6 +279,12 @@ class Podman:
                 await proc.wait()
 
 
+def write_containers_conf(path: Path) -> None:
+    """Write the containers.conf podman needs on these machines (runc, cgroupfs, lowered ulimits)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(CONTAINERS_CONF)
+
+
 def run_argv(spec: ContainerSpec) -> list[str]:
     """The ``podman run`` arguments for ``spec``: a pure function, tested as a table."""
     argv = ["run", "-d", "--pull=never", "--name", spec.name, f"--network={spec.network}"]
@@ -324,5 +360,5 @@ def _last_error(stderr: str) -> str:
 
 
 def _must_exist(path: Path, what: str) -> None:
-    if not path.exists():
+    if not path.exists():  # a local stat, before a subprocess that takes far longer
         raise PodmanError(f"{what} {path} does not exist")

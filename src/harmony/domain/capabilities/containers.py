@@ -27,6 +27,7 @@ from harmony.domain.errors import InvalidValueError
 from harmony.domain.values import Port
 
 MANAGED_LABEL = "io.harmony.managed"
+RESTART_LABEL = "io.harmony.restart"  # the restart policy, for the supervisor
 
 type RestartPolicy = Literal["no", "on-failure", "always"]
 type NetworkMode = Literal["bridge", "host", "none"]
@@ -168,11 +169,14 @@ class ContainerInfo(_Frozen):
 class ImageInfo(_Frozen):
     id: str
     tags: tuple[str, ...] = ()
+    labels: Mapping[str, str] = Field(default_factory=dict[str, str])
 
 
 class ContainerRuntime(Protocol):
-    async def import_image(self, archive: PurePosixPath, ref: ImageRef) -> ImageInfo:
-        """Create ``ref`` from a root filesystem tar (no registry involved)."""
+    async def import_image(
+        self, archive: PurePosixPath, ref: ImageRef, *, labels: Mapping[str, str] | None = None
+    ) -> ImageInfo:
+        """Create ``ref`` (with ``labels``) from a root filesystem tar on the host (no registry involved)."""
         ...
 
     async def build_image(self, context: PurePosixPath, ref: ImageRef) -> ImageInfo:

@@ -12,10 +12,43 @@ import io
 import tarfile
 from collections.abc import Mapping
 
-APPLETS = (
-    "sh ash cat echo ls mkdir rm sleep httpd wget nc true false env ps kill grep sed head tail date hostname "
-    "printf test [ id sync touch cp mv ln chmod uptime top vi"
-).split()
+APPLETS = [
+    "sh",
+    "ash",
+    "cat",
+    "echo",
+    "ls",
+    "mkdir",
+    "rm",
+    "sleep",
+    "httpd",
+    "wget",
+    "nc",
+    "true",
+    "false",
+    "env",
+    "ps",
+    "kill",
+    "grep",
+    "sed",
+    "head",
+    "tail",
+    "date",
+    "hostname",
+    "printf",
+    "test",
+    "[",
+    "id",
+    "sync",
+    "touch",
+    "cp",
+    "mv",
+    "ln",
+    "chmod",
+    "uptime",
+    "top",
+    "vi",
+]
 
 
 def busybox_rootfs_tar(busybox: bytes, files: Mapping[str, str]) -> bytes:
