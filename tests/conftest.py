@@ -15,6 +15,7 @@ import pytest
 
 pytest_plugins: list[str] = [
     "tests.fixtures.podman",
+    "tests.fixtures.nats_fleet",
     "tests.fixtures.netns",
 ]
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,8 +33,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import api
 
-from harmony.domain.errors import KeyValueError, KeyValueUnavailable
-from harmony.infra.nats import backoff_delay
+from harmony.domain.errors import KeyValueConflict, KeyValueError, KeyValueUnavailable
+from harmony.infra.nats import EmbeddedNats, backoff_delay
 
 KV_OPERATION = "KV-Operation"
 
@@ -106,7 +109,7 @@ class FleetBus:
         attempt = 0
         while True:
             try:
-                nc = await nats.connect(
+                connecting = nats.connect(
                     list(options.servers),
                     name=options.name,
                     user=options.user,
@@ -122,6 +125,8 @@ class FleetBus:
                     reconnected_cb=reconnected,
                     disconnected_cb=disconnected,
                 )
+                # bounded: nats-py retries a refused login forever
+                nc = await asyncio.wait_for(connecting, options.timeout * 3)
                 return cls(nc, options)
             except (TimeoutError, OSError, nats.errors.Error) as e:
                 if not wait_for_server:
@@ -148,13 +153,36 @@ class FleetBus:
         except (TimeoutError, nats.errors.Error) as e:
             raise KeyValueUnavailable(bucket, f"cannot open bucket: {e}") from e
 
-    async def put(self, bucket: str, key: str, value: bytes) -> int:
-        """Store ``value`` and wait for the server's acknowledgement; the new revision."""
-        reply = await self._request(f"$KV.{bucket}.{key}", value, key=key)
+    async def put(self, bucket: str, key: str, value: bytes, *, expected_revision: int | None = None) -> int:
+        """Store ``value`` and wait for the server's acknowledgement; the new revision.
+
+        With ``expected_revision`` it is a compare-and-set (0: the key must not exist), raising
+        ``KeyValueConflict`` when another writer got there first.
+        """
+        headers = None if expected_revision is None else {"Nats-Expected-Last-Subject-Sequence": str(expected_revision)}
+        reply = await self._request(f"$KV.{bucket}.{key}", value, key=key, headers=headers)
         answer = json.loads(reply.data or b"{}")
+        if "error" in answer and answer["error"].get("err_code") == 10071:
+            raise KeyValueConflict(key, expected_revision or None)
         if "error" in answer:
             raise KeyValueError(key, f"JetStream refused the write: {answer['error'].get('description', answer)}")
         return int(answer["seq"])
+
+    async def get(self, bucket: str, key: str) -> KvUpdate | None:
+        """The last value of ``key`` from the stream leader, or ``None`` (needs the stream-read permission)."""
+        try:
+            msg = await self._js.get_msg(f"KV_{bucket}", subject=f"$KV.{bucket}.{key}")
+        except nats.js.errors.NotFoundError:
+            return None
+        except (TimeoutError, nats.errors.Error) as e:
+            raise KeyValueUnavailable(key, f"cannot read: {type(e).__name__} {e}") from e
+        if (msg.headers and msg.headers.get(KV_OPERATION) in ("DEL", "PURGE")) or msg.seq is None:
+            return None
+        stamp: object = msg.time
+        if isinstance(stamp, str):
+            stamp = api.Base._parse_utc_iso(stamp)  # pyright: ignore[reportPrivateUsage]  # nats-py's own parser
+        at = stamp.astimezone(UTC) if isinstance(stamp, datetime) else datetime.now(UTC)
+        return KvUpdate(key, msg.data or b"", msg.seq, at, 0)
 
     async def put_nowait(self, bucket: str, key: str, value: bytes) -> None:
         """Store ``value`` without waiting for an acknowledgement (heartbeats: the next one supersedes it)."""
@@ -294,3 +322,24 @@ class Watch:
             except nats.errors.Error:
                 pass  # the connection is gone; so is the subscription
             self.subscription = None
+
+
+@dataclass
+class FleetNatsServer(EmbeddedNats):
+    """``EmbeddedNats`` with the fleet's generated authorization (``auth_file``) included; ``reload`` rereads it."""
+
+    auth_file: Path | None = None
+
+    def _config(self) -> str:
+        text = super()._config()
+        if self.auth_file is not None:
+            # nats-server resolves an include relative to the configuration file's folder
+            relative = os.path.relpath(self.auth_file.resolve(), self.store_dir.resolve().parent)
+            text += f'include "{relative}"\n'
+        return text
+
+    async def reload(self) -> None:
+        """Make the running server reread its configuration (new devices' users), keeping connections."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.2)
