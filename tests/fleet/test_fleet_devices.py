@@ -8,19 +8,21 @@ hand, an agent killed and restarted, NATS restarted, a malformed desired-state e
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import urllib.request
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path, PurePosixPath
 
 import pytest
 
-from harmony.domain.capabilities.containers import ContainerSpec, HealthCheck, ImageRef, PortMapping
+from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, HealthCheck, ImageRef, PortMapping
 from harmony.domain.errors import KeyValueError
 from harmony.domain.values import Port
 from harmony.fleet.control import DeviceOffline, FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
-from harmony.fleet.records import DESIRED
+from harmony.fleet.records import DESIRED, STATE, DeploymentState
 from harmony.fleet.rollout import Strategy
 from harmony.fleet.status import DeploymentStatus
 from harmony.infra.nats_fleet import FleetNatsServer
@@ -40,7 +42,7 @@ def web(version: str, port: int, *, broken: bool = False) -> Container:
     script = "exit 3" if broken else f"echo {version} > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"
     return Container(
         spec=ContainerSpec(
-            name="web", image=IMAGE, command=("sh", "-c", script),
+            name=ContainerName("web"), image=IMAGE, command=("sh", "-c", script),
             ports=(PortMapping(container=Port(8080), host=Port(port)),),
             health=HealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=0.3),
             restart="no",
@@ -50,24 +52,22 @@ def web(version: str, port: int, *, broken: bool = False) -> Container:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def fetch(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=3) as r:  # noqa: S310 - loopback
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=3) as r:
         return r.read().decode().strip()
 
 
-async def until[T](probe: Callable[[], "asyncio.Future[T] | T"], ok: Callable[[T], bool], *, timeout: float = 40) -> T:
+async def until[T](probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, timeout: float = 40) -> T:
+    """Poll ``probe`` until ``ok`` (readiness with a deadline; the caller asserts on the last value)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        got = probe()
-        value: T = await got if asyncio.isfuture(got) or asyncio.iscoroutine(got) else got  # type: ignore[assignment]  # a probe may be sync or async
+        value = await probe()
         if ok(value) or loop.time() > deadline:
             return value
         await asyncio.sleep(0.2)
@@ -84,8 +84,6 @@ class Devices:
         archive = self.tmp / "fleetweb.tar"
         if not archive.exists():
             archive.write_bytes(busybox_rootfs_tar(busybox_binary(), {}))
-        from pathlib import PurePosixPath
-
         await runtime.import_image(PurePosixPath(archive), IMAGE)
         self.runtimes[device] = runtime
 
@@ -185,8 +183,8 @@ async def test_fleet_rollout_upgrade_halt_commands_and_faults(
     assert fetch(ports["dev-a"]) == "v1"
     await fleet_server.start()
     await control.register("dev-a", {"site": "lab", "name": "dev-a"})  # control reconnected too
-    for device in DEVICES:
-        back = await until(lambda: control.status(f"web-{device}"), lambda s: s.healthy == 1 and s.offline == 0)
+    for name in (f"web-{d}" for d in DEVICES):
+        back = await until(lambda n=name: control.status(n), lambda s: s.healthy == 1 and s.offline == 0)
         assert back.healthy == 1, back
     pongs = await until(lambda: _pings(control), lambda p: p == list(DEVICES), timeout=15)
     assert pongs == list(DEVICES)
@@ -219,9 +217,7 @@ async def _serving(port: int) -> str:
         return ""
 
 
-async def _state(control: FleetControl, device: str, deployment: str):  # type: ignore[no-untyped-def]  # test helper
-    from harmony.fleet.records import STATE, DeploymentState
-
+async def _state(control: FleetControl, device: str, deployment: str) -> DeploymentState | None:
     found = await control.bus.get(STATE, f"{device}.{deployment}")
     return None if found is None or found.value is None else DeploymentState.from_bytes(found.value)
 
@@ -229,8 +225,6 @@ async def _state(control: FleetControl, device: str, deployment: str):  # type: 
 async def _pings(control: FleetControl) -> list[str]:
     answered: list[str] = []
     for device in DEVICES:
-        try:
+        with contextlib.suppress(KeyValueError):  # offline, or not answering yet while it reconnects
             answered.append(str((await control.ping(device))["device"]))
-        except KeyValueError:
-            pass  # offline, or not answering yet while it reconnects
     return answered

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from harmony.cli import fleet as fleet_cmd
 from harmony.cli import run as run_cmd
 from harmony.cli.check import check_deployment
 from harmony.cli.errors import guarded
@@ -26,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(fleet_cmd.fleet, name="fleet")
 
 Deploy = Annotated[str, typer.Argument(help="Deployment: a .py file, a package directory, or a module name.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line for runs).")]

@@ -10,6 +10,7 @@ same rollout at once make progress but may report twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -129,10 +130,14 @@ class FleetControl:
     async def rollout(self, deployment: str) -> tuple[Rollout, int]:
         found = await self.bus.get(ROLLOUTS, check_token("deployment", deployment))
         if found is None or found.value is None:
-            raise InvalidValueError("deployment", deployment, "a deployment that was deployed (see `harmony fleet status`)")
+            raise InvalidValueError(
+                "deployment", deployment, "a deployment that was deployed (see `harmony fleet status`)"
+            )
         return Rollout.from_bytes(found.value), found.revision
 
-    async def _set_phase(self, deployment: str, phase: RolloutPhase, reason: str, *, allowed: tuple[str, ...]) -> Rollout:
+    async def _set_phase(
+        self, deployment: str, phase: RolloutPhase, reason: str, *, allowed: tuple[str, ...]
+    ) -> Rollout:
         while True:
             rollout, revision = await self.rollout(deployment)
             if rollout.phase not in allowed:
@@ -170,7 +175,9 @@ class FleetControl:
                     if rollout.phase != "running":
                         return rollout
                     if verdict == "halt":
-                        return await self._write(rollout.model_copy(update={"phase": "halted", "reason": why}), revision)
+                        return await self._write(
+                            rollout.model_copy(update={"phase": "halted", "reason": why}), revision
+                        )
                 if rollout.next_wave >= len(rollout.waves):
                     done = rollout.model_copy(update={"phase": "done", "reason": "every wave settled"})
                     return await self._write(done, revision)
@@ -199,10 +206,8 @@ class FleetControl:
             if verdict != "wait" or rollout.phase != "running":
                 return verdict, why, rollout, revision
             view.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(view.changed.wait(), self.poll)
-            except TimeoutError:
-                pass
 
     async def _write(self, rollout: Rollout, revision: int) -> Rollout:
         await self.bus.put(ROLLOUTS, rollout.deployment, rollout.to_bytes(), expected_revision=revision)
@@ -227,7 +232,9 @@ class FleetControl:
 
     # commands
 
-    async def command(self, device: str, verb: str, args: Mapping[str, object], *, timeout: float = 5.0) -> dict[str, object]:
+    async def command(
+        self, device: str, verb: str, args: Mapping[str, object], *, timeout: float = 5.0
+    ) -> dict[str, object]:
         """Send ``verb`` to ``device``'s agent; ``DeviceOffline`` when no agent listens."""
         subject = f"{COMMANDS}.{check_token('device', device)}.{verb}"
         try:
@@ -243,7 +250,7 @@ class FleetControl:
     async def logs(self, device: str, deployment: str, *, lines: int = 50) -> list[str]:
         answer = await self.command(device, "logs", {"deployment": deployment, "lines": min(lines, LOGS_MAX_LINES)})
         got = answer.get("lines", [])
-        return [str(line) for line in got] if isinstance(got, list) else []
+        return [str(line) for line in got] if isinstance(got, list) else []  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]  # JSON from the device
 
     async def restart(self, device: str, deployment: str) -> dict[str, object]:
         return await self.command(device, "restart", {"deployment": deployment}, timeout=30.0)

@@ -74,7 +74,9 @@ def auth_config(control: Identity, devices: Sequence[Identity]) -> str:
     users: list[dict[str, object]] = [{"user": control.user, "password": control.password}]
     for identity in devices:
         assert identity.device is not None
-        users.append({"user": identity.user, "password": identity.password, "permissions": device_permissions(identity.device)})
+        users.append(
+            {"user": identity.user, "password": identity.password, "permissions": device_permissions(identity.device)}
+        )
     block = {ACCOUNT: {"jetstream": "enabled", "users": users}}
     return "accounts: " + json.dumps(block, indent=2) + "\n"
 

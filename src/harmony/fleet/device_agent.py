@@ -35,7 +35,18 @@ from pydantic import ValidationError
 from harmony.domain.capabilities.containers import ContainerRuntime
 from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError
 from harmony.domain.score import kind_of, score_adapter
-from harmony.fleet.records import COMMANDS, DESIRED, HEARTBEAT, INFO, STATE, DeploymentState, DeviceInfo, Heartbeat, now, version_of
+from harmony.fleet.records import (
+    COMMANDS,
+    DESIRED,
+    HEARTBEAT,
+    INFO,
+    STATE,
+    DeploymentState,
+    DeviceInfo,
+    Heartbeat,
+    now,
+    version_of,
+)
 from harmony.infra.nats_fleet import BusOptions, FleetBus, KvUpdate, Watch
 from harmony.modules.application.container import Container
 
@@ -259,7 +270,7 @@ class DeviceAgent:
         return True
 
     async def _heartbeat(self) -> None:
-        await asyncio.sleep(self._rng.uniform(0, self.settings.heartbeat_interval))  # spread the fleet's beats
+        first = True
         while True:
             self._beats += 1
             ok = sum(d.state.phase == "running" for d in self.deployments.values())
@@ -267,7 +278,12 @@ class DeviceAgent:
             if self.bus is not None and self.bus.connected:
                 with contextlib.suppress(KeyValueError):
                     await self.bus.put_nowait(HEARTBEAT, self.device, beat.to_bytes())
-            await asyncio.sleep(self.settings.heartbeat_interval)
+            # the first beat at once (the device is online now), then at a random phase: no fleet-wide bursts
+            pause = (
+                self._rng.uniform(0, self.settings.heartbeat_interval) if first else self.settings.heartbeat_interval
+            )
+            first = False
+            await asyncio.sleep(pause)
 
     # commands
 
@@ -291,7 +307,11 @@ class DeviceAgent:
         container = dep.score.spec.name
         if verb == "logs":
             lines = max(1, min(int(args.get("lines", 50)), LOGS_MAX_LINES))
-            return {"device": self.device, "container": container, "lines": list(await self.runtime.container_logs(container, tail=lines))}
+            return {
+                "device": self.device,
+                "container": container,
+                "lines": list(await self.runtime.container_logs(container, tail=lines)),
+            }
         if verb == "restart":
             async with self._lock:
                 await self.runtime.stop_container(container, grace=dep.score.stop_grace)

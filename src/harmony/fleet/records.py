@@ -51,7 +51,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Record(BaseModel):
+class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def to_bytes(self) -> bytes:
@@ -62,7 +62,7 @@ class _Record(BaseModel):
         return cls.model_validate_json(data)
 
 
-class DeviceRecord(_Record):
+class DeviceRecord(Record):
     """A registered device and its labels (what selectors match)."""
 
     device: str
@@ -73,7 +73,7 @@ class DeviceRecord(_Record):
 type Phase = Literal["applying", "running", "failed", "rejected", "removed"]
 
 
-class DeploymentState(_Record):
+class DeploymentState(Record):
     """What one device reports for one deployment.
 
     ``running``: the workload runs and its checks passed (healthy); ``failed``: the apply failed (the
@@ -89,7 +89,7 @@ class DeploymentState(_Record):
     at: datetime = Field(default_factory=now)
 
 
-class DeviceInfo(_Record):
+class DeviceInfo(Record):
     device: str
     hostname: str
     agent: str
@@ -97,7 +97,7 @@ class DeviceInfo(_Record):
     started_at: datetime
 
 
-class Heartbeat(_Record):
+class Heartbeat(Record):
     """Kept small: ``t`` the device's clock, ``n`` a counter, ``ok``/``bad`` how many deployments are healthy."""
 
     t: float

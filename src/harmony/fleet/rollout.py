@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harmony.fleet.records import DeploymentState, _Record, now
+from harmony.fleet.records import DeploymentState, Record, now
 
 type RolloutPhase = Literal["running", "paused", "halted", "aborted", "done"]
 type WaveVerdict = Literal["wait", "next", "halt"]
@@ -37,7 +37,7 @@ class Strategy(BaseModel):
 ALL_AT_ONCE = Strategy()
 
 
-class Rollout(_Record):
+class Rollout(Record):
     """One rollout of one version of a deployment; the record the driver and pause/resume/abort share."""
 
     deployment: str

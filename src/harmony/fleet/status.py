@@ -76,9 +76,7 @@ def aggregate(rollout: Rollout, states: Mapping[str, DeploymentState], online: M
                 message=state.message if state else "",
             )
         )
-    updated = [
-        r for r in rows if r.version == rollout.version and r.phase in ("running", "failed", "rejected")
-    ]
+    updated = [r for r in rows if r.version == rollout.version and r.phase in ("running", "failed", "rejected")]
     return DeploymentStatus(
         deployment=rollout.deployment,
         version=rollout.version,

@@ -1,3 +1,5 @@
+# pyright: reportUnknownMemberType=false
+# (nats-py declares `**options`/`**params` and its headers without types; every call here passes typed values)
 """NATS for the fleet: KV buckets written and watched under subject permissions, request/reply commands.
 
 Why not ``nats.js.kv``: its watch creates an unnamed ordered consumer (``$JS.API.CONSUMER.CREATE.<stream>``),
@@ -15,14 +17,15 @@ Not guaranteed: a watch does not survive a server restart by itself (its consume
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -93,7 +96,9 @@ class FleetBus:
 
         def pick(servers: list[Server], _info: dict[str, Any]) -> tuple[Server | None, float]:
             chosen = min(servers, key=lambda s: s.reconnects)
-            return chosen, backoff_delay(chosen.reconnects, base=options.reconnect_base, cap=options.reconnect_cap, rng=rng)
+            return chosen, backoff_delay(
+                chosen.reconnects, base=options.reconnect_base, cap=options.reconnect_cap, rng=rng
+            )
 
         async def quiet(_e: Exception) -> None:
             return None
@@ -131,7 +136,9 @@ class FleetBus:
             except (TimeoutError, OSError, nats.errors.Error) as e:
                 if not wait_for_server:
                     raise KeyValueUnavailable("", f"cannot connect to NATS at {', '.join(options.servers)}: {e}") from e
-                await asyncio.sleep(backoff_delay(attempt, base=options.reconnect_base, cap=options.reconnect_cap, rng=rng))
+                await asyncio.sleep(
+                    backoff_delay(attempt, base=options.reconnect_base, cap=options.reconnect_cap, rng=rng)
+                )
                 attempt += 1
 
     @property
@@ -139,17 +146,17 @@ class FleetBus:
         return self._nc.is_connected
 
     async def close(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError, nats.errors.Error):
             await asyncio.wait_for(self._nc.close(), self.options.timeout)
-        except (TimeoutError, nats.errors.Error):
-            pass
 
     async def ensure_bucket(self, bucket: str, *, history: int = 1) -> None:
         """Create the KV bucket ``bucket`` (file storage, no TTL) if it is missing."""
         try:
             await self._js.stream_info(f"KV_{bucket}")
         except nats.js.errors.NotFoundError:
-            await self._js.create_key_value(api.KeyValueConfig(bucket=bucket, history=history, storage=api.StorageType.FILE))
+            await self._js.create_key_value(
+                api.KeyValueConfig(bucket=bucket, history=history, storage=api.StorageType.FILE)
+            )
         except (TimeoutError, nats.errors.Error) as e:
             raise KeyValueUnavailable(bucket, f"cannot open bucket: {e}") from e
 
@@ -217,7 +224,9 @@ class FleetBus:
             meta = msg.metadata
             deleted = bool(msg.headers and msg.headers.get(KV_OPERATION) in ("DEL", "PURGE"))
             stamp = meta.timestamp.astimezone(UTC)
-            update = KvUpdate(msg.subject[prefix_len:], None if deleted else msg.data, meta.sequence.stream, stamp, meta.num_pending)
+            update = KvUpdate(
+                msg.subject[prefix_len:], None if deleted else msg.data, meta.sequence.stream, stamp, meta.num_pending
+            )
             await handler(update)
             if meta.num_pending == 0:
                 watch.replayed.set()
@@ -244,7 +253,7 @@ class FleetBus:
             if isinstance(e, nats.errors.NoRespondersError):
                 raise KeyValueError(keys, f"cannot watch {bucket}: not permitted or no JetStream") from e
             raise KeyValueUnavailable(keys, f"cannot watch {bucket}: {type(e).__name__} {e}") from e
-        if info.num_pending == 0 and not info.delivered.stream_seq:
+        if info.num_pending == 0 and (info.delivered is None or not info.delivered.stream_seq):
             watch.replayed.set()
         return watch
 
@@ -281,10 +290,10 @@ class FleetBus:
         async def on_msg(msg: Msg) -> None:
             reply = await handler(msg.subject, msg.data)
             if msg.reply:
-                try:
+                with contextlib.suppress(
+                    nats.errors.Error
+                ):  # the requester gave up or the connection dropped; nothing to tell
                     await msg.respond(reply)
-                except nats.errors.Error:
-                    pass  # the requester gave up or the connection dropped; nothing to tell
 
         return await self._nc.subscribe(subject, cb=on_msg)
 
@@ -292,9 +301,13 @@ class FleetBus:
         try:
             msg = await self._nc.request(subject, payload, timeout=self.options.timeout, headers=headers)
         except nats.errors.NoRespondersError as e:
-            raise KeyValueUnavailable(key, "no JetStream stream takes this key (bucket missing or not permitted)") from e
+            raise KeyValueUnavailable(
+                key, "no JetStream stream takes this key (bucket missing or not permitted)"
+            ) from e
         except (TimeoutError, nats.errors.Error) as e:
-            raise KeyValueUnavailable(key, f"no acknowledgement within {self.options.timeout}s ({type(e).__name__})") from e
+            raise KeyValueUnavailable(
+                key, f"no acknowledgement within {self.options.timeout}s ({type(e).__name__})"
+            ) from e
         return msg
 
 
@@ -310,17 +323,13 @@ class Watch:
 
     async def delete_consumer(self) -> None:
         """Drop the server-side consumer now instead of after 30 s idle (needs the permission to)."""
-        try:
+        with contextlib.suppress(TimeoutError, nats.errors.Error):  # it expires by itself
             await self._bus._js.delete_consumer(self._stream, self.consumer)  # pyright: ignore[reportPrivateUsage]
-        except (TimeoutError, nats.errors.Error):
-            pass  # it expires by itself
 
     async def stop(self) -> None:
         if self.subscription is not None:
-            try:
+            with contextlib.suppress(nats.errors.Error):  # the connection is gone; so is the subscription
                 await self.subscription.unsubscribe()
-            except nats.errors.Error:
-                pass  # the connection is gone; so is the subscription
             self.subscription = None
 
 
