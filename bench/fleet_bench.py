@@ -220,7 +220,7 @@ async def main(n: int, workers: int, heartbeat_window: float) -> dict[str, float
     )
     names = [f"d{i:05d}" for i in range(n)]
     for name in names:
-        home.add_device(name)
+        home.add_device(name, rewrite_auth=False)
     for p in (home.path / "devices").glob("*.json"):
         ident = Identity.model_validate_json(p.read_text())
         p.write_text(ident.model_copy(update={"servers": (server.url,)}).model_dump_json())

@@ -79,10 +79,11 @@ class FleetView:
 
 
 class FleetControl:
-    def __init__(self, bus: FleetBus, *, offline_after: float = 15.0, poll: float = 0.2) -> None:
+    def __init__(self, bus: FleetBus, *, offline_after: float = 15.0, poll: float = 0.2, batch: float = 0.01) -> None:
         self.bus = bus
         self.offline_after = offline_after
         self.poll = poll
+        self.batch = batch
 
     @classmethod
     async def connect(cls, options: BusOptions, *, offline_after: float = 15.0) -> FleetControl:
@@ -196,8 +197,12 @@ class FleetControl:
         self, deployment: str, view: FleetView, on_progress: Callable[[DeploymentStatus], None] | None
     ) -> tuple[str, str, Rollout, int]:
         started = time.monotonic()
+        rollout, revision = await self.rollout(deployment)
+        read_at = time.monotonic()
         while True:
-            rollout, revision = await self.rollout(deployment)
+            if time.monotonic() - read_at >= self.poll:  # pause/abort from another process
+                rollout, revision = await self.rollout(deployment)
+                read_at = time.monotonic()
             states = view.states.get(deployment, {})
             online = view.online()
             if on_progress is not None:
@@ -208,6 +213,7 @@ class FleetControl:
             view.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(view.changed.wait(), self.poll)
+            await asyncio.sleep(self.batch)  # let a burst of reports land before looking again
 
     async def _write(self, rollout: Rollout, revision: int) -> Rollout:
         await self.bus.put(ROLLOUTS, rollout.deployment, rollout.to_bytes(), expected_revision=revision)

@@ -112,14 +112,18 @@ class FleetHome:
             raise InvalidValueError("fleet home", str(self.path), "a directory made by `harmony fleet init`")
         return Identity.model_validate_json(self.control_file.read_text())
 
-    def add_device(self, device: str) -> Identity:
-        """The device's identity, created on first registration; the authorization is rewritten."""
+    def add_device(self, device: str, *, rewrite_auth: bool = True) -> Identity:
+        """The device's identity, created on first registration; the authorization is rewritten.
+
+        ``rewrite_auth=False`` when adding many devices: call ``write_auth`` once afterwards.
+        """
         path = self.device_file(device)
         if path.exists():
             return Identity.model_validate_json(path.read_text())
         identity = device_identity(device, self.control().servers)
         _write_private(path, identity.model_dump_json(indent=2))
-        self.write_auth()
+        if rewrite_auth:
+            self.write_auth()
         return identity
 
     def devices(self) -> list[Identity]:

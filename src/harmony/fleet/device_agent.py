@@ -30,11 +30,11 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from harmony.domain.capabilities.containers import ContainerRuntime
 from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError
-from harmony.domain.score import kind_of, score_adapter
+from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
 from harmony.fleet.records import (
     COMMANDS,
     DESIRED,
@@ -61,10 +61,21 @@ class Rejected(Exception):
     """A desired-state entry this device will not run; the message says why."""
 
 
+_adapters: dict[tuple[str, ...], TypeAdapter[AnyScore]] = {}
+
+
+def _union() -> TypeAdapter[AnyScore]:
+    """The Score union, built once per set of registered kinds (building it costs milliseconds)."""
+    kinds = tuple(score_kinds())
+    if kinds not in _adapters:
+        _adapters[kinds] = score_adapter()
+    return _adapters[kinds]
+
+
 def accept(raw: bytes) -> Container:
     """The Score in a desired-state entry, if a device can run it; ``Rejected`` with the reason otherwise."""
     try:
-        score = score_adapter().validate_json(raw)
+        score = _union().validate_json(raw)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(entry)"
