@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import runpy
+import shutil
+import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated
 
 import typer
@@ -20,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from harmony.cli.errors import guarded
+from harmony.domain.capabilities.containers import ImageRef
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.score import AnyScore, Score, score_adapter
 from harmony.fleet.control import FleetControl
@@ -29,6 +33,7 @@ from harmony.fleet.rollout import Strategy
 from harmony.fleet.status import DeploymentStatus
 from harmony.infra.nats_fleet import BusOptions, FleetNatsServer
 from harmony.infra.podman import Podman, write_containers_conf
+from harmony.modules.application.rootfs import busybox_rootfs_tar
 
 fleet = typer.Typer(help="Fleets of devices: desired state in NATS, device agents running podman workloads.")
 console = Console()
@@ -127,6 +132,9 @@ def agent(
     store: Annotated[Path, typer.Option(help="Podman store directory of this device.")],
     heartbeat: Annotated[float, typer.Option(help="Seconds between heartbeats.")] = 5.0,
     ground_truth: Annotated[float, typer.Option(help="Seconds between drift checks.")] = 30.0,
+    image: Annotated[
+        list[str], typer.Option(help="REF=TAR: import this rootfs tar as REF if the store lacks it (repeatable).")
+    ] = [],  # noqa: B006 - typer reads the default
 ) -> None:
     """Run a device agent in the foreground (podman with its own store under --store)."""
     identity = Identity.model_validate_json(credentials.read_text())
@@ -136,14 +144,35 @@ def agent(
     if runtime.conf is not None and not runtime.conf.exists():
         write_containers_conf(runtime.conf)
     settings = AgentSettings(heartbeat_interval=heartbeat, ground_truth_interval=ground_truth)
-    _run(
-        DeviceAgent(device=identity.device, options=options(identity), runtime=runtime, settings=settings).run_forever()
-    )
+    device_agent = DeviceAgent(device=identity.device, options=options(identity), runtime=runtime, settings=settings)
+
+    preload = {ImageRef(ref): PurePosixPath(Path(tar).resolve()) for ref, tar in _labels(image).items()}
+
+    async def go() -> None:
+        for ref, tar in preload.items():
+            if await runtime.inspect_image(ref) is None:
+                await runtime.import_image(tar, ref)
+        await device_agent.run_forever()
+
+    _run(go())
+
+
+@fleet.command(name="busybox-tar")
+@guarded
+def busybox_tar(out: Path) -> None:
+    """Write a busybox root filesystem tar (an offline image to hand to `agent --image REF=TAR`)."""
+    binary = shutil.which("busybox")
+    if binary is None:
+        raise InvalidValueError("busybox", "missing", "busybox-static installed (scripts/install)")
+    out.write_bytes(busybox_rootfs_tar(Path(binary).read_bytes(), {}))
+    console.print(f"wrote {out}")
 
 
 def _load_score(path: Path, attr: str) -> AnyScore:
     if path.suffix == ".json":
         return score_adapter().validate_json(path.read_bytes())
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the file's own imports are relative to where the operator stands
     found = runpy.run_path(str(path)).get(attr)
     if not isinstance(found, Score):
         raise InvalidValueError(f"{path}:{attr}", type(found).__name__, "a Score instance")
