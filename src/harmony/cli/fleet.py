@@ -8,10 +8,12 @@ or a JSON file holding the Score's wire form.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import runpy
 import shutil
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
@@ -91,10 +93,14 @@ def server(home: Home = DEFAULT_HOME) -> None:
         await nats.start()
         console.print(f"nats-server listening on {nats.url} (log {nats.log_file})")
         seen = fh.auth_file.stat().st_mtime
+        stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
         try:
-            while nats.process is not None and nats.process.returncode is None:
-                await asyncio.sleep(1)
-                if fh.auth_file.stat().st_mtime != seen:
+            while nats.process is not None and nats.process.returncode is None and not stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), 1)
+                if fh.auth_file.stat().st_mtime != seen:  # a device was registered: let the server reread
                     seen = fh.auth_file.stat().st_mtime
                     await nats.reload()
         finally:
@@ -152,7 +158,14 @@ def agent(
         for ref, tar in preload.items():
             if await runtime.inspect_image(ref) is None:
                 await runtime.import_image(tar, ref)
-        await device_agent.run_forever()
+        stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
+        await device_agent.start()
+        try:
+            await stopping.wait()  # the workloads keep running: stopping the agent never stops them
+        finally:
+            await device_agent.stop()
 
     _run(go())
 
@@ -223,7 +236,7 @@ async def _drive(control: FleetControl, deployment: str, *, as_json: bool) -> No
     if as_json:
         print(status.model_dump_json())
     else:
-        console.print(f"rollout {final.phase}: {final.reason}")
+        console.print(f"\nrollout {final.phase}: {final.reason}")
     if final.phase in ("halted", "aborted"):
         raise typer.Exit(1)
 

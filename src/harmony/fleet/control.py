@@ -42,6 +42,10 @@ LOGS_MAX_LINES = 500
 class DeviceOffline(NoResponders):
     """The device has no agent listening: it is offline (not a timeout)."""
 
+    def __init__(self, device: str) -> None:
+        self.device = device
+        super().__init__("", f"device {device} is offline: no agent answers its commands")
+
 
 class FleetView:
     """A live view of device states and heartbeats, kept current by two watches."""
@@ -142,7 +146,11 @@ class FleetControl:
         while True:
             rollout, revision = await self.rollout(deployment)
             if rollout.phase not in allowed:
-                raise InvalidValueError("rollout phase", rollout.phase, f"one of {', '.join(allowed)} to {phase} it")
+                raise InvalidValueError(
+                    f"rollout of {deployment}",
+                    rollout.phase,
+                    f"a rollout that is {' or '.join(allowed)} (to make it {phase})",
+                )
             updated = rollout.model_copy(update={"phase": phase, "reason": reason})
             try:
                 await self.bus.put(ROLLOUTS, deployment, updated.to_bytes(), expected_revision=revision)
@@ -246,7 +254,7 @@ class FleetControl:
         try:
             reply = await self.bus.request(subject, json.dumps(dict(args)).encode(), timeout=timeout)
         except NoResponders as e:
-            raise DeviceOffline(device, "device is offline (no agent answers)") from e
+            raise DeviceOffline(device) from e
         answer: dict[str, object] = json.loads(reply)
         return answer
 
