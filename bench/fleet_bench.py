@@ -179,6 +179,13 @@ def stop(procs: list[subprocess.Popen[str]]) -> None:
             p.kill()
 
 
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -271,10 +278,16 @@ async def main(n: int, workers: int, heartbeat_window: float) -> dict[str, float
             await watch.replayed.wait()
             beats.clear()
             cpu0, t0 = cpu_seconds(server.process.pid), time.perf_counter()
+            agents_cpu0 = sum(cpu_seconds(p.pid) for p in procs)
             await asyncio.sleep(heartbeat_window)
             cpu1, t1 = cpu_seconds(server.process.pid), time.perf_counter()
+            agents_cpu1 = sum(cpu_seconds(p.pid) for p in procs)
             await watch.stop()
             results["heartbeats_per_s"] = len(beats) / (t1 - t0)
+            rss = [rss_mib(p.pid) for p in procs]
+            results["agent_rss_mib_total"] = sum(rss)
+            results["agent_rss_kib_per_device"] = sum(rss) * 1024 / n
+            results["agents_cpu_share_steady"] = (agents_cpu1 - agents_cpu0) / (t1 - t0)
             results["server_cpu_share"] = (cpu1 - cpu0) / (t1 - t0)
         finally:
             stop(procs)
