@@ -88,16 +88,34 @@ class FleetControl:
         self.offline_after = offline_after
         self.poll = poll
         self.batch = batch
+        self._live: FleetView | None = None
 
     @classmethod
     async def connect(cls, options: BusOptions, *, offline_after: float = 15.0) -> FleetControl:
-        bus = await FleetBus.connect(options)
+        controls: list[FleetControl] = []
+
+        async def reconnected() -> None:
+            for control in controls:
+                control._live = None  # its watches died with the server's in-memory consumers
+
+        bus = await FleetBus.connect(options, on_reconnect=reconnected)
         for bucket in BUCKETS:
             await bus.ensure_bucket(bucket)
-        return cls(bus, offline_after=offline_after)
+        controls.append(cls(bus, offline_after=offline_after))
+        return controls[0]
 
     async def close(self) -> None:
+        if self._live is not None:
+            await self._live.stop()
         await self.bus.close()
+
+    async def live_view(self) -> FleetView:
+        """One view kept current for the life of this control (rebuilt after a reconnect)."""
+        if self._live is None:
+            view = FleetView(self.bus, offline_after=self.offline_after)
+            await view.start()
+            self._live = view
+        return self._live
 
     # devices
 
@@ -172,34 +190,28 @@ class FleetControl:
 
     async def drive(self, deployment: str, *, on_progress: Callable[[DeploymentStatus], None] | None = None) -> Rollout:
         """Release waves until the rollout is done, halted, paused or aborted; the final record."""
-        view = FleetView(self.bus, offline_after=self.offline_after)
-        await view.start()
-        try:
-            while True:
-                rollout, revision = await self.rollout(deployment)
+        view = await self.live_view()
+        while True:
+            rollout, revision = await self.rollout(deployment)
+            if rollout.phase != "running":
+                return rollout
+            if rollout.next_wave:
+                verdict, why, rollout, revision = await self._settle(deployment, view, on_progress)
                 if rollout.phase != "running":
                     return rollout
-                if rollout.next_wave:
-                    verdict, why, rollout, revision = await self._settle(deployment, view, on_progress)
-                    if rollout.phase != "running":
-                        return rollout
-                    if verdict == "halt":
-                        return await self._write(
-                            rollout.model_copy(update={"phase": "halted", "reason": why}), revision
-                        )
-                if rollout.next_wave >= len(rollout.waves):
-                    done = rollout.model_copy(update={"phase": "done", "reason": "every wave settled"})
-                    return await self._write(done, revision)
-                wave = rollout.waves[rollout.next_wave]
-                released = rollout.model_copy(update={"next_wave": rollout.next_wave + 1})
-                try:
-                    await self._write(released, revision)
-                except KeyValueConflict:
-                    continue  # paused or aborted meanwhile: look again
-                payload = rollout.desired.encode()
-                await asyncio.gather(*(self.bus.put(DESIRED, f"{device}.{deployment}", payload) for device in wave))
-        finally:
-            await view.stop()
+                if verdict == "halt":
+                    return await self._write(rollout.model_copy(update={"phase": "halted", "reason": why}), revision)
+            if rollout.next_wave >= len(rollout.waves):
+                done = rollout.model_copy(update={"phase": "done", "reason": "every wave settled"})
+                return await self._write(done, revision)
+            wave = rollout.waves[rollout.next_wave]
+            released = rollout.model_copy(update={"next_wave": rollout.next_wave + 1})
+            try:
+                await self._write(released, revision)
+            except KeyValueConflict:
+                continue  # paused or aborted meanwhile: look again
+            payload = rollout.desired.encode()
+            await asyncio.gather(*(self.bus.put(DESIRED, f"{device}.{deployment}", payload) for device in wave))
 
     async def _settle(
         self, deployment: str, view: FleetView, on_progress: Callable[[DeploymentStatus], None] | None
@@ -229,17 +241,18 @@ class FleetControl:
 
     # status
 
-    async def status(self, deployment: str, *, view: FleetView | None = None) -> DeploymentStatus:
+    async def status(self, deployment: str, *, fresh: bool = False) -> DeploymentStatus:
+        """The deployment's status from the live view, or (``fresh``) from a view read just for this call."""
         rollout, _ = await self.rollout(deployment)
-        own = view is None
-        view = view or FleetView(self.bus, offline_after=self.offline_after)
-        if own:
-            await view.start()
+        if not fresh:
+            view = await self.live_view()
+            return aggregate(rollout, view.states.get(deployment, {}), view.online())
+        view = FleetView(self.bus, offline_after=self.offline_after)
+        await view.start()
         try:
             return aggregate(rollout, view.states.get(deployment, {}), view.online())
         finally:
-            if own:
-                await view.stop()
+            await view.stop()
 
     async def deployments(self) -> list[str]:
         return sorted((await self.bus.snapshot(ROLLOUTS)).keys())
