@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harmony.cli import fleet as fleet_cmd
+from harmony.cli import config as config_cli
 from harmony.cli import run as run_cmd
 from harmony.cli.check import check_deployment
 from harmony.cli.errors import guarded
@@ -28,6 +29,8 @@ app = typer.Typer(
 )
 console = Console()
 app.add_typer(fleet_cmd.fleet, name="fleet")
+app.add_typer(config_cli.config_app, name="config")
+app.add_typer(config_cli.secret_app, name="secret")
 
 Deploy = Annotated[str, typer.Argument(help="Deployment: a .py file, a package directory, or a module name.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line for runs).")]

@@ -5,9 +5,19 @@
     ├── DeploymentError                         a deployment that cannot be loaded or is inconsistent
     ├── TopologyError                           a topology that cannot get ready
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
+    ├── ConfigError                             a setting that cannot be resolved
+    │   ├── MissingConfigError                  required settings found nowhere: lists each and where it could come from
+    │   └── ConfigTypeError (also ValueError)   a value of the wrong type: names the key, the source, the type
     └── CapabilityError                         raised by adapters behind a capability
         ├── FilesError                          managed files
         ├── CommandError                        commands on a host
+        ├── ConfigStoreError                    a configuration and secret store
+        │   ├── StoreUnreachableError           cannot connect (never reported as a missing key)
+        │   ├── StoreSealedError                reachable but sealed
+        │   ├── StoreAuthError                  credentials refused or not allowed
+        │   ├── StoreConflictError              a check-and-set write lost a race; nothing written
+        │   ├── StoreKeyFileError               the embedded store's encryption key is missing or unsafe
+        │   └── CorruptEntryError               an entry that cannot be decoded; left untouched
         ├── EdgeServiceError                    network-edge capabilities: carries subject
         │   ├── DnsError                        DnsServer
         │   ├── DhcpError                       DhcpServer
@@ -31,6 +41,8 @@ translate library exceptions at the boundary, so callers catch one type per capa
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class HarmonyError(Exception):
@@ -91,6 +103,75 @@ class CommandError(CapabilityError):
         status = "could not start" if exit_status is None else f"exited {exit_status}"
         tail = f": {stderr.strip()[-500:]}" if stderr.strip() else ""
         super().__init__(f"command {command!r} {status}{tail}")
+
+
+class ConfigError(HarmonyError):
+    """A configuration setting that cannot be resolved."""
+
+
+class MissingConfigError(ConfigError):
+    """Required settings found in no source. ``missing`` pairs each key with where it could come from."""
+
+    def __init__(self, namespace: str, missing: Sequence[tuple[str, Sequence[str]]], *, reason: str) -> None:
+        self.namespace = namespace
+        self.missing = tuple((key, tuple(hints)) for key, hints in missing)
+        lines = [f"{len(self.missing)} required setting(s) missing in {namespace} ({reason}):"]
+        for key, hints in self.missing:
+            lines.append(f"  {key}: " + "; or ".join(hints))
+        super().__init__("\n".join(lines))
+
+
+class ConfigTypeError(ConfigError, ValueError):
+    """A value of the wrong type; ``shown`` is the value as it may be printed (masked for secrets)."""
+
+    def __init__(self, key: str, source: str, shown: str, expected: str) -> None:
+        self.key = key
+        self.source = source
+        self.expected = expected
+        super().__init__(f"{key} from {source}: {shown} is not valid; expected {expected}")
+
+
+class ConfigStoreError(CapabilityError):
+    """A configuration and secret store failed; ``store`` names it (a path or a URL)."""
+
+    def __init__(self, store: str, message: str) -> None:
+        self.store = store
+        super().__init__(f"{store}: {message}")
+
+
+class StoreUnreachableError(ConfigStoreError):
+    """The store cannot be reached at all. Never reported as a missing key."""
+
+
+class StoreSealedError(ConfigStoreError):
+    """The store answers but is sealed: it must be unsealed before anything can be read."""
+
+
+class StoreAuthError(ConfigStoreError):
+    """The store refused the credentials, or they do not allow this path."""
+
+
+class StoreConflictError(ConfigStoreError):
+    """A check-and-set write found another version than expected; nothing was written."""
+
+    def __init__(self, store: str, key: str, expected_version: int) -> None:
+        self.key = key
+        self.expected_version = expected_version
+        super().__init__(
+            store, f"{key} changed since version {expected_version} was read; nothing written, read it again"
+        )
+
+
+class StoreKeyFileError(ConfigStoreError):
+    """The embedded store's encryption key file is missing, unreadable or readable by others."""
+
+
+class CorruptEntryError(ConfigStoreError):
+    """An entry that cannot be decoded or decrypted. It is left untouched."""
+
+    def __init__(self, store: str, key: str, why: str) -> None:
+        self.key = key
+        super().__init__(store, f"entry {key} is corrupted ({why}); it was left untouched")
 
 
 class EdgeServiceError(CapabilityError):
