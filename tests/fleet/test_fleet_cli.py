@@ -82,7 +82,12 @@ def test_readme_walkthrough(operator: Operator, tmp_path: Path) -> None:
     op = operator
     op.run("init", "--port", str(free_port()))
     op.start("server", "server")
-    wait_until(lambda: (tmp_path / "fleet" / "nats.log").exists() and "Server is ready" in (tmp_path / "fleet" / "nats.log").read_text())
+    wait_until(
+        lambda: (
+            (tmp_path / "fleet" / "nats.log").exists()
+            and "Server is ready" in (tmp_path / "fleet" / "nats.log").read_text()
+        )
+    )
     op.run("busybox-tar", str(tmp_path / "web.tar"))
     for device in DEVICES:
         op.run("register", device, "-l", "site=lab", "-l", f"ring={'canary' if device == 'pi-1' else 'main'}")

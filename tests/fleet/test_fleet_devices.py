@@ -37,13 +37,13 @@ IMAGE = ImageRef("localhost/fleetweb:1")
 SETTINGS = AgentSettings(heartbeat_interval=0.5, ground_truth_interval=1.0, resync_jitter=0.5, health_timeout=8.0)
 
 
-def web(version: str, port: int, *, broken: bool = False) -> Container:
+def web(version: str, port: int | None, *, broken: bool = False) -> Container:
     """busybox httpd serving ``version``; a broken version exits at once, so it never gets healthy."""
     script = "exit 3" if broken else f"echo {version} > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"
     return Container(
         spec=ContainerSpec(
             name=ContainerName("web"), image=IMAGE, command=("sh", "-c", script),
-            ports=(PortMapping(container=Port(8080), host=Port(port)),),
+            ports=() if port is None else (PortMapping(container=Port(8080), host=Port(port)),),
             health=HealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=0.3),
             restart="no",
         ),
