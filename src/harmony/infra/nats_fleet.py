@@ -58,6 +58,7 @@ class BusOptions:
     timeout: float = 2.0
     reconnect_base: float = 0.2
     reconnect_cap: float = 5.0
+    ping_interval: int = 10  # seconds; a dead TCP peer is noticed after 2 unanswered pings
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class FleetBus:
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
                     reconnect_to_server_handler=pick,
-                    ping_interval=2,
+                    ping_interval=options.ping_interval,
                     max_outstanding_pings=2,
                     error_cb=quiet,
                     reconnected_cb=reconnected,
