@@ -10,7 +10,7 @@ from harmony.fleet.credentials import FleetHome
 from harmony.fleet.records import DESIRED
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats_fleet import FleetNatsServer
-from tests.fleet.test_fleet_devices import Devices, devices, web  # noqa: F401 - the fixture is used by name
+from tests.fleet.test_fleet_devices import Devices, devices, until, web  # noqa: F401 - the fixture is used by name
 
 STAGED = Strategy(canary=0.5, waves=1, wave_timeout=60)
 
@@ -54,3 +54,9 @@ async def test_pause_resume_abort(
     }  # roll forward only: nothing of v2 went out, nothing was rolled back
     with pytest.raises(InvalidValueError, match="aborted"):
         await control.resume("web")
+
+    await control.undeploy("web")
+    for device in ("dev-a", "dev-b"):
+        gone = await until(lambda d=device: devices.runtimes[d].inspect_container("web"), lambda c: c is None)
+        assert gone is None
+    assert await control.bus.snapshot(DESIRED) == {}

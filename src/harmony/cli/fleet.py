@@ -314,6 +314,7 @@ def _phase_command(name: str, help_text: str) -> None:
 _phase_command("pause", "Pause a running rollout after its current wave.")
 _phase_command("resume", "Resume a paused or halted rollout and drive it on.")
 _phase_command("abort", "Abort a rollout; devices already updated stay on the new version (roll forward only).")
+_phase_command("undeploy", "Remove a deployment from every device it targets (agents stop and remove its workload).")
 
 
 @fleet.command()

@@ -188,6 +188,18 @@ class FleetControl:
     async def resume(self, deployment: str) -> Rollout:
         return await self._set_phase(deployment, "running", "", allowed=("paused", "halted"))
 
+    async def undeploy(self, deployment: str) -> Rollout:
+        """Delete the deployment's desired state on every targeted device; agents stop and remove its workload.
+
+        The rollout record stays (phase ``aborted``, reason ``undeployed``) so status shows devices reporting
+        ``removed``.
+        """
+        rollout = await self._set_phase(
+            deployment, "aborted", "undeployed", allowed=("running", "paused", "halted", "aborted", "done")
+        )
+        await asyncio.gather(*(self.bus.delete(DESIRED, f"{device}.{deployment}") for device in rollout.targets))
+        return rollout
+
     async def drive(self, deployment: str, *, on_progress: Callable[[DeploymentStatus], None] | None = None) -> Rollout:
         """Release waves until the rollout is done, halted, paused or aborted; the final record."""
         view = await self.live_view()
