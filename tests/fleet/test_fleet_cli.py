@@ -118,6 +118,10 @@ def test_readme_walkthrough(operator: Operator, tmp_path: Path) -> None:
     status = json.loads(op.run("status", "web", "--json").stdout)[0]
     assert status["version"] == v2["version"] and status["healthy"] == 3
 
+    overview = {d["device"]: d for d in json.loads(op.run("devices", "--json").stdout)}
+    assert overview["pi-1"]["online"] and overview["pi-1"]["labels"] == {"site": "lab", "ring": "canary"}
+    assert overview["pi-2"]["healthy"] == 1
+
     op.stop("pi-3")
     offline = op.run("ping", "pi-3", ok=False)
     assert offline.returncode == 1 and "offline" in offline.stderr

@@ -347,13 +347,20 @@ def restart(device: str, deployment: str, home: Home = DEFAULT_HOME) -> None:
 @fleet.command()
 @guarded
 def devices(home: Home = DEFAULT_HOME, as_json: AsJson = False) -> None:
-    """Registered devices and their labels."""
-    found = _run(_with_control(home, lambda c: c.devices()))
+    """Registered devices: labels, online or not, last heartbeat, healthy/unhealthy deployments."""
+    found = _run(_with_control(home, lambda c: c.fleet_overview()))
     if as_json:
         print(json.dumps([d.model_dump(mode="json") for d in found]))
         return
+    table = Table()
+    for column in ("device", "labels", "online", "last heartbeat", "healthy", "unhealthy"):
+        table.add_column(column)
     for d in found:
-        console.print(d.device, " ".join(f"{k}={v}" for k, v in sorted(d.labels.items())))
+        seen = d.last_seen.strftime("%H:%M:%S") if d.last_seen else "never"
+        online = "[green]online[/]" if d.online else "[yellow]offline[/]"
+        labels = " ".join(f"{k}={v}" for k, v in sorted(d.labels.items()))
+        table.add_row(d.device, labels, online, seen, str(d.healthy), str(d.unhealthy))
+    console.print(table)
 
 
 async def _with_control[R](home: Path, use: Callable[[FleetControl], Awaitable[R]]) -> R:

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, ConfigDict
+
 from harmony.domain.errors import InvalidValueError, KeyValueConflict
 from harmony.domain.score import AnyScore, score_adapter
 from harmony.fleet.records import (
@@ -45,6 +47,17 @@ class DeviceOffline(NoResponders):
     def __init__(self, device: str) -> None:
         self.device = device
         super().__init__("", f"device {device} is offline: no agent answers its commands")
+
+
+class DeviceOverview(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    labels: dict[str, str]
+    online: bool
+    last_seen: datetime | None
+    healthy: int
+    unhealthy: int
 
 
 class FleetView:
@@ -127,6 +140,25 @@ class FleetControl:
     async def devices(self) -> list[DeviceRecord]:
         found = await self.bus.snapshot(DEVICES)
         return sorted((DeviceRecord.from_bytes(u.value or b"") for u in found.values()), key=lambda r: r.device)
+
+    async def fleet_overview(self) -> list[DeviceOverview]:
+        """Every registered device with its labels, whether it is online, and its last heartbeat's counts."""
+        view = await self.live_view()
+        online = view.online()
+        rows: list[DeviceOverview] = []
+        for record in await self.devices():
+            beat = view.beats.get(record.device)
+            rows.append(
+                DeviceOverview(
+                    device=record.device,
+                    labels=record.labels,
+                    online=online.get(record.device, False),
+                    last_seen=beat[1] if beat else None,
+                    healthy=beat[0].ok if beat else 0,
+                    unhealthy=beat[0].bad if beat else 0,
+                )
+            )
+        return rows
 
     # rollouts
 
