@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harmony.cli import fleet as fleet_cmd
 from harmony.cli import config as config_cli
+from harmony.cli import fleet as fleet_cmd
 from harmony.cli import run as run_cmd
 from harmony.cli.check import check_deployment
 from harmony.cli.errors import guarded
