@@ -17,6 +17,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.podman",
     "tests.fixtures.nats_fleet",
     "tests.fixtures.netns",
+    "tests.fixtures.app_host",
     "tests.fixtures.openbao",
 ]
 

@@ -15,6 +15,7 @@ from harmony.domain.capabilities.containers import (
     EnvName,
     ImageRef,
     PortMapping,
+    ResourceLimits,
     VolumeMount,
 )
 from harmony.domain.errors import ContainerStartError, ForeignContainerError, ImageNotFoundError
@@ -180,3 +181,21 @@ async def test_process_that_exits_at_once_reports_its_last_log_lines(podman: Pod
         await podman.run_container(spec)
     assert "cannot open config" in e.value.evidence
     assert raw(podman, "ps", "-aq").stdout == ""
+
+
+async def test_resource_limits_reach_the_container(podman: Podman, busybox_image: ImageRef) -> None:
+    spec = ContainerSpec(
+        name=ContainerName("limited"),
+        image=busybox_image,
+        command=("sleep", "1000"),
+        limits=ResourceLimits(memory_mib=64, cpus=0.5, pids=50),
+    )
+    await podman.run_container(spec)
+    shown = raw(
+        podman,
+        "inspect",
+        "--format",
+        "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}",
+        "limited",
+    )
+    assert shown.stdout.split() == [str(64 * 1024 * 1024), "500000000", "50"]

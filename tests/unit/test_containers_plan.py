@@ -9,15 +9,15 @@ from pathlib import PurePosixPath
 import pytest
 
 from harmony import Action, InvalidValueError
-from harmony.agent.container_supervisor import History, decide
+from harmony.agent.container_supervisor import History, decide, decide_health
 from harmony.domain.capabilities.containers import (
     MANAGED_LABEL,
     RESTART_LABEL,
+    ContainerHealthCheck,
     ContainerInfo,
     ContainerName,
     ContainerSpec,
     EnvName,
-    HealthCheck,
     ImageRef,
     PortMapping,
     PublishedPort,
@@ -85,7 +85,7 @@ def test_run_argv_carries_every_setting_and_the_ownership_labels() -> None:
         volumes=(VolumeMount(source=PurePosixPath("/srv/data"), target=PurePosixPath("/data"), read_only=True),),
         labels={"team": "a"},
         limits=ResourceLimits(memory_mib=64, cpus=0.5, pids=100),
-        health=HealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1/")),
+        health=ContainerHealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1/")),
         restart="always",
     )
     assert run_argv(spec) == [
@@ -167,11 +167,11 @@ DNS = DnsRecordSet(
 
 def app_container(version: str, *, state: str = "running") -> ContainerInfo:
     labels = {MANAGED_LABEL: "true", APP_LABEL: "web", VERSION_LABEL: version}
-    return info(f"web-{version}", state=state, labels=labels)
+    return info(f"web-{version}-1", state=state, labels=labels)
 
 
 def lb_on(version: str) -> list[Frontend]:
-    return [frontend_for(ResourceName("web"), EXPOSE, backend_for(f"web-{version}", 41000))]
+    return [frontend_for(ResourceName("web"), EXPOSE, (backend_for(f"web-{version}-1", 41000),))]
 
 
 @pytest.mark.parametrize(
@@ -192,6 +192,16 @@ def test_plan_application(
 ) -> None:
     changes = plan_application(APP, V, containers, frontends, dns)
     assert [c.action for c in changes] == expected
+
+
+def test_two_replicas_need_both_containers_behind_the_load_balancer() -> None:
+    two = APP.model_copy(update={"replicas": 2})
+    v = two.version(None)
+    second_port = PublishedPort(container=8080, host=41001, host_ip="127.0.0.1", protocol="tcp")
+    one, other = app_container(v), app_container(v).model_copy(update={"name": f"web-{v}-2", "ports": (second_port,)})
+    both = [frontend_for(ResourceName("web"), EXPOSE, (backend_for(one.name, 41000), backend_for(other.name, 41001)))]
+    assert plan_application(two, v, [one, other], both, [DNS]) == []
+    assert [c.action for c in plan_application(two, v, [one], lb_on(v), [DNS])] == [Action.UPDATE, Action.UPDATE]
 
 
 def test_a_new_image_content_is_a_new_version() -> None:
@@ -216,3 +226,32 @@ def test_a_new_image_content_is_a_new_version() -> None:
 def test_supervisor_decision(policy: str, state: str, exit_code: int, history: History, action: str) -> None:
     c = info(state=state, exit_code=exit_code, labels={MANAGED_LABEL: "true", RESTART_LABEL: policy})
     assert decide(c, history, now=100.0, base_delay=1.0, max_delay=30.0).action == action
+
+
+def test_application_round_trips_through_the_score_wire_union() -> None:
+    from harmony.domain.score import score_adapter
+
+    adapter = score_adapter()
+    assert adapter.validate_json(adapter.dump_json(APP)) == APP
+    by_ref = APP.model_copy(update={"image": IMG})
+    assert adapter.validate_json(adapter.dump_json(by_ref)) == by_ref
+
+
+@pytest.mark.parametrize(
+    ("retries", "streak", "healthy", "action"),
+    [
+        (3, 0, True, "leave"),
+        (3, 0, False, "wait"),
+        (3, 1, False, "wait"),
+        (3, 2, False, "restart"),
+        (1, 0, False, "restart"),
+    ],
+)
+def test_supervisor_health_decision(retries: int, streak: int, healthy: bool, action: str) -> None:
+    c = info().model_copy(update={"health_retries": retries})
+    assert decide_health(c, History(unhealthy=streak), healthy).action == action
+
+
+def test_an_app_name_leaves_room_for_the_version_in_container_names() -> None:
+    with pytest.raises(ValueError, match=r"app: 'a{51}' is not valid; expected at most 50 characters"):
+        APP.model_validate(APP.model_dump() | {"app": "a" * 51})

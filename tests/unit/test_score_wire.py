@@ -12,7 +12,11 @@ from pydantic import ValidationError
 
 import harmony.modules
 from harmony import DeploymentError, Interpret, ManagedFiles, Score
+from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef
+from harmony.domain.names import ResourceName
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
+from harmony.domain.values import Hostname, Port
+from harmony.modules.application import Application, BusyboxImage, Container, Exposure, HttpCheck
 from harmony.modules.files import ManagedDirectory, ManagedFile
 
 for info in pkgutil.walk_packages(harmony.modules.__path__, "harmony.modules."):
@@ -21,6 +25,15 @@ for info in pkgutil.walk_packages(harmony.modules.__path__, "harmony.modules."):
 EXAMPLES: dict[str, AnyScore] = {
     "managed_file": ManagedFile(path=PurePosixPath("/etc/motd"), content="hi\n", mode=0o640, owner="root"),
     "managed_directory": ManagedDirectory(path=PurePosixPath("/srv/app"), mode=0o755),
+    "busybox_image": BusyboxImage(ref=ImageRef("localhost/web:1"), files={"www/index.html": "hi"}),
+    "container": Container(spec=ContainerSpec(name=ContainerName("worker"), image=ImageRef("worker:1"))),
+    "application": Application(
+        app=ResourceName("web"),
+        image=BusyboxImage(ref=ImageRef("localhost/web:1"), files={"www/index.html": "hi"}),
+        port=Port(8080),
+        expose=Exposure(hostname=Hostname("web.apps.lan"), zone=Hostname("apps.lan"), port=Port(80)),
+        smoke=HttpCheck(expect_body="hi"),
+    ),
 }
 
 

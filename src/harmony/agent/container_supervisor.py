@@ -8,7 +8,9 @@ touches anyone else's.
 
 Policy per container, from the ``io.harmony.restart`` label set at creation: ``always`` restarts any
 stopped container, ``on-failure`` one that exited with a non-zero status (killed, crashed), ``no`` none.
-A container that keeps failing is restarted with a doubling back-off (``base_delay`` up to ``max_delay``);
+A running container with a health check is checked once per tick and restarted (stop with ``grace``, start)
+after ``retries`` failed checks in a row. A container that keeps failing is restarted with a doubling
+back-off (``base_delay`` up to ``max_delay``);
 the back-off resets once it has stayed up for ``stable_after`` seconds.
 Not guaranteed: a restart faster than ``interval`` + back-off; a user's ``podman stop`` of a Harmony
 container is drift and, under ``always``, is undone.
@@ -46,6 +48,7 @@ class Decision:
 class History:
     failures: int = 0
     last_restart: float = float("-inf")
+    unhealthy: int = 0
 
 
 def decide(info: ContainerInfo, history: History, now: float, *, base_delay: float, max_delay: float) -> Decision:
@@ -63,6 +66,16 @@ def decide(info: ContainerInfo, history: History, now: float, *, base_delay: flo
     return Decision(info.name, "restart", f"exited {info.exit_code}, restart policy {policy}")
 
 
+def decide_health(info: ContainerInfo, history: History, healthy: bool) -> Decision:
+    """After one health check of a running container: restart once ``retries`` checks failed in a row."""
+    retries = info.health_retries or 1
+    if healthy:
+        return Decision(info.name, "leave", "healthy")
+    if history.unhealthy + 1 >= retries:
+        return Decision(info.name, "restart", f"unhealthy: {history.unhealthy + 1} failed health checks in a row")
+    return Decision(info.name, "wait", f"failed health check {history.unhealthy + 1} of {retries}")
+
+
 @dataclass
 class ContainerSupervisor:
     runtime: ContainerRuntime
@@ -70,6 +83,7 @@ class ContainerSupervisor:
     base_delay: float = 1.0
     max_delay: float = 30.0
     stable_after: float = 10.0
+    grace: float = 5.0
     restarts: int = 0
     _history: dict[str, History] = field(default_factory=dict[str, History])
 
@@ -82,11 +96,16 @@ class ContainerSupervisor:
             history = self._history.setdefault(info.name, History())
             if info.running and now - history.last_restart > self.stable_after:
                 history.failures = 0
-            decision = decide(info, history, now, base_delay=self.base_delay, max_delay=self.max_delay)
+            if info.running and info.health_retries is not None:
+                decision = await self._check_health(info, history)
+            else:
+                decision = decide(info, history, now, base_delay=self.base_delay, max_delay=self.max_delay)
             if decision.action == "restart":
                 history.failures += 1
                 history.last_restart = now
                 try:
+                    if info.running:
+                        await self.runtime.stop_container(info.name, grace=self.grace)
                     await self.runtime.start_container(info.name)
                     self.restarts += 1
                 except ContainerError as e:  # removed meanwhile, or failing again: next tick decides
@@ -97,6 +116,15 @@ class ContainerSupervisor:
         for gone in set(self._history) - {c.name for c in containers}:
             del self._history[gone]
         return decisions
+
+    async def _check_health(self, info: ContainerInfo, history: History) -> Decision:
+        try:
+            healthy = await self.runtime.check_health(info.name)
+        except ContainerError as e:
+            return Decision(info.name, "leave", f"health check could not run: {e}")
+        decision = decide_health(info, history, healthy)
+        history.unhealthy = 0 if decision.action in ("leave", "restart") else history.unhealthy + 1
+        return decision
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick every ``interval`` seconds until ``stop`` is set; a failing tick is logged, not fatal."""

@@ -14,6 +14,7 @@ from harmony.cli import config as config_cli
 from harmony.cli import fleet as fleet_cmd
 from harmony.cli import run as run_cmd
 from harmony.cli.check import check_deployment
+from harmony.cli.containers import app as containers_app
 from harmony.cli.errors import guarded
 from harmony.cli.journal_view import show_run, show_runs
 from harmony.cli.loading import load
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 console = Console()
 app.add_typer(fleet_cmd.fleet, name="fleet")
+app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")
 

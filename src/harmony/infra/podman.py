@@ -9,6 +9,8 @@ Ownership is by label (see the capability): every container this adapter creates
 used because without systemd nothing restarts containers after a crash — ``ContainerSupervisor`` does.
 Health checks are registered with ``--health-interval=disable`` (podman would need systemd timers) and run
 by the supervisor through ``podman healthcheck run``.
+"Running on return" from ``run_container`` means: still running ``SETTLE_SECONDS`` after podman started it;
+a process that dies later is the supervisor's (and the smoke test's) business.
 """
 
 from __future__ import annotations
@@ -158,6 +160,16 @@ class Podman:
         if await self.inspect_image(ref) is not None:
             await self._run("rmi", ref.qualified)
 
+    async def remove_image_if_unused(self, image_id: str) -> bool:
+        status, out, _ = await self._run("image", "inspect", "--format", "json", image_id, check=False)
+        if status != 0:
+            return False
+        (data,) = _json_list(out)
+        if data.get("RepoTags"):
+            return False
+        status, _, _ = await self._run("rmi", image_id, check=False)  # refused while a container uses it
+        return status == 0
+
     async def _image_or_fail(self, ref: ImageRef) -> ImageInfo:
         info = await self.inspect_image(ref)
         if info is None:
@@ -249,10 +261,12 @@ class Podman:
             return 124, str(e)
         return status, out + err
 
-    async def health_check(self, name: str) -> bool:
-        """Run the container's health check once (podman has no timer for it without systemd)."""
+    async def check_health(self, name: str) -> bool:
+        # podman would need systemd timers to run checks by itself; here each call runs one.
         await self._own(name)
-        status, _, _ = await self._run("healthcheck", "run", name, check=False)
+        status, out, err = await self._run("healthcheck", "run", name, check=False)
+        if status not in (0, 1):
+            raise PodmanError(f"health check of {name!r}: {_last_error(err) or out.strip()}")
         return status == 0
 
     async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:
@@ -335,12 +349,21 @@ def _parse_container(data: Mapping[str, Any]) -> ContainerInfo:
         id=str(data["Id"]),
         name=str(data["Name"]),
         image=str(data.get("ImageName", "")),
+        image_id=str(data.get("Image", "")),
         state=cast(ContainerState, status if status in _STATES else "unknown"),
         exit_code=cast(int | None, state.get("ExitCode")),
         labels=cast(Mapping[str, str], config.get("Labels") or {}),
         ports=tuple(ports),
         restarts=int(data.get("RestartCount", 0)),
+        health_retries=_health_retries(config),
     )
+
+
+def _health_retries(config: Mapping[str, Any]) -> int | None:
+    check = cast(Mapping[str, Any] | None, config.get("Healthcheck"))
+    if not check or not check.get("Test"):
+        return None
+    return max(1, int(check.get("Retries") or 1))
 
 
 def _json_list(text: str) -> list[Mapping[str, Any]]:

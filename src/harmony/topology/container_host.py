@@ -1,9 +1,10 @@
-"""``ContainerHost``: this machine as a place to run containers — podman, managed files, probes.
+"""``ContainerHost``: this machine as a place to run applications — podman, a load balancer, DNS, files, probes.
 
 The composition root for applications on one host: each capability is delegated to its adapter
-(``Podman``, ``LocalFiles``, ``NetProbe``). ``ContainerHost.local()`` uses the system podman store;
-``ContainerHost.isolated(dir)`` a store of its own (what tests and the quickstart use, so they never see
-the machine's other containers).
+(``Podman``, ``Haproxy``, ``Dnsmasq``, ``LocalFiles``, ``NetProbe``). ``ContainerHost.isolated(dir)`` keeps
+everything under ``dir``: a podman store of its own (so it never sees the machine's other containers),
+HAProxy's and dnsmasq's state (both answer on loopback only). The daemons are started by the first change
+that needs them and keep running after Harmony exits, like any site service; ``stop_services`` stops them.
 """
 
 from __future__ import annotations
@@ -12,30 +13,46 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.containers import ContainerInfo, ContainerSpec, ImageInfo, ImageRef
+from harmony.domain.capabilities.dns import DnsRecordSet
 from harmony.domain.capabilities.files import FileState
+from harmony.domain.capabilities.load_balancer import Backend, BackendStatus, Frontend
 from harmony.domain.capabilities.probes import ProbeResult
 from harmony.domain.errors import PodmanError, TopologyError
+from harmony.domain.names import ResourceName
 from harmony.domain.values import IPAddress, Port
+from harmony.infra.dnsmasq import Dnsmasq
+from harmony.infra.haproxy import Haproxy
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.net_probe import NetProbe
 from harmony.infra.podman import Podman, write_containers_conf
 
 
 class ContainerHost:
-    def __init__(self, *, name: str, podman: Podman, files: LocalFiles | None = None) -> None:
+    def __init__(
+        self, *, name: str, podman: Podman, haproxy: Haproxy, dnsmasq: Dnsmasq, files: LocalFiles | None = None
+    ) -> None:
         self._name = name
         self.podman = podman
+        self.haproxy = haproxy
+        self.dnsmasq = dnsmasq
         self._files = files or LocalFiles(Path("/"))
         self._probe = NetProbe()
 
     @classmethod
-    def local(cls, *, name: str = "localhost", conf: Path | None = None) -> ContainerHost:
-        return cls(name=name, podman=Podman(conf=conf))
+    def isolated(cls, directory: Path, *, dns_port: int, name: str = "localhost") -> ContainerHost:
+        """Everything under ``directory``: podman store (vfs), HAProxy, and dnsmasq on ``127.0.0.1:dns_port``."""
+        directory = directory.absolute()
+        return cls(
+            name=name,
+            podman=Podman.isolated(directory / "podman"),
+            haproxy=Haproxy(state_dir=directory / "haproxy"),
+            dnsmasq=Dnsmasq(state_dir=directory / "dnsmasq", port=dns_port, interfaces=("lo",)),
+        )
 
-    @classmethod
-    def isolated(cls, directory: Path, *, name: str = "localhost") -> ContainerHost:
-        """Podman with its own store under ``directory`` (vfs driver) and the containers.conf this machine needs."""
-        return cls(name=name, podman=Podman.isolated(directory))
+    async def stop_services(self) -> None:
+        """Stop the load balancer and DNS daemons (their configuration stays)."""
+        await self.haproxy.stop()
+        await self.dnsmasq.stop()
 
     @property
     def name(self) -> str:
@@ -77,6 +94,9 @@ class ContainerHost:
     async def remove_image(self, ref: ImageRef) -> None:
         await self.podman.remove_image(ref)
 
+    async def remove_image_if_unused(self, image_id: str) -> bool:
+        return await self.podman.remove_image_if_unused(image_id)
+
     async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
         return await self.podman.run_container(spec)
 
@@ -97,6 +117,9 @@ class ContainerHost:
 
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
         return await self.podman.exec_in_container(name, argv, timeout=timeout)
+
+    async def check_health(self, name: str) -> bool:
+        return await self.podman.check_health(name)
 
     async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:
         return await self.podman.container_logs(name, tail=tail)
@@ -123,6 +146,43 @@ class ContainerHost:
 
     async def remove_path(self, path: PurePosixPath) -> None:
         await self._files.remove_path(path)
+
+    # LoadBalancer
+
+    async def frontends(self) -> Sequence[Frontend]:
+        return await self.haproxy.frontends()
+
+    async def put_frontend(self, frontend: Frontend) -> None:
+        await self.haproxy.put_frontend(frontend)
+
+    async def remove_frontend(self, name: ResourceName) -> None:
+        await self.haproxy.remove_frontend(name)
+
+    async def add_backend(self, frontend: ResourceName, backend: Backend) -> None:
+        await self.haproxy.add_backend(frontend, backend)
+
+    async def drain_backend(self, frontend: ResourceName, backend: ResourceName) -> None:
+        await self.haproxy.drain_backend(frontend, backend)
+
+    async def activate_backend(self, frontend: ResourceName, backend: ResourceName) -> None:
+        await self.haproxy.activate_backend(frontend, backend)
+
+    async def remove_backend(self, frontend: ResourceName, backend: ResourceName, *, grace: float = 30.0) -> None:
+        await self.haproxy.remove_backend(frontend, backend, grace=grace)
+
+    async def backend_states(self, frontend: ResourceName) -> Sequence[BackendStatus]:
+        return await self.haproxy.backend_states(frontend)
+
+    # DnsServer
+
+    async def dns_record_sets(self) -> Sequence[DnsRecordSet]:
+        return await self.dnsmasq.dns_record_sets()
+
+    async def put_dns_record_set(self, record_set: DnsRecordSet) -> None:
+        await self.dnsmasq.put_dns_record_set(record_set)
+
+    async def remove_dns_record_set(self, owner: ResourceName) -> None:
+        await self.dnsmasq.remove_dns_record_set(owner)
 
     # Prober
 

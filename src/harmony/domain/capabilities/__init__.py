@@ -6,6 +6,19 @@ type parameter. Capabilities are named after concepts (``DnsServer``), never aft
 
 from harmony.domain.capabilities.boot import BootScript, BootServer
 from harmony.domain.capabilities.commands import CommandResult, CommandRunner
+from harmony.domain.capabilities.containers import (
+    ContainerHealthCheck,
+    ContainerInfo,
+    ContainerName,
+    ContainerRuntime,
+    ContainerSpec,
+    EnvName,
+    ImageInfo,
+    ImageRef,
+    PortMapping,
+    ResourceLimits,
+    VolumeMount,
+)
 from harmony.domain.capabilities.dhcp import DhcpLease, DhcpPool, DhcpReservation, DhcpServer, DhcpSubnet, NetworkBoot
 from harmony.domain.capabilities.dns import (
     AaaaRecord,
@@ -38,6 +51,7 @@ from harmony.domain.capabilities.load_balancer import (
     HealthCheck,
     LoadBalancer,
 )
+from harmony.domain.capabilities.probes import Prober, ProbeResult
 
 __all__ = [
     "LOCAL",
@@ -52,6 +66,11 @@ __all__ = [
     "CnameRecord",
     "CommandResult",
     "CommandRunner",
+    "ContainerHealthCheck",
+    "ContainerInfo",
+    "ContainerName",
+    "ContainerRuntime",
+    "ContainerSpec",
     "DhcpLease",
     "DhcpPool",
     "DhcpReservation",
@@ -61,6 +80,7 @@ __all__ = [
     "DnsRecordSet",
     "DnsServer",
     "Endpoint",
+    "EnvName",
     "FileKind",
     "FileState",
     "Firewall",
@@ -68,15 +88,22 @@ __all__ = [
     "FirewallState",
     "Frontend",
     "HealthCheck",
+    "ImageInfo",
+    "ImageRef",
     "LoadBalancer",
     "ManagedFiles",
     "Masquerade",
     "NetworkBoot",
     "NetworkEdge",
     "PortForward",
+    "PortMapping",
+    "ProbeResult",
+    "Prober",
     "PtrRecord",
+    "ResourceLimits",
     "Rule",
     "SrvRecord",
+    "VolumeMount",
     "WebEdge",
     "Zone",
 ]

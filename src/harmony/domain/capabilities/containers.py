@@ -18,13 +18,14 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from ipaddress import IPv4Address
 from pathlib import PurePosixPath
-from typing import Any, Literal, Protocol, Self
+from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
-from pydantic_core import core_schema
+from pydantic import BaseModel, ConfigDict, Field
 
-from harmony.domain.errors import InvalidValueError
-from harmony.domain.values import Port
+from harmony.domain.values import (
+    Port,
+    _ValidatedStr,  # pyright: ignore[reportPrivateUsage] - shared validated-str base
+)
 
 MANAGED_LABEL = "io.harmony.managed"
 RESTART_LABEL = "io.harmony.restart"  # the restart policy, for the supervisor
@@ -38,21 +39,15 @@ _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMAGE = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
 
 
-class _Checked(str):
-    _what = "value"
-    _expected = ""
+class _Checked(_ValidatedStr):
     _pattern = re.compile(".*")
 
-    def __new__(cls, value: str) -> Self:
-        if not isinstance(value, str) or not cls._pattern.match(value):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
-            raise InvalidValueError(cls._what, value, cls._expected)
-        return super().__new__(cls, value)
-
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(
-            cls, core_schema.str_schema(), serialization=core_schema.plain_serializer_function_ser_schema(str)
-        )
+    def _normalise(cls, value: str) -> str | None:
+        try:
+            return value if cls._pattern.match(value) else None
+        except TypeError:  # not a str, from an untyped caller
+            return None
 
 
 class ContainerName(_Checked):
@@ -107,7 +102,7 @@ class VolumeMount(_Frozen):
     read_only: bool = False
 
 
-class HealthCheck(_Frozen):
+class ContainerHealthCheck(_Frozen):
     """A command run inside the container; exit status 0 means healthy."""
 
     command: tuple[str, ...] = Field(min_length=1)
@@ -132,7 +127,7 @@ class ContainerSpec(_Frozen):
     volumes: tuple[VolumeMount, ...] = ()
     labels: Mapping[str, str] = Field(default_factory=dict[str, str])
     limits: ResourceLimits = ResourceLimits()
-    health: HealthCheck | None = None
+    health: ContainerHealthCheck | None = None
     restart: RestartPolicy = "on-failure"
     network: NetworkMode = "bridge"
     init: bool = Field(default=True, description="run a tiny init as PID 1 so stop signals are honoured")
@@ -151,11 +146,13 @@ class ContainerInfo(_Frozen):
     id: str
     name: str
     image: str
+    image_id: str = ""
     state: ContainerState
     exit_code: int | None = None
     labels: Mapping[str, str] = Field(default_factory=dict[str, str])
     ports: tuple[PublishedPort, ...] = ()
     restarts: int = 0
+    health_retries: int | None = Field(default=None, description="failed checks before unhealthy; None: no check")
 
     @property
     def running(self) -> bool:
@@ -195,6 +192,10 @@ class ContainerRuntime(Protocol):
 
     async def remove_image(self, ref: ImageRef) -> None: ...
 
+    async def remove_image_if_unused(self, image_id: str) -> bool:
+        """Remove the image ``image_id`` when no tag and no container refer to it; ``True`` if it was removed."""
+        ...
+
     async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
         """Create and start a container; running on return, or ``ContainerStartError`` and nothing left."""
         ...
@@ -217,6 +218,10 @@ class ContainerRuntime(Protocol):
 
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
         """Run ``argv`` inside a running container: (exit status, combined output)."""
+        ...
+
+    async def check_health(self, name: str) -> bool:
+        """Run the container's health check once: ``True`` when it passed. ``ContainerError`` if it has none."""
         ...
 
     async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from harmony.domain.capabilities.containers import MANAGED_LABEL, ContainerInfo, ContainerRuntime, ContainerSpec
 from harmony.domain.change import Change
-from harmony.domain.errors import ForeignContainerError, InterpretError
+from harmony.domain.errors import ContainerError, ForeignContainerError, InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
@@ -86,6 +86,8 @@ class ContainerInterpret(Interpret[ContainerRuntime]):
             info = await topology.run_container(self._labelled())
         except ForeignContainerError as e:
             raise InterpretError(self.score.name, "run", e) from e
+        except ContainerError as e:  # the runtime's own words and the last log lines go into the Outcome
+            return Outcome.failure(str(e), *e.evidence)
         return Outcome.success(f"running {spec.name} from {spec.image}", *_ports(info))
 
 

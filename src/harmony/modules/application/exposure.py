@@ -1,7 +1,7 @@
 """How an application is reached: a load-balancer frontend in front of its current version, and a DNS name.
 
-The frontend is named after the application and has exactly one backend once a deploy is done: the
-container of the serving version (named after it) on its loopback port. A switch adds the new backend
+The frontend is named after the application and, once a deploy is done, has exactly the containers of the
+serving version as backends (named after them), each on its loopback port. A switch adds the new backend
 first, then removes the old ones with ``remove_backend`` (drain, wait for in-flight connections up to the
 grace period, remove), so no request is refused or cut. The DNS record set is owned by the application.
 """
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from harmony.domain.capabilities.dns import ARecord, DnsRecordSet
 from harmony.domain.capabilities.load_balancer import Backend, Frontend, HealthCheck
 from harmony.domain.change import Change
-from harmony.domain.names import ResourceName
+from harmony.domain.names import NonEmpty, ResourceName
 from harmony.domain.values import Hostname, IPv4Address, Port
 
 LOOPBACK = IPv4Address("127.0.0.1")
@@ -43,13 +43,13 @@ def backend_for(container: str, host_port: int) -> Backend:
     return Backend(name=ResourceName(container), address=LOOPBACK, port=Port(host_port))
 
 
-def frontend_for(app: ResourceName, exposure: Exposure, backend: Backend) -> Frontend:
+def frontend_for(app: ResourceName, exposure: Exposure, backends: NonEmpty[Backend]) -> Frontend:
     return Frontend(
         name=app,
         address=exposure.address,
         port=exposure.port,
         mode=exposure.mode,
-        backends=(backend,),
+        backends=backends,
         health_check=HealthCheck(protocol="tcp", interval=exposure.check_interval),
     )
 
@@ -65,7 +65,7 @@ def record_set_for(app: ResourceName, exposure: Exposure) -> DnsRecordSet:
 def plan_exposure(
     app: ResourceName,
     exposure: Exposure,
-    serving: Backend | None,
+    serving: NonEmpty[Backend] | None,
     frontends: Sequence[Frontend],
     record_sets: Sequence[DnsRecordSet],
 ) -> list[Change]:
@@ -74,7 +74,7 @@ def plan_exposure(
     current = next((f for f in frontends if f.name == app), None)
     if serving is None or current is None or frontend_for(app, exposure, serving) != current:
         now = "none" if current is None else ", ".join(f"{b.name}@{b.port}" for b in current.backends)
-        wanted = "the new version" if serving is None else f"{serving.name}@{serving.port}"
+        wanted = "the new version" if serving is None else ", ".join(f"{b.name}@{b.port}" for b in serving)
         changes.append(
             Change.update(f"frontend {app} {exposure.address}:{exposure.port}", f"backends {now} -> {wanted}\n")
         )

@@ -74,8 +74,11 @@ class BusyboxImageInterpret(Interpret[ImageBuilder]):
         await topology.write_file(
             archive, busybox_rootfs_tar(found.content, s.files), mode=0o600, owner=None, group=None
         )
+        previous = await topology.inspect_image(s.ref)
         try:
             info = await topology.import_image(archive, s.ref, labels={CONTENT_LABEL: content_digest(s.files)})
         finally:
             await topology.remove_path(archive)
+        if previous is not None and previous.id != info.id:
+            await topology.remove_image_if_unused(previous.id)  # kept while a container still runs it
         return Outcome.success(f"imported {s.ref.qualified}", f"image id {info.id[:12]}")
