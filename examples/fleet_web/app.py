@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, HealthCheck, ImageRef, PortMapping
+from harmony.domain.capabilities.containers import (
+    ContainerHealthCheck,
+    ContainerName,
+    ContainerSpec,
+    ImageRef,
+    PortMapping,
+)
 from harmony.domain.values import Port
 from harmony.modules.application.container import Container
 
@@ -23,7 +29,9 @@ def web(version: str, *, port: int | None = None, broken: bool = False) -> Conta
             image=IMAGE,
             command=("sh", "-c", script),
             ports=() if port is None else (PortMapping(container=Port(8080), host=Port(port)),),
-            health=HealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=0.3),
+            health=ContainerHealthCheck(
+                command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=0.3
+            ),
             restart="no",
         ),
         stop_grace=2.0,

@@ -16,7 +16,13 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, HealthCheck, ImageRef, PortMapping
+from harmony.domain.capabilities.containers import (
+    ContainerHealthCheck,
+    ContainerName,
+    ContainerSpec,
+    ImageRef,
+    PortMapping,
+)
 from harmony.domain.errors import KeyValueError
 from harmony.domain.values import Port
 from harmony.fleet.control import DeviceOffline, FleetControl
@@ -44,7 +50,9 @@ def web(version: str, port: int | None, *, broken: bool = False) -> Container:
         spec=ContainerSpec(
             name=ContainerName("web"), image=IMAGE, command=("sh", "-c", script),
             ports=() if port is None else (PortMapping(container=Port(8080), host=Port(port)),),
-            health=HealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=0.3),
+            health=ContainerHealthCheck(
+                command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=0.3
+            ),
             restart="no",
         ),
         stop_grace=1.0,

@@ -184,10 +184,11 @@ class DeviceAgent:
     async def _on_desired(self, update: KvUpdate) -> None:
         name = update.key.partition(".")[2]
         if update.value is None:
-            old = self.deployments.pop(name, None)
-            if old is not None and old.score is not None:
-                with contextlib.suppress(CapabilityError):
-                    await self.runtime.remove_container(old.score.spec.name, grace=old.score.stop_grace)
+            async with self._lock:  # never under a reconcile of the same workload
+                old = self.deployments.pop(name, None)
+                if old is not None and old.score is not None:
+                    with contextlib.suppress(CapabilityError):
+                        await self.runtime.remove_container(old.score.spec.name, grace=old.score.stop_grace)
             await self._report(DeploymentState(deployment=name, version="", phase="removed", message="undeployed"))
             return
         version = version_of(update.value)
@@ -209,25 +210,34 @@ class DeviceAgent:
     async def _reconciler(self) -> None:
         while True:
             name = await self._dirty.get()
-            await self.reconcile(name)
+            try:
+                await self.reconcile(name)
+            except HarmonyError as e:  # one workload's trouble never stops the others'
+                log.warning("%s: reconcile of %s failed: %s", self.device, name, e)
 
     async def reconcile(self, name: str) -> None:
         dep = self.deployments.get(name)
         if dep is None:
             return
         async with self._lock:
+            if self.deployments.get(name) is not dep:
+                return  # replaced or undeployed while waiting for the lock
             if dep.score is not None:
                 dep.state = await self._converge(name, dep.version, dep.score)
         if not dep.reported or dep.state.phase != "running":
             await self._report_dep(dep)
 
     async def _converge(self, name: str, version: str, score: Container) -> DeploymentState:
-        interpret = score.interpret()
+        """Plan, apply if needed, then the health gate; any capability error becomes a ``failed`` state."""
         try:
-            changes = await interpret.plan(self.runtime)
-            outcome = await interpret.apply(self.runtime, changes) if changes else None
+            return await self._converge_once(name, version, score)
         except HarmonyError as e:
             return DeploymentState(deployment=name, version=version, phase="failed", message=str(e))
+
+    async def _converge_once(self, name: str, version: str, score: Container) -> DeploymentState:
+        interpret = score.interpret()
+        changes = await interpret.plan(self.runtime)
+        outcome = await interpret.apply(self.runtime, changes) if changes else None
         if outcome is not None and not outcome.ok:
             return DeploymentState(
                 deployment=name, version=version, phase="failed", message=outcome.message, details=outcome.details
@@ -263,7 +273,10 @@ class DeviceAgent:
         while True:
             await asyncio.sleep(self.settings.ground_truth_interval)
             for name in list(self.deployments):
-                await self.reconcile(name)
+                try:
+                    await self.reconcile(name)
+                except HarmonyError as e:
+                    log.warning("%s: drift check of %s failed: %s", self.device, name, e)
 
     # reporting
 
