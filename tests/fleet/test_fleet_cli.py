@@ -122,6 +122,24 @@ def test_readme_walkthrough(operator: Operator, tmp_path: Path) -> None:
     assert overview["pi-1"]["online"] and overview["pi-1"]["labels"] == {"site": "lab", "ring": "canary"}
     assert overview["pi-2"]["healthy"] == 1
 
+    # An agent killed outright: its workload keeps running; restarted, it adopts it and reports healthy again.
+    op.procs["pi-2"].kill()
+    op.procs.pop("pi-2").wait()
+    assert op.run("ping", "pi-2", ok=False).returncode == 1
+    op.start(
+        "pi-2", "agent", "--credentials", str(tmp_path / "fleet" / "devices" / "pi-2.json"),
+        "--store", str(tmp_path / "pi-2"), "--heartbeat", "0.5", "--ground-truth", "2",
+    )  # fmt: skip
+
+    def pong() -> dict[str, dict[str, dict[str, str]]]:
+        answer = op.run("ping", "pi-2", ok=False)
+        return json.loads(answer.stdout) if answer.returncode == 0 else {"deployments": {}}
+
+    wait_until(lambda: pong()["deployments"].get("web", {}).get("phase") == "running")
+    assert pong()["deployments"]["web"] == {"version": v2["version"], "phase": "running"}
+    assert pong["deployments"]["web"] == {"version": v2["version"], "phase": "running"}
+    assert "serving v2" in op.run("logs", "pi-2", "web").stdout  # the same container: its log starts at v2
+
     op.stop("pi-3")
     offline = op.run("ping", "pi-3", ok=False)
     assert offline.returncode == 1 and "offline" in offline.stderr
