@@ -4,6 +4,7 @@ own state and heartbeats; the control side reads and writes everything."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -16,7 +17,9 @@ from tests.fixtures.nats_fleet import bus_options
 
 
 async def device_bus(home: FleetHome, server: FleetNatsServer, device: str) -> FleetBus:
-    return await FleetBus.connect(bus_options(home.add_device(device), [server.url]))
+    # a short timeout: a denied request is never answered, so each denial costs one timeout
+    options = dataclasses.replace(bus_options(home.add_device(device), [server.url]), timeout=1.0)
+    return await FleetBus.connect(options)
 
 
 async def test_device_reads_only_its_own_desired_state_and_writes_only_its_own_state(
@@ -64,7 +67,7 @@ async def test_device_reads_only_its_own_desired_state_and_writes_only_its_own_s
 async def test_an_unknown_user_cannot_connect(fleet_home: FleetHome, fleet_server: FleetNatsServer) -> None:
     stranger = device_identity("dev-x", [fleet_server.url])  # never registered: not in the server's users
     with pytest.raises(KeyValueError):
-        await FleetBus.connect(bus_options(stranger, [fleet_server.url]))
+        await FleetBus.connect(dataclasses.replace(bus_options(stranger, [fleet_server.url]), timeout=1.0))
 
 
 def test_generated_authorization_confines_each_device_to_its_own_subjects() -> None:
