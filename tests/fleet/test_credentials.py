@@ -43,6 +43,8 @@ async def test_device_reads_only_its_own_desired_state_and_writes_only_its_own_s
 
         with pytest.raises(KeyValueError):
             await a.watch(DESIRED, "dev-b.>", collect)
+        assert "permissions violation" in a.server_errors[-1].lower()  # refused by the server, not just slow
+        assert "dev-b" in a.server_errors[-1]
         with pytest.raises(KeyValueError):
             await a.watch(DESIRED, ">", collect)
         with pytest.raises(KeyValueError):
@@ -51,6 +53,7 @@ async def test_device_reads_only_its_own_desired_state_and_writes_only_its_own_s
         await a.put(STATE, "dev-a.web", b"{}")
         with pytest.raises(KeyValueError):
             await a.put(STATE, "dev-b.web", b'{"forged": true}')
+        assert "permissions violation" in a.server_errors[-1].lower() and "fleet_state.dev-b" in a.server_errors[-1]
         with pytest.raises(KeyValueError):
             await a.put(DESIRED, "dev-a.web", b'{"self": "promoted"}')
         await a.put_nowait(HEARTBEAT, "dev-b", b'{"forged": true}')  # fire-and-forget: the server drops it

@@ -82,6 +82,7 @@ class FleetBus:
         self._nc = nc
         self._js = nc.jetstream(timeout=options.timeout)
         self.options = options
+        self.server_errors: list[str] = []  # the last asynchronous errors the server sent (newest last)
 
     @classmethod
     async def connect(
@@ -101,8 +102,11 @@ class FleetBus:
                 chosen.reconnects, base=options.reconnect_base, cap=options.reconnect_cap, rng=rng
             )
 
-        async def quiet(_e: Exception) -> None:
-            return None
+        errors: list[str] = []
+
+        async def quiet(e: Exception) -> None:
+            errors.append(str(e))  # e.g. a permissions violation: the request itself just goes unanswered
+            del errors[:-20]
 
         async def reconnected() -> None:
             if on_reconnect is not None:
@@ -133,7 +137,9 @@ class FleetBus:
                 )
                 # bounded: nats-py retries a refused login forever
                 nc = await asyncio.wait_for(connecting, options.timeout * 3)
-                return cls(nc, options)
+                bus = cls(nc, options)
+                bus.server_errors = errors
+                return bus
             except (TimeoutError, OSError, nats.errors.Error) as e:
                 if not wait_for_server:
                     raise KeyValueUnavailable("", f"cannot connect to NATS at {', '.join(options.servers)}: {e}") from e
