@@ -101,3 +101,10 @@ def test_agent_rejects_entries_it_cannot_run(raw: bytes, reason: str) -> None:
 def test_agent_accepts_the_wire_form_of_a_container_score() -> None:
     score = container()
     assert accept(score_adapter().dump_json(score)) == score
+
+
+def test_heartbeats_stay_small() -> None:
+    from harmony.fleet.records import Heartbeat
+
+    beat = Heartbeat(t=1_800_000_000.123, n=10_000_000, ok=99, bad=99)
+    assert len(beat.to_bytes()) <= 96  # the original project's budget for a heartbeat payload
