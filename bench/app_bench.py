@@ -53,6 +53,27 @@ def free_port() -> int:
             return port
 
 
+def drop_store(podman: Podman) -> None:
+    """Remove the store's containers, wait for podman's cleanup processes, remove its run root."""
+    subprocess.run(podman.argv("rm", "-af", "-t", "0"), capture_output=True, check=False)
+    if podman.runroot is None:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _in_use(str(podman.runroot)):
+        time.sleep(0.05)
+    shutil.rmtree(podman.runroot, ignore_errors=True)
+
+
+def _in_use(path: str) -> bool:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if path.encode() in cmdline.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def answers(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
@@ -77,9 +98,7 @@ async def harmony_round(work: Path) -> tuple[float, float, float]:
         return t1 - t0, t2 - t1, t3 - t2
     finally:
         await host.stop_services()
-        subprocess.run(host.podman.argv("rm", "-af", "-t", "0"), capture_output=True, check=False)
-        if host.podman.runroot:
-            shutil.rmtree(host.podman.runroot, ignore_errors=True)
+        drop_store(host.podman)
 
 
 def by_hand_round(work: Path) -> float:
@@ -104,8 +123,7 @@ def by_hand_round(work: Path) -> float:
             time.sleep(0.02)
         return time.perf_counter() - t0
     finally:
-        subprocess.run(podman.argv("rm", "-af", "-t", "0"), capture_output=True, check=False)
-        shutil.rmtree(podman.runroot, ignore_errors=True)
+        drop_store(podman)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.nats_fleet",
     "tests.fixtures.netns",
     "tests.fixtures.app_host",
+    "tests.fixtures.edge",
     "tests.fixtures.openbao",
 ]
 

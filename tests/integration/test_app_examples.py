@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -100,6 +103,42 @@ async def test_status_board_worker_feeds_web_and_is_supervised(tmp_path: Path, c
     await eventually(ticking_again, what="the worker restarted and writing the page from tick 1 again")
 
 
+def supervise_and_kill(env: dict[str, str], store: Podman, name: str, port: int) -> str:
+    """Run ``harmony containers supervise``, SIGKILL the container, wait until the supervisor says it restarted
+    it and it serves again; return what the supervisor printed."""
+    supervisor = subprocess.Popen(
+        [HARMONY, "containers", "supervise", "examples/web_deploy", "--interval", "0.2"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    assert supervisor.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(supervisor.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        pid = subprocess.run(
+            store.argv("inspect", "--format", "{{.State.Pid}}", name), capture_output=True, text=True, check=True
+        ).stdout.strip()
+        os.kill(int(pid), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not (any(f"{name}: restart" in line for line in lines) and serves(port)):
+            assert time.monotonic() < deadline, f"the supervisor did not bring {name} back: {lines}"
+            time.sleep(0.2)
+    finally:
+        supervisor.send_signal(signal.SIGINT)
+        supervisor.wait(timeout=30)
+        reader.join(timeout=10)
+    output = "".join(lines)
+    assert "Traceback" not in output and "stopped; " in output, output
+    return output
+
+
+def serves(port: int) -> bool:
+    try:
+        return "Harmony" in get(port)
+    except OSError:
+        return False
+
+
 def test_web_deploy_through_the_harmony_command(tmp_path: Path) -> None:
     env = {
         **os.environ,
@@ -131,6 +170,8 @@ def test_web_deploy_through_the_harmony_command(tmp_path: Path) -> None:
         assert container["state"] == "running" and container["labels"]["io.harmony.app"] == "web"
         logs = harmony("containers", "logs", "examples/web_deploy", container["name"], "--tail", "5")
         assert logs.returncode == 0 and "response:200" in logs.stdout, logs.stdout + logs.stderr
+        supervised = supervise_and_kill(env, Podman.isolated(tmp_path / "cli" / "podman"), container["name"], port)
+        assert f"{container['name']}: restart" in supervised, supervised
     finally:
         down = harmony("containers", "down", "examples/web_deploy")
         wipe(Podman.isolated(tmp_path / "cli" / "podman"))  # the store's run root, after the test

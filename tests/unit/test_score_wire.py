@@ -34,6 +34,40 @@ EXAMPLES: dict[str, AnyScore] = {
         expose=Exposure(hostname=Hostname("web.apps.lan"), zone=Hostname("apps.lan"), port=Port(80)),
         smoke=HttpCheck(expect_body="hi"),
     ),
+    "dns_zone": score_kinds()["dns_zone"].model_validate(
+        {"zone": "office.lan", "records": [{"type": "A", "name": "web.office.lan", "address": "10.0.0.5"}]}
+    ),
+    "dhcp_scope": score_kinds()["dhcp_scope"].model_validate(
+        {
+            "subnet": {
+                "network": "10.0.0.0/24",
+                "pools": [{"start": "10.0.0.100", "end": "10.0.0.199"}],
+                "reservations": [{"mac": "52:54:00:00:00:07", "address": "10.0.0.7"}],
+                "boot": {"next_server": "10.0.0.1"},
+            }
+        }
+    ),
+    "boot_scripts": score_kinds()["boot_scripts"].model_validate({"scripts": [{"content": "#!ipxe\n"}]}),
+    "load_balancing": score_kinds()["load_balancing"].model_validate(
+        {"frontends": [{"name": "web", "port": 80, "backends": [{"name": "a", "address": "10.0.0.5", "port": 8080}]}]}
+    ),
+    "firewall_rules": score_kinds()["firewall_rules"].model_validate(
+        {
+            "policy": {
+                "zones": [{"name": "lan", "interfaces": ["eth1"]}],
+                "rules": [
+                    {
+                        "action": "allow",
+                        "source": {"name": "lan", "interfaces": ["eth1"]},
+                        "destination": {"name": "local"},
+                        "protocol": "tcp",
+                        "ports": [22],
+                    }
+                ],
+            },
+            "must_reach": [{"address": "10.0.0.1", "port": 22}],
+        }
+    ),
 }
 
 

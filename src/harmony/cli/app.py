@@ -12,6 +12,7 @@ from rich.table import Table
 
 from harmony.cli import config as config_cli
 from harmony.cli import fleet as fleet_cmd
+from harmony.cli import lb as lb_cli
 from harmony.cli import run as run_cmd
 from harmony.cli.check import check_deployment
 from harmony.cli.containers import app as containers_app
@@ -33,6 +34,7 @@ app.add_typer(fleet_cmd.fleet, name="fleet")
 app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")
+app.add_typer(lb_cli.lb_app, name="lb")
 
 Deploy = Annotated[str, typer.Argument(help="Deployment: a .py file, a package directory, or a module name.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line for runs).")]

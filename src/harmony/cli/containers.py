@@ -8,7 +8,9 @@ balancer and DNS daemons (containers Harmony did not create are never touched).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 from typing import Annotated
 
 import typer
@@ -86,16 +88,18 @@ def supervise(
     supervisor = ContainerSupervisor(host, interval=interval)
 
     async def loop() -> None:
-        while True:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        while not stop.is_set():
             for decision in await supervisor.tick():
                 if decision.action != "leave":
                     console.print(str(decision), highlight=False)
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
-    try:
-        asyncio.run(loop())
-    except KeyboardInterrupt:
-        console.print(f"stopped; {supervisor.restarts} restart(s)")
+    asyncio.run(loop())
+    console.print(f"stopped; {supervisor.restarts} restart(s)")
 
 
 @app.command()

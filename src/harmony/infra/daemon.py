@@ -9,6 +9,7 @@ down until the next apply notices it (``alive`` is false) and starts it again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -25,15 +26,18 @@ def read_pid(pid_file: Path) -> int | None:
         pid = int(pid_file.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+    return pid if alive(pid) else None
+
+
+def alive(pid: int) -> bool:
+    """True while process ``pid`` exists and has not exited (a zombie has released everything)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        return pid
-    if _is_zombie(pid):
-        return None
-    return pid
+        return True
+    return not _is_zombie(pid)
 
 
 def _is_zombie(pid: int) -> bool:
@@ -75,7 +79,9 @@ async def stop_daemon(pid_file: Path, *, timeout: float = 10.0) -> None:
     if pid is None:
         return
     os.kill(pid, signal.SIGTERM)
-    if not await poll_until(lambda: read_pid(pid_file) is None, timeout=timeout):
-        os.kill(pid, signal.SIGKILL)
-        await poll_until(lambda: read_pid(pid_file) is None, timeout=timeout)
+    # Wait for the process, not the pid file: a daemon may remove its pid file while still closing sockets.
+    if not await poll_until(lambda: not alive(pid), timeout=timeout):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        await poll_until(lambda: not alive(pid), timeout=timeout)
     await asyncio.to_thread(pid_file.unlink, missing_ok=True)

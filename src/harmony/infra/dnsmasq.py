@@ -37,8 +37,8 @@ from harmony.domain.names import ResourceName
 from harmony.domain.values import Hostname, IPv4Address, IPv4Network, MacAddress
 from harmony.infra.daemon import read_pid, start_daemon, stop_daemon
 from harmony.infra.local_process import run_local
+from harmony.infra.model_comment import embed, extract
 
-HEADER = "# harmony:"
 ARCH_CODES = {"bios": (0,), "uefi-x64": (7, 9), "uefi-arm64": (11,)}
 
 
@@ -78,7 +78,7 @@ def render_record_set(record_set: DnsRecordSet) -> str:
     """A DNS fragment: the zone served locally (NXDOMAIN for unknown names) and one line per record."""
     rs = record_set.sorted()
     ttl = rs.ttl
-    lines = [HEADER + "dns " + rs.model_dump_json(), f"local=/{rs.zone}/"]
+    lines = [embed("dns", rs.model_dump_json()).rstrip("\n"), f"local=/{rs.zone}/"]
     for r in rs.records:
         match r:
             case ARecord() | AaaaRecord():
@@ -103,7 +103,7 @@ def render_subnet(subnet: DhcpSubnet) -> str:
     mask = net.netmask
     lease = subnet.lease_time
     lines = [
-        HEADER + "dhcp " + subnet.model_dump_json(),
+        embed("dhcp", subnet.model_dump_json()).rstrip("\n"),
         f"dhcp-range=set:{tag},{net.network_address},static,{mask},{lease}",
         *(f"dhcp-range=set:{tag},{p.start},{p.end},{mask},{lease}" for p in subnet.pools),
     ]
@@ -126,10 +126,10 @@ def render_subnet(subnet: DhcpSubnet) -> str:
 def parse_fragment(text: str) -> DnsRecordSet | DhcpSubnet | None:
     """The model a fragment was rendered from, or ``None`` when it is not exactly such a rendering
     (edited by hand, truncated, not ours): such a fragment counts as not served and is rewritten."""
-    first, _, _ = text.partition("\n")
-    if not first.startswith(HEADER):
+    found = extract(text)
+    if found is None:
         return None
-    kind, _, payload = first.removeprefix(HEADER).partition(" ")
+    kind, payload = found
     try:
         if kind == "dns":
             record_set = DnsRecordSet.model_validate_json(payload)
@@ -276,21 +276,24 @@ class Dnsmasq:
         await stop_daemon(self._pid_file)
 
     async def _served(self) -> list[DnsRecordSet | DhcpSubnet]:
-        def read() -> tuple[list[DnsRecordSet | DhcpSubnet], bool]:
-            if read_pid(self._pid_file) is None or not self._fragments.is_dir():
-                return [], False
-            texts = {p.name: p.read_text() for p in sorted(self._fragments.glob("*.conf"))}
-            loaded = self._loaded.read_text() if self._loaded.exists() else ""
-            if loaded != self._digest(texts):
-                return [], False
-            models = [m for m in map(parse_fragment, texts.values()) if m is not None]
-            return models, True
+        def read() -> list[DnsRecordSet | DhcpSubnet]:
+            if not self._fragments.is_dir() or not self._serving_files():
+                return []
+            texts = [p.read_text() for p in sorted(self._fragments.glob("*.conf"))]
+            return [m for m in map(parse_fragment, texts) if m is not None]
 
         try:
-            models, _ = await asyncio.to_thread(read)
+            models = await asyncio.to_thread(read)
         except OSError as e:
             raise DnsmasqError(str(self.state_dir), e.strerror or str(e)) from e
         return models
+
+    def _serving_files(self) -> bool:
+        """The daemon runs and was started with exactly the fragments on disk."""
+        if read_pid(self._pid_file) is None or not self._loaded.exists():
+            return False
+        texts = {p.name: p.read_text() for p in sorted(self._fragments.glob("*.conf"))}
+        return self._loaded.read_text() == self._digest(texts)
 
     def _digest(self, fragments: dict[str, str]) -> str:
         main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces)
@@ -314,6 +317,8 @@ class Dnsmasq:
                 before = await asyncio.to_thread(self._swap_fragment, path, text)
             except OSError as e:
                 raise DnsmasqError(subject, e.strerror or str(e)) from e
+            if before == text and await asyncio.to_thread(self._serving_files):
+                return  # nothing to change, and the daemon already serves it: no restart, no blip
             test = await run_local(["dnsmasq", "--test", f"--conf-file={self._conf}"], timeout=30)
             if not test.ok:
                 await asyncio.to_thread(_restore, path, before)

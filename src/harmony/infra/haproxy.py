@@ -41,8 +41,7 @@ from harmony.domain.errors import LoadBalancerError
 from harmony.domain.names import NonEmpty, ResourceName, non_empty
 from harmony.infra.daemon import poll_until, read_pid, start_daemon, stop_daemon
 from harmony.infra.local_process import run_local
-
-HEADER = "# harmony:lb "
+from harmony.infra.model_comment import embed, extract
 
 
 class HaproxyError(LoadBalancerError):
@@ -72,7 +71,7 @@ def render_frontend(frontend: Frontend) -> str:
     """The frontend, its backend section and one ``server`` line per backend."""
     f = frontend
     lines = [
-        HEADER + f.model_dump_json(),
+        embed("lb", f.model_dump_json()).rstrip("\n"),
         f"frontend {f.name}",
         f"    bind {f.bind}",
         f"    mode {f.mode}",
@@ -96,11 +95,11 @@ def render_frontend(frontend: Frontend) -> str:
 
 def parse_frontend(text: str) -> Frontend | None:
     """The frontend a file was rendered from, or ``None`` when the file is not exactly such a rendering."""
-    first, _, _ = text.partition("\n")
-    if not first.startswith(HEADER):
+    found = extract(text)
+    if found is None or found[0] != "lb":
         return None
     try:
-        frontend = Frontend.model_validate_json(first.removeprefix(HEADER))
+        frontend = Frontend.model_validate_json(found[1])
     except ValidationError:
         return None
     return frontend if render_frontend(frontend) == text else None
@@ -215,7 +214,8 @@ class Haproxy:
 
     async def remove_frontend(self, name: ResourceName) -> None:
         async with self._lock:
-            await self._change({name: None}, subject=f"frontend {name}")
+            if await asyncio.to_thread(self._file(name).exists):
+                await self._change({name: None}, subject=f"frontend {name}")
 
     async def add_backend(self, frontend: ResourceName, backend: Backend) -> None:
         async with self._lock:
@@ -333,20 +333,37 @@ class Haproxy:
                 raise HaproxyError(subject, f"HAProxy did not start: {result.stderr.strip() or 'no pid file'}")
         else:
             old_worker = await self._worker_pid()
-            await _unix_command(self.state_dir / "master.sock", "reload")
+            await self._master("reload")
 
-            async def new_worker() -> bool:
-                pid = await self._worker_pid()
-                return pid is not None and pid != old_worker
-
+            # The master re-executes itself on reload: ready again once it answers and a new worker serves.
             deadline = time.monotonic() + 10
-            while not await new_worker():
+            while True:
+                pid = await self._worker_pid()
+                if pid is not None and pid != old_worker and await self._master_answers():
+                    break
                 if time.monotonic() > deadline:
                     raise HaproxyError(subject, "HAProxy did not bring up a new worker after the reload")
                 await asyncio.sleep(0.02)
         if not await poll_until((self.state_dir / "admin.sock").exists, timeout=10):
             raise HaproxyError(subject, "HAProxy's runtime socket did not appear")
         await asyncio.to_thread(lambda: _atomic_write(self._loaded, _digest(self._texts())))
+
+    async def _master(self, command: str) -> str:
+        """A master CLI command, retried while the master is re-executing (connection refused)."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                return await _unix_command(self.state_dir / "master.sock", command)
+            except HaproxyError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.02)
+
+    async def _master_answers(self) -> bool:
+        try:
+            return "worker" in await _unix_command(self.state_dir / "master.sock", "show proc")
+        except HaproxyError:
+            return False
 
     async def _worker_pid(self) -> int | None:
         try:
@@ -384,6 +401,7 @@ async def _unix_command(path: Path, command: str, timeout: float = 5.0) -> str:
             try:
                 writer.write(command.encode() + b"\n")
                 await writer.drain()
+                writer.write_eof()  # the master CLI answers once the client has finished sending
                 answer = await reader.read()
             finally:
                 writer.close()
