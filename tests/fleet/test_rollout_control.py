@@ -10,7 +10,12 @@ from harmony.fleet.credentials import FleetHome
 from harmony.fleet.records import DESIRED
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats_fleet import FleetNatsServer
-from tests.fleet.test_fleet_devices import Devices, devices, until, web  # noqa: F401 - the fixture is used by name
+from tests.fleet.test_fleet_devices import (  # noqa: F401 - the fixture is used by name
+    Devices,
+    devices,  # pyright: ignore[reportUnusedImport]  # a pytest fixture, used by name
+    until,
+    web,
+)
 
 STAGED = Strategy(canary=0.5, waves=1, wave_timeout=60)
 
