@@ -17,6 +17,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.nats",
     "tests.fixtures.failover_netns",
     "tests.fixtures.podman",
+    "tests.fixtures.nats_fleet",
     "tests.fixtures.netns",
     "tests.fixtures.app_host",
     "tests.fixtures.edge",

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from harmony.cli import agent as agent_cli
 from harmony.cli import config as config_cli
+from harmony.cli import fleet as fleet_cmd
 from harmony.cli import lb as lb_cli
 from harmony.cli import run as run_cmd
 from harmony.cli.check import check_deployment
@@ -32,6 +33,7 @@ app = typer.Typer(
 console = Console()
 app.add_typer(agent_cli.agent_app)
 app.add_typer(agent_cli.failover_app)
+app.add_typer(fleet_cmd.fleet, name="fleet")
 app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")

@@ -12,16 +12,6 @@
     └── CapabilityError                         raised by adapters behind a capability
         ├── FilesError                          managed files
         ├── CommandError                        commands on a host
-        ├── KeyValueError                       the shared key-value store (NATS JetStream KV)
-        │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
-        │   └── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
-        ├── PostgreSQLError                     a PostgreSQL server or its data directory
-        ├── ContainerError                      container runtime (images, containers)
-        │   ├── ImageNotFoundError              an image reference that is not in the local store
-        │   ├── ContainerNotFoundError          no container of that name
-        │   ├── ForeignContainerError           a container Harmony did not create: never touched
-        │   ├── ContainerStartError             a container that would not start (port taken, bad mount)
-        │   └── PodmanError                     the podman adapter's own failures
         ├── ConfigStoreError                    a configuration and secret store
         │   ├── StoreUnreachableError           cannot connect (never reported as a missing key)
         │   ├── StoreSealedError                reachable but sealed
@@ -29,13 +19,23 @@
         │   ├── StoreConflictError              a check-and-set write lost a race; nothing written
         │   ├── StoreKeyFileError               the embedded store's encryption key is missing or unsafe
         │   └── CorruptEntryError               an entry that cannot be decoded; left untouched
-        └── EdgeServiceError                    network-edge capabilities: carries subject
-            ├── DnsError                        DnsServer
-            ├── DhcpError                       DhcpServer
-            ├── BootError                       BootServer
-            ├── LoadBalancerError               LoadBalancer
-            └── FirewallError                   Firewall
-                └── FirewallRolledBack          a change undone because a must-reach probe failed
+        ├── EdgeServiceError                    network-edge capabilities: carries subject
+        │   ├── DnsError                        DnsServer
+        │   ├── DhcpError                       DhcpServer
+        │   ├── BootError                       BootServer
+        │   ├── LoadBalancerError               LoadBalancer
+        │   └── FirewallError                   Firewall
+        │       └── FirewallRolledBack          a change undone because a must-reach probe failed
+        ├── ContainerError                      container runtime (images, containers)
+        │   ├── ImageNotFoundError              an image reference that is not in the local store
+        │   ├── ContainerNotFoundError          no container of that name
+        │   ├── ForeignContainerError           a container Harmony did not create: never touched
+        │   ├── ContainerStartError             a container that would not start (port taken, bad mount)
+        │   └── PodmanError                     the podman adapter's own failures
+        ├── KeyValueError                       the shared key-value store (NATS JetStream KV)
+        │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
+        │   └── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
+        └── PostgreSQLError                     a PostgreSQL server or its data directory
 
 Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
 translate library exceptions at the boundary, so callers catch one type per capability.

@@ -1,0 +1,343 @@
+"""Fleet scale benchmark: N real device agents against one nats-server, vs the raw nats-py floor.
+
+    .venv/bin/python bench/fleet_bench.py --devices 1000 --workers 4
+
+What runs: one nats-server (JetStream, the fleet's generated per-device users), the control side in this
+process, and ``--workers`` processes each running its share of ``DeviceAgent``s (the real agent code, one NATS
+connection per device) on ``NoContainerRuntimeForBench`` — a bench-only runtime that keeps containers in a
+dict and does no container work. Measured:
+- rollout convergence: ``deploy`` (all at once) until every device reports the new version running;
+- the raw floor of the same traffic with bare nats-py: pipelined KV puts of the same payload to N keys, each
+  key watched by its own connection, and N acknowledged state puts back, seen by one watch;
+- heartbeat load at a 5 s interval: messages/s and the server's CPU share;
+- status query latency (a fresh ``FleetControl.status``: two watches replaying N keys each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from harmony.domain.capabilities.containers import (  # noqa: E402
+    ContainerInfo,
+    ContainerSpec,
+    ImageInfo,
+    ImageRef,
+    PublishedPort,
+)
+from harmony.domain.score import score_adapter  # noqa: E402
+from harmony.fleet.control import FleetControl  # noqa: E402
+from harmony.fleet.credentials import FleetHome, Identity  # noqa: E402
+from harmony.fleet.device_agent import AgentSettings, DeviceAgent  # noqa: E402
+from harmony.fleet.rollout import ALL_AT_ONCE  # noqa: E402
+from harmony.infra.nats_fleet import BusOptions, FleetNatsServer  # noqa: E402
+from harmony.modules.application.container import Container  # noqa: E402
+
+
+class NoContainerRuntimeForBench:
+    """Bench only: containers are entries in a dict; nothing is run, pulled or stopped."""
+
+    def __init__(self) -> None:
+        self.containers: dict[str, ContainerInfo] = {}
+
+    async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
+        ports = tuple(
+            PublishedPort(container=int(p.container), host=20000, host_ip="127.0.0.1", protocol="tcp")
+            for p in spec.ports
+        )
+        info = ContainerInfo(
+            id=f"bench-{spec.name}-{len(self.containers)}", name=str(spec.name), image=str(spec.image),
+            state="running", labels={**spec.labels, "io.harmony.managed": "true"}, ports=ports,
+        )  # fmt: skip
+        self.containers[spec.name] = info
+        return info
+
+    async def inspect_container(self, name: str) -> ContainerInfo | None:
+        return self.containers.get(name)
+
+    async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
+        return list(self.containers.values())
+
+    async def remove_container(self, name: str, *, grace: float = 10.0) -> None:
+        self.containers.pop(name, None)
+
+    async def stop_container(self, name: str, *, grace: float = 10.0) -> None:
+        return None
+
+    async def start_container(self, name: str) -> ContainerInfo:
+        return self.containers[name]
+
+    async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:
+        return ["bench"]
+
+    async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
+        return 0, ""
+
+    async def inspect_image(self, ref: ImageRef) -> ImageInfo | None:
+        return ImageInfo(id="bench", tags=(ref,))
+
+    async def list_images(self) -> Sequence[ImageInfo]:
+        return []
+
+    async def import_image(self, archive: PurePosixPath, ref: ImageRef) -> ImageInfo:
+        return ImageInfo(id="bench", tags=(ref,))
+
+
+def opts(identity: Identity, timeout: float = 10.0) -> BusOptions:
+    return BusOptions(servers=identity.servers, user=identity.user, password=identity.password,
+                      inbox_prefix=identity.inbox_prefix, name=identity.user, timeout=timeout)  # fmt: skip
+
+
+def score(version: str) -> Container:
+    return Container(spec=ContainerSpec(name="web", image=ImageRef("localhost/web:1"), command=("httpd", version)))  # pyright: ignore[reportArgumentType]
+
+
+# ---------------------------------------------------------------- workers
+
+
+async def agents_worker(home: Path, devices: list[str]) -> None:
+    fh = FleetHome(home)
+    settings = AgentSettings(heartbeat_interval=5.0, ground_truth_interval=30.0)
+    agents = [
+        DeviceAgent(device=d, options=opts(Identity.model_validate_json(fh.device_file(d).read_text())),
+                    runtime=NoContainerRuntimeForBench(), runtime_name="bench-none", settings=settings)  # type: ignore[arg-type]  # bench-only runtime
+        for d in devices
+    ]  # fmt: skip
+    for i in range(0, len(agents), 50):
+        await asyncio.gather(*(a.start() for a in agents[i : i + 50]))
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await asyncio.gather(*(a.stop() for a in agents), return_exceptions=True)
+
+
+async def floor_worker(home: Path, devices: list[str]) -> None:
+    import nats
+
+    control = FleetHome(home).control()
+    conns = []
+    for i in range(0, len(devices), 50):
+        conns += await asyncio.gather(
+            *(
+                nats.connect(list(control.servers), user=control.user, password=control.password)
+                for _ in devices[i : i + 50]
+            )
+        )
+    watchers = []
+    for nc, device in zip(conns, devices, strict=True):
+        js = nc.jetstream()
+        kv = await js.key_value("floor_desired")
+
+        async def loop(kv=kv, js=js, device=device) -> None:
+            watcher = await kv.watch(device)
+            async for entry in watcher:
+                if entry is not None and entry.value:
+                    await js.publish(f"$KV.floor_state.{device}", entry.value)
+
+        watchers.append(asyncio.create_task(loop()))
+    await asyncio.sleep(1)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for t in watchers:
+        t.cancel()
+    await asyncio.gather(*(nc.close() for nc in conns), return_exceptions=True)
+
+
+# ---------------------------------------------------------------- driver
+
+
+def spawn(mode: str, home: Path, devices: list[str], workers: int) -> list[subprocess.Popen[str]]:
+    procs = []
+    for w in range(workers):
+        share = devices[w::workers]
+        argv = [sys.executable, __file__, "--worker", mode, "--home", str(home), "--names", ",".join(share)]
+        procs.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+    for p in procs:
+        assert p.stdout is not None
+        line = p.stdout.readline()
+        if line.strip() != "ready":
+            for q in procs:
+                q.kill()
+            raise RuntimeError(f"worker failed to start: {line!r}")
+    return procs
+
+
+def stop(procs: list[subprocess.Popen[str]]) -> None:
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.close()
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def floor_run(control: FleetControl, home: Path, names: list[str], workers: int, reps: int) -> list[float]:
+    await control.bus.ensure_bucket("floor_desired")
+    await control.bus.ensure_bucket("floor_state")
+    procs = spawn("floor", home, names, workers)
+    times: list[float] = []
+    try:
+        for rep in range(reps):
+            payload = score_adapter().dump_json(score(f"floor-{rep}"))
+            seen: set[str] = set()
+            done = asyncio.Event()
+
+            async def on_state(u, payload=payload, seen=seen, done=done) -> None:
+                if u.value == payload:
+                    seen.add(u.key)
+                    if len(seen) == len(names):
+                        done.set()
+
+            watch = await control.bus.watch("floor_state", ">", on_state)
+            t0 = time.perf_counter()
+            await asyncio.gather(*(control.bus.put("floor_desired", n, payload) for n in names))
+            await asyncio.wait_for(done.wait(), 120)
+            times.append(time.perf_counter() - t0)
+            await watch.stop()
+            await watch.delete_consumer()
+        return times
+    finally:
+        stop(procs)
+
+
+async def main(n: int, workers: int, heartbeat_window: float, reps: int) -> dict[str, float]:
+    tmp = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
+    home = FleetHome(tmp / "home")
+    server = FleetNatsServer(store_dir=tmp / "nats", auth_file=home.auth_file)
+    home.init(servers=["nats://127.0.0.1:0"])
+    await server.start()
+    home.path.joinpath("control.json").write_text(
+        home.control().model_copy(update={"servers": (server.url,)}).model_dump_json()
+    )
+    names = [f"d{i:05d}" for i in range(n)]
+    for name in names:
+        home.add_device(name, rewrite_auth=False)
+    for p in (home.path / "devices").glob("*.json"):
+        ident = Identity.model_validate_json(p.read_text())
+        p.write_text(ident.model_copy(update={"servers": (server.url,)}).model_dump_json())
+    home.write_auth()
+    await server.reload()
+    results: dict[str, float] = {"devices": n, "workers": workers}
+    control = await FleetControl.connect(opts(home.control()), offline_after=15.0)
+    try:
+        await asyncio.gather(*(control.register(d, {"fleet": "bench"}) for d in names))
+        floors = await floor_run(control, home.path, names, workers, reps)
+        results["floor_runs_s"] = floors  # type: ignore[assignment]  # a list in the JSON output
+        results["floor_median_s"] = statistics.median(floors)
+
+        t = time.perf_counter()
+        procs = spawn("agents", home.path, names, workers)
+        results["agents_start_s"] = time.perf_counter() - t
+        try:
+            view_deadline = time.perf_counter() + 60
+            while True:
+                from harmony.fleet.control import FleetView
+
+                view = FleetView(control.bus, offline_after=15.0)
+                await view.start()
+                online = sum(view.online().values())
+                await view.stop()
+                if online == n or time.perf_counter() > view_deadline:
+                    break
+                await asyncio.sleep(0.5)
+            rollouts: list[float] = []
+            for version in range(reps + 1):
+                t0 = time.perf_counter()
+                await control.deploy("web", score(f"v{version}"), selector={"fleet": "bench"}, strategy=ALL_AT_ONCE)
+                final = await control.drive("web")
+                rollouts.append(time.perf_counter() - t0)
+                assert final.phase == "done", final.reason
+                status = await control.status("web")
+                assert status.healthy == n, status.model_dump(exclude={"devices"})
+            results["rollout_first_deploy_s"] = rollouts[0]
+            results["rollout_upgrade_runs_s"] = rollouts[1:]  # type: ignore[assignment]  # a list in the JSON output
+            results["rollout_upgrade_median_s"] = statistics.median(rollouts[1:])
+            latencies = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                await control.status("web", fresh=True)
+                latencies.append(time.perf_counter() - t0)
+            live = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                await control.status("web")
+                live.append(time.perf_counter() - t0)
+            results["status_query_live_s"] = statistics.median(live)
+            results["status_query_fresh_s"] = statistics.median(latencies)
+            assert server.process is not None
+            beats: list[int] = []
+
+            async def count(u) -> None:
+                beats.append(1)
+
+            watch = await control.bus.watch("fleet_heartbeat", ">", count)
+            await watch.replayed.wait()
+            beats.clear()
+            cpu0, t0 = cpu_seconds(server.process.pid), time.perf_counter()
+            agents_cpu0 = sum(cpu_seconds(p.pid) for p in procs)
+            await asyncio.sleep(heartbeat_window)
+            cpu1, t1 = cpu_seconds(server.process.pid), time.perf_counter()
+            agents_cpu1 = sum(cpu_seconds(p.pid) for p in procs)
+            await watch.stop()
+            results["heartbeats_per_s"] = len(beats) / (t1 - t0)
+            rss = [rss_mib(p.pid) for p in procs]
+            results["agent_rss_mib_total"] = sum(rss)
+            results["agent_rss_kib_per_device"] = sum(rss) * 1024 / n
+            results["agents_cpu_share_steady"] = (agents_cpu1 - agents_cpu0) / (t1 - t0)
+            results["server_cpu_share"] = (cpu1 - cpu0) / (t1 - t0)
+        finally:
+            stop(procs)
+    finally:
+        await control.close()
+        await server.stop()
+    results["ratio_upgrade_to_floor"] = results["rollout_upgrade_median_s"] / results["floor_median_s"]
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--heartbeat-window", type=float, default=15.0)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--worker", choices=["agents", "floor"])
+    parser.add_argument("--home", type=Path)
+    parser.add_argument("--names", default="")
+    args = parser.parse_args()
+    if args.worker:
+        work = agents_worker if args.worker == "agents" else floor_worker
+        if os.environ.get("FLEET_BENCH_PROFILE") and args.worker == "agents":
+            import cProfile
+
+            cProfile.run("asyncio.run(work(args.home, [n for n in args.names.split(',') if n]))",
+                         f"/tmp/fleet_agents_{os.getpid()}.prof")  # fmt: skip
+        else:
+            asyncio.run(work(args.home, [n for n in args.names.split(",") if n]))
+    else:
+        out = asyncio.run(main(args.devices, args.workers, args.heartbeat_window, args.reps))
+        print(json.dumps(out, indent=2))

@@ -1,0 +1,5 @@
+"""Version v2 of the fleet web app."""
+
+from examples.fleet_web.app import web
+
+score = web("v2")

@@ -1,0 +1,371 @@
+"""``harmony fleet …``: a fleet's NATS server, devices, rollouts, status and device commands.
+
+Everything reads the fleet home (``--home``, default ``$HARMONY_FLEET_HOME`` or ``./fleet``), made by
+``harmony fleet init``. A Score to deploy comes from a Python file (its ``score`` attribute, or ``--attr``)
+or a JSON file holding the Score's wire form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import runpy
+import shutil
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path, PurePosixPath
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from harmony.cli.errors import guarded
+from harmony.domain.capabilities.containers import ImageRef
+from harmony.domain.errors import InvalidValueError
+from harmony.domain.score import AnyScore, Score, score_adapter
+from harmony.fleet.control import FleetControl
+from harmony.fleet.credentials import FleetHome, Identity
+from harmony.fleet.device_agent import AgentSettings, DeviceAgent
+from harmony.fleet.rollout import Strategy
+from harmony.fleet.status import DeploymentStatus
+from harmony.infra.nats_fleet import BusOptions, FleetNatsServer
+from harmony.infra.podman import Podman, write_containers_conf
+from harmony.modules.application.rootfs import busybox_rootfs_tar
+
+fleet = typer.Typer(help="Fleets of devices: desired state in NATS, device agents running podman workloads.")
+console = Console()
+
+Home = Annotated[Path, typer.Option("--home", envvar="HARMONY_FLEET_HOME", help="The fleet home directory.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+DEFAULT_HOME = Path("fleet")
+
+
+def _run[R](work: Awaitable[R]) -> R:
+    async def wrapped() -> R:
+        return await work
+
+    return asyncio.run(wrapped())
+
+
+def options(identity: Identity) -> BusOptions:
+    return BusOptions(
+        servers=identity.servers, user=identity.user, password=identity.password,
+        inbox_prefix=identity.inbox_prefix, name=identity.user,
+    )  # fmt: skip
+
+
+async def _control(home: Path) -> FleetControl:
+    return await FleetControl.connect(options(FleetHome(home).control()))
+
+
+def _labels(pairs: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidValueError("--label/--selector", pair, "key=value")
+        found[key] = value
+    return found
+
+
+@fleet.command()
+@guarded
+def init(home: Home = DEFAULT_HOME, port: Annotated[int, typer.Option(help="NATS client port.")] = 4222) -> None:
+    """Create the fleet home: the control identity and the NATS authorization."""
+    FleetHome(home).init(servers=[f"nats://127.0.0.1:{port}"])
+    console.print(f"fleet home {home}: control identity and nats-auth.conf written")
+
+
+@fleet.command()
+@guarded
+def server(home: Home = DEFAULT_HOME) -> None:
+    """Run the fleet's nats-server (JetStream, per-device users) in the foreground; reloads when devices register."""
+    fh = FleetHome(home)
+    port = int(fh.control().servers[0].rsplit(":", 1)[1])
+
+    async def serve() -> None:
+        nats = FleetNatsServer(store_dir=home / "nats", port=port, auth_file=fh.auth_file)
+        await nats.start()
+        console.print(f"nats-server listening on {nats.url} (log {nats.log_file})")
+        seen = fh.auth_file.stat().st_mtime
+        stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
+        try:
+            while nats.process is not None and nats.process.returncode is None and not stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), 1)
+                if fh.auth_file.stat().st_mtime != seen:  # a device was registered: let the server reread
+                    seen = fh.auth_file.stat().st_mtime
+                    await nats.reload()
+        finally:
+            await nats.stop()
+
+    _run(serve())
+
+
+@fleet.command()
+@guarded
+def register(
+    device: str,
+    label: Annotated[list[str], typer.Option("--label", "-l", help="key=value, repeatable.")] = [],  # noqa: B006 - typer reads the default
+    home: Home = DEFAULT_HOME,
+) -> None:
+    """Register a device with labels and write its own credentials (devices/<device>.json)."""
+    fh = FleetHome(home)
+    fh.add_device(device)
+
+    async def go() -> None:
+        control = await _control(home)
+        try:
+            await control.register(device, _labels(label))
+        finally:
+            await control.close()
+
+    _run(go())
+    console.print(f"registered {device}; its credentials: {fh.device_file(device)}")
+
+
+@fleet.command()
+@guarded
+def agent(
+    credentials: Annotated[Path, typer.Option(help="The device's credentials file.")],
+    store: Annotated[Path, typer.Option(help="Podman store directory of this device.")],
+    heartbeat: Annotated[float, typer.Option(help="Seconds between heartbeats.")] = 5.0,
+    ground_truth: Annotated[float, typer.Option(help="Seconds between drift checks.")] = 30.0,
+    image: Annotated[
+        list[str], typer.Option(help="REF=TAR: import this rootfs tar as REF if the store lacks it (repeatable).")
+    ] = [],  # noqa: B006 - typer reads the default
+) -> None:
+    """Run a device agent in the foreground (podman with its own store under --store)."""
+    identity = Identity.model_validate_json(credentials.read_text())
+    if identity.device is None:
+        raise InvalidValueError("--credentials", str(credentials), "a device credentials file")
+    runtime = Podman.isolated(store)
+    if runtime.conf is not None and not runtime.conf.exists():
+        write_containers_conf(runtime.conf)
+    settings = AgentSettings(heartbeat_interval=heartbeat, ground_truth_interval=ground_truth)
+    device_agent = DeviceAgent(device=identity.device, options=options(identity), runtime=runtime, settings=settings)
+
+    preload = {ImageRef(ref): PurePosixPath(Path(tar).resolve()) for ref, tar in _labels(image).items()}
+
+    async def go() -> None:
+        for ref, tar in preload.items():
+            if await runtime.inspect_image(ref) is None:
+                await runtime.import_image(tar, ref)
+        stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
+        await device_agent.start()
+        try:
+            await stopping.wait()  # the workloads keep running: stopping the agent never stops them
+        finally:
+            await device_agent.stop()
+
+    _run(go())
+
+
+@fleet.command(name="busybox-tar")
+@guarded
+def busybox_tar(out: Path) -> None:
+    """Write a busybox root filesystem tar (an offline image to hand to `agent --image REF=TAR`)."""
+    binary = shutil.which("busybox")
+    if binary is None:
+        raise InvalidValueError("busybox", "missing", "busybox-static installed (scripts/install)")
+    out.write_bytes(busybox_rootfs_tar(Path(binary).read_bytes(), {}))
+    console.print(f"wrote {out}")
+
+
+def _load_score(path: Path, attr: str) -> AnyScore:
+    if path.suffix == ".json":
+        return score_adapter().validate_json(path.read_bytes())
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the file's own imports are relative to where the operator stands
+    found = runpy.run_path(str(path)).get(attr)
+    if not isinstance(found, Score):
+        raise InvalidValueError(f"{path}:{attr}", type(found).__name__, "a Score instance")
+    score: AnyScore = found  # pyright: ignore[reportUnknownVariableType]  # any Score kind is deployable
+    return score
+
+
+@fleet.command()
+@guarded
+def deploy(
+    deployment: str,
+    score_file: Annotated[Path, typer.Argument(help="A .py file defining `score`, or a .json Score.")],
+    selector: Annotated[list[str], typer.Option("--selector", "-s", help="key=value, repeatable.")] = [],  # noqa: B006 - typer reads the default
+    attr: Annotated[str, typer.Option(help="Attribute of the .py file holding the Score.")] = "score",
+    canary: Annotated[float, typer.Option(help="Share of devices in the canary wave (0: none).")] = 0.0,
+    waves: Annotated[int, typer.Option(help="Waves after the canary.")] = 1,
+    threshold: Annotated[float, typer.Option(help="Halt when the failed share exceeds this.")] = 0.0,
+    wave_timeout: Annotated[float, typer.Option(help="Seconds a wave may take.")] = 300.0,
+    home: Home = DEFAULT_HOME,
+    as_json: AsJson = False,
+) -> None:
+    """Roll a Score out to the devices matching the selector, wave by wave, halting on failures."""
+    strategy = Strategy(canary=canary, waves=waves, failure_threshold=threshold, wave_timeout=wave_timeout)
+    score = _load_score(score_file, attr)
+
+    async def go() -> None:
+        control = await _control(home)
+        try:
+            rollout = await control.deploy(deployment, score, selector=_labels(selector), strategy=strategy)
+            if not as_json:
+                sizes = ", ".join(str(len(w)) for w in rollout.waves)
+                console.print(f"{deployment} version {rollout.version}: waves of {sizes} device(s)")
+            await _drive(control, deployment, as_json=as_json)
+        finally:
+            await control.close()
+
+    _run(go())
+
+
+async def _drive(control: FleetControl, deployment: str, *, as_json: bool) -> None:
+    if as_json:
+        final = await control.drive(deployment)
+    else:
+        with Live(console=console, refresh_per_second=4) as live:
+            final = await control.drive(deployment, on_progress=lambda s: live.update(status_table(s)))
+            live.update(status_table(await control.status(deployment)))
+    status = await control.status(deployment)
+    if as_json:
+        print(status.model_dump_json())
+    else:
+        console.print(f"\nrollout {final.phase}: {final.reason}")
+    if final.phase in ("halted", "aborted"):
+        raise typer.Exit(1)
+
+
+def status_table(s: DeploymentStatus) -> Table:
+    title = (
+        f"{s.deployment} {s.version} — {s.phase} (wave {s.wave}/{s.waves}) — targeted {s.targeted}, "
+        f"updated {s.updated}, healthy {s.healthy}, failed {s.failed}, offline {s.offline}"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("device", "status", "version", "phase", "message"):
+        table.add_column(column)
+    for d in s.devices:
+        colour = {"healthy": "green", "failed": "red", "offline": "yellow"}.get(d.verdict, "dim")
+        table.add_row(d.device, f"[{colour}]{d.verdict}[/]", d.version or "", d.phase or "", d.message[:80])
+    return table
+
+
+@fleet.command()
+@guarded
+def status(
+    deployment: Annotated[str | None, typer.Argument(help="One deployment (default: all).")] = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep the table live until Ctrl-C.")] = False,
+    home: Home = DEFAULT_HOME,
+    as_json: AsJson = False,
+) -> None:
+    """Status per deployment: targeted, updated, healthy, failed, offline; per device with --json or the table."""
+
+    async def go() -> None:
+        control = await _control(home)
+        try:
+            names = [deployment] if deployment else await control.deployments()
+            if watch and not as_json:
+                with Live(console=console, refresh_per_second=2) as live:
+                    while True:
+                        tables = [status_table(await control.status(n)) for n in names]
+                        live.update(tables[0] if len(tables) == 1 else _stack(tables))
+                        await asyncio.sleep(1)
+            results = [await control.status(n) for n in names]
+            if as_json:
+                print(json.dumps([r.model_dump(mode="json") for r in results]))
+            else:
+                for r in results:
+                    console.print(status_table(r))
+        finally:
+            await control.close()
+
+    _run(go())
+
+
+def _stack(tables: list[Table]) -> Table:
+    outer = Table.grid()
+    for t in tables:
+        outer.add_row(t)
+    return outer
+
+
+def _phase_command(name: str, help_text: str) -> None:
+    @fleet.command(name=name, help=help_text)
+    @guarded
+    def command(deployment: str, home: Home = DEFAULT_HOME) -> None:
+        async def go() -> None:
+            control = await _control(home)
+            try:
+                rollout = await getattr(control, name)(deployment)
+                console.print(f"{deployment}: {rollout.phase}")
+                if name == "resume":
+                    await _drive(control, deployment, as_json=False)
+            finally:
+                await control.close()
+
+        _run(go())
+
+
+_phase_command("pause", "Pause a running rollout after its current wave.")
+_phase_command("resume", "Resume a paused or halted rollout and drive it on.")
+_phase_command("abort", "Abort a rollout; devices already updated stay on the new version (roll forward only).")
+_phase_command("undeploy", "Remove a deployment from every device it targets (agents stop and remove its workload).")
+
+
+@fleet.command()
+@guarded
+def ping(device: str, home: Home = DEFAULT_HOME) -> None:
+    """Ask a device's agent for its deployments; says offline when no agent answers."""
+    print(json.dumps(_run(_with_control(home, lambda c: c.ping(device)))))
+
+
+@fleet.command()
+@guarded
+def logs(
+    device: str,
+    deployment: str,
+    lines: Annotated[int, typer.Option(help="At most 500.")] = 50,
+    home: Home = DEFAULT_HOME,
+) -> None:
+    """The last lines of a deployment's workload on one device."""
+    for line in _run(_with_control(home, lambda c: c.logs(device, deployment, lines=lines))):
+        print(line)
+
+
+@fleet.command()
+@guarded
+def restart(device: str, deployment: str, home: Home = DEFAULT_HOME) -> None:
+    """Restart a deployment's workload on one device."""
+    print(json.dumps(_run(_with_control(home, lambda c: c.restart(device, deployment)))))
+
+
+@fleet.command()
+@guarded
+def devices(home: Home = DEFAULT_HOME, as_json: AsJson = False) -> None:
+    """Registered devices: labels, online or not, last heartbeat, healthy/unhealthy deployments."""
+    found = _run(_with_control(home, lambda c: c.fleet_overview()))
+    if as_json:
+        print(json.dumps([d.model_dump(mode="json") for d in found]))
+        return
+    table = Table()
+    for column in ("device", "labels", "online", "last heartbeat", "healthy", "unhealthy"):
+        table.add_column(column)
+    for d in found:
+        seen = d.last_seen.strftime("%H:%M:%S") if d.last_seen else "never"
+        online = "[green]online[/]" if d.online else "[yellow]offline[/]"
+        labels = " ".join(f"{k}={v}" for k, v in sorted(d.labels.items()))
+        table.add_row(d.device, labels, online, seen, str(d.healthy), str(d.unhealthy))
+    console.print(table)
+
+
+async def _with_control[R](home: Path, use: Callable[[FleetControl], Awaitable[R]]) -> R:
+    control = await _control(home)
+    try:
+        return await use(control)
+    finally:
+        await control.close()

@@ -1,0 +1,327 @@
+"""The control side of a fleet: devices, deployments, rollouts and status, over NATS KV.
+
+``FleetControl`` is what ``harmony fleet …`` calls. A rollout's record lives in KV, so ``pause``, ``resume``
+and ``abort`` from another process take effect at the driver's next look (every ``poll`` seconds); the
+driver writes with compare-and-set, so it never overwrites such a decision. ``drive`` runs until the
+rollout is done, halted, paused or aborted; ``resume`` drives it again. Not guaranteed: two drivers of the
+same rollout at once make progress but may report twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from harmony.domain.errors import InvalidValueError, KeyValueConflict
+from harmony.domain.score import AnyScore, score_adapter
+from harmony.fleet.records import (
+    BUCKETS,
+    COMMANDS,
+    DESIRED,
+    DEVICES,
+    HEARTBEAT,
+    ROLLOUTS,
+    STATE,
+    DeploymentState,
+    DeviceRecord,
+    Heartbeat,
+    check_token,
+    version_of,
+)
+from harmony.fleet.rollout import Rollout, RolloutPhase, Strategy, matches, plan_waves, wave_verdict
+from harmony.fleet.status import DeploymentStatus, aggregate, is_online
+from harmony.infra.nats_fleet import BusOptions, FleetBus, KvUpdate, NoResponders, Watch
+
+LOGS_MAX_LINES = 500
+
+
+class DeviceOffline(NoResponders):
+    """The device has no agent listening: it is offline (not a timeout)."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        super().__init__("", f"device {device} is offline: no agent answers its commands")
+
+
+class DeviceOverview(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    labels: dict[str, str]
+    online: bool
+    last_seen: datetime | None
+    healthy: int
+    unhealthy: int
+
+
+class FleetView:
+    """A live view of device states and heartbeats, kept current by two watches."""
+
+    def __init__(self, bus: FleetBus, *, offline_after: float) -> None:
+        self._bus = bus
+        self.offline_after = offline_after
+        self.states: dict[str, dict[str, DeploymentState]] = {}  # deployment -> device -> state
+        self.beats: dict[str, tuple[Heartbeat, datetime]] = {}
+        self._watches: list[Watch] = []
+        self.changed = asyncio.Event()
+
+    async def start(self) -> None:
+        async def on_state(u: KvUpdate) -> None:
+            device, _, deployment = u.key.partition(".")
+            if u.value is not None:
+                self.states.setdefault(deployment, {})[device] = DeploymentState.from_bytes(u.value)
+            self.changed.set()
+
+        async def on_beat(u: KvUpdate) -> None:
+            if u.value is not None:
+                self.beats[u.key] = (Heartbeat.from_bytes(u.value), u.stored_at)
+
+        self._watches = [await self._bus.watch(STATE, ">", on_state), await self._bus.watch(HEARTBEAT, ">", on_beat)]
+        await asyncio.gather(*(w.replayed.wait() for w in self._watches))
+
+    async def stop(self) -> None:
+        for w in self._watches:
+            await w.stop()
+            await w.delete_consumer()
+
+    def online(self) -> dict[str, bool]:
+        at = datetime.now(UTC)
+        return {d: is_online(b, t, now=at, offline_after=self.offline_after) for d, (b, t) in self.beats.items()}
+
+
+class FleetControl:
+    def __init__(self, bus: FleetBus, *, offline_after: float = 15.0, poll: float = 0.2, batch: float = 0.01) -> None:
+        self.bus = bus
+        self.offline_after = offline_after
+        self.poll = poll
+        self.batch = batch
+        self._live: FleetView | None = None
+
+    @classmethod
+    async def connect(cls, options: BusOptions, *, offline_after: float = 15.0) -> FleetControl:
+        controls: list[FleetControl] = []
+
+        async def reconnected() -> None:
+            for control in controls:
+                control._live = None  # its watches died with the server's in-memory consumers
+
+        bus = await FleetBus.connect(options, on_reconnect=reconnected)
+        for bucket in BUCKETS:
+            await bus.ensure_bucket(bucket)
+        controls.append(cls(bus, offline_after=offline_after))
+        return controls[0]
+
+    async def close(self) -> None:
+        if self._live is not None:
+            await self._live.stop()
+        await self.bus.close()
+
+    async def live_view(self) -> FleetView:
+        """One view kept current for the life of this control (rebuilt after a reconnect)."""
+        if self._live is None:
+            view = FleetView(self.bus, offline_after=self.offline_after)
+            await view.start()
+            self._live = view
+        return self._live
+
+    # devices
+
+    async def register(self, device: str, labels: Mapping[str, str]) -> DeviceRecord:
+        record = DeviceRecord(device=check_token("device", device), labels=dict(labels))
+        await self.bus.put(DEVICES, device, record.to_bytes())
+        return record
+
+    async def devices(self) -> list[DeviceRecord]:
+        found = await self.bus.snapshot(DEVICES)
+        return sorted((DeviceRecord.from_bytes(u.value or b"") for u in found.values()), key=lambda r: r.device)
+
+    async def fleet_overview(self) -> list[DeviceOverview]:
+        """Every registered device with its labels, whether it is online, and its last heartbeat's counts."""
+        view = await self.live_view()
+        online = view.online()
+        rows: list[DeviceOverview] = []
+        for record in await self.devices():
+            beat = view.beats.get(record.device)
+            rows.append(
+                DeviceOverview(
+                    device=record.device,
+                    labels=record.labels,
+                    online=online.get(record.device, False),
+                    last_seen=beat[1] if beat else None,
+                    healthy=beat[0].ok if beat else 0,
+                    unhealthy=beat[0].bad if beat else 0,
+                )
+            )
+        return rows
+
+    # rollouts
+
+    async def deploy(
+        self, deployment: str, score: AnyScore, *, selector: Mapping[str, str], strategy: Strategy
+    ) -> Rollout:
+        """Record a new rollout of ``score`` to the devices matching ``selector``; ``drive`` releases it."""
+        check_token("deployment", deployment)
+        desired = score_adapter().dump_json(score).decode()
+        targets = [d.device for d in await self.devices() if matches(d.labels, selector)]
+        if not targets:
+            raise InvalidValueError("selector", dict(selector), "labels that at least one registered device has")
+        rollout = Rollout(
+            deployment=deployment,
+            version=version_of(desired.encode()),
+            desired=desired,
+            selector=dict(selector),
+            strategy=strategy,
+            waves=plan_waves(targets, strategy),
+        )
+        await self.bus.put(ROLLOUTS, deployment, rollout.to_bytes())
+        return rollout
+
+    async def rollout(self, deployment: str) -> tuple[Rollout, int]:
+        found = await self.bus.get(ROLLOUTS, check_token("deployment", deployment))
+        if found is None or found.value is None:
+            raise InvalidValueError(
+                "deployment", deployment, "a deployment that was deployed (see `harmony fleet status`)"
+            )
+        return Rollout.from_bytes(found.value), found.revision
+
+    async def _set_phase(
+        self, deployment: str, phase: RolloutPhase, reason: str, *, allowed: tuple[str, ...]
+    ) -> Rollout:
+        while True:
+            rollout, revision = await self.rollout(deployment)
+            if rollout.phase not in allowed:
+                raise InvalidValueError(
+                    f"rollout of {deployment}",
+                    rollout.phase,
+                    f"a rollout that is {' or '.join(allowed)} (to make it {phase})",
+                )
+            updated = rollout.model_copy(update={"phase": phase, "reason": reason})
+            try:
+                await self.bus.put(ROLLOUTS, deployment, updated.to_bytes(), expected_revision=revision)
+                return updated
+            except KeyValueConflict:
+                continue
+
+    async def pause(self, deployment: str) -> Rollout:
+        return await self._set_phase(deployment, "paused", "paused by the operator", allowed=("running",))
+
+    async def abort(self, deployment: str) -> Rollout:
+        return await self._set_phase(
+            deployment, "aborted", "aborted by the operator; updated devices stay on this version",
+            allowed=("running", "paused", "halted"),
+        )  # fmt: skip
+
+    async def resume(self, deployment: str) -> Rollout:
+        return await self._set_phase(deployment, "running", "", allowed=("paused", "halted"))
+
+    async def undeploy(self, deployment: str) -> Rollout:
+        """Delete the deployment's desired state on every targeted device; agents stop and remove its workload.
+
+        The rollout record stays (phase ``aborted``, reason ``undeployed``) so status shows devices reporting
+        ``removed``.
+        """
+        rollout = await self._set_phase(
+            deployment, "aborted", "undeployed", allowed=("running", "paused", "halted", "aborted", "done")
+        )
+        await asyncio.gather(*(self.bus.delete(DESIRED, f"{device}.{deployment}") for device in rollout.targets))
+        return rollout
+
+    async def drive(self, deployment: str, *, on_progress: Callable[[DeploymentStatus], None] | None = None) -> Rollout:
+        """Release waves until the rollout is done, halted, paused or aborted; the final record."""
+        view = await self.live_view()
+        while True:
+            rollout, revision = await self.rollout(deployment)
+            if rollout.phase != "running":
+                return rollout
+            if rollout.next_wave:
+                verdict, why, rollout, revision = await self._settle(deployment, view, on_progress)
+                if rollout.phase != "running":
+                    return rollout
+                if verdict == "halt":
+                    return await self._write(rollout.model_copy(update={"phase": "halted", "reason": why}), revision)
+            if rollout.next_wave >= len(rollout.waves):
+                done = rollout.model_copy(update={"phase": "done", "reason": "every wave settled"})
+                return await self._write(done, revision)
+            wave = rollout.waves[rollout.next_wave]
+            released = rollout.model_copy(update={"next_wave": rollout.next_wave + 1})
+            try:
+                await self._write(released, revision)
+            except KeyValueConflict:
+                continue  # paused or aborted meanwhile: look again
+            payload = rollout.desired.encode()
+            await asyncio.gather(*(self.bus.put(DESIRED, f"{device}.{deployment}", payload) for device in wave))
+
+    async def _settle(
+        self, deployment: str, view: FleetView, on_progress: Callable[[DeploymentStatus], None] | None
+    ) -> tuple[str, str, Rollout, int]:
+        started = time.monotonic()
+        rollout, revision = await self.rollout(deployment)
+        read_at = time.monotonic()
+        while True:
+            if time.monotonic() - read_at >= self.poll:  # pause/abort from another process
+                rollout, revision = await self.rollout(deployment)
+                read_at = time.monotonic()
+            states = view.states.get(deployment, {})
+            online = view.online()
+            if on_progress is not None:
+                on_progress(aggregate(rollout, states, online))
+            verdict, why = wave_verdict(rollout, states, online, waited=time.monotonic() - started)
+            if verdict != "wait" or rollout.phase != "running":
+                return verdict, why, rollout, revision
+            view.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(view.changed.wait(), self.poll)
+            await asyncio.sleep(self.batch)  # let a burst of reports land before looking again
+
+    async def _write(self, rollout: Rollout, revision: int) -> Rollout:
+        await self.bus.put(ROLLOUTS, rollout.deployment, rollout.to_bytes(), expected_revision=revision)
+        return rollout
+
+    # status
+
+    async def status(self, deployment: str, *, fresh: bool = False) -> DeploymentStatus:
+        """The deployment's status from the live view, or (``fresh``) from a view read just for this call."""
+        rollout, _ = await self.rollout(deployment)
+        if not fresh:
+            view = await self.live_view()
+            return aggregate(rollout, view.states.get(deployment, {}), view.online())
+        view = FleetView(self.bus, offline_after=self.offline_after)
+        await view.start()
+        try:
+            return aggregate(rollout, view.states.get(deployment, {}), view.online())
+        finally:
+            await view.stop()
+
+    async def deployments(self) -> list[str]:
+        return sorted((await self.bus.snapshot(ROLLOUTS)).keys())
+
+    # commands
+
+    async def command(
+        self, device: str, verb: str, args: Mapping[str, object], *, timeout: float = 5.0
+    ) -> dict[str, object]:
+        """Send ``verb`` to ``device``'s agent; ``DeviceOffline`` when no agent listens."""
+        subject = f"{COMMANDS}.{check_token('device', device)}.{verb}"
+        try:
+            reply = await self.bus.request(subject, json.dumps(dict(args)).encode(), timeout=timeout)
+        except NoResponders as e:
+            raise DeviceOffline(device) from e
+        answer: dict[str, object] = json.loads(reply)
+        return answer
+
+    async def ping(self, device: str) -> dict[str, object]:
+        return await self.command(device, "ping", {})
+
+    async def logs(self, device: str, deployment: str, *, lines: int = 50) -> list[str]:
+        answer = await self.command(device, "logs", {"deployment": deployment, "lines": min(lines, LOGS_MAX_LINES)})
+        got = answer.get("lines", [])
+        return [str(line) for line in got] if isinstance(got, list) else []  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]  # JSON from the device
+
+    async def restart(self, device: str, deployment: str) -> dict[str, object]:
+        return await self.command(device, "restart", {"deployment": deployment}, timeout=30.0)

@@ -1,0 +1,144 @@
+"""Per-device NATS credentials and the server authorization that confines each device to its own keys.
+
+A fleet home directory holds ``control.json`` (the control side's identity), ``devices/<id>.json`` (one
+identity per device, handed to that device only) and ``nats-auth.conf`` (generated from both, included by
+the server's configuration). Every identity is a user of the ``FLEET`` account with a random password.
+
+What a device may do (everything else is denied by the server):
+- create a consumer on ``KV_fleet_desired`` only through the subject that carries its own filter,
+  ``$KV.fleet_desired.<id>.>``: it reads only its own desired state (no stream reads, no direct gets);
+- publish only to ``$KV.fleet_state.<id>.>``, ``$KV.fleet_info.<id>`` and ``$KV.fleet_heartbeat.<id>``;
+- subscribe only to its own inbox prefix ``_INBOX_<id>`` and its command subject ``fleet.cmd.<id>.*``,
+  and answer the requests it receives.
+The control user has no restriction. Not guaranteed: passwords are stored in clear in files of mode 0600
+(nkeys or an auth callout would avoid that); the control side is a separate user, not a separate account.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from harmony.domain.errors import InvalidValueError
+from harmony.fleet.records import COMMANDS, DESIRED, HEARTBEAT, INFO, STATE, check_token
+
+ACCOUNT = "FLEET"
+
+
+class Identity(BaseModel):
+    """Who connects and where: what a process needs to reach the fleet's NATS."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user: str
+    password: str
+    servers: tuple[str, ...]
+    inbox_prefix: str = "_INBOX"
+    device: str | None = None
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def device_identity(device: str, servers: Sequence[str]) -> Identity:
+    check_token("device", device)
+    return Identity(
+        user=f"device-{device}", password=new_password(), servers=tuple(servers), inbox_prefix=f"_INBOX_{device}",
+        device=device,
+    )  # fmt: skip
+
+
+def device_permissions(device: str) -> dict[str, object]:
+    return {
+        "publish": {
+            "allow": [
+                f"$JS.API.CONSUMER.CREATE.KV_{DESIRED}.*.$KV.{DESIRED}.{device}.>",
+                f"$KV.{STATE}.{device}.>",
+                f"$KV.{INFO}.{device}",
+                f"$KV.{HEARTBEAT}.{device}",
+            ]
+        },
+        "subscribe": {"allow": [f"_INBOX_{device}.>", f"{COMMANDS}.{device}.*"]},
+        "allow_responses": True,
+    }
+
+
+def auth_config(control: Identity, devices: Sequence[Identity]) -> str:
+    """The ``accounts`` block of the server configuration (JSON is valid NATS configuration syntax)."""
+    users: list[dict[str, object]] = [{"user": control.user, "password": control.password}]
+    for identity in devices:
+        assert identity.device is not None
+        users.append(
+            {"user": identity.user, "password": identity.password, "permissions": device_permissions(identity.device)}
+        )
+    block = {ACCOUNT: {"jetstream": "enabled", "users": users}}
+    return "accounts: " + json.dumps(block, indent=2) + "\n"
+
+
+class FleetHome:
+    """The directory that holds a fleet's identities and generated server authorization."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def control_file(self) -> Path:
+        return self.path / "control.json"
+
+    @property
+    def auth_file(self) -> Path:
+        return self.path / "nats-auth.conf"
+
+    def device_file(self, device: str) -> Path:
+        return self.path / "devices" / f"{check_token('device', device)}.json"
+
+    def init(self, servers: Sequence[str]) -> Identity:
+        """Create the control identity (kept if it exists) and the authorization file."""
+        if self.control_file.exists():
+            return self.control()
+        control = Identity(user="control", password=new_password(), servers=tuple(servers))
+        _write_private(self.control_file, control.model_dump_json(indent=2))
+        self.write_auth()
+        return control
+
+    def control(self) -> Identity:
+        if not self.control_file.exists():
+            raise InvalidValueError("fleet home", str(self.path), "a directory made by `harmony fleet init`")
+        return Identity.model_validate_json(self.control_file.read_text())
+
+    def add_device(self, device: str, *, rewrite_auth: bool = True) -> Identity:
+        """The device's identity, created on first registration; the authorization is rewritten.
+
+        ``rewrite_auth=False`` when adding many devices: call ``write_auth`` once afterwards.
+        """
+        path = self.device_file(device)
+        if path.exists():
+            return Identity.model_validate_json(path.read_text())
+        identity = device_identity(device, self.control().servers)
+        _write_private(path, identity.model_dump_json(indent=2))
+        if rewrite_auth:
+            self.write_auth()
+        return identity
+
+    def devices(self) -> list[Identity]:
+        folder = self.path / "devices"
+        files = sorted(folder.glob("*.json")) if folder.exists() else []
+        return [Identity.model_validate_json(p.read_text()) for p in files]
+
+    def write_auth(self) -> None:
+        _write_private(self.auth_file, auth_config(self.control(), self.devices()))
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    tmp.replace(path)

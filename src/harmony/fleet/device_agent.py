@@ -1,0 +1,344 @@
+"""The device agent: runs the Scores its desired-state keys name, reports how they are, answers commands.
+
+Loop (all named asyncio tasks of one process):
+- a watch on ``fleet_desired.<device>.>`` replays the last value of each key at start (so workloads come back
+  after a reboot), then delivers changes. Each value is validated with the Score union; a malformed entry or
+  a kind a device cannot run is *rejected*: recorded in this device's state, nothing else touched.
+- reconcile = the Score's own plan; nothing planned is a NOOP, otherwise apply (the ``Container`` Score
+  replaces a changed container gracefully: stop signal, grace, kill, then the new one). Then the health gate:
+  the container runs and its health command (if any) passes. The result goes to ``fleet_state``.
+- every ``ground_truth_interval`` the same reconcile runs for every deployment: drift (a container removed
+  or stopped by hand) is repaired. It needs no NATS, so it also runs while NATS is unreachable.
+- heartbeats (a few dozen bytes) every ``heartbeat_interval``; ``fleet_info`` once per connection.
+- commands on ``fleet.cmd.<device>.<verb>``: ``ping``, ``logs`` (bounded), ``restart``.
+When NATS is unreachable the workloads keep running; after a reconnect (nats-py retries with exponential
+backoff and full jitter) the agent waits a random share of ``resync_jitter`` and resynchronises: a new watch
+(which replays) and a fresh report of every state. Not guaranteed: reports made while disconnected are
+dropped, not queued (the resync replaces them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import socket
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from harmony.domain.capabilities.containers import ContainerRuntime
+from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError
+from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
+from harmony.fleet.records import (
+    COMMANDS,
+    DESIRED,
+    HEARTBEAT,
+    INFO,
+    STATE,
+    DeploymentState,
+    DeviceInfo,
+    Heartbeat,
+    now,
+    version_of,
+)
+from harmony.infra.nats_fleet import BusOptions, FleetBus, KvUpdate, Watch
+from harmony.modules.application.container import Container
+
+log = logging.getLogger(__name__)
+
+AGENT_VERSION = "harmony-fleet-agent/1"
+LOGS_MAX_LINES = 500
+DEVICE_KINDS = ("container",)
+
+
+class Rejected(Exception):
+    """A desired-state entry this device will not run; the message says why."""
+
+
+_adapters: dict[tuple[str, ...], TypeAdapter[AnyScore]] = {}
+
+
+def _union() -> TypeAdapter[AnyScore]:
+    """The Score union, built once per set of registered kinds (building it costs milliseconds)."""
+    kinds = tuple(score_kinds())
+    if kinds not in _adapters:
+        _adapters[kinds] = score_adapter()
+    return _adapters[kinds]
+
+
+def accept(raw: bytes) -> Container:
+    """The Score in a desired-state entry, if a device can run it; ``Rejected`` with the reason otherwise."""
+    try:
+        score = _union().validate_json(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(entry)"
+        raise Rejected(f"not a valid Score: {where}: {first['msg']}") from e
+    if not isinstance(score, Container):
+        raise Rejected(f"kind {kind_of(score)!r} cannot run on a device; devices run: {', '.join(DEVICE_KINDS)}")
+    return score
+
+
+@dataclass
+class AgentSettings:
+    heartbeat_interval: float = 5.0
+    ground_truth_interval: float = 30.0
+    resync_jitter: float = 2.0
+    health_timeout: float = 20.0
+
+
+@dataclass
+class _Deployment:
+    version: str
+    score: Container | None  # None: rejected
+    state: DeploymentState
+    reported: bool = False
+
+
+@dataclass
+class DeviceAgent:
+    device: str
+    options: BusOptions
+    runtime: ContainerRuntime
+    runtime_name: str = "podman"
+    settings: AgentSettings = field(default_factory=AgentSettings)
+    deployments: dict[str, _Deployment] = field(default_factory=dict[str, _Deployment])
+    bus: FleetBus | None = None
+    _watch: Watch | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list[asyncio.Task[None]])
+    _dirty: asyncio.Queue[str] = field(default_factory=asyncio.Queue[str])
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _beats: int = 0
+    _rng: random.Random = field(default_factory=random.Random)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> None:
+        """Connect (waiting for NATS as long as it takes), subscribe, and start the agent's tasks."""
+        self.bus = await FleetBus.connect(self.options, on_reconnect=self._on_reconnect, wait_for_server=True)
+        self._spawn("reconciler", self._reconciler())
+        self._spawn("ground-truth", self._ground_truth())
+        self._spawn("heartbeat", self._heartbeat())
+        await self.bus.serve(f"{COMMANDS}.{self.device}.*", self._command)
+        await self._resync()
+        self.ready.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.bus is not None:
+            await self.bus.close()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: task %s crashed", self.device, name)
+                raise
+
+        self._tasks.append(asyncio.create_task(guarded(), name=f"{self.device}:{name}"))
+
+    # desired state
+
+    async def _on_reconnect(self) -> None:
+        async def later() -> None:
+            await asyncio.sleep(self._rng.uniform(0, self.settings.resync_jitter))
+            with contextlib.suppress(KeyValueError):
+                await self._resync()
+
+        self._spawn("resync", later())
+
+    async def _resync(self) -> None:
+        assert self.bus is not None
+        if self._watch is not None:
+            await self._watch.stop()
+        for dep in self.deployments.values():
+            dep.reported = False
+        info = DeviceInfo(
+            device=self.device, hostname=socket.gethostname(), agent=AGENT_VERSION, runtime=self.runtime_name,
+            started_at=now(),
+        )  # fmt: skip
+        await self.bus.put(INFO, self.device, info.to_bytes())
+        self._watch = await self.bus.watch(DESIRED, f"{self.device}.>", self._on_desired)
+        for name in self.deployments:
+            self._dirty.put_nowait(name)
+
+    async def _on_desired(self, update: KvUpdate) -> None:
+        name = update.key.partition(".")[2]
+        if update.value is None:
+            async with self._lock:  # never under a reconcile of the same workload
+                old = self.deployments.pop(name, None)
+                if old is not None and old.score is not None:
+                    with contextlib.suppress(CapabilityError):
+                        await self.runtime.remove_container(old.score.spec.name, grace=old.score.stop_grace)
+            await self._report(DeploymentState(deployment=name, version="", phase="removed", message="undeployed"))
+            return
+        version = version_of(update.value)
+        current = self.deployments.get(name)
+        if current is not None and current.version == version:
+            self._dirty.put_nowait(name)  # a replay after a resync: re-check and re-report
+            return
+        try:
+            score = accept(update.value)
+            state = DeploymentState(deployment=name, version=version, phase="applying")
+        except Rejected as e:
+            score = None
+            state = DeploymentState(deployment=name, version=version, phase="rejected", message=str(e))
+        self.deployments[name] = _Deployment(version, score, state)
+        self._dirty.put_nowait(name)
+
+    # reconcile
+
+    async def _reconciler(self) -> None:
+        while True:
+            name = await self._dirty.get()
+            try:
+                await self.reconcile(name)
+            except HarmonyError as e:  # one workload's trouble never stops the others'
+                log.warning("%s: reconcile of %s failed: %s", self.device, name, e)
+
+    async def reconcile(self, name: str) -> None:
+        dep = self.deployments.get(name)
+        if dep is None:
+            return
+        async with self._lock:
+            if self.deployments.get(name) is not dep:
+                return  # replaced or undeployed while waiting for the lock
+            if dep.score is not None:
+                dep.state = await self._converge(name, dep.version, dep.score)
+        if not dep.reported or dep.state.phase != "running":
+            await self._report_dep(dep)
+
+    async def _converge(self, name: str, version: str, score: Container) -> DeploymentState:
+        """Plan, apply if needed, then the health gate; any capability error becomes a ``failed`` state."""
+        try:
+            return await self._converge_once(name, version, score)
+        except HarmonyError as e:
+            return DeploymentState(deployment=name, version=version, phase="failed", message=str(e))
+
+    async def _converge_once(self, name: str, version: str, score: Container) -> DeploymentState:
+        interpret = score.interpret()
+        changes = await interpret.plan(self.runtime)
+        outcome = await interpret.apply(self.runtime, changes) if changes else None
+        if outcome is not None and not outcome.ok:
+            return DeploymentState(
+                deployment=name, version=version, phase="failed", message=outcome.message, details=outcome.details
+            )
+        healthy, why = await self._healthy(score)
+        message = outcome.message if outcome is not None else "already in the desired state"
+        if not healthy:
+            logs = await self.runtime.container_logs(score.spec.name, tail=10)
+            return DeploymentState(deployment=name, version=version, phase="failed", message=why, details=tuple(logs))
+        return DeploymentState(deployment=name, version=version, phase="running", message=message)
+
+    async def _healthy(self, score: Container) -> tuple[bool, str]:
+        """The container runs and its health command, if any, passes within ``health_timeout``."""
+        spec = score.spec
+        deadline = time.monotonic() + self.settings.health_timeout
+        last = "no health check"
+        while True:
+            info = await self.runtime.inspect_container(spec.name)
+            if info is None or not info.running:
+                state = "missing" if info is None else f"{info.state} (exit {info.exit_code})"
+                return False, f"container {spec.name} is not running: {state}"
+            if spec.health is None:
+                return True, last
+            status, output = await self.runtime.exec_in_container(spec.name, spec.health.command, timeout=5.0)
+            if status == 0:
+                return True, "health check passed"
+            last = f"health check `{' '.join(spec.health.command)}` exited {status}: {output.strip()[-200:]}"
+            if time.monotonic() + spec.health.interval > deadline:
+                return False, last
+            await asyncio.sleep(spec.health.interval)
+
+    async def _ground_truth(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.ground_truth_interval)
+            for name in list(self.deployments):
+                try:
+                    await self.reconcile(name)
+                except HarmonyError as e:
+                    log.warning("%s: drift check of %s failed: %s", self.device, name, e)
+
+    # reporting
+
+    async def _report_dep(self, dep: _Deployment) -> None:
+        dep.reported = await self._report(dep.state)
+
+    async def _report(self, state: DeploymentState) -> bool:
+        if self.bus is None or not self.bus.connected:
+            return False
+        try:
+            await self.bus.put(STATE, f"{self.device}.{state.deployment}", state.to_bytes())
+        except KeyValueError as e:
+            log.warning("%s: could not report %s: %s", self.device, state.deployment, e)
+            return False
+        return True
+
+    async def _heartbeat(self) -> None:
+        first = True
+        while True:
+            self._beats += 1
+            ok = sum(d.state.phase == "running" for d in self.deployments.values())
+            beat = Heartbeat(t=round(time.time(), 3), n=self._beats, ok=ok, bad=len(self.deployments) - ok)
+            if self.bus is not None and self.bus.connected:
+                with contextlib.suppress(KeyValueError):
+                    await self.bus.put_nowait(HEARTBEAT, self.device, beat.to_bytes())
+            # the first beat at once (the device is online now), then at a random phase: no fleet-wide bursts
+            pause = (
+                self._rng.uniform(0, self.settings.heartbeat_interval) if first else self.settings.heartbeat_interval
+            )
+            first = False
+            await asyncio.sleep(pause)
+
+    # commands
+
+    async def _command(self, subject: str, payload: bytes) -> bytes:
+        verb = subject.rsplit(".", 1)[-1]
+        try:
+            args: dict[str, Any] = json.loads(payload or b"{}")
+            answer = await self._answer(verb, args)
+        except (HarmonyError, ValueError, TypeError) as e:
+            answer = {"error": str(e)}
+        return json.dumps(answer).encode()
+
+    async def _answer(self, verb: str, args: dict[str, Any]) -> dict[str, Any]:
+        if verb == "ping":
+            states = {n: {"version": d.version, "phase": d.state.phase} for n, d in self.deployments.items()}
+            return {"device": self.device, "agent": AGENT_VERSION, "deployments": states}
+        name = str(args.get("deployment", ""))
+        dep = self.deployments.get(name)
+        if dep is None or dep.score is None:
+            return {"error": f"no running deployment {name!r} on {self.device}; it has: {', '.join(self.deployments)}"}
+        container = dep.score.spec.name
+        if verb == "logs":
+            lines = max(1, min(int(args.get("lines", 50)), LOGS_MAX_LINES))
+            return {
+                "device": self.device,
+                "container": container,
+                "lines": list(await self.runtime.container_logs(container, tail=lines)),
+            }
+        if verb == "restart":
+            async with self._lock:
+                await self.runtime.stop_container(container, grace=dep.score.stop_grace)
+                info = await self.runtime.start_container(container)
+            return {"device": self.device, "container": container, "state": info.state}
+        return {"error": f"unknown command {verb!r}; commands: ping, logs, restart"}

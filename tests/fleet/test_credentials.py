@@ -1,0 +1,82 @@
+"""Per-device credentials on a real nats-server: a device reads only its own desired state and writes only its
+own state and heartbeats; the control side reads and writes everything."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from harmony.domain.errors import KeyValueError
+from harmony.fleet.control import FleetControl
+from harmony.fleet.credentials import FleetHome, auth_config, device_identity, device_permissions
+from harmony.fleet.records import DESIRED, HEARTBEAT, STATE
+from harmony.infra.nats_fleet import FleetBus, FleetNatsServer, KvUpdate
+from tests.fixtures.nats_fleet import bus_options
+
+
+async def device_bus(home: FleetHome, server: FleetNatsServer, device: str) -> FleetBus:
+    # a short timeout: a denied request is never answered, so each denial costs one timeout
+    options = dataclasses.replace(bus_options(home.add_device(device), [server.url]), timeout=1.0)
+    return await FleetBus.connect(options)
+
+
+async def test_device_reads_only_its_own_desired_state_and_writes_only_its_own_state(
+    fleet_home: FleetHome, fleet_server: FleetNatsServer, fleet_control: FleetControl
+) -> None:
+    fleet_home.add_device("dev-a")
+    fleet_home.add_device("dev-b")
+    await fleet_server.reload()
+    await fleet_control.bus.put(DESIRED, "dev-a.web", b'{"for": "a"}')
+    await fleet_control.bus.put(DESIRED, "dev-b.web", b'{"for": "b"}')
+    a = await device_bus(fleet_home, fleet_server, "dev-a")
+    try:
+        seen: list[KvUpdate] = []
+
+        async def collect(u: KvUpdate) -> None:
+            seen.append(u)
+
+        own = await a.watch(DESIRED, "dev-a.>", collect)
+        await asyncio.wait_for(own.replayed.wait(), 5)
+        assert [(u.key, u.value) for u in seen] == [("dev-a.web", b'{"for": "a"}')]
+
+        with pytest.raises(KeyValueError):
+            await a.watch(DESIRED, "dev-b.>", collect)
+        assert "permissions violation" in a.server_errors[-1].lower()  # refused by the server, not just slow
+        assert "dev-b" in a.server_errors[-1]
+        with pytest.raises(KeyValueError):
+            await a.watch(DESIRED, ">", collect)
+        with pytest.raises(KeyValueError):
+            await a.get(DESIRED, "dev-b.web")
+
+        await a.put(STATE, "dev-a.web", b"{}")
+        with pytest.raises(KeyValueError):
+            await a.put(STATE, "dev-b.web", b'{"forged": true}')
+        assert "permissions violation" in a.server_errors[-1].lower() and "fleet_state.dev-b" in a.server_errors[-1]
+        with pytest.raises(KeyValueError):
+            await a.put(DESIRED, "dev-a.web", b'{"self": "promoted"}')
+        await a.put_nowait(HEARTBEAT, "dev-b", b'{"forged": true}')  # fire-and-forget: the server drops it
+        await a.flush()
+    finally:
+        await a.close()
+    states = await fleet_control.bus.snapshot(STATE)
+    assert set(states) == {"dev-a.web"}
+    assert "dev-b" not in await fleet_control.bus.snapshot(HEARTBEAT)
+    desired = await fleet_control.bus.get(DESIRED, "dev-a.web")
+    assert desired is not None and desired.value == b'{"for": "a"}'
+
+
+async def test_an_unknown_user_cannot_connect(fleet_home: FleetHome, fleet_server: FleetNatsServer) -> None:
+    stranger = device_identity("dev-x", [fleet_server.url])  # never registered: not in the server's users
+    with pytest.raises(KeyValueError):
+        await FleetBus.connect(dataclasses.replace(bus_options(stranger, [fleet_server.url]), timeout=1.0))
+
+
+def test_generated_authorization_confines_each_device_to_its_own_subjects() -> None:
+    perms = device_permissions("dev-a")
+    text = auth_config(device_identity("dev-a", ["nats://h:1"]).model_copy(update={"device": None}), [])
+    assert '"jetstream": "enabled"' in text
+    publish = perms["publish"]
+    assert isinstance(publish, dict)
+    assert all(".dev-a" in subject for subject in publish["allow"])  # pyright: ignore[reportUnknownVariableType]
