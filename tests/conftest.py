@@ -22,6 +22,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.app_host",
     "tests.fixtures.edge",
     "tests.fixtures.openbao",
+    "tests.fixtures.nats_auth",
 ]
 
 

@@ -4,11 +4,18 @@ Rejected at load, with the file, the field, the value and what was expected: unk
 and timings that cannot keep the split-brain guard (``failover_timeout`` must exceed
 ``heartbeat_timeout x failure_threshold``, so a cut-off primary has fenced itself before a replica may
 promote).
+
+NATS credentials (``nats.user`` with ``nats.password``, or ``nats.token``, or a ``.creds`` file) are
+``Secret`` values: masked in reprs, dumps, logs and errors. They come from the TOML, from
+``HARMONY_AGENT__NATS__PASSWORD`` / ``__TOKEN``, or, when ``nats.secrets_deployment`` names a deployment,
+from Harmony's config system (``harmony secret set nats.password -d <deployment>``; see
+``harmony.agent.main.resolve_credentials``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import tomllib
@@ -16,12 +23,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, Self, cast
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harmony.config.secret import MASK, Secret
 from harmony.domain.errors import AgentConfigError, InvalidValueError
 from harmony.infra.postgres import PG_BIN
 
 ENV_PREFIX = "HARMONY_AGENT__"
+SECRET_FIELDS = frozenset({"password", "token"})  # kept as given from env, masked in errors
 
 
 class _Section(BaseModel):
@@ -38,9 +47,14 @@ class EmbeddedNatsConfig(_Section):
 
 class NatsConfig(_Section):
     servers: tuple[str, ...] = Field(default=(), description="NATS URLs, tried in order with backoff and jitter")
-    user: str | None = None
-    password: SecretStr | None = None
+    user: str | None = Field(default=None, description="NATS user name (with a password)")
+    password: Secret | None = Field(default=None, description="NATS password of `user`")
+    token: Secret | None = Field(default=None, description="NATS authorization token (instead of user/password)")
     credentials_file: Path | None = Field(default=None, description="a NATS .creds file")
+    secrets_deployment: str | None = Field(
+        default=None,
+        description="resolve a missing password/token as nats.password / nats.token of this Harmony deployment",
+    )
     bucket: str = Field(default="harmony_failover", pattern=r"^[A-Za-z0-9_-]+$")
     replicas: int = Field(default=1, ge=1, le=5, description="bucket replicas when the agent creates it")
     embedded: EmbeddedNatsConfig | None = None
@@ -49,6 +63,8 @@ class NatsConfig(_Section):
     def _somewhere(self) -> Self:
         if not self.servers and self.embedded is None:
             raise InvalidValueError("nats.servers", [], "at least one server URL, or a [nats.embedded] section")
+        if self.password is not None and self.user is None:
+            raise InvalidValueError("nats.user", None, "a user name when nats.password is set")
         return self
 
 
@@ -122,9 +138,12 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> AgentConfig
         err = e.errors()[0]
         ctx_error = err.get("ctx", {}).get("error")
         if isinstance(ctx_error, InvalidValueError):
-            raise AgentConfigError(source, ctx_error.field, ctx_error.value, ctx_error.expected) from e
-        field = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        raise AgentConfigError(source, field, err.get("input"), err["msg"]) from e
+            raise AgentConfigError(source, ctx_error.field, ctx_error.value, ctx_error.expected) from None
+        loc = list(itertools.takewhile(lambda x: "[" not in x, (str(x) for x in err["loc"])))  # not union branches
+        field = ".".join(loc) or "(top level)"
+        if SECRET_FIELDS.intersection(loc):
+            raise AgentConfigError(source, field, MASK, "a string") from None
+        raise AgentConfigError(source, field, err.get("input"), err["msg"]) from None  # the cause repeats the input
 
 
 def _override(data: dict[str, object], path: list[str], value: str) -> None:
@@ -134,17 +153,20 @@ def _override(data: dict[str, object], path: list[str], value: str) -> None:
         if not isinstance(child, dict):
             return
         node = cast(dict[str, object], child)
-    parsed: object = value  # a bare string unless it parses as a TOML value
-    with contextlib.suppress(tomllib.TOMLDecodeError):
-        parsed = tomllib.loads(f"v = {value}")["v"]
+    parsed: object = value  # a bare string unless it parses as a TOML value (a secret stays as given)
+    if path[-1] not in SECRET_FIELDS:
+        with contextlib.suppress(tomllib.TOMLDecodeError):
+            parsed = tomllib.loads(f"v = {value}")["v"]
     node[path[-1]] = parsed
 
 
 def to_toml(config: AgentConfig) -> str:
     """The configuration as a TOML file ``load_config`` reads back (secrets in clear: write it 0600)."""
     data = config.model_dump(mode="json", exclude_none=True)
-    if config.nats.password is not None:
-        data["nats"]["password"] = config.nats.password.get_secret_value()
+    for name in ("password", "token"):
+        secret: Secret | None = getattr(config.nats, name)
+        if secret is not None:
+            data["nats"][name] = secret.reveal()
     top = {k: v for k, v in data.items() if not isinstance(v, dict)}
     lines = [f"{k} = {_toml_value(v)}" for k, v in top.items()]
     for section, values in data.items():

@@ -4,15 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+
+from pydantic import Field
 
 from harmony.agent.config import AgentConfig
 from harmony.agent.daemon import Agent
 from harmony.agent.local_postgres import AgentPostgres
+from harmony.config.model import ConfigModel, ConfigSection
+from harmony.config.secret import Secret
+from harmony.config.wiring import namespace, resolver
 from harmony.domain.errors import KeyValueUnavailable
 from harmony.infra.nats import EmbeddedNats, NatsKeyValue, NatsOptions
 from harmony.infra.postgres import PostgresInstance
 
 log = logging.getLogger("harmony.agent")
+
+
+class AgentNatsSecrets(ConfigSection):
+    password: Secret | None = Field(default=None, description="the agent's NATS password (with nats.user)")
+    token: Secret | None = Field(default=None, description="the agent's NATS authorization token")
+
+
+class AgentSecrets(ConfigModel):
+    """What an agent may take from Harmony's config system: ``nats.password`` and ``nats.token``."""
+
+    nats: AgentNatsSecrets = AgentNatsSecrets()
+
+
+def resolve_credentials(config: AgentConfig, environ: Mapping[str, str] | None = None) -> AgentConfig:
+    """``config`` with a missing NATS password/token taken from Harmony's config system, never by prompting.
+
+    Only when ``nats.secrets_deployment`` is set: then ``HARMONY_CONFIG_NATS__PASSWORD`` (``__TOKEN``), the
+    local config file, the embedded store and the team store (OpenBao) are asked, in that order, under
+    that deployment and ``$HARMONY_ENV``. A value in the agent's own TOML or ``HARMONY_AGENT__NATS__…`` wins.
+    """
+    n = config.nats
+    if n.secrets_deployment is None or (n.password is not None or n.token is not None):
+        return config
+    found = resolver(namespace(n.secrets_deployment, environ=environ), ask=False, environ=environ).resolve(AgentSecrets)
+    update = {k: v for k, v in (("password", found.nats.password), ("token", found.nats.token)) if v is not None}
+    return config.model_copy(update={"nats": n.model_copy(update=update)}) if update else config
 
 
 def nats_options(config: AgentConfig, *, extra_servers: tuple[str, ...] = ()) -> NatsOptions:
@@ -23,7 +55,8 @@ def nats_options(config: AgentConfig, *, extra_servers: tuple[str, ...] = ()) ->
     return NatsOptions(
         servers=tuple(dict.fromkeys((*extra_servers, *embedded, *n.servers))),
         user=n.user,
-        password=n.password.get_secret_value() if n.password else None,
+        password=n.password,
+        token=n.token,
         credentials_file=n.credentials_file,
         timeout=t.heartbeat_timeout,
         reconnect_cap=min(2.0, t.heartbeat_timeout),
@@ -46,7 +79,11 @@ def postgres_instance(config: AgentConfig) -> PostgresInstance:
 
 
 async def run_agent(config: AgentConfig) -> None:
-    """Run until SIGTERM/SIGINT. An embedded NATS, if configured, lives and dies with the agent."""
+    """Run until SIGTERM/SIGINT. An embedded NATS, if configured, lives and dies with the agent.
+
+    Raises ``KeyValueAuthError`` at once when NATS refuses the credentials (never retried: it cannot heal).
+    """
+    config = resolve_credentials(config)
     embedded: EmbeddedNats | None = None
     extra: tuple[str, ...] = ()
     if config.nats.embedded is not None:

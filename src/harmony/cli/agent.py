@@ -15,7 +15,7 @@ from rich.table import Table
 from harmony.agent.config import load_config
 from harmony.agent.history import failover_history
 from harmony.agent.journal import read_decisions, read_status
-from harmony.agent.main import nats_options, run_agent
+from harmony.agent.main import nats_options, resolve_credentials, run_agent
 from harmony.cli.errors import guarded
 from harmony.domain.errors import HarmonyError
 from harmony.infra.nats import NatsKeyValue
@@ -81,7 +81,7 @@ def status(config: ConfigFile, as_json: AsJson = False, decisions: int = 10) -> 
 @guarded
 def history(config: ConfigFile, as_json: AsJson = False, limit: int = 200) -> None:
     """Heartbeats, decisions and promotions of the failover group, in the store's order."""
-    cfg = load_config(config)
+    cfg = resolve_credentials(load_config(config))
 
     async def read() -> list[dict[str, object]]:
         store = await NatsKeyValue.connect(nats_options(cfg), bucket=cfg.nats.bucket)

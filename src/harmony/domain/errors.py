@@ -34,7 +34,8 @@
         │   └── PodmanError                     the podman adapter's own failures
         ├── KeyValueError                       the shared key-value store (NATS JetStream KV)
         │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
-        │   └── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
+        │   ├── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
+        │   └── KeyValueAuthError               the store refused this client's credentials
         └── PostgreSQLError                     a PostgreSQL server or its data directory
 
 Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
@@ -125,6 +126,10 @@ class KeyValueConflict(KeyValueError):
 
 class KeyValueUnavailable(KeyValueError, TimeoutError):
     """The store could not be reached or did not answer within the deadline; retrying may succeed."""
+
+
+class KeyValueAuthError(KeyValueError):
+    """The store's server refused this client's credentials (authorization violation); retrying will not help."""
 
 
 class PostgreSQLError(CapabilityError):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import random
 import re
 import shutil
@@ -28,19 +30,24 @@ from nats.aio.client import Client, Server
 from nats.js import api
 from nats.js.client import JetStreamContext
 
+from harmony.config.secret import Secret
 from harmony.domain.capabilities.key_value import Entry
-from harmony.domain.errors import KeyValueConflict, KeyValueError, KeyValueUnavailable
+from harmony.domain.errors import KeyValueAuthError, KeyValueConflict, KeyValueError, KeyValueUnavailable
 
 MAX_HISTORY = 64  # the most revisions per key a NATS KV bucket keeps
 
 
 @dataclass(frozen=True)
 class NatsOptions:
-    """How to reach the mesh. ``servers`` is tried in order, with exponential backoff and jitter."""
+    """How to reach the mesh. ``servers`` is tried in order, with exponential backoff and jitter.
+
+    ``password`` and ``token`` are ``Secret``: revealed only into the NATS client's CONNECT message.
+    """
 
     servers: Sequence[str]
     user: str | None = None
-    password: str | None = None
+    password: Secret | None = None
+    token: Secret | None = None
     credentials_file: Path | None = None
     timeout: float = 1.0
     reconnect_base: float = 0.1
@@ -75,31 +82,57 @@ class NatsKeyValue:
                 chosen.reconnects, base=options.reconnect_base, cap=options.reconnect_cap, rng=rng
             )
 
-        async def quiet(_e: Exception) -> None:
-            return None  # connection trouble shows up as KeyValueUnavailable on the next call
+        refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        refusal: list[str] = []
 
-        try:
-            nc = Client()
-            await asyncio.wait_for(
-                nc.connect(
-                    list(options.servers),
-                    name=options.name,
-                    user=options.user,
-                    password=options.password,
-                    user_credentials=str(options.credentials_file) if options.credentials_file else None,
-                    connect_timeout=max(1, round(options.timeout)),
-                    max_reconnect_attempts=-1,
-                    reconnect_to_server_handler=pick,
-                    ping_interval=1,
-                    max_outstanding_pings=2,
-                    pending_size=0,  # never queue writes while disconnected: a late heartbeat would lie
-                    error_cb=quiet,
-                    allow_reconnect=True,
-                ),
-                timeout=options.timeout * 5,
+        async def quiet(e: Exception) -> None:
+            # Connection trouble shows up as KeyValueUnavailable on the next call; a refusal of our
+            # credentials ends the connect at once (the client would otherwise retry it forever).
+            if _is_refusal(e) and not refused.done():
+                refusal.append(str(e))
+                refused.set_result(None)
+
+        nc = Client()
+        connecting = asyncio.ensure_future(
+            nc.connect(
+                list(options.servers),
+                name=options.name,
+                user=options.user,
+                password=options.password.reveal() if options.password else None,
+                token=options.token.reveal() if options.token else None,
+                user_credentials=str(options.credentials_file) if options.credentials_file else None,
+                connect_timeout=max(1, round(options.timeout)),
+                max_reconnect_attempts=-1,
+                reconnect_to_server_handler=pick,
+                ping_interval=1,
+                max_outstanding_pings=2,
+                pending_size=0,  # never queue writes while disconnected: a late heartbeat would lie
+                error_cb=quiet,
+                allow_reconnect=True,
             )
+        )
+        where = ", ".join(options.servers)
+        try:
+            await asyncio.wait([connecting, refused], timeout=options.timeout * 5, return_when=asyncio.FIRST_COMPLETED)
+            if refused.done() and not connecting.done():
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, nats.errors.Error, OSError):
+                    await connecting
+                with contextlib.suppress(TimeoutError, nats.errors.Error, OSError):
+                    await asyncio.wait_for(nc.close(), options.timeout)
+                who = f"user {options.user!r}" if options.user else "the token" if options.token else "no credentials"
+                raise KeyValueAuthError(
+                    "", f"NATS at {where} refused {who}: authorization violation (server said: {refusal[0]})"
+                )
+            if not connecting.done():
+                connecting.cancel()
+                raise TimeoutError(f"no connection within {options.timeout * 5:g}s")
+            connecting.result()
         except (TimeoutError, OSError, nats.errors.Error) as e:
-            raise KeyValueUnavailable("", f"cannot connect to NATS at {', '.join(options.servers)}: {e}") from e
+            raise KeyValueUnavailable("", f"cannot connect to NATS at {where}: {e}") from e
+        finally:
+            if not refused.done():
+                refused.cancel()
         js = nc.jetstream(timeout=options.timeout)  # pyright: ignore[reportUnknownMemberType]  # untyped **opts
         store = cls(nc, js, bucket, options.timeout)
         admin_timeout = max(5.0, options.timeout * 5)  # creating a replicated stream takes a raft election
@@ -225,6 +258,12 @@ class NatsKeyValue:
             ) from e
 
 
+def _is_refusal(e: Exception) -> bool:
+    """The server rejected the credentials (``-ERR 'Authorization Violation'`` and its kin)."""
+    text = str(e).lower()
+    return isinstance(e, nats.errors.AuthorizationError) or "authorization" in text or "authentication" in text
+
+
 def _deleted(msg: api.RawStreamMsg) -> bool:
     headers = cast(dict[str, str], msg.headers or {})  # pyright: ignore[reportUnknownMemberType]  # untyped Dict
     return headers.get("KV-Operation") in ("DEL", "PURGE")
@@ -253,7 +292,8 @@ def nats_server_binary() -> Path:
 class EmbeddedNats:
     """A real ``nats-server`` with JetStream, owned by this process (single node or one cluster member).
 
-    ``port=0`` picks a free port, read back from the server's log once it listens.
+    ``port=0`` picks a free port, read back from the server's log once it listens. ``user``/``password`` or
+    ``token`` require clients to authenticate (the configuration file holding them is written mode 0600).
     """
 
     store_dir: Path
@@ -263,6 +303,9 @@ class EmbeddedNats:
     cluster_name: str | None = None
     cluster_port: int | None = None
     routes: Sequence[int] = ()
+    user: str | None = None
+    password: Secret | None = None
+    token: Secret | None = None
     process: asyncio.subprocess.Process | None = field(default=None, init=False)
     log_file: Path = field(init=False)
 
@@ -283,12 +326,19 @@ class EmbeddedNats:
             routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in self.routes)
             listen = f"127.0.0.1:{self.cluster_port}"
             lines.append(f'cluster {{ name: "{self.cluster_name}", listen: "{listen}", routes: [{routes}] }}')
+        if self.user is not None and self.password is not None:
+            user, password = json.dumps(self.user), json.dumps(self.password.reveal())
+            lines.append(f"authorization {{ user: {user}, password: {password} }}")
+        elif self.token is not None:
+            lines.append(f"authorization {{ token: {json.dumps(self.token.reveal())} }}")
         return "\n".join(lines) + "\n"
 
     async def start(self, *, ready_timeout: float = 15.0) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         conf = self.store_dir.with_name(self.store_dir.name + ".conf")
-        conf.write_text(self._config())
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self._config())
         self.log_file.write_text("")
         argv = [str(nats_server_binary()), "-c", str(conf), "-l", str(self.log_file)]
         self.process = await asyncio.create_subprocess_exec(
