@@ -130,7 +130,7 @@ async def floor_worker(home: Path, devices: list[str]) -> None:
     for i in range(0, len(devices), 50):
         conns += await asyncio.gather(
             *(
-                nats.connect(list(control.servers), user=control.user, password=control.password)
+                nats.connect(list(control.servers), user=control.user, password=control.password.reveal())
                 for _ in devices[i : i + 50]
             )
         )

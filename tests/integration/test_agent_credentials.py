@@ -183,7 +183,7 @@ def test_config_masks_the_password_in_repr_dump_and_errors(tmp_path: Path) -> No
     assert load_config(path, env={"HARMONY_AGENT__NATS__PASSWORD": "12345"}).nats.password == Secret("12345")
     bad = path.read_text().replace('user = "agent"\n', "")
     path.write_text(bad)
-    with pytest.raises(AgentConfigError, match="nats.user") as caught:
+    with pytest.raises(AgentConfigError, match=r"nats\.user") as caught:
         load_config(path, env={})
     assert "hunter2" not in str(caught.value)
     path.write_text(bad.replace('password = "hunter2-secret"', "password = 12345"))

@@ -10,8 +10,10 @@ What a device may do (everything else is denied by the server):
 - publish only to ``$KV.fleet_state.<id>.>``, ``$KV.fleet_info.<id>`` and ``$KV.fleet_heartbeat.<id>``;
 - subscribe only to its own inbox prefix ``_INBOX_<id>`` and its command subject ``fleet.cmd.<id>.*``,
   and answer the requests it receives.
-The control user has no restriction. Not guaranteed: passwords are stored in clear in files of mode 0600
-(nkeys or an auth callout would avoid that); the control side is a separate user, not a separate account.
+The control user has no restriction. In memory a password is a ``Secret`` (masked in every repr, log, dump
+and CLI output); it is revealed only into the identity files, the server authorization and the NATS
+CONNECT message. Not guaranteed: passwords are stored in clear in files of mode 0600 (nkeys or an auth
+callout would avoid that); the control side is a separate user, not a separate account.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from harmony.config.secret import Secret
 from harmony.domain.errors import InvalidValueError
 from harmony.fleet.records import COMMANDS, DESIRED, HEARTBEAT, INFO, STATE, check_token
 
@@ -36,14 +39,18 @@ class Identity(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     user: str
-    password: str
+    password: Secret
     servers: tuple[str, ...]
     inbox_prefix: str = "_INBOX"
     device: str | None = None
 
+    def file_json(self) -> str:
+        """The identity file's content, password in clear: write it only through ``_write_private``."""
+        return json.dumps({**self.model_dump(mode="json"), "password": self.password.reveal()}, indent=2)
 
-def new_password() -> str:
-    return secrets.token_urlsafe(24)
+
+def new_password() -> Secret:
+    return Secret(secrets.token_urlsafe(24))
 
 
 def device_identity(device: str, servers: Sequence[str]) -> Identity:
@@ -71,11 +78,15 @@ def device_permissions(device: str) -> dict[str, object]:
 
 def auth_config(control: Identity, devices: Sequence[Identity]) -> str:
     """The ``accounts`` block of the server configuration (JSON is valid NATS configuration syntax)."""
-    users: list[dict[str, object]] = [{"user": control.user, "password": control.password}]
+    users: list[dict[str, object]] = [{"user": control.user, "password": control.password.reveal()}]
     for identity in devices:
         assert identity.device is not None
         users.append(
-            {"user": identity.user, "password": identity.password, "permissions": device_permissions(identity.device)}
+            {
+                "user": identity.user,
+                "password": identity.password.reveal(),
+                "permissions": device_permissions(identity.device),
+            }
         )
     block = {ACCOUNT: {"jetstream": "enabled", "users": users}}
     return "accounts: " + json.dumps(block, indent=2) + "\n"
@@ -103,7 +114,7 @@ class FleetHome:
         if self.control_file.exists():
             return self.control()
         control = Identity(user="control", password=new_password(), servers=tuple(servers))
-        _write_private(self.control_file, control.model_dump_json(indent=2))
+        _write_private(self.control_file, control.file_json())
         self.write_auth()
         return control
 
@@ -121,7 +132,7 @@ class FleetHome:
         if path.exists():
             return Identity.model_validate_json(path.read_text())
         identity = device_identity(device, self.control().servers)
-        _write_private(path, identity.model_dump_json(indent=2))
+        _write_private(path, identity.file_json())
         if rewrite_auth:
             self.write_auth()
         return identity

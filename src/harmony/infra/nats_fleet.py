@@ -36,6 +36,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import api
 
+from harmony.config.secret import Secret
 from harmony.domain.errors import KeyValueConflict, KeyValueError, KeyValueUnavailable
 from harmony.infra.nats import EmbeddedNats, backoff_delay
 
@@ -48,11 +49,14 @@ class NoResponders(KeyValueUnavailable):
 
 @dataclass(frozen=True)
 class BusOptions:
-    """One identity on the bus: servers, user/password and the inbox prefix its permissions allow."""
+    """One identity on the bus: servers, user/password and the inbox prefix its permissions allow.
+
+    ``password`` is a ``Secret``: revealed only into the NATS client's CONNECT message.
+    """
 
     servers: Sequence[str]
     user: str | None = None
-    password: str | None = None
+    password: Secret | None = None
     inbox_prefix: str = "_INBOX"
     name: str = "harmony-fleet"
     timeout: float = 2.0
@@ -123,7 +127,7 @@ class FleetBus:
                     list(options.servers),
                     name=options.name,
                     user=options.user,
-                    password=options.password,
+                    password=options.password.reveal() if options.password else None,
                     inbox_prefix=options.inbox_prefix,
                     connect_timeout=max(1, round(options.timeout)),
                     allow_reconnect=True,
