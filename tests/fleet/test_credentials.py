@@ -80,3 +80,18 @@ def test_generated_authorization_confines_each_device_to_its_own_subjects() -> N
     publish = perms["publish"]
     assert isinstance(publish, dict)
     assert all(".dev-a" in subject for subject in publish["allow"])  # pyright: ignore[reportUnknownVariableType]
+
+
+def test_passwords_are_secrets_in_memory_and_clear_only_in_the_0600_files(fleet_home: FleetHome) -> None:
+    identity = fleet_home.add_device("dev-m")
+    clear = identity.password.reveal()
+    assert len(clear) >= 24
+    for text in (repr(identity), str(identity), identity.model_dump_json(), str(identity.model_dump())):
+        assert clear not in text
+    path = fleet_home.device_file("dev-m")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert FleetHome(fleet_home.path).add_device("dev-m").password == identity.password  # read back, not renewed
+    assert clear in fleet_home.auth_file.read_text()
+    assert fleet_home.auth_file.stat().st_mode & 0o777 == 0o600
+    options = bus_options(identity, ["nats://127.0.0.1:4222"])
+    assert clear not in repr(options)

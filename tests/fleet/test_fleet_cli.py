@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from harmony.fleet.credentials import Identity
 from tests.fixtures.podman import podman_in, wipe
 
 HARMONY = str(Path(sys.executable).parent / "harmony")
@@ -34,11 +35,13 @@ class Operator:
         self.tmp = tmp
         self.env = {**os.environ, "HARMONY_FLEET_HOME": str(tmp / "fleet")}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.outputs: list[str] = []  # every CLI output, scanned for passwords at the end
 
     def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [HARMONY, "fleet", *args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
         )
+        self.outputs += [done.stdout, done.stderr]
         if ok:
             assert done.returncode == 0, done.stdout + done.stderr
         return done
@@ -142,3 +145,19 @@ def test_readme_walkthrough(operator: Operator, tmp_path: Path) -> None:
     op.stop("pi-3")
     offline = op.run("ping", "pi-3", ok=False)
     assert offline.returncode == 1 and "offline" in offline.stderr
+
+    assert_no_password_in(op, tmp_path / "fleet")
+
+
+def assert_no_password_in(op: Operator, home: Path) -> None:
+    """No generated password in any output of the walkthrough: CLI stdout/stderr (status and deploy JSON
+    included), device agent and server logs; the identity files that hold them are 0600."""
+    files = [home / "control.json", *sorted((home / "devices").glob("*.json"))]
+    passwords = [Identity.model_validate_json(f.read_text()).password.reveal() for f in files]
+    assert len(set(passwords)) == 1 + len(DEVICES)
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in [*files, home / "nats-auth.conf"])
+    logs = [p.read_text(errors="replace") for p in (*op.tmp.glob("*.log"), *home.glob("*.log"))]
+    outputs = [*op.outputs, *logs]
+    assert len(logs) >= 1 + len(DEVICES) and len(op.outputs) > 20
+    leaked = [i for i, p in enumerate(passwords) if any(p in o for o in outputs)]
+    assert not leaked, f"{len(leaked)} password(s) appear in the walkthrough's outputs"
