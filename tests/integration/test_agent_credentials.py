@@ -190,3 +190,12 @@ def test_config_masks_the_password_in_repr_dump_and_errors(tmp_path: Path) -> No
     with pytest.raises(AgentConfigError, match=r"nats.password = '\*+'") as caught:
         load_config(path, env={})
     assert "12345" not in str(caught.value)
+
+
+def test_a_server_url_with_credentials_in_it_is_rejected_masked(tmp_path: Path) -> None:
+    path = agent_toml(tmp_path, "nats://127.0.0.1:4222")
+    path.write_text(path.read_text().replace("nats://", "nats://agent:hunter2-secret@"))
+    with pytest.raises(AgentConfigError, match=r"nats\.servers = 'nats://\*+@127\.0\.0\.1:4222'") as caught:
+        load_config(path, env={})
+    assert "hunter2" not in str(caught.value)
+    assert "nats.user/nats.password or nats.token" in str(caught.value)

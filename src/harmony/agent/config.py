@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +31,8 @@ from harmony.domain.errors import AgentConfigError, InvalidValueError
 from harmony.infra.postgres import PG_BIN
 
 ENV_PREFIX = "HARMONY_AGENT__"
+_SERVER_URL = re.compile(r"^(nats|tls|ws|wss)://[^\s/@]+$")
+_USERINFO = re.compile(r"^([a-z]+://)[^@]*@")
 SECRET_FIELDS = frozenset({"password", "token"})  # kept as given from env, masked in errors
 
 
@@ -46,7 +49,11 @@ class EmbeddedNatsConfig(_Section):
 
 
 class NatsConfig(_Section):
-    servers: tuple[str, ...] = Field(default=(), description="NATS URLs, tried in order with backoff and jitter")
+    servers: tuple[str, ...] = Field(
+        default=(),
+        description="NATS URLs of one cluster (shuffled, as NATS clients do); on a lost connection the agent "
+        "reconnects through them with backoff and jitter",
+    )
     user: str | None = Field(default=None, description="NATS user name (with a password)")
     password: Secret | None = Field(default=None, description="NATS password of `user`")
     token: Secret | None = Field(default=None, description="NATS authorization token (instead of user/password)")
@@ -63,6 +70,15 @@ class NatsConfig(_Section):
     def _somewhere(self) -> Self:
         if not self.servers and self.embedded is None:
             raise InvalidValueError("nats.servers", [], "at least one server URL, or a [nats.embedded] section")
+        for url in self.servers:
+            if not _SERVER_URL.match(url):
+                shown = _USERINFO.sub(r"\1" + MASK + "@", url)
+                raise InvalidValueError(
+                    "nats.servers",
+                    shown,
+                    "nats://host:port (or tls://, ws://, wss://) without credentials in it: "
+                    "put them in nats.user/nats.password or nats.token",
+                )
         if self.password is not None and self.user is None:
             raise InvalidValueError("nats.user", None, "a user name when nats.password is set")
         return self

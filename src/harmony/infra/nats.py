@@ -162,6 +162,12 @@ class NatsKeyValue:
         with contextlib.suppress(TimeoutError, nats.errors.Error):
             await asyncio.wait_for(self._nc.close(), self._timeout)
 
+    @property
+    def connected_server(self) -> str | None:
+        """``host:port`` of the server this connection currently uses (``None`` while reconnecting)."""
+        url = self._nc.connected_url
+        return url.netloc if url is not None and self._nc.is_connected else None
+
     async def stream_leader(self) -> str | None:
         """The NATS server leading the bucket's stream (clustered JetStream), for operators and tests."""
         info = await self._call("", self._js.stream_info(self._stream))
