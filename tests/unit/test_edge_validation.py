@@ -11,10 +11,13 @@ from harmony.domain.capabilities.dhcp import DhcpPool, DhcpReservation, DhcpSubn
 from harmony.domain.capabilities.dns import ARecord, CnameRecord, DnsRecordSet
 from harmony.domain.capabilities.firewall import LOCAL, FirewallPolicy, PortForward, Rule, Zone
 from harmony.domain.capabilities.load_balancer import Backend, Frontend
-from harmony.domain.errors import InvalidValueError
+from harmony.domain.deployment import validate_order
+from harmony.domain.errors import HarmonyError, InvalidValueError
 from harmony.domain.names import ResourceName, non_empty
+from harmony.domain.score import AnyScore
 from harmony.domain.values import Hostname, IPv4Address, IPv4Network, MacAddress, Port
 from harmony.modules.boot import BootScripts
+from harmony.modules.dhcp import DhcpScope
 from harmony.modules.dns import DnsZone
 from harmony.modules.load_balancer import LoadBalancing
 
@@ -191,3 +194,90 @@ def test_bad_input_names_the_offending_values(build: Callable[[], object], expec
     message = str(caught.value)
     for fragment in expected:
         assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+M = "52:54:00:00:00:01"
+
+
+def scope(network: str, *reservations: tuple[str, str]) -> DhcpScope:
+    return DhcpScope(
+        subnet=DhcpSubnet(
+            network=IPv4Network(network),
+            reservations=tuple(DhcpReservation(mac=MacAddress(m), address=IPv4Address(a)) for m, a in reservations),
+        )
+    )
+
+
+def zone(owner: str, *records: ARecord | CnameRecord) -> DnsZone:
+    return DnsZone(zone=Hostname("office.lan"), owner=N(owner), records=records)
+
+
+def a(name: str, addr: str = "10.0.0.5") -> ARecord:
+    return ARecord(name=Hostname(name), address=IPv4Address(addr))
+
+
+def cname(name: str, target: str) -> CnameRecord:
+    return CnameRecord(name=Hostname(name), target=Hostname(target))
+
+
+ACROSS_SCORES: list[tuple[str, list[AnyScore], list[str]]] = [
+    (
+        "two Scores, one port",
+        [
+            LoadBalancing(frontends=(frontend("web", 80),)),
+            LoadBalancing(frontends=(frontend("api", 80),)),
+        ],
+        ["web (0.0.0.0:80)", "api (0.0.0.0:80)", "each port used by one frontend"],
+    ),
+    (
+        "two Scores, one frontend name",
+        [
+            LoadBalancing(frontends=(frontend("web", 80),)),
+            LoadBalancing(frontends=(frontend("web", 81),)),
+        ],
+        ["two Scores are named 'lb:web'"],
+    ),
+    (
+        "overlapping subnets",
+        [scope("10.0.0.0/24"), scope("10.0.0.0/16")],
+        ["10.0.0.0/24 and 10.0.0.0/16", "do not overlap"],
+    ),
+    (
+        "one MAC reserved in two subnets",
+        [scope("10.0.0.0/24", (M, "10.0.0.7")), scope("10.0.1.0/24", (M, "10.0.1.7"))],
+        [M, "also in 10.0.0.0/24"],
+    ),
+    (
+        "a CNAME name used by a record of another owner",
+        [zone("web", cname("www.office.lan", "web.office.lan")), zone("legacy", a("www.office.lan"))],
+        ["www.office.lan", "a CNAME in web"],
+    ),
+    (
+        "two Scores, one DNS owner",
+        [zone("web", a("a.office.lan")), zone("web", a("b.office.lan"))],
+        ["two Scores are named 'dns:web'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "scores", "named"), ACROSS_SCORES, ids=[c[0] for c in ACROSS_SCORES])
+def test_conflicts_across_scores_are_rejected_before_anything_runs(
+    case: str, scores: list[AnyScore], named: list[str]
+) -> None:
+    with pytest.raises(HarmonyError) as e:
+        validate_order(scores)
+    for text in named:
+        assert text in str(e.value), f"{case}: {text!r} not in {e.value}"
+
+
+def test_scores_that_do_not_conflict_pass_together() -> None:
+    validate_order(
+        [
+            LoadBalancing(frontends=(frontend("web", 80),)),
+            LoadBalancing(frontends=(frontend("api", 81),)),
+            scope("10.0.0.0/24", (M, "10.0.0.7")),
+            scope("10.0.1.0/24"),
+            zone("web", cname("www.office.lan", "web.office.lan")),
+            zone("db", a("db.office.lan"), a("web.office.lan", "10.0.0.6")),
+        ]
+    )

@@ -44,7 +44,8 @@ class Deployment[T: Topology]:
 
 
 def validate_order(scores: Sequence[AnyScore]) -> None:
-    """Names are unique and every dependency comes earlier in ``scores``."""
+    """Names are unique, every dependency comes earlier in ``scores``, and Scores of one class that run
+    together pass their ``check_alongside``."""
     seen: set[str] = set()
     for score in scores:
         if score.name in seen:
@@ -55,3 +56,9 @@ def validate_order(scores: Sequence[AnyScore]) -> None:
                 f"{score.name} depends on {', '.join(missing)}, which must come earlier in the Score list"
             )
         seen.add(score.name)
+    by_class: dict[type[AnyScore], list[AnyScore]] = {}
+    for score in scores:
+        by_class.setdefault(type(score), []).append(score)
+    for cls, group in by_class.items():
+        if len(group) > 1:
+            cls.check_alongside(group)

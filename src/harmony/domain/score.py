@@ -46,6 +46,15 @@ class Score[T](BaseModel, ABC):
         return ()
 
     @classmethod
+    def check_alongside(cls, scores: Sequence[AnyScore]) -> None:
+        """Validate the Scores of this class that run together (``scores``, all of this class), before
+        anything is applied.
+
+        For conflicts no single Score can see: two frontends on one port in two Scores, overlapping
+        subnets. Raise ``InvalidValueError`` or ``DeploymentError`` naming the offending values.
+        """
+
+    @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         if inspect.isabstract(cls) or cls.__pydantic_generic_metadata__["origin"] is not None:

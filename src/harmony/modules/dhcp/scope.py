@@ -7,9 +7,10 @@ from typing import Literal
 
 from harmony.domain.capabilities.dhcp import DhcpReservation, DhcpServer, DhcpSubnet
 from harmony.domain.change import Change
+from harmony.domain.errors import InvalidValueError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
-from harmony.domain.score import Score
+from harmony.domain.score import AnyScore, Score
 from harmony.modules.keyed_diff import field_changes, keyed_changes
 
 
@@ -19,6 +20,26 @@ class DhcpScope(Score[DhcpServer]):
     kind: Literal["dhcp_scope"] = "dhcp_scope"
     subnet: DhcpSubnet
     present: bool = True
+
+    @classmethod
+    def check_alongside(cls, scores: Sequence[AnyScore]) -> None:
+        """Subnets served in one run must not overlap, and a MAC is reserved in one subnet only."""
+        mine = [s for s in scores if isinstance(s, DhcpScope)]
+        served = [s.subnet for s in mine if s.present]
+        for i, a in enumerate(served):
+            for b in served[i + 1 :]:
+                if a.network.overlaps(b.network):
+                    raise InvalidValueError(
+                        "subnet", f"{a.network} and {b.network}", "DHCP subnets that do not overlap"
+                    )
+        owner: dict[str, str] = {}
+        for subnet in served:
+            for r in subnet.reservations:
+                if str(r.mac) in owner:
+                    raise InvalidValueError(
+                        "reservations", str(r.mac), f"one reservation per MAC (also in {owner[str(r.mac)]})"
+                    )
+                owner[str(r.mac)] = str(subnet.network)
 
     @property
     def name(self) -> str:

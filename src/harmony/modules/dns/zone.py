@@ -7,12 +7,13 @@ from typing import Literal, Self
 
 from pydantic import model_validator
 
-from harmony.domain.capabilities.dns import DnsRecord, DnsRecordSet, DnsServer, Ttl, record_key
+from harmony.domain.capabilities.dns import CnameRecord, DnsRecord, DnsRecordSet, DnsServer, Ttl, record_key
 from harmony.domain.change import Change
+from harmony.domain.errors import InvalidValueError
 from harmony.domain.interpret import Interpret
 from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Outcome
-from harmony.domain.score import Score
+from harmony.domain.score import AnyScore, Score
 from harmony.domain.values import Hostname
 from harmony.modules.keyed_diff import field_changes, keyed_changes
 
@@ -35,6 +36,21 @@ class DnsZone(Score[DnsServer]):
     def _valid_set(self) -> Self:
         self.record_set()  # same checks as the capability's model, before anything runs
         return self
+
+    @classmethod
+    def check_alongside(cls, scores: Sequence[AnyScore]) -> None:
+        """A CNAME name carries no other record in any record set of the run (owners are distinct already:
+        the owner is the Score's name)."""
+        mine = [s for s in scores if isinstance(s, DnsZone)]
+        present = [s for s in mine if s.present]
+        aliases = {(str(r.name), s.owner_name) for s in present for r in s.records if isinstance(r, CnameRecord)}
+        for s in present:
+            for r in s.records:
+                for alias, alias_owner in aliases:
+                    if str(r.name) == alias and (alias_owner != s.owner_name or not isinstance(r, CnameRecord)):
+                        raise InvalidValueError(
+                            "records", record_key(r), f"no other record on {alias}, a CNAME in {alias_owner}"
+                        )
 
     @property
     def owner_name(self) -> ResourceName:

@@ -18,7 +18,7 @@ from harmony.domain.errors import InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.names import NonEmpty
 from harmony.domain.outcome import Outcome
-from harmony.domain.score import Score
+from harmony.domain.score import AnyScore, Score
 from harmony.modules.keyed_diff import field_changes, keyed_changes
 
 
@@ -36,6 +36,12 @@ class LoadBalancing(Score[LoadBalancer]):
     def _one_port_one_frontend(self) -> Self:
         check_binds(self.frontends)
         return self
+
+    @classmethod
+    def check_alongside(cls, scores: Sequence[AnyScore]) -> None:
+        """Frontends declared by different Scores of one run must not share a name or a port either."""
+        mine = [s for s in scores if isinstance(s, LoadBalancing)]
+        check_binds([f for s in mine if s.present for f in s.frontends])
 
     @property
     def name(self) -> str:
