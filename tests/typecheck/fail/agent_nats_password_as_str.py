@@ -1,0 +1,7 @@
+"""A NATS password given as a bare string: it must be a ``Secret`` (masked everywhere it could be printed)."""
+
+from __future__ import annotations
+
+from harmony.infra.nats import NatsOptions
+
+options = NatsOptions(servers=["nats://127.0.0.1:4222"], user="agent", password="hunter2")  # expect-error
