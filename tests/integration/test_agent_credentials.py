@@ -1,5 +1,5 @@
 """The agent's NATS credentials against a real nats-server that requires them: the right password
-(from env, or from Harmony's embedded store via ``harmony secret set``) gives heartbeats; a wrong one stops
+(from env, from the embedded store or OpenBao via ``harmony secret set``) gives heartbeats; a wrong one stops
 the agent at once with an error naming the server and "authorization"; no secret appears in any output
 (logs, ``harmony agent status`` as table and JSON, the state directory, errors)."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,11 +17,13 @@ from pathlib import Path
 import pytest
 
 from harmony.agent.config import AgentConfig, NatsConfig, PostgresConfig, load_config, to_toml
+from harmony.agent.main import resolve_credentials
 from harmony.config.secret import Secret
 from harmony.domain.errors import AgentConfigError, KeyValueAuthError
 from harmony.infra.nats import NatsKeyValue, NatsOptions
 from tests.fixtures.nats import free_port
 from tests.fixtures.nats_auth import USER, AuthServer
+from tests.fixtures.openbao import BaoServer
 
 HARMONY = str(Path(sys.executable).parent / "harmony")
 
@@ -123,7 +126,34 @@ def test_password_from_the_embedded_store_set_by_harmony_secret_set(
     assert_nowhere(nats_password_server.secret, [stored.stdout, stored.stderr, *outputs])
 
 
-def test_toml_password_beats_the_store_and_a_missing_store_value_means_no_password(
+def test_token_from_openbao_set_by_harmony_secret_set_team(
+    tmp_path: Path, nats_token_server: AuthServer, openbao_dev: BaoServer
+) -> None:
+    path = agent_toml(tmp_path, nats_token_server.url, secrets_deployment="pg-pair")
+    path.write_text(path.read_text().replace('user = "agent"\n', ""))
+    env = clean_env(
+        tmp_path,
+        HARMONY_BAO_ADDR=openbao_dev.url,
+        HARMONY_BAO_TOKEN=openbao_dev.root_token,
+        HARMONY_BAO_PREFIX="agent-" + secrets.token_hex(4),
+    )
+    stored = subprocess.run(
+        [HARMONY, "secret", "set", "nats.token", "--team", "-d", "pg-pair"],
+        env=env,
+        input=nats_token_server.secret.reveal(),
+        capture_output=True,
+        text=True,
+    )
+    assert stored.returncode == 0, stored.stderr
+    outputs = run_until_heartbeating(tmp_path, path, env)
+    assert (
+        not (tmp_path / "store" / "config.sqlite3").exists()
+        or nats_token_server.secret.reveal().encode() not in (tmp_path / "store" / "config.sqlite3").read_bytes()
+    )
+    assert_nowhere(nats_token_server.secret, [stored.stdout, stored.stderr, *outputs])
+
+
+def test_no_stored_value_means_no_password_and_a_clear_refusal(
     tmp_path: Path, nats_password_server: AuthServer
 ) -> None:
     """Without a stored value the agent connects without a password: refused, naming authorization."""
@@ -199,3 +229,15 @@ def test_a_server_url_with_credentials_in_it_is_rejected_masked(tmp_path: Path) 
         load_config(path, env={})
     assert "hunter2" not in str(caught.value)
     assert "nats.user/nats.password or nats.token" in str(caught.value)
+
+
+def test_the_agent_s_own_setting_wins_over_harmony_config(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, HARMONY_CONFIG_NATS__PASSWORD="from-harmony-config")
+    with_toml = load_config(
+        agent_toml(tmp_path, "nats://127.0.0.1:4222", password="own", secrets_deployment="d"), env={}
+    )
+    assert resolve_credentials(with_toml, env).nats.password == Secret("own")
+    without = with_toml.model_copy(update={"nats": with_toml.nats.model_copy(update={"password": None})})
+    assert resolve_credentials(without, env).nats.password == Secret("from-harmony-config")
+    not_asked = without.model_copy(update={"nats": without.nats.model_copy(update={"secrets_deployment": None})})
+    assert resolve_credentials(not_asked, env).nats.password is None
