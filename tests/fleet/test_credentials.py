@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from harmony.domain.errors import KeyValueError
+from harmony.domain.errors import KeyValueAuthError, KeyValueError
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, auth_config, device_identity, device_permissions
 from harmony.fleet.records import DESIRED, HEARTBEAT, STATE
@@ -69,8 +69,12 @@ async def test_device_reads_only_its_own_desired_state_and_writes_only_its_own_s
 
 async def test_an_unknown_user_cannot_connect(fleet_home: FleetHome, fleet_server: FleetNatsServer) -> None:
     stranger = device_identity("dev-x", [fleet_server.url])  # never registered: not in the server's users
-    with pytest.raises(KeyValueError):
-        await FleetBus.connect(dataclasses.replace(bus_options(stranger, [fleet_server.url]), timeout=1.0))
+    options = dataclasses.replace(bus_options(stranger, [fleet_server.url]), timeout=1.0)
+    for wait_for_server in (False, True):  # a device agent waits for its server, but not for a refusal
+        with pytest.raises(KeyValueAuthError) as caught:
+            await FleetBus.connect(options, wait_for_server=wait_for_server)
+        assert f"NATS at {fleet_server.url} refused user 'device-dev-x': authorization violation" in str(caught.value)
+        assert stranger.password.reveal() not in str(caught.value)
 
 
 def test_generated_authorization_confines_each_device_to_its_own_subjects() -> None:

@@ -88,7 +88,7 @@ class NatsKeyValue:
         async def quiet(e: Exception) -> None:
             # Connection trouble shows up as KeyValueUnavailable on the next call; a refusal of our
             # credentials ends the connect at once (the client would otherwise retry it forever).
-            if _is_refusal(e) and not refused.done():
+            if is_refusal(e) and not refused.done():
                 refusal.append(str(e))
                 refused.set_result(None)
 
@@ -264,7 +264,7 @@ class NatsKeyValue:
             ) from e
 
 
-def _is_refusal(e: Exception) -> bool:
+def is_refusal(e: Exception) -> bool:
     """The server rejected the credentials (``-ERR 'Authorization Violation'`` and its kin)."""
     text = str(e).lower()
     return isinstance(e, nats.errors.AuthorizationError) or "authorization" in text or "authentication" in text

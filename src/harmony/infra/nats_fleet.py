@@ -37,8 +37,8 @@ from nats.aio.subscription import Subscription
 from nats.js import api
 
 from harmony.config.secret import Secret
-from harmony.domain.errors import KeyValueConflict, KeyValueError, KeyValueUnavailable
-from harmony.infra.nats import EmbeddedNats, backoff_delay
+from harmony.domain.errors import KeyValueAuthError, KeyValueConflict, KeyValueError, KeyValueUnavailable
+from harmony.infra.nats import EmbeddedNats, backoff_delay, is_refusal
 
 KV_OPERATION = "KV-Operation"
 
@@ -97,7 +97,11 @@ class FleetBus:
         on_disconnect: Callable[[], Awaitable[None]] | None = None,
         wait_for_server: bool = False,
     ) -> FleetBus:
-        """Connect; reconnects forever with exponential backoff and full jitter (no reconnect stampede)."""
+        """Connect; reconnects forever with exponential backoff and full jitter (no reconnect stampede).
+
+        Credentials the server refuses raise ``KeyValueAuthError`` once the connect deadline passes, even with
+        ``wait_for_server`` (waiting cannot fix them).
+        """
         rng = random.Random()
 
         def pick(servers: list[Server], _info: dict[str, Any]) -> tuple[Server | None, float]:
@@ -107,10 +111,13 @@ class FleetBus:
             )
 
         errors: list[str] = []
+        refusal: list[str] = []
 
         async def quiet(e: Exception) -> None:
             errors.append(str(e))  # e.g. a permissions violation: the request itself just goes unanswered
             del errors[:-20]
+            if is_refusal(e):
+                refusal.append(str(e))
 
         async def reconnected() -> None:
             if on_reconnect is not None:
@@ -145,6 +152,13 @@ class FleetBus:
                 bus.server_errors = errors
                 return bus
             except (TimeoutError, OSError, nats.errors.Error) as e:
+                if refusal:  # wrong credentials never heal by waiting
+                    who = f"user {options.user!r}" if options.user else "no credentials"
+                    raise KeyValueAuthError(
+                        "",
+                        f"NATS at {', '.join(options.servers)} refused {who}: authorization violation "
+                        f"(server said: {refusal[-1]})",
+                    ) from None
                 if not wait_for_server:
                     raise KeyValueUnavailable("", f"cannot connect to NATS at {', '.join(options.servers)}: {e}") from e
                 await asyncio.sleep(
