@@ -105,7 +105,12 @@ def test_password_from_env_heartbeats_and_is_never_printed(tmp_path: Path, nats_
     path = agent_toml(tmp_path, nats_password_server.url)
     env = clean_env(tmp_path, HARMONY_AGENT__NATS__PASSWORD=nats_password_server.secret.reveal())
     outputs = run_until_heartbeating(tmp_path, path, env)
-    assert_nowhere(nats_password_server.secret, outputs)
+    history = subprocess.run(
+        [HARMONY, "failover", "history", "--config", str(path), "--json"], env=env, capture_output=True, text=True
+    )
+    assert history.returncode == 0, history.stderr
+    assert any(row["kind"] == "heartbeat" and row["node"] == "solo" for row in json.loads(history.stdout))
+    assert_nowhere(nats_password_server.secret, [*outputs, history.stdout, history.stderr])
 
 
 def test_password_from_the_embedded_store_set_by_harmony_secret_set(
