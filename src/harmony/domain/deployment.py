@@ -3,6 +3,7 @@
 ``Deployment(topology=LinuxHost.local(), scores=[...])`` is a type error unless the topology provides every
 capability each Score needs. ``T`` carries no ``Topology`` bound on purpose: pyright cannot solve a
 Protocol-bounded ``T`` from a contravariant use, so the loader checks that the topology is a ``Topology``.
+``topology`` may also be a ``HostGroup[T]``: the same Scores on every host of the group.
 ``validate()`` checks what types cannot: unique Score names, dependencies declared before their dependents,
 smoke tests for Scores that are part of the deployment.
 """
@@ -14,12 +15,13 @@ from dataclasses import dataclass, field
 
 from harmony.domain.companion import Verification
 from harmony.domain.errors import DeploymentError
+from harmony.domain.host_group import HostGroup
 from harmony.domain.score import AnyScore, Score
 
 
 @dataclass(frozen=True)
 class Deployment[T]:
-    topology: T
+    topology: T | HostGroup[T]
     scores: Sequence[Score[T]]
     smoke_tests: Sequence[Verification] = field(default=())
 

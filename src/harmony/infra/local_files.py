@@ -116,6 +116,22 @@ class LocalFiles:
         except OSError as e:
             raise FilesError(str(path), e.strerror or str(e)) from e
 
+    async def make_symlink(self, path: PurePosixPath, target: str) -> None:
+        await asyncio.to_thread(self._symlink, path, target)
+
+    def _symlink(self, path: PurePosixPath, target: str) -> None:
+        real = self._real(path)
+        tmp = real.parent / f".{real.name}.harmony-link-{os.getpid()}"
+        try:
+            tmp.unlink(missing_ok=True)
+            os.symlink(target, tmp)
+            os.replace(tmp, real)
+        except FileNotFoundError as e:
+            raise FilesError(str(path), f"directory {real.parent} does not exist") from e
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise FilesError(str(path), e.strerror or str(e)) from e
+
     async def remove_path(self, path: PurePosixPath) -> None:
         await asyncio.to_thread(self._remove, path)
 

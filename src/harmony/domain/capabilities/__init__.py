@@ -6,5 +6,18 @@ type parameter. Capabilities are named after concepts (``DnsServer``), never aft
 
 from harmony.domain.capabilities.commands import CommandResult, CommandRunner
 from harmony.domain.capabilities.files import FileKind, FileState, ManagedFiles
+from harmony.domain.capabilities.packages import SystemPackages
+from harmony.domain.capabilities.users import Accounts, GroupAccount, UserAccount, UsersAndGroups
 
-__all__ = ["CommandResult", "CommandRunner", "FileKind", "FileState", "ManagedFiles"]
+__all__ = [
+    "Accounts",
+    "CommandResult",
+    "CommandRunner",
+    "FileKind",
+    "FileState",
+    "GroupAccount",
+    "ManagedFiles",
+    "SystemPackages",
+    "UserAccount",
+    "UsersAndGroups",
+]

@@ -1,0 +1,42 @@
+"""``HostGroup``: the same Scores on many hosts at once.
+
+A ``Deployment(topology=HostGroup(hosts=[...]), scores=[...])`` type-checks the Scores against the hosts'
+type, exactly as for a single host. Running it (``harmony plan/apply``) plans and applies the whole Score
+list on every host, at most ``parallelism`` hosts at a time, each host with its own Maestro run, outcomes
+and journal entry.
+
+Guaranteed: a host that fails (unreachable, refused, a failed Score) does not stop the others unless
+``stop_on_failure`` is set, in which case hosts not yet started are skipped (hosts already running finish).
+Not guaranteed: any order between hosts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harmony.domain.errors import InvalidValueError
+
+
+@dataclass(frozen=True)
+class HostGroup[H]:
+    hosts: Sequence[H]
+    parallelism: int = 32
+    stop_on_failure: bool = False
+    label: str = "hosts"
+
+    def __post_init__(self) -> None:
+        if self.parallelism < 1:
+            raise InvalidValueError("parallelism", self.parallelism, "at least 1 host at a time")
+        if not self.hosts:
+            raise InvalidValueError("hosts", list(self.hosts), "at least one host")
+
+    @property
+    def name(self) -> str:
+        return f"{self.label} ({len(self.hosts)} hosts)"
+
+    async def ensure_ready(self) -> None:
+        """Nothing to do for the group itself: each host gets ready in its own run."""
+
+    async def close(self) -> None:
+        """Nothing to release for the group itself: each host closes at the end of its own run."""

@@ -1,0 +1,1 @@
+"""Helpers for testing deployments against real hosts (see ``ssh_lab``)."""
