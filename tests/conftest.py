@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.fixtures.ssh_hosts",
+]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -36,7 +36,9 @@ class AptPackages:
 
     def _refuse_sandbox(self, what: str) -> None:
         if self._c.prefix is not None:
-            raise PackagesError(what, f"{self._host} is a sandbox rooted at {self._c.prefix}; packages need a real host")
+            raise PackagesError(
+                what, f"{self._host} is a sandbox rooted at {self._c.prefix}; packages need a real host"
+            )
 
     async def _query(self, names: Sequence[str]) -> Mapping[str, str | None]:
         self._refuse_sandbox(", ".join(names))

@@ -48,7 +48,9 @@ class ShadowAccounts:
 
     async def _tool(self, account: str, argv: Sequence[str]) -> None:
         if self._c.prefix is not None:
-            raise UsersError(account, f"{self._host} is a sandbox rooted at {self._c.prefix}; accounts need a real host")
+            raise UsersError(
+                account, f"{self._host} is a sandbox rooted at {self._c.prefix}; accounts need a real host"
+            )
         result = await self._c.run_command(argv)
         if result.exit_status != 0:
             raise UsersError(account, f"{argv[0]} exited {result.exit_status}: {result.stderr.strip()}")

@@ -111,7 +111,9 @@ class SshConnector:
         line = shlex.join(argv)
         return f"sudo -n -- {line}" if self.become else line
 
-    async def _run(self, argv: Sequence[str], stdin: bytes | None = None, timeout: float | None = None) -> CommandResult:
+    async def _run(
+        self, argv: Sequence[str], stdin: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
         if self._conn is None:
             raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
         async with self._channels:
@@ -143,7 +145,9 @@ class SshConnector:
         found = await self._stats.get([(p, with_content) for p in paths])
         return {p: state for (p, _), state in found.items()}
 
-    async def _stat_batch(self, requests: Sequence[posix_shell.StatRequest]) -> Mapping[posix_shell.StatRequest, FileState]:
+    async def _stat_batch(
+        self, requests: Sequence[posix_shell.StatRequest]
+    ) -> Mapping[posix_shell.StatRequest, FileState]:
         result = await self._run(posix_shell.stat_argv(requests))
         try:
             return posix_shell.parse_stat(requests, result.stdout)

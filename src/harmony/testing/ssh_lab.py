@@ -15,12 +15,14 @@ directories (``/tmp``, ``/run`` and ``/usr`` are the real ones).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ done
 rm -f /root/.bash_profile /root/.bash_login
 cp /etc/skel/.bashrc /etc/skel/.profile /root/
 echo {name} > /etc/hostname
+install -m 644 {lab}/authorized_keys /etc/ssh/harmony-lab-authorized-keys  # readable by every login user
 for u in {plain} {sudo}; do
   id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"
   usermod -p '*' "$u"
@@ -50,7 +53,8 @@ echo '{sudo} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/{sudo}
 chmod 440 /etc/sudoers.d/{sudo}
 rm -f /etc/sudoers.d/{plain}
 rm -f /etc/apt/sources.list.d/*
-if [ -d "$d/../apt-repo" ]; then echo "deb [trusted=yes] file:$d/../apt-repo ./" > /etc/apt/sources.list; fi
+echo 'APT::Sandbox::User "root";' > /etc/apt/apt.conf.d/99harmony-lab  # the repo is in a private temp dir
+if [ -d "{lab}/apt-repo" ]; then echo "deb [trusted=yes] file:{lab}/apt-repo ./" > /etc/apt/sources.list; fi
 mkdir -p /srv/readonly
 mount -t tmpfs -o ro,size=64k tmpfs /srv/readonly
 mkdir -p /run/sshd
@@ -61,7 +65,7 @@ _SSHD_CONFIG = """Port 22
 ListenAddress {address}
 HostKey {dir}/host_key
 PidFile {dir}/sshd.pid
-AuthorizedKeysFile {lab}/authorized_keys
+AuthorizedKeysFile /etc/ssh/harmony-lab-authorized-keys
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -122,6 +126,8 @@ class SshLab:
             self.stop()
             raise
         (self.workdir / "inventory.json").write_text(self.inventory().model_dump_json(indent=2))
+        state = [{"netns": h.netns, "veth": h.veth, "pid": h.process.pid if h.process else None} for h in self.hosts]
+        (self.workdir / "lab.json").write_text(json.dumps(state))
 
     def _start_host(self, i: int, subnet: int) -> LabHost:
         name = f"hm{self.token}{i}"
@@ -142,17 +148,30 @@ class SshLab:
             ["ip", "link", "set", "eth0", "up"],
         ):
             _run("ip", "netns", "exec", host.netns, *cmd)
-        (host.dir / "sshd_config").write_text(
-            _SSHD_CONFIG.format(address=host.address, dir=host.dir, lab=self.workdir)
-        )
+        (host.dir / "sshd_config").write_text(_SSHD_CONFIG.format(address=host.address, dir=host.dir, lab=self.workdir))
         boot = _BOOT.format(
-            dir=host.dir, overlaid=" ".join(OVERLAID), name=host.name, plain=PLAIN_USER, sudo=SUDO_USER
+            dir=host.dir,
+            lab=self.workdir,
+            overlaid=" ".join(OVERLAID),
+            name=host.name,
+            plain=PLAIN_USER,
+            sudo=SUDO_USER,
         )
         (host.dir / "boot.sh").write_text(boot)
         log = (host.dir / "sshd.log").open("wb")
         host.process = subprocess.Popen(
-            ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--propagation", "private", "sh",
-             str(host.dir / "boot.sh")],
+            [
+                "ip",
+                "netns",
+                "exec",
+                host.netns,
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                str(host.dir / "boot.sh"),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -195,6 +214,39 @@ def load_inventory(workdir: Path) -> Inventory:
     return Inventory.model_validate(json.loads((workdir / "inventory.json").read_text()))
 
 
+def stop_saved(workdir: Path) -> None:
+    """Stop a lab started by another process (``python -m harmony.testing.ssh_lab up``)."""
+    state_file = workdir / "lab.json"
+    if not state_file.exists():
+        return
+    for h in json.loads(state_file.read_text()):
+        if h["pid"]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(h["pid"], signal.SIGTERM)
+        _kill_namespace_processes(h["netns"])
+        subprocess.run(["ip", "netns", "del", h["netns"]], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", h["veth"]], capture_output=True, check=False)
+    state_file.unlink()
+
+
+def main(argv: list[str]) -> int:
+    """``up DIR [N]``: start N (default 3) lab hosts and leave them running; ``down DIR``: stop them."""
+    if len(argv) >= 2 and argv[0] == "up":
+        workdir = Path(argv[1]).absolute()
+        stop_saved(workdir)
+        lab = SshLab(workdir, int(argv[2]) if len(argv) > 2 else 3)
+        lab.start()
+        for h in lab.hosts:
+            print(f"{h.name} root@{h.address} (netns {h.netns})")
+        print(f"inventory: {workdir / 'inventory.json'}; stop with: python -m harmony.testing.ssh_lab down {workdir}")
+        return 0
+    if len(argv) == 2 and argv[0] == "down":
+        stop_saved(Path(argv[1]).absolute())
+        return 0
+    print("usage: python -m harmony.testing.ssh_lab up DIR [N] | down DIR", file=sys.stderr)
+    return 2
+
+
 def _run(*argv: str) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -223,7 +275,9 @@ def _wait_for_port(address: str, port: int, host: LabHost, deadline: float = 15.
 def _kill_namespace_processes(netns: str) -> None:
     pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True, check=False).stdout.split()
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
-            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

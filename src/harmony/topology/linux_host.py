@@ -46,7 +46,7 @@ class LinuxHost:
         address: IPAddress | Hostname,
         *,
         name: str | None = None,
-        port: Port = Port(22),
+        port: Port = Port(22),  # noqa: B008 - an immutable int subclass, safe as a default
         user: str = "root",
         key: Path | None = None,
         known_hosts: Path | None = None,

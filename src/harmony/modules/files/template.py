@@ -13,7 +13,7 @@ import jinja2
 
 from harmony.domain.errors import InvalidValueError
 
-type TemplateValue = str | int | float | bool | None | list[TemplateValue] | dict[str, TemplateValue]
+type TemplateValue = str | int | float | bool | list[TemplateValue] | dict[str, TemplateValue] | None
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
