@@ -50,7 +50,10 @@ def mypy_errors(kind: str) -> Errors:
     files = PASS if kind == "pass" else FAIL
     proc = subprocess.run(
         [str(BIN / "mypy"), "--no-incremental", "--show-absolute-path", "--no-error-summary", *map(str, files)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     errors: Errors = defaultdict(set)
     for line in proc.stdout.splitlines():

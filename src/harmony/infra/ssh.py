@@ -13,6 +13,7 @@ and at most ``max_channels`` commands run at once, below sshd's default ``MaxSes
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -180,6 +181,8 @@ class SshConnector:
 def _reason(e: BaseException) -> str:
     if isinstance(e, asyncssh.Error):
         return e.reason
+    if isinstance(e, OSError) and e.errno:
+        return os.strerror(e.errno)
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
     return str(e) or ("timed out" if isinstance(e, TimeoutError) else type(e).__name__)
