@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from harmony.domain.deployment import on_each_host
 from harmony.domain.errors import DeploymentError
 from harmony.domain.host_group import HostGroup
 from harmony.domain.inventory import Inventory
@@ -36,8 +35,7 @@ hosts = [
     *(LinuxHost.from_inventory(h, known_hosts=lab / "known_hosts") for h in inventory.select(group="lab")),
 ]
 
-deployment = on_each_host(
-    HostGroup(hosts=hosts, parallelism=8, label="office"),
+deployment = HostGroup(hosts=hosts, parallelism=8, label="office").deploy(
     [
         ManagedDirectory(path=demo, mode=0o755),
         ManagedFile(

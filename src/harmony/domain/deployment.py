@@ -46,11 +46,3 @@ def validate_order(scores: Sequence[AnyScore]) -> None:
                 f"{score.name} depends on {', '.join(missing)}, which must come earlier in the Score list"
             )
         seen.add(score.name)
-
-
-def on_each_host[H](
-    group: HostGroup[H], scores: Sequence[Score[H]], *, smoke_tests: Sequence[Verification] = ()
-) -> Deployment[H]:
-    """``Deployment(topology=group, ...)``, with the hosts' type taken from ``group`` alone: mypy cannot
-    infer it from ``Deployment``'s ``T | HostGroup[T]`` when the Scores need different capabilities."""
-    return Deployment(topology=group, scores=scores, smoke_tests=smoke_tests)

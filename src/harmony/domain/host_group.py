@@ -1,9 +1,11 @@
 """``HostGroup``: the same Scores on many hosts at once.
 
-A ``Deployment(topology=HostGroup(hosts=[...]), scores=[...])`` type-checks the Scores against the hosts'
-type, exactly as for a single host. Running it (``harmony plan/apply``) plans and applies the whole Score
-list on every host, at most ``parallelism`` hosts at a time, each host with its own Maestro run, outcomes
-and journal entry.
+``HostGroup(hosts=[...]).deploy([...])`` builds the deployment and type-checks every Score against the
+hosts' type, even when the Scores need different capabilities (the type checkers cannot infer that from
+``Deployment(topology=HostGroup(...), scores=[...])``, which works only when one capability set covers all).
+
+Running it (``harmony plan/apply``) plans and applies the whole Score list on every host, at most
+``parallelism`` hosts at a time, each host with its own Maestro run, outcomes and journal entry.
 
 Guaranteed: a host that fails (unreachable, refused, a failed Score) does not stop the others unless
 ``stop_on_failure`` is set, in which case hosts not yet started are skipped (hosts already running finish).
@@ -14,8 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harmony.domain.errors import InvalidValueError
+
+if TYPE_CHECKING:
+    from harmony.domain.companion import Verification
+    from harmony.domain.deployment import Deployment
+    from harmony.domain.score import Score
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,12 @@ class HostGroup[H]:
             raise InvalidValueError("parallelism", self.parallelism, "at least 1 host at a time")
         if not self.hosts:
             raise InvalidValueError("hosts", list(self.hosts), "at least one host")
+
+    def deploy(self, scores: Sequence[Score[H]], *, smoke_tests: Sequence[Verification] = ()) -> Deployment[H]:
+        """A deployment of ``scores`` on every host of this group."""
+        from harmony.domain.deployment import Deployment  # deployment.py imports this module for its type
+
+        return Deployment(topology=self, scores=scores, smoke_tests=smoke_tests)
 
     @property
     def name(self) -> str:
