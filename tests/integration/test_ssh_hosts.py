@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+
+import pytest
 
 from harmony.domain.host_group import HostGroup
 from harmony.domain.outcome import Status
@@ -144,3 +149,33 @@ async def test_become_through_sudo(ssh_lab: SshLab) -> None:
     state = (await host.stat_files([path], with_content=True))[path]
     await host.close()
     assert (state.owner, state.mode, state.content) == ("root", 0o600, b"via sudo\n")
+
+
+@pytest.fixture
+def ssh_agent(ssh_lab: SshLab, tmp_path: Path) -> Iterator[Path]:
+    """A real ssh-agent holding the lab key; yields its socket."""
+    socket_path = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(socket_path)}
+        subprocess.run(["ssh-add", "-q", str(ssh_lab.key)], env=env, check=True, capture_output=True)
+        yield socket_path
+    finally:
+        agent.terminate()
+        agent.wait()
+
+
+async def test_authentication_through_the_ssh_agent(
+    ssh_lab: SshLab, ssh_agent: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(ssh_agent))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no default key files: only the agent can authenticate
+    inv = ssh_lab.inventory().hosts[0].model_copy(update={"key": None})
+    host = LinuxHost.from_inventory(inv, known_hosts=ssh_lab.known_hosts)
+    await host.ensure_ready()
+    whoami = await host.run_command(["id", "-un"])
+    await host.close()
+    assert whoami.stdout.strip() == "root"

@@ -33,6 +33,12 @@ class LocalFiles:
     ) -> Mapping[PurePosixPath, FileState]:
         return await asyncio.to_thread(lambda: {p: self._stat(p, with_content) for p in paths})
 
+    async def stat_many(
+        self, requests: Sequence[tuple[PurePosixPath, bool]]
+    ) -> Mapping[tuple[PurePosixPath, bool], FileState]:
+        """``stat_files`` for paths that each say whether their content is wanted, in one worker thread."""
+        return await asyncio.to_thread(lambda: {(p, c): self._stat(p, c) for p, c in requests})
+
     def _stat(self, path: PurePosixPath, with_content: bool) -> FileState:
         real = self._real(path)
         try:

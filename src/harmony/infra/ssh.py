@@ -113,8 +113,13 @@ class SshConnector:
         return f"sudo -n -- {line}" if self.become else line
 
     async def _run(
-        self, argv: Sequence[str], stdin: bytes | None = None, timeout: float | None = None
+        self,
+        argv: Sequence[str],
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        limit: int | None = OUTPUT_LIMIT,
     ) -> CommandResult:
+        """Run ``argv`` (through sudo when becoming root); ``limit`` bounds the output kept (None: all)."""
         if self._conn is None:
             raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
         async with self._channels:
@@ -131,7 +136,7 @@ class SshConnector:
         return CommandResult(
             argv=tuple(argv),
             exit_status=proc.exit_status if proc.exit_status is not None else 255,
-            stdout=out[-OUTPUT_LIMIT:].decode(errors="replace"),
+            stdout=(out if limit is None else out[-limit:]).decode(errors="replace"),
             stderr=err[-OUTPUT_LIMIT:].decode(errors="replace"),
         )
 
@@ -149,7 +154,7 @@ class SshConnector:
     async def _stat_batch(
         self, requests: Sequence[posix_shell.StatRequest]
     ) -> Mapping[posix_shell.StatRequest, FileState]:
-        result = await self._run(posix_shell.stat_argv(requests))
+        result = await self._run(posix_shell.stat_argv(requests), limit=None)  # file contents: never truncate
         try:
             return posix_shell.parse_stat(requests, result.stdout)
         except ValueError as e:
