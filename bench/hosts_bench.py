@@ -166,7 +166,10 @@ from harmony.topology.linux_host import LinuxHost
 
 deployment = Deployment(
     topology=LinuxHost.local(),
-    scores=[ManagedFile(path=PurePosixPath({str(target)!r}) / f"f{{i}}.conf", content={CONTENT!r}) for i in range({files})],
+    scores=[
+        ManagedFile(path=PurePosixPath({str(target)!r}) / f"f{{i}}.conf", content={CONTENT!r})
+        for i in range({files})
+    ],
 )
 """)
     return [str(BIN / "harmony"), "apply", str(deploy), "--yes"]
@@ -212,7 +215,7 @@ def table(title: str, rows: list[tuple[str, dict[str, tuple[float, float]]]]) ->
         for i, run in enumerate(("first (changes)", "second (no-op)")):
             h = t["harmony"][i]
             cells = [f"{t[tool][i]:.2f}" if tool in t else "—" for tool in TOOLS]
-            ratios = [f"{t[tool][i] / h:.1f}×" if tool in t else "—" for tool in ("pyinfra", "ansible")]
+            ratios = [f"{t[tool][i] / h:.1f}x" if tool in t else "—" for tool in ("pyinfra", "ansible")]
             out.append(f"| {case} | {run} | {' | '.join(cells)} | {' | '.join(ratios)} |")
     return "\n".join(out)
 
