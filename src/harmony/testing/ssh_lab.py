@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -112,6 +113,8 @@ class SshLab:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        for old in (self.key, self.key.with_suffix(".pub")):
+            old.unlink(missing_ok=True)
         _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "harmony-lab", "-f", str(self.key))
         (self.workdir / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
         subnet = _free_subnet()
@@ -134,7 +137,8 @@ class SshLab:
         host = LabHost(
             name=f"lab{i}", netns=name, veth=f"hv{self.token}{i}", address=f"10.{subnet}.{i}.2", dir=self.workdir / name
         )
-        host.dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(host.dir, ignore_errors=True)  # a lab restarted in the same directory starts clean
+        host.dir.mkdir(parents=True)
         _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host.dir / "host_key"))
         _run("ip", "netns", "add", host.netns)
         _run("ip", "link", "add", host.veth, "type", "veth", "peer", "name", f"hp{self.token}{i}")
