@@ -179,3 +179,12 @@ async def test_authentication_through_the_ssh_agent(
     whoami = await host.run_command(["id", "-un"])
     await host.close()
     assert whoami.stdout.strip() == "root"
+
+
+async def test_a_large_upload_is_compared_whole(ssh_lab: SshLab, tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(3 << 20))  # larger than any output limit on command results
+    host = lab_hosts(ssh_lab)[2]
+    score = [UploadedFile(source=source, path=PurePosixPath(f"/srv/hm-{secrets.token_hex(3)}.bin"))]
+    assert (await Maestro(host).apply(score)).status is Status.SUCCESS
+    assert (await Maestro(host).apply(score)).status is Status.NOOP
