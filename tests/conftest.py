@@ -28,7 +28,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(autouse=True)
-def _journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def journal_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test journals into its own file, never the user's."""
     path = tmp_path / "journal.sqlite3"
     monkeypatch.setenv("HARMONY_JOURNAL", str(path))

@@ -21,6 +21,7 @@ from harmony.modules.commands import Command, sh
 from harmony.modules.files import ManagedDirectory, ManagedFile, Symlink, UploadedFile, render_template
 from harmony.modules.packages import DebianPackage
 from harmony.modules.users import Group, User
+from harmony.testing import converge_on_hosts
 from harmony.testing.ssh_lab import SshLab
 from harmony.topology.linux_host import LinuxHost
 from tests.fixtures.apt_repo import TEST_PACKAGE
@@ -70,7 +71,7 @@ async def test_file_scores_on_three_ssh_hosts_and_the_local_host(ssh_lab: SshLab
         assert (await host.run_command(["cmp", f"{base}/logo.bin", "-"], stdin=upload.read_bytes())).ok
         assert await read(host, f"{base}/stamp") == "built\n"
         await host.close()
-    assert not os.path.exists(str(base)), "lab hosts must not write to this machine's /srv"  # noqa: ASYNC240
+    assert not os.path.exists(str(base)), "lab hosts must not write to this machine's /srv"
 
     second = await run_group(group, scores, mode="apply")
     assert [h.status for h in second.hosts] == [Status.NOOP] * 3
@@ -188,3 +189,11 @@ async def test_a_large_upload_is_compared_whole(ssh_lab: SshLab, tmp_path: Path)
     score = [UploadedFile(source=source, path=PurePosixPath(f"/srv/hm-{secrets.token_hex(3)}.bin"))]
     assert (await Maestro(host).apply(score)).status is Status.SUCCESS
     assert (await Maestro(host).apply(score)).status is Status.NOOP
+
+
+async def test_converge_on_hosts_helper(ssh_lab: SshLab) -> None:
+    path = PurePosixPath(f"/srv/hm-{secrets.token_hex(3)}.txt")
+    deployment = HostGroup(hosts=lab_hosts(ssh_lab)).deploy([ManagedFile(path=path, content="converged\n")])
+    first, second = await converge_on_hosts(deployment)
+    assert [h.status for h in first.hosts] == [Status.SUCCESS] * 3
+    assert [h.status for h in second.hosts] == [Status.NOOP] * 3

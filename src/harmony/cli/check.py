@@ -27,11 +27,11 @@ def check_deployment(spec: str, *, as_json: bool) -> None:
             print(json.dumps({"ok": False, "errors": [d.__dict__ for d in errors]}))
         else:
             for d in errors:
-                console.print(str(d), highlight=False, markup=False)
+                console.print(str(d), highlight=False, markup=False, soft_wrap=True)
         raise CheckFailed(f"{len(errors)} type error(s) in {spec}; nothing was loaded or run")
     loaded = load(spec)
-    adapter = score_adapter()
     for score in loaded.deployment.scores:
+        adapter = score_adapter()
         again = adapter.validate_json(adapter.dump_json(score))
         if again != score:
             raise DeploymentError(f"{score.name} does not survive a JSON round trip; check its field types")

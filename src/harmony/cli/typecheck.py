@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,31 +32,38 @@ class Diagnostic:
 
 def run_pyright(paths: list[Path], *, extra_paths: list[Path]) -> list[Diagnostic]:
     """Type-check ``paths`` strictly; returns errors and warnings (empty when clean)."""
+    with tempfile.TemporaryDirectory(prefix="harmony-check-") as tmp:
+        return _run(tmp, paths, extra_paths)
+
+
+def _run(tmp: str, paths: list[Path], extra_paths: list[Path]) -> list[Diagnostic]:
     config = {
-        "include": [str(p) for p in paths],
+        # pyright ignores absolute paths in "include": they must be relative to the config file.
+        "include": [os.path.relpath(p.resolve(), tmp) for p in paths],
         "typeCheckingMode": "strict",
         "pythonVersion": f"{sys.version_info.major}.{sys.version_info.minor}",
         "extraPaths": [str(p) for p in extra_paths],
         "reportMissingTypeStubs": False,
     }
-    with tempfile.TemporaryDirectory(prefix="harmony-check-") as tmp:
-        cfg = Path(tmp) / "pyrightconfig.json"
-        cfg.write_text(json.dumps(config))
-        pyright = Path(sys.executable).parent / "pyright"
-        try:
-            proc = subprocess.run(
-                [str(pyright), "--outputjson", "--pythonpath", sys.executable, "-p", str(cfg)],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise TypeCheckUnavailable(f"cannot run pyright ({e}); reinstall with `bash scripts/install`") from e
+    cfg = Path(tmp) / "pyrightconfig.json"
+    cfg.write_text(json.dumps(config))
+    pyright = Path(sys.executable).parent / "pyright"
+    try:
+        proc = subprocess.run(
+            [str(pyright), "--outputjson", "--pythonpath", sys.executable, "-p", str(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise TypeCheckUnavailable(f"cannot run pyright ({e}); reinstall with `bash scripts/install`") from e
     try:
         report = _Report.model_validate_json(proc.stdout)
     except ValidationError as e:
         raise TypeCheckUnavailable(f"pyright gave no report: {proc.stderr.strip()[-500:]}") from e
+    if report.summary.filesAnalyzed < len(paths):
+        raise TypeCheckUnavailable(f"pyright analysed {report.summary.filesAnalyzed} of {len(paths)} path(s): {paths}")
     return [
         Diagnostic(file=d.file, line=d.range.start.line + 1, severity=d.severity, message=d.message)
         for d in report.generalDiagnostics
@@ -78,5 +86,10 @@ class _PyrightDiagnostic(BaseModel):
     range: _Range = _Range(start=_Position(line=-1))
 
 
+class _Summary(BaseModel):
+    filesAnalyzed: int
+
+
 class _Report(BaseModel):
+    summary: _Summary
     generalDiagnostics: list[_PyrightDiagnostic] = []

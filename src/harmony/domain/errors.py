@@ -12,7 +12,14 @@
         ├── FilesError                          managed files
         ├── CommandError                        commands on a host
         ├── UsersError                          users and groups on a host
-        └── PackagesError                       system packages on a host
+        ├── PackagesError                       system packages on a host
+        └── EdgeServiceError                    network-edge capabilities: carries subject
+            ├── DnsError                        DnsServer
+            ├── DhcpError                       DhcpServer
+            ├── BootError                       BootServer
+            ├── LoadBalancerError               LoadBalancer
+            └── FirewallError                   Firewall
+                └── FirewallRolledBack          a change undone because a must-reach probe failed
 
 Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
 translate library exceptions at the boundary, so callers catch one type per capability.
@@ -107,3 +114,39 @@ class PackagesError(CapabilityError):
     def __init__(self, packages: str, message: str) -> None:
         self.packages = packages
         super().__init__(f"{packages}: {message}")
+
+
+class EdgeServiceError(CapabilityError):
+    """Shared shape of the network-edge capability errors: what (``subject``) failed and why."""
+
+    def __init__(self, subject: str, message: str) -> None:
+        self.subject = subject
+        super().__init__(f"{subject}: {message}")
+
+
+class DnsError(EdgeServiceError):
+    """A ``DnsServer`` operation failed; ``subject`` names the record set or zone."""
+
+
+class DhcpError(EdgeServiceError):
+    """A ``DhcpServer`` operation failed; ``subject`` names the subnet."""
+
+
+class BootError(EdgeServiceError):
+    """A ``BootServer`` operation failed; ``subject`` names the script or file."""
+
+
+class LoadBalancerError(EdgeServiceError):
+    """A ``LoadBalancer`` operation failed; ``subject`` names the frontend or backend."""
+
+
+class FirewallError(EdgeServiceError):
+    """A ``Firewall`` operation failed; the previous ruleset is still active."""
+
+
+class FirewallRolledBack(FirewallError):
+    """The new ruleset cut off ``endpoint``, so the previous ruleset was restored."""
+
+    def __init__(self, endpoint: str, message: str) -> None:
+        self.endpoint = endpoint
+        super().__init__("firewall", f"{endpoint} was unreachable after the change ({message}); rolled back")

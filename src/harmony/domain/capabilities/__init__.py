@@ -4,20 +4,86 @@ A topology provides a capability by having its members; a Score asks for the cap
 type parameter. Capabilities are named after concepts (``DnsServer``), never after tools (dnsmasq).
 """
 
+from harmony.domain.capabilities.boot import BootScript, BootServer
 from harmony.domain.capabilities.commands import CommandResult, CommandRunner
+from harmony.domain.capabilities.dhcp import DhcpLease, DhcpPool, DhcpReservation, DhcpServer, DhcpSubnet, NetworkBoot
+from harmony.domain.capabilities.dns import (
+    AaaaRecord,
+    ARecord,
+    CnameRecord,
+    DnsRecord,
+    DnsRecordSet,
+    DnsServer,
+    PtrRecord,
+    SrvRecord,
+)
+from harmony.domain.capabilities.edge import AddressServices, NetworkEdge, WebEdge
 from harmony.domain.capabilities.files import FileKind, FileState, ManagedFiles
+from harmony.domain.capabilities.firewall import (
+    LOCAL,
+    Endpoint,
+    Firewall,
+    FirewallPolicy,
+    FirewallState,
+    Masquerade,
+    PortForward,
+    Rule,
+    Zone,
+)
+from harmony.domain.capabilities.load_balancer import (
+    Backend,
+    BackendHealth,
+    BackendStatus,
+    Frontend,
+    HealthCheck,
+    LoadBalancer,
+)
 from harmony.domain.capabilities.packages import SystemPackages
 from harmony.domain.capabilities.users import Accounts, GroupAccount, UserAccount, UsersAndGroups
 
 __all__ = [
+    "LOCAL",
+    "ARecord",
+    "AaaaRecord",
     "Accounts",
+    "AddressServices",
+    "Backend",
+    "BackendHealth",
+    "BackendStatus",
+    "BootScript",
+    "BootServer",
+    "CnameRecord",
     "CommandResult",
     "CommandRunner",
+    "DhcpLease",
+    "DhcpPool",
+    "DhcpReservation",
+    "DhcpServer",
+    "DhcpSubnet",
+    "DnsRecord",
+    "DnsRecordSet",
+    "DnsServer",
+    "Endpoint",
     "FileKind",
     "FileState",
+    "Firewall",
+    "FirewallPolicy",
+    "FirewallState",
+    "Frontend",
     "GroupAccount",
+    "HealthCheck",
+    "LoadBalancer",
     "ManagedFiles",
+    "Masquerade",
+    "NetworkBoot",
+    "NetworkEdge",
+    "PortForward",
+    "PtrRecord",
+    "Rule",
+    "SrvRecord",
     "SystemPackages",
     "UserAccount",
     "UsersAndGroups",
+    "WebEdge",
+    "Zone",
 ]

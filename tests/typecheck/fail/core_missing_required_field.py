@@ -1,0 +1,5 @@
+"""A managed file without its path."""
+
+from harmony.modules.files import ManagedFile
+
+motd = ManagedFile(content="hello\n")  # expect-error

@@ -1,0 +1,7 @@
+"""A file mode given as a string."""
+
+from pathlib import PurePosixPath
+
+from harmony.modules.files import ManagedFile
+
+conf = ManagedFile(path=PurePosixPath("/etc/app.conf"), mode="0644")  # expect-error

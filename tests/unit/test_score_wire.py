@@ -1,0 +1,91 @@
+"""Every Score kind round-trips through JSON as a member of one discriminated union."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import PurePosixPath
+from typing import Literal
+
+import pytest
+from pydantic import ValidationError
+
+import harmony.modules
+from harmony import DeploymentError, Interpret, ManagedFiles, Score
+from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
+from harmony.modules.files import ManagedDirectory, ManagedFile
+
+for info in pkgutil.walk_packages(harmony.modules.__path__, "harmony.modules."):
+    importlib.import_module(info.name)
+
+EXAMPLES: dict[str, AnyScore] = {
+    "managed_file": ManagedFile(path=PurePosixPath("/etc/motd"), content="hi\n", mode=0o640, owner="root"),
+    "managed_directory": ManagedDirectory(path=PurePosixPath("/srv/app"), mode=0o755),
+}
+
+
+def example_of(kind: str) -> AnyScore:
+    """An example instance for a kind: hand-written above, or built from field defaults."""
+    if kind in EXAMPLES:
+        return EXAMPLES[kind]
+    cls = score_kinds()[kind]
+    try:
+        return cls.model_validate({})
+    except ValidationError:
+        pytest.fail(f"add an example instance of Score kind {kind!r} ({cls.__module__}) to EXAMPLES")
+
+
+SHIPPED = sorted(k for k, c in score_kinds().items() if c.__module__.startswith("harmony."))
+
+
+def test_every_shipped_module_registers_its_kinds() -> None:
+    assert {"managed_file", "managed_directory"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("kind", SHIPPED)
+def test_round_trip_through_the_union(kind: str) -> None:
+    score = example_of(kind)
+    adapter = score_adapter()
+    text = adapter.dump_json(score)
+    again = adapter.validate_json(text)
+    assert type(again) is type(score)
+    assert again == score
+    assert kind_of(again) == kind
+
+
+def test_an_unknown_kind_is_rejected_listing_the_known_ones() -> None:
+    with pytest.raises(ValidationError) as e:
+        score_adapter().validate_json('{"kind": "no_such_thing"}')
+    assert "managed_file" in str(e.value)
+
+
+def test_a_bad_field_on_the_wire_names_kind_and_field() -> None:
+    with pytest.raises(ValidationError) as e:
+        score_adapter().validate_json('{"kind": "managed_file", "path": "/etc/x", "mode": 99999}')
+    assert e.value.errors()[0]["loc"][:2] == ("managed_file", "mode")
+
+
+def test_two_classes_cannot_claim_one_kind() -> None:
+    with pytest.raises(DeploymentError, match=r"already used by harmony\.modules\.files\.managed_file\.ManagedFile"):
+
+        class Impostor(Score[ManagedFiles]):
+            kind: Literal["managed_file"] = "managed_file"
+
+            def interpret(self) -> Interpret[ManagedFiles]:
+                raise NotImplementedError
+
+
+def test_a_concrete_score_must_declare_its_kind() -> None:
+    with pytest.raises(DeploymentError, match='kind: Literal\\["name"\\]'):
+
+        class Kindless(Score[ManagedFiles]):
+            path: str = ""
+
+            def interpret(self) -> Interpret[ManagedFiles]:
+                raise NotImplementedError
+
+
+def test_scores_are_frozen() -> None:
+    score = ManagedFile(path=PurePosixPath("/etc/motd"))
+    with pytest.raises(ValidationError):
+        score.content = "changed"  # type: ignore[misc]  # mutation is what this test checks is refused
