@@ -225,6 +225,7 @@ def main() -> None:
     parser.add_argument("--hosts", default="1,5,10,25", help="comma-separated host counts")
     parser.add_argument("--files", type=int, default=1000, help="files on the local host (0: skip)")
     parser.add_argument("--tools", default=",".join(TOOLS), help="which tools to run")
+    parser.add_argument("--no-doc", action="store_true", help="print the tables only; leave docs/benchmarks.md alone")
     parser.add_argument(
         "--repeat", type=int, default=3, help="SSH deploys: best of this many (first, no-op) pairs, each on fresh names"
     )
@@ -263,12 +264,33 @@ def main() -> None:
             print(f"local {args.files} files {tool}: first {local_row[tool][0]:.2f}s, no-op {local_row[tool][1]:.2f}s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print()
+    tables: list[str] = []
     if hosts_rows:
-        print(table("4-operation deploy on N SSH hosts", hosts_rows))
-        print()
+        tables.append(table("4-operation deploy on N SSH hosts", hosts_rows))
     if local_row:
-        print(table(f"{args.files} managed files on the local host", [(f"{args.files} files", local_row)]))
+        tables.append(table(f"{args.files} managed files on the local host", [(f"{args.files} files", local_row)]))
+    text = "\n\n".join(tables)
+    print("\n" + text)
+    if not args.no_doc and hosts_rows and local_row:
+        write_doc_section(text, repeat=args.repeat)
+
+
+def write_doc_section(tables: str, *, repeat: int) -> None:
+    """Replace this bench's section of docs/benchmarks.md (between its markers) with fresh figures."""
+    doc = ROOT / "docs" / "benchmarks.md"
+    start, end = "<!-- hosts-bench:start -->", "<!-- hosts-bench:end -->"
+    load = os.getloadavg()[0]
+    body = (
+        f"{start}\n_Measured {time.strftime('%Y-%m-%d')} on this project's 2-core machine (load average {load:.1f} "
+        f"at the end), wall-clock seconds of each tool's own command, SSH cases best of {repeat}. "
+        "Rerun: `.venv/bin/python bench/hosts_bench.py`._\n\n" + tables + f"\n{end}"
+    )
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        text = text[: text.index(start)] + body + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n## Linux hosts: Harmony vs pyinfra vs Ansible\n\n" + body + "\n"
+    doc.write_text(text)
 
 
 if __name__ == "__main__":
