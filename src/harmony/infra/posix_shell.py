@@ -20,7 +20,7 @@ _STAT = r"""
 for a in "$@"; do
   m=${a%%:*}; p=${a#*:}
   if [ -L "$p" ] || [ -e "$p" ]; then
-    printf '%s|' "$(stat -c '%F|%a|%U|%G' -- "$p")"
+    stat --printf '%F|%a|%U|%G|' -- "$p"
     if [ -L "$p" ]; then readlink -n -- "$p" | base64 -w0
     elif [ "$m" = c ] && [ -f "$p" ]; then base64 -w0 -- "$p"
     fi
