@@ -15,6 +15,11 @@ import pytest
 
 pytest_plugins: list[str] = [
     "tests.fixtures.ssh_hosts",
+    "tests.fixtures.podman",
+    "tests.fixtures.netns",
+    "tests.fixtures.app_host",
+    "tests.fixtures.edge",
+    "tests.fixtures.openbao",
 ]
 
 

@@ -4,16 +4,20 @@ The user vocabulary: a ``Score`` (desired state) runs on a ``Topology`` (where) 
 the topology provides; a ``Maestro`` plans and applies Scores and reports an ``Outcome``.
 """
 
+from harmony.config.model import ConfigModel, ConfigSection
+from harmony.config.secret import Secret
 from harmony.domain.capabilities import ManagedFiles
 from harmony.domain.change import Action, Change
 from harmony.domain.companion import SmokeTest, Verification, verify
 from harmony.domain.deployment import Deployment
 from harmony.domain.errors import (
     CapabilityError,
+    ConfigError,
     DeploymentError,
     HarmonyError,
     InterpretError,
     InvalidValueError,
+    MissingConfigError,
     TopologyError,
 )
 from harmony.domain.interpret import Interpret
@@ -29,6 +33,9 @@ __all__ = [
     "AnyScore",
     "CapabilityError",
     "Change",
+    "ConfigError",
+    "ConfigModel",
+    "ConfigSection",
     "Deployment",
     "DeploymentError",
     "HarmonyError",
@@ -42,10 +49,12 @@ __all__ = [
     "MacAddress",
     "Maestro",
     "ManagedFiles",
+    "MissingConfigError",
     "Outcome",
     "Port",
     "RunReport",
     "Score",
+    "Secret",
     "SmokeTest",
     "Status",
     "Topology",

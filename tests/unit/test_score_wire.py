@@ -12,7 +12,11 @@ from pydantic import ValidationError
 
 import harmony.modules
 from harmony import DeploymentError, Interpret, ManagedFiles, Score
+from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef
+from harmony.domain.names import ResourceName
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
+from harmony.domain.values import Hostname, Port
+from harmony.modules.application import Application, BusyboxImage, Container, Exposure, HttpCheck
 from harmony.modules.commands import Command
 from harmony.modules.files import ManagedDirectory, ManagedFile, Symlink, UploadedFile
 from harmony.modules.packages import DebianPackage
@@ -30,6 +34,49 @@ EXAMPLES: dict[str, AnyScore] = {
     "group": Group(group="web", gid=2000),
     "debian_package": DebianPackage(package="curl", version="7.88.1-10"),
     "command": Command(argv=("make", "install"), creates=PurePosixPath("/usr/local/bin/app"), unless=("true",)),
+    "busybox_image": BusyboxImage(ref=ImageRef("localhost/web:1"), files={"www/index.html": "hi"}),
+    "container": Container(spec=ContainerSpec(name=ContainerName("worker"), image=ImageRef("worker:1"))),
+    "application": Application(
+        app=ResourceName("web"),
+        image=BusyboxImage(ref=ImageRef("localhost/web:1"), files={"www/index.html": "hi"}),
+        port=Port(8080),
+        expose=Exposure(hostname=Hostname("web.apps.lan"), zone=Hostname("apps.lan"), port=Port(80)),
+        smoke=HttpCheck(expect_body="hi"),
+    ),
+    "dns_zone": score_kinds()["dns_zone"].model_validate(
+        {"zone": "office.lan", "records": [{"type": "A", "name": "web.office.lan", "address": "10.0.0.5"}]}
+    ),
+    "dhcp_scope": score_kinds()["dhcp_scope"].model_validate(
+        {
+            "subnet": {
+                "network": "10.0.0.0/24",
+                "pools": [{"start": "10.0.0.100", "end": "10.0.0.199"}],
+                "reservations": [{"mac": "52:54:00:00:00:07", "address": "10.0.0.7"}],
+                "boot": {"next_server": "10.0.0.1"},
+            }
+        }
+    ),
+    "boot_scripts": score_kinds()["boot_scripts"].model_validate({"scripts": [{"content": "#!ipxe\n"}]}),
+    "load_balancing": score_kinds()["load_balancing"].model_validate(
+        {"frontends": [{"name": "web", "port": 80, "backends": [{"name": "a", "address": "10.0.0.5", "port": 8080}]}]}
+    ),
+    "firewall_rules": score_kinds()["firewall_rules"].model_validate(
+        {
+            "policy": {
+                "zones": [{"name": "lan", "interfaces": ["eth1"]}],
+                "rules": [
+                    {
+                        "action": "allow",
+                        "source": {"name": "lan", "interfaces": ["eth1"]},
+                        "destination": {"name": "local"},
+                        "protocol": "tcp",
+                        "ports": [22],
+                    }
+                ],
+            },
+            "must_reach": [{"address": "10.0.0.1", "port": 22}],
+        }
+    ),
 }
 
 

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from harmony.cli.loading import load, locate
 from harmony.cli.typecheck import run_pyright
+from harmony.config.secret import REVEAL
 from harmony.domain.errors import DeploymentError
 from harmony.domain.score import score_adapter
 
@@ -32,7 +33,8 @@ def check_deployment(spec: str, *, as_json: bool) -> None:
     loaded = load(spec)
     for score in loaded.deployment.scores:
         adapter = score_adapter()
-        again = adapter.validate_json(adapter.dump_json(score))
+        # In memory only: secrets must survive the round trip, and are masked in every dump that is output.
+        again = adapter.validate_json(adapter.dump_json(score, context=REVEAL))
         if again != score:
             raise DeploymentError(f"{score.name} does not survive a JSON round trip; check its field types")
     summary = {

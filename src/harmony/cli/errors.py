@@ -9,13 +9,16 @@ from collections.abc import Callable
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from harmony.cli.loading import describe_validation_error
-from harmony.domain.errors import DeploymentError, HarmonyError, TopologyError
+from harmony.domain.errors import ConfigError, ConfigStoreError, DeploymentError, HarmonyError, TopologyError
 
 stderr = Console(stderr=True)
 
 _NEXT_STEP: list[tuple[type[BaseException], str]] = [
+    (ConfigError, "provide the settings listed (nothing was applied); `harmony config --help` shows how"),
+    (ConfigStoreError, "fix the store named above, then run again; nothing was applied or overwritten"),
     (DeploymentError, "fix the deployment file and run `harmony check` again"),
     (TopologyError, "make the topology reachable, then run again; nothing was applied"),
 ]
@@ -23,8 +26,9 @@ _NEXT_STEP: list[tuple[type[BaseException], str]] = [
 
 def report(e: BaseException) -> None:
     message = describe_validation_error(e) if isinstance(e, ValidationError) else str(e)
-    hint = next((h for t, h in _NEXT_STEP if isinstance(e, t)), "")
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
+    # A deployment that fails to load wraps the error of its configuration: the cause decides the hint.
+    hint = next((h for t, h in _NEXT_STEP if isinstance(e, t) or isinstance(e.__cause__, t)), "")
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     if hint:
         stderr.print(f"[dim]{hint}[/]")
 

@@ -8,11 +8,27 @@
     │   ├── HostAuthError                       a host that rejects our key, or whose host key is unknown
     │   └── BecomeRefusedError                  sudo refused on a host (no rights, or a password is needed)
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
+    ├── ConfigError                             a setting that cannot be resolved
+    │   ├── MissingConfigError                  required settings found nowhere: lists each and where it could come from
+    │   └── ConfigTypeError (also ValueError)   a value of the wrong type: names the key, the source, the type
     └── CapabilityError                         raised by adapters behind a capability
         ├── FilesError                          managed files
         ├── CommandError                        commands on a host
         ├── UsersError                          users and groups on a host
         ├── PackagesError                       system packages on a host
+        ├── ContainerError                      container runtime (images, containers)
+        │   ├── ImageNotFoundError              an image reference that is not in the local store
+        │   ├── ContainerNotFoundError          no container of that name
+        │   ├── ForeignContainerError           a container Harmony did not create: never touched
+        │   ├── ContainerStartError             a container that would not start (port taken, bad mount)
+        │   └── PodmanError                     the podman adapter's own failures
+        ├── ConfigStoreError                    a configuration and secret store
+        │   ├── StoreUnreachableError           cannot connect (never reported as a missing key)
+        │   ├── StoreSealedError                reachable but sealed
+        │   ├── StoreAuthError                  credentials refused or not allowed
+        │   ├── StoreConflictError              a check-and-set write lost a race; nothing written
+        │   ├── StoreKeyFileError               the embedded store's encryption key is missing or unsafe
+        │   └── CorruptEntryError               an entry that cannot be decoded; left untouched
         └── EdgeServiceError                    network-edge capabilities: carries subject
             ├── DnsError                        DnsServer
             ├── DhcpError                       DhcpServer
@@ -26,6 +42,8 @@ translate library exceptions at the boundary, so callers catch one type per capa
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class HarmonyError(Exception):
@@ -114,6 +132,119 @@ class PackagesError(CapabilityError):
     def __init__(self, packages: str, message: str) -> None:
         self.packages = packages
         super().__init__(f"{packages}: {message}")
+
+
+class ContainerError(CapabilityError):
+    """A container-runtime operation failed; ``evidence`` holds what was observed (stderr, last log lines)."""
+
+    def __init__(self, message: str, *, evidence: tuple[str, ...] = ()) -> None:
+        self.evidence = evidence
+        super().__init__(message)
+
+
+class ImageNotFoundError(ContainerError):
+    """An image reference that is not in the runtime's local store (there is no registry to pull from)."""
+
+    def __init__(self, image: str, known: tuple[str, ...] = ()) -> None:
+        self.image = image
+        choices = f"; local images: {', '.join(known)}" if known else "; the local store has no images"
+        super().__init__(f"image {image!r} is not in the local store (no registry is used){choices}")
+
+
+class ContainerNotFoundError(ContainerError):
+    def __init__(self, container: str) -> None:
+        self.container = container
+        super().__init__(f"no container named {container!r}")
+
+
+class ForeignContainerError(ContainerError):
+    """A container that exists but was not created by Harmony; Harmony never stops, replaces or removes it."""
+
+    def __init__(self, container: str) -> None:
+        self.container = container
+        super().__init__(f"container {container!r} exists but is not managed by Harmony; refusing to touch it")
+
+
+class ContainerStartError(ContainerError):
+    """A container that could not be created or did not keep running; ``evidence`` has the runtime's words."""
+
+    def __init__(self, container: str, reason: str, *, evidence: tuple[str, ...] = ()) -> None:
+        self.container = container
+        self.reason = reason
+        super().__init__(f"container {container!r} did not start: {reason}", evidence=evidence)
+
+
+class PodmanError(ContainerError):
+    """A podman command failed in a way no more specific error describes."""
+
+
+class ConfigError(HarmonyError):
+    """A configuration setting that cannot be resolved."""
+
+
+class MissingConfigError(ConfigError):
+    """Required settings found in no source. ``missing`` pairs each key with where it could come from."""
+
+    def __init__(self, namespace: str, missing: Sequence[tuple[str, Sequence[str]]], *, reason: str) -> None:
+        self.namespace = namespace
+        self.missing = tuple((key, tuple(hints)) for key, hints in missing)
+        lines = [f"{len(self.missing)} required setting(s) missing in {namespace} ({reason}):"]
+        for key, hints in self.missing:
+            lines.append(f"  {key}: " + "; or ".join(hints))
+        super().__init__("\n".join(lines))
+
+
+class ConfigTypeError(ConfigError, ValueError):
+    """A value of the wrong type; ``shown`` is the value as it may be printed (masked for secrets)."""
+
+    def __init__(self, key: str, source: str, shown: str, expected: str) -> None:
+        self.key = key
+        self.source = source
+        self.expected = expected
+        super().__init__(f"{key} from {source}: {shown} is not valid; expected {expected}")
+
+
+class ConfigStoreError(CapabilityError):
+    """A configuration and secret store failed; ``store`` names it (a path or a URL)."""
+
+    def __init__(self, store: str, message: str) -> None:
+        self.store = store
+        super().__init__(f"{store}: {message}")
+
+
+class StoreUnreachableError(ConfigStoreError):
+    """The store cannot be reached at all. Never reported as a missing key."""
+
+
+class StoreSealedError(ConfigStoreError):
+    """The store answers but is sealed: it must be unsealed before anything can be read."""
+
+
+class StoreAuthError(ConfigStoreError):
+    """The store refused the credentials, or they do not allow this path."""
+
+
+class StoreConflictError(ConfigStoreError):
+    """A check-and-set write found another version than expected; nothing was written."""
+
+    def __init__(self, store: str, key: str, expected_version: int) -> None:
+        self.key = key
+        self.expected_version = expected_version
+        super().__init__(
+            store, f"{key} changed since version {expected_version} was read; nothing written, read it again"
+        )
+
+
+class StoreKeyFileError(ConfigStoreError):
+    """The embedded store's encryption key file is missing, unreadable or readable by others."""
+
+
+class CorruptEntryError(ConfigStoreError):
+    """An entry that cannot be decoded or decrypted. It is left untouched."""
+
+    def __init__(self, store: str, key: str, why: str) -> None:
+        self.key = key
+        super().__init__(store, f"entry {key} is corrupted ({why}); it was left untouched")
 
 
 class EdgeServiceError(CapabilityError):

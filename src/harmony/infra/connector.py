@@ -12,10 +12,10 @@ from pathlib import PurePosixPath
 from typing import Protocol
 
 from harmony.domain.capabilities.commands import CommandRunner
-from harmony.domain.capabilities.files import ManagedFiles
+from harmony.domain.capabilities.files import ManagedFiles, SymbolicLinks
 
 
-class Connector(ManagedFiles, CommandRunner, Protocol):
+class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
     @property
     def prefix(self) -> PurePosixPath | None: ...
 

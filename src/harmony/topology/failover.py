@@ -82,10 +82,6 @@ class FilesFailover[T: FilesTopology](FailoverTopology[T]):
         for side in (self.primary, self.replica):
             await side.make_directory(path, mode=mode, owner=owner, group=group)
 
-    async def make_symlink(self, path: PurePosixPath, target: str) -> None:
-        for side in (self.primary, self.replica):
-            await side.make_symlink(path, target)
-
     async def remove_path(self, path: PurePosixPath) -> None:
         for side in (self.primary, self.replica):
             await side.remove_path(path)

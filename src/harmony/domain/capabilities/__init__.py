@@ -6,6 +6,19 @@ type parameter. Capabilities are named after concepts (``DnsServer``), never aft
 
 from harmony.domain.capabilities.boot import BootScript, BootServer
 from harmony.domain.capabilities.commands import CommandResult, CommandRunner
+from harmony.domain.capabilities.containers import (
+    ContainerHealthCheck,
+    ContainerInfo,
+    ContainerName,
+    ContainerRuntime,
+    ContainerSpec,
+    EnvName,
+    ImageInfo,
+    ImageRef,
+    PortMapping,
+    ResourceLimits,
+    VolumeMount,
+)
 from harmony.domain.capabilities.dhcp import DhcpLease, DhcpPool, DhcpReservation, DhcpServer, DhcpSubnet, NetworkBoot
 from harmony.domain.capabilities.dns import (
     AaaaRecord,
@@ -18,7 +31,7 @@ from harmony.domain.capabilities.dns import (
     SrvRecord,
 )
 from harmony.domain.capabilities.edge import AddressServices, NetworkEdge, WebEdge
-from harmony.domain.capabilities.files import FileKind, FileState, ManagedFiles
+from harmony.domain.capabilities.files import FileKind, FileState, ManagedFiles, SymbolicLinks
 from harmony.domain.capabilities.firewall import (
     LOCAL,
     Endpoint,
@@ -39,6 +52,7 @@ from harmony.domain.capabilities.load_balancer import (
     LoadBalancer,
 )
 from harmony.domain.capabilities.packages import SystemPackages
+from harmony.domain.capabilities.probes import Prober, ProbeResult
 from harmony.domain.capabilities.users import Accounts, GroupAccount, UserAccount, UsersAndGroups
 
 __all__ = [
@@ -55,6 +69,11 @@ __all__ = [
     "CnameRecord",
     "CommandResult",
     "CommandRunner",
+    "ContainerHealthCheck",
+    "ContainerInfo",
+    "ContainerName",
+    "ContainerRuntime",
+    "ContainerSpec",
     "DhcpLease",
     "DhcpPool",
     "DhcpReservation",
@@ -64,6 +83,7 @@ __all__ = [
     "DnsRecordSet",
     "DnsServer",
     "Endpoint",
+    "EnvName",
     "FileKind",
     "FileState",
     "Firewall",
@@ -72,18 +92,26 @@ __all__ = [
     "Frontend",
     "GroupAccount",
     "HealthCheck",
+    "ImageInfo",
+    "ImageRef",
     "LoadBalancer",
     "ManagedFiles",
     "Masquerade",
     "NetworkBoot",
     "NetworkEdge",
     "PortForward",
+    "PortMapping",
+    "ProbeResult",
+    "Prober",
     "PtrRecord",
+    "ResourceLimits",
     "Rule",
     "SrvRecord",
+    "SymbolicLinks",
     "SystemPackages",
     "UserAccount",
     "UsersAndGroups",
+    "VolumeMount",
     "WebEdge",
     "Zone",
 ]

@@ -23,6 +23,7 @@ from typing import Annotated, Literal, Protocol, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harmony.domain.errors import InvalidValueError
+from harmony.domain.inventory import Host
 from harmony.domain.values import Hostname, IPv4Address, IPv4Network, MacAddress
 
 type BootArchitecture = Literal["bios", "uefi-x64", "uefi-arm64"]
@@ -60,6 +61,15 @@ class DhcpReservation(_Model):
     mac: MacAddress
     address: IPv4Address
     hostname: Hostname | None = None
+
+    @classmethod
+    def for_host(cls, host: Host) -> DhcpReservation:
+        """The reservation of an inventory host: its first NIC's MAC, its address and its name."""
+        if not host.nics:
+            raise InvalidValueError("host", str(host.name), "a host with at least one NIC to reserve an address for")
+        if not isinstance(host.address, IPv4Address):
+            raise InvalidValueError("address", str(host.address), f"an IPv4 address for DHCP host {host.name}")
+        return cls(mac=host.nics[0].mac, address=host.address, hostname=host.name)
 
 
 def _default_boot_files() -> Mapping[BootArchitecture, str]:

@@ -89,6 +89,13 @@ class PtrRecord(_Record):
 type DnsRecord = Annotated[ARecord | AaaaRecord | CnameRecord | SrvRecord | PtrRecord, Field(discriminator="type")]
 
 
+def address_record(name: Hostname, address: IPAddress) -> ARecord | AaaaRecord:
+    """An A or AAAA record, whichever ``address`` calls for (e.g. for inventory hosts)."""
+    if isinstance(address, IPv4Address):
+        return ARecord(name=name, address=address)
+    return AaaaRecord(name=name, address=address)
+
+
 def record_key(record: DnsRecord) -> str:
     """A stable, human sort key and identity for a record (``A web.office.lan 10.0.0.5``)."""
     match record:

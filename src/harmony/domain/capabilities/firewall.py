@@ -12,6 +12,8 @@ Consistency contract:
   the new, never a mix. Then every ``must_reach`` endpoint is probed (a TCP connection from where the
   operator manages the firewall). If one probe fails, the previous ruleset is restored at once and
   ``FirewallRolledBack`` is raised naming the endpoint; ``firewall_state`` reports the previous policy.
+  A change that is never confirmed (the applying process dies or loses the box before the probes pass)
+  is undone by the firewall host itself after a bounded delay.
 - Packets of established connections, and loopback, are always accepted; rules are evaluated in order and
   the first match decides; unmatched traffic is dropped when ``default_deny``.
 - Failures raise ``FirewallError`` (or a subclass); a ruleset that cannot be loaded changes nothing.

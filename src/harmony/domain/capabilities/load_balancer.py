@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated, Literal, Protocol, Self
+from typing import Annotated, Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -139,6 +139,7 @@ class BackendStatus(_Model):
         return self.state == "active" and self.health is not BackendHealth.DOWN
 
 
+@runtime_checkable
 class LoadBalancer(Protocol):
     async def frontends(self) -> Sequence[Frontend]:
         """Every frontend as declared now, runtime backend changes included."""

@@ -1,4 +1,9 @@
-"""``ManagedFile``: a file with the given content and metadata, or absent."""
+"""``ManagedFile``: a file with the given content and metadata, or absent.
+
+Content may be a ``Secret`` (e.g. ``Secret.render(template, password=settings.database.password)``): the
+file is then written in clear, but its plan diff shows only the masked rendering and never the current
+content, which may hold the old secret; the Score's JSON form (journal, ``--json``) is masked too.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from harmony.config.secret import Secret
 from harmony.domain.capabilities.files import FileState, ManagedFiles
 from harmony.domain.change import Change, text_diff
 from harmony.domain.errors import InvalidValueError
@@ -29,7 +35,7 @@ class ManagedFile(Score[ManagedFiles]):
 
     kind: Literal["managed_file"] = "managed_file"
     path: PurePosixPath
-    content: str = ""
+    content: str | Secret = ""
     mode: FileMode | None = None
     owner: str | None = None
     group: str | None = None
@@ -59,24 +65,26 @@ class ManagedFileInterpret(Interpret[ManagedFiles]):
         if not s.present:
             await topology.remove_path(s.path)
             return Outcome.success(f"removed {s.path}")
-        await topology.write_file(s.path, s.content.encode(), mode=s.mode, owner=s.owner, group=s.group)
+        await topology.write_file(s.path, _clear(s.content).encode(), mode=s.mode, owner=s.owner, group=s.group)
         return Outcome.success(f"wrote {s.path}", *(c.target for c in changes))
 
 
 def plan_file(score: ManagedFile, current: FileState) -> list[Change]:
     """The changes from ``current`` to ``score``: a pure diff, tested as a table."""
     target = f"file {score.path}"
+    secret = isinstance(score.content, Secret)
     if not score.present:
         if current.kind == "missing":
             return []
-        return [Change.delete(target, text_diff(_text(current.content), None, str(score.path)))]
+        old = None if secret else _text(current.content)
+        return [Change.delete(target, _hidden(score.path) if secret else text_diff(old, None, str(score.path)))]
     if current.kind == "missing":
-        return [Change.create(target, text_diff(None, score.content, str(score.path)))]
+        return [Change.create(target, _diff(None, score.content, score.path))]
     if current.kind != "file":
         return [Change.update(target, f"replace {current.kind} with a file")]
     notes = ""
-    if current.content != score.content.encode():
-        notes = text_diff(_text(current.content), score.content, str(score.path))
+    if current.content != _clear(score.content).encode():
+        notes = _diff(_text(current.content), score.content, score.path)
     notes += metadata_notes(current, mode=score.mode, owner=score.owner, group=score.group)
     return [Change.update(target, notes)] if notes else []
 
@@ -91,6 +99,21 @@ def metadata_notes(current: FileState, *, mode: int | None, owner: str | None, g
     if group is not None and current.group != group:
         notes.append(f"group {current.group} -> {group}\n")
     return "".join(notes)
+
+
+def _clear(content: str | Secret) -> str:
+    return content.reveal() if isinstance(content, Secret) else content
+
+
+def _diff(before: str | None, after: str | Secret, path: PurePosixPath) -> str:
+    if not isinstance(after, Secret):
+        return text_diff(before, after, str(path))
+    # The current content is never shown: it may hold the previous secret.
+    return (_hidden(path) if before is not None else "") + text_diff(None, after.masked, str(path))
+
+
+def _hidden(path: PurePosixPath) -> str:
+    return f"  (current content of {path} not shown: the file holds secrets)\n"
 
 
 def _text(content: bytes | None) -> str | None:

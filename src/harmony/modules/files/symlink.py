@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import field_validator
 
-from harmony.domain.capabilities.files import FileState, ManagedFiles
+from harmony.domain.capabilities.files import FileState, ManagedFiles, SymbolicLinks
 from harmony.domain.change import Change
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
@@ -16,7 +16,11 @@ from harmony.domain.score import Score
 from harmony.modules.files.managed_file import absolute_path
 
 
-class Symlink(Score[ManagedFiles]):
+class LinkedFiles(ManagedFiles, SymbolicLinks, Protocol):
+    """What a ``Symlink`` needs: reading file state, and making links."""
+
+
+class Symlink(Score[LinkedFiles]):
     """``path`` is a symbolic link to ``target`` (any string; it need not exist). A regular file or a
     directory already at ``path`` is never replaced: the plan says so and the apply fails."""
 
@@ -30,19 +34,19 @@ class Symlink(Score[ManagedFiles]):
     def name(self) -> str:
         return f"symlink:{self.path}"
 
-    def interpret(self) -> Interpret[ManagedFiles]:
+    def interpret(self) -> Interpret[LinkedFiles]:
         return SymlinkInterpret(self)
 
 
-class SymlinkInterpret(Interpret[ManagedFiles]):
+class SymlinkInterpret(Interpret[LinkedFiles]):
     def __init__(self, score: Symlink) -> None:
         self.score = score
 
-    async def plan(self, topology: ManagedFiles) -> Sequence[Change]:
+    async def plan(self, topology: LinkedFiles) -> Sequence[Change]:
         current = (await topology.stat_files([self.score.path], with_content=False))[self.score.path]
         return plan_symlink(self.score, current)
 
-    async def apply(self, topology: ManagedFiles, changes: Sequence[Change]) -> Outcome:
+    async def apply(self, topology: LinkedFiles, changes: Sequence[Change]) -> Outcome:
         s = self.score
         current = (await topology.stat_files([s.path], with_content=False))[s.path]
         if current.kind not in ("missing", "symlink"):

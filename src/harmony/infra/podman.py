@@ -1,0 +1,387 @@
+"""``Podman``: the ``ContainerRuntime`` capability through the podman CLI (asyncio subprocesses).
+
+Runs rootful podman 4 as set up in COMPONENTS.md: runc, cgroupfs, lowered ulimits and the file events logger
+come from a ``containers.conf`` passed as ``CONTAINERS_CONF`` (``conf``); ``root``/``runroot`` give an isolated
+store (tests use one per run, with the ``vfs`` driver). No image is ever pulled (``--pull=never``).
+
+Ownership is by label (see the capability): every container this adapter creates carries
+``io.harmony.managed=true`` and its restart policy as ``io.harmony.restart``; podman's own ``--restart`` is not
+used because without systemd nothing restarts containers after a crash — ``ContainerSupervisor`` does.
+Health checks are registered with ``--health-interval=disable`` (podman would need systemd timers) and run
+by the supervisor through ``podman healthcheck run``.
+"Running on return" from ``run_container`` means: still running ``SETTLE_SECONDS`` after podman started it;
+a process that dies later is the supervisor's (and the smoke test's) business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, cast
+
+from harmony.domain.capabilities.containers import (
+    MANAGED_LABEL,
+    RESTART_LABEL,
+    ContainerInfo,
+    ContainerSpec,
+    ContainerState,
+    ImageInfo,
+    ImageRef,
+    PublishedPort,
+)
+from harmony.domain.errors import (
+    CommandError,
+    ContainerNotFoundError,
+    ContainerStartError,
+    ForeignContainerError,
+    ImageNotFoundError,
+    PodmanError,
+)
+from harmony.infra.local_process import run_local
+
+CONTAINERS_CONF = """\
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"""
+SETTLE_SECONDS = 0.3
+_STATES: frozenset[str] = frozenset({"created", "running", "paused", "exited", "stopped"})
+
+
+class Podman:
+    """Rootful podman on this machine. ``root``/``runroot`` select an isolated store; ``conf`` a containers.conf."""
+
+    def __init__(
+        self,
+        *,
+        root: Path | None = None,
+        runroot: Path | None = None,
+        storage_driver: str | None = None,
+        conf: Path | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self.root = root
+        self.runroot = runroot
+        self.storage_driver = storage_driver
+        self.conf = conf
+        self.timeout = timeout
+
+    @classmethod
+    def isolated(cls, directory: Path) -> Podman:
+        """A store of its own under ``directory`` (vfs driver) with this machine's containers.conf.
+
+        podman refuses a run root longer than 50 characters, so that one lives under
+        ``/run/harmony-podman/<hash of directory>``.
+        """
+        directory = directory.absolute()
+        tag = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
+        return cls(
+            root=directory / "storage",
+            runroot=Path("/run/harmony-podman") / tag,
+            storage_driver="vfs",
+            conf=directory / "containers.conf",
+        )
+
+    @property
+    def base_argv(self) -> list[str]:
+        """``podman`` with the global options selecting this store: what a user types to look around."""
+        argv = ["podman"]
+        if self.root is not None:
+            argv += ["--root", str(self.root)]
+        if self.runroot is not None:
+            argv += ["--runroot", str(self.runroot)]
+        if self.storage_driver is not None:
+            argv += ["--storage-driver", self.storage_driver]
+        return argv
+
+    def argv(self, *args: str) -> list[str]:
+        """The full command line for ``podman ARGS`` on this store, with ``CONTAINERS_CONF`` when set."""
+        conf = ["env", f"CONTAINERS_CONF={self.conf}"] if self.conf is not None else []
+        return [*conf, *self.base_argv, *args]
+
+    async def _run(self, *args: str, timeout: float | None = None, check: bool = True) -> tuple[int, str, str]:
+        try:
+            result = await run_local(self.argv(*args), timeout=timeout or self.timeout)
+        except CommandError as e:
+            raise PodmanError(f"podman {' '.join(args[:2])}: {e.stderr}") from e
+        if check and not result.ok:
+            raise PodmanError(
+                f"podman {' '.join(args[:3])} exited {result.exit_status}: {_last_error(result.stderr)}",
+                evidence=tuple(result.stderr.strip().splitlines()[-10:]),
+            )
+        return result.exit_status, result.stdout, result.stderr
+
+    # Images
+
+    async def import_image(
+        self, archive: PurePosixPath, ref: ImageRef, *, labels: Mapping[str, str] | None = None
+    ) -> ImageInfo:
+        _must_exist(Path(archive), "image archive")
+        changes = [f"--change=LABEL={k}={v}" for k, v in sorted((labels or {}).items())]
+        await self._run("import", *changes, str(archive), ref.qualified)
+        return await self._image_or_fail(ref)
+
+    async def build_image(self, context: PurePosixPath, ref: ImageRef) -> ImageInfo:
+        _must_exist(Path(context), "build context")
+        await self._run("build", "--pull=never", "--network=none", "-t", ref.qualified, str(context))
+        return await self._image_or_fail(ref)
+
+    async def load_image(self, archive: PurePosixPath) -> Sequence[ImageInfo]:
+        _must_exist(Path(archive), "image archive")
+        _, out, _ = await self._run("load", "-i", str(archive))
+        names = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Loaded image")]
+        infos = [await self.inspect_image(ImageRef(n.split(",")[0].strip())) for n in names]
+        return [i for i in infos if i is not None]
+
+    async def tag_image(self, image: ImageRef, ref: ImageRef) -> None:
+        await self._image_or_fail(image)
+        await self._run("tag", image.qualified, ref.qualified)
+
+    async def list_images(self) -> Sequence[ImageInfo]:
+        _, out, _ = await self._run("images", "--format", "json")
+        return [ImageInfo(id=i["Id"], tags=tuple(i.get("Names") or ())) for i in _json_list(out)]
+
+    async def inspect_image(self, ref: ImageRef) -> ImageInfo | None:
+        status, out, _ = await self._run("image", "inspect", "--format", "json", ref.qualified, check=False)
+        if status != 0:
+            return None
+        (data,) = _json_list(out)
+        return ImageInfo(
+            id=data["Id"], tags=tuple(data.get("RepoTags") or ()), labels=cast(dict[str, str], data.get("Labels") or {})
+        )
+
+    async def remove_image(self, ref: ImageRef) -> None:
+        if await self.inspect_image(ref) is not None:
+            await self._run("rmi", ref.qualified)
+
+    async def remove_image_if_unused(self, image_id: str) -> bool:
+        status, out, _ = await self._run("image", "inspect", "--format", "json", image_id, check=False)
+        if status != 0:
+            return False
+        (data,) = _json_list(out)
+        if data.get("RepoTags"):
+            return False
+        status, _, _ = await self._run("rmi", image_id, check=False)  # refused while a container uses it
+        return status == 0
+
+    async def _image_or_fail(self, ref: ImageRef) -> ImageInfo:
+        info = await self.inspect_image(ref)
+        if info is None:
+            known = tuple(t for i in await self.list_images() for t in i.tags)
+            raise ImageNotFoundError(str(ref), known)
+        return info
+
+    # Containers
+
+    async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
+        existing = await self.inspect_container(spec.name)
+        if existing is not None:
+            if not _managed(existing):
+                raise ForeignContainerError(spec.name)
+            raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
+        await self._image_or_fail(spec.image)
+        for v in spec.volumes:
+            if not await asyncio.to_thread(Path(v.source).exists):
+                raise ContainerStartError(
+                    spec.name, f"volume source {v.source} does not exist on the host (for target {v.target})"
+                )
+        status, _, err = await self._run(*run_argv(spec), check=False)
+        if status != 0:
+            await self._discard(spec.name)
+            raise ContainerStartError(spec.name, _last_error(err), evidence=tuple(err.strip().splitlines()[-10:]))
+        # A process that dies right away (bad command, port taken inside the container) is exited by now.
+        await asyncio.sleep(SETTLE_SECONDS)
+        info = await self.inspect_container(spec.name)
+        if info is None or not info.running:
+            logs = await self.container_logs(spec.name, tail=20) if info is not None else ()
+            await self._discard(spec.name)
+            code = f" (exit code {info.exit_code})" if info is not None else ""
+            raise ContainerStartError(spec.name, f"it exited right after starting{code}", evidence=tuple(logs))
+        return info
+
+    async def _discard(self, name: str) -> None:
+        await self._run("rm", "-f", "-t", "0", name, check=False)
+
+    async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
+        filters = [f"--filter=label={k}={v}" for k, v in {MANAGED_LABEL: "true", **(labels or {})}.items()]
+        _, out, _ = await self._run("ps", "-a", "--format", "{{.Names}}", *filters)
+        names = out.split()
+        if not names:
+            return []
+        _, out, _ = await self._run("container", "inspect", "--format", "json", *names, check=False)
+        return [_parse_container(d) for d in _json_list(out)]
+
+    async def inspect_container(self, name: str) -> ContainerInfo | None:
+        status, out, _ = await self._run("container", "inspect", "--format", "json", name, check=False)
+        if status != 0:
+            return None
+        (data,) = _json_list(out)
+        return _parse_container(data)
+
+    async def _own(self, name: str) -> ContainerInfo:
+        info = await self.inspect_container(name)
+        if info is None:
+            raise ContainerNotFoundError(name)
+        if not _managed(info):
+            raise ForeignContainerError(name)
+        return info
+
+    async def start_container(self, name: str) -> ContainerInfo:
+        await self._own(name)
+        status, _, err = await self._run("start", name, check=False)
+        info = await self.inspect_container(name)
+        if status != 0 or info is None or not info.running:
+            logs = await self.container_logs(name, tail=20)
+            raise ContainerStartError(name, _last_error(err) or "it is not running", evidence=tuple(logs))
+        return info
+
+    async def stop_container(self, name: str, *, grace: float = 10.0) -> None:
+        await self._own(name)
+        await self._run("stop", "-t", str(max(0, round(grace))), name, timeout=grace + self.timeout)
+
+    async def remove_container(self, name: str, *, grace: float = 10.0) -> None:
+        info = await self.inspect_container(name)
+        if info is None:
+            return
+        if not _managed(info):
+            raise ForeignContainerError(name)
+        await self._run("rm", "-f", "-t", str(max(0, round(grace))), name, timeout=grace + self.timeout)
+
+    async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
+        await self._own(name)
+        try:
+            status, out, err = await self._run("exec", name, *argv, timeout=timeout, check=False)
+        except PodmanError as e:
+            return 124, str(e)
+        return status, out + err
+
+    async def check_health(self, name: str) -> bool:
+        # podman would need systemd timers to run checks by itself; here each call runs one.
+        await self._own(name)
+        status, out, err = await self._run("healthcheck", "run", name, check=False)
+        if status not in (0, 1):
+            raise PodmanError(f"health check of {name!r}: {_last_error(err) or out.strip()}")
+        return status == 0
+
+    async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:
+        status, out, err = await self._run("logs", "--tail", str(tail), name, check=False)
+        if status != 0:
+            return []
+        # podman replays the container's stdout on our stdout and its stderr on our stderr.
+        return (out + err).splitlines()[-tail:]
+
+    async def follow_logs(self, name: str, *, tail: int = 0) -> AsyncIterator[str]:
+        await self._own(name)
+        proc = await asyncio.create_subprocess_exec(
+            *self.argv("logs", "-f", "--tail", str(tail), name),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        assert proc.stdout is not None
+        try:
+            async for line in proc.stdout:
+                yield line.decode(errors="replace").rstrip("\n")
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+def write_containers_conf(path: Path) -> None:
+    """Write the containers.conf podman needs on these machines (runc, cgroupfs, lowered ulimits)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(CONTAINERS_CONF)
+
+
+def run_argv(spec: ContainerSpec) -> list[str]:
+    """The ``podman run`` arguments for ``spec``: a pure function, tested as a table."""
+    argv = ["run", "-d", "--pull=never", "--name", spec.name, f"--network={spec.network}"]
+    labels = {**spec.labels, MANAGED_LABEL: "true", RESTART_LABEL: spec.restart}
+    argv += [f"--label={k}={v}" for k, v in sorted(labels.items())]
+    argv += [f"--env={k}={v}" for k, v in sorted(spec.env.items())]
+    for p in spec.ports:
+        host = "" if p.host is None else str(p.host)
+        argv.append(f"--publish={p.host_ip}:{host}:{p.container}/{p.protocol}")
+    for v in spec.volumes:
+        argv.append(f"--volume={v.source}:{v.target}" + (":ro" if v.read_only else ""))
+    if spec.limits.memory_mib is not None:
+        argv.append(f"--memory={spec.limits.memory_mib}m")
+    if spec.limits.cpus is not None:
+        argv.append(f"--cpus={spec.limits.cpus}")
+    if spec.limits.pids is not None:
+        argv.append(f"--pids-limit={spec.limits.pids}")
+    if spec.health is not None:
+        argv += [
+            f"--health-cmd={json.dumps(list(spec.health.command))}",
+            "--health-interval=disable",
+            f"--health-retries={spec.health.retries}",
+        ]
+    if spec.init:
+        argv.append("--init")
+    argv += [spec.image.qualified, *spec.command]
+    return argv
+
+
+def _managed(info: ContainerInfo) -> bool:
+    return info.labels.get(MANAGED_LABEL) == "true"
+
+
+def _parse_container(data: Mapping[str, Any]) -> ContainerInfo:
+    state = cast(Mapping[str, Any], data.get("State") or {})
+    status = str(state.get("Status", "unknown"))
+    config = cast(Mapping[str, Any], data.get("Config") or {})
+    ports: list[PublishedPort] = []
+    network = cast(Mapping[str, Any], data.get("NetworkSettings") or {})
+    published = cast(Mapping[str, Any], network.get("Ports") or {})
+    for key, bindings in published.items():
+        number, _, proto = key.partition("/")
+        for b in cast(list[Mapping[str, str]], bindings or []):
+            ports.append(
+                PublishedPort(container=int(number), host=int(b["HostPort"]), host_ip=b["HostIp"], protocol=proto)
+            )
+    return ContainerInfo(
+        id=str(data["Id"]),
+        name=str(data["Name"]),
+        image=str(data.get("ImageName", "")),
+        image_id=str(data.get("Image", "")),
+        state=cast(ContainerState, status if status in _STATES else "unknown"),
+        exit_code=cast(int | None, state.get("ExitCode")),
+        labels=cast(Mapping[str, str], config.get("Labels") or {}),
+        ports=tuple(ports),
+        restarts=int(data.get("RestartCount", 0)),
+        health_retries=_health_retries(config),
+    )
+
+
+def _health_retries(config: Mapping[str, Any]) -> int | None:
+    check = cast(Mapping[str, Any] | None, config.get("Healthcheck"))
+    if not check or not check.get("Test"):
+        return None
+    return max(1, int(check.get("Retries") or 1))
+
+
+def _json_list(text: str) -> list[Mapping[str, Any]]:
+    text = text.strip()
+    if not text:
+        return []
+    loaded: object = json.loads(text)
+    if not isinstance(loaded, list):
+        raise PodmanError(f"podman printed JSON that is not a list: {text[:200]}")
+    return cast(list[Mapping[str, Any]], loaded)
+
+
+def _last_error(stderr: str) -> str:
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip() and "level=warning" not in ln]
+    errors = [ln for ln in lines if ln.startswith("Error:")]
+    return (errors or lines or [""])[-1].removeprefix("Error: ")
+
+
+def _must_exist(path: Path, what: str) -> None:
+    if not path.exists():  # a local stat, before a subprocess that takes far longer
+        raise PodmanError(f"{what} {path} does not exist")

@@ -1,0 +1,310 @@
+"""``Application``: a containerised service deployed blue-green, gated by its smoke check.
+
+Each version (a digest of the container settings and the image's content) runs in its own container
+``<app>-<version>`` labelled ``io.harmony.app``/``io.harmony.version``. An apply:
+1. starts the new version beside the old one, on a fresh loopback port;
+2. runs the smoke check against the new version only, until it passes or its timeout runs out —
+   on failure the new container is removed, the old version keeps serving untouched, and the Outcome is
+   FAILURE with the probe's last result and the container's last log lines;
+3. switches the load balancer to it and publishes the DNS name (see ``exposure.py``), and only then
+4. stops the old version (with ``stop_grace``, so in-flight requests finish) and removes it.
+A second apply of the same version finds it serving and is a NOOP. Containers of other applications and
+containers Harmony did not create are never looked at.
+After the switch, the images only the old version ran are removed once untagged (a rebuilt tag).
+Not guaranteed: two applies of the same application at the same time (nothing locks an application).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Literal, Protocol
+
+from pydantic import Field, field_validator
+
+from harmony.domain.capabilities.containers import (
+    ContainerHealthCheck,
+    ContainerInfo,
+    ContainerName,
+    ContainerRuntime,
+    ContainerSpec,
+    EnvName,
+    ImageRef,
+    PortMapping,
+    ResourceLimits,
+    RestartPolicy,
+    VolumeMount,
+)
+from harmony.domain.capabilities.dns import DnsRecordSet
+from harmony.domain.capabilities.edge import WebEdge
+from harmony.domain.capabilities.load_balancer import Backend, Frontend
+from harmony.domain.capabilities.probes import Prober
+from harmony.domain.change import Change
+from harmony.domain.errors import ContainerError, DnsError, InvalidValueError, LoadBalancerError
+from harmony.domain.interpret import Interpret
+from harmony.domain.names import NonEmpty, ResourceName, non_empty
+from harmony.domain.outcome import Outcome
+from harmony.domain.score import Score
+from harmony.domain.values import IPv4Address, Port
+from harmony.modules.application.exposure import Exposure, backend_for, frontend_for, plan_exposure, record_set_for
+from harmony.modules.application.image import BusyboxImage
+from harmony.modules.application.rootfs import content_digest
+from harmony.modules.application.smoke import Check, Target, wait_for
+
+APP_LABEL = "io.harmony.app"
+VERSION_LABEL = "io.harmony.version"
+LOOPBACK = IPv4Address("127.0.0.1")
+MAX_APP_NAME = 50  # container names are at most 63 characters: "<app>-<10-character version>-<replica>"
+
+
+class AppHost(ContainerRuntime, Prober, WebEdge, Protocol):
+    """What an application needs: a container runtime, a way to probe it, a load balancer and DNS."""
+
+
+class Application(Score[AppHost]):
+    """The service ``app``: ``image`` running ``command``, serving on container port ``port``."""
+
+    kind: Literal["application"] = "application"
+    app: ResourceName
+    image: BusyboxImage | ImageRef = Field(
+        description="an image in the local store, or the Score that builds it (then applied before this one)"
+    )
+    port: Port = Field(description="the port the application listens on inside its container")
+    replicas: int = Field(default=1, ge=1, le=9, description="containers per version, all behind the load balancer")
+    expose: Exposure
+    smoke: Check
+    command: tuple[str, ...] = ()
+    env: Mapping[EnvName, str] = Field(default_factory=dict[EnvName, str])
+    volumes: tuple[VolumeMount, ...] = ()
+    limits: ResourceLimits = ResourceLimits()
+    health: ContainerHealthCheck | None = None
+    restart: RestartPolicy = "on-failure"
+    stop_grace: float = Field(default=5.0, ge=0, description="seconds old versions get to finish requests")
+    after: tuple[str, ...] = ()
+
+    @field_validator("app")
+    @classmethod
+    def _room_for_the_version(cls, app: ResourceName) -> ResourceName:
+        if len(app) > MAX_APP_NAME:
+            raise InvalidValueError("app", app, f"at most {MAX_APP_NAME} characters (containers are <app>-<version>)")
+        return app
+
+    @property
+    def name(self) -> str:
+        return f"app:{self.app}"
+
+    @property
+    def url(self) -> str:
+        """Where users reach the application (through DNS and the load balancer)."""
+        return self.expose.url
+
+    def depends_on(self) -> Sequence[str]:
+        built = (self.image.name,) if isinstance(self.image, BusyboxImage) else ()
+        return (*built, *self.after)
+
+    @property
+    def image_ref(self) -> ImageRef:
+        return self.image.ref if isinstance(self.image, BusyboxImage) else self.image
+
+    def interpret(self) -> Interpret[AppHost]:
+        return ApplicationInterpret(self)
+
+    def version(self, image_id: str | None) -> str:
+        """The version a deploy would run: the container settings plus the image's content.
+
+        For an image built by a ``BusyboxImage`` Score the content is what that Score declares, so a plan
+        made before the image is rebuilt in the same run already sees the new version; for an image from
+        the store it is the image id found when planning.
+        """
+        settings = self.model_dump(
+            mode="json", include={"port", "replicas", "command", "env", "volumes", "limits", "health", "restart"}
+        )
+        content = content_digest(self.image.files) if isinstance(self.image, BusyboxImage) else image_id
+        blob = json.dumps({"settings": settings, "image": self.image_ref, "content": content}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    def container_names(self, version: str) -> list[str]:
+        return [f"{self.app}-{version}-{replica}" for replica in range(1, self.replicas + 1)]
+
+    def container_spec(self, version: str, replica: int = 1) -> ContainerSpec:
+        return ContainerSpec(
+            name=ContainerName(f"{self.app}-{version}-{replica}"),
+            image=self.image_ref,
+            command=self.command,
+            env=self.env,
+            ports=(PortMapping(container=self.port, host_ip=LOOPBACK),),
+            volumes=self.volumes,
+            labels={APP_LABEL: self.app, VERSION_LABEL: version},
+            limits=self.limits,
+            health=self.health,
+            restart=self.restart,
+        )
+
+
+def plan_application(
+    app: Application,
+    version: str,
+    containers: Sequence[ContainerInfo],
+    frontends: Sequence[Frontend],
+    record_sets: Sequence[DnsRecordSet],
+) -> list[Change]:
+    """The changes from what runs now to ``version`` serving alone behind the load balancer: a pure diff."""
+    target = f"application {app.app}"
+    wanted = app.container_names(version)
+    serving = sorted((c for c in containers if c.name in wanted and c.running), key=lambda c: c.name)
+    others = sorted(c.name for c in containers if c not in serving)
+    backends = serving_backends(app, serving) if len(serving) == len(wanted) else None
+    changes: list[Change] = []
+    if backends is None:
+        old = sorted({c.labels.get(VERSION_LABEL, "?") for c in containers if c.running})
+        diff = (
+            f"version {', '.join(old) or 'none'} -> {version} ({app.replicas} container(s))\n"
+            f"image {app.image_ref}\nsmoke check {app.smoke.kind}\n"
+        )
+        changes.append(Change.update(target, diff) if old else Change.create(target, diff))
+    changes += plan_exposure(app.app, app.expose, backends, frontends, record_sets)
+    changes += [Change.delete(f"container {name}", "old version, stopped after the switch\n") for name in others]
+    return changes
+
+
+def serving_backends(app: Application, containers: Sequence[ContainerInfo]) -> NonEmpty[Backend] | None:
+    """One load-balancer backend per container, on its published loopback port (``None`` if there are none)."""
+    backends: list[Backend] = []
+    for c in containers:
+        port = c.host_port(app.port)
+        if port is None:
+            return None
+        backends.append(backend_for(c.name, port))
+    return non_empty(backends, "backends") if backends else None
+
+
+class ApplicationInterpret(Interpret[AppHost]):
+    def __init__(self, score: Application) -> None:
+        self.score = score
+
+    async def _version(self, host: AppHost) -> str:
+        if isinstance(self.score.image, BusyboxImage):
+            return self.score.version(None)
+        image = await host.inspect_image(self.score.image)
+        return self.score.version(None if image is None else image.id)
+
+    async def plan(self, topology: AppHost) -> Sequence[Change]:
+        containers = await topology.list_containers({APP_LABEL: self.score.app})
+        version = await self._version(topology)
+        frontends = await topology.frontends()
+        record_sets = await topology.dns_record_sets()
+        return plan_application(self.score, version, containers, frontends, record_sets)
+
+    async def apply(self, topology: AppHost, changes: Sequence[Change]) -> Outcome:
+        app = self.score
+        version = await self._version(topology)
+        containers = await topology.list_containers({APP_LABEL: app.app})
+        running = {c.name: c for c in containers if c.running}
+        frontend = next((f for f in await topology.frontends() if f.name == app.app), None)
+        in_load_balancer = {b.name for b in frontend.backends} if frontend else set[str]()
+        ready: list[ContainerInfo] = []
+        fresh: list[str] = []  # containers not taking traffic yet: removed again if anything fails
+        for replica, name in enumerate(app.container_names(version), start=1):
+            info = running.get(name)
+            if info is None:
+                started = await self._start(topology, app.container_spec(version, replica), version)
+                if isinstance(started, Outcome):
+                    await self._remove(topology, fresh)
+                    return started
+                info = started
+            # A container already behind the load balancer passed its smoke check then; any other one (new,
+            # or left running by an interrupted apply) must pass it now, before it gets traffic.
+            if name not in in_load_balancer:
+                fresh.append(name)
+                failed = await self._smoke_test(topology, info, version)
+                if failed is not None:
+                    await self._remove(topology, fresh)
+                    return failed
+            ready.append(info)
+        backends = serving_backends(app, ready)
+        assert backends is not None, "every started container publishes the application port"
+        try:
+            await self._switch(topology, backends)
+        except (LoadBalancerError, DnsError) as e:
+            now = next((f for f in await topology.frontends() if f.name == app.app), None)
+            await self._remove(topology, [n for n in fresh if now is None or now.backend(n) is None])
+            if now is None:
+                await topology.remove_dns_record_set(app.app)  # a name for nothing: a first deploy that failed
+            return Outcome.failure(f"{app.app}: switching traffic to version {version} failed: {e}")
+        kept = {c.name for c in ready}
+        old = [c for c in containers if c.name not in kept]
+        for c in old:
+            await topology.remove_container(c.name, grace=app.stop_grace)
+        # The images only old versions ran, once nothing uses them and a rebuilt tag no longer names them.
+        for image_id in {c.image_id for c in old if c.image_id} - {c.image_id for c in ready}:
+            await topology.remove_image_if_unused(image_id)
+        return Outcome.success(
+            f"{app.app} version {version} serving at {app.url} ({app.expose.address}:{app.expose.port})",
+            *(f"container {b.name} on {b.address}:{b.port}" for b in backends),
+            f"try: curl --resolve {app.expose.hostname}:{app.expose.port}:{app.expose.address} {app.url}",
+            *(f"stopped old version {c.name}" for c in old),
+        )
+
+    async def _remove(self, host: AppHost, names: Sequence[str]) -> None:
+        for name in names:
+            await host.remove_container(name, grace=0)
+
+    async def _switch(self, host: AppHost, backends: NonEmpty[Backend]) -> None:
+        """The DNS name first (it names the load balancer, not a version), then the frontend with ``backends``
+        only: the new ones added first, the old ones drained and removed after."""
+        app = self.score
+        record_set = record_set_for(app.app, app.expose)
+        if record_set.sorted() not in [s.sorted() for s in await host.dns_record_sets() if s.owner == app.app]:
+            await host.put_dns_record_set(record_set)
+        wanted = frontend_for(app.app, app.expose, backends)
+        current = next((f for f in await host.frontends() if f.name == app.app), None)
+        if current is None:
+            await host.put_frontend(wanted)
+        elif current != wanted:
+            for backend in backends:
+                if current.backend(backend.name) != backend:
+                    await host.add_backend(app.app, backend)
+            names = {b.name for b in backends}
+            for old in current.backends:
+                if old.name not in names:
+                    await host.remove_backend(app.app, old.name, grace=app.stop_grace)
+            now = next((f for f in await host.frontends() if f.name == app.app), None)
+            if now != wanted:
+                await host.put_frontend(wanted)
+
+    async def _in_load_balancer(self, host: AppHost, container: str) -> bool:
+        frontend = next((f for f in await host.frontends() if f.name == self.score.app), None)
+        return frontend is not None and frontend.backend(container) is not None
+
+    async def _start(self, host: AppHost, spec: ContainerSpec, version: str) -> ContainerInfo | Outcome:
+        """One container of the new version running, or a FAILURE Outcome with nothing of it left."""
+        app = self.score
+        await host.remove_container(spec.name, grace=0)  # a stopped leftover of an interrupted apply
+        try:
+            info = await host.run_container(spec)
+        except ContainerError as e:
+            return Outcome.failure(f"{app.app} version {version} did not start: {e}", *e.evidence)
+        if info.host_port(app.port) is None:
+            await host.remove_container(spec.name, grace=0)
+            return Outcome.failure(f"{app.app}: the runtime published no host port for {app.port}")
+        return info
+
+    async def _smoke_test(self, host: AppHost, info: ContainerInfo, version: str) -> Outcome | None:
+        """``None`` when the container passes its smoke check, else the FAILURE (the caller removes it)."""
+        app = self.score
+        port = info.host_port(app.port)
+        assert port is not None, "checked when started"
+        target = Target(address=LOOPBACK, port=Port(port), container=info.name, host=str(app.expose.hostname))
+        result = await wait_for(app.smoke, target, prober=host, runtime=host)
+        if not result.ok:
+            logs = await host.container_logs(info.name, tail=20)
+            return Outcome.failure(
+                f"{app.app} version {version} ({info.name}) failed its smoke check within {app.smoke.timeout}s; "
+                "the previous version keeps serving",
+                f"probe: {result.detail}",
+                *([f"body: {result.body[:300]!r}"] if result.body else []),
+                "last log lines:",
+                *(f"  {line}" for line in logs),
+            )
+        return None

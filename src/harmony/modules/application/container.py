@@ -1,0 +1,95 @@
+"""``Container``: one long-running container with exactly the given spec.
+
+The spec's digest is stored on the container (``io.harmony.spec``), so a changed spec plans an update
+(the container is replaced: stopped with its grace period, then recreated) and an unchanged one is a NOOP.
+A stopped container with the right spec is started again. A container of that name that Harmony did not
+create makes the plan fail: Harmony never replaces someone else's container.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import Field
+
+from harmony.domain.capabilities.containers import MANAGED_LABEL, ContainerInfo, ContainerRuntime, ContainerSpec
+from harmony.domain.change import Change
+from harmony.domain.errors import ContainerError, ForeignContainerError, InterpretError
+from harmony.domain.interpret import Interpret
+from harmony.domain.outcome import Outcome
+from harmony.domain.score import Score
+
+SPEC_LABEL = "io.harmony.spec"
+
+
+def spec_digest(spec: ContainerSpec) -> str:
+    """A digest of everything that makes a container what it is (labels Harmony adds itself excluded)."""
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+
+
+class Container(Score[ContainerRuntime]):
+    """A container that runs ``spec``; ``after`` names Scores applied before it (a volume, a cache…)."""
+
+    kind: Literal["container"] = "container"
+    spec: ContainerSpec
+    after: tuple[str, ...] = ()
+    stop_grace: float = Field(default=10.0, ge=0, description="seconds between the stop signal and a kill")
+
+    @property
+    def name(self) -> str:
+        return f"container:{self.spec.name}"
+
+    def depends_on(self) -> Sequence[str]:
+        return self.after
+
+    def interpret(self) -> Interpret[ContainerRuntime]:
+        return ContainerInterpret(self)
+
+
+def plan_container(score: Container, current: ContainerInfo | None) -> list[Change]:
+    """The changes from ``current`` to ``score``: a pure diff, tested as a table."""
+    target = f"container {score.spec.name}"
+    digest = spec_digest(score.spec)
+    if current is None:
+        return [Change.create(target, f"run {score.spec.image} (spec {digest})\n")]
+    if current.labels.get(MANAGED_LABEL) != "true":
+        raise ForeignContainerError(score.spec.name)
+    if current.labels.get(SPEC_LABEL) != digest:
+        return [Change.update(target, f"spec {current.labels.get(SPEC_LABEL)} -> {digest}: replace\n")]
+    if not current.running:
+        return [Change.update(target, f"{current.state} -> running\n")]
+    return []
+
+
+class ContainerInterpret(Interpret[ContainerRuntime]):
+    def __init__(self, score: Container) -> None:
+        self.score = score
+
+    def _labelled(self) -> ContainerSpec:
+        spec = self.score.spec
+        return spec.model_copy(update={"labels": {**spec.labels, SPEC_LABEL: spec_digest(spec)}})
+
+    async def plan(self, topology: ContainerRuntime) -> Sequence[Change]:
+        return plan_container(self.score, await topology.inspect_container(self.score.spec.name))
+
+    async def apply(self, topology: ContainerRuntime, changes: Sequence[Change]) -> Outcome:
+        spec = self.score.spec
+        current = await topology.inspect_container(spec.name)
+        if current is not None and current.labels.get(SPEC_LABEL) == spec_digest(spec):
+            info = await topology.start_container(spec.name)
+            return Outcome.success(f"started {spec.name}", *_ports(info))
+        if current is not None:
+            await topology.remove_container(spec.name, grace=self.score.stop_grace)
+        try:
+            info = await topology.run_container(self._labelled())
+        except ForeignContainerError as e:
+            raise InterpretError(self.score.name, "run", e) from e
+        except ContainerError as e:  # the runtime's own words and the last log lines go into the Outcome
+            return Outcome.failure(str(e), *e.evidence)
+        return Outcome.success(f"running {spec.name} from {spec.image}", *_ports(info))
+
+
+def _ports(info: ContainerInfo) -> tuple[str, ...]:
+    return tuple(f"{p.host_ip}:{p.host} -> {p.container}/{p.protocol}" for p in info.ports)

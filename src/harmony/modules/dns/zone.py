@@ -1,0 +1,90 @@
+"""``DnsZone``: records a DNS server answers for one zone, owned by this Score (one record set)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Self
+
+from pydantic import model_validator
+
+from harmony.domain.capabilities.dns import DnsRecord, DnsRecordSet, DnsServer, Ttl, record_key
+from harmony.domain.change import Change
+from harmony.domain.interpret import Interpret
+from harmony.domain.names import ResourceName
+from harmony.domain.outcome import Outcome
+from harmony.domain.score import Score
+from harmony.domain.values import Hostname
+from harmony.modules.keyed_diff import field_changes, keyed_changes
+
+
+class DnsZone(Score[DnsServer]):
+    """The records of ``zone`` this Score owns; names in the zone without a record answer NXDOMAIN.
+
+    ``owner`` tells this Score's records from other Scores' records in the same zone (default: the zone
+    name with dots as dashes). With ``present=False`` the records are removed.
+    """
+
+    kind: Literal["dns_zone"] = "dns_zone"
+    zone: Hostname
+    records: tuple[DnsRecord, ...] = ()
+    owner: ResourceName | None = None
+    ttl: Ttl = 300
+    present: bool = True
+
+    @model_validator(mode="after")
+    def _valid_set(self) -> Self:
+        self.record_set()  # same checks as the capability's model, before anything runs
+        return self
+
+    @property
+    def owner_name(self) -> ResourceName:
+        return self.owner or ResourceName(str(self.zone).replace(".", "-"))
+
+    @property
+    def name(self) -> str:
+        return f"dns:{self.owner_name}"
+
+    def record_set(self) -> DnsRecordSet:
+        return DnsRecordSet(owner=self.owner_name, zone=self.zone, records=self.records, ttl=self.ttl).sorted()
+
+    def interpret(self) -> Interpret[DnsServer]:
+        return DnsZoneInterpret(self)
+
+
+class DnsZoneInterpret(Interpret[DnsServer]):
+    def __init__(self, score: DnsZone) -> None:
+        self.score = score
+
+    async def plan(self, topology: DnsServer) -> Sequence[Change]:
+        owner = self.score.owner_name
+        current = next((rs for rs in await topology.dns_record_sets() if rs.owner == owner), None)
+        return plan_record_set(self.score.record_set() if self.score.present else None, current)
+
+    async def apply(self, topology: DnsServer, changes: Sequence[Change]) -> Outcome:
+        if not self.score.present:
+            await topology.remove_dns_record_set(self.score.owner_name)
+            return Outcome.success(f"removed the records of {self.score.owner_name}")
+        await topology.put_dns_record_set(self.score.record_set())
+        return Outcome.success(
+            f"zone {self.score.zone}: {len(self.score.records)} records", *(c.target for c in changes)
+        )
+
+
+def plan_record_set(desired: DnsRecordSet | None, current: DnsRecordSet | None) -> list[Change]:
+    """Record by record, what an apply would add and remove (a pure diff, tested as a table)."""
+    if desired is None and current is None:
+        return []
+    before = {record_key(r): record_key(r) for r in current.records} if current else {}
+    after = {record_key(r): record_key(r) for r in desired.records} if desired else {}
+    changes = keyed_changes("dns record", before, after)
+    if desired is not None and current is None and not desired.records:
+        changes.append(Change.create(f"dns zone {desired.zone}", f"+ serve {desired.zone} (no records yet)\n"))
+    if desired is not None and current is not None:
+        changes += field_changes(
+            f"dns record set {desired.owner}",
+            {"zone": str(current.zone), "ttl": current.ttl},
+            {"zone": str(desired.zone), "ttl": desired.ttl},
+        )
+    if desired is None and current is not None and not current.records:
+        changes.append(Change.delete(f"dns zone {current.zone}", f"- serve {current.zone}\n"))
+    return changes

@@ -1,0 +1,193 @@
+"""``ContainerHost``: this machine as a place to run applications — podman, a load balancer, DNS, files, probes.
+
+The composition root for applications on one host: each capability is delegated to its adapter
+(``Podman``, ``Haproxy``, ``Dnsmasq``, ``LocalFiles``, ``NetProbe``). ``ContainerHost.isolated(dir)`` keeps
+everything under ``dir``: a podman store of its own (so it never sees the machine's other containers),
+HAProxy's and dnsmasq's state (both answer on loopback only). The daemons are started by the first change
+that needs them and keep running after Harmony exits, like any site service; ``stop_services`` stops them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+
+from harmony.domain.capabilities.containers import ContainerInfo, ContainerSpec, ImageInfo, ImageRef
+from harmony.domain.capabilities.dns import DnsRecordSet
+from harmony.domain.capabilities.files import FileState
+from harmony.domain.capabilities.load_balancer import Backend, BackendStatus, Frontend
+from harmony.domain.capabilities.probes import ProbeResult
+from harmony.domain.errors import PodmanError, TopologyError
+from harmony.domain.names import ResourceName
+from harmony.domain.values import IPAddress, Port
+from harmony.infra.dnsmasq import Dnsmasq
+from harmony.infra.haproxy import Haproxy
+from harmony.infra.local_files import LocalFiles
+from harmony.infra.net_probe import NetProbe
+from harmony.infra.podman import Podman, write_containers_conf
+
+
+class ContainerHost:
+    def __init__(
+        self, *, name: str, podman: Podman, haproxy: Haproxy, dnsmasq: Dnsmasq, files: LocalFiles | None = None
+    ) -> None:
+        self._name = name
+        self.podman = podman
+        self.haproxy = haproxy
+        self.dnsmasq = dnsmasq
+        self._files = files or LocalFiles(Path("/"))
+        self._probe = NetProbe()
+
+    @classmethod
+    def isolated(cls, directory: Path, *, dns_port: int, name: str = "localhost") -> ContainerHost:
+        """Everything under ``directory``: podman store (vfs), HAProxy, and dnsmasq on ``127.0.0.1:dns_port``."""
+        directory = directory.absolute()
+        return cls(
+            name=name,
+            podman=Podman.isolated(directory / "podman"),
+            haproxy=Haproxy(state_dir=directory / "haproxy"),
+            dnsmasq=Dnsmasq(state_dir=directory / "dnsmasq", port=dns_port, interfaces=("lo",)),
+        )
+
+    async def stop_services(self) -> None:
+        """Stop the load balancer and DNS daemons (their configuration stays)."""
+        await self.haproxy.stop()
+        await self.dnsmasq.stop()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def ensure_ready(self) -> None:
+        if self.podman.conf is not None and not self.podman.conf.exists():
+            write_containers_conf(self.podman.conf)
+        try:
+            await self.podman.list_images()
+        except PodmanError as e:
+            raise TopologyError(self._name, f"podman is not usable: {e} (run scripts/install)") from e
+
+    async def close(self) -> None:
+        return None
+
+    # ContainerRuntime
+
+    async def import_image(
+        self, archive: PurePosixPath, ref: ImageRef, *, labels: Mapping[str, str] | None = None
+    ) -> ImageInfo:
+        return await self.podman.import_image(archive, ref, labels=labels)
+
+    async def build_image(self, context: PurePosixPath, ref: ImageRef) -> ImageInfo:
+        return await self.podman.build_image(context, ref)
+
+    async def load_image(self, archive: PurePosixPath) -> Sequence[ImageInfo]:
+        return await self.podman.load_image(archive)
+
+    async def tag_image(self, image: ImageRef, ref: ImageRef) -> None:
+        await self.podman.tag_image(image, ref)
+
+    async def list_images(self) -> Sequence[ImageInfo]:
+        return await self.podman.list_images()
+
+    async def inspect_image(self, ref: ImageRef) -> ImageInfo | None:
+        return await self.podman.inspect_image(ref)
+
+    async def remove_image(self, ref: ImageRef) -> None:
+        await self.podman.remove_image(ref)
+
+    async def remove_image_if_unused(self, image_id: str) -> bool:
+        return await self.podman.remove_image_if_unused(image_id)
+
+    async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
+        return await self.podman.run_container(spec)
+
+    async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
+        return await self.podman.list_containers(labels)
+
+    async def inspect_container(self, name: str) -> ContainerInfo | None:
+        return await self.podman.inspect_container(name)
+
+    async def start_container(self, name: str) -> ContainerInfo:
+        return await self.podman.start_container(name)
+
+    async def stop_container(self, name: str, *, grace: float = 10.0) -> None:
+        await self.podman.stop_container(name, grace=grace)
+
+    async def remove_container(self, name: str, *, grace: float = 10.0) -> None:
+        await self.podman.remove_container(name, grace=grace)
+
+    async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
+        return await self.podman.exec_in_container(name, argv, timeout=timeout)
+
+    async def check_health(self, name: str) -> bool:
+        return await self.podman.check_health(name)
+
+    async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:
+        return await self.podman.container_logs(name, tail=tail)
+
+    def follow_logs(self, name: str, *, tail: int = 0) -> AsyncIterator[str]:
+        return self.podman.follow_logs(name, tail=tail)
+
+    # ManagedFiles
+
+    async def stat_files(
+        self, paths: Sequence[PurePosixPath], *, with_content: bool
+    ) -> Mapping[PurePosixPath, FileState]:
+        return await self._files.stat_files(paths, with_content=with_content)
+
+    async def write_file(
+        self, path: PurePosixPath, content: bytes, *, mode: int | None, owner: str | None, group: str | None
+    ) -> None:
+        await self._files.write_file(path, content, mode=mode, owner=owner, group=group)
+
+    async def make_directory(
+        self, path: PurePosixPath, *, mode: int | None, owner: str | None, group: str | None
+    ) -> None:
+        await self._files.make_directory(path, mode=mode, owner=owner, group=group)
+
+    async def remove_path(self, path: PurePosixPath) -> None:
+        await self._files.remove_path(path)
+
+    # LoadBalancer
+
+    async def frontends(self) -> Sequence[Frontend]:
+        return await self.haproxy.frontends()
+
+    async def put_frontend(self, frontend: Frontend) -> None:
+        await self.haproxy.put_frontend(frontend)
+
+    async def remove_frontend(self, name: ResourceName) -> None:
+        await self.haproxy.remove_frontend(name)
+
+    async def add_backend(self, frontend: ResourceName, backend: Backend) -> None:
+        await self.haproxy.add_backend(frontend, backend)
+
+    async def drain_backend(self, frontend: ResourceName, backend: ResourceName) -> None:
+        await self.haproxy.drain_backend(frontend, backend)
+
+    async def activate_backend(self, frontend: ResourceName, backend: ResourceName) -> None:
+        await self.haproxy.activate_backend(frontend, backend)
+
+    async def remove_backend(self, frontend: ResourceName, backend: ResourceName, *, grace: float = 30.0) -> None:
+        await self.haproxy.remove_backend(frontend, backend, grace=grace)
+
+    async def backend_states(self, frontend: ResourceName) -> Sequence[BackendStatus]:
+        return await self.haproxy.backend_states(frontend)
+
+    # DnsServer
+
+    async def dns_record_sets(self) -> Sequence[DnsRecordSet]:
+        return await self.dnsmasq.dns_record_sets()
+
+    async def put_dns_record_set(self, record_set: DnsRecordSet) -> None:
+        await self.dnsmasq.put_dns_record_set(record_set)
+
+    async def remove_dns_record_set(self, owner: ResourceName) -> None:
+        await self.dnsmasq.remove_dns_record_set(owner)
+
+    # Prober
+
+    async def http_get(self, address: IPAddress, port: Port, path: str, *, host: str, timeout: float) -> ProbeResult:
+        return await self._probe.http_get(address, port, path, host=host, timeout=timeout)
+
+    async def tcp_connect(self, address: IPAddress, port: Port, *, timeout: float) -> ProbeResult:
+        return await self._probe.tcp_connect(address, port, timeout=timeout)

@@ -1,0 +1,285 @@
+"""Images, containers and blue-green applications through the Maestro: real podman, HAProxy and dnsmasq."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path, PurePosixPath
+
+import dns.resolver
+
+from harmony.agent.container_supervisor import ContainerSupervisor
+from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef, VolumeMount
+from harmony.domain.names import ResourceName
+from harmony.domain.outcome import Status
+from harmony.domain.score import Score
+from harmony.domain.values import Hostname, Port
+from harmony.maestro import Maestro
+from harmony.modules.application import Application, BusyboxImage, CommandCheck, Container, HttpCheck
+from harmony.modules.application.application import APP_LABEL
+from harmony.modules.application.exposure import Exposure
+from harmony.topology.container_host import ContainerHost
+from tests.fixtures.app_host import free_port, same_store
+from tests.integration.client_loop import ClientLoop
+from tests.integration.polling import eventually
+
+type Scores = list[Score[ContainerHost]]
+
+
+def stack(staging: Path, lb_port: int, version: str, *, body: str | None = None, **changes: object) -> Scores:
+    image = BusyboxImage(
+        ref=ImageRef("localhost/site:live"),
+        files={"www/index.html": body or f"site version {version}\n"},
+        staging_dir=PurePosixPath(staging),
+    )
+    app = Application(
+        app=ResourceName("site"),
+        image=image,
+        port=Port(8080),
+        command=("httpd", "-f", "-p", "8080", "-h", "/www"),
+        expose=Exposure(hostname=Hostname("site.apps.test"), zone=Hostname("apps.test"), port=Port(lb_port)),
+        smoke=HttpCheck(path="/index.html", expect_body="site version", timeout=10),
+        stop_grace=1.0,
+    )
+    return [image, Application.model_validate(app.model_dump() | changes)]
+
+
+def get(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as r:
+        return r.read().decode()
+
+
+async def apply(host: ContainerHost, scores: Scores) -> tuple[Status, str]:
+    report = await Maestro(host).apply(scores)
+    lines: list[str] = []
+    for r in report.results:
+        if r.outcome is not None:
+            lines += [f"{r.score}: {r.outcome.status} {r.outcome.message}", *r.outcome.details]
+    return report.status, "\n".join(lines)
+
+
+def image_ids(host: ContainerHost) -> set[str]:
+    listed = subprocess.run(host.podman.argv("images", "-a", "--format", "{{.ID}}"), capture_output=True, text=True)
+    return set(listed.stdout.split())
+
+
+def resolve(host: ContainerHost, name: str) -> list[str]:
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = ["127.0.0.1"]
+    resolver.port = host.dnsmasq.port
+    return [r.to_text() for r in resolver.resolve(name, "A")]
+
+
+async def test_image_and_container_apply_then_noop(app_host: ContainerHost, tmp_path: Path) -> None:
+    image = stack(tmp_path, free_port(), "1")[0]
+    assert isinstance(image, BusyboxImage)
+    sleeper = Container(
+        spec=ContainerSpec(name=ContainerName("sleeper"), image=image.ref, command=("sleep", "1000")),
+        after=(image.name,),
+    )
+    assert (await apply(app_host, [image, sleeper]))[0] is Status.SUCCESS
+    status, text = await apply(app_host, [image, sleeper])
+    assert status is Status.NOOP, text
+    changed = Container(spec=sleeper.spec.model_copy(update={"command": ("sleep", "2000")}), after=(image.name,))
+    assert (await apply(app_host, [image, changed]))[0] is Status.SUCCESS
+    (info,) = await app_host.list_containers()
+    assert info.running and info.name == "sleeper"
+
+
+async def test_deploy_then_upgrades_with_zero_failed_requests(app_host: ContainerHost, tmp_path: Path) -> None:
+    lb = free_port()
+    status, text = await apply(app_host, stack(tmp_path, lb, "1"))
+    assert status is Status.SUCCESS, text
+    assert get(lb) == "site version 1\n"
+    assert resolve(app_host, "site.apps.test") == ["127.0.0.1"]
+    status, text = await apply(app_host, stack(tmp_path, lb, "1"))
+    assert status is Status.NOOP, text
+
+    with ClientLoop(f"http://127.0.0.1:{lb}/index.html") as passing:
+        await asyncio.sleep(0.3)
+        status, text = await apply(app_host, stack(tmp_path, lb, "2"))
+        await asyncio.sleep(0.3)
+    assert status is Status.SUCCESS, text
+    assert passing.failures == []
+    assert passing.requests >= 10, "the client loop ran during the upgrade"
+    assert set(passing.bodies) == {"site version 1\n", "site version 2\n"}, passing.bodies
+    assert get(lb) == "site version 2\n"
+    assert len(await app_host.list_containers({APP_LABEL: "site"})) == 1
+    assert len(image_ids(app_host)) == 1, "version 1's image went with its container"
+
+    with ClientLoop(f"http://127.0.0.1:{lb}/index.html") as failing:
+        await asyncio.sleep(0.3)
+        status, text = await apply(app_host, stack(tmp_path, lb, "3", body="broken build\n"))
+        await asyncio.sleep(0.3)
+    assert status is Status.FAILURE
+    assert "failed its smoke check" in text and "previous version keeps serving" in text, text
+    assert "lacks 'site version'" in text, text
+    assert failing.failures == []
+    assert failing.requests >= 10, "the client loop ran during the failed upgrade"
+    assert set(failing.bodies) == {"site version 2\n"}, failing.bodies
+    assert get(lb) == "site version 2\n"
+    assert len(await app_host.list_containers({APP_LABEL: "site"})) == 1
+
+
+async def test_smoke_timeout_reports_probe_and_logs_and_leaves_nothing(app_host: ContainerHost, tmp_path: Path) -> None:
+    silent = stack(
+        tmp_path,
+        free_port(),
+        "1",
+        command=("sh", "-c", "echo listening nowhere; sleep 1000"),
+        smoke=HttpCheck(timeout=1.5),
+    )
+    status, text = await apply(app_host, silent)
+    assert status is Status.FAILURE
+    assert "within 1.5s" in text and "probe: GET http://127.0.0.1:" in text, text
+    assert "listening nowhere" in text
+    assert await app_host.list_containers({APP_LABEL: "site"}) == []
+    assert await app_host.frontends() == []
+    assert await app_host.dns_record_sets() == []
+
+
+async def test_command_check_runs_inside_the_new_version(app_host: ContainerHost, tmp_path: Path) -> None:
+    checked = stack(tmp_path, free_port(), "1", smoke=CommandCheck(argv=("test", "-f", "/www/index.html"), timeout=5))
+    assert (await apply(app_host, checked))[0] is Status.SUCCESS
+
+
+async def test_killed_container_is_restarted_by_the_supervisor(app_host: ContainerHost, tmp_path: Path) -> None:
+    lb = free_port()
+    assert (await apply(app_host, stack(tmp_path, lb, "1")))[0] is Status.SUCCESS
+    (info,) = await app_host.list_containers({APP_LABEL: "site"})
+    pid = subprocess.run(
+        app_host.podman.argv("inspect", "--format", "{{.State.Pid}}", info.name),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    os.kill(int(pid), signal.SIGKILL)
+    supervisor = ContainerSupervisor(app_host, interval=0.2)
+
+    async def restarted() -> bool:
+        await supervisor.tick()
+        again = await app_host.inspect_container(info.name)
+        return again is not None and again.running
+
+    await eventually(restarted, what="the killed container running again")
+    assert supervisor.restarts >= 1
+
+    async def served() -> bool:
+        try:
+            return await asyncio.to_thread(get, lb) == "site version 1\n"
+        except OSError:
+            return False
+
+    await eventually(served, what="the load balancer serving the restarted container")
+
+
+async def test_a_restarted_harmony_adopts_its_containers_without_duplicates(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    lb = free_port()
+    assert (await apply(app_host, stack(tmp_path, lb, "1")))[0] is Status.SUCCESS
+    # A new process builds everything afresh on the same state: new adapters, new topology, new Maestro.
+    again = ContainerHost(
+        name="after-restart", podman=same_store(app_host.podman), haproxy=app_host.haproxy, dnsmasq=app_host.dnsmasq
+    )
+    status, text = await apply(again, stack(tmp_path, lb, "1"))
+    assert status is Status.NOOP, text
+    assert len(await again.list_containers({APP_LABEL: "site"})) == 1
+    assert get(lb) == "site version 1\n"
+
+
+async def test_load_balancer_port_taken_fails_clearly_and_leaves_nothing(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        status, text = await apply(app_host, stack(tmp_path, taken, "1"))
+    assert status is Status.FAILURE
+    assert f"127.0.0.1:{taken}" in text, text
+    assert await app_host.list_containers({APP_LABEL: "site"}) == []
+    assert await app_host.frontends() == []
+    assert await app_host.dns_record_sets() == []
+
+
+async def test_unknown_image_is_a_clear_failure(app_host: ContainerHost, tmp_path: Path) -> None:
+    app = stack(tmp_path, free_port(), "1")[1]
+    status, text = await apply(app_host, [app.model_copy(update={"image": ImageRef("localhost/nope:1")})])
+    assert status is Status.FAILURE
+    assert "image 'localhost/nope:1' is not in the local store" in text, text
+    assert await app_host.list_containers() == []
+
+
+async def test_missing_volume_source_is_a_clear_failure(app_host: ContainerHost, tmp_path: Path) -> None:
+    missing = PurePosixPath(tmp_path / "no-such-dir")
+    mount = VolumeMount(source=missing, target=PurePosixPath("/data"))
+    status, text = await apply(app_host, stack(tmp_path, free_port(), "1", volumes=(mount,)))
+    assert status is Status.FAILURE
+    assert f"volume source {missing} does not exist" in text, text
+    assert await app_host.list_containers() == []
+
+
+async def test_a_leftover_of_an_interrupted_apply_is_smoke_tested_before_it_gets_traffic(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    lb = free_port()
+    assert (await apply(app_host, stack(tmp_path, lb, "1")))[0] is Status.SUCCESS
+    image, app = stack(tmp_path, lb, "2")
+    assert isinstance(image, BusyboxImage)
+    assert isinstance(app, Application)
+    await Maestro(app_host).apply([image])
+    # As if an earlier apply died right after starting version 2, whose process does not serve.
+    leftover = app.container_spec(app.version(None)).model_copy(update={"command": ("sleep", "1000")})
+    await app_host.run_container(leftover)
+    status, text = await apply(app_host, [image, app.model_copy(update={"smoke": HttpCheck(timeout=1.5)})])
+    assert status is Status.FAILURE, text
+    assert "failed its smoke check" in text
+    assert get(lb) == "site version 1\n"
+    assert [c.name for c in await app_host.list_containers({APP_LABEL: "site"})] != [leftover.name]
+    assert await app_host.inspect_container(leftover.name) is None
+
+
+async def test_a_container_that_crashes_at_start_fails_with_its_last_log_lines(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    image = stack(tmp_path, free_port(), "1")[0]
+    assert isinstance(image, BusyboxImage)
+    crashing = Container(
+        spec=ContainerSpec(
+            name=ContainerName("crasher"), image=image.ref, command=("sh", "-c", "echo missing DATABASE_URL; exit 2")
+        ),
+        after=(image.name,),
+    )
+    status, text = await apply(app_host, [image, crashing])
+    assert status is Status.FAILURE
+    assert "exit code 2" in text and "missing DATABASE_URL" in text, text
+    assert await app_host.inspect_container("crasher") is None
+
+
+async def test_replicas_all_serve_behind_the_load_balancer_and_upgrade_together(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    lb = free_port()
+    status, text = await apply(app_host, stack(tmp_path, lb, "1", replicas=2))
+    assert status is Status.SUCCESS, text
+    (frontend,) = await app_host.frontends()
+    first = sorted(b.name for b in frontend.backends)
+    assert len(first) == 2
+    assert sorted(c.name for c in await app_host.list_containers({APP_LABEL: "site"})) == first
+    with ClientLoop(f"http://127.0.0.1:{lb}/index.html") as client:
+        await asyncio.sleep(0.2)
+        status, text = await apply(app_host, stack(tmp_path, lb, "2", replicas=2))
+        await asyncio.sleep(0.2)
+    assert status is Status.SUCCESS, text
+    assert client.failures == []
+    assert client.requests >= 10
+    (frontend,) = await app_host.frontends()
+    second = sorted(b.name for b in frontend.backends)
+    assert len(second) == 2 and not set(first) & set(second)
+    assert sorted(c.name for c in await app_host.list_containers({APP_LABEL: "site"})) == second
+    assert get(lb) == "site version 2\n"

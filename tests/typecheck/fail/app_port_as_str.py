@@ -1,0 +1,16 @@
+"""The application's port given as a string."""
+
+from __future__ import annotations
+
+from harmony.domain.capabilities.containers import ImageRef
+from harmony.domain.names import ResourceName
+from harmony.domain.values import Hostname, Port
+from harmony.modules.application import Application, Exposure, HttpCheck
+
+web = Application(
+    app=ResourceName("web"),
+    image=ImageRef("localhost/web:1"),
+    port="8080",  # expect-error
+    expose=Exposure(hostname=Hostname("web.apps.lan"), zone=Hostname("apps.lan"), port=Port(80)),
+    smoke=HttpCheck(),
+)

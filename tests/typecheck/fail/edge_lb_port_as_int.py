@@ -1,0 +1,7 @@
+"""A backend port given as a bare int instead of a Port."""
+
+from harmony.domain.capabilities.load_balancer import Backend
+from harmony.domain.names import ResourceName
+from harmony.domain.values import IPv4Address
+
+blue = Backend(name=ResourceName("blue"), address=IPv4Address("10.0.0.5"), port=8080)  # expect-error

@@ -1,0 +1,5 @@
+"""A load-balancing Score with no frontend at all."""
+
+from harmony.modules.load_balancer import LoadBalancing
+
+lb = LoadBalancing(frontends=())  # expect-error
