@@ -58,3 +58,33 @@ def test_plan_then_apply_twice(ssh_lab: SshLab, demo_dir: str) -> None:
     assert "apply on 4 hosts: NOOP" in second.stdout
     again = harmony(ssh_lab, demo_dir, "apply", "--yes", "--json")
     assert finished_by_host(again.stdout) == dict.fromkeys(("local", "lab0", "lab1", "lab2"), "noop")
+
+
+def test_one_unreachable_host_fails_alone_in_the_summary(ssh_lab: SshLab, tmp_path: Path, demo_dir: str) -> None:
+    deploy = tmp_path / "partly_down.py"
+    deploy.write_text(
+        f"""
+from pathlib import Path, PurePosixPath
+from harmony.domain.host_group import HostGroup
+from harmony.domain.inventory import Inventory
+from harmony.domain.values import Port
+from harmony.modules.files import ManagedDirectory
+from harmony.topology.linux_host import LinuxHost
+
+inventory = Inventory.model_validate_json(Path({str(ssh_lab.workdir / "inventory.json")!r}).read_text())
+known = Path({str(ssh_lab.known_hosts)!r})
+first = inventory.hosts[0]
+hosts = [LinuxHost.from_inventory(h, known_hosts=known) for h in inventory.hosts]
+hosts.append(LinuxHost.ssh(first.address, name="down", port=Port(2222), key=first.key, known_hosts=known))
+deployment = HostGroup(hosts=hosts).deploy([ManagedDirectory(path=PurePosixPath({demo_dir!r}))])
+"""
+    )
+    env = {**os.environ, "COLUMNS": "200"}
+    result = subprocess.run(
+        [str(HARMONY), "apply", str(deploy), "--yes"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 3}
+    assert "Connection refused" in rows["down"] and "failure" in rows["down"]
+    assert all("success" in rows[h] for h in ("lab0", "lab1", "lab2"))
+    assert "apply on 4 hosts: FAILURE" in result.stdout
