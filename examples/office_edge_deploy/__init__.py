@@ -30,7 +30,6 @@ from harmony import Deployment, Host, Inventory
 from harmony.domain.capabilities.boot import BootScript
 from harmony.domain.capabilities.dhcp import DhcpPool, DhcpReservation, DhcpSubnet, NetworkBoot
 from harmony.domain.capabilities.dns import ARecord, CnameRecord, SrvRecord, address_record
-from harmony.domain.capabilities.edge import NetworkEdge
 from harmony.domain.capabilities.firewall import LOCAL, Endpoint, FirewallPolicy, Rule, Zone
 from harmony.domain.capabilities.load_balancer import Backend, Frontend, HealthCheck
 from harmony.domain.inventory import Nic
@@ -131,4 +130,4 @@ firewall = FirewallRules(
     must_reach=(Endpoint(address=ROUTER, port=Port(80)),),
 )
 
-deployment = Deployment[NetworkEdge](topology=router, scores=[dns, dhcp, boot, intranet, firewall])
+deployment = Deployment(topology=router, scores=[dns, dhcp, boot, intranet, firewall])

@@ -1,29 +1,40 @@
 """A deployment: one topology and the Scores (and smoke tests) to run on it, checked by the type checker.
 
 ``Deployment(topology=LinuxHost.local(), scores=[...])`` is a type error unless the topology provides every
-capability each Score needs. ``T`` carries no ``Topology`` bound on purpose: pyright cannot solve a
-Protocol-bounded ``T`` from a contravariant use, so the loader checks that the topology is a ``Topology``.
+capability each Score needs. ``validate()`` checks what types cannot: unique Score names, dependencies
+declared before their dependents, smoke tests for Scores that are part of the deployment.
 ``topology`` may also be a ``HostGroup[T]``: the same Scores on every host of the group.
-``validate()`` checks what types cannot: unique Score names, dependencies declared before their dependents,
-smoke tests for Scores that are part of the deployment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import Final
 
 from harmony.domain.companion import Verification
 from harmony.domain.errors import DeploymentError
 from harmony.domain.host_group import HostGroup
 from harmony.domain.score import AnyScore, Score
+from harmony.domain.topology import Topology
 
 
-@dataclass(frozen=True)
-class Deployment[T]:
-    topology: T | HostGroup[T]
-    scores: Sequence[Score[T]]
-    smoke_tests: Sequence[Verification] = field(default=())
+class Deployment[T: Topology]:
+    """A topology and the Scores to run on it, in order, with the smoke tests that gate them."""
+
+    # pyright solves T from every argument of one call, and Scores that need different capabilities put
+    # different upper bounds on T, which it cannot combine (that needs an intersection type): a list mixing
+    # a DnsServer Score and a LoadBalancer Score would be rejected even on a topology that provides both.
+    # A __new__ that takes T from the topology alone makes pyright solve T there, then check the Scores in
+    # __init__ against that T. mypy solves it either way.
+    def __new__(cls, *, topology: T | HostGroup[T], scores: object, smoke_tests: object = ()) -> Deployment[T]:
+        return super().__new__(cls)
+
+    def __init__(  # pyright: ignore[reportInconsistentConstructor]  # on purpose, see above
+        self, *, topology: T | HostGroup[T], scores: Sequence[Score[T]], smoke_tests: Sequence[Verification] = ()
+    ) -> None:
+        self.topology: Final = topology
+        self.scores: Final = tuple(scores)
+        self.smoke_tests: Final = tuple(smoke_tests)
 
     def validate(self) -> None:
         """Raise ``DeploymentError`` naming the offending Scores if the run order cannot work."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harmony.domain.errors import InvalidValueError
+from harmony.domain.topology import Topology
 
 if TYPE_CHECKING:
     from harmony.domain.companion import Verification
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class HostGroup[H]:
+class HostGroup[H: Topology]:
     hosts: Sequence[H]
     parallelism: int = 32
     stop_on_failure: bool = False
@@ -43,7 +44,7 @@ class HostGroup[H]:
         """A deployment of ``scores`` on every host of this group."""
         from harmony.domain.deployment import Deployment  # deployment.py imports this module for its type
 
-        return Deployment(topology=self, scores=scores, smoke_tests=smoke_tests)
+        return Deployment[H](topology=self, scores=scores, smoke_tests=smoke_tests)
 
     @property
     def name(self) -> str:

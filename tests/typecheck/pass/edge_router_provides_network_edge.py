@@ -15,7 +15,7 @@ router = EdgeRouter(name="router", state_dir=Path("/tmp/edge"), netns="router")
 edge: NetworkEdge = router
 web: WebEdge = router
 
-deployment = Deployment[NetworkEdge](
+deployment = Deployment(
     topology=router,
     scores=[
         DnsZone(zone=Hostname("office.lan")),
