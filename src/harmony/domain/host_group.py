@@ -1,8 +1,8 @@
 """``HostGroup``: the same Scores on many hosts at once.
 
 ``HostGroup(hosts=[...]).deploy([...])`` builds the deployment and type-checks every Score against the
-hosts' type, even when the Scores need different capabilities (the type checkers cannot infer that from
-``Deployment(topology=HostGroup(...), scores=[...])``, which works only when one capability set covers all).
+hosts' type, on pyright and mypy alike. ``Deployment(topology=HostGroup(...), scores=[...])`` means the same
+and type-checks on pyright, but mypy cannot solve the hosts' type through ``T | HostGroup[T]``.
 
 Running it (``harmony plan/apply``) plans and applies the whole Score list on every host, at most
 ``parallelism`` hosts at a time, each host with its own Maestro run, outcomes and journal entry.

@@ -26,4 +26,5 @@ everything = HostGroup(hosts=hosts, parallelism=4).deploy(
         Command(argv=sh("touch /done"), creates=PurePosixPath("/done")),
     ],
 )
-files_only = Deployment(topology=HostGroup(hosts=hosts), scores=[ManagedFile(path=PurePosixPath("/a"))])
+files_only = HostGroup(hosts=hosts).deploy([ManagedFile(path=PurePosixPath("/a"))])
+single = Deployment(topology=LinuxHost.local(), scores=[ManagedFile(path=PurePosixPath("/a")), User(user="x")])
