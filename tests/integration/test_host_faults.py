@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from harmony.domain.errors import HostAuthError
 from harmony.domain.host_group import HostGroup
 from harmony.domain.outcome import Status
 from harmony.domain.values import Port, ip_address
@@ -99,3 +100,17 @@ async def test_a_write_that_fails_half_way_keeps_the_old_file_whole(ssh_lab: Ssh
     await host.close()
     assert state.content == b"old\n"
     assert leftovers == ["app.conf"]
+
+
+async def test_the_explicit_lab_opt_out_accepts_an_unknown_host_key(ssh_lab: SshLab, tmp_path: Path) -> None:
+    empty_known_hosts = tmp_path / "known_hosts"
+    empty_known_hosts.write_text("")
+    address = ip_address(str(ssh_lab.inventory().hosts[1].address))
+    checked = LinuxHost.ssh(address, key=ssh_lab.key, known_hosts=empty_known_hosts)
+    unchecked = LinuxHost.ssh(address, key=ssh_lab.key, known_hosts=empty_known_hosts, check_host_key=False)
+    with pytest.raises(HostAuthError, match="not known"):
+        await checked.ensure_ready()
+    await unchecked.ensure_ready()
+    result = await unchecked.run_command(["cat", "/etc/hostname"])
+    await unchecked.close()
+    assert result.stdout == "lab1\n"
