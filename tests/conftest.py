@@ -15,6 +15,8 @@ import pytest
 
 pytest_plugins: list[str] = [
     "tests.fixtures.ssh_hosts",
+    "tests.fixtures.nats",
+    "tests.fixtures.failover_netns",
     "tests.fixtures.podman",
     "tests.fixtures.netns",
     "tests.fixtures.app_host",

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from harmony.cli import agent as agent_cli
 from harmony.cli import config as config_cli
 from harmony.cli import lb as lb_cli
 from harmony.cli import run as run_cmd
@@ -29,6 +30,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(agent_cli.agent_app)
+app.add_typer(agent_cli.failover_app)
 app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")

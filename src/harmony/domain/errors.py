@@ -3,6 +3,7 @@
     HarmonyError
     ├── InvalidValueError (also ValueError)      a value that is not what a field expects
     ├── DeploymentError                         a deployment that cannot be loaded or is inconsistent
+    ├── AgentConfigError                        an agent configuration that cannot work (file, field, value)
     ├── TopologyError                           a topology that cannot get ready
     │   ├── HostUnreachableError                a host that cannot be connected to (network, refused)
     │   ├── HostAuthError                       a host that rejects our key, or whose host key is unknown
@@ -16,6 +17,10 @@
         ├── CommandError                        commands on a host
         ├── UsersError                          users and groups on a host
         ├── PackagesError                       system packages on a host
+        ├── KeyValueError                       the shared key-value store (NATS JetStream KV)
+        │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
+        │   └── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
+        ├── PostgreSQLError                     a PostgreSQL server or its data directory
         ├── ContainerError                      container runtime (images, containers)
         │   ├── ImageNotFoundError              an image reference that is not in the local store
         │   ├── ContainerNotFoundError          no container of that name
@@ -132,6 +137,46 @@ class PackagesError(CapabilityError):
     def __init__(self, packages: str, message: str) -> None:
         self.packages = packages
         super().__init__(f"{packages}: {message}")
+
+
+class KeyValueError(CapabilityError):
+    """The shared key-value store failed; ``key`` names the key involved (empty for the whole bucket)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"key {key!r}: {message}" if key else message)
+
+
+class KeyValueConflict(KeyValueError):
+    """A compare-and-set or compare-and-create lost: the key was not at ``expected_revision``."""
+
+    def __init__(self, key: str, expected_revision: int | None) -> None:
+        self.expected_revision = expected_revision
+        wanted = "to be absent" if expected_revision is None else f"at revision {expected_revision}"
+        super().__init__(key, f"expected {wanted}, but another writer changed it first")
+
+
+class KeyValueUnavailable(KeyValueError, TimeoutError):
+    """The store could not be reached or did not answer within the deadline; retrying may succeed."""
+
+
+class PostgreSQLError(CapabilityError):
+    """A PostgreSQL server could not be set up, queried, started, stopped, promoted or rewound."""
+
+    def __init__(self, server: str, message: str) -> None:
+        self.server = server
+        super().__init__(f"postgresql {server}: {message}")
+
+
+class AgentConfigError(HarmonyError):
+    """An agent configuration that cannot work; names the file, the field, the value and what was expected."""
+
+    def __init__(self, source: str, field: str, value: object, expected: str) -> None:
+        self.source = source
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{source}: {field} = {value!r} is not valid; expected {expected}")
 
 
 class ContainerError(CapabilityError):

@@ -43,6 +43,7 @@ from harmony.domain.capabilities.firewall import (
     Rule,
     Zone,
 )
+from harmony.domain.capabilities.key_value import Entry, KeyValueStore
 from harmony.domain.capabilities.load_balancer import (
     Backend,
     BackendHealth,
@@ -52,6 +53,7 @@ from harmony.domain.capabilities.load_balancer import (
     LoadBalancer,
 )
 from harmony.domain.capabilities.packages import SystemPackages
+from harmony.domain.capabilities.postgres import PostgreSQL, PostgreSQLState, ServerEndpoint
 from harmony.domain.capabilities.probes import Prober, ProbeResult
 from harmony.domain.capabilities.users import Accounts, GroupAccount, UserAccount, UsersAndGroups
 
@@ -83,6 +85,7 @@ __all__ = [
     "DnsRecordSet",
     "DnsServer",
     "Endpoint",
+    "Entry",
     "EnvName",
     "FileKind",
     "FileState",
@@ -94,6 +97,7 @@ __all__ = [
     "HealthCheck",
     "ImageInfo",
     "ImageRef",
+    "KeyValueStore",
     "LoadBalancer",
     "ManagedFiles",
     "Masquerade",
@@ -101,11 +105,14 @@ __all__ = [
     "NetworkEdge",
     "PortForward",
     "PortMapping",
+    "PostgreSQL",
+    "PostgreSQLState",
     "ProbeResult",
     "Prober",
     "PtrRecord",
     "ResourceLimits",
     "Rule",
+    "ServerEndpoint",
     "SrvRecord",
     "SymbolicLinks",
     "SystemPackages",

@@ -1,0 +1,172 @@
+"""The agent's typed configuration: a TOML file, overridden by ``HARMONY_AGENT__<SECTION>__<FIELD>`` variables.
+
+Rejected at load, with the file, the field, the value and what was expected: unknown fields, wrong types,
+and timings that cannot keep the split-brain guard (``failover_timeout`` must exceed
+``heartbeat_timeout x failure_threshold``, so a cut-off primary has fenced itself before a replica may
+promote).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, Self, cast
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from harmony.domain.errors import AgentConfigError, InvalidValueError
+from harmony.infra.postgres import PG_BIN
+
+ENV_PREFIX = "HARMONY_AGENT__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EmbeddedNatsConfig(_Section):
+    """Run a single ``nats-server`` inside the agent (development and single-site use)."""
+
+    store_dir: Path = Field(description="JetStream storage directory")
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=4222, ge=0, le=65535, description="client port (0: pick a free one)")
+
+
+class NatsConfig(_Section):
+    servers: tuple[str, ...] = Field(default=(), description="NATS URLs, tried in order with backoff and jitter")
+    user: str | None = None
+    password: SecretStr | None = None
+    credentials_file: Path | None = Field(default=None, description="a NATS .creds file")
+    bucket: str = Field(default="harmony_failover", pattern=r"^[A-Za-z0-9_-]+$")
+    replicas: int = Field(default=1, ge=1, le=5, description="bucket replicas when the agent creates it")
+    embedded: EmbeddedNatsConfig | None = None
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Self:
+        if not self.servers and self.embedded is None:
+            raise InvalidValueError("nats.servers", [], "at least one server URL, or a [nats.embedded] section")
+        return self
+
+
+class TimingConfig(_Section):
+    """Seconds and counts of the staleness-based failover (ADR-017-3)."""
+
+    heartbeat_interval: float = Field(default=1.0, gt=0, description="how often each agent heartbeats")
+    heartbeat_timeout: float = Field(default=1.0, gt=0, description="deadline for one heartbeat (NATS + database)")
+    failure_threshold: int = Field(default=2, ge=1, description="failed heartbeats before a primary fences itself")
+    success_threshold: int = Field(default=2, ge=1, description="good heartbeats before a fenced primary recovers")
+    failover_timeout: float = Field(default=5.0, gt=0, description="primary staleness before a replica promotes")
+
+    @model_validator(mode="after")
+    def _split_brain_guard(self) -> Self:
+        floor = self.heartbeat_timeout * self.failure_threshold
+        if self.failover_timeout <= floor:
+            raise InvalidValueError(
+                "timing.failover_timeout",
+                self.failover_timeout,
+                f"more than heartbeat_timeout x failure_threshold = {self.heartbeat_timeout} x "
+                f"{self.failure_threshold} = {floor:g}s, so a cut-off primary fences itself before a replica "
+                "promotes",
+            )
+        if self.heartbeat_interval > self.heartbeat_timeout:
+            raise InvalidValueError(
+                "timing.heartbeat_interval",
+                self.heartbeat_interval,
+                f"at most heartbeat_timeout ({self.heartbeat_timeout}s): a heartbeat is due before the last expires",
+            )
+        return self
+
+
+class PostgresConfig(_Section):
+    data_dir: Path
+    port: int = Field(ge=1, le=65535)
+    listen_address: str = "127.0.0.1"
+    socket_dir: Path | None = None
+    bin_dir: Path = PG_BIN
+    run_as: str = "postgres"
+    trusted_networks: tuple[str, ...] = Field(
+        default=("127.0.0.1/32",), description="networks whose clients and standbys connect without a password"
+    )
+
+
+class AgentConfig(_Section):
+    node_id: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="this agent's name; its standby application_name")
+    cluster: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="the failover group's name (key prefix)")
+    initial_role: Literal["primary", "replica"] = Field(description="the role to start in when no state exists")
+    peers: tuple[str, ...] = Field(min_length=1, description="the other agents of the group")
+    state_dir: Path = Field(description="status file and decision journal")
+    nats: NatsConfig
+    timing: TimingConfig = TimingConfig()
+    postgres: PostgresConfig
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> AgentConfig:
+    """Read ``path`` (TOML), apply ``HARMONY_AGENT__SECTION__FIELD`` overrides, validate."""
+    source = str(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise AgentConfigError(source, "(file)", str(path), f"a readable TOML file ({e.strerror})") from e
+    except tomllib.TOMLDecodeError as e:
+        raise AgentConfigError(source, "(syntax)", str(e), "valid TOML") from e
+    for name, value in (os.environ if env is None else env).items():
+        if name.startswith(ENV_PREFIX):
+            _override(data, name.removeprefix(ENV_PREFIX).lower().split("__"), value)
+    try:
+        return AgentConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        ctx_error = err.get("ctx", {}).get("error")
+        if isinstance(ctx_error, InvalidValueError):
+            raise AgentConfigError(source, ctx_error.field, ctx_error.value, ctx_error.expected) from e
+        field = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        raise AgentConfigError(source, field, err.get("input"), err["msg"]) from e
+
+
+def _override(data: dict[str, object], path: list[str], value: str) -> None:
+    node: dict[str, object] = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            return
+        node = cast(dict[str, object], child)
+    parsed: object = value  # a bare string unless it parses as a TOML value
+    with contextlib.suppress(tomllib.TOMLDecodeError):
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    node[path[-1]] = parsed
+
+
+def to_toml(config: AgentConfig) -> str:
+    """The configuration as a TOML file ``load_config`` reads back (secrets in clear: write it 0600)."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    if config.nats.password is not None:
+        data["nats"]["password"] = config.nats.password.get_secret_value()
+    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    lines = [f"{k} = {_toml_value(v)}" for k, v in top.items()]
+    for section, values in data.items():
+        if isinstance(values, dict):
+            lines += _toml_table(section, cast(dict[str, object], values))
+    return "\n".join(lines) + "\n"
+
+
+def _toml_table(name: str, values: dict[str, object]) -> list[str]:
+    lines = ["", f"[{name}]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+    for k, v in values.items():
+        if isinstance(v, dict):
+            lines += _toml_table(f"{name}.{k}", cast(dict[str, object], v))
+    return lines
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in cast(list[object], value)) + "]"
+    return json.dumps(str(value))

@@ -1,0 +1,103 @@
+"""``harmony agent run|status`` and ``harmony failover history``: parse, delegate to ``harmony.agent``, render."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harmony.agent.config import load_config
+from harmony.agent.history import failover_history
+from harmony.agent.journal import read_decisions, read_status
+from harmony.agent.main import nats_options, run_agent
+from harmony.cli.errors import guarded
+from harmony.domain.errors import HarmonyError
+from harmony.infra.nats import NatsKeyValue
+
+agent_app = typer.Typer(name="agent", help="The always-on agent: heartbeats and failover.", no_args_is_help=True)
+failover_app = typer.Typer(name="failover", help="Failover groups: history for post-mortems.", no_args_is_help=True)
+console = Console()
+
+ConfigFile = Annotated[Path, typer.Option("--config", "-c", help="The agent's TOML configuration file.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+class AgentNotRunning(HarmonyError):
+    pass
+
+
+@agent_app.command("run")
+@guarded
+def run(
+    config: ConfigFile,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every tick's decision.")] = False,
+    json_logs: Annotated[bool, typer.Option("--json-logs", help="One JSON object per log line.")] = False,
+) -> None:
+    """Run the agent until SIGTERM: heartbeat, fence, promote, rejoin."""
+    cfg = load_config(config)
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    logging.getLogger("nats").setLevel(logging.CRITICAL)
+    asyncio.run(run_agent(cfg))
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {"at": record.created, "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        )
+
+
+@agent_app.command("status")
+@guarded
+def status(config: ConfigFile, as_json: AsJson = False, decisions: int = 10) -> None:
+    """The agent's last tick (from its state directory, readable even when the mesh is down)."""
+    cfg = load_config(config)
+    current = read_status(cfg.state_dir)
+    if current is None:
+        raise AgentNotRunning(f"no status in {cfg.state_dir}: the agent {cfg.node_id} has not run yet")
+    recent = read_decisions(cfg.state_dir, decisions)
+    if as_json:
+        print(json.dumps({"status": current.model_dump(mode="json"), "decisions": recent}))
+        return
+    table = Table(title=f"agent {current.node} (cluster {current.cluster}, pid {current.pid})", title_justify="left")
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in current.model_dump().items():
+        table.add_row(key, str(value))
+    console.print(table)
+    for d in recent:
+        console.print(f"[dim]{d.get('at')}[/] {d.get('action')}: {d.get('reason')}", highlight=False)
+
+
+@failover_app.command("history")
+@guarded
+def history(config: ConfigFile, as_json: AsJson = False, limit: int = 200) -> None:
+    """Heartbeats, decisions and promotions of the failover group, in the store's order."""
+    cfg = load_config(config)
+
+    async def read() -> list[dict[str, object]]:
+        store = await NatsKeyValue.connect(nats_options(cfg), bucket=cfg.nats.bucket)
+        try:
+            rows = await failover_history(store, cluster=cfg.cluster, nodes=(cfg.node_id, *cfg.peers))
+        finally:
+            await store.close()
+        return [r.model_dump(mode="json") for r in rows[-limit:]]
+
+    rows = asyncio.run(read())
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table(title=f"failover history of {cfg.cluster}", title_justify="left")
+    for col in ("rev", "stored at (store clock)", "kind", "node", "what"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["revision"]), str(r["stored_at"]), str(r["kind"]), str(r["node"]), str(r["summary"]))
+    console.print(table)

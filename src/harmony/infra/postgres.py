@@ -1,0 +1,379 @@
+"""One PostgreSQL 15 server on this machine: ``initdb``, ``pg_ctl``, ``pg_basebackup``, ``pg_rewind`` and
+psycopg, run as the ``postgres`` user with its directories owned by it.
+
+Harmony owns one include file in the data directory, ``harmony.conf`` (listen address, port, socket
+directory, replication and the synchronous standby); user settings go through ``ALTER SYSTEM``.
+
+A server can run *supervised*: as a child of the calling process that is killed with it
+(``setpriv --pdeathsig KILL``). That is how an agent fences its server when the agent itself dies: a
+primary must never outlive the process that decides whether it may still be primary. The child is
+spawned from the event-loop thread on purpose: the parent-death signal follows the thread that forked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import shutil
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from harmony.domain.capabilities.postgres import PostgreSQLState, RoleState, ServerEndpoint, ServerRole
+from harmony.domain.errors import PostgreSQLError
+from harmony.domain.values import Port
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+_CONF = "harmony.conf"
+
+
+class PostgresInstance:
+    """A PostgreSQL server in ``data_dir`` listening on ``listen_address:port`` and in ``socket_dir``."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        data_dir: Path,
+        port: int,
+        listen_address: str = "127.0.0.1",
+        socket_dir: Path | None = None,
+        bin_dir: Path = PG_BIN,
+        run_as: str = "postgres",
+        query_timeout: float = 5.0,
+        trusted_networks: Sequence[str] = ("127.0.0.1/32",),
+        netns: str | None = None,
+    ) -> None:
+        self.name = name
+        self.data_dir = data_dir
+        self.port = port
+        self.listen_address = listen_address
+        self.socket_dir = socket_dir or data_dir.parent / f"{data_dir.name}.sock"
+        self.bin_dir = bin_dir
+        self.run_as = run_as
+        self.query_timeout = query_timeout
+        self.trusted_networks = tuple(trusted_networks)
+        self.netns = netns
+        self.log_file = data_dir.parent / f"{data_dir.name}.log"
+        self.child: asyncio.subprocess.Process | None = None
+
+    @property
+    def endpoint(self) -> ServerEndpoint:
+        return ServerEndpoint(host=self.listen_address, port=Port(self.port))
+
+    # -- state -----------------------------------------------------------------------------------------
+
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    async def role(self) -> ServerRole:
+        """``absent`` (no data directory), ``stopped``, ``primary`` or ``standby``."""
+        if not self.initialized():
+            return "absent"
+        try:
+            rows = await self.query("SELECT pg_is_in_recovery()")
+        except PostgreSQLError:
+            return "stopped"
+        return "standby" if rows[0][0] else "primary"
+
+    async def sync_standbys(self) -> tuple[str, ...]:
+        rows = await self.query(
+            "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync' AND state = 'streaming'"
+        )
+        return tuple(str(r[0]) for r in rows)
+
+    async def streaming_standbys(self) -> tuple[str, ...]:
+        rows = await self.query("SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")
+        return tuple(str(r[0]) for r in rows)
+
+    async def receiving(self) -> bool:
+        """True when this standby streams WAL from a primary right now."""
+        rows = await self.query("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")
+        return bool(rows[0][0])
+
+    async def health(self, *, timeout: float) -> tuple[bool, bool, tuple[str, ...], tuple[str, ...]]:
+        """One round trip: (in recovery, receiving WAL, streaming standbys, synchronous standbys)."""
+        rows = await self.query(
+            "SELECT pg_is_in_recovery(),"
+            " (SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming') > 0,"
+            " coalesce((SELECT array_agg(application_name) FROM pg_stat_replication WHERE state = 'streaming'), '{}'),"
+            " coalesce((SELECT array_agg(application_name) FROM pg_stat_replication"
+            "  WHERE state = 'streaming' AND sync_state = 'sync'), '{}')",
+            timeout=timeout,
+        )
+        recovery, receiving, streaming, sync = rows[0]
+        return bool(recovery), bool(receiving), _names(streaming), _names(sync)
+
+    def standby_configured(self) -> bool:
+        return (self.data_dir / "standby.signal").exists()
+
+    async def state(self, settings: Sequence[str]) -> PostgreSQLState:
+        role = await self.role()
+        if role in ("absent", "stopped"):
+            return PostgreSQLState(server=role)
+        dbs = await self.query(
+            "SELECT d.datname, r.rolname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
+            "WHERE NOT d.datistemplate"
+        )
+        roles = await self.query("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname !~ '^pg_'")
+        values = await self.query(
+            "SELECT name, current_setting(name), unit, pending_restart FROM pg_settings WHERE name = ANY(%s)",
+            (list(settings),),
+        )
+        return PostgreSQLState(
+            server=role,
+            databases={str(n): str(o) for n, o in dbs},
+            roles={str(n): RoleState(login=bool(login)) for n, login in roles},
+            settings={str(n): str(v) for n, v, _, _ in values},
+            pending_restart=tuple(str(n) for n, _, _, pending in values if pending),
+            sync_standbys=await self.sync_standbys() if role == "primary" else (),
+        )
+
+    # -- SQL -------------------------------------------------------------------------------------------
+
+    async def query(
+        self, statement: str | sql.Composed, params: Sequence[object] = (), *, timeout: float | None = None
+    ) -> list[tuple[object, ...]]:
+        """Run one statement on the local socket (autocommit) and return its rows."""
+        try:
+            return await asyncio.wait_for(self._query(statement, params), timeout or self.query_timeout)
+        except TimeoutError as e:
+            raise PostgreSQLError(self.name, f"no answer within {timeout or self.query_timeout}s") from e
+        except psycopg.Error as e:
+            raise PostgreSQLError(self.name, str(e).strip() or type(e).__name__) from e
+        except OSError as e:
+            raise PostgreSQLError(self.name, str(e)) from e
+
+    async def _query(self, statement: str | sql.Composed, params: Sequence[object]) -> list[tuple[object, ...]]:
+        async with await psycopg.AsyncConnection.connect(
+            host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            cur = await conn.execute(statement, params)  # pyright: ignore[reportArgumentType]
+            return list(await cur.fetchall()) if cur.description else []
+
+    async def create_database(self, name: str, *, owner: str) -> None:
+        await self.query(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
+
+    async def create_role(self, name: str, *, login: bool) -> None:
+        exists = await self.query("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+        verb = "ALTER" if exists else "CREATE"
+        attr = "LOGIN" if login else "NOLOGIN"
+        await self.query(sql.SQL(f"{verb} ROLE {{}} {attr}").format(sql.Identifier(name)))
+
+    async def apply_settings(self, settings: Mapping[str, str]) -> None:
+        for key, value in settings.items():
+            await self.query(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(key), sql.Literal(value)))
+        await self.query("SELECT pg_reload_conf()")
+
+    # -- set-up ----------------------------------------------------------------------------------------
+
+    async def initialize(self, *, synchronous_standby: str | None) -> None:
+        """``initdb`` a new data directory and write ``harmony.conf``."""
+        self._prepare_dirs()
+        await self._run(str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres")
+        conf = self.data_dir / "postgresql.conf"
+        conf.write_text(conf.read_text() + f"\ninclude_if_exists = '{_CONF}'\n")
+        self.write_hba(network=True)
+        self.write_conf(synchronous_standby=synchronous_standby, primary=None)
+
+    async def clone_from(self, source: ServerEndpoint) -> None:
+        """Replace the data directory by a ``pg_basebackup`` of ``source`` and make it its standby."""
+        self._prepare_dirs()
+        if self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        await self._run(
+            str(self.bin_dir / "pg_basebackup"),
+            "-d",
+            source.conninfo(),
+            "-D",
+            str(self.data_dir),
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        )
+        self.write_conf(synchronous_standby=None, primary=source)
+
+    async def rewind_from(self, source: ServerEndpoint) -> None:
+        """``pg_rewind`` this (stopped) server onto ``source``'s timeline and make it its standby."""
+        await self._run(
+            str(self.bin_dir / "pg_rewind"),
+            "-D",
+            str(self.data_dir),
+            "--source-server",
+            source.conninfo(),
+        )
+        self.write_conf(synchronous_standby=None, primary=source)
+
+    def write_hba(self, *, network: bool) -> None:
+        """Client authentication. Open: local socket and ``trusted_networks``. Closed: only the ``postgres``
+        superuser on the local socket (the agent) and standbys' replication connections.
+
+        The agent closes a primary to fence it while keeping it running (so recovery is instant), and
+        starts a primary closed *before* it has confirmed, by compare-and-set, that it may serve.
+        """
+        hba = ["local all all trust" if network else "local all postgres trust", "local replication all trust"]
+        for net in self.trusted_networks:
+            hba += [f"host all all {net} trust"] if network else []
+            hba += [f"host replication all {net} trust"]
+        self._write_owned(self.data_dir / "pg_hba.conf", "\n".join(hba) + "\n")
+
+    async def open_to_network(self) -> None:
+        self.write_hba(network=True)
+        await self.query("SELECT pg_reload_conf()")
+
+    async def close_to_clients(self, *, timeout: float) -> None:
+        """Reject new client connections and end every client session (standbys keep streaming)."""
+        self.write_hba(network=False)
+        await self.query(
+            "SELECT pg_reload_conf(), count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+            timeout=timeout,
+        )
+
+    def write_conf(self, *, synchronous_standby: str | None, primary: ServerEndpoint | None) -> None:
+        """Write ``harmony.conf``; with ``primary``, also ``standby.signal`` (a server starts as its standby)."""
+        lines = {
+            "listen_addresses": self.listen_address,
+            "port": str(self.port),
+            "unix_socket_directories": str(self.socket_dir),
+            "wal_level": "replica",
+            "max_wal_senders": "10",
+            "wal_log_hints": "on",
+            "hot_standby": "on",
+            "synchronous_commit": "on",
+            "synchronous_standby_names": f'"{synchronous_standby}"' if synchronous_standby else "",
+            "primary_conninfo": primary.conninfo(application_name=self.name) if primary else "",
+            "recovery_target_timeline": "latest",
+            "wal_receiver_status_interval": "1s",
+            "wal_keep_size": "256MB",
+            "wal_retrieve_retry_interval": "250ms",  # a standby that started first finds its primary quickly
+        }
+        text = "".join(f"{k} = '{v.replace("'", "''")}'\n" for k, v in lines.items())
+        self._write_owned(self.data_dir / _CONF, text)
+        signal_file = self.data_dir / "standby.signal"
+        if primary is not None:
+            self._write_owned(signal_file, "")
+        else:
+            signal_file.unlink(missing_ok=True)
+
+    async def set_synchronous_standby(self, name: str | None) -> None:
+        """Change which standby must confirm commits (``None``: none) and reload."""
+        conf = (self.data_dir / _CONF).read_text().splitlines()
+        value = f'"{name}"' if name else ""
+        conf = [
+            f"synchronous_standby_names = '{value}'" if c.startswith("synchronous_standby_names") else c for c in conf
+        ]
+        self._write_owned(self.data_dir / _CONF, "\n".join(conf) + "\n")
+        await self.query("SELECT pg_reload_conf()")
+
+    # -- running ---------------------------------------------------------------------------------------
+
+    async def start_detached(self) -> None:
+        """Start in the background with ``pg_ctl`` (the server outlives this process)."""
+        await self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "start")
+
+    async def start_supervised(self, *, network: bool = True, ready_timeout: float = 30.0) -> None:
+        """Start as a child that dies with this process, and wait until it accepts connections (on its
+        local socket only, unless ``network``)."""
+        if self.child is not None and self.child.returncode is None:
+            return
+        self._prepare_dirs()
+        self.write_hba(network=network)
+        log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        try:
+            self.child = await asyncio.create_subprocess_exec(
+                *self._as_owner(pdeathsig=True),
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.data_dir),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise PostgreSQLError(self.name, f"cannot start postgres: {e}") from e
+        finally:
+            os.close(log)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ready_timeout
+        while loop.time() < deadline:
+            if self.child.returncode is not None:
+                raise PostgreSQLError(self.name, f"postgres exited {self.child.returncode}; see {self.log_file}")
+            if await self.role() in ("primary", "standby"):
+                return
+            await asyncio.sleep(0.05)
+        raise PostgreSQLError(self.name, f"not accepting connections after {ready_timeout}s; see {self.log_file}")
+
+    async def stop(self, *, mode: str = "fast") -> None:
+        """Stop the server: ``fast`` (clean) or ``immediate`` (no checkpoint: the quickest fence)."""
+        if self.child is not None and self.child.returncode is None:
+            self.child.send_signal(signal.SIGINT if mode == "fast" else signal.SIGQUIT)
+            try:
+                await asyncio.wait_for(self.child.wait(), 30)
+            except TimeoutError:
+                self.child.kill()
+                await self.child.wait()
+            return
+        if (self.data_dir / "postmaster.pid").exists():
+            await self._run(
+                str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False
+            )
+
+    async def promote(self) -> None:
+        await self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-w", "promote")
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _prepare_dirs(self) -> None:
+        owner = pwd.getpwnam(self.run_as)
+        for d in (self.data_dir.parent, self.socket_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(self.socket_dir, owner.pw_uid, owner.pw_gid)
+            if self.data_dir.parent.stat().st_uid != owner.pw_uid:
+                os.chown(self.data_dir.parent, owner.pw_uid, owner.pw_gid)
+
+    def _write_owned(self, path: Path, text: str) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam(self.run_as)
+            os.chown(tmp, owner.pw_uid, owner.pw_gid)
+        os.replace(tmp, path)
+
+    def _as_owner(self, *, pdeathsig: bool = False) -> list[str]:
+        netns = ["ip", "netns", "exec", self.netns] if self.netns else []
+        if os.geteuid() != 0:
+            return netns
+        prefix = [*netns, "setpriv", "--reuid", self.run_as, "--regid", self.run_as, "--init-groups"]
+        return [*prefix, "--pdeathsig", "KILL", "--"] if pdeathsig else [*prefix, "--"]
+
+    async def _run(self, *argv: str, check: bool = True) -> str:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._as_owner(),
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                cwd="/",
+            )
+        except OSError as e:
+            raise PostgreSQLError(self.name, f"cannot run {Path(argv[0]).name}: {e}") from e
+        out, _ = await proc.communicate()
+        text = out.decode(errors="replace")
+        if check and proc.returncode != 0:
+            raise PostgreSQLError(self.name, f"{Path(argv[0]).name} exited {proc.returncode}: {text.strip()[-800:]}")
+        return text
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    return ()
