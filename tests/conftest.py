@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 pytest_plugins: list[str] = [
+    "tests.fixtures.ssh_hosts",
     "tests.fixtures.nats",
     "tests.fixtures.failover_netns",
     "tests.fixtures.podman",

@@ -1,57 +1,154 @@
 """Harmony: typed infrastructure as Python for decentralized micro datacenters.
 
 The user vocabulary: a ``Score`` (desired state) runs on a ``Topology`` (where) through the capabilities
-the topology provides; a ``Maestro`` plans and applies Scores and reports an ``Outcome``.
+the topology provides; a ``Maestro`` plans and applies Scores and reports an ``Outcome``. Adapters,
+topologies and ready-made Scores live in their own packages (``harmony.topology``, ``harmony.modules``).
 """
 
-from harmony.config.model import ConfigModel, ConfigSection
-from harmony.config.secret import Secret
-from harmony.domain.capabilities import ManagedFiles
-from harmony.domain.change import Action, Change
-from harmony.domain.companion import SmokeTest, Verification, verify
-from harmony.domain.deployment import Deployment
+from harmony.config.model import (
+    ConfigModel,
+    ConfigSection,
+)
+from harmony.config.secret import (
+    Secret,
+)
+from harmony.domain.capabilities import (
+    AddressServices,
+    BootServer,
+    CommandRunner,
+    ContainerRuntime,
+    DhcpServer,
+    DnsServer,
+    Firewall,
+    KeyValueStore,
+    LoadBalancer,
+    ManagedFiles,
+    NetworkEdge,
+    PostgreSQL,
+    Prober,
+    WebEdge,
+)
+from harmony.domain.change import (
+    Action,
+    Change,
+)
+from harmony.domain.companion import (
+    SmokeTest,
+    Verification,
+    verify,
+)
+from harmony.domain.deployment import (
+    Deployment,
+)
 from harmony.domain.errors import (
+    AgentConfigError,
+    BootError,
     CapabilityError,
+    CommandError,
     ConfigError,
+    ContainerError,
+    ContainerStartError,
     DeploymentError,
+    DhcpError,
+    DnsError,
+    FilesError,
+    FirewallError,
+    FirewallRolledBack,
+    ForeignContainerError,
     HarmonyError,
+    ImageNotFoundError,
     InterpretError,
     InvalidValueError,
+    KeyValueConflict,
+    KeyValueError,
+    KeyValueUnavailable,
+    LoadBalancerError,
     MissingConfigError,
+    PostgreSQLError,
     TopologyError,
 )
-from harmony.domain.interpret import Interpret
-from harmony.domain.inventory import Host, Inventory
-from harmony.domain.outcome import Outcome, Status
-from harmony.domain.score import AnyScore, Score
-from harmony.domain.topology import Topology
-from harmony.domain.values import Hostname, MacAddress, Port
-from harmony.maestro import Journal, Maestro, RunReport
+from harmony.domain.interpret import (
+    Interpret,
+)
+from harmony.domain.inventory import (
+    Host,
+    Inventory,
+)
+from harmony.domain.outcome import (
+    Outcome,
+    Status,
+)
+from harmony.domain.score import (
+    AnyScore,
+    Score,
+)
+from harmony.domain.topology import (
+    Topology,
+)
+from harmony.domain.values import (
+    Hostname,
+    MacAddress,
+    Port,
+)
+from harmony.maestro import (
+    Journal,
+    Maestro,
+    RunReport,
+)
 
 __all__ = [
     "Action",
+    "AddressServices",
+    "AgentConfigError",
     "AnyScore",
+    "BootError",
+    "BootServer",
     "CapabilityError",
     "Change",
+    "CommandError",
+    "CommandRunner",
     "ConfigError",
     "ConfigModel",
     "ConfigSection",
+    "ContainerError",
+    "ContainerRuntime",
+    "ContainerStartError",
     "Deployment",
     "DeploymentError",
+    "DhcpError",
+    "DhcpServer",
+    "DnsError",
+    "DnsServer",
+    "FilesError",
+    "Firewall",
+    "FirewallError",
+    "FirewallRolledBack",
+    "ForeignContainerError",
     "HarmonyError",
     "Host",
     "Hostname",
+    "ImageNotFoundError",
     "Interpret",
     "InterpretError",
     "InvalidValueError",
     "Inventory",
     "Journal",
+    "KeyValueConflict",
+    "KeyValueError",
+    "KeyValueStore",
+    "KeyValueUnavailable",
+    "LoadBalancer",
+    "LoadBalancerError",
     "MacAddress",
     "Maestro",
     "ManagedFiles",
     "MissingConfigError",
+    "NetworkEdge",
     "Outcome",
     "Port",
+    "PostgreSQL",
+    "PostgreSQLError",
+    "Prober",
     "RunReport",
     "Score",
     "Secret",
@@ -60,5 +157,6 @@ __all__ = [
     "Topology",
     "TopologyError",
     "Verification",
+    "WebEdge",
     "verify",
 ]

@@ -2,42 +2,83 @@
 
 import harmony
 
+EXPECTED = [
+    "Action",
+    "AddressServices",
+    "AgentConfigError",
+    "AnyScore",
+    "BootError",
+    "BootServer",
+    "CapabilityError",
+    "Change",
+    "CommandError",
+    "CommandRunner",
+    "ConfigError",
+    "ConfigModel",
+    "ConfigSection",
+    "ContainerError",
+    "ContainerRuntime",
+    "ContainerStartError",
+    "Deployment",
+    "DeploymentError",
+    "DhcpError",
+    "DhcpServer",
+    "DnsError",
+    "DnsServer",
+    "FilesError",
+    "Firewall",
+    "FirewallError",
+    "FirewallRolledBack",
+    "ForeignContainerError",
+    "HarmonyError",
+    "Host",
+    "Hostname",
+    "ImageNotFoundError",
+    "Interpret",
+    "InterpretError",
+    "InvalidValueError",
+    "Inventory",
+    "Journal",
+    "KeyValueConflict",
+    "KeyValueError",
+    "KeyValueStore",
+    "KeyValueUnavailable",
+    "LoadBalancer",
+    "LoadBalancerError",
+    "MacAddress",
+    "Maestro",
+    "ManagedFiles",
+    "MissingConfigError",
+    "NetworkEdge",
+    "Outcome",
+    "Port",
+    "PostgreSQL",
+    "PostgreSQLError",
+    "Prober",
+    "RunReport",
+    "Score",
+    "Secret",
+    "SmokeTest",
+    "Status",
+    "Topology",
+    "TopologyError",
+    "Verification",
+    "WebEdge",
+    "verify",
+]
+
 
 def test_exported_names() -> None:
     assert harmony.__all__ == sorted(harmony.__all__)
-    assert set(harmony.__all__) == {
-        "Action",
-        "AnyScore",
-        "CapabilityError",
-        "Change",
-        "ConfigError",
-        "ConfigModel",
-        "ConfigSection",
-        "Deployment",
-        "DeploymentError",
-        "HarmonyError",
-        "Host",
-        "Hostname",
-        "Interpret",
-        "InterpretError",
-        "InvalidValueError",
-        "Inventory",
-        "Journal",
-        "MacAddress",
-        "Maestro",
-        "ManagedFiles",
-        "MissingConfigError",
-        "Outcome",
-        "Port",
-        "RunReport",
-        "Score",
-        "Secret",
-        "SmokeTest",
-        "Status",
-        "Topology",
-        "TopologyError",
-        "Verification",
-        "verify",
-    }
+    assert harmony.__all__ == EXPECTED
     for name in harmony.__all__:
         assert getattr(harmony, name) is not None
+
+
+def test_importing_harmony_loads_no_wire_library() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, harmony; print(sorted(m for m in ('nats', 'psycopg', 'asyncssh', 'hvac') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

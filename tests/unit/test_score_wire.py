@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import pytest
@@ -17,7 +17,10 @@ from harmony.domain.names import ResourceName
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
 from harmony.domain.values import Hostname, Port
 from harmony.modules.application import Application, BusyboxImage, Container, Exposure, HttpCheck
-from harmony.modules.files import ManagedDirectory, ManagedFile
+from harmony.modules.commands import Command
+from harmony.modules.files import ManagedDirectory, ManagedFile, Symlink, UploadedFile
+from harmony.modules.packages import DebianPackage
+from harmony.modules.users import Group, User
 
 for info in pkgutil.walk_packages(harmony.modules.__path__, "harmony.modules."):
     importlib.import_module(info.name)
@@ -25,6 +28,12 @@ for info in pkgutil.walk_packages(harmony.modules.__path__, "harmony.modules."):
 EXAMPLES: dict[str, AnyScore] = {
     "managed_file": ManagedFile(path=PurePosixPath("/etc/motd"), content="hi\n", mode=0o640, owner="root"),
     "managed_directory": ManagedDirectory(path=PurePosixPath("/srv/app"), mode=0o755),
+    "symlink": Symlink(path=PurePosixPath("/srv/current"), target="/srv/app"),
+    "uploaded_file": UploadedFile(source=Path("logo.png"), path=PurePosixPath("/srv/logo.png"), mode=0o644),
+    "user": User(user="deploy", groups=("web",), shell="/bin/sh"),
+    "group": Group(group="web", gid=2000),
+    "debian_package": DebianPackage(package="curl", version="7.88.1-10"),
+    "command": Command(argv=("make", "install"), creates=PurePosixPath("/usr/local/bin/app"), unless=("true",)),
     "busybox_image": BusyboxImage(ref=ImageRef("localhost/web:1"), files={"www/index.html": "hi"}),
     "container": Container(spec=ContainerSpec(name=ContainerName("worker"), image=ImageRef("worker:1"))),
     "application": Application(

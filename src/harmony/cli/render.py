@@ -111,14 +111,30 @@ def plan_text(score: str, changes: Sequence[Change]) -> Text:
     return text
 
 
+SUMMARY_ROWS = 40
+
+
 def summary_table(report: RunReport) -> Table:
+    """One row per Score; past ``SUMMARY_ROWS`` Scores, unchanged ones are counted instead of listed
+    (rendering a 1,000-row table took longer than applying 1,000 unchanged files)."""
     table = Table(title=f"run {report.run_id}: {report.status.value.upper()}", title_justify="left")
     table.add_column("Score")
     table.add_column("kind", style="dim")
     table.add_column("changes", justify="right")
     table.add_column("outcome")
     table.add_column("time", justify="right")
-    for r in report.results:
+    rows = report.results
+    if len(rows) > SUMMARY_ROWS:
+        rows = [r for r in rows if r.outcome is None or r.outcome.status is not Status.NOOP]
+        hidden = len(rows) - SUMMARY_ROWS
+        unchanged = len(report.results) - len(rows)
+        if hidden > 0:
+            rows = rows[:SUMMARY_ROWS]
+        note = f"{unchanged} unchanged Score(s) not listed" + (
+            f"; {hidden} more changed not listed" if hidden > 0 else ""
+        )
+        table.caption = note + " (`harmony journal RUN` lists them all)"
+    for r in rows:
         o = r.outcome
         status = Text(o.status.value if o else "skipped", style=STATUS_STYLE[o.status] if o else "yellow")
         table.add_row(

@@ -8,18 +8,22 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import typer
 from rich.console import Console
 
+from harmony.cli.hosts_run import host_plan_text, run_on_group
 from harmony.cli.loading import load
 from harmony.cli.render import JsonLines, LiveProgress, plan_text, summary_table
 from harmony.domain.change import pending
 from harmony.domain.errors import DeploymentError, HarmonyError
+from harmony.domain.host_group import HostGroup
 from harmony.domain.outcome import Status
 from harmony.domain.score import AnyScore
 from harmony.domain.topology import Topology
 from harmony.maestro.events import EventSink
+from harmony.maestro.fanout import GroupConfirm, HostRun
 from harmony.maestro.journal import Journal
 from harmony.maestro.runner import Confirm, Maestro, RunReport, ScoreResult
 
@@ -66,6 +70,23 @@ def run(
         except HarmonyError as e:
             _journal_failed_start(journal, spec, mode, e)
             raise
+        topology = loaded.deployment.topology
+        if isinstance(topology, HostGroup):
+            group_report = run_on_group(
+                cast(HostGroup[Topology], topology),  # narrowed from Topology | HostGroup[Topology]
+                scores,
+                console=console,
+                mode="plan" if mode == "plan" else "apply",
+                journal=journal,
+                deployment=loaded.name,
+                smoke_tests=loaded.deployment.smoke_tests,
+                keep_going=keep_going,
+                as_json=as_json,
+                confirm=None if yes or mode == "plan" else _confirm_group(as_json),
+            )
+            if group_report.status is Status.FAILURE:
+                raise typer.Exit(1)
+            return
         sink: EventSink = JsonLines() if as_json else LiveProgress(console, show_diffs=mode == "plan")
         maestro: Maestro[Topology] = Maestro(
             loaded.deployment.topology, journal=journal, on_event=sink, deployment=loaded.name
@@ -110,6 +131,21 @@ def _confirm(as_json: bool) -> Confirm:
         for r in results:
             out.print(plan_text(r.score, r.changes))
         return typer.confirm("Apply these changes?", default=False)
+
+    return confirm
+
+
+def _confirm_group(as_json: bool) -> GroupConfirm:
+    async def confirm(hosts: Sequence[HostRun]) -> bool:
+        if not sys.stdin.isatty():
+            raise ConfirmationRefused(
+                "refusing to apply without confirmation in a non-interactive shell; review `harmony plan`, "
+                "then rerun with --yes"
+            )
+        out = Console(stderr=True) if as_json else console
+        for h in hosts:
+            out.print(host_plan_text(h))
+        return typer.confirm("Apply these changes on these hosts?", default=False)
 
     return confirm
 

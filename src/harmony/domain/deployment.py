@@ -3,6 +3,7 @@
 ``Deployment(topology=LinuxHost.local(), scores=[...])`` is a type error unless the topology provides every
 capability each Score needs. ``validate()`` checks what types cannot: unique Score names, dependencies
 declared before their dependents, smoke tests for Scores that are part of the deployment.
+``topology`` may also be a ``HostGroup[T]``: the same Scores on every host of the group.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Final
 
 from harmony.domain.companion import Verification
 from harmony.domain.errors import DeploymentError
+from harmony.domain.host_group import HostGroup
 from harmony.domain.score import AnyScore, Score
 from harmony.domain.topology import Topology
 
@@ -24,11 +26,11 @@ class Deployment[T: Topology]:
     # a DnsServer Score and a LoadBalancer Score would be rejected even on a topology that provides both.
     # A __new__ that takes T from the topology alone makes pyright solve T there, then check the Scores in
     # __init__ against that T. mypy solves it either way.
-    def __new__(cls, *, topology: T, scores: object, smoke_tests: object = ()) -> Deployment[T]:
+    def __new__(cls, *, topology: T | HostGroup[T], scores: object, smoke_tests: object = ()) -> Deployment[T]:
         return super().__new__(cls)
 
     def __init__(  # pyright: ignore[reportInconsistentConstructor]  # on purpose, see above
-        self, *, topology: T, scores: Sequence[Score[T]], smoke_tests: Sequence[Verification] = ()
+        self, *, topology: T | HostGroup[T], scores: Sequence[Score[T]], smoke_tests: Sequence[Verification] = ()
     ) -> None:
         self.topology: Final = topology
         self.scores: Final = tuple(scores)

@@ -5,6 +5,9 @@
     ├── DeploymentError                         a deployment that cannot be loaded or is inconsistent
     ├── AgentConfigError                        an agent configuration that cannot work (file, field, value)
     ├── TopologyError                           a topology that cannot get ready
+    │   ├── HostUnreachableError                a host that cannot be connected to (network, refused)
+    │   ├── HostAuthError                       a host that rejects our key, or whose host key is unknown
+    │   └── BecomeRefusedError                  sudo refused on a host (no rights, or a password is needed)
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
     ├── ConfigError                             a setting that cannot be resolved
     │   ├── MissingConfigError                  required settings found nowhere: lists each and where it could come from
@@ -12,6 +15,8 @@
     └── CapabilityError                         raised by adapters behind a capability
         ├── FilesError                          managed files
         ├── CommandError                        commands on a host
+        ├── UsersError                          users and groups on a host
+        ├── PackagesError                       system packages on a host
         ├── ConfigStoreError                    a configuration and secret store
         │   ├── StoreUnreachableError           cannot connect (never reported as a missing key)
         │   ├── StoreSealedError                reachable but sealed
@@ -105,6 +110,34 @@ class CommandError(CapabilityError):
         status = "could not start" if exit_status is None else f"exited {exit_status}"
         tail = f": {stderr.strip()[-500:]}" if stderr.strip() else ""
         super().__init__(f"command {command!r} {status}{tail}")
+
+
+class HostUnreachableError(TopologyError):
+    """A host that cannot be connected to: no route, connection refused, timeout."""
+
+
+class HostAuthError(TopologyError):
+    """A host that rejects our credentials, or whose host key is not the one we know."""
+
+
+class BecomeRefusedError(TopologyError):
+    """``sudo`` refused to run commands as root for the login user (no rights, or a password is needed)."""
+
+
+class UsersError(CapabilityError):
+    """Creating, changing or removing a user or group failed."""
+
+    def __init__(self, account: str, message: str) -> None:
+        self.account = account
+        super().__init__(f"{account}: {message}")
+
+
+class PackagesError(CapabilityError):
+    """Querying, installing or removing system packages failed."""
+
+    def __init__(self, packages: str, message: str) -> None:
+        self.packages = packages
+        super().__init__(f"{packages}: {message}")
 
 
 class KeyValueError(CapabilityError):

@@ -33,6 +33,12 @@ class LocalFiles:
     ) -> Mapping[PurePosixPath, FileState]:
         return await asyncio.to_thread(lambda: {p: self._stat(p, with_content) for p in paths})
 
+    async def stat_many(
+        self, requests: Sequence[tuple[PurePosixPath, bool]]
+    ) -> Mapping[tuple[PurePosixPath, bool], FileState]:
+        """``stat_files`` for paths that each say whether their content is wanted, in one worker thread."""
+        return await asyncio.to_thread(lambda: {(p, c): self._stat(p, c) for p, c in requests})
+
     def _stat(self, path: PurePosixPath, with_content: bool) -> FileState:
         real = self._real(path)
         try:
@@ -114,6 +120,22 @@ class LocalFiles:
         except FileNotFoundError as e:
             raise FilesError(str(path), f"parent directory {real.parent} does not exist") from e
         except OSError as e:
+            raise FilesError(str(path), e.strerror or str(e)) from e
+
+    async def make_symlink(self, path: PurePosixPath, target: str) -> None:
+        await asyncio.to_thread(self._symlink, path, target)
+
+    def _symlink(self, path: PurePosixPath, target: str) -> None:
+        real = self._real(path)
+        tmp = real.parent / f".{real.name}.harmony-link-{os.getpid()}"
+        try:
+            tmp.unlink(missing_ok=True)
+            os.symlink(target, tmp)
+            os.replace(tmp, real)
+        except FileNotFoundError as e:
+            raise FilesError(str(path), f"directory {real.parent} does not exist") from e
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
             raise FilesError(str(path), e.strerror or str(e)) from e
 
     async def remove_path(self, path: PurePosixPath) -> None:

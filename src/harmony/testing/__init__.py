@@ -3,14 +3,21 @@
     from harmony.testing import converge
     first, second = await converge(deployment)   # SUCCESS (or NOOP), then all NOOP, else AssertionError
 
-They go through the same Maestro as ``harmony apply``: no shortcut around the Scores.
+They go through the same Maestro as ``harmony apply``: no shortcut around the Scores. A deployment on a
+``HostGroup`` goes through ``apply_on_hosts`` / ``converge_on_hosts`` instead (one report per host).
+``harmony.testing.ssh_lab`` starts SSH hosts in network namespaces to test against.
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 from harmony.domain.deployment import Deployment
+from harmony.domain.errors import DeploymentError
+from harmony.domain.host_group import HostGroup
 from harmony.domain.outcome import Status
 from harmony.domain.topology import Topology
+from harmony.maestro.fanout import GroupReport, run_group
 from harmony.maestro.journal import Journal
 from harmony.maestro.runner import Maestro, RunReport
 
@@ -18,9 +25,10 @@ from harmony.maestro.runner import Maestro, RunReport
 async def apply[T: Topology](deployment: Deployment[T], *, journal: Journal | None = None) -> RunReport:
     """Apply a deployment with its smoke tests; raise ``AssertionError`` with every failure if it fails."""
     deployment.validate()
-    report = await Maestro(deployment.topology, journal=journal).apply(
-        deployment.scores, smoke_tests=deployment.smoke_tests
-    )
+    topology = deployment.topology
+    if isinstance(topology, HostGroup):
+        raise DeploymentError("a deployment on a HostGroup is applied with apply_on_hosts / converge_on_hosts")
+    report = await Maestro(topology, journal=journal).apply(deployment.scores, smoke_tests=deployment.smoke_tests)
     if report.status is Status.FAILURE:
         raise AssertionError(describe_failure(report))
     return report
@@ -35,6 +43,38 @@ async def converge[T: Topology](
     changed = [r.score for r in second.results if r.outcome is None or r.outcome.status is not Status.NOOP]
     if changed:
         raise AssertionError(f"second apply was not a NOOP for: {', '.join(changed)}")
+    return first, second
+
+
+async def apply_on_hosts[T: Topology](deployment: Deployment[T], *, journal: Journal | None = None) -> GroupReport:
+    """Apply a ``HostGroup`` deployment on every host; raise ``AssertionError`` naming each failed host."""
+    deployment.validate()
+    group = deployment.topology
+    if not isinstance(group, HostGroup):
+        raise DeploymentError("apply_on_hosts needs a deployment on a HostGroup; use apply for one topology")
+    report = await run_group(
+        cast(HostGroup[T], group), deployment.scores, mode="apply", journal=journal, smoke_tests=deployment.smoke_tests
+    )
+    if report.status is Status.FAILURE:
+        raise AssertionError(
+            "\n".join(
+                describe_failure(h.report) if h.report else f"{h.host}: {h.error or h.skipped}"
+                for h in report.hosts
+                if h.status is not Status.SUCCESS and h.status is not Status.NOOP
+            )
+        )
+    return report
+
+
+async def converge_on_hosts[T: Topology](
+    deployment: Deployment[T], *, journal: Journal | None = None
+) -> tuple[GroupReport, GroupReport]:
+    """Apply twice on every host: the first must not fail, the second must be all NOOP on every host."""
+    first = await apply_on_hosts(deployment, journal=journal)
+    second = await apply_on_hosts(deployment, journal=journal)
+    changed = [h.host for h in second.hosts if h.status is not Status.NOOP]
+    if changed:
+        raise AssertionError(f"second apply was not a NOOP on: {', '.join(changed)}")
     return first, second
 
 

@@ -1,4 +1,9 @@
-"""``LinuxHost``: one Linux machine, providing host capabilities through adapters."""
+"""``LinuxHost``: one Linux machine, local or over SSH, providing the host capabilities.
+
+The capabilities (``ManagedFiles``, ``CommandRunner``, ``UsersAndGroups``, ``SystemPackages``) are the
+same whichever way the host is reached; only the connector differs: ``LinuxHost.local()`` works in-process
+on this machine, ``LinuxHost.ssh(...)`` / ``LinuxHost.from_inventory(host)`` over one SSH connection.
+"""
 
 from __future__ import annotations
 
@@ -7,57 +12,156 @@ from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
-from harmony.domain.errors import TopologyError
-from harmony.infra.local_files import LocalFiles
-from harmony.infra.local_process import run_local
+from harmony.domain.capabilities.users import Accounts
+from harmony.domain.inventory import Host
+from harmony.domain.values import Hostname, IPAddress, Port
+from harmony.infra.apt import AptPackages
+from harmony.infra.connector import Connector
+from harmony.infra.local_connector import LocalConnector
+from harmony.infra.shadow import ShadowAccounts
+from harmony.infra.ssh import SshConnector
 
 
 class LinuxHost:
     """A Linux host. ``LinuxHost.local()`` is the machine Harmony runs on."""
 
-    def __init__(self, *, name: str, files: LocalFiles, create_root: bool = False) -> None:
+    def __init__(self, *, name: str, connector: Connector) -> None:
         self._name = name
-        self._files = files
-        self._create_root = create_root
+        self.connector = connector
+        self._accounts = ShadowAccounts(connector, name)
+        self._packages = AptPackages(connector, name)
 
     @classmethod
     def local(cls, *, root: Path | None = None, name: str = "localhost", create_root: bool = False) -> LinuxHost:
-        """The local machine; ``root`` re-roots managed paths (for tests and sandboxes), created when asked."""
-        return cls(name=name, files=LocalFiles(root or Path("/")), create_root=create_root)
+        """The local machine; ``root`` re-roots managed paths (for tests and sandboxes), created when asked.
+
+        A re-rooted host manages files only: accounts and packages refuse to run against a sandbox, and
+        commands always run against the real system.
+        """
+        return cls(name=name, connector=LocalConnector(name=name, root=root or Path("/"), create_root=create_root))
+
+    @classmethod
+    def ssh(
+        cls,
+        address: IPAddress | Hostname,
+        *,
+        name: str | None = None,
+        port: Port = Port(22),  # noqa: B008 - an immutable int subclass, safe as a default
+        user: str = "root",
+        key: Path | None = None,
+        known_hosts: Path | None = None,
+        check_host_key: bool = True,
+        become: bool | None = None,
+    ) -> LinuxHost:
+        """A host over SSH. ``become`` (default: when ``user`` is not root) runs commands through ``sudo -n``.
+
+        ``check_host_key=False`` accepts any host key: only for throw-away lab hosts.
+        """
+        connector = SshConnector(
+            name=name or str(address),
+            address=str(address),
+            port=int(port),
+            user=user,
+            key=key,
+            known_hosts=known_hosts,
+            check_host_key=check_host_key,
+            become=become,
+        )
+        return cls(name=name or str(address), connector=connector)
+
+    @classmethod
+    def from_inventory(cls, host: Host, *, known_hosts: Path | None = None, check_host_key: bool = True) -> LinuxHost:
+        """The inventory ``host`` over SSH, with its address, port, user and key."""
+        return cls.ssh(
+            host.address,
+            name=str(host.name),
+            port=host.ssh_port,
+            user=host.user,
+            key=host.key,
+            known_hosts=known_hosts,
+            check_host_key=check_host_key,
+        )
 
     @property
     def name(self) -> str:
         return self._name
 
     async def ensure_ready(self) -> None:
-        root = self._files.root
-        if self._create_root:
-            root.mkdir(parents=True, exist_ok=True)
-        if not root.is_dir():
-            raise TopologyError(self._name, f"root directory {root} does not exist; create it or pick another")
+        await self.connector.open()
 
     async def close(self) -> None:
-        return None
+        await self.connector.close()
 
+    # ManagedFiles
     async def stat_files(
         self, paths: Sequence[PurePosixPath], *, with_content: bool
     ) -> Mapping[PurePosixPath, FileState]:
-        return await self._files.stat_files(paths, with_content=with_content)
+        return await self.connector.stat_files(paths, with_content=with_content)
 
     async def write_file(
         self, path: PurePosixPath, content: bytes, *, mode: int | None, owner: str | None, group: str | None
     ) -> None:
-        await self._files.write_file(path, content, mode=mode, owner=owner, group=group)
+        await self.connector.write_file(path, content, mode=mode, owner=owner, group=group)
 
     async def make_directory(
         self, path: PurePosixPath, *, mode: int | None, owner: str | None, group: str | None
     ) -> None:
-        await self._files.make_directory(path, mode=mode, owner=owner, group=group)
+        await self.connector.make_directory(path, mode=mode, owner=owner, group=group)
+
+    async def make_symlink(self, path: PurePosixPath, target: str) -> None:
+        await self.connector.make_symlink(path, target)
 
     async def remove_path(self, path: PurePosixPath) -> None:
-        await self._files.remove_path(path)
+        await self.connector.remove_path(path)
 
+    # CommandRunner
     async def run_command(
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
-        return await run_local(argv, stdin=stdin, timeout=timeout)
+        return await self.connector.run_command(argv, stdin=stdin, timeout=timeout)
+
+    # UsersAndGroups
+    async def accounts(self) -> Accounts:
+        return await self._accounts.accounts()
+
+    async def ensure_user(
+        self,
+        name: str,
+        *,
+        uid: int | None,
+        primary_group: str | None,
+        groups: Sequence[str] | None,
+        home: str | None,
+        shell: str | None,
+        comment: str | None,
+        system: bool,
+    ) -> None:
+        await self._accounts.ensure_user(
+            name,
+            uid=uid,
+            primary_group=primary_group,
+            groups=groups,
+            home=home,
+            shell=shell,
+            comment=comment,
+            system=system,
+        )
+
+    async def remove_user(self, name: str) -> None:
+        await self._accounts.remove_user(name)
+
+    async def ensure_group(self, name: str, *, gid: int | None, system: bool) -> None:
+        await self._accounts.ensure_group(name, gid=gid, system=system)
+
+    async def remove_group(self, name: str) -> None:
+        await self._accounts.remove_group(name)
+
+    # SystemPackages
+    async def installed_versions(self, names: Sequence[str]) -> Mapping[str, str | None]:
+        return await self._packages.installed_versions(names)
+
+    async def install(self, versions: Mapping[str, str | None]) -> None:
+        await self._packages.install(versions)
+
+    async def remove(self, names: Sequence[str]) -> None:
+        await self._packages.remove(names)

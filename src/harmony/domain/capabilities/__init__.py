@@ -31,7 +31,7 @@ from harmony.domain.capabilities.dns import (
     SrvRecord,
 )
 from harmony.domain.capabilities.edge import AddressServices, NetworkEdge, WebEdge
-from harmony.domain.capabilities.files import FileKind, FileState, ManagedFiles
+from harmony.domain.capabilities.files import FileKind, FileState, ManagedFiles, SymbolicLinks
 from harmony.domain.capabilities.firewall import (
     LOCAL,
     Endpoint,
@@ -52,13 +52,16 @@ from harmony.domain.capabilities.load_balancer import (
     HealthCheck,
     LoadBalancer,
 )
+from harmony.domain.capabilities.packages import SystemPackages
 from harmony.domain.capabilities.postgres import PostgreSQL, PostgreSQLState, ServerEndpoint
 from harmony.domain.capabilities.probes import Prober, ProbeResult
+from harmony.domain.capabilities.users import Accounts, GroupAccount, UserAccount, UsersAndGroups
 
 __all__ = [
     "LOCAL",
     "ARecord",
     "AaaaRecord",
+    "Accounts",
     "AddressServices",
     "Backend",
     "BackendHealth",
@@ -90,6 +93,7 @@ __all__ = [
     "FirewallPolicy",
     "FirewallState",
     "Frontend",
+    "GroupAccount",
     "HealthCheck",
     "ImageInfo",
     "ImageRef",
@@ -110,6 +114,10 @@ __all__ = [
     "Rule",
     "ServerEndpoint",
     "SrvRecord",
+    "SymbolicLinks",
+    "SystemPackages",
+    "UserAccount",
+    "UsersAndGroups",
     "VolumeMount",
     "WebEdge",
     "Zone",

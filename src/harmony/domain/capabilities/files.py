@@ -5,6 +5,7 @@ Consistency contract:
   exist is reported with ``kind="missing"``, never as an error.
 - ``write_file`` is atomic: the new content appears whole under ``path`` or not at all (temporary file
   in the same directory, then rename). Mode, owner and group are set before the rename.
+- ``SymbolicLinks.make_symlink`` replaces a link at ``path`` atomically (a new link, then rename).
 - Failures raise ``FilesError`` (or a subclass) naming the path and the cause.
 """
 
@@ -54,4 +55,12 @@ class ManagedFiles(Protocol):
 
     async def remove_path(self, path: PurePosixPath) -> None:
         """Remove a file or an empty directory; a missing path is not an error."""
+        ...
+
+
+class SymbolicLinks(Protocol):
+    """Symbolic links on a host: a separate capability, so every ``ManagedFiles`` need not provide it."""
+
+    async def make_symlink(self, path: PurePosixPath, target: str) -> None:
+        """Make ``path`` a symbolic link to ``target``, atomically replacing a link that is there."""
         ...

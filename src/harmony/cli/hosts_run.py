@@ -1,0 +1,131 @@
+"""``plan``/``apply`` of a deployment on a ``HostGroup``: per-host diffs, a line per finished host, and a
+summary table with one row per host."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from pydantic import TypeAdapter
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harmony.cli.render import STATUS_STYLE, plan_text
+from harmony.domain.change import pending
+from harmony.domain.companion import Verification
+from harmony.domain.host_group import HostGroup
+from harmony.domain.outcome import Status
+from harmony.domain.score import Score
+from harmony.domain.topology import Topology
+from harmony.maestro.events import Event, Mode, RunFinished
+from harmony.maestro.fanout import GroupConfirm, GroupReport, HostRun, run_group
+from harmony.maestro.journal import Journal
+
+_EVENT = TypeAdapter[Event](Event)
+
+
+def run_on_group(
+    group: HostGroup[Topology],
+    scores: Sequence[Score[Topology]],
+    *,
+    console: Console,
+    mode: Mode,
+    journal: Journal,
+    deployment: str,
+    smoke_tests: Sequence[Verification],
+    keep_going: bool,
+    as_json: bool,
+    confirm: GroupConfirm | None,
+) -> GroupReport:
+    def on_event(host: str, event: Event) -> None:
+        if as_json:
+            line = {"host": host, **json.loads(_EVENT.dump_json(event))}
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
+        elif isinstance(event, RunFinished) and mode == "apply":
+            style = STATUS_STYLE[event.status]
+            console.print(f"  {host}: [{style}]{event.status.value}[/] [dim]{event.duration:.2f}s[/]")
+
+    if not as_json:
+        console.print(f"[bold]{mode}[/] {len(scores)} Score(s) on [cyan]{group.name}[/]")
+    report = asyncio.run(
+        run_group(
+            group,
+            scores,
+            mode=mode,
+            journal=journal,
+            on_event=on_event,
+            deployment=deployment,
+            smoke_tests=smoke_tests,
+            keep_going=keep_going,
+            confirm=confirm,
+        )
+    )
+    if not as_json:
+        if mode == "plan":
+            for h in report.hosts:
+                console.print(host_plan_text(h))
+        console.print(group_table(report))
+    return report
+
+
+def host_plan_text(run: HostRun) -> Text:
+    text = Text()
+    if run.report is None:
+        text.append(f"── {run.host}: {run.error or run.skipped}\n", style="bold red")
+        return text
+    changing = sum(1 for r in run.report.results if pending(r.changes))
+    text.append(f"── {run.host}: {changing} Score(s) to change\n", style="bold cyan")
+    if run.report.error:
+        text.append(f"   error: {run.report.error}\n", style="red")
+        return text
+    for r in run.report.results:
+        if pending(r.changes):
+            text.append_text(plan_text(r.score, r.changes))
+    return text
+
+
+def group_table(report: GroupReport) -> Table:
+    title = f"{report.mode} on {len(report.hosts)} hosts: {report.status.value.upper()}"
+    table = Table(title=title, title_justify="left")
+    for col in ("host", "status", "changed", "unchanged", "failed", "skipped", "time", "error"):
+        table.add_column(
+            col, justify="right" if col in ("changed", "unchanged", "failed", "skipped", "time") else "left"
+        )
+    for h in report.hosts:
+        status = h.status
+        label = Text(status.value if status else "skipped", style=STATUS_STYLE[status] if status else "yellow")
+        if h.report is None:
+            table.add_row(h.host, label, "", "", "", "", f"{h.duration:.2f}s", h.error or h.skipped or "")
+            continue
+        if report.mode == "plan":
+            changed = sum(1 for r in h.report.results if pending(r.changes))
+            counts = {"success": changed, "noop": len(h.report.results) - changed, "failure": 0, "skipped": 0}
+        else:
+            counts = h.report.counts
+        table.add_row(
+            h.host,
+            label,
+            str(counts["success"]),
+            str(counts["noop"]),
+            str(counts["failure"]),
+            str(counts["skipped"]),
+            f"{h.duration:.2f}s",
+            _first_failure(h),
+        )
+    if report.error:
+        table.caption = report.error
+    return table
+
+
+def _first_failure(run: HostRun) -> str:
+    assert run.report is not None
+    if run.report.error:
+        return run.report.error[:160]
+    for r in run.report.results:
+        if r.outcome is not None and r.outcome.status is Status.FAILURE:
+            return r.outcome.message[:160]
+    return ""

@@ -1,0 +1,26 @@
+"""What ``LinuxHost`` needs from a way of reaching a host: files and commands, plus a connection lifecycle.
+
+Two connectors satisfy it: ``LocalConnector`` (this machine, in-process where Python can do it) and
+``SshConnector`` (one multiplexed asyncssh connection per host). Both run commands as root (the SSH one
+through ``sudo`` when it logs in as another user). ``prefix`` is the directory managed paths are re-rooted
+under (only a local sandbox has one); tools that write account or package databases refuse a prefix.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Protocol
+
+from harmony.domain.capabilities.commands import CommandRunner
+from harmony.domain.capabilities.files import ManagedFiles, SymbolicLinks
+
+
+class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
+    @property
+    def prefix(self) -> PurePosixPath | None: ...
+
+    async def open(self) -> None:
+        """Connect (and check ``sudo`` when used). Raises a ``TopologyError`` subclass saying what failed."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,72 @@
+"""The machine Harmony runs on: files in-process (``LocalFiles``), commands as local subprocesses.
+
+The ``stat_files`` calls of one event-loop tick are coalesced into one hop to a worker thread (1,000 plans
+reading one file each cost one thread hop, not 1,000).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+
+from harmony.domain.capabilities.commands import CommandResult
+from harmony.domain.capabilities.files import FileState
+from harmony.domain.errors import TopologyError
+from harmony.infra.coalesce import Coalescer
+from harmony.infra.local_files import LocalFiles
+from harmony.infra.local_process import run_local
+
+
+class LocalConnector:
+    """``root`` re-roots managed paths (a sandbox); commands always run against the real system."""
+
+    def __init__(self, *, name: str, root: Path = Path("/"), create_root: bool = False) -> None:
+        self._name = name
+        self._files = LocalFiles(root)
+        self._create_root = create_root
+        self._stats: Coalescer[tuple[PurePosixPath, bool], FileState] = Coalescer(self._files.stat_many)
+
+    @property
+    def root(self) -> Path:
+        return self._files.root
+
+    @property
+    def prefix(self) -> PurePosixPath | None:
+        return None if self._files.root == Path("/") else PurePosixPath(self._files.root)
+
+    async def open(self) -> None:
+        root = self._files.root
+        if self._create_root:
+            root.mkdir(parents=True, exist_ok=True)
+        if not root.is_dir():
+            raise TopologyError(self._name, f"root directory {root} does not exist; create it or pick another")
+
+    async def close(self) -> None:
+        return None
+
+    async def stat_files(
+        self, paths: Sequence[PurePosixPath], *, with_content: bool
+    ) -> Mapping[PurePosixPath, FileState]:
+        found = await self._stats.get([(p, with_content) for p in paths])
+        return {p: state for (p, _), state in found.items()}
+
+    async def write_file(
+        self, path: PurePosixPath, content: bytes, *, mode: int | None, owner: str | None, group: str | None
+    ) -> None:
+        await self._files.write_file(path, content, mode=mode, owner=owner, group=group)
+
+    async def make_directory(
+        self, path: PurePosixPath, *, mode: int | None, owner: str | None, group: str | None
+    ) -> None:
+        await self._files.make_directory(path, mode=mode, owner=owner, group=group)
+
+    async def make_symlink(self, path: PurePosixPath, target: str) -> None:
+        await self._files.make_symlink(path, target)
+
+    async def remove_path(self, path: PurePosixPath) -> None:
+        await self._files.remove_path(path)
+
+    async def run_command(
+        self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
+        return await run_local(argv, stdin=stdin, timeout=timeout)

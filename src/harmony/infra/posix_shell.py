@@ -1,0 +1,135 @@
+"""File operations as POSIX shell programs, for hosts reached through a shell (SSH).
+
+Only ``sh`` and coreutils are assumed on the host (Debian's essential set), no Python. Each function
+returns an ``argv`` to run and, for reads, a pure parser of its output, tested as tables without a host.
+Writes go to a temporary file in the target's own directory and are renamed over the target, so a reader
+sees the old file or the new one, never a part; a failure removes the temporary file.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from harmony.domain.capabilities.files import FileKind, FileState
+
+type StatRequest = tuple[PurePosixPath, bool]  # (path, with content)
+
+_STAT = r"""
+for a in "$@"; do
+  m=${a%%:*}; p=${a#*:}
+  if [ -L "$p" ] || [ -e "$p" ]; then
+    stat --printf '%F|%a|%U|%G|' -- "$p"
+    if [ -L "$p" ]; then readlink -n -- "$p" | base64 -w0
+    elif [ "$m" = c ] && [ -f "$p" ]; then base64 -w0 -- "$p"
+    fi
+    echo
+  else
+    echo missing
+  fi
+done
+"""
+
+_WRITE = r"""
+set -e
+p=$1; d=$2; n=$3; mode=$4; owner=$5
+t=$(mktemp "$d/.$n.harmony-XXXXXX")
+trap 'rm -f -- "$t"' EXIT
+cat > "$t"
+if [ -n "$mode" ]; then chmod "$mode" -- "$t"
+elif [ -e "$p" ]; then chmod --reference="$p" -- "$t"
+else chmod 644 -- "$t"
+fi
+if [ -n "$owner" ]; then chown -- "$owner" "$t"; fi
+mv -f -- "$t" "$p"
+trap - EXIT
+"""
+
+_MKDIR = r"""
+set -e
+p=$1; mode=$2; owner=$3
+[ -d "$p" ] || mkdir -- "$p"
+if [ -n "$mode" ]; then chmod "$mode" -- "$p"; fi
+if [ -n "$owner" ]; then chown -- "$owner" "$p"; fi
+"""
+
+_SYMLINK = r"""
+set -e
+p=$1; d=$2; n=$3; target=$4
+t="$d/.$n.harmony-link-$$"
+ln -sfn -- "$target" "$t"
+mv -fT -- "$t" "$p"
+"""
+
+_REMOVE = r"""
+p=$1
+if [ -d "$p" ] && [ ! -L "$p" ]; then rmdir -- "$p"; else rm -f -- "$p"; fi
+"""
+
+_KINDS: dict[str, FileKind] = {
+    "regular file": "file",
+    "regular empty file": "file",
+    "directory": "directory",
+    "symbolic link": "symlink",
+}
+
+
+def _sh(script: str, *args: str) -> list[str]:
+    return ["sh", "-c", script, "sh", *args]
+
+
+def stat_argv(requests: Sequence[StatRequest]) -> list[str]:
+    return _sh(_STAT, *(f"{'c' if content else 's'}:{path}" for path, content in requests))
+
+
+def parse_stat(requests: Sequence[StatRequest], output: str) -> dict[StatRequest, FileState]:
+    """One output line per request, in order: ``missing``, or ``KIND|MODE|OWNER|GROUP|BASE64``."""
+    lines = output.splitlines()
+    if len(lines) != len(requests):
+        raise ValueError(f"expected {len(requests)} lines of stat output, got {len(lines)}")
+    states: dict[StatRequest, FileState] = {}
+    for (path, _), line in zip(requests, lines, strict=True):
+        if line == "missing":
+            states[(path, _)] = FileState(path=path, kind="missing")
+            continue
+        kind_text, mode, owner, group, data = line.rsplit("|", 4)
+        kind = _KINDS.get(kind_text, "other")
+        raw = base64.b64decode(data) if data else None
+        states[(path, _)] = FileState(
+            path=path,
+            kind=kind,
+            mode=int(mode, 8),
+            owner=owner,
+            group=group,
+            content=raw if kind == "file" else None,
+            link_target=raw.decode(errors="replace") if kind == "symlink" and raw is not None else None,
+        )
+    return states
+
+
+def _owner(owner: str | None, group: str | None) -> str:
+    if owner and group:
+        return f"{owner}:{group}"
+    return owner or (f":{group}" if group else "")
+
+
+def _mode(mode: int | None) -> str:
+    return "" if mode is None else format(mode, "o")
+
+
+def write_argv(path: PurePosixPath, *, mode: int | None, owner: str | None, group: str | None) -> list[str]:
+    """Content comes on stdin."""
+    return _sh(_WRITE, str(path), str(path.parent), path.name, _mode(mode), _owner(owner, group))
+
+
+def mkdir_argv(path: PurePosixPath, *, mode: int | None, owner: str | None, group: str | None) -> list[str]:
+    return _sh(_MKDIR, str(path), _mode(mode), _owner(owner, group))
+
+
+def symlink_argv(path: PurePosixPath, target: str) -> list[str]:
+    return _sh(_SYMLINK, str(path), str(path.parent), path.name, target)
+
+
+def remove_argv(path: PurePosixPath) -> list[str]:
+    return _sh(_REMOVE, str(path))

@@ -1,0 +1,193 @@
+"""A host over SSH with asyncssh: one connection per host, many channels on it.
+
+Guaranteed: host keys are checked against ``known_hosts`` (the user's ``~/.ssh/known_hosts`` unless a file
+is given) unless ``check_host_key=False`` is passed explicitly, which is meant for throw-away lab hosts.
+Authentication uses ``key`` when given, otherwise the SSH agent and the user's default keys. When the login
+user is not root, every command runs through ``sudo -n`` (``become``); ``open`` checks once that sudo works
+and raises ``BecomeRefusedError`` with sudo's own message when it does not.
+
+The ``stat_files`` reads of one event-loop tick are coalesced into one remote command (see ``coalesce``),
+and at most ``max_channels`` commands run at once, below sshd's default ``MaxSessions`` of 10.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+
+import asyncssh
+
+from harmony.domain.capabilities.commands import CommandResult
+from harmony.domain.capabilities.files import FileState
+from harmony.domain.errors import (
+    BecomeRefusedError,
+    CommandError,
+    FilesError,
+    HostAuthError,
+    HostUnreachableError,
+)
+from harmony.infra import posix_shell
+from harmony.infra.coalesce import Coalescer
+from harmony.infra.local_process import OUTPUT_LIMIT
+
+
+class SshConnector:
+    def __init__(
+        self,
+        *,
+        name: str,
+        address: str,
+        port: int = 22,
+        user: str = "root",
+        key: Path | None = None,
+        known_hosts: Path | None = None,
+        check_host_key: bool = True,
+        become: bool | None = None,
+        connect_timeout: float = 10.0,
+        max_channels: int = 8,
+    ) -> None:
+        self._name = name
+        self.address = address
+        self.port = port
+        self.user = user
+        self._key = key
+        self._known_hosts = known_hosts
+        self._check_host_key = check_host_key
+        self.become = user != "root" if become is None else become
+        self._connect_timeout = connect_timeout
+        self._channels = asyncio.Semaphore(max_channels)
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._stats: Coalescer[posix_shell.StatRequest, FileState] = Coalescer(self._stat_batch)
+
+    @property
+    def prefix(self) -> PurePosixPath | None:
+        return None
+
+    @property
+    def round_trips(self) -> int:
+        """How many batched ``stat_files`` calls went to the host (for tests and benchmarks)."""
+        return self._stats.batches
+
+    async def open(self) -> None:
+        if self._conn is not None:
+            return
+        where = f"{self.user}@{self.address}:{self.port}"
+        known_hosts: object = () if self._known_hosts is None else str(self._known_hosts)
+        try:
+            self._conn = await asyncssh.connect(
+                self.address,
+                port=self.port,
+                username=self.user,
+                known_hosts=known_hosts if self._check_host_key else None,
+                client_keys=[str(self._key)] if self._key else (),
+                config=None,
+                connect_timeout=self._connect_timeout,
+            )
+        except asyncssh.HostKeyNotVerifiable as e:
+            raise HostAuthError(
+                self._name, f"host key of {where} is not known ({e.reason}); add it to known_hosts"
+            ) from e
+        except asyncssh.PermissionDenied as e:
+            raise HostAuthError(self._name, f"{where} rejected our key ({e.reason})") from e
+        except (OSError, asyncssh.Error, TimeoutError) as e:
+            raise HostUnreachableError(self._name, f"cannot connect to {where}: {_reason(e)}") from e
+        if self.become:
+            probe = await self._run(["true"])
+            if probe.exit_status != 0:
+                await self.close()
+                raise BecomeRefusedError(
+                    self._name, f"sudo refused for user {self.user}: {probe.stderr.strip() or 'no reason given'}"
+                )
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            await self._conn.wait_closed()
+            self._conn = None
+
+    def _command(self, argv: Sequence[str]) -> str:
+        line = shlex.join(argv)
+        return f"sudo -n -- {line}" if self.become else line
+
+    async def _run(
+        self,
+        argv: Sequence[str],
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        limit: int | None = OUTPUT_LIMIT,
+    ) -> CommandResult:
+        """Run ``argv`` (through sudo when becoming root); ``limit`` bounds the output kept (None: all)."""
+        if self._conn is None:
+            raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
+        async with self._channels:
+            try:
+                proc = await self._conn.run(
+                    self._command(argv), input=stdin, encoding=None, check=False, timeout=timeout
+                )
+            except asyncssh.TimeoutError as e:
+                raise CommandError(shlex.join(argv), None, f"timed out after {timeout}s") from e
+            except (asyncssh.Error, OSError) as e:
+                raise CommandError(shlex.join(argv), None, f"lost the connection to {self._name}: {e}") from e
+        out = proc.stdout if isinstance(proc.stdout, bytes) else b""
+        err = proc.stderr if isinstance(proc.stderr, bytes) else b""
+        return CommandResult(
+            argv=tuple(argv),
+            exit_status=proc.exit_status if proc.exit_status is not None else 255,
+            stdout=(out if limit is None else out[-limit:]).decode(errors="replace"),
+            stderr=err[-OUTPUT_LIMIT:].decode(errors="replace"),
+        )
+
+    async def run_command(
+        self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
+        return await self._run(argv, stdin, timeout)
+
+    async def stat_files(
+        self, paths: Sequence[PurePosixPath], *, with_content: bool
+    ) -> Mapping[PurePosixPath, FileState]:
+        found = await self._stats.get([(p, with_content) for p in paths])
+        return {p: state for (p, _), state in found.items()}
+
+    async def _stat_batch(
+        self, requests: Sequence[posix_shell.StatRequest]
+    ) -> Mapping[posix_shell.StatRequest, FileState]:
+        result = await self._run(posix_shell.stat_argv(requests), limit=None)  # file contents: never truncate
+        try:
+            return posix_shell.parse_stat(requests, result.stdout)
+        except ValueError as e:
+            first = str(requests[0][0]) if requests else "?"
+            raise FilesError(first, f"cannot read file state on {self._name}: {result.stderr.strip() or e}") from e
+
+    async def _change(self, path: PurePosixPath, argv: Sequence[str], stdin: bytes | None = None) -> None:
+        result = await self._run(argv, stdin)
+        if result.exit_status != 0:
+            raise FilesError(str(path), result.stderr.strip() or f"exited {result.exit_status}")
+
+    async def write_file(
+        self, path: PurePosixPath, content: bytes, *, mode: int | None, owner: str | None, group: str | None
+    ) -> None:
+        await self._change(path, posix_shell.write_argv(path, mode=mode, owner=owner, group=group), content)
+
+    async def make_directory(
+        self, path: PurePosixPath, *, mode: int | None, owner: str | None, group: str | None
+    ) -> None:
+        await self._change(path, posix_shell.mkdir_argv(path, mode=mode, owner=owner, group=group))
+
+    async def make_symlink(self, path: PurePosixPath, target: str) -> None:
+        await self._change(path, posix_shell.symlink_argv(path, target))
+
+    async def remove_path(self, path: PurePosixPath) -> None:
+        await self._change(path, posix_shell.remove_argv(path))
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, asyncssh.Error):
+        return e.reason
+    if isinstance(e, OSError) and e.errno:
+        return os.strerror(e.errno)
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e) or ("timed out" if isinstance(e, TimeoutError) else type(e).__name__)

@@ -1,0 +1,6 @@
+"""An SSH port given as a bare int: it must be a validated Port."""
+
+from harmony.domain.values import ip_address
+from harmony.topology.linux_host import LinuxHost
+
+host = LinuxHost.ssh(ip_address("10.0.0.2"), port=22)  # expect-error
