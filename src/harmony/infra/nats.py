@@ -39,7 +39,8 @@ MAX_HISTORY = 64  # the most revisions per key a NATS KV bucket keeps
 
 @dataclass(frozen=True)
 class NatsOptions:
-    """How to reach the mesh. ``servers`` is tried in order, with exponential backoff and jitter.
+    """How to reach the mesh: ``servers`` of one cluster (the client shuffles them, as NATS clients do) and,
+    once connected, reconnects through them with exponential backoff and jitter.
 
     ``password`` and ``token`` are ``Secret``: revealed only into the NATS client's CONNECT message.
     """
