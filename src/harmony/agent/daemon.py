@@ -227,7 +227,8 @@ class Agent:
                 self._unfence()
             case Action.REJOIN:
                 assert state is not None
-                await self.db.rejoin(state.record.endpoint)
+                how = await self.db.rejoin(state.record.endpoint)
+                self._note("rejoined", how)
                 await self.db.start()
                 self._unfence()
             case Action.START_STANDBY:

@@ -82,16 +82,26 @@ class AgentPostgres:
         """Point a stopped standby at ``primary`` (no rewind needed: it never left its timeline)."""
         self.instance.write_conf(synchronous_standby=None, primary=primary)
 
-    async def rejoin(self, primary: ServerEndpoint) -> None:
-        """Turn this (former primary's) data into a standby of ``primary``: ``pg_rewind``, else re-clone."""
+    async def rejoin(self, primary: ServerEndpoint) -> str:
+        """Turn this (former primary's) data into a standby of ``primary``: ``pg_rewind``, else re-clone with
+        ``pg_basebackup`` (e.g. the WAL the rewind needs is gone). Returns how, for the journal."""
         await self.instance.stop(mode="fast")
         if not self.instance.initialized():
             await self.instance.clone_from(primary)
-            return
+            return "re-cloned with pg_basebackup (no data directory)"
         try:
             await self.instance.rewind_from(primary)
-        except PostgreSQLError:
+        except PostgreSQLError as e:
             await self.instance.clone_from(primary)
+            return f"re-cloned with pg_basebackup after pg_rewind failed: {_error_lines(str(e))}"
+        return "rewound with pg_rewind"
 
     async def require_sync(self, standby: str) -> None:
         await self.instance.set_synchronous_standby(standby)
+
+
+def _error_lines(output: str) -> str:
+    """The tool's error lines (else its last line): what a post-mortem needs, without the noise."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if any(word in line for word in ("error:", "FATAL:", "PANIC:"))]
+    return "; ".join(errors or lines[-1:])

@@ -152,7 +152,8 @@ class PostgresInstance:
         async with await psycopg.AsyncConnection.connect(
             host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres", autocommit=True
         ) as conn:
-            cur = await conn.execute(statement, params)  # pyright: ignore[reportArgumentType]
+            # No parameters: pass None, so that a literal '%' (e.g. in a setting's value) is not a placeholder.
+            cur = await conn.execute(statement, params or None)  # pyright: ignore[reportArgumentType]
             return list(await cur.fetchall()) if cur.description else []
 
     async def create_database(self, name: str, *, owner: str) -> None:
