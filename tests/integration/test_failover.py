@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import random
+import re
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -24,6 +25,7 @@ from harmony.agent.records import ClusterState, Stamped
 from harmony.infra.nats import EmbeddedNats
 from tests.fixtures.failover import FAST, Pair, WriteChecker, postgres_base, remove_base, rows, wait_for
 from tests.fixtures.failover_netns import Netns
+from tests.fixtures.write_log import overlaps
 
 pytestmark = pytest.mark.slow
 
@@ -78,6 +80,18 @@ async def check_writes(pair: Pair, checker: WriteChecker, old: str, new: str) ->
     present = {int(str(r[0])) for r in await rows(pair.endpoint(new), "SELECT v FROM checker")}
     lost = [a.value for a in checker.acks if a.value not in present]
     assert not lost, f"{len(lost)} acknowledged writes are missing on the new primary: {lost[:10]}"
+    check_server_logs(pair, checker, old, new)
+
+
+def check_server_logs(pair: Pair, checker: WriteChecker, old: str, new: str) -> None:
+    """Both servers' own logs of committed writes: the old primary's window ends before the new one's begins."""
+    windows = pair.write_windows()
+    print("write windows from the server logs:", windows)
+    assert [w.node for w in windows] == [old, new], f"expected writes on {old} then {new}: {windows}"
+    for w in windows:
+        assert w.writes >= len(checker.acked_on(w.node)), f"{w.node}'s log misses writes it acknowledged"
+    assert not overlaps(windows), f"two servers committed writes at overlapping times: {overlaps(windows)}"
+    print(f"gap between the last write on {old} and the first on {new}: {windows[1].first - windows[0].last:.3f}s")
 
 
 async def failover_seconds(pair: Pair, old: str, promoted: Stamped[ClusterState]) -> float:
@@ -102,6 +116,44 @@ async def test_kill_9_primary_postgres_promotes_the_replica_and_the_old_primary_
     await check_writes(pair, checker, "a", "b")
     # The old primary comes back as b's standby (rewind), and b makes it synchronous again.
     await pair.wait_ready(primary="b", standby="a", timeout=60)
+    rejoined = [str(d["reason"]) for d in _decisions(pair.base, "a") if d["action"] == "rejoined"]
+    assert rejoined == ["rewound with pg_rewind"], rejoined
+
+
+async def test_old_primary_that_lost_its_wal_is_recloned_and_rejoins_as_the_synchronous_standby(
+    nats_server: EmbeddedNats, make_pair: MakePair
+) -> None:
+    pair = await make_pair([nats_server.url])
+    postmaster = pair.postmaster_pid("a")
+    checker = WriteChecker({n: pair.endpoint(n) for n in ("a", "b")})
+    checker.start()
+    await wait_for(lambda: _some(checker, "a"), 10, "writes acknowledged by a")
+    await pair.agents["a"].kill()
+    await wait_for(lambda: _gone(postmaster), 10, "a's postgres to die with its agent")
+    await promoted_to(pair, "b")
+    await wait_for(lambda: _some(checker, "b"), 20, "writes acknowledged by b")
+    # A real fault pg_rewind cannot get past: a's (uncleanly stopped) data directory lost its WAL, so neither
+    # its crash recovery nor the search for the divergence point can run.
+    wal = pair.base / "a" / "data" / "pg_wal"
+    segments = [p for p in wal.iterdir() if re.fullmatch(r"[0-9A-F]{24}", p.name)]
+    assert segments
+    for p in segments:
+        p.unlink()
+    await pair.agents["a"].start()
+    await pair.wait_ready(primary="b", standby="a", timeout=60)
+    rejoined = [str(d["reason"]) for d in _decisions(pair.base, "a") if d["action"] == "rejoined"]
+    print("a rejoined:", rejoined)
+    assert rejoined and rejoined[-1].startswith("re-cloned with pg_basebackup after pg_rewind failed"), rejoined
+    acked_on_b = len(checker.acked_on("b"))
+    await wait_for(lambda: _more(checker, "b", acked_on_b), 20, "b acknowledging writes with a as its sync standby")
+    await check_writes(pair, checker, "a", "b")
+    acked = {a.value for a in checker.acks}
+
+    async def a_has_every_acknowledged_write() -> bool:
+        return acked <= {int(str(r[0])) for r in await rows(pair.endpoint("a"), "SELECT v FROM checker")}
+
+    await wait_for(a_has_every_acknowledged_write, 20, "every acknowledged write on the re-cloned a")
+    assert (await rows(pair.endpoint("a"), "SELECT pg_is_in_recovery()"))[0][0] is True
 
 
 async def _some(checker: WriteChecker, node: str) -> bool:
