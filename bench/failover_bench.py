@@ -7,7 +7,8 @@ primary at a random moment while a write checker writes to both nodes: ``kill -9
 its agent. It measures, with the store's own stamps, the failover time (the new primary's compare-and-set
 minus the old primary's last serving heartbeat) against the configured ``failover_timeout`` (the design
 floor), the write gap a client saw, and checks that no acknowledged write was lost and that the two nodes
-never acknowledged writes at overlapping times. The old primary rejoins (pg_rewind) before the next run.
+never acknowledged writes at overlapping times, both as the client saw it and as the two servers' own logs of
+committed writes show it. The old primary rejoins (pg_rewind) before the next run.
 
 Part 2 compares, on the same server in the same run, the agent's heartbeat I/O (a stamped put: publish +
 read back the store's stamp; and a whole tick: stamped put + state and peer reads) with raw nats-py
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 import nats  # noqa: E402 - after the path set-up, like every bench script
 from nats.js.api import KeyValueConfig  # noqa: E402
 from tests.fixtures.failover import FAST, Pair, WriteChecker, postgres_base, remove_base, rows, wait_for  # noqa: E402
+from tests.fixtures.write_log import overlaps  # noqa: E402
 
 from harmony.infra.nats import EmbeddedNats, NatsKeyValue, NatsOptions  # noqa: E402
 
@@ -55,6 +57,7 @@ async def failovers(runs: int, rng: random.Random, workdir: Path) -> list[dict[s
         for run in range(runs):
             fault = rng.choice(["kill-9-postgres", "kill-9-agent"])
             checker = WriteChecker({n: pair.endpoint(n) for n in ("a", "b")}, first_value=run * 10_000_000 + 1)
+            log_offsets = pair.log_sizes()
             checker.start()
             await wait_for(lambda p=primary, c=checker: _true(bool(c.acked_on(p))), 20, f"writes on {primary}")
             await asyncio.sleep(rng.uniform(0.1, 1.0))
@@ -78,14 +81,16 @@ async def failovers(runs: int, rng: random.Random, workdir: Path) -> list[dict[s
             lost = sum(1 for a in checker.acks if a.value not in present)
             overlap = max(a.at for a in old) >= min(a.at for a in new)
             gap = min(a.at for a in new) - max(a.at for a in old)
+            windows = pair.write_windows(since=log_offsets)
+            log_overlap = bool(overlaps(windows)) or [w.node for w in windows] != [primary, standby]
             acked = len(checker.acks)
             results.append(
                 {"run": run + 1, "fault": fault, "failover_s": failover, "client_gap_s": gap, "acked": acked,
-                 "lost": lost, "overlap": overlap}
+                 "lost": lost, "overlap": overlap, "log_overlap": log_overlap}
             )  # fmt: skip
             print(
                 f"run {run + 1:2}: {fault:16} {primary}->{standby} failover {failover:.3f}s, client gap {gap:.3f}s, "
-                f"{len(checker.acks)} acked, {lost} lost, overlap={overlap}",
+                f"{len(checker.acks)} acked, {lost} lost, overlap={overlap}, in the server logs={log_overlap}",
                 flush=True,
             )
             if fault == "kill-9-agent":
@@ -142,7 +147,8 @@ def report(results: list[dict[str, object]], rates: dict[str, float], seed: int)
     gaps = sorted(float(str(r["client_gap_s"])) for r in results)
     lost = sum(int(str(r["lost"])) for r in results)
     acked = sum(int(str(r["acked"])) for r in results)
-    overlaps = sum(1 for r in results if r["overlap"])
+    overlapping = sum(1 for r in results if r["overlap"])
+    log_overlapping = sum(1 for r in results if r["log_overlap"])
     faults = {f: sum(1 for r in results if r["fault"] == f) for f in ("kill-9-postgres", "kill-9-agent")}
     t = FAST
     raw = rates["raw nats-py KeyValue.put"]
@@ -171,7 +177,8 @@ def report(results: list[dict[str, object]], rates: dict[str, float], seed: int)
         f"/{len(times)} | |",
         f"| client-seen write gap, median / max | {statistics.median(gaps):.3f} s / {gaps[-1]:.3f} s | |",
         f"| acknowledged writes lost | {lost} of {acked} | |",
-        f"| runs where both nodes acknowledged writes at overlapping times | {overlaps} | |",
+        f"| runs where both nodes acknowledged writes at overlapping times | {overlapping} | |",
+        f"| runs where both servers' logs show committed writes at overlapping times | {log_overlapping} | |",
         "",
         "| heartbeat I/O on one nats-server, same run | per second | vs raw put |",
         "|---|---:|---:|",
