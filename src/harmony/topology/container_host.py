@@ -13,21 +13,21 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.containers import ContainerInfo, ContainerSpec, ImageInfo, ImageRef
-from harmony.domain.capabilities.dns import DnsRecordSet
+from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.files import FileState
-from harmony.domain.capabilities.load_balancer import Backend, BackendStatus, Frontend
+from harmony.domain.capabilities.load_balancer import LoadBalancer
 from harmony.domain.capabilities.probes import ProbeResult
 from harmony.domain.errors import PodmanError, TopologyError
-from harmony.domain.names import ResourceName
 from harmony.domain.values import IPAddress, Port
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.net_probe import NetProbe
 from harmony.infra.podman import Podman, write_containers_conf
+from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 
 
-class ContainerHost:
+class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
     def __init__(
         self, *, name: str, podman: Podman, haproxy: Haproxy, dnsmasq: Dnsmasq, files: LocalFiles | None = None
     ) -> None:
@@ -53,6 +53,14 @@ class ContainerHost:
         """Stop the load balancer and DNS daemons (their configuration stays)."""
         await self.haproxy.stop()
         await self.dnsmasq.stop()
+
+    @property
+    def load_balancer(self) -> LoadBalancer:
+        return self.haproxy
+
+    @property
+    def dns_server(self) -> DnsServer:
+        return self.dnsmasq
 
     @property
     def name(self) -> str:
@@ -146,43 +154,6 @@ class ContainerHost:
 
     async def remove_path(self, path: PurePosixPath) -> None:
         await self._files.remove_path(path)
-
-    # LoadBalancer
-
-    async def frontends(self) -> Sequence[Frontend]:
-        return await self.haproxy.frontends()
-
-    async def put_frontend(self, frontend: Frontend) -> None:
-        await self.haproxy.put_frontend(frontend)
-
-    async def remove_frontend(self, name: ResourceName) -> None:
-        await self.haproxy.remove_frontend(name)
-
-    async def add_backend(self, frontend: ResourceName, backend: Backend) -> None:
-        await self.haproxy.add_backend(frontend, backend)
-
-    async def drain_backend(self, frontend: ResourceName, backend: ResourceName) -> None:
-        await self.haproxy.drain_backend(frontend, backend)
-
-    async def activate_backend(self, frontend: ResourceName, backend: ResourceName) -> None:
-        await self.haproxy.activate_backend(frontend, backend)
-
-    async def remove_backend(self, frontend: ResourceName, backend: ResourceName, *, grace: float = 30.0) -> None:
-        await self.haproxy.remove_backend(frontend, backend, grace=grace)
-
-    async def backend_states(self, frontend: ResourceName) -> Sequence[BackendStatus]:
-        return await self.haproxy.backend_states(frontend)
-
-    # DnsServer
-
-    async def dns_record_sets(self) -> Sequence[DnsRecordSet]:
-        return await self.dnsmasq.dns_record_sets()
-
-    async def put_dns_record_set(self, record_set: DnsRecordSet) -> None:
-        await self.dnsmasq.put_dns_record_set(record_set)
-
-    async def remove_dns_record_set(self, owner: ResourceName) -> None:
-        await self.dnsmasq.remove_dns_record_set(owner)
 
     # Prober
 

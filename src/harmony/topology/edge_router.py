@@ -20,20 +20,20 @@ from pathlib import Path
 
 from harmony.domain.capabilities.boot import BootFileName, BootScript
 from harmony.domain.capabilities.dhcp import DhcpLease, DhcpSubnet
-from harmony.domain.capabilities.dns import DnsRecordSet
+from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.firewall import Endpoint, FirewallPolicy, FirewallState
-from harmony.domain.capabilities.load_balancer import Backend, BackendStatus, Frontend
+from harmony.domain.capabilities.load_balancer import LoadBalancer
 from harmony.domain.errors import TopologyError
-from harmony.domain.names import ResourceName
 from harmony.domain.values import IPv4Network, MacAddress
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.nftables import Nftables, tcp_probe
+from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 
 REQUIRED_PROGRAMS = ("ip", "dnsmasq", "haproxy", "nft")
 
 
-class EdgeRouter:
+class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
     """DNS, DHCP with network boot, load balancing and a firewall on one Linux box (or namespace)."""
 
     def __init__(
@@ -66,6 +66,14 @@ class EdgeRouter:
         )
 
     @property
+    def load_balancer(self) -> LoadBalancer:
+        return self.haproxy
+
+    @property
+    def dns_server(self) -> DnsServer:
+        return self.dnsmasq
+
+    @property
     def name(self) -> str:
         return self._name
 
@@ -87,16 +95,6 @@ class EdgeRouter:
         """Stop the daemons (the configuration and the firewall ruleset stay)."""
         await self.dnsmasq.stop()
         await self.haproxy.stop()
-
-    # DnsServer
-    async def dns_record_sets(self) -> Sequence[DnsRecordSet]:
-        return await self.dnsmasq.dns_record_sets()
-
-    async def put_dns_record_set(self, record_set: DnsRecordSet) -> None:
-        await self.dnsmasq.put_dns_record_set(record_set)
-
-    async def remove_dns_record_set(self, owner: ResourceName) -> None:
-        await self.dnsmasq.remove_dns_record_set(owner)
 
     # DhcpServer
     async def dhcp_subnets(self) -> Sequence[DhcpSubnet]:
@@ -123,31 +121,6 @@ class EdgeRouter:
 
     async def put_boot_file(self, name: BootFileName, content: bytes) -> None:
         await self.dnsmasq.put_boot_file(name, content)
-
-    # LoadBalancer
-    async def frontends(self) -> Sequence[Frontend]:
-        return await self.haproxy.frontends()
-
-    async def put_frontend(self, frontend: Frontend) -> None:
-        await self.haproxy.put_frontend(frontend)
-
-    async def remove_frontend(self, name: ResourceName) -> None:
-        await self.haproxy.remove_frontend(name)
-
-    async def add_backend(self, frontend: ResourceName, backend: Backend) -> None:
-        await self.haproxy.add_backend(frontend, backend)
-
-    async def drain_backend(self, frontend: ResourceName, backend: ResourceName) -> None:
-        await self.haproxy.drain_backend(frontend, backend)
-
-    async def activate_backend(self, frontend: ResourceName, backend: ResourceName) -> None:
-        await self.haproxy.activate_backend(frontend, backend)
-
-    async def remove_backend(self, frontend: ResourceName, backend: ResourceName, *, grace: float = 30.0) -> None:
-        await self.haproxy.remove_backend(frontend, backend, grace=grace)
-
-    async def backend_states(self, frontend: ResourceName) -> Sequence[BackendStatus]:
-        return await self.haproxy.backend_states(frontend)
 
     # Firewall
     async def firewall_state(self) -> FirewallState:
