@@ -203,6 +203,8 @@ async def test_primary_cut_off_from_nats_fences_before_the_replica_is_promoted(
         await wait_for(lambda: _some(checker, "b"), 20, "writes acknowledged by b")
         last_on_a = max(a.at for a in checker.acked_on("a"))
         assert last_on_a < promoted.stored_at.timestamp(), "a still accepted writes after b was promoted"
+        committed_on_a = [w.last for w in pair.write_windows() if w.node == "a"]
+        assert committed_on_a[0] < promoted.stored_at.timestamp(), "a's log shows a commit after b was promoted"
         fenced = [d for d in _decisions(base, "a") if d["action"] == "fence"]
         assert fenced, "a never fenced itself"
         assert float(str(fenced[0]["at"])) < promoted.stored_at.timestamp(), "a fenced only after b was promoted"
