@@ -112,7 +112,7 @@ def _from_revealed(value: Mapping[str, str]) -> Secret:
 
 def _dump(value: Secret, info: SerializationInfo) -> str | dict[str, str]:
     context: object = info.context
-    if isinstance(context, Mapping) and context.get("reveal_secrets") is True:  # pyright: ignore[reportUnknownMemberType]
+    if isinstance(context, Mapping) and context.get("reveal_secrets") is True:  # pyright: ignore[reportUnknownMemberType]  # any Mapping
         # Tagged, so that a ``str | Secret`` field comes back as a Secret, with its masked form.
         return {"secret": value.reveal(), "masked": value.masked}
     return value.masked

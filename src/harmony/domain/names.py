@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field
 
 from harmony.domain.errors import InvalidValueError
-from harmony.domain.values import _ValidatedStr  # pyright: ignore[reportPrivateUsage] - shared validated-str base
+from harmony.domain.values import ValidatedStr
 
 __all__ = ["NonEmpty", "ResourceName", "non_empty"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
-class ResourceName(_ValidatedStr):
+class ResourceName(ValidatedStr):
     """The name of a configured object: ``web``, ``app_blue``, ``lan``."""
 
     _what = "name"

@@ -57,7 +57,7 @@ class Port(int):
         )
 
 
-class _ValidatedStr(str):
+class ValidatedStr(str):
     """A ``str`` that is normalised and checked once, at construction."""
 
     _what: str = "value"
@@ -83,7 +83,7 @@ class _ValidatedStr(str):
         )
 
 
-class MacAddress(_ValidatedStr):
+class MacAddress(ValidatedStr):
     """An Ethernet MAC address, stored lower-case and colon-separated (``52:54:00:12:34:56``)."""
 
     _what = "MAC address"
@@ -98,7 +98,7 @@ class MacAddress(_ValidatedStr):
         return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
-class Hostname(_ValidatedStr):
+class Hostname(ValidatedStr):
     """An RFC 1123 host name (labels of letters, digits and hyphens), stored lower-case."""
 
     _what = "hostname"

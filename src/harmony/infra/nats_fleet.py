@@ -349,7 +349,7 @@ class Watch:
     async def delete_consumer(self) -> None:
         """Drop the server-side consumer now instead of after 30 s idle (needs the permission to)."""
         with contextlib.suppress(TimeoutError, nats.errors.Error):  # it expires by itself
-            await self._bus._js.delete_consumer(self._stream, self.consumer)  # pyright: ignore[reportPrivateUsage]
+            await self._bus._js.delete_consumer(self._stream, self.consumer)  # pyright: ignore[reportPrivateUsage]  # same adapter family
 
     async def stop(self) -> None:
         if self.subscription is not None:

@@ -136,7 +136,7 @@ class OpenBaoStore:
             if not isinstance(value, str):
                 raise CorruptEntryError(self.location, path, "a secret whose value is not a string")
             return Entry(key=key, value=Secret(value), version=version)
-        return Entry(key=key, value=value, version=version)  # pyright: ignore[reportUnknownArgumentType]
+        return Entry(key=key, value=value, version=version)  # pyright: ignore[reportUnknownArgumentType]  # JSON
 
     def _call(self, op: Callable[[hvac.Client], dict[str, object]]) -> dict[str, object]:
         """Run ``op`` on a logged-in client, translating transport and server errors (404 is re-raised)."""
@@ -191,7 +191,7 @@ def _dig(tree: object, *keys: str) -> object:
         if not isinstance(tree, dict):
             return None
         tree = tree.get(key)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # JSON
-    return tree  # pyright: ignore[reportUnknownVariableType]
+    return tree  # pyright: ignore[reportUnknownVariableType]  # JSON
 
 
 def _first_line(e: BaseException) -> str:

@@ -153,7 +153,7 @@ class PostgresInstance:
             host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres", autocommit=True
         ) as conn:
             # No parameters: pass None, so that a literal '%' (e.g. in a setting's value) is not a placeholder.
-            cur = await conn.execute(statement, params or None)  # pyright: ignore[reportArgumentType]
+            cur = await conn.execute(statement, params or None)  # pyright: ignore[reportArgumentType]  # stubs omit None
             return list(await cur.fetchall()) if cur.description else []
 
     async def create_database(self, name: str, *, owner: str) -> None:
@@ -376,5 +376,5 @@ class PostgresInstance:
 
 def _names(value: object) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
-        return tuple(str(v) for v in value)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        return tuple(str(v) for v in value)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]  # rows
     return ()

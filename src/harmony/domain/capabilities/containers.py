@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harmony.domain.values import (
     Port,
-    _ValidatedStr,  # pyright: ignore[reportPrivateUsage] - shared validated-str base
+    ValidatedStr,
 )
 
 MANAGED_LABEL = "io.harmony.managed"
@@ -39,7 +39,7 @@ _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMAGE = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
 
 
-class _Checked(_ValidatedStr):
+class _Checked(ValidatedStr):
     _pattern = re.compile(".*")
 
     @classmethod
