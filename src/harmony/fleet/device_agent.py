@@ -4,9 +4,15 @@ Loop (all named asyncio tasks of one process):
 - a watch on ``fleet_desired.<device>.>`` replays the last value of each key at start (so workloads come back
   after a reboot), then delivers changes. Each value is validated with the Score union; a malformed entry or
   a kind a device cannot run is *rejected*: recorded in this device's state, nothing else touched.
+- a device runs ``Container`` Scores; given ``applications`` (a topology with a load balancer, DNS and a
+  prober, e.g. a per-device ``ContainerHost.isolated``) it also runs ``Application`` Scores, whose image must
+  be a reference already in the device's store. Without it an ``Application`` is rejected.
 - reconcile = the Score's own plan; nothing planned is a NOOP, otherwise apply (the ``Container`` Score
-  replaces a changed container gracefully: stop signal, grace, kill, then the new one). Then the health gate:
-  the container runs and its health command (if any) passes. The result goes to ``fleet_state``.
+  replaces a changed container gracefully: stop signal, grace, kill, then the new one; an ``Application``
+  deploys blue-green behind the device's load balancer). Then the health gate: for a ``Container``, it runs
+  and its health command (if any) passes; for an ``Application``, its apply passed the smoke check (an apply
+  fails otherwise) or, when nothing was planned, its version's containers run behind the load balancer.
+  The result goes to ``fleet_state``.
 - every ``ground_truth_interval`` the same reconcile runs for every deployment: drift (a container removed
   or stopped by hand) is repaired. It needs no NATS, so it also runs while NATS is unreachable.
 - heartbeats (a few dozen bytes) every ``heartbeat_interval``; ``fleet_info`` once per connection.
@@ -48,13 +54,17 @@ from harmony.fleet.records import (
     version_of,
 )
 from harmony.infra.nats_fleet import BusOptions, FleetBus, KvUpdate, Watch
+from harmony.modules.application.application import APP_LABEL, AppHost, Application
 from harmony.modules.application.container import Container
+from harmony.modules.application.image import BusyboxImage
 
 log = logging.getLogger(__name__)
 
 AGENT_VERSION = "harmony-fleet-agent/1"
 LOGS_MAX_LINES = 500
-DEVICE_KINDS = ("container",)
+
+type DeviceScore = Container | Application
+"""What a device agent runs: a container, or (on a device with a load balancer and DNS) an application."""
 
 
 class Rejected(Exception):
@@ -72,16 +82,32 @@ def _union() -> TypeAdapter[AnyScore]:
     return _adapters[kinds]
 
 
-def accept(raw: bytes) -> Container:
-    """The Score in a desired-state entry, if a device can run it; ``Rejected`` with the reason otherwise."""
+def accept(raw: bytes, *, applications: bool = False) -> DeviceScore:
+    """The Score in a desired-state entry, if this device can run it; ``Rejected`` with the reason otherwise.
+
+    ``applications``: the device has the load balancer, DNS and prober an ``Application`` needs.
+    """
+    kinds = "container, application" if applications else "container"
     try:
         score = _union().validate_json(raw)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(entry)"
         raise Rejected(f"not a valid Score: {where}: {first['msg']}") from e
-    if not isinstance(score, Container):
-        raise Rejected(f"kind {kind_of(score)!r} cannot run on a device; devices run: {', '.join(DEVICE_KINDS)}")
+    if isinstance(score, Container):
+        return score
+    if not isinstance(score, Application):
+        raise Rejected(f"kind {kind_of(score)!r} cannot run on a device; this device runs: {kinds}")
+    if not applications:
+        raise Rejected(
+            f"kind 'application' needs a load balancer and DNS, which this device's topology lacks; "
+            f"this device runs: {kinds}"
+        )
+    if isinstance(score.image, BusyboxImage):
+        raise Rejected(
+            f"application {score.app}: image is a BusyboxImage Score, which a device does not build; "
+            "expected an image reference in the device's store (imported offline)"
+        )
     return score
 
 
@@ -96,7 +122,7 @@ class AgentSettings:
 @dataclass
 class _Deployment:
     version: str
-    score: Container | None  # None: rejected
+    score: DeviceScore | None  # None: rejected
     state: DeploymentState
     reported: bool = False
 
@@ -106,6 +132,8 @@ class DeviceAgent:
     device: str
     options: BusOptions
     runtime: ContainerRuntime
+    applications: AppHost | None = None
+    """The topology ``Application`` Scores run on (usually the same object as ``runtime``); None: none run."""
     runtime_name: str = "podman"
     settings: AgentSettings = field(default_factory=AgentSettings)
     deployments: dict[str, _Deployment] = field(default_factory=dict[str, _Deployment])
@@ -188,7 +216,7 @@ class DeviceAgent:
                 old = self.deployments.pop(name, None)
                 if old is not None and old.score is not None:
                     with contextlib.suppress(CapabilityError):
-                        await self.runtime.remove_container(old.score.spec.name, grace=old.score.stop_grace)
+                        await self._remove(old.score)
             await self._report(DeploymentState(deployment=name, version="", phase="removed", message="undeployed"))
             return
         version = version_of(update.value)
@@ -197,7 +225,7 @@ class DeviceAgent:
             self._dirty.put_nowait(name)  # a replay after a resync: re-check and re-report
             return
         try:
-            score = accept(update.value)
+            score = accept(update.value, applications=self.applications is not None)
             state = DeploymentState(deployment=name, version=version, phase="applying")
         except Rejected as e:
             score = None
@@ -227,9 +255,11 @@ class DeviceAgent:
         if not dep.reported or dep.state.phase != "running":
             await self._report_dep(dep)
 
-    async def _converge(self, name: str, version: str, score: Container) -> DeploymentState:
+    async def _converge(self, name: str, version: str, score: DeviceScore) -> DeploymentState:
         """Plan, apply if needed, then the health gate; any capability error becomes a ``failed`` state."""
         try:
+            if isinstance(score, Application):
+                return await self._converge_application(name, version, score)
             return await self._converge_once(name, version, score)
         except HarmonyError as e:
             return DeploymentState(deployment=name, version=version, phase="failed", message=str(e))
@@ -248,6 +278,36 @@ class DeviceAgent:
             logs = await self.runtime.container_logs(score.spec.name, tail=10)
             return DeploymentState(deployment=name, version=version, phase="failed", message=why, details=tuple(logs))
         return DeploymentState(deployment=name, version=version, phase="running", message=message)
+
+    async def _converge_application(self, name: str, version: str, score: Application) -> DeploymentState:
+        """Blue-green apply on the device's ``applications`` topology; its smoke check is the health gate."""
+        host = self.applications
+        assert host is not None, "accept() rejects applications on a device without them"
+        interpret = score.interpret()
+        changes = await interpret.plan(host)
+        if not changes:
+            return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
+        outcome = await interpret.apply(host, changes)
+        phase = "running" if outcome.ok else "failed"
+        return DeploymentState(
+            deployment=name, version=version, phase=phase, message=outcome.message, details=outcome.details
+        )
+
+    async def _containers(self, score: DeviceScore) -> list[str]:
+        """The containers a workload runs: the ``Container``'s one, or every container of the application."""
+        if isinstance(score, Container):
+            return [score.spec.name]
+        return sorted(c.name for c in await self.runtime.list_containers({APP_LABEL: score.app}))
+
+    async def _remove(self, score: DeviceScore) -> None:
+        """Undeploy: the containers, and for an application its frontend and DNS name too."""
+        if isinstance(score, Application) and self.applications is not None:
+            with contextlib.suppress(CapabilityError):
+                await self.applications.remove_frontend(score.app)
+            with contextlib.suppress(CapabilityError):
+                await self.applications.remove_dns_record_set(score.app)
+        for container in await self._containers(score):
+            await self.runtime.remove_container(container, grace=score.stop_grace)
 
     async def _healthy(self, score: Container) -> tuple[bool, str]:
         """The container runs and its health command, if any, passes within ``health_timeout``."""
@@ -328,7 +388,10 @@ class DeviceAgent:
         dep = self.deployments.get(name)
         if dep is None or dep.score is None:
             return {"error": f"no running deployment {name!r} on {self.device}; it has: {', '.join(self.deployments)}"}
-        container = dep.score.spec.name
+        containers = await self._containers(dep.score)
+        if not containers:
+            return {"error": f"deployment {name!r} on {self.device} runs no container now"}
+        container = containers[0]
         if verb == "logs":
             lines = max(1, min(int(args.get("lines", 50)), LOGS_MAX_LINES))
             return {
@@ -338,7 +401,9 @@ class DeviceAgent:
             }
         if verb == "restart":
             async with self._lock:
-                await self.runtime.stop_container(container, grace=dep.score.stop_grace)
-                info = await self.runtime.start_container(container)
-            return {"device": self.device, "container": container, "state": info.state}
+                restarted: list[str] = []
+                for each in containers:
+                    await self.runtime.stop_container(each, grace=dep.score.stop_grace)
+                    restarted.append((await self.runtime.start_container(each)).state)
+            return {"device": self.device, "container": container, "state": restarted[0]}
         return {"error": f"unknown command {verb!r}; commands: ping, logs, restart"}
