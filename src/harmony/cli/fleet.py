@@ -33,9 +33,12 @@ from harmony.fleet.credentials import FleetHome, Identity
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.rollout import Strategy
 from harmony.fleet.status import DeploymentStatus
+from harmony.infra.dnsmasq import Dnsmasq
+from harmony.infra.haproxy import Haproxy
 from harmony.infra.nats_fleet import BusOptions, FleetNatsServer
 from harmony.infra.podman import Podman, write_containers_conf
 from harmony.modules.application.rootfs import busybox_rootfs_tar
+from harmony.topology.container_host import ContainerHost
 
 fleet = typer.Typer(help="Fleets of devices: desired state in NATS, device agents running podman workloads.")
 console = Console()
@@ -141,8 +144,19 @@ def agent(
     image: Annotated[
         list[str], typer.Option(help="REF=TAR: import this rootfs tar as REF if the store lacks it (repeatable).")
     ] = [],  # noqa: B006 - typer reads the default
+    dns_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Also run Application Scores: HAProxy and dnsmasq (on this loopback port) under --store.",
+        ),
+    ] = None,
 ) -> None:
-    """Run a device agent in the foreground (podman with its own store under --store)."""
+    """Run a device agent in the foreground (podman with its own store under --store).
+
+    Without --dns-port the device runs Container Scores only and rejects Application Scores.
+    """
     identity = Identity.model_validate_json(credentials.read_text())
     if identity.device is None:
         raise InvalidValueError("--credentials", str(credentials), "a device credentials file")
@@ -150,7 +164,16 @@ def agent(
     if runtime.conf is not None and not runtime.conf.exists():
         write_containers_conf(runtime.conf)
     settings = AgentSettings(heartbeat_interval=heartbeat, ground_truth_interval=ground_truth)
-    device_agent = DeviceAgent(device=identity.device, options=options(identity), runtime=runtime, settings=settings)
+    host = None
+    if dns_port is not None:
+        host = ContainerHost(
+            name=identity.device, podman=runtime, haproxy=Haproxy(state_dir=store.absolute() / "haproxy"),
+            dnsmasq=Dnsmasq(state_dir=store.absolute() / "dnsmasq", port=dns_port, interfaces=("lo",)),
+        )  # fmt: skip
+    device_agent = DeviceAgent(
+        device=identity.device, options=options(identity), runtime=host or runtime, applications=host,
+        settings=settings,
+    )  # fmt: skip
 
     preload = {ImageRef(ref): PurePosixPath(Path(tar).resolve()) for ref, tar in _labels(image).items()}
 

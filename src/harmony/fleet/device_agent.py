@@ -288,10 +288,11 @@ class DeviceAgent:
         if not changes:
             return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
         outcome = await interpret.apply(host, changes)
-        phase = "running" if outcome.ok else "failed"
-        return DeploymentState(
-            deployment=name, version=version, phase=phase, message=outcome.message, details=outcome.details
-        )
+        if not outcome.ok:  # not started, smoke check failed, or switch failed: the old version keeps serving
+            return DeploymentState(
+                deployment=name, version=version, phase="failed", message=outcome.message, details=outcome.details
+            )
+        return DeploymentState(deployment=name, version=version, phase="running", message=outcome.message)
 
     async def _containers(self, score: DeviceScore) -> list[str]:
         """The containers a workload runs: the ``Container``'s one, or every container of the application."""
