@@ -163,6 +163,14 @@ async def test_an_application_rolls_out_to_a_device_serves_through_its_load_bala
     back = await until(lambda: _serving(lb_port), lambda body: body == "fleet site v1\n", timeout=30)
     assert back == "fleet site v1\n"
 
+    # Commands reach the application's container; undeploy removes its containers, frontend and DNS name.
+    assert isinstance(await control.logs("dev-app", "site", lines=5), list)
+    await control.undeploy("site")
+    gone = await until(lambda: state_of(control, "dev-app", "site"), lambda s: s is not None and s.phase == "removed")
+    assert gone is not None and gone.phase == "removed"
+    assert await host.list_containers({APP_LABEL: "site"}) == []
+    assert [f.name for f in await host.frontends()] == [] and await host.dns_record_sets() == []
+
     # A device whose topology has no load balancer or DNS rejects the application, saying why.
     await control.deploy("site-plain", site(free_port()), selector={"name": "dev-plain"}, strategy=ALL_AT_ONCE)
     refused = await control.drive("site-plain")

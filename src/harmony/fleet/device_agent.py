@@ -294,11 +294,17 @@ class DeviceAgent:
             )
         return DeploymentState(deployment=name, version=version, phase="running", message=outcome.message)
 
+    def _runtime_for(self, score: DeviceScore) -> ContainerRuntime:
+        """Where a workload's containers run: an application's on ``applications``, a container's on ``runtime``."""
+        if isinstance(score, Application) and self.applications is not None:
+            return self.applications
+        return self.runtime
+
     async def _containers(self, score: DeviceScore) -> list[str]:
         """The containers a workload runs: the ``Container``'s one, or every container of the application."""
         if isinstance(score, Container):
             return [score.spec.name]
-        return sorted(c.name for c in await self.runtime.list_containers({APP_LABEL: score.app}))
+        return sorted(c.name for c in await self._runtime_for(score).list_containers({APP_LABEL: score.app}))
 
     async def _remove(self, score: DeviceScore) -> None:
         """Undeploy: the containers, and for an application its frontend and DNS name too."""
@@ -308,7 +314,7 @@ class DeviceAgent:
             with contextlib.suppress(CapabilityError):
                 await self.applications.remove_dns_record_set(score.app)
         for container in await self._containers(score):
-            await self.runtime.remove_container(container, grace=score.stop_grace)
+            await self._runtime_for(score).remove_container(container, grace=score.stop_grace)
 
     async def _healthy(self, score: Container) -> tuple[bool, str]:
         """The container runs and its health command, if any, passes within ``health_timeout``."""
@@ -398,13 +404,13 @@ class DeviceAgent:
             return {
                 "device": self.device,
                 "container": container,
-                "lines": list(await self.runtime.container_logs(container, tail=lines)),
+                "lines": list(await self._runtime_for(dep.score).container_logs(container, tail=lines)),
             }
         if verb == "restart":
             async with self._lock:
                 restarted: list[str] = []
                 for each in containers:
-                    await self.runtime.stop_container(each, grace=dep.score.stop_grace)
-                    restarted.append((await self.runtime.start_container(each)).state)
+                    await self._runtime_for(dep.score).stop_container(each, grace=dep.score.stop_grace)
+                    restarted.append((await self._runtime_for(dep.score).start_container(each)).state)
             return {"device": self.device, "container": container, "state": restarted[0]}
         return {"error": f"unknown command {verb!r}; commands: ping, logs, restart"}
