@@ -13,6 +13,7 @@ from typing import Protocol
 
 from harmony.domain.capabilities.commands import CommandRunner
 from harmony.domain.capabilities.files import ManagedFiles, SymbolicLinks
+from harmony.domain.topology import RunLock
 
 
 class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
@@ -24,3 +25,7 @@ class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    def run_lock(self) -> RunLock:
+        """The lock that serializes runs on this host, held on the host itself (see ``domain.topology``)."""
+        ...

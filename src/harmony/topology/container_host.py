@@ -18,12 +18,14 @@ from harmony.domain.capabilities.files import FileState
 from harmony.domain.capabilities.load_balancer import LoadBalancer
 from harmony.domain.capabilities.probes import ProbeResult
 from harmony.domain.errors import PodmanError, TopologyError
+from harmony.domain.topology import RunLock
 from harmony.domain.values import IPAddress, Port
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.net_probe import NetProbe
 from harmony.infra.podman import Podman, write_containers_conf
+from harmony.infra.run_lock import LocalRunLock
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 
 
@@ -76,6 +78,10 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
 
     async def close(self) -> None:
         return None
+
+    def run_lock(self) -> RunLock:
+        """Runs on this host take turns: the lock sits beside HAProxy's state (one per isolated host)."""
+        return LocalRunLock(self.haproxy.state_dir.parent / "run.lock", topology=self._name)
 
     # ContainerRuntime
 
