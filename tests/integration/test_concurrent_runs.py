@@ -97,7 +97,7 @@ def take_turns(deploy: Path, journal: Path, work: Path, *, others: int, **env: s
         event = first_event(proc, "waiting_for_lock")
         assert f"run {holder_run} (pid {holder.pid}" in str(event["holder"])
     paused.unlink()
-    statuses = []
+    statuses: list[str] = []
     for proc in [holder, *waiting]:
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err
