@@ -37,7 +37,7 @@ def locate(spec: str) -> tuple[str, Path | None, Path]:
     path = Path(spec)
     if path.suffix == ".py":
         if not path.is_file():
-            raise DeploymentError(f"{spec}: no such deployment file")
+            raise DeploymentError(f"{spec}: no such deployment file, package directory or module")
         path = path.resolve()
         if (path.parent / "__init__.py").exists():
             return f"{path.parent.name}.{path.stem}", path.parent.parent, path
