@@ -108,9 +108,7 @@ class Podman:
             made = await self.connector.run_command(["mkdir", "-p", "--", str(self.conf.parent)], timeout=30)
             if not made.ok:
                 raise PodmanError(f"cannot create {self.conf.parent} for containers.conf: {made.stderr.strip()}")
-            await self.connector.write_file(
-                self.conf, CONTAINERS_CONF.encode(), mode=0o644, owner=None, group=None
-            )
+            await self.connector.write_file(self.conf, CONTAINERS_CONF.encode(), mode=0o644, owner=None, group=None)
 
     @property
     def base_argv(self) -> list[str]:
@@ -303,20 +301,8 @@ class Podman:
 
     async def follow_logs(self, name: str, *, tail: int = 0) -> AsyncIterator[str]:
         await self._own(name)
-        proc = await asyncio.create_subprocess_exec(
-            *self.argv("logs", "-f", "--tail", str(tail), name),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        assert proc.stdout is not None
-        try:
-            async for line in proc.stdout:
-                yield line.decode(errors="replace").rstrip("\n")
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-
+        async for line in self.connector.follow_lines(self.argv("logs", "-f", "--tail", str(tail), name)):
+            yield line
 
     async def _must_exist(self, path: PurePosixPath, what: str) -> None:
         # a stat (coalesced with other reads), before a podman command that takes far longer
