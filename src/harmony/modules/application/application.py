@@ -41,6 +41,7 @@ from harmony.domain.capabilities.edge import WebEdge
 from harmony.domain.capabilities.load_balancer import Backend, Frontend
 from harmony.domain.capabilities.probes import Prober
 from harmony.domain.change import Change
+from harmony.domain.claims import Claim, DnsRecordClaim, ListenClaim, NameClaim
 from harmony.domain.errors import ContainerError, DnsError, InvalidValueError, LoadBalancerError
 from harmony.domain.interpret import Interpret
 from harmony.domain.names import NonEmpty, ResourceName, non_empty
@@ -93,6 +94,17 @@ class Application(Score[AppHost]):
     @property
     def name(self) -> str:
         return f"app:{self.app}"
+
+    def claims(self) -> Sequence[Claim]:
+        """Its frontend and DNS owner (both named after ``app``), its public name and port, its A record."""
+        e = self.expose
+        return (
+            NameClaim("frontend name", self.app, "app"),
+            NameClaim("DNS owner", self.app, "app"),
+            NameClaim("exposed hostname", str(e.hostname), "expose.hostname"),
+            ListenClaim(e.address, e.port, "tcp", f"application {self.app}", "expose.port"),
+            DnsRecordClaim(str(e.hostname), "A", self.app, "expose.hostname"),
+        )
 
     @property
     def url(self) -> str:
