@@ -54,6 +54,7 @@ EXPECTED = [
     "Maestro",
     "ManagedFiles",
     "MissingConfigError",
+    "MissingProgramError",
     "NetworkEdge",
     "Outcome",
     "PackagesError",

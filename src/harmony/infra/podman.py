@@ -41,12 +41,14 @@ from harmony.domain.errors import (
     PodmanError,
 )
 from harmony.infra.local_process import run_local
+from harmony.infra.programs import CATATONIT, ENV, PODMAN, RUNC
 
-CONTAINERS_CONF = """\
+CONTAINERS_CONF = f"""\
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+init_path = "{CATATONIT.directory}/{CATATONIT.name}"
 [engine]
-runtime = "runc"
+runtime = "{RUNC.name}"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
@@ -91,7 +93,7 @@ class Podman:
     @property
     def base_argv(self) -> list[str]:
         """``podman`` with the global options selecting this store: what a user types to look around."""
-        argv = ["podman"]
+        argv = [PODMAN.name]
         if self.root is not None:
             argv += ["--root", str(self.root)]
         if self.runroot is not None:
@@ -102,7 +104,8 @@ class Podman:
 
     def argv(self, *args: str) -> list[str]:
         """The full command line for ``podman ARGS`` on this store, with ``CONTAINERS_CONF`` when set."""
-        conf = ["env", f"CONTAINERS_CONF={self.conf}"] if self.conf is not None else []
+        PODMAN.require()
+        conf = ENV.argv(f"CONTAINERS_CONF={self.conf}") if self.conf is not None else []
         return [*conf, *self.base_argv, *args]
 
     async def _run(self, *args: str, timeout: float | None = None, check: bool = True) -> tuple[int, str, str]:
@@ -185,6 +188,9 @@ class Podman:
             if not _managed(existing):
                 raise ForeignContainerError(spec.name)
             raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
+        RUNC.require()
+        if spec.init:
+            CATATONIT.require()
         await self._image_or_fail(spec.image)
         for v in spec.volumes:
             if not await asyncio.to_thread(Path(v.source).exists):
