@@ -20,12 +20,14 @@ from harmony.domain.capabilities import (
     DhcpServer,
     DnsServer,
     Firewall,
+    ImageRegistry,
     KeyValueStore,
     LoadBalancer,
     ManagedFiles,
     NetworkEdge,
     PostgreSQL,
     Prober,
+    RegistryClient,
     SymbolicLinks,
     SystemPackages,
     UsersAndGroups,
@@ -74,11 +76,15 @@ from harmony.domain.errors import (
     MissingProgramError,
     PackagesError,
     PostgreSQLError,
+    RegistryError,
     TopologyError,
     UsersError,
 )
 from harmony.domain.host_group import (
     HostGroup,
+)
+from harmony.domain.image_refs import (
+    PinnedImage,
 )
 from harmony.domain.interpret import (
     Interpret,
@@ -145,6 +151,7 @@ __all__ = [
     "HostUnreachableError",
     "Hostname",
     "ImageNotFoundError",
+    "ImageRegistry",
     "Interpret",
     "InterpretError",
     "InvalidValueError",
@@ -165,10 +172,13 @@ __all__ = [
     "NetworkEdge",
     "Outcome",
     "PackagesError",
+    "PinnedImage",
     "Port",
     "PostgreSQL",
     "PostgreSQLError",
     "Prober",
+    "RegistryClient",
+    "RegistryError",
     "RunReport",
     "Score",
     "Secret",

@@ -128,6 +128,13 @@ CATATONIT = Program(
 )
 BUSYBOX = Program("busybox", "busybox-static", "root filesystem of offline images (fleet busybox-tar, tests)")
 
+# The site image registry
+DOCKER_REGISTRY = Program(
+    "docker-registry", "docker-registry", "site image registry (ImageRegistry)", directory=Path("/usr/bin")
+)
+SKOPEO = Program("skopeo", "skopeo", "image registry client (inspect)")
+START_STOP_DAEMON = Program("start-stop-daemon", "dpkg", "starts docker-registry detached with a pid file")
+
 # Network edge
 HAPROXY = Program(
     "haproxy",
@@ -197,6 +204,9 @@ ALL: tuple[Program, ...] = (
     RUNC,
     CATATONIT,
     BUSYBOX,
+    DOCKER_REGISTRY,
+    SKOPEO,
+    START_STOP_DAEMON,
     HAPROXY,
     DNSMASQ,
     NFT,
