@@ -123,7 +123,7 @@ def test_a_pyproject_without_a_wheel_fails_the_check() -> None:
 
 # Command lines these adapters send through a Connector run on the managed host (over SSH, or here for a
 # local topology), whose programs are that host's business; Scores in modules/ likewise.
-_ON_MANAGED_HOSTS = {"infra/apt.py", "infra/posix_shell.py", "infra/shadow.py"}
+_ON_MANAGED_HOSTS = {"infra/apt.py", "infra/posix_shell.py", "infra/shadow.py", "infra/curl_probe.py"}
 
 
 def test_adapters_name_no_registered_program_outside_the_registry() -> None:
