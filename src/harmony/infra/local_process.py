@@ -23,24 +23,26 @@ from pathlib import Path
 
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.errors import CommandError
+from harmony.infra.programs import IP, SETPRIV, SH
 
 OUTPUT_LIMIT = 1 << 20
 # The guard keeps stdin for the program (an asynchronous list would get /dev/null) and returns its status.
 _GUARD_SCRIPT = 'trap "kill -KILL 0" TERM; exec 3<&0; "$@" <&3 3<&- & wait $!'
-_SETPRIV = shutil.which("setpriv")
+_SETPRIV = SETPRIV.find()
+_SH = SH.find()
 
 
 def _guarded(argv: Sequence[str]) -> list[str]:
-    if _SETPRIV is None:  # util-linux is essential on Debian; elsewhere, only Harmony's own exit kills the group
+    if _SETPRIV is None or _SH is None:  # both are essential on Debian; without them only a clean exit kills
         return list(argv)
-    return [_SETPRIV, "--pdeathsig", "TERM", "--", "sh", "-c", _GUARD_SCRIPT, "harmony-guard", *argv]
+    return [str(_SETPRIV), "--pdeathsig", "TERM", "--", str(_SH), "-c", _GUARD_SCRIPT, "harmony-guard", *argv]
 
 
 async def run_local(
     argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None, netns: str | None = None
 ) -> CommandResult:
     """Run ``argv`` and collect its output; inside ``ip netns exec NETNS`` when ``netns`` is given."""
-    full = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+    full = IP.argv("netns", "exec", netns, *argv) if netns else list(argv)
     try:
         if any("\0" in a for a in full):
             raise ValueError("an argument contains a NUL byte")

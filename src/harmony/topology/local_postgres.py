@@ -9,7 +9,8 @@ from harmony.domain.capabilities.postgres import PostgreSQLState, ServerEndpoint
 from harmony.domain.errors import TopologyError
 from harmony.domain.topology import RunLock
 from harmony.domain.values import Port
-from harmony.infra.postgres import PG_BIN, PostgresInstance
+from harmony.infra.postgres import PostgresInstance
+from harmony.infra.programs import PG_BIN
 from harmony.infra.run_lock import LocalRunLock, lock_file_for
 
 
