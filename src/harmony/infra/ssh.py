@@ -215,20 +215,8 @@ class SshConnector:
         await self._change(path, posix_shell.remove_argv(path))
 
 
-# Held by a process on the host: it takes the flock, says "locked", then reads its stdin until the channel
-# closes (Harmony ended, or died and the connection dropped), and the flock goes with it. The file is named
-# after /etc/hostname so that hosts sharing a /run (namespaces on one machine) still lock apart.
-_LOCK_SCRIPT = """
-d=/run/lock; [ -d "$d" ] && [ -w "$d" ] || d=/tmp
-f="$d/harmony-$(cat /etc/hostname 2>/dev/null || echo host).lock"
-exec 9<>"$f" || exit 2
-if flock -n 9; then printf '%s' "$1" > "$f"; echo locked; exec cat >/dev/null; fi
-echo busy; cat "$f"; exit 75
-"""
-
-
 class SshRunLock:
-    """The run lock of an SSH host, held by a long-lived process on the host (see ``_LOCK_SCRIPT``)."""
+    """The run lock of an SSH host, held by a long-lived process on the host (``posix_shell.run_lock_argv``)."""
 
     def __init__(self, connector: SshConnector) -> None:
         self._connector = connector
@@ -261,7 +249,7 @@ class SshRunLock:
         """None when the lock is now held; otherwise what the host said about its holder."""
         c = self._connector
         conn = c.connection
-        argv = ["sh", "-c", _LOCK_SCRIPT, "harmony-run-lock", holder.model_dump_json()]
+        argv = posix_shell.run_lock_argv(holder.model_dump_json())
         try:
             proc = await conn.create_process(c.command_line(argv), encoding=None)
             first = await proc.stdout.readline()
