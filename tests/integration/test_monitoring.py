@@ -24,6 +24,7 @@ from harmony.domain.capabilities.metrics import (
 )
 from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Status
+from harmony.domain.score import Score
 from harmony.domain.values import IPv4Address
 from harmony.maestro import Maestro
 from harmony.maestro.events import Event
@@ -61,7 +62,7 @@ def routing(sink: WebhookSink) -> AlertRoutes:
 async def test_node_down_is_delivered_then_resolved(monitoring_host: MonitoringHost, webhook_sink: WebhookSink) -> None:
     exporter_port = free_port()
     node_job = ScrapeJob(name=ResourceName(NODE_JOB), targets=(ScrapeTarget(host=LOCAL, port=exporter_port),))
-    scores = [
+    scores: list[Score[MonitoringHost]] = [
         HostMetrics(port=exporter_port),
         server(monitoring_host),
         Scrape(job=node_job),

@@ -154,6 +154,15 @@ def parse_alerts(raw: bytes) -> list[FiringAlert]:
     return sorted(alerts, key=lambda a: (a.starts_at, a.name))
 
 
+async def fetch_alerts(url: str) -> list[FiringAlert]:
+    """The alerts the Alertmanager at ``url`` (``http://host:port``) holds now."""
+    try:
+        raw = await http_call(f"{url.rstrip('/')}/api/v2/alerts", timeout=10)
+    except HttpCallError as e:
+        raise AlertingError(f"alertmanager {url} did not answer: {e.detail} (is it running? --url)") from e
+    return parse_alerts(raw)
+
+
 class Alertmanager:
     """One Alertmanager on ``host:port``, clustering off, configured under ``state_dir``."""
 
@@ -215,11 +224,7 @@ class Alertmanager:
             raise AlertingError(f"alertmanager {self.url}: reload failed: {detail}") from e
 
     async def alerts(self) -> list[FiringAlert]:
-        try:
-            raw = await http_call(f"{self.url}/api/v2/alerts", timeout=10)
-        except HttpCallError as e:
-            raise AlertingError(f"alertmanager {self.url} did not answer: {e.detail}") from e
-        return parse_alerts(raw)
+        return await fetch_alerts(self.url)
 
     async def stop(self) -> None:
         await stop_daemon(self.pid_file)
