@@ -32,6 +32,7 @@ from harmony.domain.capabilities.containers import (
     ImageRef,
     PublishedPort,
 )
+from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import (
     CommandError,
     ContainerNotFoundError,
@@ -40,7 +41,9 @@ from harmony.domain.errors import (
     ImageNotFoundError,
     PodmanError,
 )
+from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
 from harmony.infra.local_process import run_local
+from harmony.infra.registry_login import login_files, registry_error
 
 CONTAINERS_CONF = """\
 [containers]
@@ -147,7 +150,7 @@ class Podman:
         _, out, _ = await self._run("images", "--format", "json")
         return [ImageInfo(id=i["Id"], tags=tuple(i.get("Names") or ())) for i in _json_list(out)]
 
-    async def inspect_image(self, ref: ImageRef) -> ImageInfo | None:
+    async def inspect_image(self, ref: ImageRef | PinnedImage) -> ImageInfo | None:
         status, out, _ = await self._run("image", "inspect", "--format", "json", ref.qualified, check=False)
         if status != 0:
             return None
@@ -170,7 +173,45 @@ class Podman:
         status, _, _ = await self._run("rmi", image_id, check=False)  # refused while a container uses it
         return status == 0
 
-    async def _image_or_fail(self, ref: ImageRef) -> ImageInfo:
+    # Registry (the only place podman talks to the network; see registry_login.py)
+
+    async def push_image(self, image: ImageRef, destination: TaggedImage, login: RegistryLogin) -> ImageDigest:
+        """Push a local image to ``destination``; the digest of the manifest the registry stored."""
+        await self._image_or_fail(image)
+        with login_files(login) as files:
+            digest_file = files.authfile.parent / "digest"
+            status, _, err = await self._run(
+                "push", *files.options(), "--digestfile", str(digest_file), image.qualified, destination,
+                check=False,
+            )  # fmt: skip
+            if status != 0:
+                raise registry_error(login.endpoint, f"push of {image} to {destination} failed", err)
+            return ImageDigest(digest_file.read_text().strip())
+
+    async def pull_image(self, image: PinnedImage, login: RegistryLogin) -> ImageInfo:
+        """Fetch ``image`` by digest unless the store has it; podman writes it whole or not at all."""
+        found = await self.inspect_image(image)
+        if found is not None:
+            return found
+        with login_files(login) as files:
+            status, _, err = await self._run("pull", "--quiet", *files.options(), image, check=False)
+        if status != 0:
+            raise registry_error(login.endpoint, f"pull of {image}", err)
+        return await self._image_or_fail(image)
+
+    async def local_image_digests(self, repository: RepositoryRef) -> Sequence[tuple[ImageDigest, ImageInfo]]:
+        """Images of ``repository`` pulled by digest, newest first (by creation time)."""
+        _, out, _ = await self._run("images", "--format", "json")
+        found: list[tuple[int, ImageDigest, ImageInfo]] = []
+        for data in _json_list(out):
+            for pinned in cast(list[str], data.get("RepoDigests") or []):
+                name, _, digest = pinned.partition("@")
+                if name == repository:
+                    info = ImageInfo(id=str(data["Id"]), tags=tuple(cast(list[str], data.get("Names") or ())))
+                    found.append((int(data.get("Created") or 0), ImageDigest(digest), info))
+        return [(d, i) for _, d, i in sorted(found, key=lambda f: f[0], reverse=True)]
+
+    async def _image_or_fail(self, ref: ImageRef | PinnedImage) -> ImageInfo:
         info = await self.inspect_image(ref)
         if info is None:
             known = tuple(t for i in await self.list_images() for t in i.tags)
