@@ -42,10 +42,8 @@ from harmony.domain.values import Port
 from harmony.infra.daemon import read_pid, spawn_daemon, stop_daemon
 from harmony.infra.http_api import HttpCallError, answers, http_call
 from harmony.infra.local_process import run_local
+from harmony.infra.programs import ALERTMANAGER, AMTOOL
 from harmony.infra.state_files import write_atomic
-
-ALERTMANAGER = "prometheus-alertmanager"
-AMTOOL = "amtool"
 
 
 def _matchers(labels: dict[str, str]) -> list[str]:
@@ -201,7 +199,7 @@ class Alertmanager:
         try:
             staged = tmp / "alertmanager.yml"
             await asyncio.to_thread(write_atomic, staged, render_config(routing), mode=0o600)
-            result = await run_local([AMTOOL, "check-config", str(staged)], timeout=60)
+            result = await run_local(AMTOOL.argv("check-config", str(staged)), timeout=60)
         finally:
             await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
         if not result.ok:
@@ -234,13 +232,12 @@ class Alertmanager:
         os.chmod(self.state_dir, 0o700)
 
     async def _start(self) -> None:
-        argv = [
-            ALERTMANAGER,
+        argv = ALERTMANAGER.argv(
             f"--config.file={self.config_file}",
             f"--storage.path={self.state_dir / 'data'}",
             f"--web.listen-address={self.host}:{self.port}",
             "--cluster.listen-address=",
-        ]
+        )
         problem = await spawn_daemon(
             argv,
             pid_file=self.pid_file,

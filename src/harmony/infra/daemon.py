@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.infra.local_process import run_local
+from harmony.infra.programs import IP
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -102,7 +103,7 @@ async def spawn_daemon(
     Waits until ``ready()`` holds. Returns ``None`` when ready, else what went wrong with the log's tail
     (the process is stopped then). The daemon outlives this process, like the self-daemonizing ones.
     """
-    full = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+    full = IP.argv("netns", "exec", netns, *argv) if netns else list(argv)
     await asyncio.to_thread(pid_file.unlink, missing_ok=True)
     try:
         process = await asyncio.to_thread(_popen_detached, full, log_file)

@@ -15,9 +15,8 @@ from harmony.domain.capabilities.metrics import HostExporterSettings
 from harmony.domain.errors import MetricsError
 from harmony.infra.daemon import read_pid, spawn_daemon, stop_daemon
 from harmony.infra.http_api import answers
+from harmony.infra.programs import NODE_EXPORTER
 from harmony.infra.state_files import write_atomic
-
-NODE_EXPORTER = "prometheus-node-exporter"
 
 
 class NodeExporter:
@@ -44,7 +43,7 @@ class NodeExporter:
         await asyncio.to_thread(write_atomic, self.state_dir / "settings.json", settings.model_dump_json())
         listen = f"{self.host}:{settings.port}"
         problem = await spawn_daemon(
-            [NODE_EXPORTER, f"--web.listen-address={listen}"],
+            NODE_EXPORTER.argv(f"--web.listen-address={listen}"),
             pid_file=self.pid_file,
             log_file=self.state_dir / "node-exporter.log",
             ready=lambda: answers(f"http://{listen}/metrics", timeout=3),

@@ -35,16 +35,14 @@ from harmony.domain.capabilities.metrics import (
     ScrapeJob,
     format_duration,
 )
-from harmony.domain.errors import MetricsError
+from harmony.domain.errors import MetricsError, MissingProgramError
 from harmony.domain.names import ResourceName
 from harmony.domain.values import Port
 from harmony.infra.daemon import read_pid, spawn_daemon, stop_daemon
 from harmony.infra.http_api import HttpCallError, answers, http_call
 from harmony.infra.local_process import run_local
+from harmony.infra.programs import PROMETHEUS, PROMTOOL
 from harmony.infra.state_files import write_atomic
-
-PROMETHEUS = "prometheus"
-PROMTOOL = "promtool"
 
 
 def render_rule(rule: AlertRule) -> dict[str, Any]:
@@ -252,7 +250,11 @@ class Prometheus:
         await asyncio.to_thread(write_atomic, self.state_dir / "prometheus.yml", config)
 
     async def _promtool(self, subject: str, *args: str) -> None:
-        result = await run_local([PROMTOOL, *args], timeout=60)
+        try:
+            argv = PROMTOOL.argv(*args)
+        except MissingProgramError as e:
+            raise MetricsError(subject, str(e)) from e
+        result = await run_local(argv, timeout=60)
         if not result.ok:
             detail = (result.stderr.strip() or result.stdout.strip())[-2000:]
             raise MetricsError(subject, f"rejected by promtool {args[0]} {args[1]}: {detail}")
@@ -268,14 +270,13 @@ class Prometheus:
             raise MetricsError(f"prometheus {self.url}", f"reload failed: {e.detail}") from e
 
     async def _start(self, settings: CollectorSettings) -> None:
-        argv = [
-            PROMETHEUS,
+        argv = PROMETHEUS.argv(
             f"--config.file={self.state_dir / 'prometheus.yml'}",
             f"--storage.tsdb.path={self.state_dir / 'data'}",
             f"--storage.tsdb.retention.time={format_duration(settings.retention)}",
             f"--web.listen-address={self.host}:{self.port}",
             "--web.enable-lifecycle",
-        ]
+        )
         problem = await spawn_daemon(
             argv,
             pid_file=self.pid_file,

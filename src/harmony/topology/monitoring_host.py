@@ -9,7 +9,6 @@ namespace. The daemons are left running when a run ends (they are the deployment
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,9 +23,10 @@ from harmony.domain.capabilities.metrics import (
 from harmony.domain.errors import TopologyError
 from harmony.domain.names import ResourceName
 from harmony.domain.values import IPv4Address, Port
-from harmony.infra.alertmanager import ALERTMANAGER, AMTOOL, Alertmanager
-from harmony.infra.node_exporter import NODE_EXPORTER, NodeExporter
-from harmony.infra.prometheus import PROMETHEUS, PROMTOOL, Prometheus
+from harmony.infra.alertmanager import Alertmanager
+from harmony.infra.node_exporter import NodeExporter
+from harmony.infra.programs import ALERTMANAGER, AMTOOL, NODE_EXPORTER, PROMETHEUS, PROMTOOL
+from harmony.infra.prometheus import Prometheus
 
 METRICS_PORT = Port(9090)
 ALERTS_PORT = Port(9093)
@@ -64,9 +64,8 @@ class MonitoringHost:
         return ServiceAddress(host=IPv4Address(self._host), port=self.alertmanager.port)
 
     async def ensure_ready(self) -> None:
-        missing = [p for p in REQUIRED_PROGRAMS if shutil.which(p) is None]
-        if missing:
-            raise TopologyError(self._name, f"missing programs: {', '.join(missing)} (bash scripts/install)")
+        for program in REQUIRED_PROGRAMS:
+            program.require()  # MissingProgramError names the Debian package
         try:
             await asyncio.to_thread(self.state_dir.mkdir, parents=True, exist_ok=True)
         except OSError as e:
