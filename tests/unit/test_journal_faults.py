@@ -26,16 +26,16 @@ def test_a_new_journal_is_0600_in_a_0700_directory(tmp_path: Path) -> None:
     assert stat.S_IMODE(journal.path.stat().st_mode) == 0o600
 
 
+def corrupt(path: Path) -> None:
+    path.write_bytes(b"this is not a database, and it is long enough to have a header" * 20)
+
+
+def directory(path: Path) -> None:
+    path.mkdir()
+
+
 @pytest.mark.parametrize(
-    ("make", "said"),
-    [
-        (
-            lambda p: p.write_bytes(b"this is not a database, and it is long enough to have a header" * 20),
-            "not a journal",
-        ),
-        (lambda p: p.mkdir(), "is a directory"),
-    ],
-    ids=["corrupt", "directory"],
+    ("make", "said"), [(corrupt, "not a journal"), (directory, "is a directory")], ids=["corrupt", "directory"]
 )
 def test_a_journal_that_is_not_one_is_a_one_line_error_saying_what_to_do(
     tmp_path: Path, make: Callable[[Path], object], said: str
