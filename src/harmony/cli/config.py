@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +26,7 @@ from harmony.config.secret import MASK, Secret
 from harmony.config.sources import Found, Source, StoreSource
 from harmony.config.store import ConfigStore, Entry, Plain, Value
 from harmony.domain.errors import ConfigError, MissingConfigError
+from harmony.infra.state_files import write_atomic
 
 config_app = typer.Typer(help="Settings of a deployment per environment, in the embedded store (or --team).")
 secret_app = typer.Typer(help="Secrets of a deployment per environment: masked, encrypted at rest, never on argv.")
@@ -195,9 +195,11 @@ def config_export(
     if output is None:
         sys.stdout.write(text)
         return
-    fd = os.open(output, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600 if reveal_secrets else 0o644)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+    try:
+        # a new file replaces the old one: an existing file's mode (0644?) never applies to clear secrets
+        write_atomic(output, text, mode=0o600 if reveal_secrets else 0o644)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot write {output}: {getattr(e, 'strerror', None) or e}; pick another file") from e
     console.print(f"exported {len(exported.entries)} setting(s) of {ns} to {output}", highlight=False, markup=False)
 
 
