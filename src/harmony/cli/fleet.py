@@ -122,12 +122,13 @@ def register(
 ) -> None:
     """Register a device with labels and write its own credentials (devices/<device>.json)."""
     fh = FleetHome(home)
-    fh.add_device(device)
+    labels = _labels(label)
 
     async def go() -> None:
-        control = await _control(home)
+        control = await _control(home)  # NATS first: no credentials are written for a fleet that is not there
         try:
-            await control.register(device, _labels(label))
+            fh.add_device(device)
+            await control.register(device, labels)
         finally:
             await control.close()
 
