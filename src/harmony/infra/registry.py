@@ -52,10 +52,14 @@ READY_TIMEOUT = 20.0
 
 
 class DistributionRegistry:
-    def __init__(self, *, state_dir: Path, ca: SiteCA, binary: str = "/usr/bin/docker-registry") -> None:
+    def __init__(
+        self, *, state_dir: Path, ca: SiteCA, binary: str = "/usr/bin/docker-registry", netns: str | None = None
+    ) -> None:
+        """``netns``: run both daemons inside that network namespace (a lab host; storage stays on this disk)."""
         self.state_dir = state_dir.absolute()
         self.ca = ca
         self.binary = binary
+        self.netns = netns
 
     def _path(self, name: str) -> Path:
         return self.state_dir / name
@@ -150,7 +154,7 @@ class DistributionRegistry:
             "--output", str(log), "--exec", self.binary, "--", "serve", str(self._path(f"{role}.yml")),
         ]  # fmt: skip
         try:
-            result = await start_daemon(argv, pid_file=pid_file, netns=None)
+            result = await start_daemon(argv, pid_file=pid_file, netns=self.netns)
         except CommandError as e:
             raise RegistryError(endpoint, f"could not start the {role} registry: {e} (run scripts/install)") from e
         if not result.ok:
