@@ -46,6 +46,7 @@ from harmony.domain.capabilities.load_balancer import Backend, Frontend
 from harmony.domain.capabilities.probes import Prober
 from harmony.domain.capabilities.registry import RegistryClient
 from harmony.domain.change import Change
+from harmony.domain.claims import Claim, DnsRecordClaim, ListenClaim, NameClaim
 from harmony.domain.errors import ContainerError, DnsError, InvalidValueError, LoadBalancerError, RegistryError
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.interpret import Interpret
@@ -107,6 +108,17 @@ class Application(Score[AppHost]):
     @property
     def name(self) -> str:
         return f"app:{self.app}"
+
+    def claims(self) -> Sequence[Claim]:
+        """Its frontend and DNS owner (both named after ``app``), its public name and port, its A record."""
+        e = self.expose
+        return (
+            NameClaim("frontend name", self.app, "app"),
+            NameClaim("DNS owner", self.app, "app"),
+            NameClaim("exposed hostname", str(e.hostname), "expose.hostname"),
+            ListenClaim(e.address, e.port, "tcp", f"application {self.app}", "expose.port"),
+            DnsRecordClaim(str(e.hostname), "A", self.app, "expose.hostname"),
+        )
 
     @property
     def url(self) -> str:
