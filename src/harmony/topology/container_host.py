@@ -27,7 +27,7 @@ from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.net_probe import NetProbe
-from harmony.infra.podman import Podman, write_containers_conf
+from harmony.infra.podman import Podman
 from harmony.infra.skopeo import Skopeo
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 
@@ -84,9 +84,8 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
         return self._name
 
     async def ensure_ready(self) -> None:
-        if self.podman.conf is not None and not self.podman.conf.exists():
-            write_containers_conf(self.podman.conf)
         try:
+            await self.podman.prepare()
             await self.podman.list_images()
         except PodmanError as e:
             raise TopologyError(self._name, f"podman is not usable: {e} (run scripts/install)") from e
