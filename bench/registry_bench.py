@@ -6,12 +6,15 @@ One run: a site registry (two docker-registry daemons over TLS, bcrypt htpasswd)
 that pushes images with a ``--mib`` MiB incompressible layer, and ``--devices`` device hosts (each its own
 podman store, HAProxy, dnsmasq, read-only account) with device agents on a real nats-server. Per round:
 1. **floor**: every device store runs ``podman pull --authfile --cert-dir`` of a fresh digest at once (the
-   same command Harmony's adapter runs), timed until all have it;
+   same command Harmony's adapter runs), timed until all have it; then, by hand, ``podman run -d`` of it and
+   ``GET /`` until it answers (pull + start: what a rollout has to do at the least);
 2. **pull through Harmony**: every device host's ``pull_image`` (login files, pull, inspect) of another
    fresh digest, concurrently;
 3. **fleet rollout**: ``FleetControl.deploy`` + ``drive`` of an ``Application`` pinned to a third fresh
    digest, all at once, until every device reports it healthy: pull, new container beside the old one,
-   smoke check, load-balancer switch, old one stopped.
+   smoke check, load-balancer switch, old one stopped;
+4. **rollback**: the same to the previous digest, which every device kept (``keep_images=2``): the
+   blue-green part alone, without a pull.
 Each round pushes three new images, so nothing is ever pulled from a warm store. Medians go to
 ``docs/benchmarks.md`` between the markers.
 """
@@ -26,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import date
 from ipaddress import IPv4Address
 from pathlib import Path, PurePosixPath
@@ -102,6 +106,29 @@ async def bare_pull(host: ContainerHost, image: PinnedImage) -> None:
         raise SystemExit(f"podman pull failed: {result.stderr}")
 
 
+async def start_by_hand(host: ContainerHost, image: PinnedImage, name: str) -> None:
+    """``podman run -d`` of the pulled image, then ``GET /`` until it answers: the by-hand start."""
+    argv = ["run", "-d", "--pull=never", "--init", "--name", name, "-p", "127.0.0.1::8080", image]
+    result = await run_local(host.podman.argv(*argv, "httpd", "-f", "-p", "8080", "-h", "/www"), timeout=600)
+    if not result.ok:
+        raise SystemExit(f"podman run failed: {result.stderr}")
+    port = await run_local(host.podman.argv("port", name, "8080"), timeout=60)
+    address = port.stdout.strip().splitlines()[0]
+    for _ in range(12000):  # 10 minutes at most
+        if await asyncio.to_thread(answers, f"http://{address}/index.html"):
+            return
+        await asyncio.sleep(0.05)
+    raise SystemExit(f"{name} never answered on {address}")
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
 def device_host(directory: Path, name: str, login: RegistryLogin, driver: str) -> ContainerHost:
     """A device: its own store (with ``driver``; devices use overlay, the tests vfs), HAProxy and dnsmasq."""
     host = ContainerHost.isolated(directory, dns_port=free_port(), name=name, registry_logins=[login])
@@ -164,30 +191,49 @@ async def main(devices: int, mib: int, repeat: int, driver: str) -> list[dict[st
         for agent in agents:
             await agent.start()
         lb = free_port()
+
+        async def roll_out(image: PinnedImage) -> float:
+            t0 = time.monotonic()
+            everyone = Strategy(wave_timeout=600)
+            await control.deploy("site", app(image, lb), selector={"bench": "yes"}, strategy=everyone)
+            done = await control.drive("site")
+            took = time.monotonic() - t0
+            status = await control.status("site")
+            if done.phase != "done" or status.healthy != devices:
+                raise SystemExit(f"rollout {done.phase}: {done.reason}; {status.healthy} healthy")
+            return took
+
+        previous = await push(build, settings, tmp, "warm-up", mib)
+        await roll_out(previous)  # the first deploy also starts every device's HAProxy and dnsmasq
         for r in range(repeat):
             floor_image, pull_image, rollout_image = [await push(build, settings, tmp, f"r{r}-{k}", mib) for k in "abc"]
             t0 = time.monotonic()
             await asyncio.gather(*(bare_pull(h, floor_image) for h in hosts))
             floor = time.monotonic() - t0
             t0 = time.monotonic()
+            await asyncio.gather(*(start_by_hand(h, floor_image, f"by-hand-{r}") for h in hosts))
+            by_hand = floor + time.monotonic() - t0
+            for h in hosts:
+                await run_local(h.podman.argv("rm", "-f", "-t", "0", f"by-hand-{r}"), timeout=120)
+            t0 = time.monotonic()
             await asyncio.gather(*(h.pull_image(pull_image) for h in hosts))
             pulled = time.monotonic() - t0
-            t0 = time.monotonic()
-            await control.deploy(
-                "site", app(rollout_image, lb), selector={"bench": "yes"}, strategy=Strategy(wave_timeout=600)
-            )
-            done = await control.drive("site")
-            rollout = time.monotonic() - t0
-            status = await control.status("site")
-            if done.phase != "done" or status.healthy != devices:
-                raise SystemExit(f"rollout {done.phase}: {done.reason}; {status.healthy} healthy")
+            rollout = await roll_out(rollout_image)
+            back = await roll_out(previous)  # kept on every device (keep_images=2): no pull, blue-green only
+            await roll_out(rollout_image)  # the next round rolls back to this one
+            previous = rollout_image
             for h in hosts:  # the next round starts from stores without these images
                 for image in (floor_image, pull_image):
                     info = await h.inspect_image(image)
                     if info is not None:
                         await h.remove_image_if_unused(info.id)
-            rounds.append({"floor": floor, "pull": pulled, "rollout": rollout})
-            print(f"round {r + 1}: floor {floor:.2f}s, harmony pull {pulled:.2f}s, rollout {rollout:.2f}s", flush=True)
+            rounds.append({"floor": floor, "hand": by_hand, "pull": pulled, "rollout": rollout, "back": back})
+            print(
+                f"round {r + 1}: floor {floor:.2f}s, by hand pull+run {by_hand:.2f}s, harmony pull {pulled:.2f}s, "
+                f"rollout {rollout:.2f}s, "
+                f"rollback to the kept image {back:.2f}s",
+                flush=True,
+            )
     finally:
         for agent in agents:
             await agent.stop()
@@ -204,6 +250,8 @@ def write_doc(rounds: list[dict[str, float]], devices: int, mib: int, driver: st
     floor = statistics.median(r["floor"] for r in rounds)
     pulled = statistics.median(r["pull"] for r in rounds)
     rollout = statistics.median(r["rollout"] for r in rounds)
+    back = statistics.median(r["back"] for r in rounds)
+    hand = statistics.median(r["hand"] for r in rounds)
     table = "\n".join(
         [
             START,
@@ -215,9 +263,13 @@ def write_doc(rounds: list[dict[str, float]], devices: int, mib: int, driver: st
             "| step | time |",
             "|---|---:|",
             f"| floor: bare `podman pull` by digest by the {devices} clients at once | {floor:.2f} s (1.0×) |",
+            f"| by hand: that pull, then `podman run -d` and `GET /` until it answers, on the {devices} clients "
+            f"| {hand:.2f} s ({hand / floor:.1f}×) |",
             f"| Harmony `pull_image` on the {devices} device hosts at once | {pulled:.2f} s ({pulled / floor:.1f}×) |",
             f"| fleet rollout (deploy to all healthy: pull, blue-green start, smoke check, LB switch) "
             f"| {rollout:.2f} s ({rollout / floor:.1f}×) |",
+            f"| fleet rollout back to the previous digest, still on every device (no pull: blue-green only) "
+            f"| {back:.2f} s ({back / floor:.1f}×) |",
             END,
         ]
     )
