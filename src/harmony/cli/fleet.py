@@ -161,6 +161,9 @@ def agent(
             "pulls pinned images from that endpoint with it (repeatable; needs --dns-port)."
         ),
     ] = [],  # noqa: B006 - typer reads the default
+    metrics_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Serve the agent's /metrics on this loopback port.")
+    ] = None,
 ) -> None:
     """Run a device agent in the foreground (podman with its own store under --store).
 
@@ -177,7 +180,9 @@ def agent(
             "used with --dns-port (images are pulled for Application Scores)",
         )
     runtime = Podman.isolated(store)
-    settings = AgentSettings(heartbeat_interval=heartbeat, ground_truth_interval=ground_truth)
+    settings = AgentSettings(
+        heartbeat_interval=heartbeat, ground_truth_interval=ground_truth, metrics_port=metrics_port
+    )
     host = None
     if dns_port is not None:
         host = ContainerHost(
