@@ -41,7 +41,7 @@ def slow_web(version: str) -> Container:
     return Container(
         spec=ContainerSpec(
             name=ContainerName("slowweb"), image=IMAGE, command=("sh", "-c", script),
-            health=ContainerHealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=0.3),
+            health=ContainerHealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1:8080/"), interval=0.3),
             restart="no",
         ),
         stop_grace=1.0,

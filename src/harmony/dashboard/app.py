@@ -10,6 +10,7 @@ answer 503 and change nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,9 +47,10 @@ from harmony.dashboard.users import UserStore
 from harmony.domain.errors import HarmonyError, InvalidValueError, KeyValueError
 from harmony.fleet.control import DeviceOffline, FleetControl
 from harmony.fleet.controller import Controller
-from harmony.maestro.journal import Journal
+from harmony.maestro.journal import Journal, RunRecord
 
 HERE = Path(__file__).parent
+log = logging.getLogger("harmony.dashboard")
 EVENT_CHECK = 0.25  # seconds between looks at the view's change counter
 EVENT_IDLE = 2.0  # a change event at least this often: heartbeat ages move on
 
@@ -94,11 +96,12 @@ def create_app(d: Dashboard) -> Starlette:
             "controllers": sorted(view.controllers.values(), key=lambda c: c[0].controller) if view else [],
             "flash": _pop_flash(session) if request.query_params.get("partial") != "1" else "",
             "now": datetime.now(UTC),
+            "live": True,
         }
         return templates.TemplateResponse(request, name, {**base, **context}, status_code=code)
 
     def error(request: Request, status: int, title: str, message: str) -> Response:
-        return render(request, "error.html", status, title=title, message=message)
+        return render(request, "error.html", status, title=title, message=message, live=False)
 
     def page(handler: Callable[[Request, Session], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         """A page for any logged-in user; a partial fetch without a session answers 401 (the page reloads)."""
@@ -293,13 +296,7 @@ def create_app(d: Dashboard) -> Starlette:
         return render(request, "failover.html", failover=found)
 
     async def journal(request: Request, session: Session) -> Response:
-        runs = []
-        if d.journal_path.exists():
-            store = await asyncio.to_thread(Journal, d.journal_path)
-            try:
-                runs = await asyncio.to_thread(store.runs, 50)
-            finally:
-                store.close()
+        runs = await asyncio.to_thread(_recent_runs, d.journal_path) if d.journal_path.exists() else []
         return render(request, "journal.html", runs=runs, path=d.journal_path)
 
     async def events(request: Request, session: Session) -> Response:
@@ -347,6 +344,10 @@ def create_app(d: Dashboard) -> Starlette:
             return error(request, exc.status_code, "Error", str(exc.detail))
         return error(request, 404, "Not found", f"Nothing at {request.url.path}.")
 
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("dashboard: %s %s failed", request.method, request.url.path, exc_info=exc)
+        return error(request, 500, "Internal error", "The dashboard failed to render this page; see its log.")
+
     routes = [
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -363,8 +364,19 @@ def create_app(d: Dashboard) -> Starlette:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(
-        routes=routes, middleware=[Middleware(SecurityHeaders)], exception_handlers={HTTPException: not_found}
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={HTTPException: not_found, Exception: server_error},
     )
+
+
+def _recent_runs(path: Path) -> list[RunRecord]:
+    """The last runs, read in one thread (an SQLite connection stays in the thread that made it)."""
+    store = Journal(path)
+    try:
+        return store.runs(50)
+    finally:
+        store.close()
 
 
 def _pop_flash(session: Session | None) -> str:

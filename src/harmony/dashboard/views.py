@@ -118,8 +118,9 @@ class DesiredVsActual:
 
 
 def device_deployments(view: FleetView, device: str) -> tuple[DesiredVsActual, ...]:
-    names = {d for d, states in view.states.items() if device in states}
-    names |= {d for d, (r, _) in view.rollouts.items() if device in r.targets}
+    """Per deployment on ``device``: the version its desired-state key names, and what the device reports."""
+    desired = view.desired.get(device, {})
+    names = set(desired) | {d for d, states in view.states.items() if device in states}
     rows: list[DesiredVsActual] = []
     for name in sorted(names):
         rollout = view.rollouts.get(name, (None, None))[0]
@@ -127,9 +128,9 @@ def device_deployments(view: FleetView, device: str) -> tuple[DesiredVsActual, .
         rows.append(
             DesiredVsActual(
                 deployment=name,
-                desired=rollout.version if rollout is not None and device in rollout.released else None,
+                desired=desired.get(name),
                 rollout_phase=rollout.phase if rollout is not None else "",
-                actual=state.version if state is not None else None,
+                actual=state.version if state is not None and state.version else None,
                 phase=state.phase if state is not None else None,
                 message=state.message if state is not None else "",
             )

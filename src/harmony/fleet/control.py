@@ -89,6 +89,7 @@ class FleetView:
         self.info: dict[str, DeviceInfo] = {}
         self.rollouts: dict[str, tuple[Rollout, datetime]] = {}  # deployment -> (record, stored at)
         self.controllers: dict[str, tuple[ControllerBeat, datetime]] = {}
+        self.desired: dict[str, dict[str, str]] = {}  # device -> deployment -> desired version
         self.lease: tuple[Lease, datetime] | None = None
         self._watches: list[Watch] = []
         self.changed = asyncio.Event()
@@ -131,6 +132,14 @@ class FleetView:
                 self.rollouts[u.key] = (Rollout.from_bytes(u.value), u.stored_at)
             self._touch()
 
+        async def on_desired(u: KvUpdate) -> None:
+            device, _, deployment = u.key.partition(".")
+            if u.value is None:
+                self.desired.get(device, {}).pop(deployment, None)
+            else:
+                self.desired.setdefault(device, {})[deployment] = version_of(u.value)
+            self._touch()
+
         async def on_controller(u: KvUpdate) -> None:
             if u.key == LEASE_KEY:
                 self.lease = (Lease.from_bytes(u.value), u.stored_at) if u.value is not None else None
@@ -141,7 +150,8 @@ class FleetView:
 
         handlers: list[tuple[str, UpdateHandler]] = [(STATE, on_state), (HEARTBEAT, on_beat)]
         if self.everything:
-            handlers += [(DEVICES, on_device), (INFO, on_info), (ROLLOUTS, on_rollout), (CONTROLLER, on_controller)]
+            handlers += [(DEVICES, on_device), (INFO, on_info), (ROLLOUTS, on_rollout), (DESIRED, on_desired)]
+            handlers.append((CONTROLLER, on_controller))
         self._watches = [await self._bus.watch(bucket, ">", handler) for bucket, handler in handlers]
         await asyncio.gather(*(w.replayed.wait() for w in self._watches))
 

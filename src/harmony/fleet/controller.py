@@ -111,7 +111,7 @@ class Controller:
             await self._tasks.stop_all()
         finally:
             self._holding = False
-            if self.view is not None:
+            if self.view is not None and self.connected:  # else its consumers expire by themselves
                 with contextlib.suppress(KeyValueError):
                     await self.view.stop()
             if self.control is not None:
@@ -168,7 +168,7 @@ class Controller:
         self._holding = True
         self.term = lease.term
         self._renew_started = started
-        self.lease_line = f"active (term {lease.term})"
+        self.lease_line = f"holding the lease, term {lease.term}"
 
     async def _follow(self, why: str) -> None:
         if self._holding:
