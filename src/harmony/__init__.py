@@ -20,12 +20,14 @@ from harmony.domain.capabilities import (
     DhcpServer,
     DnsServer,
     Firewall,
+    ImageRegistry,
     KeyValueStore,
     LoadBalancer,
     ManagedFiles,
     NetworkEdge,
     PostgreSQL,
     Prober,
+    RegistryClient,
     SymbolicLinks,
     SystemPackages,
     UsersAndGroups,
@@ -73,11 +75,15 @@ from harmony.domain.errors import (
     MissingConfigError,
     PackagesError,
     PostgreSQLError,
+    RegistryError,
     TopologyError,
     UsersError,
 )
 from harmony.domain.host_group import (
     HostGroup,
+)
+from harmony.domain.image_refs import (
+    PinnedImage,
 )
 from harmony.domain.interpret import (
     Interpret,
@@ -144,6 +150,7 @@ __all__ = [
     "HostUnreachableError",
     "Hostname",
     "ImageNotFoundError",
+    "ImageRegistry",
     "Interpret",
     "InterpretError",
     "InvalidValueError",
@@ -163,10 +170,13 @@ __all__ = [
     "NetworkEdge",
     "Outcome",
     "PackagesError",
+    "PinnedImage",
     "Port",
     "PostgreSQL",
     "PostgreSQLError",
     "Prober",
+    "RegistryClient",
+    "RegistryError",
     "RunReport",
     "Score",
     "Secret",

@@ -84,7 +84,9 @@ def test_validation_names_the_host_whose_scores_collide(tmp_path: Path) -> None:
         return [ManagedFile(path=PurePosixPath("/same"), content=str(i)) for i in range(twice)]
 
     deployment = HostGroup(hosts=hosts).deploy(scores)
-    with pytest.raises(DeploymentError, match="on host h1: two Scores are named 'file:/same'"):
+    with pytest.raises(
+        DeploymentError, match=r"on host h1: .*test_per_host_scores\.py:84: two Scores are named 'file:/same'"
+    ):
         deployment.validate()
 
 

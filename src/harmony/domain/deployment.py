@@ -11,11 +11,15 @@ built (never again at plan or apply time), so a value that is wrong for one host
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Final, cast
 
+from harmony.domain import consistency
 from harmony.domain.companion import Verification
+from harmony.domain.consistency import Finding, InconsistentDeploymentError
 from harmony.domain.errors import DeploymentError, HarmonyError
 from harmony.domain.host_group import HostGroup
+from harmony.domain.origin import origin_of
 from harmony.domain.score import AnyScore, Score
 from harmony.domain.topology import Topology
 
@@ -85,8 +89,10 @@ class Deployment[T: Topology]:
                 return scores
         raise DeploymentError(f"{getattr(host, 'name', host)!r} is not a host of this deployment")
 
-    def validate(self) -> None:
-        """Raise ``DeploymentError`` naming the offending Scores (and host) if the run order cannot work."""
+    def validate(self, *, strict: bool = False) -> None:
+        """Raise ``DeploymentError`` naming the offending Scores (and host) if the run order cannot work,
+        and ``InconsistentDeploymentError`` listing every finding when Scores contradict each other
+        (with ``strict``, warnings count as errors too)."""
         names: set[str] = set()
         for host, scores in self._by_host:
             try:
@@ -99,6 +105,44 @@ class Deployment[T: Topology]:
         for v in self.smoke_tests:
             if v.score.name not in names:
                 raise DeploymentError(f"smoke test {v.test_name} checks {v.score.name}, which is not deployed")
+        found = self.findings()
+        if any(f.severity == "error" or strict for f in found):
+            raise InconsistentDeploymentError(sorted(found, key=lambda f: f.severity != "error"))
+
+    def findings(self) -> list[Finding]:
+        """Every error and warning of the deployment-wide pass (``domain.consistency``), host by host."""
+        found: list[Finding] = []
+        seen_hosts: dict[str, int] = {}
+        for i, (host, _) in enumerate(self._by_host):
+            name = str(getattr(host, "name", host))
+            if name in seen_hosts:
+                found.append(
+                    Finding(
+                        severity="error",
+                        rule="duplicate_host",
+                        score="hosts",
+                        field="hosts",
+                        message=f"{name!r} is listed twice (positions {seen_hosts[name] + 1} and {i + 1}); "
+                        "expected each host once (two runs at once on one machine)",
+                    )
+                )
+            seen_hosts.setdefault(name, i)
+        per_host: list[tuple[str, list[Finding]]] = []
+        done: set[int] = set()
+        for host, scores in self._by_host:
+            if id(scores) in done:
+                continue
+            done.add(id(scores))
+            per_host.append((str(getattr(host, "name", host)), consistency.check(scores)))
+        for host_name, host_findings in per_host:
+            for f in host_findings:
+                found.append(f if not self.varies_per_host else replace(f, score=f"{host_name}: {f.score}"))
+        return found
+
+
+def _where(score: AnyScore) -> str:
+    origin = origin_of(score)
+    return f"{origin}: " if origin else ""
 
 
 def _scores_of[T: Topology](scores: Callable[[T], Sequence[Score[T]]], host: T) -> tuple[Score[T], ...]:
@@ -109,16 +153,25 @@ def _scores_of[T: Topology](scores: Callable[[T], Sequence[Score[T]]], host: T) 
 
 
 def validate_order(scores: Sequence[AnyScore]) -> None:
-    """Names are unique, every dependency comes earlier in ``scores``, and Scores of one class that run
-    together pass their ``check_alongside``."""
+    """Names are unique, every dependency names a Score that comes earlier in ``scores``, Scores of one class
+    that run together pass their ``check_alongside``, and the claims of all of them agree (no error finding
+    of ``domain.consistency``)."""
     seen: set[str] = set()
+    every = {s.name for s in scores}
     for score in scores:
+        where = _where(score)
         if score.name in seen:
-            raise DeploymentError(f"two Scores are named {score.name!r}; Score names must be unique")
+            raise DeploymentError(f"{where}two Scores are named {score.name!r}; Score names must be unique")
+        unknown = [d for d in score.depends_on() if d not in every]
+        if unknown:
+            raise DeploymentError(
+                f"{where}{score.name} depends on {', '.join(map(repr, unknown))}: unknown Score name(s); "
+                f"expected one of {', '.join(sorted(every - {score.name})) or 'no other Score'}"
+            )
         missing = [d for d in score.depends_on() if d not in seen]
         if missing:
             raise DeploymentError(
-                f"{score.name} depends on {', '.join(missing)}, which must come earlier in the Score list"
+                f"{where}{score.name} depends on {', '.join(missing)}, which must come earlier in the Score list"
             )
         seen.add(score.name)
     by_class: dict[type[AnyScore], list[AnyScore]] = {}
@@ -127,3 +180,6 @@ def validate_order(scores: Sequence[AnyScore]) -> None:
     for cls, group in by_class.items():
         if len(group) > 1:
             cls.check_alongside(group)
+    errors = [f for f in consistency.check(scores) if f.severity == "error"]
+    if errors:
+        raise InconsistentDeploymentError(errors)

@@ -37,6 +37,11 @@
         │   ├── ForeignContainerError           a container Harmony did not create: never touched
         │   ├── ContainerStartError             a container that would not start (port taken, bad mount)
         │   └── PodmanError                     the podman adapter's own failures
+        ├── RegistryError                       an image registry, or a host pushing to / pulling from one
+        │   ├── RegistryUnreachableError        nothing answers at the registry's endpoint
+        │   ├── RegistryAuthError               the registry refused this host's account (or its rights)
+        │   ├── RegistryCertificateError        the registry's certificate is not signed by the trusted site CA
+        │   └── ImageNotInRegistryError         no such digest or tag in the registry
         ├── KeyValueError                       the shared key-value store (NATS JetStream KV)
         │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
         │   ├── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
@@ -226,6 +231,31 @@ class ContainerStartError(ContainerError):
 
 class PodmanError(ContainerError):
     """A podman command failed in a way no more specific error describes."""
+
+
+class RegistryError(CapabilityError):
+    """An image registry operation failed; ``endpoint`` is the registry's host:port."""
+
+    def __init__(self, endpoint: str, message: str, *, evidence: tuple[str, ...] = ()) -> None:
+        self.endpoint = endpoint
+        self.evidence = evidence
+        super().__init__(message)
+
+
+class RegistryUnreachableError(RegistryError):
+    """Nothing answers at the registry endpoint (down, wrong address, firewalled)."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused this host's credentials, or the account may not do this (a pull account pushing)."""
+
+
+class RegistryCertificateError(RegistryError):
+    """The registry's TLS certificate is not signed by the CA this host trusts."""
+
+
+class ImageNotInRegistryError(RegistryError):
+    """The registry has no manifest of that digest or tag."""
 
 
 class ConfigError(HarmonyError):

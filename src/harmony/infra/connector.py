@@ -8,6 +8,7 @@ under (only a local sandbox has one); tools that write account or package databa
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from pathlib import PurePosixPath
 from typing import Protocol
 
@@ -24,3 +25,8 @@ class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
+        """The output lines of a long-running ``argv`` (stdout and stderr merged) as they come, e.g. a log
+        being followed; the program is stopped when the caller stops iterating."""
+        ...

@@ -58,6 +58,7 @@ echo 'APT::Sandbox::User "root";' > /etc/apt/apt.conf.d/99harmony-lab  # the rep
 if [ -d "{lab}/apt-repo" ]; then echo "deb [trusted=yes] file:{lab}/apt-repo ./" > /etc/apt/sources.list; fi
 mkdir -p /srv/readonly
 mount -t tmpfs -o ro,size=64k tmpfs /srv/readonly
+{cgroups}
 mkdir -p /run/sshd
 exec /usr/sbin/sshd -D -e -f "$d/sshd_config"
 """
@@ -160,6 +161,7 @@ class SshLab:
             name=host.name,
             plain=PLAIN_USER,
             sudo=SUDO_USER,
+            cgroups=_cgroup_mounts(),
         )
         (host.dir / "boot.sh").write_text(boot)
         log = (host.dir / "sshd.log").open("wb")
@@ -249,6 +251,24 @@ def main(argv: list[str]) -> int:
         return 0
     print("usage: python -m harmony.testing.ssh_lab up DIR [N] | down DIR", file=sys.stderr)
     return 2
+
+
+def _cgroup_mounts() -> str:
+    """Shell lines mounting this machine's cgroup hierarchies again: ``ip netns exec`` mounts a fresh
+    ``/sys`` without them, and container runtimes (runc) need them to start anything."""
+    lines: list[str] = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _, target, fstype, options, *_ = line.split()
+        if not target.startswith("/sys/fs/cgroup"):
+            continue
+        if fstype == "tmpfs" and target == "/sys/fs/cgroup":
+            lines.insert(0, "mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup")
+        elif fstype in ("cgroup", "cgroup2"):
+            wanted = ",".join(
+                o for o in options.split(",") if o not in ("rw", "ro", "relatime", "nosuid", "nodev", "noexec")
+            )
+            lines.append(f"mkdir -p {target} && mount -t {fstype} -o {wanted or 'defaults'} {fstype} {target}")
+    return "\n".join(lines)
 
 
 def _run(*argv: str) -> None:
