@@ -332,7 +332,10 @@ def create_app(d: Dashboard) -> Starlette:
         if view is None or name not in view.devices:
             raise FormError("device", f"no device {name!r} is registered", status=404)
         known = tuple(r.deployment for r in views.device_deployments(view, name))
-        deployment = required(form, "deployment", choices=known)
+        deployment = required(form, "deployment")
+        if deployment not in known:
+            expected = f"one of: {', '.join(known)}" if known else "a deployment on this device (it has none)"
+            raise FormError("deployment", f"{deployment!r} is not valid; expected {expected}")
         answer = await control().restart(name, deployment)
         if "error" in answer:
             raise InvalidValueError("deployment", deployment, str(answer["error"]))

@@ -46,7 +46,8 @@ HEADERS = [
 
 
 class SecurityHeaders:
-    """ASGI middleware: the headers above on every HTTP response (errors and static files included)."""
+    """ASGI middleware: the headers above on every HTTP response (errors and static files included), and a
+    ``Server-Timing`` header with the time from the request to the response's start (what a render costs)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -56,9 +57,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = time.perf_counter()
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS]
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
+                message["headers"] = [*message.get("headers", []), *HEADERS, (b"server-timing", took)]
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -35,10 +35,11 @@ def parse_filters(query: Mapping[str, str]) -> Filters:
         if not sep or not key:
             raise InvalidValueError("label", text, "key=value (e.g. ring=canary)")
         label = (key.strip(), value.strip())
-    status = query.get("status", "")
-    if status not in ("", "online", "offline"):
-        raise InvalidValueError("status", status, "online, offline or empty")
-    return Filters(site=query.get("site", "").strip(), label=label, status=status or None)
+    text = query.get("status", "")
+    status: Presence | None = "online" if text == "online" else "offline" if text == "offline" else None
+    if text and status is None:
+        raise InvalidValueError("status", text, "online, offline or empty")
+    return Filters(site=query.get("site", "").strip(), label=label, status=status)
 
 
 @dataclass(frozen=True)
