@@ -18,6 +18,7 @@ from harmony.cli import lb as lb_cli
 from harmony.cli import run as run_cmd
 from harmony.cli.check import check_deployment
 from harmony.cli.containers import app as containers_app
+from harmony.cli.doctor import doctor as doctor_cmd
 from harmony.cli.errors import guarded
 from harmony.cli.journal_view import show_run, show_runs
 from harmony.cli.loading import load
@@ -40,6 +41,7 @@ app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")
 app.add_typer(lb_cli.lb_app, name="lb")
+app.command("doctor")(doctor_cmd)
 
 Deploy = Annotated[str, typer.Argument(help="Deployment: a .py file, a package directory, or a module name.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line for runs).")]

