@@ -13,9 +13,11 @@ from rich.table import Table
 from harmony.cli import agent as agent_cli
 from harmony.cli import alerts as alerts_cli
 from harmony.cli import config as config_cli
-from harmony.cli import errors
+from harmony.cli import (
+    errors,
+    fleet_serve,  # registers `fleet serve` on `fleet`
+)
 from harmony.cli import fleet as fleet_cmd
-from harmony.cli import fleet_serve  # registers `fleet serve` on `fleet`
 from harmony.cli import lb as lb_cli
 from harmony.cli import run as run_cmd
 from harmony.cli.check import check_deployment
