@@ -1,14 +1,17 @@
-"""The podman adapter against real rootful podman, one isolated store per test."""
+"""The podman adapter against real rootful podman, one isolated store per test: on this machine and on an
+SSH lab host (the same adapter through the host's connector; ports are published on that host's loopback,
+so they are fetched from there)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import urllib.request
+import secrets
+import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 
 import pytest
 
+from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.containers import (
     ContainerName,
     ContainerSpec,
@@ -19,14 +22,51 @@ from harmony.domain.capabilities.containers import (
     VolumeMount,
 )
 from harmony.domain.errors import ContainerStartError, ForeignContainerError, ImageNotFoundError
-from harmony.domain.values import Port
+from harmony.domain.values import Port, ip_address
+from harmony.infra.curl_probe import CurlProbe
 from harmony.infra.podman import Podman
-from tests.fixtures.podman import ImageMaker, podman_in, wipe
+from harmony.testing.ssh_lab import SshLab
+from tests.fixtures.podman import ImageMaker, podman_in, wipe_store
+from tests.fixtures.ssh_hosts import lab_hosts
 
 
-def http_get(port: int, path: str = "/") -> tuple[int, str]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-        return r.status, r.read().decode()
+@pytest.fixture(params=["local", "ssh"])
+async def podman(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Podman]:
+    """An isolated store on this machine, or on the first SSH lab host (in its private ``/srv``)."""
+    if shutil.which("podman") is None or shutil.which("runc") is None:
+        pytest.fail("podman and runc are required; run scripts/install")
+    if request.param == "local":
+        runtime = podman_in(tmp_path / "podman")
+        try:
+            yield runtime
+        finally:
+            await wipe_store(runtime)
+        return
+    lab: SshLab = request.getfixturevalue("ssh_lab")
+    host = lab_hosts(lab)[0]
+    await host.ensure_ready()
+    runtime = Podman.isolated(PurePosixPath(f"/srv/podman-{secrets.token_hex(4)}"), host.connector)
+    try:
+        await runtime.prepare()
+        yield runtime
+    finally:
+        await wipe_store(runtime)
+        await host.close()
+
+
+def store_beside(podman: Podman, name: str) -> Podman:
+    """Another isolated store on the same host as ``podman``."""
+    base = podman.conf.parent.parent if podman.conf is not None else PurePosixPath("/srv")
+    return Podman.isolated(base / name, podman.connector)
+
+
+async def http_get(podman: Podman, port: int, path: str = "/") -> tuple[int, str]:
+    """GET from the host the containers run on (their ports are published on its loopback)."""
+    result = await CurlProbe(podman.connector).http_get(
+        ip_address("127.0.0.1"), Port(port), path, host="localhost", timeout=5
+    )
+    assert result.ok, result.detail
+    return result.status or 0, result.body
 
 
 def web(name: str, image: ImageRef, **kw: object) -> ContainerSpec:
@@ -41,8 +81,9 @@ def web(name: str, image: ImageRef, **kw: object) -> ContainerSpec:
     )
 
 
-def raw(podman: Podman, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(podman.argv(*args), capture_output=True, text=True, check=False, timeout=120)
+async def raw(podman: Podman, *args: str) -> CommandResult:
+    """podman itself on the store's host, the way a user would look around."""
+    return await podman.connector.run_command(podman.argv(*args), timeout=120)
 
 
 async def test_images_import_tag_list_remove(podman: Podman, rootfs_tar: ImageMaker) -> None:
@@ -66,18 +107,19 @@ async def test_build_from_directory_and_load_archive(podman: Podman, busybox_ima
     built = ImageRef("localhost/built:1")
     await podman.build_image(PurePosixPath(context), built)
     archive = tmp_path / "built.tar"
-    assert raw(podman, "save", "-o", str(archive), built.qualified).returncode == 0
+    assert (await raw(podman, "save", "-o", str(archive), built.qualified)).ok
 
-    other = podman_in(tmp_path / "other-store")
+    other = store_beside(podman, f"other-{secrets.token_hex(4)}")
+    await other.prepare()
     try:
         loaded = await other.load_image(PurePosixPath(archive))
         assert [t for i in loaded for t in i.tags] == ["localhost/built:1"]
         info = await other.run_container(web("built", built))
         port = info.host_port(8080)
         assert port is not None
-        assert http_get(port, "/index.html") == (200, "built offline\n")
+        assert await http_get(other, port, "/index.html") == (200, "built offline\n")
     finally:
-        wipe(other)
+        await wipe_store(other)
 
 
 async def test_run_with_env_port_volume_labels_then_logs_exec_stop(
@@ -99,7 +141,7 @@ async def test_run_with_env_port_volume_labels_then_logs_exec_stop(
     assert info.running and info.labels["io.harmony.app"] == "svc"
     port = info.host_port(8080)
     assert port is not None
-    assert http_get(port, "/note.txt") == (200, "from the host\n")
+    assert await http_get(podman, port, "/note.txt") == (200, "from the host\n")
     assert "started hi" in await podman.container_logs("svc", tail=5)
     assert await podman.exec_in_container("svc", ["cat", "/data/note.txt"], timeout=10) == (0, "from the host\n")
     assert [c.name for c in await podman.list_containers({"io.harmony.app": "svc"})] == ["svc"]
@@ -127,7 +169,7 @@ async def test_follow_logs_streams_lines(podman: Podman, busybox_image: ImageRef
 
 
 async def test_foreign_containers_are_never_listed_or_touched(podman: Podman, busybox_image: ImageRef) -> None:
-    assert raw(podman, "run", "-d", "--name", "theirs", busybox_image.qualified, "sleep", "1000").returncode == 0
+    assert (await raw(podman, "run", "-d", "--name", "theirs", busybox_image.qualified, "sleep", "1000")).ok
     await podman.run_container(
         ContainerSpec(name=ContainerName("ours"), image=busybox_image, command=("sleep", "1000"))
     )
@@ -145,18 +187,18 @@ async def test_foreign_containers_are_never_listed_or_touched(podman: Podman, bu
 async def test_unknown_image_names_the_image_and_what_exists(podman: Podman, busybox_image: ImageRef) -> None:
     with pytest.raises(ImageNotFoundError, match=r"localhost/nope:1.*localhost/busybox:test"):
         await podman.run_container(ContainerSpec(name=ContainerName("x"), image=ImageRef("localhost/nope:1")))
-    assert raw(podman, "ps", "-aq").stdout == ""
+    assert (await raw(podman, "ps", "-aq")).stdout == ""
 
 
 async def test_port_already_taken_is_a_clear_error_and_leaves_nothing(podman: Podman, busybox_image: ImageRef) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        taken = s.getsockname()[1]
-        spec = web("web", busybox_image, ports=(PortMapping(container=Port(8080), host=Port(taken)),))
-        with pytest.raises(ContainerStartError, match=rf"127.0.0.1:{taken}.*address already in use"):
-            await podman.run_container(spec)
-    assert raw(podman, "ps", "-aq").stdout == ""
+    first = await podman.run_container(web("first", busybox_image))
+    taken = first.host_port(8080)
+    assert taken is not None
+    spec = web("web", busybox_image, ports=(PortMapping(container=Port(8080), host=Port(taken)),))
+    with pytest.raises(ContainerStartError, match=rf"127.0.0.1:{taken}.*address already in use"):
+        await podman.run_container(spec)
+    assert [c.name for c in await podman.list_containers()] == ["first"]
+    assert (await raw(podman, "ps", "-aq")).stdout.split() == [first.id[:12]]
 
 
 async def test_missing_volume_source_is_refused_before_anything_runs(
@@ -170,7 +212,7 @@ async def test_missing_volume_source_is_refused_before_anything_runs(
     )
     with pytest.raises(ContainerStartError, match=f"volume source {missing} does not exist"):
         await podman.run_container(spec)
-    assert raw(podman, "ps", "-aq").stdout == ""
+    assert (await raw(podman, "ps", "-aq")).stdout == ""
 
 
 async def test_process_that_exits_at_once_reports_its_last_log_lines(podman: Podman, busybox_image: ImageRef) -> None:
@@ -180,7 +222,7 @@ async def test_process_that_exits_at_once_reports_its_last_log_lines(podman: Pod
     with pytest.raises(ContainerStartError, match="exit code 3") as e:
         await podman.run_container(spec)
     assert "cannot open config" in e.value.evidence
-    assert raw(podman, "ps", "-aq").stdout == ""
+    assert (await raw(podman, "ps", "-aq")).stdout == ""
 
 
 async def test_resource_limits_reach_the_container(podman: Podman, busybox_image: ImageRef) -> None:
@@ -191,7 +233,7 @@ async def test_resource_limits_reach_the_container(podman: Podman, busybox_image
         limits=ResourceLimits(memory_mib=64, cpus=0.5, pids=50),
     )
     await podman.run_container(spec)
-    shown = raw(
+    shown = await raw(
         podman,
         "inspect",
         "--format",

@@ -250,7 +250,7 @@ ACROSS_SCORES: list[tuple[str, list[AnyScore], list[str]]] = [
     (
         "a CNAME name used by a record of another owner",
         [zone("web", cname("www.office.lan", "web.office.lan")), zone("legacy", a("www.office.lan"))],
-        ["www.office.lan", "a CNAME in web"],
+        ["www.office.lan", "the CNAME of web"],
     ),
     (
         "two Scores, one DNS owner",

@@ -174,8 +174,21 @@ async def test_dependencies_must_come_first(tmp_path: Path) -> None:
     ]
     report = await Maestro(LinuxHost.local(root=tmp_path)).apply(scores)
     assert report.status is Status.FAILURE
-    assert report.error == "needs-others depends on directory:/etc, which must come earlier in the Score list"
+    assert report.error == (
+        f"{__file__}:172: needs-others depends on directory:/etc, which must come earlier in the Score list"
+    )
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_dependency_on_no_score_is_unknown_not_late(tmp_path: Path) -> None:
+    scores: list[Score[LinuxHost]] = [
+        NeedsOthers(needs=("directory:/ect",)),
+        ManagedDirectory(path=PurePosixPath("/etc")),
+    ]
+    report = await Maestro(LinuxHost.local(root=tmp_path)).apply(scores)
+    assert report.status is Status.FAILURE
+    assert report.error is not None
+    assert "depends on 'directory:/ect': unknown Score name(s); expected one of directory:/etc" in report.error
 
 
 async def test_unconfirmed_apply_changes_nothing(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from ipaddress import IPv4Address
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -12,7 +13,10 @@ from pydantic import ValidationError
 
 import harmony.modules
 from harmony import DeploymentError, Interpret, ManagedFiles, Score
+from harmony.config.secret import MASK, Secret
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef
+from harmony.domain.capabilities.registry import AccountName, RegistryAccount, RegistrySettings
+from harmony.domain.image_refs import PinnedImage, TaggedImage
 from harmony.domain.names import ResourceName
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
 from harmony.domain.values import Hostname, Port
@@ -20,6 +24,7 @@ from harmony.modules.application import Application, BusyboxImage, Container, Ex
 from harmony.modules.commands import Command
 from harmony.modules.files import ManagedDirectory, ManagedFile, Symlink, UploadedFile
 from harmony.modules.packages import DebianPackage
+from harmony.modules.registry import RegistryGarbageCollection, RegistryImage, SiteRegistry
 from harmony.modules.users import Group, User
 
 for info in pkgutil.walk_packages(harmony.modules.__path__, "harmony.modules."):
@@ -42,6 +47,25 @@ EXAMPLES: dict[str, AnyScore] = {
         port=Port(8080),
         expose=Exposure(hostname=Hostname("web.apps.lan"), zone=Hostname("apps.lan"), port=Port(80)),
         smoke=HttpCheck(expect_body="hi"),
+    ),
+    "registry_image": RegistryImage(
+        destination=TaggedImage("10.0.0.5:5001/apps/web:1"),
+        containerfile="FROM localhost/busybox:base\nCOPY www /www\n",
+        files={"www/index.html": "hi"},
+    ),
+    "registry_garbage_collection": RegistryGarbageCollection(
+        keep=(PinnedImage(f"10.0.0.5:5000/apps/web@sha256:{'a' * 64}"),)
+    ),
+    # Passwords go on the wire masked (a Secret dumps as its mask), so the example's are the mask itself.
+    "site_registry": SiteRegistry(
+        settings=RegistrySettings(
+            address=IPv4Address("10.0.0.5"),
+            pull_port=Port(5000),
+            push_port=Port(5001),
+            storage=PurePosixPath("/srv/registry"),
+            pusher=RegistryAccount(user=AccountName("ci"), password=Secret(MASK)),
+            pullers=(RegistryAccount(user=AccountName("dev-a"), password=Secret(MASK)),),
+        )
     ),
     "dns_zone": score_kinds()["dns_zone"].model_validate(
         {"zone": "office.lan", "records": [{"type": "A", "name": "web.office.lan", "address": "10.0.0.5"}]}
@@ -107,6 +131,18 @@ def test_round_trip_through_the_union(kind: str) -> None:
     assert type(again) is type(score)
     assert again == score
     assert kind_of(again) == kind
+
+
+def test_an_application_pinned_to_a_digest_round_trips_with_its_digest() -> None:
+    app = Application(
+        app=ResourceName("web"),
+        image=PinnedImage(f"10.0.0.5:5000/apps/web@sha256:{'a' * 64}"),
+        port=Port(8080),
+        expose=Exposure(hostname=Hostname("web.apps.lan"), zone=Hostname("apps.lan"), port=Port(80)),
+        smoke=HttpCheck(expect_body="hi"),
+    )
+    again = score_adapter().validate_json(score_adapter().dump_json(app))
+    assert again == app and isinstance(again, Application) and isinstance(again.image, PinnedImage)
 
 
 def test_an_unknown_kind_is_rejected_listing_the_known_ones() -> None:

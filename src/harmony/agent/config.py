@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harmony.config.secret import MASK, Secret
 from harmony.domain.errors import AgentConfigError, InvalidValueError
-from harmony.infra.postgres import PG_BIN
+from harmony.infra.programs import PG_BIN
 
 ENV_PREFIX = "HARMONY_AGENT__"
 _SERVER_URL = re.compile(r"^(nats|tls|ws|wss)://[^\s/@]+$")

@@ -88,15 +88,23 @@ def apply(
 def list_(deploy: Deploy, as_json: AsJson = False) -> None:
     """List the deployment's topology and Scores."""
     loaded = load(deploy)
-    rows = [{"score": s.name, "kind": kind_of(s), "depends_on": list(s.depends_on())} for s in loaded.deployment.scores]
+    deployment = loaded.deployment
+    per_host = deployment.varies_per_host
+    rows = [
+        {"score": s.name, "kind": kind_of(s), "depends_on": list(s.depends_on())}
+        | ({"host": h.name} if per_host else {})
+        for h, scores in (deployment.by_host() if per_host else [(deployment.topology, deployment.scores)])
+        for s in scores
+    ]
     if as_json:
-        print(json.dumps({"topology": loaded.deployment.topology.name, "scores": rows}))
+        print(json.dumps({"topology": deployment.topology.name, "scores": rows}))
         return
-    table = Table(title=f"{loaded.name} on {loaded.deployment.topology.name}", title_justify="left")
-    for col in ("score", "kind", "depends on"):
+    table = Table(title=f"{loaded.name} on {deployment.topology.name}", title_justify="left")
+    for col in (("host",) if per_host else ()) + ("score", "kind", "depends on"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r["score"]), str(r["kind"]), ", ".join(r["depends_on"]))
+        host = (str(r["host"]),) if per_host else ()
+        table.add_row(*host, str(r["score"]), str(r["kind"]), ", ".join(r["depends_on"]))
     console.print(table)
 
 

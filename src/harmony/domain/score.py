@@ -15,12 +15,16 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, Never, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Never, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from harmony.domain.errors import DeploymentError
 from harmony.domain.interpret import Interpret
+from harmony.domain.origin import record_origin
+
+if TYPE_CHECKING:
+    from harmony.domain.claims import Claim
 
 type AnyScore = Score[Never]
 
@@ -31,6 +35,9 @@ class Score[T](BaseModel, ABC):
     """Desired state needing the capabilities ``T``. Carries data only; its Interpret does the I/O."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def model_post_init(self, context: Any, /) -> None:
+        record_origin(self)  # the user's file and line, for findings about this Score
 
     @abstractmethod
     def interpret(self) -> Interpret[T]:
@@ -43,6 +50,11 @@ class Score[T](BaseModel, ABC):
 
     def depends_on(self) -> Sequence[str]:
         """Names of Scores that must be applied before this one in the same run."""
+        return ()
+
+    def claims(self) -> Sequence[Claim]:
+        """What this Score takes on its host (paths, ports, names, records, accounts …), for the
+        deployment-wide checks of ``domain.consistency`` that relate Scores of every class."""
         return ()
 
     @classmethod

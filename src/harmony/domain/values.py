@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 import re
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
@@ -18,6 +18,7 @@ from pydantic_core import core_schema
 from harmony.domain.errors import InvalidValueError
 
 __all__ = [
+    "DnsName",
     "Hostname",
     "IPAddress",
     "IPNetwork",
@@ -36,6 +37,7 @@ type IPNetwork = IPv4Network | IPv6Network
 
 _MAC = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
 class Port(int):
@@ -98,15 +100,30 @@ class MacAddress(ValidatedStr):
         return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
-class Hostname(ValidatedStr):
-    """An RFC 1123 host name (labels of letters, digits and hyphens), stored lower-case."""
+class DnsName(ValidatedStr):
+    """A name in the DNS, stored lower-case: a host name, or a name with underscore labels such as
+    ``_acme-challenge.web.lan`` (ACME DNS-01) or ``_http._tcp.office.lan`` (service labels)."""
 
-    _what = "hostname"
-    _expected = "dot-separated labels of a-z, 0-9 and '-', each 1-63 long, 253 in all"
+    _what = "DNS name"
+    _expected = "dot-separated labels of a-z, 0-9, '-' and '_', each 1-63 long, 253 in all"
+    _label: ClassVar[re.Pattern[str]] = _DNS_LABEL
 
     @classmethod
     def _normalise(cls, value: str) -> str | None:
         v = value.strip().lower().rstrip(".")
-        if not v or len(v) > 253 or not all(_HOST_LABEL.match(label) for label in v.split(".")):
+        if not v or len(v) > 253 or not all(cls._label.match(label) for label in v.split(".")):
             return None
         return v
+
+    def within(self, zone: str) -> bool:
+        """True when this name is ``zone`` or lies inside it."""
+        return self == zone or self.endswith("." + zone)
+
+
+class Hostname(DnsName):
+    """An RFC 1123 host name (labels of letters, digits and hyphens), stored lower-case. Every host name is
+    a ``DnsName``; a DNS name with an underscore label is not a host name."""
+
+    _what = "hostname"
+    _expected = "dot-separated labels of a-z, 0-9 and '-', each 1-63 long, 253 in all"
+    _label = _HOST_LABEL

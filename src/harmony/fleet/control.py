@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harmony.domain.errors import InvalidValueError, KeyValueConflict
+from harmony.domain.image_refs import PinnedImage
 from harmony.domain.score import AnyScore, score_adapter
 from harmony.fleet.records import (
     BUCKETS,
@@ -37,6 +38,8 @@ from harmony.fleet.records import (
 from harmony.fleet.rollout import Rollout, RolloutPhase, Strategy, matches, plan_waves, wave_verdict
 from harmony.fleet.status import DeploymentStatus, aggregate, is_online
 from harmony.infra.nats_fleet import BusOptions, FleetBus, KvUpdate, NoResponders, Watch
+from harmony.modules.application.application import Application
+from harmony.modules.application.container import Container
 
 LOGS_MAX_LINES = 500
 
@@ -300,6 +303,29 @@ class FleetControl:
 
     async def deployments(self) -> list[str]:
         return sorted((await self.bus.snapshot(ROLLOUTS)).keys())
+
+    async def desired_images(self) -> set[PinnedImage]:
+        """Every pinned image some device's desired state names: what registry garbage collection must keep.
+
+        An entry that is not a valid Score names nothing (devices reject it too).
+        """
+        adapter = score_adapter()
+        images: set[PinnedImage] = set()
+        for update in (await self.bus.snapshot(DESIRED)).values():
+            try:
+                score = adapter.validate_json(update.value or b"")
+            except ValidationError:
+                continue
+            image = (
+                score.image
+                if isinstance(score, Application)
+                else score.spec.image
+                if isinstance(score, Container)
+                else None
+            )
+            if isinstance(image, PinnedImage):
+                images.add(image)
+        return images
 
     # commands
 

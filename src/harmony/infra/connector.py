@@ -14,7 +14,7 @@ mix of files, pid files and directories it reads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal, Protocol
@@ -66,6 +66,11 @@ class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
         self, directories: Sequence[PurePosixPath]
     ) -> Mapping[PurePosixPath, Mapping[str, bytes] | None]:
         """The regular files directly in each directory, name -> content (``None``: no such directory)."""
+        ...
+
+    def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
+        """The output lines of a long-running ``argv`` (stdout and stderr merged) as they come, e.g. a log
+        being followed; the program is stopped when the caller stops iterating."""
         ...
 
 

@@ -9,16 +9,17 @@ machine's: a router simulated by a namespace on this machine. The reads of one e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
-from harmony.domain.errors import TopologyError
+from harmony.domain.errors import CommandError, TopologyError
 from harmony.infra.coalesce import Coalescer
 from harmony.infra.connector import ReadRequest, ReadResult, split_reads
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.local_process import run_local
+from harmony.infra.programs import IP
 
 
 class LocalConnector:
@@ -93,3 +94,22 @@ class LocalConnector:
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
         return await run_local(argv, stdin=stdin, timeout=timeout, netns=self._netns)
+
+    async def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *(IP.argv("netns", "exec", self._netns, *argv) if self._netns else argv),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        except OSError as e:
+            raise CommandError(" ".join(argv), None, e.strerror or str(e)) from e
+        assert proc.stdout is not None
+        try:
+            async for line in proc.stdout:
+                yield line.decode(errors="replace").rstrip("\n")
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()

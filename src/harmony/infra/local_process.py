@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.errors import CommandError
+from harmony.infra.programs import IP
 
 OUTPUT_LIMIT = 1 << 20
 
@@ -15,7 +16,7 @@ async def run_local(
     argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None, netns: str | None = None
 ) -> CommandResult:
     """Run ``argv`` and collect its output; inside ``ip netns exec NETNS`` when ``netns`` is given."""
-    full = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+    full = IP.argv("netns", "exec", netns, *argv) if netns else list(argv)
     try:
         proc = await asyncio.create_subprocess_exec(
             *full,

@@ -1,4 +1,8 @@
-"""``Podman``: the ``ContainerRuntime`` capability through the podman CLI (asyncio subprocesses).
+"""``Podman``: the ``ContainerRuntime`` capability through the podman CLI, run on the target host.
+
+Every podman command and file check goes through the host's connector: this machine (in-process, optionally
+in a network namespace) or a remote host over SSH, with one implementation. Image archives and volume
+sources are paths *on that host*.
 
 Runs rootful podman 4 as set up in COMPONENTS.md: runc, cgroupfs, lowered ulimits and the file events logger
 come from a ``containers.conf`` passed as ``CONTAINERS_CONF`` (``conf``); ``root``/``runroot`` give an isolated
@@ -32,6 +36,7 @@ from harmony.domain.capabilities.containers import (
     ImageRef,
     PublishedPort,
 )
+from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import (
     CommandError,
     ContainerNotFoundError,
@@ -40,13 +45,18 @@ from harmony.domain.errors import (
     ImageNotFoundError,
     PodmanError,
 )
-from harmony.infra.local_process import run_local
+from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
+from harmony.infra.connector import Connector
+from harmony.infra.local_connector import LocalConnector
+from harmony.infra.programs import CATATONIT, ENV, PODMAN, RUNC
+from harmony.infra.registry_login import login_files, registry_error
 
-CONTAINERS_CONF = """\
+CONTAINERS_CONF = f"""\
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+init_path = "{CATATONIT.directory}/{CATATONIT.name}"
 [engine]
-runtime = "runc"
+runtime = "{RUNC.name}"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
@@ -55,43 +65,65 @@ _STATES: frozenset[str] = frozenset({"created", "running", "paused", "exited", "
 
 
 class Podman:
-    """Rootful podman on this machine. ``root``/``runroot`` select an isolated store; ``conf`` a containers.conf."""
+    """Rootful podman on the host behind ``connector`` (this machine when none is given).
+
+    ``root``/``runroot`` select an isolated store, ``conf`` a containers.conf: paths on that host.
+    """
 
     def __init__(
         self,
+        connector: Connector | None = None,
         *,
-        root: Path | None = None,
-        runroot: Path | None = None,
+        root: PurePosixPath | None = None,
+        runroot: PurePosixPath | None = None,
         storage_driver: str | None = None,
-        conf: Path | None = None,
+        conf: PurePosixPath | None = None,
         timeout: float = 120.0,
     ) -> None:
+        self.connector: Connector = connector or LocalConnector(name="localhost")
         self.root = root
         self.runroot = runroot
         self.storage_driver = storage_driver
         self.conf = conf
         self.timeout = timeout
 
+    @property
+    def _here(self) -> bool:
+        """Podman runs on this machine: its programs are checked against the registry before use."""
+        return isinstance(self.connector, LocalConnector)
+
     @classmethod
-    def isolated(cls, directory: Path) -> Podman:
-        """A store of its own under ``directory`` (vfs driver) with this machine's containers.conf.
+    def isolated(cls, directory: Path | PurePosixPath, connector: Connector | None = None) -> Podman:
+        """A store of its own under ``directory`` (vfs driver) with its own containers.conf.
 
         podman refuses a run root longer than 50 characters, so that one lives under
         ``/run/harmony-podman/<hash of directory>``.
         """
-        directory = directory.absolute()
+        directory = PurePosixPath(Path(directory).absolute() if connector is None else directory)
         tag = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
         return cls(
+            connector,
             root=directory / "storage",
-            runroot=Path("/run/harmony-podman") / tag,
+            runroot=PurePosixPath("/run/harmony-podman") / tag,
             storage_driver="vfs",
             conf=directory / "containers.conf",
         )
 
+    async def prepare(self) -> None:
+        """Write this store's containers.conf on the host when it is missing (runc, cgroupfs, ulimits)."""
+        if self.conf is None:
+            return
+        found = (await self.connector.stat_files([self.conf], with_content=False))[self.conf]
+        if found.kind == "missing":
+            made = await self.connector.run_command(["mkdir", "-p", "--", str(self.conf.parent)], timeout=30)
+            if not made.ok:
+                raise PodmanError(f"cannot create {self.conf.parent} for containers.conf: {made.stderr.strip()}")
+            await self.connector.write_file(self.conf, CONTAINERS_CONF.encode(), mode=0o644, owner=None, group=None)
+
     @property
     def base_argv(self) -> list[str]:
         """``podman`` with the global options selecting this store: what a user types to look around."""
-        argv = ["podman"]
+        argv = [PODMAN.name]
         if self.root is not None:
             argv += ["--root", str(self.root)]
         if self.runroot is not None:
@@ -102,12 +134,14 @@ class Podman:
 
     def argv(self, *args: str) -> list[str]:
         """The full command line for ``podman ARGS`` on this store, with ``CONTAINERS_CONF`` when set."""
-        conf = ["env", f"CONTAINERS_CONF={self.conf}"] if self.conf is not None else []
+        if self._here:
+            PODMAN.require()
+        conf = [ENV.name, f"CONTAINERS_CONF={self.conf}"] if self.conf is not None else []
         return [*conf, *self.base_argv, *args]
 
     async def _run(self, *args: str, timeout: float | None = None, check: bool = True) -> tuple[int, str, str]:
         try:
-            result = await run_local(self.argv(*args), timeout=timeout or self.timeout)
+            result = await self.connector.run_command(self.argv(*args), timeout=timeout or self.timeout)
         except CommandError as e:
             raise PodmanError(f"podman {' '.join(args[:2])}: {e.stderr}") from e
         if check and not result.ok:
@@ -122,18 +156,18 @@ class Podman:
     async def import_image(
         self, archive: PurePosixPath, ref: ImageRef, *, labels: Mapping[str, str] | None = None
     ) -> ImageInfo:
-        _must_exist(Path(archive), "image archive")
+        await self._must_exist(archive, "image archive")
         changes = [f"--change=LABEL={k}={v}" for k, v in sorted((labels or {}).items())]
         await self._run("import", *changes, str(archive), ref.qualified)
         return await self._image_or_fail(ref)
 
     async def build_image(self, context: PurePosixPath, ref: ImageRef) -> ImageInfo:
-        _must_exist(Path(context), "build context")
+        await self._must_exist(context, "build context")
         await self._run("build", "--pull=never", "--network=none", "-t", ref.qualified, str(context))
         return await self._image_or_fail(ref)
 
     async def load_image(self, archive: PurePosixPath) -> Sequence[ImageInfo]:
-        _must_exist(Path(archive), "image archive")
+        await self._must_exist(archive, "image archive")
         _, out, _ = await self._run("load", "-i", str(archive))
         names = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Loaded image")]
         infos = [await self.inspect_image(ImageRef(n.split(",")[0].strip())) for n in names]
@@ -147,7 +181,7 @@ class Podman:
         _, out, _ = await self._run("images", "--format", "json")
         return [ImageInfo(id=i["Id"], tags=tuple(i.get("Names") or ())) for i in _json_list(out)]
 
-    async def inspect_image(self, ref: ImageRef) -> ImageInfo | None:
+    async def inspect_image(self, ref: ImageRef | PinnedImage) -> ImageInfo | None:
         status, out, _ = await self._run("image", "inspect", "--format", "json", ref.qualified, check=False)
         if status != 0:
             return None
@@ -170,7 +204,45 @@ class Podman:
         status, _, _ = await self._run("rmi", image_id, check=False)  # refused while a container uses it
         return status == 0
 
-    async def _image_or_fail(self, ref: ImageRef) -> ImageInfo:
+    # Registry (the only place podman talks to the network; see registry_login.py)
+
+    async def push_image(self, image: ImageRef, destination: TaggedImage, login: RegistryLogin) -> ImageDigest:
+        """Push a local image to ``destination``; the digest of the manifest the registry stored."""
+        await self._image_or_fail(image)
+        with login_files(login) as files:
+            digest_file = files.authfile.parent / "digest"
+            status, _, err = await self._run(
+                "push", *files.options(), "--digestfile", str(digest_file), image.qualified, destination,
+                check=False,
+            )  # fmt: skip
+            if status != 0:
+                raise registry_error(login.endpoint, f"push of {image} to {destination} failed", err)
+            return ImageDigest(digest_file.read_text().strip())
+
+    async def pull_image(self, image: PinnedImage, login: RegistryLogin) -> ImageInfo:
+        """Fetch ``image`` by digest unless the store has it; podman writes it whole or not at all."""
+        found = await self.inspect_image(image)
+        if found is not None:
+            return found
+        with login_files(login) as files:
+            status, _, err = await self._run("pull", "--quiet", *files.options(), image, check=False)
+        if status != 0:
+            raise registry_error(login.endpoint, f"pull of {image}", err)
+        return await self._image_or_fail(image)
+
+    async def local_image_digests(self, repository: RepositoryRef) -> Sequence[tuple[ImageDigest, ImageInfo]]:
+        """Images of ``repository`` pulled by digest, newest first (by creation time)."""
+        _, out, _ = await self._run("images", "--format", "json")
+        found: list[tuple[int, ImageDigest, ImageInfo]] = []
+        for data in _json_list(out):
+            for pinned in cast(list[str], data.get("RepoDigests") or []):
+                name, _, digest = pinned.partition("@")
+                if name == repository:
+                    info = ImageInfo(id=str(data["Id"]), tags=tuple(cast(list[str], data.get("Names") or ())))
+                    found.append((int(data.get("Created") or 0), ImageDigest(digest), info))
+        return [(d, i) for _, d, i in sorted(found, key=lambda f: f[0], reverse=True)]
+
+    async def _image_or_fail(self, ref: ImageRef | PinnedImage) -> ImageInfo:
         info = await self.inspect_image(ref)
         if info is None:
             known = tuple(t for i in await self.list_images() for t in i.tags)
@@ -185,9 +257,14 @@ class Podman:
             if not _managed(existing):
                 raise ForeignContainerError(spec.name)
             raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
+        if self._here:
+            RUNC.require()
+            if spec.init:
+                CATATONIT.require()
         await self._image_or_fail(spec.image)
+        sources = await self.connector.stat_files([v.source for v in spec.volumes], with_content=False)
         for v in spec.volumes:
-            if not await asyncio.to_thread(Path(v.source).exists):
+            if sources[v.source].kind == "missing":
                 raise ContainerStartError(
                     spec.name, f"volume source {v.source} does not exist on the host (for target {v.target})"
                 )
@@ -278,25 +355,20 @@ class Podman:
 
     async def follow_logs(self, name: str, *, tail: int = 0) -> AsyncIterator[str]:
         await self._own(name)
-        proc = await asyncio.create_subprocess_exec(
-            *self.argv("logs", "-f", "--tail", str(tail), name),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        assert proc.stdout is not None
-        try:
-            async for line in proc.stdout:
-                yield line.decode(errors="replace").rstrip("\n")
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+        async for line in self.connector.follow_lines(self.argv("logs", "-f", "--tail", str(tail), name)):
+            yield line
+
+    async def _must_exist(self, path: PurePosixPath, what: str) -> None:
+        # a stat (coalesced with other reads), before a podman command that takes far longer
+        if (await self.connector.stat_files([path], with_content=False))[path].kind == "missing":
+            raise PodmanError(f"{what} {path} does not exist on the host")
 
 
-def write_containers_conf(path: Path) -> None:
-    """Write the containers.conf podman needs on these machines (runc, cgroupfs, lowered ulimits)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(CONTAINERS_CONF)
+def write_containers_conf(path: Path | PurePosixPath) -> None:
+    """Write the containers.conf podman needs on these machines (runc, cgroupfs, lowered ulimits), here."""
+    local = Path(path)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(CONTAINERS_CONF)
 
 
 def run_argv(spec: ContainerSpec) -> list[str]:
@@ -380,8 +452,3 @@ def _last_error(stderr: str) -> str:
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip() and "level=warning" not in ln]
     errors = [ln for ln in lines if ln.startswith("Error:")]
     return (errors or lines or [""])[-1].removeprefix("Error: ")
-
-
-def _must_exist(path: Path, what: str) -> None:
-    if not path.exists():  # a local stat, before a subprocess that takes far longer
-        raise PodmanError(f"{what} {path} does not exist")

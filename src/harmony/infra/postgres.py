@@ -26,8 +26,8 @@ from psycopg import sql
 from harmony.domain.capabilities.postgres import PostgreSQLState, RoleState, ServerEndpoint, ServerRole
 from harmony.domain.errors import PostgreSQLError
 from harmony.domain.values import Port
+from harmony.infra.programs import INITDB, IP, PG_BASEBACKUP, PG_BIN, PG_CTL, PG_REWIND, POSTGRES, SETPRIV, Program
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 _CONF = "harmony.conf"
 
 
@@ -175,7 +175,7 @@ class PostgresInstance:
     async def initialize(self, *, synchronous_standby: str | None) -> None:
         """``initdb`` a new data directory and write ``harmony.conf``."""
         self._prepare_dirs()
-        await self._run(str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres")
+        await self._run(self._bin(INITDB), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres")
         conf = self.data_dir / "postgresql.conf"
         conf.write_text(conf.read_text() + f"\ninclude_if_exists = '{_CONF}'\n")
         self.write_hba(network=True)
@@ -187,7 +187,7 @@ class PostgresInstance:
         if self.data_dir.exists():
             shutil.rmtree(self.data_dir)
         await self._run(
-            str(self.bin_dir / "pg_basebackup"),
+            self._bin(PG_BASEBACKUP),
             "-d",
             source.conninfo(),
             "-D",
@@ -202,7 +202,7 @@ class PostgresInstance:
     async def rewind_from(self, source: ServerEndpoint) -> None:
         """``pg_rewind`` this (stopped) server onto ``source``'s timeline and make it its standby."""
         await self._run(
-            str(self.bin_dir / "pg_rewind"),
+            self._bin(PG_REWIND),
             "-D",
             str(self.data_dir),
             "--source-server",
@@ -276,7 +276,7 @@ class PostgresInstance:
 
     async def start_detached(self) -> None:
         """Start in the background with ``pg_ctl`` (the server outlives this process)."""
-        await self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "start")
+        await self._run(self._bin(PG_CTL), "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "start")
 
     async def start_supervised(self, *, network: bool = True, ready_timeout: float = 30.0) -> None:
         """Start as a child that dies with this process, and wait until it accepts connections (on its
@@ -289,7 +289,7 @@ class PostgresInstance:
         try:
             self.child = await asyncio.create_subprocess_exec(
                 *self._as_owner(pdeathsig=True),
-                str(self.bin_dir / "postgres"),
+                self._bin(POSTGRES),
                 "-D",
                 str(self.data_dir),
                 stdin=asyncio.subprocess.DEVNULL,
@@ -322,12 +322,10 @@ class PostgresInstance:
                 await self.child.wait()
             return
         if (self.data_dir / "postmaster.pid").exists():
-            await self._run(
-                str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False
-            )
+            await self._run(self._bin(PG_CTL), "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False)
 
     async def promote(self) -> None:
-        await self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-w", "promote")
+        await self._run(self._bin(PG_CTL), "-D", str(self.data_dir), "-w", "promote")
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -348,11 +346,15 @@ class PostgresInstance:
             os.chown(tmp, owner.pw_uid, owner.pw_gid)
         os.replace(tmp, path)
 
+    def _bin(self, program: Program) -> str:
+        """``program`` from this instance's ``bin_dir`` (``MissingProgramError`` naming its package if absent)."""
+        return program.at(self.bin_dir).argv()[0]
+
     def _as_owner(self, *, pdeathsig: bool = False) -> list[str]:
-        netns = ["ip", "netns", "exec", self.netns] if self.netns else []
+        netns = IP.argv("netns", "exec", self.netns) if self.netns else []
         if os.geteuid() != 0:
             return netns
-        prefix = [*netns, "setpriv", "--reuid", self.run_as, "--regid", self.run_as, "--init-groups"]
+        prefix = [*netns, *SETPRIV.argv("--reuid"), self.run_as, "--regid", self.run_as, "--init-groups"]
         return [*prefix, "--pdeathsig", "KILL", "--"] if pdeathsig else [*prefix, "--"]
 
     async def _run(self, *argv: str, check: bool = True) -> str:

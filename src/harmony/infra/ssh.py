@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 import asyncssh
@@ -155,6 +155,21 @@ class SshConnector:
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
         return await self._run(argv, stdin, timeout)
+
+    async def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
+        if self._conn is None:
+            raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
+        try:
+            proc = await self._conn.create_process(
+                self._command(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+            )
+        except (asyncssh.Error, OSError) as e:
+            raise CommandError(shlex.join(argv), None, f"lost the connection to {self._name}: {e}") from e
+        try:
+            async for line in proc.stdout:
+                yield line.rstrip("\n")
+        finally:
+            proc.close()  # the channel closes; the remote program gets SIGPIPE on its next line
 
     async def stat_files(
         self, paths: Sequence[PurePosixPath], *, with_content: bool

@@ -1,4 +1,7 @@
-"""Run the same Scores on every host of a ``HostGroup``: one Maestro run per host, many hosts at once.
+"""Run Scores on every host of a ``HostGroup``: one Maestro run per host, many hosts at once.
+
+The Scores are the same list for every host, or a function of the host (``Deployment.scores_on``), called
+for every host before any host starts, so a host whose Scores cannot be built fails the whole run up front.
 
 Guaranteed: at most ``group.parallelism`` hosts run at a time; each host gets its own run (ready, plan,
 apply, close) with its own journal entry, so a host that fails to connect or fails a Score is a FAILURE
@@ -58,11 +61,12 @@ class GroupReport:
 
 
 type GroupConfirm = Callable[[Sequence[HostRun]], Awaitable[bool]]
+type ScoresPerHost[T: Topology] = Sequence[Score[T]] | Callable[[T], Sequence[Score[T]]]
 
 
 async def run_group[T: Topology](
     group: HostGroup[T],
-    scores: Sequence[Score[T]],
+    scores: ScoresPerHost[T],
     *,
     mode: Mode,
     journal: Journal | None = None,
@@ -72,21 +76,22 @@ async def run_group[T: Topology](
     keep_going: bool = False,
     confirm: GroupConfirm | None = None,
 ) -> GroupReport:
-    """Plan (``mode="plan"``) or apply ``scores`` on every host of ``group``."""
+    """Plan (``mode="plan"``) or apply ``scores`` (or ``scores(host)``) on every host of ``group``."""
+    plans = [(h, tuple(scores(h)) if callable(scores) else tuple(scores)) for h in group.hosts]
     if mode == "apply" and confirm is not None:
-        planned = await _fan_out(group, scores, "plan", journal, on_event, deployment, smoke_tests, keep_going)
+        planned = await _fan_out(group, plans, "plan", journal, on_event, deployment, smoke_tests, keep_going)
         if planned.status is Status.FAILURE:
             return planned
         if any(h.report and h.report.status is Status.SUCCESS for h in planned.hosts) and not await confirm(
             planned.hosts
         ):
             return GroupReport(mode=mode, hosts=planned.hosts, error="not confirmed; nothing was applied")
-    return await _fan_out(group, scores, mode, journal, on_event, deployment, smoke_tests, keep_going)
+    return await _fan_out(group, plans, mode, journal, on_event, deployment, smoke_tests, keep_going)
 
 
 async def _fan_out[T: Topology](
     group: HostGroup[T],
-    scores: Sequence[Score[T]],
+    plans: Sequence[tuple[T, Sequence[Score[T]]]],
     mode: Mode,
     journal: Journal | None,
     on_event: HostEventSink | None,
@@ -97,7 +102,7 @@ async def _fan_out[T: Topology](
     slots = asyncio.Semaphore(group.parallelism)
     failed = asyncio.Event()
 
-    async def one(host: T) -> HostRun:
+    async def one(host: T, scores: Sequence[Score[T]]) -> HostRun:
         async with slots:
             if group.stop_on_failure and failed.is_set():
                 return HostRun(host=host.name, report=None, skipped="another host failed (stop_on_failure)")
@@ -117,7 +122,7 @@ async def _fan_out[T: Topology](
                 failed.set()
             return HostRun(host=host.name, report=report, duration=time.monotonic() - started)
 
-    runs = await asyncio.gather(*(one(h) for h in group.hosts))
+    runs = await asyncio.gather(*(one(h, scores) for h, scores in plans))
     return GroupReport(mode=mode, hosts=list(runs))
 
 

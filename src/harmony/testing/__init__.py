@@ -53,7 +53,11 @@ async def apply_on_hosts[T: Topology](deployment: Deployment[T], *, journal: Jou
     if not isinstance(group, HostGroup):
         raise DeploymentError("apply_on_hosts needs a deployment on a HostGroup; use apply for one topology")
     report = await run_group(
-        cast(HostGroup[T], group), deployment.scores, mode="apply", journal=journal, smoke_tests=deployment.smoke_tests
+        cast(HostGroup[T], group),
+        deployment.scores_on,
+        mode="apply",
+        journal=journal,
+        smoke_tests=deployment.smoke_tests,
     )
     if report.status is Status.FAILURE:
         raise AssertionError(

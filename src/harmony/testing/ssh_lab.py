@@ -5,8 +5,8 @@ own /30 (``10.<lab>.<i>.2``), and a private mount namespace in which ``/etc``, `
 ``/srv``, ``/var/lib`` (dpkg and apt state, daemon state such as PostgreSQL clusters and podman stores)
 and ``/var/cache/apt`` are copy-on-write overlays, and ``/run`` is an empty directory of the host's own
 (``<dir>/run``): users, packages, files, pid files and sockets of one lab host are not seen by the others,
-nor by the real machine, so two hosts' dnsmasq, HAProxy or PostgreSQL never collide. Root logs in with the lab's
-key and gets stock shell dotfiles (so a timing is not dominated by the machine's own ``pyenv init``).
+nor by the real machine, so two hosts' dnsmasq, HAProxy or PostgreSQL never collide. Root logs in with the
+lab's key and gets stock shell dotfiles (so a timing is not dominated by the machine's own ``pyenv init``).
 Two more accounts exist on every host: ``hmsudo`` (password-less sudo) and ``hmplain`` (no sudo at all).
 ``/srv/readonly`` is a read-only mount, to produce write failures for real.
 
@@ -33,6 +33,7 @@ from pathlib import Path
 
 from harmony.domain.inventory import Host, Inventory
 from harmony.domain.values import Hostname, Port, ip_address
+from harmony.infra.programs import IP, SH, SSH_KEYGEN, SSHD, UNSHARE
 
 OVERLAID = ("/etc", "/root", "/home", "/srv", "/var/lib", "/var/cache/apt")
 PLAIN_USER = "hmplain"
@@ -64,7 +65,8 @@ echo 'APT::Sandbox::User "root";' > /etc/apt/apt.conf.d/99harmony-lab  # the rep
 if [ -d "{lab}/apt-repo" ]; then echo "deb [trusted=yes] file:{lab}/apt-repo ./" > /etc/apt/sources.list; fi
 mkdir -p /srv/readonly
 mount -t tmpfs -o ro,size=64k tmpfs /srv/readonly
-exec /usr/sbin/sshd -D -e -f "$d/sshd_config"
+{cgroups}
+exec {sshd} -D -e -f "$d/sshd_config"
 """
 
 _SSHD_CONFIG = """Port 22
@@ -120,7 +122,7 @@ class SshLab:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for old in (self.key, self.key.with_suffix(".pub")):
             old.unlink(missing_ok=True)
-        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "harmony-lab", "-f", str(self.key))
+        _run(*SSH_KEYGEN.argv("-q", "-t", "ed25519", "-N", "", "-C", "harmony-lab", "-f", str(self.key)))
         (self.workdir / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
         subnet = _free_subnet()
         try:
@@ -144,19 +146,19 @@ class SshLab:
         )
         shutil.rmtree(host.dir, ignore_errors=True)  # a lab restarted in the same directory starts clean
         host.dir.mkdir(parents=True)
-        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host.dir / "host_key"))
-        _run("ip", "netns", "add", host.netns)
-        _run("ip", "link", "add", host.veth, "type", "veth", "peer", "name", f"hp{self.token}{i}")
-        _run("ip", "link", "set", f"hp{self.token}{i}", "netns", host.netns)
-        _run("ip", "addr", "add", f"10.{subnet}.{i}.1/30", "dev", host.veth)
-        _run("ip", "link", "set", host.veth, "up")
+        _run(*SSH_KEYGEN.argv("-q", "-t", "ed25519", "-N", "", "-f", str(host.dir / "host_key")))
+        _run(*IP.argv("netns", "add", host.netns))
+        _run(*IP.argv("link", "add", host.veth, "type", "veth", "peer", "name", f"hp{self.token}{i}"))
+        _run(*IP.argv("link", "set", f"hp{self.token}{i}", "netns", host.netns))
+        _run(*IP.argv("addr", "add", f"10.{subnet}.{i}.1/30", "dev", host.veth))
+        _run(*IP.argv("link", "set", host.veth, "up"))
         for cmd in (
-            ["ip", "link", "set", "lo", "up"],
-            ["ip", "link", "set", f"hp{self.token}{i}", "name", "eth0"],
-            ["ip", "addr", "add", f"{host.address}/30", "dev", "eth0"],
-            ["ip", "link", "set", "eth0", "up"],
+            [IP.name, "link", "set", "lo", "up"],
+            [IP.name, "link", "set", f"hp{self.token}{i}", "name", "eth0"],
+            [IP.name, "addr", "add", f"{host.address}/30", "dev", "eth0"],
+            [IP.name, "link", "set", "eth0", "up"],
         ):
-            _run("ip", "netns", "exec", host.netns, *cmd)
+            _run(*IP.argv("netns", "exec", host.netns, *cmd))
         (host.dir / "sshd_config").write_text(_SSHD_CONFIG.format(address=host.address, dir=host.dir, lab=self.workdir))
         boot = _BOOT.format(
             dir=host.dir,
@@ -165,22 +167,18 @@ class SshLab:
             name=host.name,
             plain=PLAIN_USER,
             sudo=SUDO_USER,
+            sshd=SSHD.require(),
+            cgroups=_cgroup_mounts(),
         )
         (host.dir / "boot.sh").write_text(boot)
         log = (host.dir / "sshd.log").open("wb")
         host.process = subprocess.Popen(
-            [
-                "ip",
+            IP.argv(
                 "netns",
                 "exec",
                 host.netns,
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                str(host.dir / "boot.sh"),
-            ],
+                *UNSHARE.argv("--mount", "--propagation", "private", *SH.argv(str(host.dir / "boot.sh"))),
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -197,8 +195,8 @@ class SshLab:
                     h.process.kill()
                     h.process.wait()
             _kill_namespace_processes(h.netns)
-            subprocess.run(["ip", "netns", "del", h.netns], capture_output=True, check=False)
-            subprocess.run(["ip", "link", "del", h.veth], capture_output=True, check=False)
+            subprocess.run([IP.name, "netns", "del", h.netns], capture_output=True, check=False)
+            subprocess.run([IP.name, "link", "del", h.veth], capture_output=True, check=False)
         self.hosts.clear()
 
     def inventory(self, *, user: str = "root") -> Inventory:
@@ -233,8 +231,8 @@ def stop_saved(workdir: Path) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(h["pid"], signal.SIGTERM)
         _kill_namespace_processes(h["netns"])
-        subprocess.run(["ip", "netns", "del", h["netns"]], capture_output=True, check=False)
-        subprocess.run(["ip", "link", "del", h["veth"]], capture_output=True, check=False)
+        subprocess.run([IP.name, "netns", "del", h["netns"]], capture_output=True, check=False)
+        subprocess.run([IP.name, "link", "del", h["veth"]], capture_output=True, check=False)
     state_file.unlink()
 
 
@@ -256,6 +254,24 @@ def main(argv: list[str]) -> int:
     return 2
 
 
+def _cgroup_mounts() -> str:
+    """Shell lines mounting this machine's cgroup hierarchies again: ``ip netns exec`` mounts a fresh
+    ``/sys`` without them, and container runtimes (runc) need them to start anything."""
+    lines: list[str] = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _, target, fstype, options, *_ = line.split()
+        if not target.startswith("/sys/fs/cgroup"):
+            continue
+        if fstype == "tmpfs" and target == "/sys/fs/cgroup":
+            lines.insert(0, "mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup")
+        elif fstype in ("cgroup", "cgroup2"):
+            wanted = ",".join(
+                o for o in options.split(",") if o not in ("rw", "ro", "relatime", "nosuid", "nodev", "noexec")
+            )
+            lines.append(f"mkdir -p {target} && mount -t {fstype} -o {wanted or 'defaults'} {fstype} {target}")
+    return "\n".join(lines)
+
+
 def _run(*argv: str) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -263,7 +279,7 @@ def _run(*argv: str) -> None:
 
 
 def _free_subnet() -> int:
-    used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=False).stdout
+    used = subprocess.run(IP.argv("-o", "addr"), capture_output=True, text=True, check=False).stdout
     candidates = [n for n in range(200, 250) if f" 10.{n}." not in used]
     return candidates[secrets.randbelow(len(candidates))]
 
@@ -282,7 +298,7 @@ def _wait_for_port(address: str, port: int, host: LabHost, deadline: float = 15.
 
 
 def _kill_namespace_processes(netns: str) -> None:
-    pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True, check=False).stdout.split()
+    pids = subprocess.run(IP.argv("netns", "pids", netns), capture_output=True, text=True, check=False).stdout.split()
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid), signal.SIGKILL)

@@ -5,6 +5,8 @@ The composition root for applications on one host: each capability is delegated 
 everything under ``dir``: a podman store of its own (so it never sees the machine's other containers),
 HAProxy's and dnsmasq's state (both answer on loopback only). The daemons are started by the first change
 that needs them and keep running after Harmony exits, like any site service; ``stop_services`` stops them.
+``registry_logins`` are this host's own accounts on the site registry's endpoints (with the site CA): the
+only registries it pulls from or pushes to.
 """
 
 from __future__ import annotations
@@ -17,21 +19,33 @@ from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.capabilities.load_balancer import LoadBalancer
 from harmony.domain.capabilities.probes import ProbeResult
-from harmony.domain.errors import PodmanError, TopologyError
+from harmony.domain.capabilities.registry import RegistryLogin
+from harmony.domain.errors import PodmanError, RegistryAuthError, TopologyError
+from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
 from harmony.domain.values import IPAddress, Port
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.net_probe import NetProbe
-from harmony.infra.podman import Podman, write_containers_conf
+from harmony.infra.podman import Podman
+from harmony.infra.skopeo import Skopeo
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 
 
 class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
     def __init__(
-        self, *, name: str, podman: Podman, haproxy: Haproxy, dnsmasq: Dnsmasq, files: LocalFiles | None = None
+        self,
+        *,
+        name: str,
+        podman: Podman,
+        haproxy: Haproxy,
+        dnsmasq: Dnsmasq,
+        files: LocalFiles | None = None,
+        registry_logins: Sequence[RegistryLogin] = (),
     ) -> None:
         self._name = name
+        self.registry_logins = tuple(registry_logins)
+        self._skopeo = Skopeo()
         self.podman = podman
         self.haproxy = haproxy
         self.dnsmasq = dnsmasq
@@ -39,7 +53,9 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
         self._probe = NetProbe()
 
     @classmethod
-    def isolated(cls, directory: Path, *, dns_port: int, name: str = "localhost") -> ContainerHost:
+    def isolated(
+        cls, directory: Path, *, dns_port: int, name: str = "localhost", registry_logins: Sequence[RegistryLogin] = ()
+    ) -> ContainerHost:
         """Everything under ``directory``: podman store (vfs), HAProxy, and dnsmasq on ``127.0.0.1:dns_port``."""
         directory = directory.absolute()
         return cls(
@@ -47,6 +63,7 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
             podman=Podman.isolated(directory / "podman"),
             haproxy=Haproxy(state_dir=directory / "haproxy"),
             dnsmasq=Dnsmasq(state_dir=directory / "dnsmasq", port=dns_port, interfaces=("lo",)),
+            registry_logins=registry_logins,
         )
 
     async def stop_services(self) -> None:
@@ -67,9 +84,8 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
         return self._name
 
     async def ensure_ready(self) -> None:
-        if self.podman.conf is not None and not self.podman.conf.exists():
-            write_containers_conf(self.podman.conf)
         try:
+            await self.podman.prepare()
             await self.podman.list_images()
         except PodmanError as e:
             raise TopologyError(self._name, f"podman is not usable: {e} (run scripts/install)") from e
@@ -96,7 +112,7 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
     async def list_images(self) -> Sequence[ImageInfo]:
         return await self.podman.list_images()
 
-    async def inspect_image(self, ref: ImageRef) -> ImageInfo | None:
+    async def inspect_image(self, ref: ImageRef | PinnedImage) -> ImageInfo | None:
         return await self.podman.inspect_image(ref)
 
     async def remove_image(self, ref: ImageRef) -> None:
@@ -134,6 +150,32 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
 
     def follow_logs(self, name: str, *, tail: int = 0) -> AsyncIterator[str]:
         return self.podman.follow_logs(name, tail=tail)
+
+    # RegistryClient
+
+    def login_for(self, endpoint: str) -> RegistryLogin:
+        """This host's login for a registry endpoint; ``RegistryAuthError`` naming the ones it has otherwise."""
+        found = next((login for login in self.registry_logins if login.endpoint == endpoint), None)
+        if found is None:
+            known = ", ".join(login.endpoint for login in self.registry_logins) or "none"
+            raise RegistryAuthError(
+                endpoint, f"host {self._name} has no login for registry {endpoint} (it has: {known}); "
+                "add a RegistryLogin with its own account and the site CA",
+            )  # fmt: skip
+        return found
+
+    async def push_image(self, image: ImageRef, destination: TaggedImage) -> ImageDigest:
+        return await self.podman.push_image(image, destination, self.login_for(destination.repository.registry))
+
+    async def pull_image(self, image: PinnedImage) -> ImageInfo:
+        found = await self.podman.inspect_image(image)  # already here: no login needed, no registry asked
+        return found if found is not None else await self.podman.pull_image(image, self.login_for(image.registry))
+
+    async def registry_image_labels(self, image: TaggedImage) -> tuple[ImageDigest, dict[str, str]] | None:
+        return await self._skopeo.image_labels(image, self.login_for(image.repository.registry))
+
+    async def local_image_digests(self, repository: RepositoryRef) -> Sequence[tuple[ImageDigest, ImageInfo]]:
+        return await self.podman.local_image_digests(repository)
 
     # ManagedFiles
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
+from pydantic import BaseModel, JsonValue
+
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.capabilities.users import Accounts
-from harmony.domain.inventory import Host
+from harmony.domain.inventory import Host, read_variables
 from harmony.domain.values import Hostname, IPAddress, Port
 from harmony.infra.apt import AptPackages
 from harmony.infra.connector import Connector
@@ -25,9 +27,10 @@ from harmony.infra.ssh import SshConnector
 class LinuxHost:
     """A Linux host. ``LinuxHost.local()`` is the machine Harmony runs on."""
 
-    def __init__(self, *, name: str, connector: Connector) -> None:
+    def __init__(self, *, name: str, connector: Connector, variables: Mapping[str, JsonValue] | None = None) -> None:
         self._name = name
         self.connector = connector
+        self.variables: Mapping[str, JsonValue] = variables or {}
         self._accounts = ShadowAccounts(connector, name)
         self._packages = AptPackages(connector, name)
 
@@ -80,8 +83,8 @@ class LinuxHost:
 
     @classmethod
     def from_inventory(cls, host: Host, *, known_hosts: Path | None = None, check_host_key: bool = True) -> LinuxHost:
-        """The inventory ``host`` over SSH, with its address, port, user and key."""
-        return cls.ssh(
+        """The inventory ``host`` over SSH, with its address, port, user, key and variables."""
+        reached = cls.ssh(
             host.address,
             name=str(host.name),
             port=host.ssh_port,
@@ -90,10 +93,15 @@ class LinuxHost:
             known_hosts=known_hosts,
             check_host_key=check_host_key,
         )
+        return cls(name=reached.name, connector=reached.connector, variables=host.variables)
 
     @property
     def name(self) -> str:
         return self._name
+
+    def variables_as[M: BaseModel](self, model: type[M]) -> M:
+        """This host's inventory ``variables`` read into ``model`` (a host not from an inventory has none)."""
+        return read_variables(model, self.variables, host=self._name)
 
     async def ensure_ready(self) -> None:
         await self.connector.open()

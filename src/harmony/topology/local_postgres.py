@@ -8,7 +8,8 @@ from pathlib import Path
 from harmony.domain.capabilities.postgres import PostgreSQLState, ServerEndpoint
 from harmony.domain.errors import TopologyError
 from harmony.domain.values import Port
-from harmony.infra.postgres import PG_BIN, PostgresInstance
+from harmony.infra.postgres import PostgresInstance
+from harmony.infra.programs import PG_BIN
 
 
 class LocalPostgreSQL:

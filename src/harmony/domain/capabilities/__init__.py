@@ -55,6 +55,7 @@ from harmony.domain.capabilities.load_balancer import (
 from harmony.domain.capabilities.packages import SystemPackages
 from harmony.domain.capabilities.postgres import PostgreSQL, PostgreSQLState, ServerEndpoint
 from harmony.domain.capabilities.probes import Prober, ProbeResult
+from harmony.domain.capabilities.registry import ImageRegistry, RegistryClient, RegistryLogin, RegistrySettings
 from harmony.domain.capabilities.users import Accounts, GroupAccount, UserAccount, UsersAndGroups
 
 __all__ = [
@@ -97,6 +98,7 @@ __all__ = [
     "HealthCheck",
     "ImageInfo",
     "ImageRef",
+    "ImageRegistry",
     "KeyValueStore",
     "LoadBalancer",
     "ManagedFiles",
@@ -110,6 +112,9 @@ __all__ = [
     "ProbeResult",
     "Prober",
     "PtrRecord",
+    "RegistryClient",
+    "RegistryLogin",
+    "RegistrySettings",
     "ResourceLimits",
     "Rule",
     "ServerEndpoint",

@@ -9,6 +9,7 @@ Contract:
   runtime's own words (stderr, last log lines) and leaves nothing behind (the failed container is removed).
 - ``stop_container`` sends the stop signal, waits ``grace`` seconds, then kills.
 - Images come from the local store only: an unknown reference raises ``ImageNotFoundError``, never a pull.
+  A ``PinnedImage`` is in the local store once a ``RegistryClient`` pulled it (see registry.py).
 - Reads (``list_*``, ``inspect_*``, ``container_logs``) never change anything.
 """
 
@@ -22,6 +23,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harmony.domain.image_refs import PinnedImage
 from harmony.domain.values import (
     Port,
     ValidatedStr,
@@ -120,7 +122,7 @@ class ContainerSpec(_Frozen):
     """Everything needed to create one container. ``labels`` are added to Harmony's own ownership label."""
 
     name: ContainerName
-    image: ImageRef
+    image: ImageRef | PinnedImage = Field(description="a local image, or one pulled by digest (never a tag)")
     command: tuple[str, ...] = ()
     env: Mapping[EnvName, str] = Field(default_factory=dict[EnvName, str])
     ports: tuple[PortMapping, ...] = ()
@@ -188,7 +190,7 @@ class ContainerRuntime(Protocol):
 
     async def list_images(self) -> Sequence[ImageInfo]: ...
 
-    async def inspect_image(self, ref: ImageRef) -> ImageInfo | None: ...
+    async def inspect_image(self, ref: ImageRef | PinnedImage) -> ImageInfo | None: ...
 
     async def remove_image(self, ref: ImageRef) -> None: ...
 

@@ -119,8 +119,28 @@ class DhcpSubnet(_Model):
         _unique("reservation MAC", [str(r.mac) for r in self.reservations])
         _unique("reservation address", [str(r.address) for r in self.reservations])
         _unique("reservation hostname", [str(r.hostname) for r in self.reservations if r.hostname])
-        if self.router is not None and self.router not in net:
-            raise InvalidValueError("router", str(self.router), f"an address inside {net}")
+        special = {net.network_address: "network address", net.broadcast_address: "broadcast address"}
+        if net.prefixlen >= 31:
+            special = {}  # point-to-point links (RFC 3021) use both addresses for hosts
+        if self.router is not None:
+            if self.router not in net:
+                raise InvalidValueError("router", str(self.router), f"an address inside {net}")
+            if self.router in special:
+                raise InvalidValueError(
+                    "router", str(self.router), f"a host address of {net}, not its {special[self.router]}"
+                )
+        for pool in self.pools:
+            for address, what in [*special.items(), *([(self.router, "router")] if self.router else [])]:
+                if pool.start <= address <= pool.end:
+                    raise InvalidValueError(
+                        "pools", str(pool), f"a range that leaves out {address}, the {what} of {net}"
+                    )
+        for r in self.reservations:
+            if r.address in special or r.address == self.router:
+                what = special.get(r.address, "router")
+                raise InvalidValueError(
+                    "reservations", f"{r.mac} -> {r.address}", f"an address that is not the {what} of {net}"
+                )
         return self
 
 

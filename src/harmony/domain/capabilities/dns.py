@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.names import ResourceName
-from harmony.domain.values import Hostname, IPAddress, IPv4Address, IPv6Address, Port
+from harmony.domain.values import DnsName, IPAddress, IPv4Address, IPv6Address, Port
 
 type Ttl = Annotated[int, Field(ge=0, le=2_147_483_647, description="time to live in seconds")]
 
@@ -37,7 +37,7 @@ class ARecord(_Record):
     """``name`` resolves to an IPv4 ``address``."""
 
     type: Literal["A"] = "A"
-    name: Hostname
+    name: DnsName
     address: IPv4Address
 
 
@@ -45,7 +45,7 @@ class AaaaRecord(_Record):
     """``name`` resolves to an IPv6 ``address``."""
 
     type: Literal["AAAA"] = "AAAA"
-    name: Hostname
+    name: DnsName
     address: IPv6Address
 
 
@@ -53,18 +53,18 @@ class CnameRecord(_Record):
     """``name`` is an alias of ``target``."""
 
     type: Literal["CNAME"] = "CNAME"
-    name: Hostname
-    target: Hostname
+    name: DnsName
+    target: DnsName
 
 
 class SrvRecord(_Record):
     """A service location: ``_service._proto.name`` is served by ``target:port``."""
 
     type: Literal["SRV"] = "SRV"
-    name: Hostname = Field(description="the owner name without the _service._proto labels, e.g. office.lan")
+    name: DnsName = Field(description="the owner name without the _service._proto labels, e.g. office.lan")
     service: Annotated[str, Field(pattern=r"^_[a-z0-9-]{1,62}$", description="e.g. _http")]
     protocol: Literal["_tcp", "_udp"] = "_tcp"
-    target: Hostname
+    target: DnsName
     port: Port
     priority: Annotated[int, Field(ge=0, le=65535)] = 0
     weight: Annotated[int, Field(ge=0, le=65535)] = 0
@@ -79,17 +79,17 @@ class PtrRecord(_Record):
 
     type: Literal["PTR"] = "PTR"
     address: IPAddress
-    target: Hostname
+    target: DnsName
 
     @property
-    def name(self) -> Hostname:
-        return Hostname(self.address.reverse_pointer)
+    def name(self) -> DnsName:
+        return DnsName(self.address.reverse_pointer)
 
 
 type DnsRecord = Annotated[ARecord | AaaaRecord | CnameRecord | SrvRecord | PtrRecord, Field(discriminator="type")]
 
 
-def address_record(name: Hostname, address: IPAddress) -> ARecord | AaaaRecord:
+def address_record(name: DnsName, address: IPAddress) -> ARecord | AaaaRecord:
     """An A or AAAA record, whichever ``address`` calls for (e.g. for inventory hosts)."""
     if isinstance(address, IPv4Address):
         return ARecord(name=name, address=address)
@@ -123,7 +123,7 @@ class DnsRecordSet(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     owner: ResourceName
-    zone: Hostname
+    zone: DnsName
     records: tuple[DnsRecord, ...] = ()
     ttl: Ttl = 300
 

@@ -49,7 +49,7 @@ class HealthCheck(_Model):
     protocol: Literal["tcp", "http"] = "tcp"
     path: Annotated[str, Field(pattern=r"^/[^\s]*$")] = "/"
     expect_status: Annotated[int, Field(ge=100, le=599)] = 200
-    interval: Annotated[float, Field(gt=0, le=3600, description="seconds between checks")] = 2.0
+    interval: Annotated[float, Field(gt=0, le=300, description="seconds between checks (not milliseconds)")] = 2.0
     rise: Annotated[int, Field(ge=1, le=100)] = 2
     fall: Annotated[int, Field(ge=1, le=100)] = 3
 
@@ -87,6 +87,13 @@ class Frontend(_Model):
                 raise InvalidValueError("backends", target, f"each backend address once in frontend {self.name}")
             names.add(b.name)
             targets.add(target)
+            itself = b.address == self.address or (
+                self.address.is_unspecified and (b.address.is_loopback or b.address.is_unspecified)
+            )
+            if b.port == self.port and itself:
+                raise InvalidValueError(
+                    "backends", f"{b.name} ({target})", f"a backend other than frontend {self.name}'s own {self.bind}"
+                )
         return self
 
     @property

@@ -11,6 +11,10 @@ Each version (a digest of the container settings and the image's content) runs i
 A second apply of the same version finds it serving and is a NOOP. Containers of other applications and
 containers Harmony did not create are never looked at.
 After the switch, the images only the old version ran are removed once untagged (a rebuilt tag).
+An image from the site registry is a ``PinnedImage`` (``registry/path@sha256:…``, never a tag): the apply pulls
+it by digest with the host's own login before anything starts (a failed pull is a FAILURE saying "image pull
+failed: …" and changes nothing), and after the switch keeps the newest ``keep_images`` pulled versions of its
+repository (the one now serving and the previous one, by default), removing older ones.
 Not guaranteed: two applies of the same application at the same time (nothing locks an application).
 """
 
@@ -40,8 +44,11 @@ from harmony.domain.capabilities.dns import DnsRecordSet
 from harmony.domain.capabilities.edge import WebEdge
 from harmony.domain.capabilities.load_balancer import Backend, Frontend
 from harmony.domain.capabilities.probes import Prober
+from harmony.domain.capabilities.registry import RegistryClient
 from harmony.domain.change import Change
-from harmony.domain.errors import ContainerError, DnsError, InvalidValueError, LoadBalancerError
+from harmony.domain.claims import Claim, DnsRecordClaim, ListenClaim, NameClaim
+from harmony.domain.errors import ContainerError, DnsError, InvalidValueError, LoadBalancerError, RegistryError
+from harmony.domain.image_refs import PinnedImage
 from harmony.domain.interpret import Interpret
 from harmony.domain.names import NonEmpty, ResourceName, non_empty
 from harmony.domain.outcome import Outcome
@@ -58,8 +65,9 @@ LOOPBACK = IPv4Address("127.0.0.1")
 MAX_APP_NAME = 50  # container names are at most 63 characters: "<app>-<10-character version>-<replica>"
 
 
-class AppHost(ContainerRuntime, Prober, WebEdge, Protocol):
-    """What an application needs: a container runtime, a way to probe it, a load balancer and DNS."""
+class AppHost(ContainerRuntime, RegistryClient, Prober, WebEdge, Protocol):
+    """What an application needs: a container runtime that can pull from the site registry, a way to probe it,
+    a load balancer and DNS."""
 
 
 class Application(Score[AppHost]):
@@ -67,8 +75,9 @@ class Application(Score[AppHost]):
 
     kind: Literal["application"] = "application"
     app: ResourceName
-    image: BusyboxImage | ImageRef = Field(
-        description="an image in the local store, or the Score that builds it (then applied before this one)"
+    image: BusyboxImage | ImageRef | PinnedImage = Field(
+        description="an image in the local store, the Score that builds it (then applied before this one), or an "
+        "image in the site registry by digest (pulled by the apply)"
     )
     port: Port = Field(description="the port the application listens on inside its container")
     replicas: int = Field(default=1, ge=1, le=9, description="containers per version, all behind the load balancer")
@@ -81,6 +90,12 @@ class Application(Score[AppHost]):
     health: ContainerHealthCheck | None = None
     restart: RestartPolicy = "on-failure"
     stop_grace: float = Field(default=5.0, ge=0, description="seconds old versions get to finish requests")
+    keep_images: int = Field(
+        default=2,
+        ge=1,
+        le=50,
+        description="pulled versions of a registry image kept on the host, the serving one included",
+    )
     after: tuple[str, ...] = ()
 
     @field_validator("app")
@@ -94,6 +109,17 @@ class Application(Score[AppHost]):
     def name(self) -> str:
         return f"app:{self.app}"
 
+    def claims(self) -> Sequence[Claim]:
+        """Its frontend and DNS owner (both named after ``app``), its public name and port, its A record."""
+        e = self.expose
+        return (
+            NameClaim("frontend name", self.app, "app"),
+            NameClaim("DNS owner", self.app, "app"),
+            NameClaim("exposed hostname", str(e.hostname), "expose.hostname"),
+            ListenClaim(e.address, e.port, "tcp", f"application {self.app}", "expose.port"),
+            DnsRecordClaim(str(e.hostname), "A", self.app, "expose.hostname"),
+        )
+
     @property
     def url(self) -> str:
         """Where users reach the application (through DNS and the load balancer)."""
@@ -104,7 +130,7 @@ class Application(Score[AppHost]):
         return (*built, *self.after)
 
     @property
-    def image_ref(self) -> ImageRef:
+    def image_ref(self) -> ImageRef | PinnedImage:
         return self.image.ref if isinstance(self.image, BusyboxImage) else self.image
 
     def interpret(self) -> Interpret[AppHost]:
@@ -120,7 +146,13 @@ class Application(Score[AppHost]):
         settings = self.model_dump(
             mode="json", include={"port", "replicas", "command", "env", "volumes", "limits", "health", "restart"}
         )
-        content = content_digest(self.image.files) if isinstance(self.image, BusyboxImage) else image_id
+        content = (
+            content_digest(self.image.files)
+            if isinstance(self.image, BusyboxImage)
+            else self.image.digest
+            if isinstance(self.image, PinnedImage)
+            else image_id
+        )
         blob = json.dumps({"settings": settings, "image": self.image_ref, "content": content}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
@@ -158,9 +190,11 @@ def plan_application(
     changes: list[Change] = []
     if backends is None:
         old = sorted({c.labels.get(VERSION_LABEL, "?") for c in containers if c.running})
+        old_images = sorted({c.image for c in containers if c.running and c.image != app.image_ref})
+        image = f"image {', '.join(old_images)} -> {app.image_ref}" if old_images else f"image {app.image_ref}"
         diff = (
             f"version {', '.join(old) or 'none'} -> {version} ({app.replicas} container(s))\n"
-            f"image {app.image_ref}\nsmoke check {app.smoke.kind}\n"
+            f"{image}\nsmoke check {app.smoke.kind}\n"
         )
         changes.append(Change.update(target, diff) if old else Change.create(target, diff))
     changes += plan_exposure(app.app, app.expose, backends, frontends, record_sets)
@@ -184,7 +218,7 @@ class ApplicationInterpret(Interpret[AppHost]):
         self.score = score
 
     async def _version(self, host: AppHost) -> str:
-        if isinstance(self.score.image, BusyboxImage):
+        if isinstance(self.score.image, BusyboxImage | PinnedImage):
             return self.score.version(None)
         image = await host.inspect_image(self.score.image)
         return self.score.version(None if image is None else image.id)
@@ -203,6 +237,13 @@ class ApplicationInterpret(Interpret[AppHost]):
         running = {c.name: c for c in containers if c.running}
         frontend = next((f for f in await topology.frontends() if f.name == app.app), None)
         in_load_balancer = {b.name for b in frontend.backends} if frontend else set[str]()
+        if isinstance(app.image, PinnedImage) and not all(n in running for n in app.container_names(version)):
+            try:
+                await topology.pull_image(app.image)
+            except RegistryError as e:
+                return Outcome.failure(
+                    f"{app.app}: image pull failed: {e}; the previous version keeps serving", *e.evidence
+                )
         ready: list[ContainerInfo] = []
         fresh: list[str] = []  # containers not taking traffic yet: removed again if anything fails
         for replica, name in enumerate(app.container_names(version), start=1):
@@ -236,15 +277,30 @@ class ApplicationInterpret(Interpret[AppHost]):
         old = [c for c in containers if c.name not in kept]
         for c in old:
             await topology.remove_container(c.name, grace=app.stop_grace)
-        # The images only old versions ran, once nothing uses them and a rebuilt tag no longer names them.
-        for image_id in {c.image_id for c in old if c.image_id} - {c.image_id for c in ready}:
-            await topology.remove_image_if_unused(image_id)
+        if isinstance(app.image, PinnedImage):
+            pruned = await self._prune(topology, app.image)
+        else:
+            pruned = []
+            # The images only old versions ran, once nothing uses them and a rebuilt tag no longer names them.
+            for image_id in {c.image_id for c in old if c.image_id} - {c.image_id for c in ready}:
+                await topology.remove_image_if_unused(image_id)
         return Outcome.success(
             f"{app.app} version {version} serving at {app.url} ({app.expose.address}:{app.expose.port})",
             *(f"container {b.name} on {b.address}:{b.port}" for b in backends),
             f"try: curl --resolve {app.expose.hostname}:{app.expose.port}:{app.expose.address} {app.url}",
             *(f"stopped old version {c.name}" for c in old),
+            *(f"removed old image {p}" for p in pruned),
         )
+
+    async def _prune(self, host: AppHost, serving: PinnedImage) -> list[str]:
+        """Keep the serving image and the newest others up to ``keep_images``; remove the rest if unused."""
+        pulled = await host.local_image_digests(serving.repository)
+        others = [(digest, info) for digest, info in pulled if digest != serving.digest]
+        removed: list[str] = []
+        for digest, info in others[self.score.keep_images - 1 :]:
+            if await host.remove_image_if_unused(info.id):
+                removed.append(f"{serving.repository}@{digest}")
+        return removed
 
     async def _remove(self, host: AppHost, names: Sequence[str]) -> None:
         for name in names:

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from harmony.domain.capabilities.containers import MANAGED_LABEL, ContainerInfo, ContainerRuntime, ContainerSpec
 from harmony.domain.change import Change
+from harmony.domain.claims import Claim, ListenClaim, NameClaim
 from harmony.domain.errors import ContainerError, ForeignContainerError, InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
@@ -43,6 +44,14 @@ class Container(Score[ContainerRuntime]):
 
     def depends_on(self) -> Sequence[str]:
         return self.after
+
+    def claims(self) -> Sequence[Claim]:
+        claims: list[Claim] = [NameClaim("container name", self.spec.name, "spec.name")]
+        for i, p in enumerate(self.spec.ports):
+            if p.host is not None:
+                what = f"container {self.spec.name} (port {p.container})"
+                claims.append(ListenClaim(p.host_ip, p.host, p.protocol, what, f"spec.ports[{i}].host"))
+        return claims
 
     def interpret(self) -> Interpret[ContainerRuntime]:
         return ContainerInterpret(self)

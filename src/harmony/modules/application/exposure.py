@@ -9,13 +9,14 @@ grace period, remove), so no request is refused or cut. The DNS record set is ow
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harmony.domain.capabilities.dns import ARecord, DnsRecordSet
 from harmony.domain.capabilities.load_balancer import Backend, Frontend, HealthCheck
 from harmony.domain.change import Change
+from harmony.domain.errors import InvalidValueError
 from harmony.domain.names import NonEmpty, ResourceName
 from harmony.domain.values import Hostname, IPv4Address, Port
 
@@ -32,7 +33,19 @@ class Exposure(BaseModel):
     port: Port
     address: IPv4Address = LOOPBACK
     mode: Literal["http", "tcp"] = "http"
-    check_interval: float = Field(default=1.0, gt=0, description="seconds between load-balancer health checks")
+    check_interval: float = Field(
+        default=1.0, gt=0, le=300, description="seconds between load-balancer health checks (not milliseconds)"
+    )
+
+    @model_validator(mode="after")
+    def _reachable_name(self) -> Self:
+        if not self.hostname.within(self.zone):
+            raise InvalidValueError("hostname", str(self.hostname), f"a name inside the zone {self.zone}")
+        if self.address.is_unspecified or self.address.is_multicast:
+            raise InvalidValueError(
+                "address", str(self.address), "one address clients can connect to (it becomes the DNS answer)"
+            )
+        return self
 
     @property
     def url(self) -> str:

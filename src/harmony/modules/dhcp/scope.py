@@ -7,6 +7,7 @@ from typing import Literal
 
 from harmony.domain.capabilities.dhcp import DhcpReservation, DhcpServer, DhcpSubnet
 from harmony.domain.change import Change
+from harmony.domain.claims import Claim, DnsRecordClaim, Suspicion
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
@@ -44,6 +45,29 @@ class DhcpScope(Score[DhcpServer]):
     @property
     def name(self) -> str:
         return f"dhcp:{self.subnet.network}"
+
+    def claims(self) -> Sequence[Claim]:
+        """Reserved names the server also answers in DNS (with the subnet's domain), and reservations inside
+        a dynamic pool (legal, since the server never leases a reserved address, but the pool is smaller
+        than it looks: a warning)."""
+        if not self.present:
+            return ()
+        s = self.subnet
+        claims: list[Claim] = []
+        for i, r in enumerate(s.reservations):
+            pool = next((p for p in s.pools if p.start <= r.address <= p.end), None)
+            if pool is not None:
+                claims.append(
+                    Suspicion(
+                        "reservation_in_pool",
+                        f"subnet.reservations[{i}]",
+                        f"{r.mac} -> {r.address} lies inside the dynamic pool {pool}; reserve outside the pool",
+                    )
+                )
+            if r.hostname is not None and s.domain is not None:
+                name = str(r.hostname) if r.hostname.within(s.domain) else f"{r.hostname}.{s.domain}"
+                claims.append(DnsRecordClaim(name, "A", "dhcp", f"subnet.reservations[{i}].hostname"))
+        return claims
 
     def interpret(self) -> Interpret[DhcpServer]:
         return DhcpScopeInterpret(self)

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Literal, Self
 
 from pydantic import model_validator
 
-from harmony.domain.capabilities.dns import CnameRecord, DnsRecord, DnsRecordSet, DnsServer, Ttl, record_key
+from harmony.domain.capabilities.dns import (
+    CnameRecord,
+    DnsRecord,
+    DnsRecordSet,
+    DnsServer,
+    SrvRecord,
+    Ttl,
+    record_key,
+)
 from harmony.domain.change import Change
-from harmony.domain.errors import InvalidValueError
+from harmony.domain.claims import Claim, DnsRecordClaim, DnsZoneClaim, NameClaim
 from harmony.domain.interpret import Interpret
 from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Outcome
-from harmony.domain.score import AnyScore, Score
-from harmony.domain.values import Hostname
+from harmony.domain.score import Score
+from harmony.domain.values import DnsName
 from harmony.modules.keyed_diff import field_changes, keyed_changes
 
 
@@ -26,7 +35,7 @@ class DnsZone(Score[DnsServer]):
     """
 
     kind: Literal["dns_zone"] = "dns_zone"
-    zone: Hostname
+    zone: DnsName
     records: tuple[DnsRecord, ...] = ()
     owner: ResourceName | None = None
     ttl: Ttl = 300
@@ -37,24 +46,17 @@ class DnsZone(Score[DnsServer]):
         self.record_set()  # same checks as the capability's model, before anything runs
         return self
 
-    @classmethod
-    def check_alongside(cls, scores: Sequence[AnyScore]) -> None:
-        """A CNAME name carries no other record in any record set of the run (owners are distinct already:
-        the owner is the Score's name)."""
-        mine = [s for s in scores if isinstance(s, DnsZone)]
-        present = [s for s in mine if s.present]
-        aliases = {(str(r.name), s.owner_name) for s in present for r in s.records if isinstance(r, CnameRecord)}
-        for s in present:
-            for r in s.records:
-                for alias, alias_owner in aliases:
-                    if str(r.name) == alias and (alias_owner != s.owner_name or not isinstance(r, CnameRecord)):
-                        raise InvalidValueError(
-                            "records", record_key(r), f"no other record on {alias}, a CNAME in {alias_owner}"
-                        )
+    def claims(self) -> Sequence[Claim]:
+        """The owner name always (removing a set still names it); the zone and records while present. A CNAME
+        name carrying other records in any record set of the run is a finding of the deployment-wide pass."""
+        owner = NameClaim("DNS owner", self.owner_name, "owner" if self.owner else "zone")
+        if not self.present:
+            return (owner,)
+        return (owner, DnsZoneClaim(str(self.zone)), *record_claims(self.owner_name, self.records))
 
     @property
     def owner_name(self) -> ResourceName:
-        return self.owner or ResourceName(str(self.zone).replace(".", "-"))
+        return self.owner or default_owner(self.zone)
 
     @property
     def name(self) -> str:
@@ -84,6 +86,32 @@ class DnsZoneInterpret(Interpret[DnsServer]):
         return Outcome.success(
             f"zone {self.score.zone}: {len(self.score.records)} records", *(c.target for c in changes)
         )
+
+
+def default_owner(zone: str) -> ResourceName:
+    """The owner a zone's records get when the Score names none: the zone with dots as dashes, made a valid
+    ``ResourceName`` for any zone (``zone-`` before one that starts with a digit, as reverse zones do; a
+    digest of a name too long)."""
+    name = zone.replace(".", "-")
+    if not name[:1].isalpha():
+        name = "zone-" + name
+    if len(name) > 63:
+        name = name[:54] + "-" + hashlib.sha256(zone.encode()).hexdigest()[:8]
+    return ResourceName(name)
+
+
+def record_claims(owner: str, records: Sequence[DnsRecord]) -> list[Claim]:
+    """What a record set publishes, for the deployment-wide DNS rules (CNAME loops, dangling targets)."""
+    claims: list[Claim] = []
+    for r in records:
+        match r:
+            case CnameRecord():
+                claims.append(DnsRecordClaim(str(r.name), "CNAME", owner, target=str(r.target)))
+            case SrvRecord():
+                claims.append(DnsRecordClaim(r.owner_name, "SRV", owner, target=str(r.target)))
+            case _:
+                claims.append(DnsRecordClaim(str(r.name), r.type, owner))
+    return claims
 
 
 def plan_record_set(desired: DnsRecordSet | None, current: DnsRecordSet | None) -> list[Change]:

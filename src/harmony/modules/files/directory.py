@@ -10,10 +10,11 @@ from pydantic import field_validator
 
 from harmony.domain.capabilities.files import FileState, ManagedFiles
 from harmony.domain.change import Change
+from harmony.domain.claims import Claim
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
-from harmony.modules.files.managed_file import FileMode, absolute_path, metadata_notes
+from harmony.modules.files.managed_file import FileMode, absolute_path, metadata_notes, path_claims
 
 
 class ManagedDirectory(Score[ManagedFiles]):
@@ -30,6 +31,9 @@ class ManagedDirectory(Score[ManagedFiles]):
     @property
     def name(self) -> str:
         return f"directory:{self.path}"
+
+    def claims(self) -> Sequence[Claim]:
+        return path_claims(self.path, "directory", owner=self.owner, group=self.group)
 
     def interpret(self) -> Interpret[ManagedFiles]:
         return ManagedDirectoryInterpret(self)

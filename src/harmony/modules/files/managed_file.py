@@ -7,21 +7,54 @@ content, which may hold the old secret; the Score's JSON form (journal, ``--json
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from harmony.config.secret import Secret
 from harmony.domain.capabilities.files import FileState, ManagedFiles
 from harmony.domain.change import Change, text_diff
+from harmony.domain.claims import AccountUse, Claim, PathClaim, PathKind
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
 
-type FileMode = Annotated[int, Field(ge=0, le=0o7777, description="permission bits, e.g. 0o644")]
+
+def _octal_mode(mode: int) -> int:
+    """Refuse a mode that is only plausible as octal digits written in decimal (``644`` for ``0o644``)."""
+    written = str(mode)
+    if re.fullmatch(r"[0-7]{3,4}", written) and not _sane(mode) and _sane(int(written, 8)):
+        raise InvalidValueError(
+            "mode", mode, f"an octal mode such as 0o{written} ({mode} is decimal, which is {oct(mode)})"
+        )
+    return mode
+
+
+def _sane(mode: int) -> bool:
+    """Permission bits where others get no more than the group and the group no more than the owner, and no
+    set-id or sticky bit on a mode that gives the owner no execute."""
+    owner, group, other = (mode >> 6) & 7, (mode >> 3) & 7, mode & 7
+    special = mode >> 9
+    return other & ~group == 0 and group & ~owner == 0 and (special == 0 or owner & 1 == 1)
+
+
+type FileMode = Annotated[
+    int, Field(ge=0, le=0o7777, description="permission bits, e.g. 0o644"), AfterValidator(_octal_mode)
+]
+
+
+def path_claims(path: PurePosixPath, kind: PathKind, *, owner: str | None, group: str | None) -> list[Claim]:
+    """``path`` made a ``kind``, and the accounts its metadata needs."""
+    claims: list[Claim] = [PathClaim(path, kind)]
+    if owner is not None:
+        claims.append(AccountUse("user", owner, "owner"))
+    if group is not None:
+        claims.append(AccountUse("group", group, "group"))
+    return claims
 
 
 def absolute_path(v: PurePosixPath) -> PurePosixPath:
@@ -46,6 +79,11 @@ class ManagedFile(Score[ManagedFiles]):
     @property
     def name(self) -> str:
         return f"file:{self.path}"
+
+    def claims(self) -> Sequence[Claim]:
+        if not self.present:
+            return (PathClaim(self.path, "absent"),)
+        return path_claims(self.path, "file", owner=self.owner, group=self.group)
 
     def interpret(self) -> Interpret[ManagedFiles]:
         return ManagedFileInterpret(self)

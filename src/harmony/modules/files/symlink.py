@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import PurePosixPath
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Self
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from harmony.domain.capabilities.files import FileState, ManagedFiles, SymbolicLinks
 from harmony.domain.change import Change
+from harmony.domain.claims import Claim, PathClaim
+from harmony.domain.consistency import resolve_link
+from harmony.domain.errors import InvalidValueError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
@@ -29,6 +32,17 @@ class Symlink(Score[LinkedFiles]):
     target: str
 
     _absolute = field_validator("path")(absolute_path)
+
+    @model_validator(mode="after")
+    def _not_to_itself(self) -> Self:
+        if not self.target:
+            raise InvalidValueError("target", self.target, "a path for the link to point to")
+        if resolve_link(self.path, self.target) == str(self.path):
+            raise InvalidValueError("target", self.target, f"a path other than the link {self.path} itself")
+        return self
+
+    def claims(self) -> Sequence[Claim]:
+        return (PathClaim(self.path, "symlink", link_target=self.target),)
 
     @property
     def name(self) -> str:

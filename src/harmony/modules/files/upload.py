@@ -14,11 +14,12 @@ from pydantic import field_validator
 
 from harmony.domain.capabilities.files import FileState, ManagedFiles
 from harmony.domain.change import Change, text_diff
+from harmony.domain.claims import Claim
 from harmony.domain.errors import InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
-from harmony.modules.files.managed_file import FileMode, absolute_path, metadata_notes
+from harmony.modules.files.managed_file import FileMode, absolute_path, metadata_notes, path_claims
 
 
 class UploadedFile(Score[ManagedFiles]):
@@ -36,6 +37,9 @@ class UploadedFile(Score[ManagedFiles]):
     @property
     def name(self) -> str:
         return f"upload:{self.path}"
+
+    def claims(self) -> Sequence[Claim]:
+        return path_claims(self.path, "file", owner=self.owner, group=self.group)
 
     def interpret(self) -> Interpret[ManagedFiles]:
         return UploadedFileInterpret(self)

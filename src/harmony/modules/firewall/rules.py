@@ -7,6 +7,7 @@ from typing import Literal
 
 from harmony.domain.capabilities.firewall import Endpoint, Firewall, FirewallPolicy, FirewallState, Zone
 from harmony.domain.change import Change
+from harmony.domain.claims import Claim, FirewallClaim, ForwardClaim
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
@@ -27,6 +28,13 @@ class FirewallRules(Score[Firewall]):
     @property
     def name(self) -> str:
         return "firewall"
+
+    def claims(self) -> Sequence[Claim]:
+        forwards = [
+            ForwardClaim(f.port, f.protocol, f"port forward {f.describe()}", f"policy.port_forwards[{i}]")
+            for i, f in enumerate(self.policy.port_forwards)
+        ]
+        return (FirewallClaim(self.policy), *forwards)
 
     def interpret(self) -> Interpret[Firewall]:
         return FirewallRulesInterpret(self)

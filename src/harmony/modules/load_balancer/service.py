@@ -14,6 +14,7 @@ from pydantic import model_validator
 
 from harmony.domain.capabilities.load_balancer import Backend, Frontend, LoadBalancer, binds_clash, check_binds
 from harmony.domain.change import Change
+from harmony.domain.claims import Claim, ListenClaim, NameClaim, Suspicion
 from harmony.domain.errors import InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.names import NonEmpty
@@ -46,6 +47,24 @@ class LoadBalancing(Score[LoadBalancer]):
     @property
     def name(self) -> str:
         return "lb:" + ",".join(f.name for f in self.frontends)
+
+    def claims(self) -> Sequence[Claim]:
+        if not self.present:
+            return ()
+        claims: list[Claim] = []
+        for i, f in enumerate(self.frontends):
+            field = f"frontends[{i}]"
+            claims.append(NameClaim("frontend name", f.name, f"{field}.name"))
+            claims.append(ListenClaim(f.address, f.port, "tcp", f"load-balancer frontend {f.name}", f"{field}.port"))
+            if all(b.state == "draining" for b in f.backends):
+                claims.append(
+                    Suspicion(
+                        "all_backends_draining",
+                        f"{field}.backends",
+                        f"every backend of frontend {f.name} is draining: it takes connections and serves none",
+                    )
+                )
+        return claims
 
     def interpret(self) -> Interpret[LoadBalancer]:
         return LoadBalancingInterpret(self)

@@ -15,7 +15,7 @@ from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
 
-_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9][a-z0-9-]*)?$")
 
 type PackageState = Literal["installed", "absent"]
 
@@ -32,7 +32,11 @@ class DebianPackage(Score[SystemPackages]):
     @classmethod
     def _package_name(cls, v: str) -> str:
         if not _PACKAGE.match(v):
-            raise InvalidValueError("package", v, "a Debian package name (a-z, 0-9, '+', '-', '.')")
+            raise InvalidValueError(
+                "package",
+                v,
+                "a Debian package name (a-z, 0-9, '+', '-', '.'), with ':arch' for another architecture (libc6:i386)",
+            )
         return v
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from harmony.domain.capabilities.users import Accounts, UsersAndGroups
 from harmony.domain.change import Change
+from harmony.domain.claims import AccountClaim, Claim, NameClaim
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
@@ -27,6 +28,12 @@ class Group(Score[UsersAndGroups]):
     @property
     def name(self) -> str:
         return f"group:{self.group}"
+
+    def claims(self) -> Sequence[Claim]:
+        claims: list[Claim] = [AccountClaim("group", self.group, self.present, "group")]
+        if self.present and self.gid is not None:
+            claims.append(NameClaim("gid", str(self.gid), "gid"))
+        return claims
 
     def interpret(self) -> Interpret[UsersAndGroups]:
         return GroupInterpret(self)

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from harmony.domain.capabilities.users import Accounts, UsersAndGroups
 from harmony.domain.change import Change
+from harmony.domain.claims import AccountClaim, AccountUse, Claim, NameClaim
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
@@ -35,6 +36,17 @@ class User(Score[UsersAndGroups]):
     @property
     def name(self) -> str:
         return f"user:{self.user}"
+
+    def claims(self) -> Sequence[Claim]:
+        claims: list[Claim] = [AccountClaim("user", self.user, self.present, "user")]
+        if not self.present:
+            return claims
+        if self.uid is not None:
+            claims.append(NameClaim("uid", str(self.uid), "uid"))
+        if self.primary_group is not None:
+            claims.append(AccountUse("group", self.primary_group, "primary_group"))
+        claims += [AccountUse("group", g, "groups") for g in self.groups or ()]
+        return claims
 
     def interpret(self) -> Interpret[UsersAndGroups]:
         return UserInterpret(self)

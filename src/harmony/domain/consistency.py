@@ -1,0 +1,329 @@
+"""The deployment-wide pass: relate the claims of every Score on one host and report what cannot work.
+
+Rules, each a finding class (``Finding.rule``):
+
+- paths: one path made two different things (``path_kind_conflict``) or by two Scores
+  (``path_claimed_twice``); a path under another Score's symlink (``path_under_symlink``) or regular file
+  (``path_under_file``); symlinks that point at each other (``symlink_loop``);
+- names: a frontend name, DNS owner, container name, exposed hostname, uid, gid or MAC taken twice
+  (``duplicate_<namespace>``);
+- listeners: two listeners on one port (``port_clash``); a firewall port forward that takes a listener's
+  traffic (``forward_shadows_listener``); a default-deny firewall that lets nobody reach a listener
+  (``firewall_blocks_listener``);
+- DNS: a CNAME on a name that has other records (``cname_with_other_records``), CNAMEs in a loop
+  (``cname_loop``), a CNAME or SRV target in a zone served here that no Score gives a record
+  (``dangling_dns_target``);
+- accounts: a Score that needs a user or group another Score removes (``uses_removed_account``);
+- suspicions declared by a Score itself (warnings).
+
+Pure: no I/O, so ``harmony check`` can run it anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from harmony.domain.claims import (
+    AccountClaim,
+    AccountUse,
+    Claim,
+    DnsRecordClaim,
+    DnsZoneClaim,
+    FirewallClaim,
+    ForwardClaim,
+    ListenClaim,
+    NameClaim,
+    PathClaim,
+    Severity,
+    Suspicion,
+)
+from harmony.domain.errors import DeploymentError
+from harmony.domain.origin import origin_of
+
+if TYPE_CHECKING:
+    from harmony.domain.score import AnyScore
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: ``rule`` is its class, ``score`` the Score it is reported on (with where it was built)."""
+
+    severity: Severity
+    rule: str
+    score: str
+    field: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file else ""
+        return f"{where}{self.severity} [{self.rule}] {self.score}: {self.field}: {self.message}"
+
+
+class InconsistentDeploymentError(DeploymentError):
+    """Scores that cannot all be applied as declared; ``findings`` lists every error (and warning)."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = tuple(findings)
+        errors = [f for f in self.findings if f.severity == "error"]
+        shown = errors or list(self.findings)
+        super().__init__(f"{len(shown)} problem(s) found before anything ran:\n" + "\n".join(f"  {f}" for f in shown))
+
+
+def finding(severity: Severity, rule: str, score: AnyScore, field: str, message: str) -> Finding:
+    origin = origin_of(score)
+    return Finding(
+        severity=severity,
+        rule=rule,
+        score=score.name,
+        field=field,
+        message=message,
+        file=origin.file if origin else None,
+        line=origin.line if origin else None,
+    )
+
+
+type Owned[C] = list[tuple[AnyScore, C]]
+
+
+def check(scores: Sequence[AnyScore]) -> list[Finding]:
+    """Every finding for ``scores``, the Scores of one host, in a stable order."""
+    claims: list[tuple[AnyScore, Claim]] = [(s, c) for s in scores for c in s.claims()]
+    found: list[Finding] = []
+    found += _paths([(s, c) for s, c in claims if isinstance(c, PathClaim)])
+    found += _names([(s, c) for s, c in claims if isinstance(c, NameClaim)])
+    listeners = [(s, c) for s, c in claims if isinstance(c, ListenClaim)]
+    found += _listeners(listeners)
+    found += _forwards([(s, c) for s, c in claims if isinstance(c, ForwardClaim)], listeners)
+    found += _firewall([(s, c) for s, c in claims if isinstance(c, FirewallClaim)], listeners)
+    found += _dns(
+        [(s, c) for s, c in claims if isinstance(c, DnsZoneClaim)],
+        [(s, c) for s, c in claims if isinstance(c, DnsRecordClaim)],
+    )
+    found += _accounts(
+        [(s, c) for s, c in claims if isinstance(c, AccountClaim)],
+        [(s, c) for s, c in claims if isinstance(c, AccountUse)],
+    )
+    found += [finding("warning", c.rule, s, c.field, c.message) for s, c in claims if isinstance(c, Suspicion)]
+    unique: dict[str, Finding] = {}
+    for f in found:
+        unique.setdefault(str(f), f)
+    return list(unique.values())
+
+
+def _paths(claims: Owned[PathClaim]) -> Iterable[Finding]:
+    by_path: dict[str, list[tuple[AnyScore, PathClaim]]] = {}
+    for s, c in claims:
+        by_path.setdefault(str(c.path), []).append((s, c))
+    for path, owners in by_path.items():
+        first_score, first = owners[0]
+        for s, c in owners[1:]:
+            if s is first_score:
+                continue
+            if c.kind != first.kind:
+                yield finding(
+                    "error",
+                    "path_kind_conflict",
+                    s,
+                    c.field,
+                    f"{path!r} is made a {c.kind} here and a {first.kind} by {first_score.name}; "
+                    "expected one kind of thing per path",
+                )
+            else:
+                yield finding(
+                    "error",
+                    "path_claimed_twice",
+                    s,
+                    c.field,
+                    f"{path!r} is also managed by {first_score.name}; expected one Score per path "
+                    "(each apply would undo the other)",
+                )
+    parents = {path: owners[0] for path, owners in by_path.items() if owners[0][1].kind in ("symlink", "file")}
+    for s, c in claims:
+        for ancestor in c.path.parents:
+            owner = parents.get(str(ancestor))
+            if owner is None or owner[0] is s:
+                continue
+            rule = "path_under_symlink" if owner[1].kind == "symlink" else "path_under_file"
+            yield finding(
+                "error",
+                rule,
+                s,
+                c.field,
+                f"{str(c.path)!r} lies under {str(ancestor)!r}, which {owner[0].name} makes a {owner[1].kind}; "
+                "expected a path under a directory",
+            )
+            break
+    links = {str(c.path): (s, c) for s, c in claims if c.kind == "symlink" and c.link_target is not None}
+    reported: set[frozenset[str]] = set()
+    for path, (s, c) in links.items():
+        chain = [path]
+        target = resolve_link(c.path, c.link_target or "")
+        while target in links and target not in chain:
+            chain.append(target)
+            nxt = links[target][1]
+            target = resolve_link(nxt.path, nxt.link_target or "")
+        loop = frozenset(chain[chain.index(target) :]) if target in chain else None
+        if loop is not None and len(loop) > 1 and loop not in reported:
+            reported.add(loop)
+            yield finding(
+                "error", "symlink_loop", s, "target", f"{' -> '.join([*chain, target])}; expected a chain that ends"
+            )
+
+
+def resolve_link(link: PurePosixPath, target: str) -> str:
+    """Where the symlink ``link`` pointing to ``target`` leads, lexically (``..`` undone, no host lookup)."""
+    joined = PurePosixPath(target) if target.startswith("/") else link.parent / target
+    parts: list[str] = []
+    for part in joined.parts[1:]:
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _names(claims: Owned[NameClaim]) -> Iterable[Finding]:
+    seen: dict[tuple[str, str], AnyScore] = {}
+    for s, c in claims:
+        key = (c.namespace, c.name)
+        other = seen.get(key)
+        if other is None:
+            seen[key] = s
+        elif other is not s:
+            yield finding(
+                "error",
+                "duplicate_" + c.namespace.replace(" ", "_").lower(),
+                s,
+                c.field,
+                f"{c.name!r} is also the {c.namespace} of {other.name}; expected each {c.namespace} once",
+            )
+
+
+def _listeners(claims: Owned[ListenClaim]) -> Iterable[Finding]:
+    for i, (s, c) in enumerate(claims):
+        for other_score, other in claims[:i]:
+            if other_score is not s and c.clashes(other):
+                yield finding(
+                    "error",
+                    "port_clash",
+                    s,
+                    c.field,
+                    f"{c.what} would listen on {c.endpoint}, which {other.what} ({other_score.name}) holds "
+                    f"on {other.endpoint}; expected a free port",
+                )
+                break
+
+
+def _forwards(forwards: Owned[ForwardClaim], listeners: Owned[ListenClaim]) -> Iterable[Finding]:
+    for s, fwd in forwards:
+        for ls, listener in listeners:
+            if listener.address.is_loopback:
+                continue
+            if listener.protocol == fwd.protocol and listener.port == fwd.port:
+                yield finding(
+                    "error",
+                    "forward_shadows_listener",
+                    s,
+                    fwd.field,
+                    f"{fwd.what} takes {fwd.protocol}/{fwd.port} before {listener.what} ({ls.name}) can answer "
+                    "on it; expected a forward on a port nothing on this host listens on",
+                )
+
+
+def _firewall(firewalls: Owned[FirewallClaim], listeners: Owned[ListenClaim]) -> Iterable[Finding]:
+    for s, fw in firewalls:
+        policy = fw.policy
+        if not policy.default_deny:
+            continue
+        for ls, listener in listeners:
+            if listener.address.is_loopback:
+                continue
+            allowed = any(
+                r.action == "allow"
+                and r.destination.is_local
+                and r.protocol in (listener.protocol, "any")
+                and (not r.ports or listener.port in r.ports)
+                for r in policy.rules
+            )
+            if not allowed:
+                yield finding(
+                    "error",
+                    "firewall_blocks_listener",
+                    s,
+                    "policy.rules",
+                    f"no rule allows {listener.protocol}/{listener.port} to this host, where {listener.what} "
+                    f"({ls.name}) listens, and unmatched traffic is denied; expected an allow rule to LOCAL "
+                    f"for port {listener.port}",
+                )
+
+
+def _dns(zones: Owned[DnsZoneClaim], records: Owned[DnsRecordClaim]) -> Iterable[Finding]:
+    names: dict[str, list[tuple[AnyScore, DnsRecordClaim]]] = {}
+    for s, r in records:
+        names.setdefault(r.name, []).append((s, r))
+    for name, owners in names.items():
+        cnames = [(s, r) for s, r in owners if r.type == "CNAME"]
+        if cnames and len(owners) > 1:
+            cs, cname = cnames[0]
+            other_score, other = next((s, r) for s, r in owners if r is not cname)
+            yield finding(
+                "error",
+                "cname_with_other_records",
+                other_score,
+                other.field,
+                f"{other.type} {name} shares its name with the CNAME of {cname.owner} ({cs.name}); "
+                "expected no other record on a CNAME's name",
+            )
+    aliases = {r.name: (s, r) for s, r in records if r.type == "CNAME" and r.target is not None}
+    reported: set[frozenset[str]] = set()
+    for start, (s, r) in aliases.items():
+        chain = [start]
+        target = r.target
+        while target in aliases and target not in chain:
+            chain.append(target)
+            target = aliases[target][1].target
+        if target in chain:
+            loop = frozenset(chain[chain.index(target) :])
+            if loop not in reported:
+                reported.add(loop)
+                yield finding(
+                    "error",
+                    "cname_loop",
+                    s,
+                    r.field,
+                    f"{' -> '.join([*chain, target])}; expected a CNAME chain that ends",
+                )
+    served = {z.zone for _, z in zones}
+    for s, r in records:
+        if r.target is None or r.target in names:
+            continue
+        zone = next((z for z in served if r.target == z or r.target.endswith("." + z)), None)
+        if zone is not None:
+            yield finding(
+                "error",
+                "dangling_dns_target",
+                s,
+                r.field,
+                f"{r.type} {r.name} points to {r.target}, which has no record in {zone}, a zone served here; "
+                f"expected a record for {r.target}",
+            )
+
+
+def _accounts(accounts: Owned[AccountClaim], uses: Owned[AccountUse]) -> Iterable[Finding]:
+    removed = {(c.kind, c.name): s for s, c in accounts if not c.present}
+    for s, use in uses:
+        remover = removed.get((use.kind, use.name))
+        if remover is not None and remover is not s:
+            yield finding(
+                "error",
+                "uses_removed_account",
+                s,
+                use.field,
+                f"{use.kind} {use.name!r} is removed by {remover.name}; expected a {use.kind} that exists",
+            )

@@ -1,0 +1,166 @@
+"""Fleet rollouts of images from the site registry: real nats-server, docker-registry over TLS, podman.
+
+Three devices, each a ``ContainerHost`` with its own podman store and its own read-only registry account.
+A new image version (a new digest) rolls out to all three and each pulls it by digest; with the registry
+down, the next rollout's canary reports "image pull failed", the rollout halts by its failure threshold, and
+every device keeps serving the version it had. Garbage collection then keeps every digest still desired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from harmony.domain.image_refs import PinnedImage
+from harmony.domain.names import ResourceName
+from harmony.domain.values import Hostname, Port
+from harmony.fleet.control import FleetControl
+from harmony.fleet.credentials import FleetHome
+from harmony.fleet.device_agent import AgentSettings, DeviceAgent
+from harmony.fleet.rollout import Strategy
+from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.modules.application import Application, HttpCheck
+from harmony.modules.application.application import APP_LABEL
+from harmony.modules.application.exposure import Exposure
+from harmony.modules.registry import RegistryGarbageCollection
+from harmony.topology.container_host import ContainerHost
+from tests.fixtures.app_host import free_port
+from tests.fixtures.nats_fleet import bus_options
+from tests.fixtures.podman import wipe
+from tests.fixtures.registry import PULLERS, Site, publish, site_image
+from tests.fleet.test_fleet_applications import state_of
+
+DEVICES = ("dev-a", "dev-b", "dev-c")
+SETTINGS = AgentSettings(heartbeat_interval=0.5, ground_truth_interval=2.0, resync_jitter=0.5, health_timeout=8.0)
+ALL_AT_ONCE = Strategy(wave_timeout=120)
+CANARY_FIRST = Strategy(canary=0.3, waves=1, failure_threshold=0.0, wave_timeout=120)
+
+
+def site_app(image: PinnedImage, lb_port: int) -> Application:
+    return Application(
+        app=ResourceName("site"),
+        image=image,
+        port=Port(8080),
+        command=("httpd", "-f", "-p", "8080", "-h", "/www"),
+        expose=Exposure(hostname=Hostname("site.fleet.test"), zone=Hostname("fleet.test"), port=Port(lb_port)),
+        smoke=HttpCheck(path="/index.html", expect_body="fleet", timeout=10),
+        stop_grace=0.5,
+    )
+
+
+def _get(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as r:
+        return r.read().decode()
+
+
+async def serving(host: ContainerHost) -> list[str]:
+    """What each of the device's running application containers answers, on its own published port."""
+    bodies: list[str] = []
+    for c in await host.list_containers({APP_LABEL: "site"}):
+        port = c.host_port(8080)
+        if c.running and port is not None:
+            bodies.append(await asyncio.to_thread(_get, port))
+    return bodies
+
+
+class RegistryDevices:
+    def __init__(self, tmp: Path, site: Site) -> None:
+        # Each device logs in with its own pull account; the three HAProxy instances share the frontend port
+        # (SO_REUSEPORT), so the tests read each device's containers directly.
+        self.hosts = {
+            device: ContainerHost.isolated(
+                tmp / device, dns_port=free_port(), name=device, registry_logins=[site.pull_login(account)]
+            )
+            for device, account in zip(DEVICES, PULLERS, strict=True)
+        }
+        self.agents: list[DeviceAgent] = []
+
+    async def start(self, home: FleetHome, server: FleetNatsServer) -> None:
+        for device, host in self.hosts.items():
+            await host.ensure_ready()
+            agent = DeviceAgent(
+                device=device, options=bus_options(home.add_device(device), [server.url]), runtime=host,
+                applications=host, settings=SETTINGS,
+            )  # fmt: skip
+            self.agents.append(agent)
+        await server.reload()
+        for agent in self.agents:
+            await agent.start()
+
+
+@pytest.fixture
+async def registry_devices(tmp_path: Path, site_registry: Site) -> AsyncIterator[RegistryDevices]:
+    devices = RegistryDevices(tmp_path, site_registry)
+    try:
+        yield devices
+    finally:
+        for agent in devices.agents:
+            await agent.stop()
+        for host in devices.hosts.values():
+            await host.stop_services()
+            wipe(host.podman)
+
+
+async def test_new_image_versions_roll_out_through_the_registry_and_a_registry_outage_halts_the_rollout(
+    site_registry: Site,
+    build_host: ContainerHost,
+    registry_devices: RegistryDevices,
+    tmp_path: Path,
+    fleet_home: FleetHome,
+    fleet_server: FleetNatsServer,
+    fleet_control: FleetControl,
+) -> None:
+    site, control = site_registry, fleet_control
+    v1, v2, v3 = [
+        await publish(site, build_host, site_image(site, tmp_path, body=f"fleet v{n}\n", tag="live")) for n in (1, 2, 3)
+    ]
+    for device in DEVICES:
+        await control.register(device, {"site": "lab"})
+    await registry_devices.start(fleet_home, fleet_server)
+    lb = free_port()
+
+    first = await control.deploy("site", site_app(v1, lb), selector={"site": "lab"}, strategy=ALL_AT_ONCE)
+    assert v1 in first.desired  # the desired state carries the digest
+    done = await control.drive("site")
+    assert done.phase == "done", done.reason
+    for host in registry_devices.hosts.values():
+        assert await serving(host) == ["fleet v1\n"]
+
+    # A new version is a new digest: a canary, then the rest; each device pulls with its own account.
+    await control.deploy("site", site_app(v2, lb), selector={"site": "lab"}, strategy=CANARY_FIRST)
+    done = await control.drive("site")
+    assert done.phase == "done", done.reason
+    status = await control.status("site")
+    assert (status.targeted, status.healthy, status.failed) == (3, 3, 0)
+    for host in registry_devices.hosts.values():
+        assert await serving(host) == ["fleet v2\n"]
+        kept = {d for d, _ in await host.local_image_digests(v1.repository)}
+        assert kept == {v1.digest, v2.digest}  # the previous version's image stays for a quick way back
+
+    # The registry goes down: the canary cannot pull v3, reports why, and the rollout halts there.
+    await site.host.stop_registry()
+    rollout = await control.deploy("site", site_app(v3, lb), selector={"site": "lab"}, strategy=CANARY_FIRST)
+    halted = await control.drive("site")
+    assert halted.phase == "halted", halted.reason
+    assert "1 of 1 updated device(s) failed" in halted.reason
+    (canary,) = rollout.waves[0]
+    state = await state_of(control, canary, "site")
+    assert state is not None and state.version == rollout.version and state.phase == "failed"
+    assert "image pull failed" in state.message and "is unreachable" in state.message
+    status = await control.status("site")
+    assert (status.failed, status.healthy) == (1, 0)
+    assert sorted(d.verdict for d in status.devices) == ["failed", "pending", "pending"]
+    for host in registry_devices.hosts.values():
+        assert await serving(host) == ["fleet v2\n"]  # every device still serves the old version
+
+    # Collection keeps every digest still desired (v2 on two devices, v3 on the canary) and frees v1.
+    desired = await control.desired_images()
+    assert desired == {v2, v3}
+    gc = RegistryGarbageCollection(keep=tuple(sorted(desired)))
+    outcome = await gc.interpret().apply(site.host, await gc.interpret().plan(site.host))
+    assert outcome.ok, outcome
+    assert {m.digest for m in await site.host.stored_manifests()} == {v2.digest, v3.digest}
