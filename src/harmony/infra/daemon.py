@@ -30,6 +30,7 @@ from typing import Protocol
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.infra.connector import Connector
 from harmony.infra.local_process import run_local
+from harmony.infra.programs import SH
 
 LOG_LINES = 20
 SYSTEMD_MARKER = PurePosixPath("/run/systemd/system")
@@ -131,7 +132,7 @@ class PidFileDaemons(_Base):
         return "pid-file"
 
     async def start(self, daemon: Daemon, *, timeout: float = 10.0) -> str | None:
-        launch = ["sh", "-c", 'rm -f -- "$1"; shift; exec "$@"', "sh", str(daemon.pid_file), *daemon.argv]
+        launch = [SH.name, "-c", 'rm -f -- "$1"; shift; exec "$@"', "sh", str(daemon.pid_file), *daemon.argv]
         result = await self._c.run_command(launch, timeout=timeout)
         if result.ok and await self._wait_running(daemon, timeout):
             return None
@@ -142,7 +143,7 @@ class PidFileDaemons(_Base):
 
     async def stop(self, daemon: Daemon, *, timeout: float = 10.0) -> None:
         limit = str(max(1, round(timeout / 0.05)))
-        await self._c.run_command(["sh", "-c", _STOP, "sh", str(daemon.pid_file), limit], timeout=timeout * 2 + 10)
+        await self._c.run_command([SH.name, "-c", _STOP, "sh", str(daemon.pid_file), limit], timeout=timeout * 2 + 10)
 
     async def reload(self, daemon: Daemon) -> None:
         pid = await self.pid(daemon)
