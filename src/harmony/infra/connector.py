@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 
 from harmony.domain.capabilities.commands import CommandRunner
 from harmony.domain.capabilities.files import FileState, ManagedFiles, SymbolicLinks
+from harmony.domain.topology import RunLock
 
 type ReadKind = Literal["stat", "content", "pid", "directory"]
 type ReadRequest = tuple[PurePosixPath, ReadKind]
@@ -71,6 +72,10 @@ class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
     def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
         """The output lines of a long-running ``argv`` (stdout and stderr merged) as they come, e.g. a log
         being followed; the program is stopped when the caller stops iterating."""
+        ...
+
+    def run_lock(self) -> RunLock:
+        """The lock that serializes runs on this host, held on the host itself (see ``domain.topology``)."""
         ...
 
 

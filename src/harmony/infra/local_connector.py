@@ -15,11 +15,13 @@ from pathlib import Path, PurePosixPath
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.errors import CommandError, TopologyError
+from harmony.domain.topology import RunLock
 from harmony.infra.coalesce import Coalescer
 from harmony.infra.connector import ReadRequest, ReadResult, split_reads
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.local_process import run_local
 from harmony.infra.programs import IP
+from harmony.infra.run_lock import LocalRunLock, lock_file_for
 
 
 class LocalConnector:
@@ -57,6 +59,9 @@ class LocalConnector:
 
     async def close(self) -> None:
         return None
+
+    def run_lock(self) -> RunLock:
+        return LocalRunLock(lock_file_for(self._files.root), topology=self._name)
 
     async def stat_files(
         self, paths: Sequence[PurePosixPath], *, with_content: bool
