@@ -34,7 +34,7 @@ from harmony.fleet.credentials import FleetHome, Identity
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.exporter import export_rollouts
 from harmony.fleet.metrics import RolloutMetrics
-from harmony.fleet.rollout import Strategy
+from harmony.fleet.rollout import Rollout, Strategy
 from harmony.fleet.status import DeploymentStatus
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
@@ -271,7 +271,11 @@ def deploy(
     home: Home = DEFAULT_HOME,
     as_json: AsJson = False,
 ) -> None:
-    """Roll a Score out to the devices matching the selector, wave by wave, halting on failures."""
+    """Roll a Score out to the devices matching the selector, wave by wave, halting on failures.
+
+    When a `harmony fleet serve` controller is active it drives the rollout; this command records it and
+    follows it.
+    """
     strategy = Strategy(canary=canary, waves=waves, failure_threshold=threshold, wave_timeout=wave_timeout)
     score = _load_score(score_file, attr)
 
@@ -290,11 +294,21 @@ def deploy(
 
 
 async def _drive(control: FleetControl, deployment: str, *, as_json: bool) -> None:
+    """Drive the rollout here, or, when a `fleet serve` controller is active, follow it while it drives."""
+    served = await control.active_controller()
+    if served is not None and not as_json:
+        console.print(f"controller {served.get('controller')} drives it; following (Ctrl-C leaves it running)")
+
+    async def run(progress: Callable[[DeploymentStatus], None] | None) -> Rollout:
+        if served is None:
+            return await control.drive(deployment, on_progress=progress)
+        return await control.follow(deployment, on_progress=progress)
+
     if as_json:
-        final = await control.drive(deployment)
+        final = await run(None)
     else:
         with Live(console=console, refresh_per_second=4) as live:
-            final = await control.drive(deployment, on_progress=lambda s: live.update(status_table(s)))
+            final = await run(lambda s: live.update(status_table(s)))
             live.update(status_table(await control.status(deployment)))
     status = await control.status(deployment)
     if as_json:
