@@ -12,6 +12,7 @@ from typing import cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from harmony.cli.hosts_run import host_plan_text, run_on_group
 from harmony.cli.loading import load
@@ -28,6 +29,7 @@ from harmony.maestro.journal import Journal
 from harmony.maestro.runner import Confirm, Maestro, RunReport, ScoreResult
 
 console = Console()
+stderr = Console(stderr=True)
 
 
 def select[S: AnyScore](scores: Sequence[S], pattern: str | None) -> list[S]:
@@ -89,6 +91,8 @@ def run(
         try:
             loaded = load(spec)
             by_host = select_on_hosts(loaded.deployment.by_host(), pattern)
+            for warning in loaded.deployment.findings():  # errors stopped the load; what is left only warns
+                stderr.print(f"[yellow]{escape(str(warning))}[/]", highlight=False, soft_wrap=True)
         except HarmonyError as e:
             _journal_failed_start(journal, spec, mode, e)
             raise
