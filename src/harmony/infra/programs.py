@@ -135,6 +135,26 @@ DOCKER_REGISTRY = Program(
 SKOPEO = Program("skopeo", "skopeo", "image registry client (inspect)")
 START_STOP_DAEMON = Program("start-stop-daemon", "dpkg", "starts docker-registry detached with a pid file")
 
+# Monitoring
+PROMETHEUS = Program(
+    "prometheus", "prometheus", "metrics collector (MetricsCollector)", min_version="2.42", version_args=("--version",)
+)
+PROMTOOL = Program("promtool", "prometheus", "checks Prometheus configuration and alert rules, runs rule tests")
+ALERTMANAGER = Program(
+    "prometheus-alertmanager",
+    "prometheus-alertmanager",
+    "alert router (AlertRouter)",
+    min_version="0.25",
+    version_args=("--version",),
+)
+AMTOOL = Program("amtool", "prometheus-alertmanager", "checks Alertmanager configuration")
+NODE_EXPORTER = Program(
+    "prometheus-node-exporter",
+    "prometheus-node-exporter",
+    "host metrics (HostMetricsExporter)",
+    version_args=("--version",),
+)
+
 # Network edge
 HAPROXY = Program(
     "haproxy",
@@ -161,7 +181,9 @@ PG_BASEBACKUP = Program("pg_basebackup", "postgresql-client-15", "clones a Postg
 PG_REWIND = Program("pg_rewind", _PG, "rejoins an old PostgreSQL primary", directory=PG_BIN)
 
 # Processes and accounts on this machine
-SETPRIV = Program("setpriv", "util-linux", "runs PostgreSQL as its owner")
+SETPRIV = Program(
+    "setpriv", "util-linux", "runs PostgreSQL as its owner; kills a command's process group when Harmony dies"
+)
 UNSHARE = Program("unshare", "util-linux", "private mounts for SSH lab hosts", role="tests")
 ENV = Program("env", "coreutils", "sets CONTAINERS_CONF for podman")
 SH = Program("sh", "dash", "runs shell scripts (commands, nftables apply with rollback)")
@@ -207,6 +229,11 @@ ALL: tuple[Program, ...] = (
     DOCKER_REGISTRY,
     SKOPEO,
     START_STOP_DAEMON,
+    PROMETHEUS,
+    PROMTOOL,
+    ALERTMANAGER,
+    AMTOOL,
+    NODE_EXPORTER,
     HAPROXY,
     DNSMASQ,
     NFT,
