@@ -24,7 +24,7 @@ from harmony.cli.loading import LoadedDeployment, load, locate
 from harmony.cli.typecheck import run_pyright
 from harmony.config.secret import REVEAL
 from harmony.domain.consistency import Finding, InconsistentDeploymentError
-from harmony.domain.errors import DeploymentError
+from harmony.domain.errors import ConfigError, DeploymentError
 from harmony.domain.score import AnyScore, score_adapter
 
 console = Console()
@@ -84,6 +84,8 @@ def collect_findings(spec: str, *, daemons: bool = True) -> tuple[list[Finding],
         inconsistent = e if isinstance(e, InconsistentDeploymentError) else e.__cause__
         if isinstance(inconsistent, InconsistentDeploymentError):
             return list(inconsistent.findings), None, []
+        if isinstance(e.__cause__, ConfigError):  # settings, not the deployment: reported with how to give them
+            raise
         return [_load_error(e)], None, []
     findings = loaded.deployment.findings()
     for score in _every(loaded):
