@@ -219,3 +219,26 @@ async def test_under_tls_the_session_cookie_is_secure(
         assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
         page = await alice.get("/")
         assert page.status_code == 200 and page.headers["content-security-policy"].startswith(CSP)
+
+
+async def test_the_dashboard_serves_before_nats_is_reachable(
+    controllers: Controllers, fleet_home: FleetHome, fleet_server: FleetNatsServer, fleet_control: FleetControl
+) -> None:
+    await fleet_control.register("d-1", {"site": "north"})
+    add_user(controllers, *VIEWER, "viewer")
+    await fleet_server.stop()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    controllers.start("c1", "--listen", f"127.0.0.1:{port}")
+    await wait_http(base)
+    async with httpx.AsyncClient(base_url=base) as bob:
+        assert (await log_in(bob, *VIEWER)).status_code == 303
+        for path in ("/", "/rollouts", "/failover", "/journal"):
+            page = await bob.get(path)
+            assert page.status_code == 200 and "NATS is unreachable" in page.text, path
+        assert "not connected to NATS yet" in (await bob.get("/")).text
+        assert (await bob.get("/devices/d-1")).status_code == 404  # nothing known yet, and it says why not
+        await fleet_server.start()
+        back = await until(lambda: bob.get("/"), lambda r: "d-1" in r.text and "NATS is unreachable" not in r.text)
+        assert "holding the lease, term 1" in back.text
+    assert controllers.stop("c1") == 0
