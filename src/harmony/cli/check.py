@@ -8,9 +8,9 @@ from rich.console import Console
 
 from harmony.cli.loading import load, locate
 from harmony.cli.typecheck import run_pyright
-from harmony.config.secret import REVEAL
 from harmony.domain.errors import DeploymentError
 from harmony.domain.score import score_adapter
+from harmony.domain.secret import REVEAL
 
 console = Console()
 
