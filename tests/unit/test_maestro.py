@@ -175,7 +175,8 @@ async def test_dependencies_must_come_first(tmp_path: Path) -> None:
     report = await Maestro(LinuxHost.local(root=tmp_path)).apply(scores)
     assert report.status is Status.FAILURE
     assert report.error == (
-        f"{__file__}:172: needs-others depends on directory:/etc, which must come earlier in the Score list"
+        f"{__file__}:172: needs-others depends on directory:/etc, which must come earlier in the Score list; "
+        "expected it before needs-others"
     )
     assert list(tmp_path.iterdir()) == []
 

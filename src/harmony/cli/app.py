@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harmony.cli import agent as agent_cli
+from harmony.cli import alerts as alerts_cli
 from harmony.cli import config as config_cli
 from harmony.cli import fleet as fleet_cmd
 from harmony.cli import lb as lb_cli
@@ -39,6 +40,7 @@ app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")
 app.add_typer(lb_cli.lb_app, name="lb")
+app.command("alerts")(alerts_cli.alerts)
 app.command("doctor")(doctor_cmd)
 
 Deploy = Annotated[str, typer.Argument(help="Deployment: a .py file, a package directory, or a module name.")]

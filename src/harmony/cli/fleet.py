@@ -152,6 +152,9 @@ def agent(
             help="Also run Application Scores: HAProxy and dnsmasq (on this loopback port) under --store.",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Serve the agent's /metrics on this loopback port.")
+    ] = None,
 ) -> None:
     """Run a device agent in the foreground (podman with its own store under --store).
 
@@ -161,7 +164,9 @@ def agent(
     if identity.device is None:
         raise InvalidValueError("--credentials", str(credentials), "a device credentials file")
     runtime = Podman.isolated(store)
-    settings = AgentSettings(heartbeat_interval=heartbeat, ground_truth_interval=ground_truth)
+    settings = AgentSettings(
+        heartbeat_interval=heartbeat, ground_truth_interval=ground_truth, metrics_port=metrics_port
+    )
     host = None
     if dns_port is not None:
         host = ContainerHost(

@@ -19,7 +19,7 @@ from typing import cast
 from pydantic import ValidationError
 
 from harmony.domain.deployment import Deployment
-from harmony.domain.errors import DeploymentError, HarmonyError
+from harmony.domain.errors import DeploymentError, HarmonyError, InvalidValueError
 from harmony.domain.topology import Topology
 
 
@@ -100,5 +100,10 @@ def describe_validation_error(e: ValidationError) -> str:
     parts: list[str] = []
     for err in e.errors():
         field = ".".join(str(x) for x in err["loc"]) or e.title
-        parts.append(f"{e.title}.{field}: {err['input']!r} is not valid: {err['msg']}")
+        cause: object = err.get("ctx", {}).get("error")
+        if isinstance(cause, InvalidValueError):  # our own words: the field, the value and what was expected
+            parts.append(f"{e.title}.{field}: {cause}")
+        else:
+            wanted = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+            parts.append(f"{e.title}.{field}: {err['input']!r} is not valid; expected {wanted}")
     return "; ".join(parts)

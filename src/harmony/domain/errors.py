@@ -46,7 +46,10 @@
         │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
         │   ├── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
         │   └── KeyValueAuthError               the store refused this client's credentials
-        └── PostgreSQLError                     a PostgreSQL server or its data directory
+        ├── PostgreSQLError                     a PostgreSQL server or its data directory
+        └── MonitoringError                     metrics and alerting capabilities
+            ├── MetricsError                    MetricsCollector, HostMetricsExporter (a rejected rule group)
+            └── AlertingError                   AlertRouter (a rejected routing, an unreachable router)
 
 Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``,
 ``PodmanError(ContainerError)``: defined beside their adapter) and
@@ -373,3 +376,19 @@ class FirewallRolledBack(FirewallError):
     def __init__(self, endpoint: str, message: str) -> None:
         self.endpoint = endpoint
         super().__init__("firewall", f"{endpoint} was unreachable after the change ({message}); rolled back")
+
+
+class MonitoringError(CapabilityError):
+    """A metrics collector, host exporter or alert router failed or rejected a configuration."""
+
+
+class MetricsError(MonitoringError):
+    """``MetricsCollector`` / ``HostMetricsExporter``: ``subject`` names the rule group, job or daemon."""
+
+    def __init__(self, subject: str, message: str) -> None:
+        self.subject = subject
+        super().__init__(f"{subject}: {message}")
+
+
+class AlertingError(MonitoringError):
+    """``AlertRouter``: a routing the router rejects, or a router that does not answer."""

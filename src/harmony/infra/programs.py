@@ -135,6 +135,26 @@ DOCKER_REGISTRY = Program(
 SKOPEO = Program("skopeo", "skopeo", "image registry client (inspect)")
 START_STOP_DAEMON = Program("start-stop-daemon", "dpkg", "starts docker-registry detached with a pid file")
 
+# Monitoring
+PROMETHEUS = Program(
+    "prometheus", "prometheus", "metrics collector (MetricsCollector)", min_version="2.42", version_args=("--version",)
+)
+PROMTOOL = Program("promtool", "prometheus", "checks Prometheus configuration and alert rules, runs rule tests")
+ALERTMANAGER = Program(
+    "prometheus-alertmanager",
+    "prometheus-alertmanager",
+    "alert router (AlertRouter)",
+    min_version="0.25",
+    version_args=("--version",),
+)
+AMTOOL = Program("amtool", "prometheus-alertmanager", "checks Alertmanager configuration")
+NODE_EXPORTER = Program(
+    "prometheus-node-exporter",
+    "prometheus-node-exporter",
+    "host metrics (HostMetricsExporter)",
+    version_args=("--version",),
+)
+
 # Network edge
 HAPROXY = Program(
     "haproxy",
@@ -207,6 +227,11 @@ ALL: tuple[Program, ...] = (
     DOCKER_REGISTRY,
     SKOPEO,
     START_STOP_DAEMON,
+    PROMETHEUS,
+    PROMTOOL,
+    ALERTMANAGER,
+    AMTOOL,
+    NODE_EXPORTER,
     HAPROXY,
     DNSMASQ,
     NFT,
