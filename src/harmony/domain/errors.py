@@ -7,7 +7,8 @@
     ├── TopologyError                           a topology that cannot get ready
     │   ├── HostUnreachableError                a host that cannot be connected to (network, refused)
     │   ├── HostAuthError                       a host that rejects our key, or whose host key is unknown
-    │   └── BecomeRefusedError                  sudo refused on a host (no rights, or a password is needed)
+    │   ├── BecomeRefusedError                  sudo refused on a host (no rights, or a password is needed)
+    │   └── TargetBusyError                     another run holds the target's run lock: names that run
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
     ├── MissingProgramError                     a program an adapter runs is not installed: names its package
     ├── ConfigError                             a setting that cannot be resolved
@@ -146,6 +147,19 @@ class HostAuthError(TopologyError):
 
 class BecomeRefusedError(TopologyError):
     """``sudo`` refused to run commands as root for the login user (no rights, or a password is needed)."""
+
+
+class TargetBusyError(TopologyError):
+    """Another run holds the run lock of this topology's target (``holder``: who, if it could be read)."""
+
+    def __init__(self, topology: str, target: str, holder: str | None) -> None:
+        self.target = target
+        self.holder = holder
+        who = holder or "another run (its record could not be read)"
+        super().__init__(
+            topology,
+            f"{target} is locked by {who}; wait for it to finish (rerun without --no-wait, or with --wait SECONDS)",
+        )
 
 
 class UsersError(CapabilityError):

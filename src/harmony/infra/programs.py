@@ -181,7 +181,9 @@ PG_BASEBACKUP = Program("pg_basebackup", "postgresql-client-15", "clones a Postg
 PG_REWIND = Program("pg_rewind", _PG, "rejoins an old PostgreSQL primary", directory=PG_BIN)
 
 # Processes and accounts on this machine
-SETPRIV = Program("setpriv", "util-linux", "runs PostgreSQL as its owner")
+SETPRIV = Program(
+    "setpriv", "util-linux", "runs PostgreSQL as its owner; kills a command's process group when Harmony dies"
+)
 UNSHARE = Program("unshare", "util-linux", "private mounts for SSH lab hosts", role="tests")
 ENV = Program("env", "coreutils", "sets CONTAINERS_CONF for podman")
 SH = Program("sh", "dash", "runs shell scripts (commands, nftables apply with rollback)")

@@ -6,13 +6,15 @@ Authentication uses ``key`` when given, otherwise the SSH agent and the user's d
 user is not root, every command runs through ``sudo -n`` (``become``); ``open`` checks once that sudo works
 and raises ``BecomeRefusedError`` with sudo's own message when it does not.
 
-The ``stat_files`` reads of one event-loop tick are coalesced into one remote command (see ``coalesce``),
-and at most ``max_channels`` commands run at once, below sshd's default ``MaxSessions`` of 10.
+The reads (``stat_files``, ``read_pids``, ``read_directories``) of one event-loop tick are coalesced
+into one remote command (see ``coalesce``), and at most ``max_channels`` commands run at once, below
+sshd's default ``MaxSessions`` of 10.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -28,9 +30,13 @@ from harmony.domain.errors import (
     FilesError,
     HostAuthError,
     HostUnreachableError,
+    TargetBusyError,
+    TopologyError,
 )
+from harmony.domain.topology import LockHolder, OnWait, RunLock
 from harmony.infra import posix_shell
 from harmony.infra.coalesce import Coalescer
+from harmony.infra.connector import ReadRequest, ReadResult, split_reads
 from harmony.infra.local_process import OUTPUT_LIMIT
 
 
@@ -60,16 +66,30 @@ class SshConnector:
         self._connect_timeout = connect_timeout
         self._channels = asyncio.Semaphore(max_channels)
         self._conn: asyncssh.SSHClientConnection | None = None
-        self._stats: Coalescer[posix_shell.StatRequest, FileState] = Coalescer(self._stat_batch)
+        self._reads: Coalescer[ReadRequest, ReadResult] = Coalescer(self._read_batch)
 
     @property
     def prefix(self) -> PurePosixPath | None:
         return None
 
     @property
+    def netns(self) -> str | None:
+        return None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def connection(self) -> asyncssh.SSHClientConnection:
+        if self._conn is None:
+            raise HostUnreachableError(self._name, "not connected")
+        return self._conn
+
+    @property
     def round_trips(self) -> int:
-        """How many batched ``stat_files`` calls went to the host (for tests and benchmarks)."""
-        return self._stats.batches
+        """How many batched reads (``stat_files``, ``read_pids``, ``read_directories``) went to the host."""
+        return self._reads.batches
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -108,7 +128,10 @@ class SshConnector:
             await self._conn.wait_closed()
             self._conn = None
 
-    def _command(self, argv: Sequence[str]) -> str:
+    def run_lock(self) -> RunLock:
+        return SshRunLock(self)
+
+    def command_line(self, argv: Sequence[str]) -> str:
         line = shlex.join(argv)
         return f"sudo -n -- {line}" if self.become else line
 
@@ -124,8 +147,13 @@ class SshConnector:
             raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
         async with self._channels:
             try:
-                proc = await self._conn.run(
-                    self._command(argv), input=stdin, encoding=None, check=False, timeout=timeout
+                # Empty input must still close the remote stdin (asyncssh only does so for non-empty input).
+                proc = await (
+                    self._conn.run(self.command_line(argv), input=stdin, encoding=None, check=False, timeout=timeout)
+                    if stdin
+                    else self._conn.run(
+                        self.command_line(argv), stdin=asyncssh.DEVNULL, encoding=None, check=False, timeout=timeout
+                    )
                 )
             except asyncssh.TimeoutError as e:
                 raise CommandError(shlex.join(argv), None, f"timed out after {timeout}s") from e
@@ -150,7 +178,7 @@ class SshConnector:
             raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
         try:
             proc = await self._conn.create_process(
-                self._command(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+                self.command_line(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
             )
         except (asyncssh.Error, OSError) as e:
             raise CommandError(shlex.join(argv), None, f"lost the connection to {self._name}: {e}") from e
@@ -163,15 +191,23 @@ class SshConnector:
     async def stat_files(
         self, paths: Sequence[PurePosixPath], *, with_content: bool
     ) -> Mapping[PurePosixPath, FileState]:
-        found = await self._stats.get([(p, with_content) for p in paths])
-        return {p: state for (p, _), state in found.items()}
+        requests: list[ReadRequest] = [(p, "content" if with_content else "stat") for p in paths]
+        return split_reads(requests, await self._reads.get(requests))[0]
 
-    async def _stat_batch(
-        self, requests: Sequence[posix_shell.StatRequest]
-    ) -> Mapping[posix_shell.StatRequest, FileState]:
-        result = await self._run(posix_shell.stat_argv(requests), limit=None)  # file contents: never truncate
+    async def read_pids(self, pid_files: Sequence[PurePosixPath]) -> Mapping[PurePosixPath, int | None]:
+        requests: list[ReadRequest] = [(p, "pid") for p in pid_files]
+        return split_reads(requests, await self._reads.get(requests))[1]
+
+    async def read_directories(
+        self, directories: Sequence[PurePosixPath]
+    ) -> Mapping[PurePosixPath, Mapping[str, bytes] | None]:
+        requests: list[ReadRequest] = [(p, "directory") for p in directories]
+        return split_reads(requests, await self._reads.get(requests))[2]
+
+    async def _read_batch(self, requests: Sequence[ReadRequest]) -> Mapping[ReadRequest, ReadResult]:
+        result = await self._run(posix_shell.read_argv(requests), limit=None)  # file contents: never truncate
         try:
-            return posix_shell.parse_stat(requests, result.stdout)
+            return posix_shell.parse_reads(requests, result.stdout)
         except ValueError as e:
             first = str(requests[0][0]) if requests else "?"
             raise FilesError(first, f"cannot read file state on {self._name}: {result.stderr.strip() or e}") from e
@@ -196,6 +232,73 @@ class SshConnector:
 
     async def remove_path(self, path: PurePosixPath) -> None:
         await self._change(path, posix_shell.remove_argv(path))
+
+
+class SshRunLock:
+    """The run lock of an SSH host, held by a long-lived process on the host (``posix_shell.run_lock_argv``)."""
+
+    def __init__(self, connector: SshConnector) -> None:
+        self._connector = connector
+        self._proc: asyncssh.SSHClientProcess[bytes] | None = None
+
+    @property
+    def target(self) -> str:
+        c = self._connector
+        return f"{c.user}@{c.address}:{c.port}"
+
+    async def acquire(self, holder: LockHolder, *, wait: float | None, on_wait: OnWait) -> None:
+        c = self._connector
+        await c.open()
+        loop = asyncio.get_running_loop()
+        deadline = None if wait is None else loop.time() + wait
+        told = False
+        while True:
+            busy = await self._try(holder)
+            if busy is None:
+                return
+            current = _holder(busy)
+            if deadline is not None and loop.time() >= deadline:
+                raise TargetBusyError(c.name, self.target, current.describe() if current else None)
+            if not told:
+                on_wait(current)
+                told = True
+            await asyncio.sleep(0.5)
+
+    async def _try(self, holder: LockHolder) -> bytes | None:
+        """None when the lock is now held; otherwise what the host said about its holder."""
+        c = self._connector
+        conn = c.connection
+        argv = posix_shell.run_lock_argv(holder.model_dump_json())
+        try:
+            proc = await conn.create_process(c.command_line(argv), encoding=None)
+            first = await proc.stdout.readline()
+            if first == b"locked\n":
+                self._proc = proc
+                return None
+            rest: bytes = await proc.stdout.read()
+            await proc.wait()
+        except (asyncssh.Error, OSError) as e:
+            raise HostUnreachableError(c.name, f"cannot take the run lock on {self.target}: {e}") from e
+        if first != b"busy\n":
+            raise TopologyError(
+                c.name, f"cannot take the run lock on {self.target}: {(first + rest).decode(errors='replace')}"
+            )
+        return rest
+
+    async def release(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
+                proc.stdin.write_eof()
+                await asyncio.wait_for(proc.wait_closed(), 5)
+            proc.close()
+
+
+def _holder(text: bytes) -> LockHolder | None:
+    try:
+        return LockHolder.model_validate_json(text)
+    except ValueError:
+        return None
 
 
 def _reason(e: BaseException) -> str:

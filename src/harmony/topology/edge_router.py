@@ -23,11 +23,13 @@ from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.firewall import Endpoint, FirewallPolicy, FirewallState
 from harmony.domain.capabilities.load_balancer import LoadBalancer
 from harmony.domain.errors import TopologyError
+from harmony.domain.topology import RunLock
 from harmony.domain.values import IPv4Network, MacAddress
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.nftables import Nftables, tcp_probe
 from harmony.infra.programs import DNSMASQ, HAPROXY, IP, NFT
+from harmony.infra.run_lock import LocalRunLock
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 
 REQUIRED_PROGRAMS = (IP, DNSMASQ, HAPROXY, NFT)
@@ -89,6 +91,11 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
 
     async def close(self) -> None:
         return None
+
+    def run_lock(self) -> RunLock:
+        """Runs on this router take turns (the firewall's probe must see its own ruleset): a lock file
+        beside the adapters' state."""
+        return LocalRunLock(self.state_dir / "run.lock", topology=self._name)
 
     async def stop(self) -> None:
         """Stop the daemons (the configuration and the firewall ruleset stay)."""

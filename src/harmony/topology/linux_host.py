@@ -16,6 +16,7 @@ from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.capabilities.users import Accounts
 from harmony.domain.inventory import Host, read_variables
+from harmony.domain.topology import RunLock
 from harmony.domain.values import Hostname, IPAddress, Port
 from harmony.infra.apt import AptPackages
 from harmony.infra.connector import Connector
@@ -35,13 +36,22 @@ class LinuxHost:
         self._packages = AptPackages(connector, name)
 
     @classmethod
-    def local(cls, *, root: Path | None = None, name: str = "localhost", create_root: bool = False) -> LinuxHost:
+    def local(
+        cls,
+        *,
+        root: Path | None = None,
+        name: str = "localhost",
+        create_root: bool = False,
+        netns: str | None = None,
+    ) -> LinuxHost:
         """The local machine; ``root`` re-roots managed paths (for tests and sandboxes), created when asked.
 
         A re-rooted host manages files only: accounts and packages refuse to run against a sandbox, and
-        commands always run against the real system.
+        commands always run against the real system. With ``netns`` commands (and so daemons) run inside
+        that network namespace of this machine: a box simulated by a namespace.
         """
-        return cls(name=name, connector=LocalConnector(name=name, root=root or Path("/"), create_root=create_root))
+        connector = LocalConnector(name=name, root=root or Path("/"), create_root=create_root, netns=netns)
+        return cls(name=name, connector=connector)
 
     @classmethod
     def ssh(
@@ -99,6 +109,9 @@ class LinuxHost:
 
     async def close(self) -> None:
         await self.connector.close()
+
+    def run_lock(self) -> RunLock:
+        return self.connector.run_lock()
 
     # ManagedFiles
     async def stat_files(

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from harmony.domain.capabilities.postgres import PostgreSQLState, ServerEndpoint
 from harmony.domain.errors import TopologyError
+from harmony.domain.topology import RunLock
 from harmony.domain.values import Port
 from harmony.infra.postgres import PostgresInstance
 from harmony.infra.programs import PG_BIN
+from harmony.infra.run_lock import LocalRunLock, lock_file_for
 
 
 class LocalPostgreSQL:
@@ -58,6 +60,10 @@ class LocalPostgreSQL:
 
     async def close(self) -> None:
         return None
+
+    def run_lock(self) -> RunLock:
+        # not inside the data directory: PostgreSQL and pg_basebackup own everything in it
+        return LocalRunLock(lock_file_for(self.instance.data_dir), topology=self.name)
 
     async def postgres_state(self, settings: Sequence[str]) -> PostgreSQLState:
         return await self.instance.state(settings)
