@@ -24,4 +24,3 @@ def test_every_exception_class_of_the_package_is_a_harmony_error() -> None:
     classes = _harmony_exception_classes()
     assert len(classes) > 40  # the walk reached the adapters, not only domain.errors
     assert [f"{c.__module__}.{c.__qualname__}" for c in classes if not issubclass(c, HarmonyError)] == []
-
