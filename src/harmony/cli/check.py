@@ -78,6 +78,13 @@ def collect_findings(spec: str, *, daemons: bool = True) -> tuple[list[Finding],
     ]
     if type_errors:
         return type_errors, None, []
+    return collect_after_typecheck(spec, daemons=daemons)
+
+
+def collect_after_typecheck(
+    spec: str, *, daemons: bool = True
+) -> tuple[list[Finding], LoadedDeployment | None, list[str]]:
+    """The stages after the type checker (for callers that ran it once over many deployments)."""
     try:
         loaded = load(spec)
     except DeploymentError as e:
