@@ -1,7 +1,8 @@
 """A lab of SSH hosts on this machine: network namespaces, each running its own ``sshd``.
 
 Each lab host is a network namespace ``hm<token><i>`` joined to the root namespace by a veth pair on its
-own /30 (``10.<lab>.<i>.2``), and a private mount namespace in which ``/etc``, ``/root``, ``/home``,
+own /30 (``10.<lab>.<i>.2``, its default route via this machine, so lab hosts reach each other), and a
+private mount namespace in which ``/etc``, ``/root``, ``/home``,
 ``/srv``, ``/var/lib/dpkg`` and the apt state are copy-on-write overlays: users, packages and files
 changed on one lab host are not seen by the others, nor by the real machine. Root logs in with the lab's
 key and gets stock shell dotfiles (so a timing is not dominated by the machine's own ``pyenv init``).
@@ -151,6 +152,8 @@ class SshLab:
             ["ip", "link", "set", f"hp{self.token}{i}", "name", "eth0"],
             ["ip", "addr", "add", f"{host.address}/30", "dev", "eth0"],
             ["ip", "link", "set", "eth0", "up"],
+            # Lab hosts reach each other through this machine (it forwards between the veths).
+            ["ip", "route", "add", "default", "via", f"10.{subnet}.{i}.1"],
         ):
             _run("ip", "netns", "exec", host.netns, *cmd)
         (host.dir / "sshd_config").write_text(_SSHD_CONFIG.format(address=host.address, dir=host.dir, lab=self.workdir))
