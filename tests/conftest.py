@@ -24,6 +24,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.edge",
     "tests.fixtures.openbao",
     "tests.fixtures.nats_auth",
+    "tests.fixtures.monitoring",
     "tests.fixtures.registry",
 ]
 

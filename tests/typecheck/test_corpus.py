@@ -1,5 +1,13 @@
-"""The type-check corpus: every ``pass/`` file is clean on pyright and mypy (strict); every ``fail/`` file
-gets an error from both checkers on each line marked ``# expect-error`` and on no other line.
+"""The corpus of what Harmony refuses, and of what it must accept.
+
+Every ``fail/`` file starts with a header comment saying how it fails:
+- ``# fails: type check`` — both pyright and mypy (strict) report an error on each line marked
+  ``# expect-error`` and on no other line;
+- ``# fails: load`` — the file type-checks cleanly, and loading it (as ``harmony check`` does) fails with an
+  error naming the file and the line marked ``# expect-load-error: <text>``, containing ``<text>`` and saying
+  what was expected.
+Every ``pass/`` file type-checks cleanly, and when it defines a ``deployment`` that deployment loads and
+validates with no finding at all (``--strict``). Files are grouped by capability through their name prefix.
 
 Each checker runs once over the whole corpus; each file is then its own test case.
 """
@@ -17,12 +25,19 @@ from pathlib import Path
 
 import pytest
 
+from harmony.cli.loading import load
+from harmony.domain.deployment import Deployment
+from harmony.domain.errors import DeploymentError
+from harmony.domain.topology import Topology
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 BIN = Path(sys.executable).parent
 PASS = sorted((HERE / "pass").glob("*.py"))
 FAIL = sorted((HERE / "fail").glob("*.py"))
 MARK = "# expect-error"
+LOAD_MARK = "# expect-load-error:"
+HEADERS = {"# fails: type check": MARK, "# fails: load": LOAD_MARK}
 
 type Errors = dict[str, set[int]]
 
@@ -63,11 +78,57 @@ def mypy_errors(kind: str) -> Errors:
     return errors
 
 
+def load_mark(path: Path) -> tuple[int, str] | None:
+    """The line marked ``# expect-load-error: <text>`` and its text, if any."""
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if LOAD_MARK in line:
+            return n, line.split(LOAD_MARK, 1)[1].strip()
+    return None
+
+
+LOAD_FAIL = [p for p in FAIL if load_mark(p) is not None]
+
+
 def test_corpus_is_not_empty() -> None:
-    assert len(PASS) >= 3
-    assert len(FAIL) >= 15, "the corpus should cover at least 15 misconfiguration classes"
+    assert len(FAIL) >= 100, "the corpus should cover at least 100 misconfiguration classes"
+    assert len(PASS) >= len(FAIL), "at least as many must-pass files as must-fail ones"
+    stems = [p.stem for p in PASS + FAIL]
+    assert len(stems) == len(set(stems)), "file names are module names: each once across pass/ and fail/"
     for path in FAIL:
-        assert marked_lines(path), f"{path.name} has no line marked {MARK!r}"
+        header = path.read_text().splitlines()[0]
+        assert header in HEADERS, f"{path.name} starts with {header!r}, expected one of {sorted(HEADERS)}"
+        mark = HEADERS[header]
+        assert mark in path.read_text(), f"{path.name} says {header!r} but has no line marked {mark!r}"
+
+
+def _load(path: Path) -> Deployment[Topology] | None:
+    sys.modules.pop(path.stem, None)
+    try:
+        return load(str(path)).deployment
+    except DeploymentError as e:
+        if "defines no `deployment" in str(e):
+            return None
+        raise
+
+
+@pytest.mark.parametrize("path", LOAD_FAIL, ids=lambda p: p.name)
+def test_must_fail_at_load_at_marked_line(path: Path) -> None:
+    mark = load_mark(path)
+    assert mark is not None
+    line, text = mark
+    with pytest.raises(DeploymentError) as e:
+        _load(path)
+    message = str(e.value)
+    assert f"{path.resolve()}:{line}:" in message, f"{path.name}: the error names no line {line}: {message}"
+    assert text in message, f"{path.name}: {text!r} not in {message}"
+    assert "expected" in message, f"{path.name}: the error does not say what was expected: {message}"
+
+
+@pytest.mark.parametrize("path", PASS, ids=lambda p: p.name)
+def test_must_pass_loads_without_findings(path: Path) -> None:
+    deployment = _load(path)
+    if deployment is not None:
+        deployment.validate(strict=True)
 
 
 @pytest.mark.parametrize("path", PASS, ids=lambda p: p.name)

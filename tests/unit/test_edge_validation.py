@@ -227,7 +227,7 @@ ACROSS_SCORES: list[tuple[str, list[AnyScore], list[str]]] = [
             LoadBalancing(frontends=(frontend("web", 80),)),
             LoadBalancing(frontends=(frontend("api", 80),)),
         ],
-        ["web (0.0.0.0:80)", "api (0.0.0.0:80)", "each port used by one frontend"],
+        ["load-balancer frontend api would listen on tcp/0.0.0.0:80", "frontend web", "expected a free port"],
     ),
     (
         "two Scores, one frontend name",
@@ -245,7 +245,7 @@ ACROSS_SCORES: list[tuple[str, list[AnyScore], list[str]]] = [
     (
         "one MAC reserved in two subnets",
         [scope("10.0.0.0/24", (M, "10.0.0.7")), scope("10.0.1.0/24", (M, "10.0.1.7"))],
-        [M, "also in 10.0.0.0/24"],
+        [M, "also the MAC address of dhcp:10.0.0.0/24"],
     ),
     (
         "a CNAME name used by a record of another owner",

@@ -22,6 +22,7 @@ from harmony import (
     verify,
 )
 from harmony.maestro.events import Event
+from harmony.maestro.journal import RunStatus
 from harmony.maestro.runner import ScoreResult
 from harmony.modules.files import ManagedDirectory, ManagedFile
 from harmony.topology.linux_host import LinuxHost
@@ -148,7 +149,7 @@ async def test_a_topology_that_cannot_get_ready_fails_the_run_and_is_journaled(t
     assert report.status is Status.FAILURE
     assert report.error is not None and "root directory" in report.error and "does not exist" in report.error
     (run,) = journal.runs()
-    assert run.status is Status.FAILURE
+    assert run.status is RunStatus.FAILURE
     assert run.error == report.error
 
 
@@ -175,7 +176,8 @@ async def test_dependencies_must_come_first(tmp_path: Path) -> None:
     report = await Maestro(LinuxHost.local(root=tmp_path)).apply(scores)
     assert report.status is Status.FAILURE
     assert report.error == (
-        f"{__file__}:172: needs-others depends on directory:/etc, which must come earlier in the Score list"
+        f"{__file__}:173: needs-others depends on directory:/etc, which must come earlier in the Score list; "
+        "expected it before needs-others"
     )
     assert list(tmp_path.iterdir()) == []
 

@@ -55,6 +55,7 @@ EXPECTED = [
     "Maestro",
     "ManagedFiles",
     "MissingConfigError",
+    "MissingProgramError",
     "NetworkEdge",
     "Outcome",
     "PackagesError",

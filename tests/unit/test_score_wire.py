@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from datetime import timedelta
 from ipaddress import IPv4Address
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -14,7 +15,9 @@ from pydantic import ValidationError
 import harmony.modules
 from harmony import DeploymentError, Interpret, ManagedFiles, Score
 from harmony.config.secret import MASK, Secret
+from harmony.domain.capabilities.alerting import AlertRouting, Route, WebhookReceiver
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef
+from harmony.domain.capabilities.metrics import ScrapeJob, ScrapeTarget, Severity
 from harmony.domain.capabilities.registry import AccountName, RegistryAccount, RegistrySettings
 from harmony.domain.image_refs import PinnedImage, TaggedImage
 from harmony.domain.names import ResourceName
@@ -23,6 +26,7 @@ from harmony.domain.values import Hostname, Port
 from harmony.modules.application import Application, BusyboxImage, Container, Exposure, HttpCheck
 from harmony.modules.commands import Command
 from harmony.modules.files import ManagedDirectory, ManagedFile, Symlink, UploadedFile
+from harmony.modules.monitoring import AlertRoutes, Scrape, default_alert_pack
 from harmony.modules.packages import DebianPackage
 from harmony.modules.registry import RegistryGarbageCollection, RegistryImage, SiteRegistry
 from harmony.modules.users import Group, User
@@ -65,6 +69,23 @@ EXAMPLES: dict[str, AnyScore] = {
             storage=PurePosixPath("/srv/registry"),
             pusher=RegistryAccount(user=AccountName("ci"), password=Secret(MASK)),
             pullers=(RegistryAccount(user=AccountName("dev-a"), password=Secret(MASK)),),
+        )
+    ),
+    "alert_routes": AlertRoutes(
+        routing=AlertRouting(
+            receivers=(
+                WebhookReceiver(name=ResourceName("ops"), url="http://10.0.0.9/hook", bearer_token=Secret(MASK)),
+            ),
+            default_receiver=ResourceName("ops"),
+            routes=(Route(receiver=ResourceName("ops"), severity=Severity.CRITICAL, group_wait=timedelta(seconds=5)),),
+        )
+    ),
+    "alert_rules": default_alert_pack(),
+    "scrape": Scrape(
+        job=ScrapeJob(
+            name=ResourceName("node"),
+            targets=(ScrapeTarget(host=IPv4Address("10.0.0.5"), port=Port(9100), labels={"site": "a"}),),
+            interval=timedelta(seconds=30),
         )
     ),
     "dns_zone": score_kinds()["dns_zone"].model_validate(

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harmony.config.secret import MASK, Secret
 from harmony.domain.errors import AgentConfigError, InvalidValueError
-from harmony.infra.postgres import PG_BIN
+from harmony.infra.programs import PG_BIN
 
 ENV_PREFIX = "HARMONY_AGENT__"
 _SERVER_URL = re.compile(r"^(nats|tls|ws|wss)://[^\s/@]+$")
@@ -125,6 +125,13 @@ class PostgresConfig(_Section):
     )
 
 
+class MetricsListenConfig(_Section):
+    """Serve the agent's own metrics (``/metrics``, Prometheus format); without this section: no listener."""
+
+    port: int = Field(ge=0, le=65535, description="port of /metrics (0: a free one, logged at start)")
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+
+
 class AgentConfig(_Section):
     node_id: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="this agent's name; its standby application_name")
     cluster: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="the failover group's name (key prefix)")
@@ -134,6 +141,7 @@ class AgentConfig(_Section):
     nats: NatsConfig
     timing: TimingConfig = TimingConfig()
     postgres: PostgresConfig
+    metrics: MetricsListenConfig | None = None
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> AgentConfig:

@@ -22,6 +22,7 @@ from datetime import datetime
 from harmony.agent.config import AgentConfig
 from harmony.agent.decide import Action, Decision, LocalHealth, Memory, Snapshot, decide, status_of
 from harmony.agent.journal import AgentJournal
+from harmony.agent.metrics import FailoverMetrics
 from harmony.agent.ports import LocalDatabase
 from harmony.agent.records import (
     ClusterState,
@@ -51,6 +52,7 @@ class Agent:
         self._stop = asyncio.Event()
         self._fence_deadline: float | None = None
         self._tasks = TaskGroup()
+        self.metrics = FailoverMetrics()
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -61,6 +63,10 @@ class Agent:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+        if self.config.metrics is not None:
+            m = self.config.metrics
+            port = self.metrics.endpoint.start(port=m.port, host=m.host)
+            log.info("%s: metrics on http://%s:%d/metrics", self.config.node_id, m.host, port)
         try:
             await self.db.adopt()
             await self._restore()
@@ -80,6 +86,7 @@ class Agent:
             finally:
                 await self.db.stop()
                 self.journal.note(self.config.node_id, "shutdown", "agent stopped; local server stopped")
+                self.metrics.endpoint.stop()
 
     async def _restore(self) -> None:
         """Pick up where a previous run left off: heartbeat sequence and the primary's last sign of life."""
@@ -133,6 +140,11 @@ class Agent:
                 log.info(decision.line(c.node_id))
             await self._act(snapshot, decision)
             self.journal.record(snapshot, decision, self.memory)  # after acting: "fenced" in the status means fenced
+            self.metrics.tick(
+                heartbeat_ok=snapshot.my_beat is not None,
+                fenced=self.memory.fenced,
+                primary=snapshot.local.role == "primary" and not self.memory.fenced,
+            )
         serving = (
             snapshot.nats_ok
             and snapshot.local.role == "primary"
@@ -222,6 +234,7 @@ class Agent:
                 await self._cas(state, record)
                 await self.db.promote()
                 self._unfence()
+                self.metrics.promoted(old_primary=state.record.primary, new_primary=c.node_id)
             case Action.FINISH_PROMOTION:
                 await self.db.promote()
                 self._unfence()
@@ -292,6 +305,7 @@ class Agent:
                 log.warning("%s: fence: %s", self.config.node_id, reason)
                 await self.db.fence(timeout=self.config.timing.heartbeat_timeout)
                 self.journal.note(self.config.node_id, "fence", reason)
+                self.metrics.fenced()
                 self.memory = self.memory.model_copy(update={"fenced": True, "fence_reason": "mesh", "successes": 0})
                 self._fence_deadline = None
 

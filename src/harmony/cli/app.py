@@ -11,12 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from harmony.cli import agent as agent_cli
+from harmony.cli import alerts as alerts_cli
 from harmony.cli import config as config_cli
+from harmony.cli import errors
 from harmony.cli import fleet as fleet_cmd
 from harmony.cli import lb as lb_cli
 from harmony.cli import run as run_cmd
 from harmony.cli.check import check_deployment
 from harmony.cli.containers import app as containers_app
+from harmony.cli.doctor import doctor as doctor_cmd
 from harmony.cli.errors import guarded
 from harmony.cli.journal_view import show_run, show_runs
 from harmony.cli.loading import load
@@ -31,6 +34,17 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error (also HARMONY_DEBUG=1).")
+    ] = False,
+) -> None:
+    errors.DEBUG = errors.DEBUG or debug
+
+
 app.add_typer(agent_cli.agent_app)
 app.add_typer(agent_cli.failover_app)
 app.add_typer(fleet_cmd.fleet, name="fleet")
@@ -38,9 +52,20 @@ app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")
 app.add_typer(lb_cli.lb_app, name="lb")
+app.command("alerts")(alerts_cli.alerts)
+app.command("doctor")(doctor_cmd)
 
 Deploy = Annotated[str, typer.Argument(help="Deployment: a .py file, a package directory, or a module name.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line for runs).")]
+Wait = Annotated[
+    float | None,
+    typer.Option(
+        "--wait",
+        min=0,
+        help="If another run holds the target, wait at most SECONDS for it (default: as long as it takes).",
+    ),
+]
+NoWait = Annotated[bool, typer.Option("--no-wait", help="If another run holds the target, fail at once naming it.")]
 JournalPath = Annotated[
     Path | None, typer.Option("--journal", help="Journal file (default: $HARMONY_JOURNAL or the user data dir).")
 ]
@@ -60,9 +85,20 @@ def plan(
     filter_: Annotated[str | None, typer.Option("--filter", help="Only Scores whose name matches.")] = None,
     as_json: AsJson = False,
     journal: JournalPath = None,
+    wait: Wait = None,
+    no_wait: NoWait = False,
 ) -> None:
     """Show what apply would change, with diffs. Changes nothing."""
-    run_cmd.run(deploy, mode="plan", yes=True, pattern=filter_, keep_going=True, as_json=as_json, journal_path=journal)
+    run_cmd.run(
+        deploy,
+        mode="plan",
+        yes=True,
+        pattern=filter_,
+        keep_going=True,
+        as_json=as_json,
+        journal_path=journal,
+        lock_wait=_lock_wait(wait, no_wait),
+    )
 
 
 @app.command()
@@ -76,11 +112,26 @@ def apply(
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Continue after a failed Score.")] = False,
     as_json: AsJson = False,
     journal: JournalPath = None,
+    wait: Wait = None,
+    no_wait: NoWait = False,
 ) -> None:
-    """Plan, confirm, then apply the deployment's Scores in order."""
+    """Plan, confirm, then apply the deployment's Scores in order (one run at a time per target)."""
     run_cmd.run(
-        deploy, mode="apply", yes=yes, pattern=filter_, keep_going=keep_going, as_json=as_json, journal_path=journal
+        deploy,
+        mode="apply",
+        yes=yes,
+        pattern=filter_,
+        keep_going=keep_going,
+        as_json=as_json,
+        journal_path=journal,
+        lock_wait=_lock_wait(wait, no_wait),
     )
+
+
+def _lock_wait(wait: float | None, no_wait: bool) -> float | None:
+    if no_wait and wait is not None:
+        raise typer.BadParameter("--wait and --no-wait exclude each other; give one")
+    return 0.0 if no_wait else wait
 
 
 @app.command("list")

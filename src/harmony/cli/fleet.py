@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import runpy
-import shutil
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -37,6 +36,7 @@ from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.nats_fleet import BusOptions, FleetNatsServer
 from harmony.infra.podman import Podman
+from harmony.infra.programs import BUSYBOX
 from harmony.modules.application.rootfs import busybox_rootfs_tar
 from harmony.topology.container_host import ContainerHost
 
@@ -152,6 +152,9 @@ def agent(
             help="Also run Application Scores: HAProxy and dnsmasq (on this loopback port) under --store.",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Serve the agent's /metrics on this loopback port.")
+    ] = None,
 ) -> None:
     """Run a device agent in the foreground (podman with its own store under --store).
 
@@ -161,7 +164,9 @@ def agent(
     if identity.device is None:
         raise InvalidValueError("--credentials", str(credentials), "a device credentials file")
     runtime = Podman.isolated(store)
-    settings = AgentSettings(heartbeat_interval=heartbeat, ground_truth_interval=ground_truth)
+    settings = AgentSettings(
+        heartbeat_interval=heartbeat, ground_truth_interval=ground_truth, metrics_port=metrics_port
+    )
     host = None
     if dns_port is not None:
         host = ContainerHost(
@@ -196,10 +201,7 @@ def agent(
 @guarded
 def busybox_tar(out: Path) -> None:
     """Write a busybox root filesystem tar (an offline image to hand to `agent --image REF=TAR`)."""
-    binary = shutil.which("busybox")
-    if binary is None:
-        raise InvalidValueError("busybox", "missing", "busybox-static installed (scripts/install)")
-    out.write_bytes(busybox_rootfs_tar(Path(binary).read_bytes(), {}))
+    out.write_bytes(busybox_rootfs_tar(BUSYBOX.require().read_bytes(), {}))
     console.print(f"wrote {out}")
 
 

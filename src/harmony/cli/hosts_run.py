@@ -3,7 +3,6 @@ summary table with one row per host."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harmony.cli.render import STATUS_STYLE, plan_text
+from harmony.cli.signals import run_cancellable
 from harmony.domain.change import pending
 from harmony.domain.companion import Verification
 from harmony.domain.host_group import HostGroup
@@ -38,6 +38,7 @@ def run_on_group(
     keep_going: bool,
     as_json: bool,
     confirm: GroupConfirm | None,
+    lock_wait: float | None = None,
 ) -> GroupReport:
     def on_event(host: str, event: Event) -> None:
         if as_json:
@@ -46,13 +47,18 @@ def run_on_group(
             sys.stdout.flush()
         elif isinstance(event, RunFinished) and mode == "apply":
             style = STATUS_STYLE[event.status]
-            console.print(f"  {host}: [{style}]{event.status.value}[/] [dim]{event.duration:.2f}s[/]")
+            console.print(
+                Text.assemble(f"  {host}: ", (event.status.value, style), (f" {event.duration:.2f}s", "dim")),
+                highlight=False,
+            )
 
     if not as_json:
         counts = sorted({len(scores(h) if callable(scores) else scores) for h in group.hosts})
         per_host = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
-        console.print(f"[bold]{mode}[/] {per_host} Score(s) per host on [cyan]{group.name}[/]")
-    report = asyncio.run(
+        console.print(
+            Text.assemble((mode, "bold"), f" {per_host} Score(s) per host on ", (group.name, "cyan")), highlight=False
+        )
+    report = run_cancellable(
         run_group(
             group,
             scores,
@@ -63,6 +69,7 @@ def run_on_group(
             smoke_tests=smoke_tests,
             keep_going=keep_going,
             confirm=confirm,
+            lock_wait=lock_wait,
         )
     )
     if not as_json:

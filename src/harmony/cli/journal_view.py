@@ -7,17 +7,28 @@ from datetime import datetime
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harmony.cli.render import STATUS_STYLE, plan_text
 from harmony.domain.errors import HarmonyError
-from harmony.maestro.journal import Journal, RunRecord
+from harmony.maestro.journal import Journal, RunRecord, RunStatus
 
 
 class RunNotFound(HarmonyError):
     pass
 
 
+RUN_STYLE = {
+    RunStatus.SUCCESS: "green",
+    RunStatus.NOOP: "dim",
+    RunStatus.FAILURE: "bold red",
+    RunStatus.INTERRUPTED: "bold yellow",
+    RunStatus.ABANDONED: "bold yellow",
+}
+
+
 def show_runs(console: Console, runs: list[RunRecord], *, as_json: bool) -> None:
+    # Everything stored may hold text from outside (daemon errors, file names): rendered as Text, not markup.
     if as_json:
         print(json.dumps([r.model_dump(mode="json", exclude={"results"}) for r in runs]))
         return
@@ -25,10 +36,14 @@ def show_runs(console: Console, runs: list[RunRecord], *, as_json: bool) -> None
     for col in ("run", "started", "mode", "deployment", "topology", "status", "error"):
         table.add_column(col)
     for r in runs:
-        status = r.status.value if r.status else "running"
-        style = STATUS_STYLE[r.status] if r.status else "yellow"
         table.add_row(
-            r.id, _when(r.started), r.mode, r.deployment, r.topology, f"[{style}]{status}[/]", (r.error or "")[:80]
+            Text(r.id),
+            _when(r.started),
+            Text(r.mode),
+            Text(r.deployment),
+            Text(r.topology),
+            _status(r),
+            Text((r.error or "")[:80]),
         )
     console.print(table)
 
@@ -40,17 +55,33 @@ def show_run(console: Console, journal: Journal, run_id: str, *, as_json: bool) 
     if as_json:
         print(record.model_dump_json())
         return
-    status = record.status.value if record.status else "running"
-    console.print(f"[bold]run {record.id}[/] {record.mode} {record.deployment} on {record.topology}: {status}")
+    console.print(
+        Text.assemble(
+            (f"run {record.id}", "bold"),
+            f" {record.mode} {record.deployment} on {record.topology}: ",
+            _status(record),
+        ),
+        highlight=False,
+    )
     if record.error:
-        console.print(f"[red]error:[/] {record.error}", highlight=False)
+        console.print(Text.assemble(("error: ", "red"), record.error), highlight=False)
     for r in record.results:
         o = r.outcome
-        line = f"{r.position + 1}. {r.score} [dim]({r.kind})[/]"
+        line = Text.assemble(f"{r.position + 1}. {r.score} ", (f"({r.kind})", "dim"))
         if o:
-            line += f" [{STATUS_STYLE[o.status]}]{o.status.value}[/] {o.message} [dim]{o.duration:.2f}s[/]"
-        console.print(line)
+            line.append_text(
+                Text.assemble(
+                    " ", (o.status.value, STATUS_STYLE[o.status]), f" {o.message} ", (f"{o.duration:.2f}s", "dim")
+                )
+            )
+        console.print(line, highlight=False)
         console.print(plan_text(r.score, r.changes))
+
+
+def _status(r: RunRecord) -> Text:
+    if r.status is None:
+        return Text("running", style="yellow")
+    return Text(r.status.value, style=RUN_STYLE[r.status])
 
 
 def _when(ts: float) -> str:

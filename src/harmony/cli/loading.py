@@ -19,7 +19,7 @@ from typing import cast
 from pydantic import ValidationError
 
 from harmony.domain.deployment import Deployment
-from harmony.domain.errors import DeploymentError, HarmonyError
+from harmony.domain.errors import DeploymentError, HarmonyError, InvalidValueError
 from harmony.domain.topology import Topology
 
 
@@ -32,8 +32,12 @@ class LoadedDeployment:
 
 def locate(spec: str) -> tuple[str, Path | None, Path]:
     """(module name, directory to put on ``sys.path``, the files to type-check) for a deployment spec."""
+    if "\0" in spec:
+        raise DeploymentError(f"{spec!r}: a deployment cannot contain a NUL byte; give a file, directory or module")
     path = Path(spec)
-    if path.suffix == ".py" and path.is_file():
+    if path.suffix == ".py":
+        if not path.is_file():
+            raise DeploymentError(f"{spec}: no such deployment file, package directory or module")
         path = path.resolve()
         if (path.parent / "__init__.py").exists():
             return f"{path.parent.name}.{path.stem}", path.parent.parent, path
@@ -43,11 +47,22 @@ def locate(spec: str) -> tuple[str, Path | None, Path]:
         if not (path / "__init__.py").exists():
             raise DeploymentError(f"{spec}: a deployment directory must be a package (have an __init__.py)")
         return path.name, path.parent, path
-    spec_found = importlib.util.find_spec(spec) if "/" not in spec else None
+    # a module name is looked up as `python -m` would: from the current directory first
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        spec_found = importlib.util.find_spec(spec) if _is_module_name(spec) else None
+    except (ImportError, ValueError):
+        spec_found = None
     if spec_found is None or spec_found.origin is None:
         raise DeploymentError(f"{spec}: no such deployment file, package directory or module")
     origin = Path(spec_found.origin)
     return spec, None, origin.parent if origin.name == "__init__.py" else origin
+
+
+def _is_module_name(spec: str) -> bool:
+    return all(part.isidentifier() for part in spec.split("."))
 
 
 def load(spec: str) -> LoadedDeployment:
@@ -100,5 +115,10 @@ def describe_validation_error(e: ValidationError) -> str:
     parts: list[str] = []
     for err in e.errors():
         field = ".".join(str(x) for x in err["loc"]) or e.title
-        parts.append(f"{e.title}.{field}: {err['input']!r} is not valid: {err['msg']}")
+        cause: object = err.get("ctx", {}).get("error")
+        if isinstance(cause, InvalidValueError):  # our own words: the field, the value and what was expected
+            parts.append(f"{e.title}.{field}: {cause}")
+        else:
+            wanted = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+            parts.append(f"{e.title}.{field}: {err['input']!r} is not valid; expected {wanted}")
     return "; ".join(parts)

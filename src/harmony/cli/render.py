@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from pydantic import TypeAdapter
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -23,6 +24,7 @@ from harmony.maestro.events import (
     ScoreStarted,
     SmokeTested,
     TopologyReady,
+    WaitingForLock,
 )
 from harmony.maestro.runner import RunReport
 
@@ -62,38 +64,61 @@ class LiveProgress:
         self.task: TaskID | None = None
 
     def __call__(self, event: Event) -> None:
+        # Every name, path and message here may come from outside (a file name, a daemon's error): it is
+        # rendered as Text, never parsed as rich markup.
+        out = self.progress.console
         match event:
             case RunStarted(mode=mode, topology=topology, scores=scores):
-                self.console.print(f"[bold]{mode}[/] {len(scores)} Score(s) on [cyan]{topology}[/]")
+                self.console.print(
+                    Text.assemble((mode, "bold"), f" {len(scores)} Score(s) on ", (topology, "cyan")), highlight=False
+                )
                 self.progress.start()
                 self.task = self.progress.add_task("getting ready", total=len(scores) * (2 if mode == "apply" else 1))
+            case WaitingForLock(target=target, holder=holder):
+                out.print(
+                    Text.assemble(
+                        ("waiting ", "yellow"),
+                        f"for {holder or 'another run'} to finish on {target} (--no-wait fails at once instead)",
+                    ),
+                    highlight=False,
+                )
             case TopologyReady(duration=d):
                 self._advance(0, f"ready in {d:.2f}s, planning")
             case ScorePlanned(score=score, changes=changes):
                 self._advance(1, f"planned {score}")
                 if self.show_diffs:
-                    self.progress.console.print(plan_text(score, changes))
+                    out.print(plan_text(score, changes))
             case ScoreStarted(score=score):
                 self._advance(0, f"applying {score}")
             case SmokeTested(score=score, test=test, outcome=o):
-                self.progress.console.print(
-                    f"  smoke test {test} for {score}: [{STATUS_STYLE[o.status]}]{o.status}[/] {o.message}"
+                out.print(
+                    Text.assemble(
+                        f"  smoke test {test} for {score}: ", (o.status.value, STATUS_STYLE[o.status]), f" {o.message}"
+                    ),
+                    highlight=False,
                 )
             case ScoreFinished(score=score, outcome=o):
                 self._advance(1, f"applied {score}")
-                status = f"[{STATUS_STYLE[o.status]}]{o.status.value.upper():8}[/]"
-                self.progress.console.print(f"{status} {score} [dim]({o.duration:.2f}s)[/] {o.message}")
+                out.print(
+                    Text.assemble(
+                        (f"{o.status.value.upper():8}", STATUS_STYLE[o.status]),
+                        f" {score} ",
+                        (f"({o.duration:.2f}s)", "dim"),
+                        f" {o.message}",
+                    ),
+                    highlight=False,
+                )
                 for detail in o.details if o.status is Status.FAILURE else ():
-                    self.progress.console.print(f"         {detail}", style="red", markup=False)
+                    out.print(Text(f"         {detail}", style="red"), highlight=False)
             case ScoreSkipped(score=score, reason=reason):
                 self._advance(1, f"skipped {score}")
-                self.progress.console.print(f"[yellow]SKIPPED [/] {score}: {reason}")
+                out.print(Text.assemble(("SKIPPED ", "yellow"), f" {score}: {reason}"), highlight=False)
             case RunFinished():
                 self.progress.stop()
 
     def _advance(self, n: int, description: str) -> None:
         if self.task is not None:
-            self.progress.update(self.task, advance=n, description=description)
+            self.progress.update(self.task, advance=n, description=escape(description))
 
 
 def plan_text(score: str, changes: Sequence[Change]) -> Text:
@@ -138,8 +163,8 @@ def summary_table(report: RunReport) -> Table:
         o = r.outcome
         status = Text(o.status.value if o else "skipped", style=STATUS_STYLE[o.status] if o else "yellow")
         table.add_row(
-            r.score,
-            r.kind,
+            Text(r.score),
+            Text(r.kind),
             str(len([c for c in r.changes if c.action is not Action.NONE])),
             status,
             f"{o.duration:.2f}s" if o else "",

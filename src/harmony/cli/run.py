@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import sys
 import uuid
@@ -12,10 +11,12 @@ from typing import cast
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from harmony.cli.hosts_run import host_plan_text, run_on_group
 from harmony.cli.loading import load
 from harmony.cli.render import JsonLines, LiveProgress, plan_text, summary_table
+from harmony.cli.signals import run_cancellable
 from harmony.domain.change import pending
 from harmony.domain.errors import DeploymentError, HarmonyError
 from harmony.domain.host_group import HostGroup
@@ -83,7 +84,9 @@ def run(
     keep_going: bool,
     as_json: bool,
     journal_path: Path | None,
+    lock_wait: float | None = None,
 ) -> None:
+    """``lock_wait``: seconds to wait for another run on the same target (None: as long as it takes)."""
     journal = Journal(journal_path)
     try:
         try:
@@ -106,32 +109,50 @@ def run(
                 keep_going=keep_going,
                 as_json=as_json,
                 confirm=None if yes or mode == "plan" else _confirm_group(as_json),
+                lock_wait=lock_wait,
             )
+            _warn_incomplete(journal)
             if group_report.status is Status.FAILURE:
                 raise typer.Exit(1)
             return
         scores = by_host[0][1]
         sink: EventSink = JsonLines() if as_json else LiveProgress(console, show_diffs=mode == "plan")
         maestro: Maestro[Topology] = Maestro(
-            loaded.deployment.topology, journal=journal, on_event=sink, deployment=loaded.name
+            loaded.deployment.topology, journal=journal, on_event=sink, deployment=loaded.name, lock_wait=lock_wait
         )
-        if mode == "plan":
-            report = asyncio.run(maestro.plan(scores))
-        else:
-            report = asyncio.run(
-                maestro.apply(
-                    scores,
-                    smoke_tests=loaded.deployment.smoke_tests,
-                    keep_going=keep_going,
-                    confirm=None if yes else _confirm(as_json),
+        try:
+            if mode == "plan":
+                report = run_cancellable(maestro.plan(scores))
+            else:
+                report = run_cancellable(
+                    maestro.apply(
+                        scores,
+                        smoke_tests=loaded.deployment.smoke_tests,
+                        keep_going=keep_going,
+                        confirm=None if yes else _confirm(as_json),
+                    )
                 )
-            )
+        finally:
+            _warn_incomplete(journal)
     finally:
         journal.close()
     if not as_json:
         _print_report(report)
     if report.status is Status.FAILURE:
         raise typer.Exit(1)
+
+
+def _warn_incomplete(journal: Journal) -> None:
+    if journal.problems:
+        stderr = Console(stderr=True)
+        stderr.print(
+            Text.assemble(
+                ("warning: ", "bold yellow"),
+                f"the journal {journal.path} is incomplete for this run ({len(journal.problems)} record(s) not "
+                f"written; first: {journal.problems[0]}); the run itself went on",
+            ),
+            highlight=False,
+        )
 
 
 def _journal_failed_start(journal: Journal, spec: str, mode: str, error: HarmonyError) -> None:
@@ -178,7 +199,7 @@ def _print_report(report: RunReport) -> None:
     if report.mode == "apply" or report.error:
         console.print(summary_table(report))
     if report.error:
-        console.print(f"[bold red]error:[/] {report.error}", highlight=False)
+        console.print(Text.assemble(("error: ", "bold red"), report.error), highlight=False)
     if report.mode == "plan":
         changing = sum(1 for r in report.results if pending(r.changes))
         console.print(

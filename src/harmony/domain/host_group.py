@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harmony.domain.errors import InvalidValueError
+from harmony.domain.origin import record_origin
 from harmony.domain.topology import Topology
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class HostGroup[H: Topology]:
             raise InvalidValueError("parallelism", self.parallelism, "at least 1 host at a time")
         if not self.hosts:
             raise InvalidValueError("hosts", list(self.hosts), "at least one host")
+        record_origin(self)  # findings about the group (a host listed twice) name this line
 
     def deploy(
         self,

@@ -1,6 +1,7 @@
 """Where in the user's code an object (a Score) was built, so a finding can name the file and line.
 
-The origin is the innermost frame outside Harmony's own package and pydantic when the object is made. It is
+The origin is the innermost frame outside Harmony's own package and pydantic when the object is made, or,
+when that frame is a helper function, the outermost call to it from the same file. It is
 kept beside the object (by identity), not in it: two equal Scores built on different lines stay equal, and
 the origin never reaches the Score's JSON form.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 _HARMONY = str(Path(__file__).resolve().parent.parent)
-_SKIP = ("/pydantic/", "/pydantic_core/", "<frozen ", "/typing.py", "/functools.py")
+_SKIP = ("<string>", "/pydantic/", "/pydantic_core/", "<frozen ", "/typing.py", "/functools.py")
 _ORIGINS: dict[int, Origin] = {}
 
 
@@ -34,6 +35,10 @@ def record_origin(obj: object) -> None:
         frame = frame.f_back
     if frame is None:
         return
+    # A helper in the same file (``def web_app(name): return Application(...)``) is not the place the user
+    # looks for: the outermost call in that file is.
+    while frame.f_back is not None and frame.f_back.f_code.co_filename == frame.f_code.co_filename:
+        frame = frame.f_back
     key = id(obj)
     try:
         weakref.finalize(obj, _ORIGINS.pop, key, None)

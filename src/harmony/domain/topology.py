@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
 
 
 @runtime_checkable
@@ -22,3 +26,50 @@ class Topology(Protocol):
     async def close(self) -> None:
         """Release connections and processes opened by ``ensure_ready`` or the capabilities."""
         ...
+
+
+class LockHolder(BaseModel):
+    """Who holds a run lock: written next to the lock by its holder, read by whoever waits for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    pid: int
+    host: str
+    started: float
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
+        return f"run {self.run_id} (pid {self.pid} on {self.host}, started {when})"
+
+
+type OnWait = Callable[[LockHolder | None], None]
+
+
+class RunLock(Protocol):
+    """A lock on one target (a host, a state directory), across processes, held for a whole run.
+
+    Guaranteed: while one run holds it, ``acquire`` in any other process on any machine that reaches the
+    same target does not return. The lock dies with its holder (a killed process releases it); nothing
+    has to clean it up.
+    """
+
+    @property
+    def target(self) -> str:
+        """Where the lock is, for messages."""
+        ...
+
+    async def acquire(self, holder: LockHolder, *, wait: float | None, on_wait: OnWait) -> None:
+        """Take the lock; while another run holds it call ``on_wait`` once with that run, and keep trying
+        for ``wait`` seconds (``None``: as long as it takes). Raises ``TargetBusyError`` naming the holder."""
+        ...
+
+    async def release(self) -> None: ...
+
+
+@runtime_checkable
+class LockedTarget(Protocol):
+    """A topology whose target can be locked: the Maestro holds ``run_lock()`` from before planning to
+    the end of the run, so two runs on one target take turns instead of failing each other."""
+
+    def run_lock(self) -> RunLock: ...

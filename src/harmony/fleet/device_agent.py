@@ -32,6 +32,7 @@ import logging
 import random
 import socket
 import time
+from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ from pydantic import TypeAdapter, ValidationError
 from harmony.domain.capabilities.containers import ContainerRuntime
 from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
+from harmony.fleet.metrics import DeviceMetrics
 from harmony.fleet.records import (
     COMMANDS,
     DESIRED,
@@ -117,6 +119,9 @@ class AgentSettings:
     ground_truth_interval: float = 30.0
     resync_jitter: float = 2.0
     health_timeout: float = 20.0
+    metrics_port: int | None = None
+    """Serve /metrics on this port (0: a free one, see ``DeviceAgent.metrics_port``); None: no listener."""
+    metrics_host: str = "127.0.0.1"
 
 
 @dataclass
@@ -145,9 +150,16 @@ class DeviceAgent:
     _beats: int = 0
     _rng: random.Random = field(default_factory=random.Random)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    metrics: DeviceMetrics = field(default_factory=DeviceMetrics)
+    metrics_port: int | None = None
+    """The port /metrics listens on once started (None: no listener)."""
 
     async def start(self) -> None:
         """Connect (waiting for NATS as long as it takes), subscribe, and start the agent's tasks."""
+        if self.settings.metrics_port is not None:
+            self.metrics_port = self.metrics.endpoint.start(
+                port=self.settings.metrics_port, host=self.settings.metrics_host
+            )
         self.bus = await FleetBus.connect(self.options, on_reconnect=self._on_reconnect, wait_for_server=True)
         self._spawn("reconciler", self._reconciler())
         self._spawn("ground-truth", self._ground_truth())
@@ -164,6 +176,7 @@ class DeviceAgent:
                 await task
         if self.bus is not None:
             await self.bus.close()
+        self.metrics.endpoint.stop()
 
     async def run_forever(self) -> None:
         await self.start()
@@ -251,7 +264,9 @@ class DeviceAgent:
             if self.deployments.get(name) is not dep:
                 return  # replaced or undeployed while waiting for the lock
             if dep.score is not None:
+                started = time.monotonic()
                 dep.state = await self._converge(name, dep.version, dep.score)
+                self.metrics.reconciled(seconds=time.monotonic() - started, failed=dep.state.phase == "failed")
         if not dep.reported or dep.state.phase != "running":
             await self._report_dep(dep)
 
@@ -364,6 +379,8 @@ class DeviceAgent:
         first = True
         while True:
             self._beats += 1
+            self.metrics.heartbeat()
+            self.metrics.deployments(Counter(d.state.phase for d in self.deployments.values()))
             ok = sum(d.state.phase == "running" for d in self.deployments.values())
             beat = Heartbeat(t=round(time.time(), 3), n=self._beats, ok=ok, bad=len(self.deployments) - ok)
             if self.bus is not None and self.bus.connected:

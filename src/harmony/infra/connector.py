@@ -14,6 +14,7 @@ from typing import Protocol
 
 from harmony.domain.capabilities.commands import CommandRunner
 from harmony.domain.capabilities.files import ManagedFiles, SymbolicLinks
+from harmony.domain.topology import RunLock
 
 
 class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
@@ -29,4 +30,8 @@ class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
     def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
         """The output lines of a long-running ``argv`` (stdout and stderr merged) as they come, e.g. a log
         being followed; the program is stopped when the caller stops iterating."""
+        ...
+
+    def run_lock(self) -> RunLock:
+        """The lock that serializes runs on this host, held on the host itself (see ``domain.topology``)."""
         ...

@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.infra.local_process import run_local
+from harmony.infra.programs import IP
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -85,3 +87,42 @@ async def stop_daemon(pid_file: Path, *, timeout: float = 10.0) -> None:
             os.kill(pid, signal.SIGKILL)
         await poll_until(lambda: not alive(pid), timeout=timeout)
     await asyncio.to_thread(pid_file.unlink, missing_ok=True)
+
+
+async def spawn_daemon(
+    argv: Sequence[str],
+    *,
+    pid_file: Path,
+    log_file: Path,
+    ready: Callable[[], Awaitable[bool]],
+    netns: str | None = None,
+    timeout: float = 20.0,
+) -> str | None:
+    """Start a foreground-only daemon detached (own session, output to ``log_file``) and record its pid.
+
+    Waits until ``ready()`` holds. Returns ``None`` when ready, else what went wrong with the log's tail
+    (the process is stopped then). The daemon outlives this process, like the self-daemonizing ones.
+    """
+    full = IP.argv("netns", "exec", netns, *argv) if netns else list(argv)
+    await asyncio.to_thread(pid_file.unlink, missing_ok=True)
+    try:
+        process = await asyncio.to_thread(_popen_detached, full, log_file)
+    except OSError as e:
+        return f"cannot run {argv[0]}: {e.strerror or e}"
+    await asyncio.to_thread(pid_file.write_text, f"{process.pid}\n")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        if await ready():
+            return None
+        await asyncio.sleep(0.05)
+    await stop_daemon(pid_file)
+    tail = (await asyncio.to_thread(log_file.read_text, errors="replace"))[-1500:]
+    state = f"exited with status {process.returncode}" if process.returncode is not None else "was not ready"
+    return f"{argv[0]} {state} after start; log {log_file}:\n{tail}"
+
+
+def _popen_detached(argv: Sequence[str], log_file: Path) -> subprocess.Popen[bytes]:
+    with log_file.open("ab") as log:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)

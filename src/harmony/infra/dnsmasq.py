@@ -38,6 +38,7 @@ from harmony.domain.values import Hostname, IPv4Address, IPv4Network, MacAddress
 from harmony.infra.daemon import read_pid, start_daemon, stop_daemon
 from harmony.infra.local_process import run_local
 from harmony.infra.model_comment import embed, extract
+from harmony.infra.programs import DNSMASQ
 
 ARCH_CODES = {"bios": (0,), "uefi-x64": (7, 9), "uefi-arm64": (11,)}
 
@@ -319,7 +320,7 @@ class Dnsmasq:
                 raise DnsmasqError(subject, e.strerror or str(e)) from e
             if before == text and await asyncio.to_thread(self._serving_files):
                 return  # nothing to change, and the daemon already serves it: no restart, no blip
-            test = await run_local(["dnsmasq", "--test", f"--conf-file={self._conf}"], timeout=30)
+            test = await run_local(DNSMASQ.argv("--test", f"--conf-file={self._conf}"), timeout=30)
             if not test.ok:
                 await asyncio.to_thread(_restore, path, before)
                 raise DnsmasqError(subject, f"dnsmasq rejected the configuration: {test.stderr.strip()}")
@@ -350,7 +351,9 @@ class Dnsmasq:
             raise
 
     async def _start(self, subject: str) -> None:
-        result = await start_daemon(["dnsmasq", f"--conf-file={self._conf}"], pid_file=self._pid_file, netns=self.netns)
+        result = await start_daemon(
+            DNSMASQ.argv(f"--conf-file={self._conf}"), pid_file=self._pid_file, netns=self.netns
+        )
         if not result.ok or read_pid(self._pid_file) is None:
             raise DnsmasqError(subject, f"dnsmasq did not start: {result.stderr.strip() or 'no pid file'}")
         await asyncio.to_thread(self._mark_loaded)

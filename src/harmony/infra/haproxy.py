@@ -42,6 +42,7 @@ from harmony.domain.names import NonEmpty, ResourceName, non_empty
 from harmony.infra.daemon import poll_until, read_pid, start_daemon, stop_daemon
 from harmony.infra.local_process import run_local
 from harmony.infra.model_comment import embed, extract
+from harmony.infra.programs import HAPROXY
 
 
 class HaproxyError(LoadBalancerError):
@@ -279,7 +280,7 @@ class Haproxy:
         """Stage, validate with ``haproxy -c``, write, then start or hitlessly reload."""
         staged = await asyncio.to_thread(self._stage, files)
         try:
-            check = await run_local(["haproxy", "-c", "-q", "-f", str(staged)], timeout=30)
+            check = await run_local(HAPROXY.argv("-c", "-q", "-f", str(staged)), timeout=30)
             if not check.ok:
                 detail = (check.stderr or check.stdout).strip().replace(str(staged), str(self._confd))
                 raise HaproxyError(subject, f"HAProxy rejected the configuration: {detail}")
@@ -315,8 +316,7 @@ class Haproxy:
     async def _reload_or_start(self, subject: str) -> None:
         if read_pid(self._pid_file) is None:
             result = await start_daemon(
-                [
-                    "haproxy",
+                HAPROXY.argv(
                     "-W",
                     "-D",
                     "-S",
@@ -325,7 +325,7 @@ class Haproxy:
                     str(self._pid_file),
                     "-f",
                     str(self._confd),
-                ],
+                ),
                 pid_file=self._pid_file,
                 netns=self.netns,
             )

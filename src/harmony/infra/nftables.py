@@ -40,6 +40,7 @@ from harmony.domain.capabilities.firewall import (
 )
 from harmony.domain.errors import FirewallError, FirewallRolledBack
 from harmony.infra.local_process import run_local
+from harmony.infra.programs import IP, NFT, SH
 
 type Probe = Callable[[Endpoint], Awaitable[str | None]]
 """Try to reach an endpoint; ``None`` when reachable, else why not."""
@@ -281,9 +282,10 @@ class Nftables:
         Disarmed once the probes pass; if Harmony dies (or loses its connection) mid-change, the previous
         ruleset comes back after ``rollback_after`` seconds anyway.
         """
-        script = f"sleep {self.rollback_after} && exec nft -f {shlex.quote(str(backup))}"
-        argv = ["sh", "-c", script]
-        full = ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
+        script = f"sleep {self.rollback_after} && exec {NFT.name} -f {shlex.quote(str(backup))}"
+        NFT.require()
+        argv = SH.argv("-c", script)
+        full = IP.argv("netns", "exec", self.netns, *argv) if self.netns else argv
         try:
             return await asyncio.create_subprocess_exec(
                 *full,
@@ -311,7 +313,7 @@ class Nftables:
 
     async def _nft(self, args: Sequence[str], *, stdin: str | None = None) -> str:
         result = await run_local(
-            ["nft", *args], stdin=None if stdin is None else stdin.encode(), timeout=30, netns=self.netns
+            NFT.argv(*args), stdin=None if stdin is None else stdin.encode(), timeout=30, netns=self.netns
         )
         if not result.ok:
             raise NftablesError(f"nft {' '.join(args)}", result.stderr.strip() or f"exited {result.exit_status}")

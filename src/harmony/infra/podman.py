@@ -48,13 +48,15 @@ from harmony.domain.errors import (
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
 from harmony.infra.connector import Connector
 from harmony.infra.local_connector import LocalConnector
+from harmony.infra.programs import CATATONIT, ENV, PODMAN, RUNC
 from harmony.infra.registry_login import login_files, registry_error
 
-CONTAINERS_CONF = """\
+CONTAINERS_CONF = f"""\
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+init_path = "{CATATONIT.directory}/{CATATONIT.name}"
 [engine]
-runtime = "runc"
+runtime = "{RUNC.name}"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
@@ -84,6 +86,11 @@ class Podman:
         self.storage_driver = storage_driver
         self.conf = conf
         self.timeout = timeout
+
+    @property
+    def _here(self) -> bool:
+        """Podman runs on this machine: its programs are checked against the registry before use."""
+        return isinstance(self.connector, LocalConnector)
 
     @classmethod
     def isolated(cls, directory: Path | PurePosixPath, connector: Connector | None = None) -> Podman:
@@ -116,7 +123,7 @@ class Podman:
     @property
     def base_argv(self) -> list[str]:
         """``podman`` with the global options selecting this store: what a user types to look around."""
-        argv = ["podman"]
+        argv = [PODMAN.name]
         if self.root is not None:
             argv += ["--root", str(self.root)]
         if self.runroot is not None:
@@ -127,7 +134,9 @@ class Podman:
 
     def argv(self, *args: str) -> list[str]:
         """The full command line for ``podman ARGS`` on this store, with ``CONTAINERS_CONF`` when set."""
-        conf = ["env", f"CONTAINERS_CONF={self.conf}"] if self.conf is not None else []
+        if self._here:
+            PODMAN.require()
+        conf = [ENV.name, f"CONTAINERS_CONF={self.conf}"] if self.conf is not None else []
         return [*conf, *self.base_argv, *args]
 
     async def _run(self, *args: str, timeout: float | None = None, check: bool = True) -> tuple[int, str, str]:
@@ -248,6 +257,10 @@ class Podman:
             if not _managed(existing):
                 raise ForeignContainerError(spec.name)
             raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
+        if self._here:
+            RUNC.require()
+            if spec.init:
+                CATATONIT.require()
         await self._image_or_fail(spec.image)
         sources = await self.connector.stat_files([v.source for v in spec.volumes], with_content=False)
         for v in spec.volumes:

@@ -79,6 +79,25 @@ def _sh(script: str, *args: str) -> list[str]:
     return ["sh", "-c", script, "sh", *args]
 
 
+# Held by a process on the host: it takes the flock, says "locked", then reads its stdin until the channel
+# closes (Harmony ended, or died and the connection dropped), and the flock goes with it. The file is named
+# after /etc/hostname so that hosts sharing a /run (namespaces on one machine) still lock apart.
+_RUN_LOCK = """
+d=/run/lock; [ -d "$d" ] && [ -w "$d" ] || d=/tmp
+f="$d/harmony-$(cat /etc/hostname 2>/dev/null || echo host).lock"
+exec 9<>"$f" || exit 2
+if flock -n 9; then printf '%s' "$1" > "$f"; echo locked; exec cat >/dev/null; fi
+echo busy; cat "$f"; exit 75
+"""
+
+
+def run_lock_argv(holder: str) -> list[str]:
+    """Take the host's run lock (``holder`` is written into it) and hold it while stdin stays open.
+
+    Prints ``locked`` and holds, or ``busy`` plus the current holder's record and exits 75."""
+    return _sh(_RUN_LOCK, holder)
+
+
 def stat_argv(requests: Sequence[StatRequest]) -> list[str]:
     return _sh(_STAT, *(f"{'c' if content else 's'}:{path}" for path, content in requests))
 

@@ -32,8 +32,19 @@ from harmony.domain.errors import CommandError, FilesError, PostgreSQLError
 from harmony.domain.values import Port
 from harmony.infra.connector import Connector
 from harmony.infra.local_connector import LocalConnector
+from harmony.infra.programs import (
+    INITDB,
+    IP,
+    PG_BASEBACKUP,
+    PG_BIN,
+    PG_CTL,
+    PG_REWIND,
+    POSTGRES,
+    PSQL,
+    SETPRIV,
+    Program,
+)
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 _CONF = "harmony.conf"
 
 
@@ -179,7 +190,7 @@ class PostgresInstance:
         rows_wanted = text.lstrip().upper().startswith("SELECT")
         if rows_wanted:
             text = f"SELECT coalesce(json_agg(row_to_json(q)), '[]') FROM ({text}) q"
-        argv = [*self._as_owner(), str(self.bin_dir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        argv = [*self._as_owner(), self._bin(PSQL), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
         argv += ["-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-c", text]
         try:
             result = await self.connector.run_command(argv, timeout=self.query_timeout + 5)
@@ -211,7 +222,7 @@ class PostgresInstance:
     async def initialize(self, *, synchronous_standby: str | None) -> None:
         """``initdb`` a new data directory and write ``harmony.conf``."""
         await self._prepare_dirs()
-        await self._run(str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres")
+        await self._run(self._bin(INITDB), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres")
         conf = await self._read(self.data_dir / "postgresql.conf")
         await self._write_owned(self.data_dir / "postgresql.conf", conf + f"\ninclude_if_exists = '{_CONF}'\n")
         await self.write_hba(network=True)
@@ -222,7 +233,7 @@ class PostgresInstance:
         await self._prepare_dirs()
         await self._host("rm", "-rf", "--", str(self.data_dir))
         await self._run(
-            str(self.bin_dir / "pg_basebackup"),
+            self._bin(PG_BASEBACKUP),
             "-d",
             source.conninfo(),
             "-D",
@@ -237,7 +248,7 @@ class PostgresInstance:
     async def rewind_from(self, source: ServerEndpoint) -> None:
         """``pg_rewind`` this (stopped) server onto ``source``'s timeline and make it its standby."""
         await self._run(
-            str(self.bin_dir / "pg_rewind"),
+            self._bin(PG_REWIND),
             "-D",
             str(self.data_dir),
             "--source-server",
@@ -311,7 +322,7 @@ class PostgresInstance:
 
     async def start_detached(self) -> None:
         """Start in the background with ``pg_ctl`` (the server outlives this process)."""
-        await self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "start")
+        await self._run(self._bin(PG_CTL), "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "start")
 
     async def start_supervised(self, *, network: bool = True, ready_timeout: float = 30.0) -> None:
         """Start as a child that dies with this process, and wait until it accepts connections (on its
@@ -328,7 +339,7 @@ class PostgresInstance:
         try:
             self.child = await asyncio.create_subprocess_exec(
                 *self._as_owner(pdeathsig=True),
-                str(self.bin_dir / "postgres"),
+                self._bin(POSTGRES),
                 "-D",
                 str(self.data_dir),
                 stdin=asyncio.subprocess.DEVNULL,
@@ -361,12 +372,10 @@ class PostgresInstance:
                 await self.child.wait()
             return
         if await self.exists(self.data_dir / "postmaster.pid"):
-            await self._run(
-                str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False
-            )
+            await self._run(self._bin(PG_CTL), "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False)
 
     async def promote(self) -> None:
-        await self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-w", "promote")
+        await self._run(self._bin(PG_CTL), "-D", str(self.data_dir), "-w", "promote")
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -394,11 +403,21 @@ class PostgresInstance:
         """Commands on another host run as root (the connector's contract); here, as whoever runs Harmony."""
         return not self._here or os.geteuid() == 0
 
+    def _bin(self, program: Program) -> str:
+        """``program`` from this instance's ``bin_dir`` (``MissingProgramError`` naming its package if absent
+        on this machine; on another host the server role has ensured its packages)."""
+        return self._argv(program.at(self.bin_dir))[0]
+
+    def _argv(self, program: Program, *args: str) -> list[str]:
+        if self._here:
+            return program.argv(*args)
+        return [program.name if program.directory is None else str(program.directory / program.name), *args]
+
     def _as_owner(self, *, pdeathsig: bool = False) -> list[str]:
-        netns = ["ip", "netns", "exec", self.netns] if self.netns else []
+        netns = self._argv(IP, "netns", "exec", self.netns) if self.netns else []
         if not self._as_root():
             return netns
-        prefix = [*netns, "setpriv", "--reuid", self.run_as, "--regid", self.run_as, "--init-groups"]
+        prefix = [*netns, *self._argv(SETPRIV, "--reuid"), self.run_as, "--regid", self.run_as, "--init-groups"]
         return [*prefix, "--pdeathsig", "KILL", "--"] if pdeathsig else [*prefix, "--"]
 
     async def _host(self, *argv: str) -> None:

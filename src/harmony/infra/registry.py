@@ -43,6 +43,7 @@ from harmony.domain.errors import CommandError, RegistryError
 from harmony.domain.image_refs import ImageDigest
 from harmony.infra.daemon import read_pid, start_daemon, stop_daemon
 from harmony.infra.local_process import run_local
+from harmony.infra.programs import DOCKER_REGISTRY, START_STOP_DAEMON
 from harmony.infra.site_ca import SiteCA, certificate_names, certificate_subject
 
 type Role = Literal["pull", "push"]
@@ -52,10 +53,14 @@ READY_TIMEOUT = 20.0
 
 
 class DistributionRegistry:
-    def __init__(self, *, state_dir: Path, ca: SiteCA, binary: str = "/usr/bin/docker-registry") -> None:
+    def __init__(self, *, state_dir: Path, ca: SiteCA, binary: str | None = None) -> None:
         self.state_dir = state_dir.absolute()
         self.ca = ca
         self.binary = binary
+
+    def executable(self) -> str:
+        """``binary`` if given, else the registered ``docker-registry`` (``MissingProgramError`` if absent)."""
+        return self.binary if self.binary is not None else DOCKER_REGISTRY.argv()[0]
 
     def _path(self, name: str) -> Path:
         return self.state_dir / name
@@ -146,8 +151,8 @@ class DistributionRegistry:
         pid_file, log = self._path(f"{role}.pid"), self._path(f"{role}.log")
         log.write_text("")
         argv = [
-            "start-stop-daemon", "--start", "--background", "--make-pidfile", "--pidfile", str(pid_file),
-            "--output", str(log), "--exec", self.binary, "--", "serve", str(self._path(f"{role}.yml")),
+            *START_STOP_DAEMON.argv("--start", "--background", "--make-pidfile", "--pidfile", str(pid_file)),
+            "--output", str(log), "--exec", self.executable(), "--", "serve", str(self._path(f"{role}.yml")),
         ]  # fmt: skip
         try:
             result = await start_daemon(argv, pid_file=pid_file, netns=None)
@@ -225,7 +230,7 @@ class DistributionRegistry:
         await self._stop("push")
         try:
             await asyncio.to_thread(delete_manifests, storage, doomed)
-            result = await run_local([self.binary, "garbage-collect", str(self._path("push.yml"))], timeout=600)
+            result = await run_local([self.executable(), "garbage-collect", str(self._path("push.yml"))], timeout=600)
             if not result.ok:
                 raise RegistryError(
                     endpoint, "garbage collection failed", evidence=tuple(result.stderr.strip().splitlines()[-10:])

@@ -9,6 +9,7 @@ from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import CommandError, ImageNotInRegistryError, RegistryError
 from harmony.domain.image_refs import ImageDigest, TaggedImage
 from harmony.infra.local_process import run_local
+from harmony.infra.programs import SKOPEO
 from harmony.infra.registry_login import login_files, registry_error
 
 
@@ -21,7 +22,7 @@ class Skopeo:
         with login_files(login) as files:
             try:
                 result = await run_local(
-                    ["skopeo", "inspect", *files.options(), f"docker://{image}"], timeout=self.timeout
+                    SKOPEO.argv("inspect", *files.options(), f"docker://{image}"), timeout=self.timeout
                 )
             except CommandError as e:
                 raise RegistryError(login.endpoint, f"skopeo inspect {image}: {e}") from e

@@ -13,6 +13,7 @@ and at most ``max_channels`` commands run at once, below sshd's default ``MaxSes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -28,7 +29,10 @@ from harmony.domain.errors import (
     FilesError,
     HostAuthError,
     HostUnreachableError,
+    TargetBusyError,
+    TopologyError,
 )
+from harmony.domain.topology import LockHolder, OnWait, RunLock
 from harmony.infra import posix_shell
 from harmony.infra.coalesce import Coalescer
 from harmony.infra.local_process import OUTPUT_LIMIT
@@ -65,6 +69,16 @@ class SshConnector:
     @property
     def prefix(self) -> PurePosixPath | None:
         return None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def connection(self) -> asyncssh.SSHClientConnection:
+        if self._conn is None:
+            raise HostUnreachableError(self._name, "not connected")
+        return self._conn
 
     @property
     def round_trips(self) -> int:
@@ -108,7 +122,10 @@ class SshConnector:
             await self._conn.wait_closed()
             self._conn = None
 
-    def _command(self, argv: Sequence[str]) -> str:
+    def run_lock(self) -> RunLock:
+        return SshRunLock(self)
+
+    def command_line(self, argv: Sequence[str]) -> str:
         line = shlex.join(argv)
         return f"sudo -n -- {line}" if self.become else line
 
@@ -125,7 +142,7 @@ class SshConnector:
         async with self._channels:
             try:
                 proc = await self._conn.run(
-                    self._command(argv), input=stdin, encoding=None, check=False, timeout=timeout
+                    self.command_line(argv), input=stdin, encoding=None, check=False, timeout=timeout
                 )
             except asyncssh.TimeoutError as e:
                 raise CommandError(shlex.join(argv), None, f"timed out after {timeout}s") from e
@@ -150,7 +167,7 @@ class SshConnector:
             raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
         try:
             proc = await self._conn.create_process(
-                self._command(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+                self.command_line(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
             )
         except (asyncssh.Error, OSError) as e:
             raise CommandError(shlex.join(argv), None, f"lost the connection to {self._name}: {e}") from e
@@ -196,6 +213,73 @@ class SshConnector:
 
     async def remove_path(self, path: PurePosixPath) -> None:
         await self._change(path, posix_shell.remove_argv(path))
+
+
+class SshRunLock:
+    """The run lock of an SSH host, held by a long-lived process on the host (``posix_shell.run_lock_argv``)."""
+
+    def __init__(self, connector: SshConnector) -> None:
+        self._connector = connector
+        self._proc: asyncssh.SSHClientProcess[bytes] | None = None
+
+    @property
+    def target(self) -> str:
+        c = self._connector
+        return f"{c.user}@{c.address}:{c.port}"
+
+    async def acquire(self, holder: LockHolder, *, wait: float | None, on_wait: OnWait) -> None:
+        c = self._connector
+        await c.open()
+        loop = asyncio.get_running_loop()
+        deadline = None if wait is None else loop.time() + wait
+        told = False
+        while True:
+            busy = await self._try(holder)
+            if busy is None:
+                return
+            current = _holder(busy)
+            if deadline is not None and loop.time() >= deadline:
+                raise TargetBusyError(c.name, self.target, current.describe() if current else None)
+            if not told:
+                on_wait(current)
+                told = True
+            await asyncio.sleep(0.5)
+
+    async def _try(self, holder: LockHolder) -> bytes | None:
+        """None when the lock is now held; otherwise what the host said about its holder."""
+        c = self._connector
+        conn = c.connection
+        argv = posix_shell.run_lock_argv(holder.model_dump_json())
+        try:
+            proc = await conn.create_process(c.command_line(argv), encoding=None)
+            first = await proc.stdout.readline()
+            if first == b"locked\n":
+                self._proc = proc
+                return None
+            rest: bytes = await proc.stdout.read()
+            await proc.wait()
+        except (asyncssh.Error, OSError) as e:
+            raise HostUnreachableError(c.name, f"cannot take the run lock on {self.target}: {e}") from e
+        if first != b"busy\n":
+            raise TopologyError(
+                c.name, f"cannot take the run lock on {self.target}: {(first + rest).decode(errors='replace')}"
+            )
+        return rest
+
+    async def release(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
+                proc.stdin.write_eof()
+                await asyncio.wait_for(proc.wait_closed(), 5)
+            proc.close()
+
+
+def _holder(text: bytes) -> LockHolder | None:
+    try:
+        return LockHolder.model_validate_json(text)
+    except ValueError:
+        return None
 
 
 def _reason(e: BaseException) -> str:

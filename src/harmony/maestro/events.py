@@ -25,6 +25,14 @@ class RunStarted(_Event):
     scores: tuple[str, ...]
 
 
+class WaitingForLock(_Event):
+    """Another run holds the target's run lock; this run waits for it (``holder`` as far as known)."""
+
+    event: Literal["waiting_for_lock"] = "waiting_for_lock"
+    target: str
+    holder: str | None
+
+
 class TopologyReady(_Event):
     event: Literal["topology_ready"] = "topology_ready"
     topology: str
@@ -67,10 +75,19 @@ class RunFinished(_Event):
     status: Status
     counts: dict[str, int]
     duration: float
+    interrupted: bool = False
 
 
 type Event = Annotated[
-    RunStarted | TopologyReady | ScorePlanned | ScoreStarted | SmokeTested | ScoreFinished | ScoreSkipped | RunFinished,
+    RunStarted
+    | WaitingForLock
+    | TopologyReady
+    | ScorePlanned
+    | ScoreStarted
+    | SmokeTested
+    | ScoreFinished
+    | ScoreSkipped
+    | RunFinished,
     Field(discriminator="event"),
 ]
 type EventSink = Callable[[Event], None]

@@ -75,18 +75,21 @@ async def run_group[T: Topology](
     smoke_tests: Sequence[Verification] = (),
     keep_going: bool = False,
     confirm: GroupConfirm | None = None,
+    lock_wait: float | None = None,
 ) -> GroupReport:
     """Plan (``mode="plan"``) or apply ``scores`` (or ``scores(host)``) on every host of ``group``."""
     plans = [(h, tuple(scores(h)) if callable(scores) else tuple(scores)) for h in group.hosts]
     if mode == "apply" and confirm is not None:
-        planned = await _fan_out(group, plans, "plan", journal, on_event, deployment, smoke_tests, keep_going)
+        planned = await _fan_out(
+            group, plans, "plan", journal, on_event, deployment, smoke_tests, keep_going, lock_wait
+        )
         if planned.status is Status.FAILURE:
             return planned
         if any(h.report and h.report.status is Status.SUCCESS for h in planned.hosts) and not await confirm(
             planned.hosts
         ):
             return GroupReport(mode=mode, hosts=planned.hosts, error="not confirmed; nothing was applied")
-    return await _fan_out(group, plans, mode, journal, on_event, deployment, smoke_tests, keep_going)
+    return await _fan_out(group, plans, mode, journal, on_event, deployment, smoke_tests, keep_going, lock_wait)
 
 
 async def _fan_out[T: Topology](
@@ -98,6 +101,7 @@ async def _fan_out[T: Topology](
     deployment: str,
     smoke_tests: Sequence[Verification],
     keep_going: bool,
+    lock_wait: float | None,
 ) -> GroupReport:
     slots = asyncio.Semaphore(group.parallelism)
     failed = asyncio.Event()
@@ -107,7 +111,7 @@ async def _fan_out[T: Topology](
             if group.stop_on_failure and failed.is_set():
                 return HostRun(host=host.name, report=None, skipped="another host failed (stop_on_failure)")
             sink = None if on_event is None else _for_host(on_event, host.name)
-            maestro = Maestro(host, journal=journal, on_event=sink, deployment=deployment)
+            maestro = Maestro(host, journal=journal, on_event=sink, deployment=deployment, lock_wait=lock_wait)
             started = time.monotonic()
             try:
                 if mode == "plan":

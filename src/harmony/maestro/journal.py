@@ -7,17 +7,22 @@ or an explicit path overrides it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict
 
 from harmony.domain.change import Change
+from harmony.domain.errors import HarmonyError
 from harmony.domain.outcome import Outcome, Status
 
 _SCHEMA = """
@@ -31,6 +36,29 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (run_id, position)
 );
 """
+# Added later: who runs it, so that a later run can tell a run left "running" by a dead process.
+_RUN_OWNER_COLUMNS = (("pid", "INTEGER"), ("host", "TEXT"), ("proc_start", "TEXT"))
+_BUSY_TIMEOUT_MS = 5000
+_WRITE_ATTEMPTS = 3
+
+
+class RunStatus(StrEnum):
+    SUCCESS = "success"
+    NOOP = "noop"
+    FAILURE = "failure"
+    INTERRUPTED = "interrupted"  # SIGINT/SIGTERM: the run stopped itself and recorded what it applied
+    ABANDONED = "abandoned"  # left "running" by a process that no longer exists (SIGKILL, power loss)
+
+
+class JournalError(HarmonyError):
+    """The journal cannot be opened or read (corrupt, unreadable, not a file)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        super().__init__(
+            f"journal {path}: {problem}; move it aside (or point --journal / HARMONY_JOURNAL at another file) "
+            "and run again"
+        )
 
 
 def default_journal_path() -> Path:
@@ -60,77 +88,175 @@ class RunRecord(BaseModel):
     topology: str
     started: float
     finished: float | None
-    status: Status | None
+    status: RunStatus | None
     error: str | None
     results: tuple[ScoreRecord, ...] = ()
 
 
 class Journal:
-    """An append-mostly record of runs. One connection; each write is its own transaction."""
+    """An append-mostly record of runs. One connection; each write is its own transaction.
+
+    The journal never decides a run: a write that still fails after waiting for other writers and a few
+    retries is dropped and remembered in ``problems`` (the caller says the journal is incomplete), and the
+    run goes on. Opening or reading a journal that is not one is a ``JournalError``. The file is 0600 in a
+    0700 directory when Harmony creates them: it holds plans, whose diffs show managed files' contents.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_journal_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # WAL + NORMAL: no fsync per record (it cost ~3 s per 1,000 Scores); a crash of the process loses
-        # nothing, a power loss may lose the last records but never corrupts the journal.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self.problems: list[str] = []
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if "\0" in str(self.path):
+                raise ValueError("the path contains a NUL byte")
+            if self.path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "is a directory")
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            os.close(fd)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
+        except (OSError, ValueError, sqlite3.Error) as e:
+            raise JournalError(self.path, _why(e)) from e
+        try:
+            self._db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: no fsync per record (it cost ~3 s per 1,000 Scores); a crash of the process loses
+            # nothing, a power loss may lose the last records but never corrupts the journal.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+            for column, kind in _RUN_OWNER_COLUMNS:
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+        except sqlite3.Error as e:
+            self._db.close()
+            raise JournalError(self.path, _why(e)) from e
 
     def close(self) -> None:
         self._db.close()
 
+    def _write(self, what: str, sql: str, params: tuple[object, ...]) -> None:
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                self._db.execute(sql, params)
+                return
+            except sqlite3.OperationalError as e:
+                if ("locked" in str(e) or "busy" in str(e)) and attempt + 1 < _WRITE_ATTEMPTS:
+                    continue
+                self.problems.append(f"{what}: {_why(e)}")
+                return
+            except sqlite3.Error as e:
+                self.problems.append(f"{what}: {_why(e)}")
+                return
+
     def start_run(self, run_id: str, *, mode: str, deployment: str, topology: str) -> None:
-        self._db.execute(
-            "INSERT INTO runs (id, mode, deployment, topology, started) VALUES (?, ?, ?, ?, ?)",
-            (run_id, mode, deployment, topology, time.time()),
+        self.mark_abandoned()
+        self._write(
+            f"start of run {run_id}",
+            "INSERT INTO runs (id, mode, deployment, topology, started, pid, host, proc_start) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, mode, deployment, topology, time.time(), os.getpid(), socket.gethostname(), _proc_start()),
         )
 
     def record_plan(
         self, run_id: str, position: int, *, score: str, kind: str, spec: str, changes: Sequence[Change]
     ) -> None:
-        self._db.execute(
+        self._write(
+            f"plan of {score}",
             "INSERT OR REPLACE INTO results (run_id, position, score, kind, spec, changes) VALUES (?, ?, ?, ?, ?, ?)",
             (run_id, position, score, kind, spec, json.dumps([c.model_dump(mode="json") for c in changes])),
         )
 
     def record_outcome(self, run_id: str, position: int, outcome: Outcome) -> None:
-        self._db.execute(
+        self._write(
+            f"outcome #{position + 1}",
             "UPDATE results SET outcome = ? WHERE run_id = ? AND position = ?",
             (outcome.model_dump_json(), run_id, position),
         )
 
-    def finish_run(self, run_id: str, status: Status, error: str | None = None) -> None:
-        self._db.execute(
+    def finish_run(self, run_id: str, status: Status, error: str | None = None, *, interrupted: bool = False) -> None:
+        self._write(
+            f"end of run {run_id}",
             "UPDATE runs SET finished = ?, status = ?, error = ? WHERE id = ?",
-            (time.time(), status.value, error, run_id),
+            (time.time(), RunStatus.INTERRUPTED.value if interrupted else status.value, error, run_id),
         )
 
+    def mark_abandoned(self) -> list[str]:
+        """Mark runs this host left ``running`` whose process is gone (pid and start time, so a reused pid
+        is not mistaken for the run); returns their ids."""
+        try:
+            rows = self._db.execute(
+                "SELECT id, pid, proc_start FROM runs WHERE finished IS NULL AND host = ?", (socket.gethostname(),)
+            ).fetchall()
+        except sqlite3.Error as e:
+            self.problems.append(f"looking for abandoned runs: {_why(e)}")
+            return []
+        gone = [rid for rid, pid, start in rows if pid is not None and not _same_process(pid, start)]
+        for rid in gone:
+            self._write(
+                f"abandoned run {rid}",
+                "UPDATE runs SET finished = ?, status = ?, error = ? WHERE id = ? AND finished IS NULL",
+                (time.time(), RunStatus.ABANDONED.value, "its process ended without finishing the run", rid),
+            )
+        return gone
+
+    def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise JournalError(self.path, _why(e)) from e
+
     def runs(self, limit: int = 20) -> list[RunRecord]:
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT id, mode, deployment, topology, started, finished, status, error FROM runs "
             "ORDER BY started DESC LIMIT ?",
             (limit,),
-        ).fetchall()
+        )
         return [_run(r) for r in rows]
 
     def run(self, run_id: str) -> RunRecord | None:
         """One run with its results; ``run_id`` may be a unique prefix."""
-        rows = self._db.execute(
-            "SELECT id, mode, deployment, topology, started, finished, status, error FROM runs WHERE id LIKE ?",
-            (run_id + "%",),
-        ).fetchall()
+        escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._read(
+            "SELECT id, mode, deployment, topology, started, finished, status, error FROM runs "
+            "WHERE id LIKE ? ESCAPE '\\'",
+            (escaped + "%",),
+        )
         if len(rows) != 1:
             return None
-        results = self._db.execute(
+        results = self._read(
             "SELECT position, score, kind, spec, changes, outcome FROM results WHERE run_id = ? ORDER BY position",
             (rows[0][0],),
-        ).fetchall()
+        )
         return _run(rows[0]).model_copy(update={"results": tuple(_result(r) for r in results)})
 
 
-def _run(row: tuple[str, str, str, str, float, float | None, str | None, str | None]) -> RunRecord:
+def _why(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror.lower()
+    text = str(e)
+    if isinstance(e, sqlite3.DatabaseError) and "not a database" in text:
+        return "not a journal (the file is not an SQLite database, or it is corrupt)"
+    return text or type(e).__name__
+
+
+def _proc_start(pid: int | None = None) -> str | None:
+    """The kernel's start time of ``pid`` (boot id + clock ticks since boot): unique across pid reuse."""
+    try:
+        stat = Path(f"/proc/{pid or os.getpid()}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    return f"{boot}:{stat.rsplit(')', 1)[-1].split()[19]}"
+
+
+def _same_process(pid: int, start: str | None) -> bool:
+    now = _proc_start(pid)
+    if now is None:
+        return False
+    return start is None or now == start
+
+
+def _run(row: tuple[Any, ...]) -> RunRecord:
     rid, mode, deployment, topology, started, finished, status, error = row
     return RunRecord(
         id=rid,
@@ -139,12 +265,12 @@ def _run(row: tuple[str, str, str, str, float, float | None, str | None, str | N
         topology=topology,
         started=started,
         finished=finished,
-        status=Status(status) if status else None,
+        status=RunStatus(status) if status else None,
         error=error,
     )
 
 
-def _result(row: tuple[int, str, str, str, str, str | None]) -> ScoreRecord:
+def _result(row: tuple[Any, ...]) -> ScoreRecord:
     position, score, kind, spec, changes, outcome = row
     return ScoreRecord(
         position=position,

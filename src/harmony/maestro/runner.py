@@ -2,7 +2,9 @@
 
 What is guaranteed: nothing is applied before every Score has been planned (a plan that fails stops the
 run before any change); Scores are applied in the given order; after the first FAILURE the remaining
-Scores are skipped unless ``keep_going``; every run is journaled, including runs that fail to start.
+Scores are skipped unless ``keep_going``; every run is journaled, including runs that fail to start and
+runs that are interrupted (``interrupted``, with the Scores applied until then); one run at a time holds a
+topology's target (``LockedTarget``), from before its plan to its end.
 What is not: plans are read once up front, so a Score whose current state is changed by someone else
 between plan and apply acts on the plan it showed.
 """
@@ -10,6 +12,8 @@ between plan and apply acts on the plan it showed.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,7 +25,7 @@ from harmony.domain.deployment import validate_order
 from harmony.domain.errors import HarmonyError, InterpretError
 from harmony.domain.outcome import Outcome, Status
 from harmony.domain.score import Score, kind_of
-from harmony.domain.topology import Topology
+from harmony.domain.topology import LockedTarget, LockHolder, Topology
 from harmony.maestro.events import (
     Event,
     EventSink,
@@ -34,8 +38,10 @@ from harmony.maestro.events import (
     ScoreStarted,
     SmokeTested,
     TopologyReady,
+    WaitingForLock,
 )
 from harmony.maestro.journal import Journal
+from harmony.maestro.pause import pause_point
 
 
 class PlanFailed(HarmonyError):
@@ -64,6 +70,7 @@ class RunReport:
     results: list[ScoreResult]
     status: Status
     error: str | None = None
+    interrupted: bool = False
 
     @property
     def counts(self) -> dict[str, int]:
@@ -83,8 +90,12 @@ class Maestro[T: Topology]:
         journal: Journal | None = None,
         on_event: EventSink | None = None,
         deployment: str = "<python>",
+        lock_wait: float | None = None,
     ) -> None:
+        """``lock_wait``: how long to wait for another run on the same target (``None``: as long as it takes;
+        0: fail at once with ``TargetBusyError`` naming that run)."""
         self.topology = topology
+        self.lock_wait = lock_wait
         self.journal = journal
         self._emit_to = on_event
         self.deployment = deployment
@@ -126,12 +137,26 @@ class Maestro[T: Topology]:
             RunStarted(run_id=run_id, mode=mode, topology=self.topology.name, scores=tuple(r.score for r in results))
         )
         report = RunReport(run_id=run_id, mode=mode, results=results, status=Status.NOOP)
+        target: object = self.topology  # not every topology has a target to lock (a group, a pure-data one)
+        lock = target.run_lock() if isinstance(target, LockedTarget) else None
+        locked = False
         try:
             validate_order(scores)
+            if lock is not None:
+                await lock.acquire(
+                    LockHolder(run_id=run_id, pid=os.getpid(), host=socket.gethostname(), started=time.time()),
+                    wait=self.lock_wait,
+                    on_wait=lambda holder: self._emit(
+                        WaitingForLock(target=lock.target, holder=holder.describe() if holder else None)
+                    ),
+                )
+                locked = True
+                await pause_point("locked")
             t0 = time.monotonic()
             await self.topology.ensure_ready()
             self._emit(TopologyReady(topology=self.topology.name, duration=time.monotonic() - t0))
             await self._plan_all(run_id, scores, results)
+            await pause_point("planned")
             has_changes = any(pending(r.changes) for r in results)
             if mode == "apply" and confirm is not None and has_changes and not await confirm(results):
                 report.error = "not confirmed; nothing was applied"
@@ -147,19 +172,36 @@ class Maestro[T: Topology]:
         except HarmonyError as e:
             report.status = Status.FAILURE
             report.error = str(e)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            # Ctrl-C or SIGTERM: record what was applied, then let the cancellation go on
+            report.status = Status.FAILURE
+            report.interrupted = True
+            applied = [r.score for r in results if r.outcome is not None and r.outcome.status is Status.SUCCESS]
+            report.error = "interrupted; " + (
+                f"applied before that: {', '.join(applied)}" if applied else "nothing was applied"
+            )
+            raise
         except Exception as e:
             report.status = Status.FAILURE
             report.error = f"unexpected {type(e).__name__}: {e}"
             raise
         finally:
-            await self.topology.close()
-            if self.journal:
-                self.journal.finish_run(run_id, report.status, report.error)
-            self._emit(
-                RunFinished(
-                    run_id=run_id, status=report.status, counts=report.counts, duration=time.monotonic() - started
+            try:
+                await self.topology.close()
+            finally:
+                if lock is not None and locked:
+                    await lock.release()
+                if self.journal:
+                    self.journal.finish_run(run_id, report.status, report.error, interrupted=report.interrupted)
+                self._emit(
+                    RunFinished(
+                        run_id=run_id,
+                        status=report.status,
+                        counts=report.counts,
+                        duration=time.monotonic() - started,
+                        interrupted=report.interrupted,
+                    )
                 )
-            )
         return report
 
     async def _plan_all(self, run_id: str, scores: Sequence[Score[T]], results: list[ScoreResult]) -> None:
@@ -204,9 +246,16 @@ class Maestro[T: Topology]:
             if failed and not keep_going:
                 self._emit(ScoreSkipped(score=score.name, reason="an earlier Score failed"))
                 continue
+            await pause_point(f"apply:{score.name}")
             self._emit(ScoreStarted(score=score.name))
             t0 = time.monotonic()
-            outcome = await self._apply_one(score, result.changes)
+            try:
+                outcome = await self._apply_one(score, result.changes)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                result.outcome = Outcome.failure("interrupted while applying").timed(time.monotonic() - t0)
+                if self.journal:
+                    self.journal.record_outcome(run_id, position, result.outcome)
+                raise
             if outcome.ok:
                 outcome = await self._smoke_test(score.name, outcome, [v for v in smoke_tests if v.score is score])
             result.outcome = outcome.timed(time.monotonic() - t0)
@@ -214,6 +263,7 @@ class Maestro[T: Topology]:
             if self.journal:
                 self.journal.record_outcome(run_id, position, result.outcome)
             self._emit(ScoreFinished(score=score.name, outcome=result.outcome))
+            await pause_point(f"applied:{score.name}")
 
     async def _apply_one(self, score: Score[T], changes: list[Change]) -> Outcome:
         todo = pending(changes)

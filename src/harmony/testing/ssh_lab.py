@@ -31,6 +31,7 @@ from pathlib import Path
 
 from harmony.domain.inventory import Host, Inventory
 from harmony.domain.values import Hostname, Port, ip_address
+from harmony.infra.programs import IP, SH, SSH_KEYGEN, SSHD, UNSHARE
 
 OVERLAID = ("/etc", "/root", "/home", "/srv", "/var/lib/dpkg", "/var/lib/apt", "/var/cache/apt")
 PLAIN_USER = "hmplain"
@@ -61,7 +62,7 @@ mkdir -p /srv/readonly
 mount -t tmpfs -o ro,size=64k tmpfs /srv/readonly
 {cgroups}
 mkdir -p /run/sshd
-exec /usr/sbin/sshd -D -e -f "$d/sshd_config"
+exec {sshd} -D -e -f "$d/sshd_config"
 """
 
 _SSHD_CONFIG = """Port 22
@@ -117,7 +118,7 @@ class SshLab:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for old in (self.key, self.key.with_suffix(".pub")):
             old.unlink(missing_ok=True)
-        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "harmony-lab", "-f", str(self.key))
+        _run(*SSH_KEYGEN.argv("-q", "-t", "ed25519", "-N", "", "-C", "harmony-lab", "-f", str(self.key)))
         (self.workdir / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
         subnet = _free_subnet()
         try:
@@ -141,21 +142,21 @@ class SshLab:
         )
         shutil.rmtree(host.dir, ignore_errors=True)  # a lab restarted in the same directory starts clean
         host.dir.mkdir(parents=True)
-        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host.dir / "host_key"))
-        _run("ip", "netns", "add", host.netns)
-        _run("ip", "link", "add", host.veth, "type", "veth", "peer", "name", f"hp{self.token}{i}")
-        _run("ip", "link", "set", f"hp{self.token}{i}", "netns", host.netns)
-        _run("ip", "addr", "add", f"10.{subnet}.{i}.1/30", "dev", host.veth)
-        _run("ip", "link", "set", host.veth, "up")
+        _run(*SSH_KEYGEN.argv("-q", "-t", "ed25519", "-N", "", "-f", str(host.dir / "host_key")))
+        _run(*IP.argv("netns", "add", host.netns))
+        _run(*IP.argv("link", "add", host.veth, "type", "veth", "peer", "name", f"hp{self.token}{i}"))
+        _run(*IP.argv("link", "set", f"hp{self.token}{i}", "netns", host.netns))
+        _run(*IP.argv("addr", "add", f"10.{subnet}.{i}.1/30", "dev", host.veth))
+        _run(*IP.argv("link", "set", host.veth, "up"))
         for cmd in (
-            ["ip", "link", "set", "lo", "up"],
-            ["ip", "link", "set", f"hp{self.token}{i}", "name", "eth0"],
-            ["ip", "addr", "add", f"{host.address}/30", "dev", "eth0"],
-            ["ip", "link", "set", "eth0", "up"],
+            [IP.name, "link", "set", "lo", "up"],
+            [IP.name, "link", "set", f"hp{self.token}{i}", "name", "eth0"],
+            [IP.name, "addr", "add", f"{host.address}/30", "dev", "eth0"],
+            [IP.name, "link", "set", "eth0", "up"],
             # Lab hosts reach each other through this machine (it forwards between the veths).
-            ["ip", "route", "add", "default", "via", f"10.{subnet}.{i}.1"],
+            [IP.name, "route", "add", "default", "via", f"10.{subnet}.{i}.1"],
         ):
-            _run("ip", "netns", "exec", host.netns, *cmd)
+            _run(*IP.argv("netns", "exec", host.netns, *cmd))
         (host.dir / "sshd_config").write_text(_SSHD_CONFIG.format(address=host.address, dir=host.dir, lab=self.workdir))
         boot = _BOOT.format(
             dir=host.dir,
@@ -164,23 +165,18 @@ class SshLab:
             name=host.name,
             plain=PLAIN_USER,
             sudo=SUDO_USER,
+            sshd=SSHD.require(),
             cgroups=_cgroup_mounts(),
         )
         (host.dir / "boot.sh").write_text(boot)
         log = (host.dir / "sshd.log").open("wb")
         host.process = subprocess.Popen(
-            [
-                "ip",
+            IP.argv(
                 "netns",
                 "exec",
                 host.netns,
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                str(host.dir / "boot.sh"),
-            ],
+                *UNSHARE.argv("--mount", "--propagation", "private", *SH.argv(str(host.dir / "boot.sh"))),
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -197,8 +193,8 @@ class SshLab:
                     h.process.kill()
                     h.process.wait()
             _kill_namespace_processes(h.netns)
-            subprocess.run(["ip", "netns", "del", h.netns], capture_output=True, check=False)
-            subprocess.run(["ip", "link", "del", h.veth], capture_output=True, check=False)
+            subprocess.run([IP.name, "netns", "del", h.netns], capture_output=True, check=False)
+            subprocess.run([IP.name, "link", "del", h.veth], capture_output=True, check=False)
         self.hosts.clear()
 
     def inventory(self, *, user: str = "root") -> Inventory:
@@ -233,8 +229,8 @@ def stop_saved(workdir: Path) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(h["pid"], signal.SIGTERM)
         _kill_namespace_processes(h["netns"])
-        subprocess.run(["ip", "netns", "del", h["netns"]], capture_output=True, check=False)
-        subprocess.run(["ip", "link", "del", h["veth"]], capture_output=True, check=False)
+        subprocess.run([IP.name, "netns", "del", h["netns"]], capture_output=True, check=False)
+        subprocess.run([IP.name, "link", "del", h["veth"]], capture_output=True, check=False)
     state_file.unlink()
 
 
@@ -281,7 +277,7 @@ def _run(*argv: str) -> None:
 
 
 def _free_subnet() -> int:
-    used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=False).stdout
+    used = subprocess.run(IP.argv("-o", "addr"), capture_output=True, text=True, check=False).stdout
     candidates = [n for n in range(200, 250) if f" 10.{n}." not in used]
     return candidates[secrets.randbelow(len(candidates))]
 
@@ -300,7 +296,7 @@ def _wait_for_port(address: str, port: int, host: LabHost, deadline: float = 15.
 
 
 def _kill_namespace_processes(netns: str) -> None:
-    pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True, check=False).stdout.split()
+    pids = subprocess.run(IP.argv("netns", "pids", netns), capture_output=True, text=True, check=False).stdout.split()
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid), signal.SIGKILL)

@@ -22,12 +22,14 @@ from harmony.domain.capabilities.probes import ProbeResult
 from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import PodmanError, RegistryAuthError, TopologyError
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
+from harmony.domain.topology import RunLock
 from harmony.domain.values import IPAddress, Port
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.net_probe import NetProbe
 from harmony.infra.podman import Podman
+from harmony.infra.run_lock import LocalRunLock
 from harmony.infra.skopeo import Skopeo
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 
@@ -92,6 +94,10 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
 
     async def close(self) -> None:
         return None
+
+    def run_lock(self) -> RunLock:
+        """Runs on this host take turns: the lock sits beside HAProxy's state (one per isolated host)."""
+        return LocalRunLock(self.haproxy.state_dir.parent / "run.lock", topology=self._name)
 
     # ContainerRuntime
 

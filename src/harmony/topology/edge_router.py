@@ -14,7 +14,6 @@ The daemons are left running when a run ends (they are the deployment); ``stop()
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,13 +23,16 @@ from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.firewall import Endpoint, FirewallPolicy, FirewallState
 from harmony.domain.capabilities.load_balancer import LoadBalancer
 from harmony.domain.errors import TopologyError
+from harmony.domain.topology import RunLock
 from harmony.domain.values import IPv4Network, MacAddress
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.nftables import Nftables, tcp_probe
+from harmony.infra.programs import DNSMASQ, HAPROXY, IP, NFT
+from harmony.infra.run_lock import LocalRunLock
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 
-REQUIRED_PROGRAMS = ("ip", "dnsmasq", "haproxy", "nft")
+REQUIRED_PROGRAMS = (IP, DNSMASQ, HAPROXY, NFT)
 
 
 class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
@@ -78,9 +80,8 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
         return self._name
 
     async def ensure_ready(self) -> None:
-        missing = [p for p in REQUIRED_PROGRAMS if shutil.which(p) is None]
-        if missing:
-            raise TopologyError(self._name, f"missing programs: {', '.join(missing)} (bash scripts/install)")
+        for program in REQUIRED_PROGRAMS:
+            program.require()
         if self.netns is not None and not await asyncio.to_thread(Path(f"/run/netns/{self.netns}").exists):
             raise TopologyError(self._name, f"network namespace {self.netns!r} does not exist (ip netns add)")
         try:
@@ -90,6 +91,11 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
 
     async def close(self) -> None:
         return None
+
+    def run_lock(self) -> RunLock:
+        """Runs on this router take turns (the firewall's probe must see its own ruleset): a lock file
+        beside the adapters' state."""
+        return LocalRunLock(self.state_dir / "run.lock", topology=self._name)
 
     async def stop(self) -> None:
         """Stop the daemons (the configuration and the firewall ruleset stay)."""

@@ -16,6 +16,7 @@ from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.capabilities.users import Accounts
 from harmony.domain.inventory import Host, read_variables
+from harmony.domain.topology import RunLock
 from harmony.domain.values import Hostname, IPAddress, Port
 from harmony.infra.apt import AptPackages
 from harmony.infra.connector import Connector
@@ -99,6 +100,9 @@ class LinuxHost:
 
     async def close(self) -> None:
         await self.connector.close()
+
+    def run_lock(self) -> RunLock:
+        return self.connector.run_lock()
 
     # ManagedFiles
     async def stat_files(

@@ -14,8 +14,11 @@ from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.postgres import PostgreSQLState, ServerEndpoint
 from harmony.domain.errors import TopologyError
+from harmony.domain.topology import RunLock
 from harmony.domain.values import IPAddress, Port
-from harmony.infra.postgres import PG_BIN, PostgresInstance
+from harmony.infra.postgres import PostgresInstance
+from harmony.infra.programs import PG_BIN
+from harmony.infra.run_lock import LocalRunLock, lock_file_for
 from harmony.topology.linux_host import LinuxHost
 from harmony.topology.prerequisites import require_packages
 
@@ -77,6 +80,12 @@ class PostgreSQLHost:
     async def close(self) -> None:
         if self.host is not None:
             await self.host.close()
+
+    def run_lock(self) -> RunLock:
+        if self.host is not None:
+            return self.host.run_lock()  # one run at a time on that host
+        # not inside the data directory: PostgreSQL and pg_basebackup own everything in it
+        return LocalRunLock(lock_file_for(self.instance.data_dir), topology=self.name)
 
     async def postgres_state(self, settings: Sequence[str]) -> PostgreSQLState:
         return await self.instance.state(settings)

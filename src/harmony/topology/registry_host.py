@@ -14,6 +14,7 @@ from pathlib import Path
 from harmony.domain.capabilities.registry import GarbageReport, RegistrySettings, RegistryStatus, StoredManifest
 from harmony.domain.errors import TopologyError
 from harmony.domain.image_refs import ImageDigest
+from harmony.infra.programs import START_STOP_DAEMON
 from harmony.infra.registry import DistributionRegistry
 from harmony.infra.site_ca import SiteCA
 
@@ -35,9 +36,10 @@ class RegistryHost:
         return self._name
 
     async def ensure_ready(self) -> None:
-        for tool in (self.registry.binary, "start-stop-daemon"):
-            if shutil.which(tool) is None:
-                raise TopologyError(self._name, f"{tool} is not installed (run scripts/install: docker-registry)")
+        START_STOP_DAEMON.require()
+        binary = self.registry.executable()
+        if shutil.which(binary) is None:
+            raise TopologyError(self._name, f"{binary} is not installed or not executable")
         self.registry.ca.ensure()
 
     async def close(self) -> None:

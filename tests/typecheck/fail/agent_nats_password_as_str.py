@@ -1,3 +1,4 @@
+# fails: type check
 """A NATS password given as a bare string: it must be a ``Secret`` (masked everywhere it could be printed)."""
 
 from __future__ import annotations

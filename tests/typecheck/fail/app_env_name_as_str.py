@@ -1,3 +1,4 @@
+# fails: type check
 """Environment variable names given as bare strings (they must be checked EnvName values)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """An image reference given as a bare string."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """An exposed application on a host that runs no containers, load balancer or DNS."""
 
 from __future__ import annotations

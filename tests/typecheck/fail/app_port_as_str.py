@@ -1,3 +1,4 @@
+# fails: type check
 """The application's port given as a string."""
 
 from __future__ import annotations

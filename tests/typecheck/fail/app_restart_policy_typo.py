@@ -1,3 +1,4 @@
+# fails: type check
 """A restart policy that does not exist."""
 
 from __future__ import annotations

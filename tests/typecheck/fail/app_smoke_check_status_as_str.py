@@ -1,3 +1,4 @@
+# fails: type check
 """An HTTP smoke check whose expected status is a string."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """The application's smoke test paired with a plain container Score."""
 
 from __future__ import annotations

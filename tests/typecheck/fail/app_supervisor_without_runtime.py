@@ -1,3 +1,4 @@
+# fails: type check
 """The container supervisor handed something that is not a container runtime."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """``load_config`` given something that is not a config model."""
 
 from __future__ import annotations

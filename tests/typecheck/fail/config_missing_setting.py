@@ -1,3 +1,4 @@
+# fails: type check
 """A config model built without one of its required settings."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A secret passed on where a plain str is expected: it must be revealed on purpose, not by accident."""
 
 from __future__ import annotations

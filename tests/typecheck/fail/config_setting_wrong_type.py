@@ -1,3 +1,4 @@
+# fails: type check
 """A setting given a value of the wrong type: a str where the model declares a ``Port``."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A plain str given where a setting is typed ``Secret``: the value would be printable everywhere."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """Reading a setting the config model does not declare (a typo) instead of getting None at run time."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A Score needing files AND commands on a topology that only provides files."""
 
 from __future__ import annotations

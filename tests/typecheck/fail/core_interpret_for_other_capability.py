@@ -1,3 +1,4 @@
+# fails: type check
 """A Score whose interpret needs more than the Score declares."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """An integer outside a Literal set: a user Score whose replica count must be 1, 3 or 5."""
 
 from __future__ import annotations

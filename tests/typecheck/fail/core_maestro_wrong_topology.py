@@ -1,3 +1,4 @@
+# fails: type check
 """Running a Score through a Maestro whose topology lacks the capability."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A managed file without its path."""
 
 from harmony.modules.files import ManagedFile

@@ -1,3 +1,4 @@
+# fails: type check
 """A misspelled Score field is not silently ignored."""
 
 from pathlib import PurePosixPath

@@ -1,3 +1,4 @@
+# fails: type check
 """A file mode given as a string."""
 
 from pathlib import PurePosixPath

@@ -1,3 +1,4 @@
+# fails: type check
 """Something that is not a Score in the Score list."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """Handling Outcome statuses but forgetting FAILURE."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """Reading a run's status without awaiting the apply."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A managed-file Score on a topology that can only run commands."""
 
 from __future__ import annotations

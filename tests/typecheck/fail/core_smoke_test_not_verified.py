@@ -1,3 +1,4 @@
+# fails: type check
 """A smoke test handed to a deployment without pairing it with its Score."""
 
 from __future__ import annotations

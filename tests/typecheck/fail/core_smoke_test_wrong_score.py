@@ -1,3 +1,4 @@
+# fails: type check
 """A smoke test written for managed files paired with a directory Score."""
 
 from __future__ import annotations

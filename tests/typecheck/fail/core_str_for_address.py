@@ -1,3 +1,4 @@
+# fails: type check
 """A string where an IP address belongs."""
 
 from harmony import Host, Hostname

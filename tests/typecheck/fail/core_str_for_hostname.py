@@ -1,3 +1,4 @@
+# fails: type check
 """A host name given as a bare string."""
 
 from ipaddress import IPv4Address

@@ -1,3 +1,4 @@
+# fails: type check
 """A MAC address given as a bare string inside the inventory."""
 
 from ipaddress import IPv4Address

@@ -1,3 +1,4 @@
+# fails: type check
 """A managed file's path given as a string instead of a PurePosixPath."""
 
 from harmony.modules.files import ManagedFile

@@ -1,3 +1,4 @@
+# fails: type check
 """A port given as a string."""
 
 from harmony import Port

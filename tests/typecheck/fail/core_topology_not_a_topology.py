@@ -1,3 +1,4 @@
+# fails: type check
 """A deployment whose topology is not a Topology at all."""
 
 from harmony import Deployment

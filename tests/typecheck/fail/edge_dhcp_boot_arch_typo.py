@@ -1,3 +1,4 @@
+# fails: type check
 """A boot file for a firmware architecture that does not exist."""
 
 from harmony.domain.capabilities.dhcp import NetworkBoot

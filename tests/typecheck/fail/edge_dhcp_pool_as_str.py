@@ -1,3 +1,4 @@
+# fails: type check
 """A DHCP pool bounded by strings instead of addresses."""
 
 from harmony.domain.capabilities.dhcp import DhcpPool

@@ -1,3 +1,4 @@
+# fails: type check
 """A DHCP reservation whose MAC address is a bare string."""
 
 from harmony.domain.capabilities.dhcp import DhcpReservation

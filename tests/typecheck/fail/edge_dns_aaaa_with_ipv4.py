@@ -1,3 +1,4 @@
+# fails: type check
 """An AAAA record pointing at an IPv4 address."""
 
 from harmony.domain.capabilities.dns import AaaaRecord

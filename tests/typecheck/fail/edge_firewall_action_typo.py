@@ -1,3 +1,4 @@
+# fails: type check
 """A firewall rule with an action that is not allow or deny."""
 
 from harmony.domain.capabilities.firewall import LOCAL, Rule, Zone

@@ -1,3 +1,4 @@
+# fails: type check
 """A firewall rule referring to a zone that was never declared (a misspelt zone variable)."""
 
 from harmony.domain.capabilities.firewall import LOCAL, FirewallPolicy, Rule, Zone

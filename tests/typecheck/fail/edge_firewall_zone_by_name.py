@@ -1,3 +1,4 @@
+# fails: type check
 """A firewall rule naming a zone by string instead of the Zone itself."""
 
 from harmony.domain.capabilities.firewall import LOCAL, Rule

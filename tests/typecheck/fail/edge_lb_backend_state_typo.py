@@ -1,3 +1,4 @@
+# fails: type check
 """A backend admin state that does not exist."""
 
 from harmony.domain.capabilities.load_balancer import Backend

@@ -1,3 +1,4 @@
+# fails: type check
 """A load-balanced frontend without any backend."""
 
 from harmony.domain.capabilities.load_balancer import Frontend

@@ -1,3 +1,4 @@
+# fails: type check
 """A backend port given as a bare int instead of a Port."""
 
 from harmony.domain.capabilities.load_balancer import Backend

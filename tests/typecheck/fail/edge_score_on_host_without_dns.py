@@ -1,3 +1,4 @@
+# fails: type check
 """A DNS Score deployed on a plain Linux host, which provides no DnsServer."""
 
 from pathlib import Path

@@ -1,3 +1,4 @@
+# fails: type check
 """A files failover pair built from topologies that do not provide managed files."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A plain FailoverTopology does not provide the capabilities of its members by itself."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A PostgreSQL failover pair built from hosts that do not provide PostgreSQL."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A PostgreSQL server's port is a Port, not a bare int."""
 
 from __future__ import annotations

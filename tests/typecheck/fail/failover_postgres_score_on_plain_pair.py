@@ -1,3 +1,4 @@
+# fails: type check
 """A plain FailoverTopology of PostgreSQL servers does not provide PostgreSQL by itself."""
 
 from __future__ import annotations

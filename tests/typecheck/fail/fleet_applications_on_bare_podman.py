@@ -1,3 +1,4 @@
+# fails: type check
 """A device agent told to run applications on bare podman, which has no load balancer or DNS."""
 
 from __future__ import annotations

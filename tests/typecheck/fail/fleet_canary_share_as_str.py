@@ -1,3 +1,4 @@
+# fails: type check
 """A rollout's canary share given as a percentage string instead of a share (0..1)."""
 
 from __future__ import annotations

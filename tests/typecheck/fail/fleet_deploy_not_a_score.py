@@ -1,3 +1,4 @@
+# fails: type check
 """Deploying a container spec itself to a fleet instead of a Score that runs it."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A fleet password used where a ``str`` is expected without ``reveal()``: a ``Secret`` is not a ``str``."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A guarded Command needs to run programs: a files-only topology cannot."""
 
 from collections.abc import Mapping, Sequence

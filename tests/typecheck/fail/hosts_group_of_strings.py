@@ -1,3 +1,4 @@
+# fails: type check
 """A HostGroup of host names is not a group of topologies that manage files."""
 
 from pathlib import PurePosixPath

@@ -1,3 +1,4 @@
+# fails: type check
 """A package Score on a topology without the SystemPackages capability."""
 
 from collections.abc import Mapping, Sequence

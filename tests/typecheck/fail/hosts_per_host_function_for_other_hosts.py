@@ -1,3 +1,4 @@
+# fails: type check
 """A per-host function written for another kind of host, or one that returns no Scores."""
 
 from pathlib import PurePosixPath

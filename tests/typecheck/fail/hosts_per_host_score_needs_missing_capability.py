@@ -1,3 +1,4 @@
+# fails: type check
 """Per-host Scores on a group whose hosts cannot manage accounts: the function's User is rejected."""
 
 from collections.abc import Mapping, Sequence

@@ -1,3 +1,4 @@
+# fails: type check
 """An SSH address given as a bare string instead of an IP address or a Hostname."""
 
 from harmony.topology.linux_host import LinuxHost

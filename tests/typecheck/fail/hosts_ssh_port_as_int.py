@@ -1,3 +1,4 @@
+# fails: type check
 """An SSH port given as a bare int: it must be a validated Port."""
 
 from harmony.domain.values import ip_address

@@ -1,3 +1,4 @@
+# fails: type check
 """An SSH port given as a string instead of a Port."""
 
 from harmony.domain.values import ip_address

@@ -1,3 +1,4 @@
+# fails: type check
 """A user Score on a group whose hosts cannot manage accounts."""
 
 from collections.abc import Mapping, Sequence

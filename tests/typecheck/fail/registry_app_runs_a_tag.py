@@ -1,3 +1,4 @@
+# fails: type check
 """An application given a registry tag to run: hosts run only a pinned digest (or a local image)."""
 
 from __future__ import annotations

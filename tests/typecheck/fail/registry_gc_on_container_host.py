@@ -1,3 +1,4 @@
+# fails: type check
 """Registry garbage collection applied to a host that runs containers but is no registry."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# fails: type check
 """A registry account's password given as a plain string instead of a Secret."""
 
 from __future__ import annotations

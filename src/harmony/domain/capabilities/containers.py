@@ -19,10 +19,11 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from ipaddress import IPv4Address
 from pathlib import PurePosixPath
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from harmony.domain.errors import InvalidValueError
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.values import (
     Port,
@@ -112,8 +113,21 @@ class ContainerHealthCheck(_Frozen):
     retries: int = Field(default=3, ge=1)
 
 
+def _plausible_mib(value: int) -> int:
+    if value > _MAX_MIB:
+        raise InvalidValueError(
+            "memory_mib", value, f"MiB, at most {_MAX_MIB} (16 TiB); {value} looks like bytes ({value // 2**20} MiB)"
+        )
+    return value
+
+
+_MAX_MIB = 16 * 1024 * 1024
+
+
 class ResourceLimits(_Frozen):
-    memory_mib: int | None = Field(default=None, ge=6, description="memory limit in MiB (podman needs >= 6)")
+    memory_mib: Annotated[int, AfterValidator(_plausible_mib)] | None = Field(
+        default=None, ge=6, description="memory limit in MiB, not bytes (podman needs >= 6)"
+    )
     cpus: float | None = Field(default=None, gt=0, description="CPU share, e.g. 0.5")
     pids: int | None = Field(default=None, ge=1, description="maximum number of processes")
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.names import NonEmpty, ResourceName
-from harmony.domain.values import IPAddress, IPv4Address, Port
+from harmony.domain.values import IPAddress, IPv4Address, Port, plausible_seconds
 
 type ProxyMode = Literal["tcp", "http"]
 type Balance = Literal["roundrobin", "leastconn", "source"]
@@ -49,7 +49,7 @@ class HealthCheck(_Model):
     protocol: Literal["tcp", "http"] = "tcp"
     path: Annotated[str, Field(pattern=r"^/[^\s]*$")] = "/"
     expect_status: Annotated[int, Field(ge=100, le=599)] = 200
-    interval: Annotated[float, Field(gt=0, le=300, description="seconds between checks (not milliseconds)")] = 2.0
+    interval: Annotated[float, Field(gt=0, description="seconds between checks"), plausible_seconds(300)] = 2.0
     rise: Annotated[int, Field(ge=1, le=100)] = 2
     fall: Annotated[int, Field(ge=1, le=100)] = 3
 

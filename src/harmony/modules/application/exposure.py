@@ -9,7 +9,7 @@ grace period, remove), so no request is refused or cut. The DNS record set is ow
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -18,7 +18,7 @@ from harmony.domain.capabilities.load_balancer import Backend, Frontend, HealthC
 from harmony.domain.change import Change
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.names import NonEmpty, ResourceName
-from harmony.domain.values import Hostname, IPv4Address, Port
+from harmony.domain.values import Hostname, IPv4Address, Port, plausible_seconds
 
 LOOPBACK = IPv4Address("127.0.0.1")
 
@@ -33,9 +33,9 @@ class Exposure(BaseModel):
     port: Port
     address: IPv4Address = LOOPBACK
     mode: Literal["http", "tcp"] = "http"
-    check_interval: float = Field(
-        default=1.0, gt=0, le=300, description="seconds between load-balancer health checks (not milliseconds)"
-    )
+    check_interval: Annotated[
+        float, Field(gt=0, description="seconds between load-balancer health checks"), plausible_seconds(300)
+    ] = 1.0
 
     @model_validator(mode="after")
     def _reachable_name(self) -> Self:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from harmony.domain.capabilities.dhcp import DhcpReservation, DhcpServer, DhcpSubnet
 from harmony.domain.change import Change
-from harmony.domain.claims import Claim, DnsRecordClaim, Suspicion
+from harmony.domain.claims import Claim, DnsRecordClaim, NameClaim, Suspicion
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
@@ -24,7 +24,7 @@ class DhcpScope(Score[DhcpServer]):
 
     @classmethod
     def check_alongside(cls, scores: Sequence[AnyScore]) -> None:
-        """Subnets served in one run must not overlap, and a MAC is reserved in one subnet only."""
+        """Subnets served in one run must not overlap (a MAC reserved twice is a finding of the claims)."""
         mine = [s for s in scores if isinstance(s, DhcpScope)]
         served = [s.subnet for s in mine if s.present]
         for i, a in enumerate(served):
@@ -33,14 +33,6 @@ class DhcpScope(Score[DhcpServer]):
                     raise InvalidValueError(
                         "subnet", f"{a.network} and {b.network}", "DHCP subnets that do not overlap"
                     )
-        owner: dict[str, str] = {}
-        for subnet in served:
-            for r in subnet.reservations:
-                if str(r.mac) in owner:
-                    raise InvalidValueError(
-                        "reservations", str(r.mac), f"one reservation per MAC (also in {owner[str(r.mac)]})"
-                    )
-                owner[str(r.mac)] = str(subnet.network)
 
     @property
     def name(self) -> str:
@@ -55,6 +47,7 @@ class DhcpScope(Score[DhcpServer]):
         s = self.subnet
         claims: list[Claim] = []
         for i, r in enumerate(s.reservations):
+            claims.append(NameClaim("MAC address", str(r.mac), f"subnet.reservations[{i}].mac"))
             pool = next((p for p in s.pools if p.start <= r.address <= p.end), None)
             if pool is not None:
                 claims.append(

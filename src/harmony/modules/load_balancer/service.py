@@ -19,7 +19,7 @@ from harmony.domain.errors import InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.names import NonEmpty
 from harmony.domain.outcome import Outcome
-from harmony.domain.score import AnyScore, Score
+from harmony.domain.score import Score
 from harmony.modules.keyed_diff import field_changes, keyed_changes
 
 
@@ -38,17 +38,13 @@ class LoadBalancing(Score[LoadBalancer]):
         check_binds(self.frontends)
         return self
 
-    @classmethod
-    def check_alongside(cls, scores: Sequence[AnyScore]) -> None:
-        """Frontends declared by different Scores of one run must not share a name or a port either."""
-        mine = [s for s in scores if isinstance(s, LoadBalancing)]
-        check_binds([f for s in mine if s.present for f in s.frontends])
-
     @property
     def name(self) -> str:
         return "lb:" + ",".join(f.name for f in self.frontends)
 
     def claims(self) -> Sequence[Claim]:
+        """Each frontend's name and port: frontends of different Scores (or an application's) must not share
+        them either, which the deployment-wide pass checks."""
         if not self.present:
             return ()
         claims: list[Claim] = []

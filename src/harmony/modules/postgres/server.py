@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harmony.domain.capabilities.postgres import PostgreSQL, PostgreSQLState
 from harmony.domain.change import Action, Change
+from harmony.domain.errors import InvalidValueError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
@@ -40,6 +41,14 @@ class PostgreSQLServer(Score[PostgreSQL]):
     roles: tuple[Role, ...] = ()
     databases: tuple[Database, ...] = ()
     settings: Mapping[str, str] = Field(default_factory=dict[str, str], description="ALTER SYSTEM settings")
+
+    @model_validator(mode="after")
+    def _each_once(self) -> Self:
+        for what, names in (("roles", [r.name for r in self.roles]), ("databases", [d.name for d in self.databases])):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise InvalidValueError(what, twice, f"each name once in {what} (one declaration per object)")
+        return self
 
     @property
     def name(self) -> str:

@@ -1,0 +1,54 @@
+"""Metrics of the fleet: a device agent's (heartbeats, reconciles, deployments by phase) and the control
+side's (rollout progress, halted rollouts).
+
+Series names are the contract with the default alert pack; the ``device`` label comes from the scrape
+targets (``fleet_device_targets``), not from the agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from harmony.infra.metrics_endpoint import MetricsEndpoint
+from harmony.modules.monitoring.pack import ROLLOUT_HALTED
+
+PHASES = ("applying", "running", "failed", "rejected")
+
+
+class DeviceMetrics:
+    def __init__(self) -> None:
+        self.endpoint = MetricsEndpoint()
+        e = self.endpoint
+        self._heartbeats = e.counter("harmony_device_heartbeats", "heartbeats this device agent sent")
+        self._reconciles = e.histogram(
+            "harmony_device_reconcile_seconds",
+            "time to converge one deployment (plan, apply if needed, health gate)",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        self._failures = e.counter("harmony_device_reconcile_failures", "reconciles that ended in a failed state")
+        self._deployments = e.gauge("harmony_device_deployments", "deployments on this device by phase", ("phase",))
+
+    def heartbeat(self) -> None:
+        self._heartbeats.inc()
+
+    def reconciled(self, *, seconds: float, failed: bool) -> None:
+        self._reconciles.observe(seconds)
+        if failed:
+            self._failures.inc()
+
+    def deployments(self, by_phase: Mapping[str, int]) -> None:
+        for phase in PHASES:
+            self._deployments.labels(phase=phase).set(by_phase.get(phase, 0))
+
+
+class RolloutMetrics:
+    def __init__(self) -> None:
+        self.endpoint = MetricsEndpoint()
+        e = self.endpoint
+        self._halted = e.gauge(ROLLOUT_HALTED, "1 while a rollout is halted by its failure budget", ("deployment",))
+        self._devices = e.gauge("harmony_rollout_devices", "devices of a rollout by state", ("deployment", "state"))
+
+    def progress(self, deployment: str, *, by_state: Mapping[str, int], halted: bool) -> None:
+        for state, count in by_state.items():
+            self._devices.labels(deployment=deployment, state=state).set(count)
+        self._halted.labels(deployment=deployment).set(1 if halted else 0)

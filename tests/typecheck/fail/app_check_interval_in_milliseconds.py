@@ -1,0 +1,23 @@
+# fails: load
+"""A load-balancer check interval in milliseconds where seconds are meant."""
+
+from pathlib import Path
+
+from harmony import Deployment
+from harmony.domain.capabilities.containers import ImageRef
+from harmony.domain.names import ResourceName
+from harmony.domain.values import Hostname, Port
+from harmony.modules.application import Application, Exposure, HttpCheck
+from harmony.topology.container_host import ContainerHost
+
+site = ContainerHost.isolated(Path("/srv/site"), dns_port=5353)
+shop = Application(
+    app=ResourceName("shop"),
+    image=ImageRef("localhost/shop:3"),
+    port=Port(8080),
+    expose=Exposure(  # expect-load-error: check_interval
+        hostname=Hostname("shop.apps.lan"), zone=Hostname("apps.lan"), port=Port(80), check_interval=500
+    ),
+    smoke=HttpCheck(path="/"),
+)
+deployment = Deployment(topology=site, scores=[shop])

@@ -1,0 +1,23 @@
+# fails: load
+"""A pool in another network than the subnet's."""
+
+from pathlib import Path
+
+from harmony import Deployment
+from harmony.domain.capabilities.dhcp import DhcpPool, DhcpSubnet
+from harmony.domain.values import IPv4Address, IPv4Network
+from harmony.modules.dhcp import DhcpScope
+from harmony.topology.edge_router import EdgeRouter
+
+router = EdgeRouter(name="router", state_dir=Path("/var/lib/harmony/edge"), netns="router")
+deployment = Deployment(
+    topology=router,
+    scores=[
+        DhcpScope(
+            subnet=DhcpSubnet(  # expect-load-error: a range inside 10.0.0.0/24
+                network=IPv4Network("10.0.0.0/24"),
+                pools=(DhcpPool(start=IPv4Address("10.0.1.100"), end=IPv4Address("10.0.1.200")),),
+            )
+        ),
+    ],
+)

@@ -1,0 +1,17 @@
+# fails: load
+"""A record whose name is not inside the zone of its DnsZone."""
+
+from pathlib import Path
+
+from harmony import Deployment
+from harmony.domain.capabilities.dns import ARecord
+from harmony.domain.values import DnsName, IPv4Address
+from harmony.modules.dns import DnsZone
+from harmony.topology.edge_router import EdgeRouter
+
+router = EdgeRouter(name="router", state_dir=Path("/var/lib/harmony/edge"), netns="router")
+office = DnsZone(  # expect-load-error: inside the zone
+    zone=DnsName("office.lan"),
+    records=(ARecord(name=DnsName("printer.other.lan"), address=IPv4Address("10.0.0.30")),),
+)
+deployment = Deployment(topology=router, scores=[office])

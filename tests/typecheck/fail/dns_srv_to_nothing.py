@@ -1,0 +1,25 @@
+# fails: load
+"""An SRV record whose target has no record in the zone served here."""
+
+from pathlib import Path
+
+from harmony import Deployment
+from harmony.domain.capabilities.dns import SrvRecord
+from harmony.domain.values import DnsName, Port
+from harmony.modules.dns import DnsZone
+from harmony.topology.edge_router import EdgeRouter
+
+router = EdgeRouter(name="router", state_dir=Path("/var/lib/harmony/edge"), netns="router")
+deployment = Deployment(
+    topology=router,
+    scores=[
+        DnsZone(  # expect-load-error: dangling_dns_target
+            zone=DnsName("office.lan"),
+            records=(
+                SrvRecord(
+                    name=DnsName("office.lan"), service="_ldap", target=DnsName("dc1.office.lan"), port=Port(389)
+                ),
+            ),
+        ),
+    ],
+)

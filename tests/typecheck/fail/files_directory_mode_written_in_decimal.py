@@ -1,0 +1,14 @@
+# fails: load
+"""A directory mode written as decimal 755."""
+
+from pathlib import PurePosixPath
+
+from harmony import Deployment
+from harmony.modules.files import ManagedDirectory
+from harmony.topology.linux_host import LinuxHost
+
+host = LinuxHost.local()
+deployment = Deployment(
+    topology=host,
+    scores=[ManagedDirectory(path=PurePosixPath("/srv/backups"), mode=755, owner="root")],  # expect-load-error: 0o755
+)

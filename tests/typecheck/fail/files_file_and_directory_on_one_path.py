@@ -1,0 +1,17 @@
+# fails: load
+"""A file and a directory declared on the same path."""
+
+from pathlib import PurePosixPath
+
+from harmony import Deployment
+from harmony.modules.files import ManagedDirectory, ManagedFile
+from harmony.topology.linux_host import LinuxHost
+
+host = LinuxHost.local()
+deployment = Deployment(
+    topology=host,
+    scores=[
+        ManagedDirectory(path=PurePosixPath("/etc/myapp"), mode=0o755),
+        ManagedFile(path=PurePosixPath("/etc/myapp"), content="port=8080\n"),  # expect-load-error: path_kind_conflict
+    ],
+)

@@ -1,0 +1,19 @@
+# fails: load
+"""Two symlinks that point at each other."""
+
+from pathlib import PurePosixPath
+
+from harmony import Deployment
+from harmony.modules.files import Symlink
+from harmony.topology.linux_host import LinuxHost
+
+host = LinuxHost.local()
+deployment = Deployment(
+    topology=host,
+    scores=[
+        Symlink(  # expect-load-error: symlink_loop
+            path=PurePosixPath("/etc/alternatives/editor"), target="/usr/bin/editor"
+        ),
+        Symlink(path=PurePosixPath("/usr/bin/editor"), target="/etc/alternatives/editor"),
+    ],
+)

@@ -1,0 +1,12 @@
+# fails: load
+"""A package that should be absent, pinned to a version."""
+
+from harmony import Deployment
+from harmony.modules.packages import DebianPackage
+from harmony.topology.linux_host import LinuxHost
+
+host = LinuxHost.local()
+deployment = Deployment(
+    topology=host,
+    scores=[DebianPackage(package="telnet", state="absent", version="0.17+2.4-2")],  # expect-load-error: version
+)

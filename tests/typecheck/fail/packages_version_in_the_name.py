@@ -1,0 +1,12 @@
+# fails: load
+"""A version written into the package name (apt syntax) instead of version=."""
+
+from harmony import Deployment
+from harmony.modules.packages import DebianPackage
+from harmony.topology.linux_host import LinuxHost
+
+host = LinuxHost.local()
+deployment = Deployment(
+    topology=host,
+    scores=[DebianPackage(package="nginx=1.22.1-9")],  # expect-load-error: nginx=1.22.1-9
+)

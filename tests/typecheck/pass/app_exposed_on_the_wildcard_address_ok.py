@@ -1,0 +1,22 @@
+"""Fixed: an application exposed on 0.0.0.0, which then becomes its DNS answer."""
+
+from pathlib import Path
+
+from harmony import Deployment
+from harmony.domain.capabilities.containers import ImageRef
+from harmony.domain.names import ResourceName
+from harmony.domain.values import Hostname, IPv4Address, Port
+from harmony.modules.application import Application, Exposure, HttpCheck
+from harmony.topology.container_host import ContainerHost
+
+site = ContainerHost.isolated(Path("/srv/site"), dns_port=5353)
+shop = Application(
+    app=ResourceName("shop"),
+    image=ImageRef("localhost/shop:3"),
+    port=Port(8080),
+    expose=Exposure(
+        hostname=Hostname("shop.apps.lan"), zone=Hostname("apps.lan"), port=Port(80), address=IPv4Address("10.0.0.5")
+    ),
+    smoke=HttpCheck(path="/"),
+)
+deployment = Deployment(topology=site, scores=[shop])

@@ -1,0 +1,16 @@
+"""Fixed: the application's port given as a string."""
+
+from __future__ import annotations
+
+from harmony.domain.capabilities.containers import ImageRef
+from harmony.domain.names import ResourceName
+from harmony.domain.values import Hostname, Port
+from harmony.modules.application import Application, Exposure, HttpCheck
+
+web = Application(
+    app=ResourceName("web"),
+    image=ImageRef("localhost/web:1"),
+    port=Port(8080),
+    expose=Exposure(hostname=Hostname("web.apps.lan"), zone=Hostname("apps.lan"), port=Port(80)),
+    smoke=HttpCheck(),
+)

@@ -1,0 +1,7 @@
+"""Fixed: a backend port given as a bare int instead of a Port."""
+
+from harmony.domain.capabilities.load_balancer import Backend
+from harmony.domain.names import ResourceName
+from harmony.domain.values import IPv4Address, Port
+
+blue = Backend(name=ResourceName("blue"), address=IPv4Address("10.0.0.5"), port=Port(8080))

@@ -1,0 +1,13 @@
+"""Fixed: a directory mode written as decimal 755."""
+
+from pathlib import PurePosixPath
+
+from harmony import Deployment
+from harmony.modules.files import ManagedDirectory
+from harmony.topology.linux_host import LinuxHost
+
+host = LinuxHost.local()
+deployment = Deployment(
+    topology=host,
+    scores=[ManagedDirectory(path=PurePosixPath("/srv/backups"), mode=0o750, owner="root")],
+)

@@ -1,0 +1,16 @@
+"""Fixed: a file and a directory declared on the same path."""
+
+from pathlib import PurePosixPath
+
+from harmony import Deployment
+from harmony.modules.files import ManagedDirectory, ManagedFile
+from harmony.topology.linux_host import LinuxHost
+
+host = LinuxHost.local()
+deployment = Deployment(
+    topology=host,
+    scores=[
+        ManagedDirectory(path=PurePosixPath("/etc/myapp"), mode=0o755),
+        ManagedFile(path=PurePosixPath("/etc/myapp/app.conf"), content="port=8080\n"),
+    ],
+)

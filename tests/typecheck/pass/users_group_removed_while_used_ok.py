@@ -1,0 +1,11 @@
+"""Fixed: a user put in a group that another Score removes."""
+
+from harmony import Deployment
+from harmony.modules.users import Group, User
+from harmony.topology.linux_host import LinuxHost
+
+host = LinuxHost.local()
+deployment = Deployment(
+    topology=host,
+    scores=[Group(group="legacy", present=False), User(user="carol", groups=("sudo",))],
+)

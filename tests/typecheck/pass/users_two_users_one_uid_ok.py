@@ -1,0 +1,11 @@
+"""Fixed: two users given the same uid."""
+
+from harmony import Deployment
+from harmony.modules.users import User
+from harmony.topology.linux_host import LinuxHost
+
+host = LinuxHost.local()
+deployment = Deployment(
+    topology=host,
+    scores=[User(user="alice", uid=1001), User(user="bob", uid=1002)],
+)
