@@ -42,6 +42,7 @@ from harmony.infra.programs import (
     POSTGRES,
     PSQL,
     SETPRIV,
+    SH,
     Program,
 )
 
@@ -431,7 +432,7 @@ class PostgresInstance:
 
     async def _run(self, *argv: str, check: bool = True) -> str:
         """A PostgreSQL program as the server's owner, from ``/`` (its output: stdout then stderr)."""
-        command = ["sh", "-c", 'cd / && exec "$@" 2>&1', "sh", *self._as_owner(), *argv]
+        command = [*self._argv(SH, "-c", 'cd / && exec "$@" 2>&1', "sh"), *self._as_owner(), *argv]
         try:
             result = await self.connector.run_command(command, timeout=600)
         except CommandError as e:
