@@ -8,6 +8,8 @@ registry down) as its own error with nothing left in the store.
 
 from __future__ import annotations
 
+import os
+import signal
 import ssl
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from harmony.domain.errors import (
     RegistryUnreachableError,
 )
 from harmony.domain.image_refs import TaggedImage
+from harmony.infra.daemon import poll_until, read_pid
 from harmony.infra.registry import answers_tls
 from harmony.infra.site_ca import SiteCA
 from harmony.modules.application.image import CONTENT_LABEL
@@ -52,7 +55,19 @@ async def test_the_registry_serves_over_tls_from_the_site_ca_and_a_second_apply_
     (change,) = await SiteRegistry(settings=changed).interpret().plan(site.host)
     assert change.diff == "password of dev-a changed\n" and "rotated" not in change.diff
 
-    # A stopped push endpoint is planned back to running, and the apply brings it back.
+    # A crashed push daemon is planned back to running; the apply starts it and leaves the pull daemon alone.
+    pull_pid = read_pid(site.host.registry.state_dir / "pull.pid")
+    push_pid = read_pid(site.host.registry.state_dir / "push.pid")
+    assert pull_pid is not None and push_pid is not None
+    os.kill(push_pid, signal.SIGKILL)
+    assert await poll_until(lambda: read_pid(site.host.registry.state_dir / "push.pid") is None, timeout=10)
+    (crashed,) = await score.interpret().plan(site.host)
+    assert crashed.diff == "push endpoint: stopped -> running\n"
+    assert (await score.interpret().apply(site.host, [crashed])).ok
+    assert read_pid(site.host.registry.state_dir / "pull.pid") == pull_pid
+    assert await answers_tls(site.settings.push_endpoint, context)
+
+    # Both stopped: both planned back to running, and the apply brings them back.
     await site.host.registry.stop_registry()
     (down,) = await score.interpret().plan(site.host)
     assert "pull endpoint: stopped -> running" in down.diff and "push endpoint: stopped -> running" in down.diff

@@ -229,3 +229,11 @@ def test_the_site_ca_keeps_its_key_private_and_signs_server_certificates(tmp_pat
     ca.key_path.chmod(0o644)
     with pytest.raises(Exception, match="must be 0600"):
         ca.ensure()
+
+
+def test_the_registry_claims_both_endpoints_so_a_clash_is_found_before_anything_runs() -> None:
+    claims = SiteRegistry(settings=settings()).claims()
+    assert [(c.endpoint, c.field) for c in claims] == [  # type: ignore[union-attr]
+        ("tcp/127.0.0.1:5000", "settings.pull_port"),
+        ("tcp/127.0.0.1:5001", "settings.push_port"),
+    ]

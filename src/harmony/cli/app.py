@@ -13,7 +13,10 @@ from rich.table import Table
 from harmony.cli import agent as agent_cli
 from harmony.cli import alerts as alerts_cli
 from harmony.cli import config as config_cli
-from harmony.cli import errors
+from harmony.cli import (
+    errors,
+    fleet_serve,  # registers `fleet serve` on `fleet`
+)
 from harmony.cli import fleet as fleet_cmd
 from harmony.cli import lb as lb_cli
 from harmony.cli import run as run_cmd
@@ -48,6 +51,7 @@ def _options(
 app.add_typer(agent_cli.agent_app)
 app.add_typer(agent_cli.failover_app)
 app.add_typer(fleet_cmd.fleet, name="fleet")
+assert fleet_serve.serve is not None  # imported for its registration on `fleet`
 app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")

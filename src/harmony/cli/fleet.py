@@ -19,18 +19,20 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from harmony.cli.errors import guarded
 from harmony.domain.capabilities.containers import ImageRef
+from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.score import AnyScore, Score, score_adapter
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, Identity
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
-from harmony.fleet.rollout import Strategy
+from harmony.fleet.rollout import Rollout, Strategy
 from harmony.fleet.status import DeploymentStatus
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
@@ -152,6 +154,13 @@ def agent(
             help="Also run Application Scores: HAProxy and dnsmasq (on this loopback port) under --store.",
         ),
     ] = None,
+    registry_login: Annotated[
+        list[Path],
+        typer.Option(
+            help="A site registry login (JSON: endpoint, user, password, ca_certificate; mode 0600): this device "
+            "pulls pinned images from that endpoint with it (repeatable; needs --dns-port)."
+        ),
+    ] = [],  # noqa: B006 - typer reads the default
     metrics_port: Annotated[
         int | None, typer.Option(min=0, max=65535, help="Serve the agent's /metrics on this loopback port.")
     ] = None,
@@ -163,6 +172,13 @@ def agent(
     identity = Identity.model_validate_json(credentials.read_text())
     if identity.device is None:
         raise InvalidValueError("--credentials", str(credentials), "a device credentials file")
+    logins = [read_registry_login(path) for path in registry_login]
+    if logins and dns_port is None:
+        raise InvalidValueError(
+            "--registry-login",
+            str(registry_login[0]),
+            "used with --dns-port (images are pulled for Application Scores)",
+        )
     runtime = Podman.isolated(store)
     settings = AgentSettings(
         heartbeat_interval=heartbeat, ground_truth_interval=ground_truth, metrics_port=metrics_port
@@ -172,6 +188,7 @@ def agent(
         host = ContainerHost(
             name=identity.device, podman=runtime, haproxy=Haproxy(state_dir=store.absolute() / "haproxy"),
             dnsmasq=Dnsmasq(state_dir=store.absolute() / "dnsmasq", port=dns_port, interfaces=("lo",)),
+            registry_logins=logins,
         )  # fmt: skip
     device_agent = DeviceAgent(
         device=identity.device, options=options(identity), runtime=host or runtime, applications=host,
@@ -195,6 +212,27 @@ def agent(
             await device_agent.stop()
 
     _run(go())
+
+
+def read_registry_login(path: Path) -> RegistryLogin:
+    """A registry login file: refused when others may read it (it holds a password) or a field is wrong."""
+    try:
+        mode = path.stat().st_mode & 0o777
+        text = path.read_text()
+    except OSError as e:
+        raise InvalidValueError("--registry-login", str(path), f"a readable file ({e.strerror})") from e
+    if mode & 0o077:
+        raise InvalidValueError(
+            "--registry-login", str(path), f"a file only its owner can read (mode is {mode:o}; chmod 600)"
+        )
+    try:
+        return RegistryLogin.model_validate_json(text)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(file)"
+        raise InvalidValueError(  # the field is named, its value never shown (it may be the password)
+            f"--registry-login {path}", where, f"{first['msg']} (fields: endpoint, user, password, ca_certificate)"
+        ) from e
 
 
 @fleet.command(name="busybox-tar")
@@ -231,7 +269,11 @@ def deploy(
     home: Home = DEFAULT_HOME,
     as_json: AsJson = False,
 ) -> None:
-    """Roll a Score out to the devices matching the selector, wave by wave, halting on failures."""
+    """Roll a Score out to the devices matching the selector, wave by wave, halting on failures.
+
+    When a `harmony fleet serve` controller is active it drives the rollout; this command records it and
+    follows it.
+    """
     strategy = Strategy(canary=canary, waves=waves, failure_threshold=threshold, wave_timeout=wave_timeout)
     score = _load_score(score_file, attr)
 
@@ -250,11 +292,21 @@ def deploy(
 
 
 async def _drive(control: FleetControl, deployment: str, *, as_json: bool) -> None:
+    """Drive the rollout here, or, when a `fleet serve` controller is active, follow it while it drives."""
+    served = await control.active_controller()
+    if served is not None and not as_json:
+        console.print(f"controller {served.get('controller')} drives it; following (Ctrl-C leaves it running)")
+
+    async def run(progress: Callable[[DeploymentStatus], None] | None) -> Rollout:
+        if served is None:
+            return await control.drive(deployment, on_progress=progress)
+        return await control.follow(deployment, on_progress=progress)
+
     if as_json:
-        final = await control.drive(deployment)
+        final = await run(None)
     else:
         with Live(console=console, refresh_per_second=4) as live:
-            final = await control.drive(deployment, on_progress=lambda s: live.update(status_table(s)))
+            final = await run(lambda s: live.update(status_table(s)))
             live.update(status_table(await control.status(deployment)))
     status = await control.status(deployment)
     if as_json:

@@ -1,31 +1,73 @@
-"""What ``LinuxHost`` needs from a way of reaching a host: files and commands, plus a connection lifecycle.
+"""What adapters need from a way of reaching a host: files, commands, daemon pids, plus a connection lifecycle.
 
-Two connectors satisfy it: ``LocalConnector`` (this machine, in-process where Python can do it) and
-``SshConnector`` (one multiplexed asyncssh connection per host). Both run commands as root (the SSH one
+Three connectors satisfy it: ``LocalConnector`` (this machine, in-process where Python can do it; with
+``netns`` its commands run inside that network namespace while files stay this machine's) and
+``SshConnector`` (one multiplexed asyncssh connection per host). All run commands as root (the SSH one
 through ``sudo`` when it logs in as another user). ``prefix`` is the directory managed paths are re-rooted
 under (only a local sandbox has one); tools that write account or package databases refuse a prefix.
+
+Reads are coalesced: the ``stat_files``, ``read_pids`` and ``read_directories`` calls issued in one
+event-loop tick go to the host together, as one remote command over SSH (one thread hop locally). An
+adapter that gathers its reads (``asyncio.gather``) therefore costs one round trip per plan, whatever
+mix of files, pid files and directories it reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Protocol
+from typing import Literal, Protocol
 
 from harmony.domain.capabilities.commands import CommandRunner
-from harmony.domain.capabilities.files import ManagedFiles, SymbolicLinks
+from harmony.domain.capabilities.files import FileState, ManagedFiles, SymbolicLinks
 from harmony.domain.topology import RunLock
+
+type ReadKind = Literal["stat", "content", "pid", "directory"]
+type ReadRequest = tuple[PurePosixPath, ReadKind]
+
+
+@dataclass(frozen=True)
+class PidState:
+    """The pid named by a pid file when that process is alive (not a zombie), else ``None``."""
+
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class DirectoryState:
+    """The regular files directly inside a directory, with their contents; ``None``: no such directory."""
+
+    files: Mapping[str, bytes] | None
+
+
+type ReadResult = FileState | PidState | DirectoryState
 
 
 class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
     @property
     def prefix(self) -> PurePosixPath | None: ...
 
+    @property
+    def netns(self) -> str | None:
+        """The network namespace commands run in (``ip netns exec``), when not the host's own."""
+        ...
+
     async def open(self) -> None:
         """Connect (and check ``sudo`` when used). Raises a ``TopologyError`` subclass saying what failed."""
         ...
 
     async def close(self) -> None: ...
+
+    async def read_pids(self, pid_files: Sequence[PurePosixPath]) -> Mapping[PurePosixPath, int | None]:
+        """The live pid each pid file names (``None``: no file, garbage, or that process is gone)."""
+        ...
+
+    async def read_directories(
+        self, directories: Sequence[PurePosixPath]
+    ) -> Mapping[PurePosixPath, Mapping[str, bytes] | None]:
+        """The regular files directly in each directory, name -> content (``None``: no such directory)."""
+        ...
 
     def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
         """The output lines of a long-running ``argv`` (stdout and stderr merged) as they come, e.g. a log
@@ -35,3 +77,24 @@ class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
     def run_lock(self) -> RunLock:
         """The lock that serializes runs on this host, held on the host itself (see ``domain.topology``)."""
         ...
+
+
+def split_reads(
+    requests: Sequence[ReadRequest], found: Mapping[ReadRequest, ReadResult]
+) -> tuple[
+    dict[PurePosixPath, FileState], dict[PurePosixPath, int | None], dict[PurePosixPath, Mapping[str, bytes] | None]
+]:
+    """Sort batched read results by kind (a helper for connectors' public read methods)."""
+    files: dict[PurePosixPath, FileState] = {}
+    pids: dict[PurePosixPath, int | None] = {}
+    dirs: dict[PurePosixPath, Mapping[str, bytes] | None] = {}
+    for request in requests:
+        result = found[request]
+        match result:
+            case FileState():
+                files[request[0]] = result
+            case PidState():
+                pids[request[0]] = result.pid
+            case DirectoryState():
+                dirs[request[0]] = result.files
+    return files, pids, dirs

@@ -1,9 +1,18 @@
-"""Long-running daemons on this machine (optionally inside a network namespace), tracked by a pid file.
+"""Long-running daemons on a target host, started and stopped through the host's connector.
 
-There is no service manager here: the adapters that run dnsmasq and HAProxy start them detached (the
-daemon forks and writes its pid file), so they outlive the Harmony run that configured them, and find
-them again by pid file on the next run. What is not guaranteed: supervision — a daemon that crashes stays
-down until the next apply notices it (``alive`` is false) and starts it again.
+Two ways, chosen from what the target reports (``daemons_on``), never from configuration:
+
+- where systemd is PID 1 (``/run/systemd/system`` exists: sd_booted's own test), every daemon is a unit
+  Harmony writes to ``/etc/systemd/system/<name>.service`` and controls with ``systemctl`` (``Type=forking``
+  with the daemon's own pid file; ``NetworkNamespacePath=`` when the connector works in a namespace);
+- elsewhere (containers, the SSH lab, this machine), pid-file daemons: the self-daemonizing program is run
+  through the connector and found again by its pid file on the next run; stopping is one shell program
+  on the target (SIGTERM, wait, SIGKILL after the timeout).
+
+Either way a daemon outlives the Harmony run that configured it, and its pid is read from its pid file
+(``Connector.read_pids``, coalesced with the adapter's other reads). A daemon that does not come up is
+reported with the launcher's error and the last lines of its log. Not guaranteed on the pid-file path:
+supervision — a daemon that crashes stays down until the next apply notices it and starts it again.
 """
 
 from __future__ import annotations
@@ -15,78 +24,252 @@ import signal
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from harmony.domain.capabilities.commands import CommandResult
+from harmony.infra.connector import Connector
 from harmony.infra.local_process import run_local
-from harmony.infra.programs import IP
+from harmony.infra.programs import IP, SH
+
+LOG_LINES = 20
+SYSTEMD_MARKER = PurePosixPath("/run/systemd/system")
+UNIT_DIR = PurePosixPath("/etc/systemd/system")
 
 
-def read_pid(pid_file: Path) -> int | None:
-    """The pid in ``pid_file`` if that process is alive, else ``None``."""
-    try:
-        pid = int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid if alive(pid) else None
+@dataclass(frozen=True)
+class Daemon:
+    """A self-daemonizing program: ``argv`` forks, writes ``pid_file`` and returns.
 
-
-def alive(pid: int) -> bool:
-    """True while process ``pid`` exists and has not exited (a zombie has released everything)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
-
-
-async def start_daemon(
-    argv: Sequence[str], *, pid_file: Path, netns: str | None, timeout: float = 10.0
-) -> CommandResult:
-    """Run a self-daemonizing ``argv`` and wait until ``pid_file`` names a live process.
-
-    Returns the result of the launching command (a non-zero exit means the daemon refused to start).
+    ``name`` is unique on the target (it names the systemd unit); ``argv[0]`` is an absolute path.
     """
-    await asyncio.to_thread(pid_file.unlink, missing_ok=True)
-    result = await run_local(argv, timeout=timeout, netns=netns)
-    if result.ok:
-        await poll_until(lambda: read_pid(pid_file) is not None, timeout=timeout)
-    return result
+
+    name: str
+    argv: tuple[str, ...]
+    pid_file: PurePosixPath
+    log_file: PurePosixPath | None = None
+    description: str = ""
 
 
-async def poll_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.02) -> bool:
-    """Wait until ``predicate()`` holds (True) or ``timeout`` seconds pass (False)."""
+class DaemonControl(Protocol):
+    @property
+    def kind(self) -> str:
+        """``systemd`` or ``pid-file``: how this target runs daemons."""
+        ...
+
+    async def pid(self, daemon: Daemon) -> int | None:
+        """The daemon's pid while it runs."""
+        ...
+
+    async def start(self, daemon: Daemon, *, timeout: float = 10.0) -> str | None:
+        """Start it and wait for its pid; ``None`` once it runs, else why not (with its last log lines)."""
+        ...
+
+    async def stop(self, daemon: Daemon, *, timeout: float = 10.0) -> None: ...
+
+    async def reload(self, daemon: Daemon) -> None:
+        """Ask the running daemon to reload its configuration (SIGHUP)."""
+        ...
+
+
+async def daemons_on(connector: Connector) -> DaemonControl:
+    """systemd units where the target runs systemd as PID 1, else pid-file daemons."""
+    marker = (await connector.stat_files([SYSTEMD_MARKER], with_content=False))[SYSTEMD_MARKER]
+    return SystemdDaemons(connector) if marker.kind == "directory" else PidFileDaemons(connector)
+
+
+async def poll_until(predicate: Callable[[], Awaitable[bool]], *, timeout: float, interval: float = 0.02) -> bool:
+    """Wait until ``await predicate()`` holds (True) or ``timeout`` seconds pass (False)."""
     deadline = time.monotonic() + timeout
     while True:
-        if predicate():
+        if await predicate():
             return True
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(interval)
 
 
+_STOP = r"""
+pf=$1; limit=$2
+pid=$(head -n1 -- "$pf" 2>/dev/null | tr -cd 0-9)
+alive() {
+  st=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+if [ -n "$pid" ] && alive; then
+  kill -TERM "$pid" 2>/dev/null
+  i=0
+  while alive && [ "$i" -lt "$limit" ]; do sleep 0.05; i=$((i + 1)); done
+  if alive; then kill -KILL "$pid" 2>/dev/null; while alive; do sleep 0.05; done; fi
+fi
+rm -f -- "$pf"
+"""
+
+
+class _Base:
+    def __init__(self, connector: Connector) -> None:
+        self._c = connector
+
+    async def pid(self, daemon: Daemon) -> int | None:
+        return (await self._c.read_pids([daemon.pid_file]))[daemon.pid_file]
+
+    async def _wait_running(self, daemon: Daemon, timeout: float) -> bool:
+        async def running() -> bool:
+            return await self.pid(daemon) is not None
+
+        return await poll_until(running, timeout=timeout)
+
+    async def _log_tail(self, daemon: Daemon) -> str:
+        if daemon.log_file is None:
+            return ""
+        result = await self._c.run_command(["tail", "-n", str(LOG_LINES), "--", str(daemon.log_file)], timeout=10)
+        return result.stdout.strip() if result.ok else ""
+
+
+class PidFileDaemons(_Base):
+    @property
+    def kind(self) -> str:
+        return "pid-file"
+
+    async def start(self, daemon: Daemon, *, timeout: float = 10.0) -> str | None:
+        launch = [SH.name, "-c", 'rm -f -- "$1"; shift; exec "$@"', "sh", str(daemon.pid_file), *daemon.argv]
+        result = await self._c.run_command(launch, timeout=timeout)
+        if result.ok and await self._wait_running(daemon, timeout):
+            return None
+        why = result.stderr.strip() or (
+            f"exited {result.exit_status}" if not result.ok else f"no live pid in {daemon.pid_file} after {timeout}s"
+        )
+        return _with_log(why, await self._log_tail(daemon))
+
+    async def stop(self, daemon: Daemon, *, timeout: float = 10.0) -> None:
+        limit = str(max(1, round(timeout / 0.05)))
+        await self._c.run_command([SH.name, "-c", _STOP, "sh", str(daemon.pid_file), limit], timeout=timeout * 2 + 10)
+
+    async def reload(self, daemon: Daemon) -> None:
+        pid = await self.pid(daemon)
+        if pid is not None:
+            await self._c.run_command(["kill", "-HUP", str(pid)], timeout=10)
+
+
+def systemd_quote(arg: str) -> str:
+    """One ``ExecStart=`` word: double-quoted, with systemd's specifiers (``%``) and variables (``$``) escaped."""
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+    return f'"{escaped}"'
+
+
+def render_unit(daemon: Daemon, *, netns: str | None) -> str:
+    """The unit file of ``daemon`` (pure; checked with ``systemd-analyze verify`` in the tests)."""
+    lines = [
+        "# managed by harmony",
+        "[Unit]",
+        f"Description={daemon.description or daemon.name} (managed by harmony)",
+        "After=network.target",
+        "",
+        "[Service]",
+        "Type=forking",
+        f"PIDFile={daemon.pid_file}",
+        "ExecStart=" + " ".join(systemd_quote(a) for a in daemon.argv),
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "Restart=on-failure",
+        "RestartSec=2",
+    ]
+    if netns is not None:
+        lines.append(f"NetworkNamespacePath=/run/netns/{netns}")
+    lines += ["", "[Install]", "WantedBy=multi-user.target", ""]
+    return "\n".join(lines)
+
+
+class SystemdDaemons(_Base):
+    @property
+    def kind(self) -> str:
+        return "systemd"
+
+    def unit(self, daemon: Daemon) -> str:
+        return f"{daemon.name}.service"
+
+    async def _systemctl(self, *args: str) -> tuple[bool, str]:
+        result = await self._c.run_command(["systemctl", *args], timeout=60)
+        return result.ok, (result.stderr or result.stdout).strip()
+
+    async def start(self, daemon: Daemon, *, timeout: float = 10.0) -> str | None:
+        path = UNIT_DIR / self.unit(daemon)
+        text = render_unit(daemon, netns=self._c.netns).encode()
+        current = (await self._c.stat_files([path], with_content=True))[path]
+        if current.content != text:
+            await self._c.write_file(path, text, mode=0o644, owner=None, group=None)
+            ok, why = await self._systemctl("daemon-reload")
+            if not ok:
+                return f"systemctl daemon-reload failed: {why}"
+        ok, why = await self._systemctl("restart", self.unit(daemon))
+        if ok and await self._wait_running(daemon, timeout):
+            return None
+        journal = await self._c.run_command(
+            ["journalctl", "-u", self.unit(daemon), "-n", str(LOG_LINES), "--no-pager", "-o", "cat"], timeout=30
+        )
+        log = journal.stdout.strip() if journal.ok else ""
+        return _with_log(why or f"{self.unit(daemon)} is not running", log or await self._log_tail(daemon))
+
+    async def stop(self, daemon: Daemon, *, timeout: float = 10.0) -> None:
+        await self._systemctl("stop", self.unit(daemon))
+
+    async def reload(self, daemon: Daemon) -> None:
+        await self._systemctl("reload", self.unit(daemon))
+
+
+def _with_log(why: str, log: str) -> str:
+    return f"{why}; last log lines:\n{log}" if log else why
+
+
+# --- local-only helpers of the edge adapters, until they run through a connector ------------------------
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid in ``pid_file`` (on this machine) if that process is alive, else ``None``."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError, IndexError):
+        return None
+    return None if stat.rsplit(")", 1)[-1].split()[0] == "Z" else pid
+
+
+async def start_daemon(
+    argv: Sequence[str], *, pid_file: Path, netns: str | None, timeout: float = 10.0
+) -> CommandResult:
+    await asyncio.to_thread(pid_file.unlink, missing_ok=True)
+    result = await run_local(argv, timeout=timeout, netns=netns)
+    if result.ok:
+
+        async def up() -> bool:
+            return read_pid(pid_file) is not None
+
+        await poll_until(up, timeout=timeout)
+    return result
+
+
 async def stop_daemon(pid_file: Path, *, timeout: float = 10.0) -> None:
-    """SIGTERM the daemon of ``pid_file`` and wait for it to exit (SIGKILL after ``timeout``)."""
     pid = read_pid(pid_file)
     if pid is None:
         return
     os.kill(pid, signal.SIGTERM)
-    # Wait for the process, not the pid file: a daemon may remove its pid file while still closing sockets.
-    if not await poll_until(lambda: not alive(pid), timeout=timeout):
+
+    async def gone() -> bool:
+        return await asyncio.to_thread(_exited, pid)
+
+    if not await poll_until(gone, timeout=timeout):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        await poll_until(lambda: not alive(pid), timeout=timeout)
+        await poll_until(gone, timeout=timeout)
     await asyncio.to_thread(pid_file.unlink, missing_ok=True)
+
+
+def _exited(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 async def spawn_daemon(

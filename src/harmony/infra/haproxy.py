@@ -344,7 +344,11 @@ class Haproxy:
                 if time.monotonic() > deadline:
                     raise HaproxyError(subject, "HAProxy did not bring up a new worker after the reload")
                 await asyncio.sleep(0.02)
-        if not await poll_until((self.state_dir / "admin.sock").exists, timeout=10):
+
+        async def socket_ready() -> bool:
+            return await asyncio.to_thread((self.state_dir / "admin.sock").exists)
+
+        if not await poll_until(socket_ready, timeout=10):
             raise HaproxyError(subject, "HAProxy's runtime socket did not appear")
         await asyncio.to_thread(lambda: _atomic_write(self._loaded, _digest(self._texts())))
 

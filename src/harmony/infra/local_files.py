@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.files import FileKind, FileState
 from harmony.domain.errors import FilesError
+from harmony.infra.connector import DirectoryState, PidState, ReadKind, ReadRequest, ReadResult
 
 
 class LocalFiles:
@@ -33,11 +34,40 @@ class LocalFiles:
     ) -> Mapping[PurePosixPath, FileState]:
         return await asyncio.to_thread(lambda: {p: self._stat(p, with_content) for p in paths})
 
-    async def stat_many(
-        self, requests: Sequence[tuple[PurePosixPath, bool]]
-    ) -> Mapping[tuple[PurePosixPath, bool], FileState]:
-        """``stat_files`` for paths that each say whether their content is wanted, in one worker thread."""
-        return await asyncio.to_thread(lambda: {(p, c): self._stat(p, c) for p, c in requests})
+    async def read_many(self, requests: Sequence[ReadRequest]) -> Mapping[ReadRequest, ReadResult]:
+        """File states, live pids of pid files and directory contents, in one worker thread."""
+        return await asyncio.to_thread(lambda: {r: self._read(*r) for r in requests})
+
+    def _read(self, path: PurePosixPath, kind: ReadKind) -> ReadResult:
+        if kind == "pid":
+            return PidState(pid=self._live_pid(path))
+        if kind == "directory":
+            return DirectoryState(files=self._directory(path))
+        return self._stat(path, kind == "content")
+
+    def _live_pid(self, pid_file: PurePosixPath) -> int | None:
+        try:
+            pid = int(self._real(pid_file).read_text().split()[0])
+            stat_line = Path(f"/proc/{pid}/stat").read_text()
+        except (OSError, ValueError, IndexError):
+            return None
+        return None if stat_line.rsplit(")", 1)[-1].split()[0] == "Z" else pid  # a zombie has exited
+
+    def _directory(self, path: PurePosixPath) -> dict[str, bytes] | None:
+        real = self._real(path)
+        if real.is_symlink() or not real.is_dir():
+            return None
+        files: dict[str, bytes] = {}
+        try:
+            for entry in os.scandir(real):
+                if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                    try:
+                        files[entry.name] = Path(entry.path).read_bytes()
+                    except FileNotFoundError:
+                        continue  # removed while we listed
+        except OSError as e:
+            raise FilesError(str(path), e.strerror or str(e)) from e
+        return files
 
     def _stat(self, path: PurePosixPath, with_content: bool) -> FileState:
         real = self._real(path)

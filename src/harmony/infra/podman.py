@@ -49,7 +49,7 @@ from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, T
 from harmony.infra.connector import Connector
 from harmony.infra.local_connector import LocalConnector
 from harmony.infra.programs import CATATONIT, ENV, PODMAN, RUNC
-from harmony.infra.registry_login import login_files, registry_error
+from harmony.infra.registry_login import registry_error, remote_login_files
 
 CONTAINERS_CONF = f"""\
 [containers]
@@ -209,7 +209,7 @@ class Podman:
     async def push_image(self, image: ImageRef, destination: TaggedImage, login: RegistryLogin) -> ImageDigest:
         """Push a local image to ``destination``; the digest of the manifest the registry stored."""
         await self._image_or_fail(image)
-        with login_files(login) as files:
+        async with remote_login_files(login, self.connector) as files:
             digest_file = files.authfile.parent / "digest"
             status, _, err = await self._run(
                 "push", *files.options(), "--digestfile", str(digest_file), image.qualified, destination,
@@ -217,14 +217,15 @@ class Podman:
             )  # fmt: skip
             if status != 0:
                 raise registry_error(login.endpoint, f"push of {image} to {destination} failed", err)
-            return ImageDigest(digest_file.read_text().strip())
+            found = (await self.connector.stat_files([digest_file], with_content=True))[digest_file]
+            return ImageDigest((found.content or b"").decode().strip())
 
     async def pull_image(self, image: PinnedImage, login: RegistryLogin) -> ImageInfo:
         """Fetch ``image`` by digest unless the store has it; podman writes it whole or not at all."""
         found = await self.inspect_image(image)
         if found is not None:
             return found
-        with login_files(login) as files:
+        async with remote_login_files(login, self.connector) as files:
             status, _, err = await self._run("pull", "--quiet", *files.options(), image, check=False)
         if status != 0:
             raise registry_error(login.endpoint, f"pull of {image}", err)

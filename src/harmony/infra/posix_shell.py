@@ -13,21 +13,45 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from harmony.domain.capabilities.files import FileKind, FileState
+from harmony.infra.connector import DirectoryState, PidState, ReadKind, ReadRequest, ReadResult
 
 type StatRequest = tuple[PurePosixPath, bool]  # (path, with content)
 
-_STAT = r"""
+_READ = r"""
 for a in "$@"; do
   m=${a%%:*}; p=${a#*:}
-  if [ -L "$p" ] || [ -e "$p" ]; then
-    stat --printf '%F|%a|%U|%G|' -- "$p"
-    if [ -L "$p" ]; then readlink -n -- "$p" | base64 -w0
-    elif [ "$m" = c ] && [ -f "$p" ]; then base64 -w0 -- "$p"
+  case $m in
+  p)
+    pid=$(head -n1 -- "$p" 2>/dev/null | tr -cd 0-9)
+    st=""
+    if [ -n "$pid" ]; then st=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1); fi
+    if [ -n "$st" ] && [ "$st" != Z ]; then echo "pid $pid"; else echo "pid -"; fi
+    ;;
+  d)
+    if [ -d "$p" ] && [ ! -L "$p" ]; then
+      printf dir
+      for f in "$p"/*; do
+        if [ -f "$f" ] && [ ! -L "$f" ]; then
+          printf ' %s:%s' "$(printf %s "${f##*/}" | base64 -w0)" "$(base64 -w0 -- "$f")"
+        fi
+      done
+      echo
+    else
+      echo missing
     fi
-    echo
-  else
-    echo missing
-  fi
+    ;;
+  *)
+    if [ -L "$p" ] || [ -e "$p" ]; then
+      stat --printf '%F|%a|%U|%G|' -- "$p"
+      if [ -L "$p" ]; then readlink -n -- "$p" | base64 -w0
+      elif [ "$m" = c ] && [ -f "$p" ]; then base64 -w0 -- "$p"
+      fi
+      echo
+    else
+      echo missing
+    fi
+    ;;
+  esac
 done
 """
 
@@ -79,6 +103,14 @@ def _sh(script: str, *args: str) -> list[str]:
     return ["sh", "-c", script, "sh", *args]
 
 
+_MODES: dict[ReadKind, str] = {"stat": "s", "content": "c", "pid": "p", "directory": "d"}
+
+
+def read_argv(requests: Sequence[ReadRequest]) -> list[str]:
+    """One ``sh`` program answering every request, one output line each, in order."""
+    return _sh(_READ, *(f"{_MODES[kind]}:{path}" for path, kind in requests))
+
+
 # Held by a process on the host: it takes the flock, says "locked", then reads its stdin until the channel
 # closes (Harmony ended, or died and the connection dropped), and the flock goes with it. The file is named
 # after /etc/hostname so that hosts sharing a /run (namespaces on one machine) still lock apart.
@@ -99,32 +131,59 @@ def run_lock_argv(holder: str) -> list[str]:
 
 
 def stat_argv(requests: Sequence[StatRequest]) -> list[str]:
-    return _sh(_STAT, *(f"{'c' if content else 's'}:{path}" for path, content in requests))
+    return read_argv([(path, "content" if content else "stat") for path, content in requests])
 
 
 def parse_stat(requests: Sequence[StatRequest], output: str) -> dict[StatRequest, FileState]:
     """One output line per request, in order: ``missing``, or ``KIND|MODE|OWNER|GROUP|BASE64``."""
+    reads: list[ReadRequest] = [(path, "content" if content else "stat") for path, content in requests]
+    found = parse_reads(reads, output)
+    states: dict[StatRequest, FileState] = {}
+    for request, read in zip(requests, reads, strict=True):
+        state = found[read]
+        assert isinstance(state, FileState)
+        states[request] = state
+    return states
+
+
+def parse_reads(requests: Sequence[ReadRequest], output: str) -> dict[ReadRequest, ReadResult]:
+    """The results of ``read_argv(requests)``; ``ValueError`` when the output is not its shape."""
     lines = output.splitlines()
     if len(lines) != len(requests):
-        raise ValueError(f"expected {len(requests)} lines of stat output, got {len(lines)}")
-    states: dict[StatRequest, FileState] = {}
-    for (path, _), line in zip(requests, lines, strict=True):
+        raise ValueError(f"expected {len(requests)} lines of read output, got {len(lines)}")
+    results: dict[ReadRequest, ReadResult] = {}
+    for (path, kind), line in zip(requests, lines, strict=True):
+        results[(path, kind)] = _parse_line(path, kind, line)
+    return results
+
+
+def _parse_line(path: PurePosixPath, kind: ReadKind, line: str) -> ReadResult:
+    if kind == "pid":
+        value = line.removeprefix("pid ")
+        return PidState(pid=int(value) if value.isdigit() else None)
+    if kind == "directory":
         if line == "missing":
-            states[(path, _)] = FileState(path=path, kind="missing")
-            continue
-        kind_text, mode, owner, group, data = line.rsplit("|", 4)
-        kind = _KINDS.get(kind_text, "other")
-        raw = base64.b64decode(data) if data else None
-        states[(path, _)] = FileState(
-            path=path,
-            kind=kind,
-            mode=int(mode, 8),
-            owner=owner,
-            group=group,
-            content=raw if kind == "file" else None,
-            link_target=raw.decode(errors="replace") if kind == "symlink" and raw is not None else None,
-        )
-    return states
+            return DirectoryState(files=None)
+        entries = line.removeprefix("dir").split()
+        files: dict[str, bytes] = {}
+        for entry in entries:
+            name, _, data = entry.partition(":")
+            files[base64.b64decode(name).decode(errors="surrogateescape")] = base64.b64decode(data)
+        return DirectoryState(files=files)
+    if line == "missing":
+        return FileState(path=path, kind="missing")
+    kind_text, mode, owner, group, data = line.rsplit("|", 4)
+    file_kind = _KINDS.get(kind_text, "other")
+    raw = base64.b64decode(data) if data else None
+    return FileState(
+        path=path,
+        kind=file_kind,
+        mode=int(mode, 8),
+        owner=owner,
+        group=group,
+        content=(raw or b"") if file_kind == "file" and kind == "content" else None,
+        link_target=raw.decode(errors="replace") if file_kind == "symlink" and raw is not None else None,
+    )
 
 
 def _owner(owner: str | None, group: str | None) -> str:

@@ -53,10 +53,12 @@ READY_TIMEOUT = 20.0
 
 
 class DistributionRegistry:
-    def __init__(self, *, state_dir: Path, ca: SiteCA, binary: str | None = None) -> None:
+    def __init__(self, *, state_dir: Path, ca: SiteCA, binary: str | None = None, netns: str | None = None) -> None:
+        """``netns``: run both daemons inside that network namespace (a lab host; storage stays on this disk)."""
         self.state_dir = state_dir.absolute()
         self.ca = ca
         self.binary = binary
+        self.netns = netns
 
     def executable(self) -> str:
         """``binary`` if given, else the registered ``docker-registry`` (``MissingProgramError`` if absent)."""
@@ -111,12 +113,21 @@ class DistributionRegistry:
     # serve
 
     async def serve_registry(self, settings: RegistrySettings) -> None:
+        """Write what changed; restart both daemons when anything did, else start only a stopped one."""
+        before = await asyncio.to_thread(self._configuration_files)
         await asyncio.to_thread(self._write_configuration, settings)
-        for role in ROLES:  # restarted, so that new passwords, certificates and ports take effect
-            await self._stop(role)
+        changed = before != await asyncio.to_thread(self._configuration_files)
         for role in ROLES:
-            await self._start(role, settings.pull_endpoint if role == "pull" else settings.push_endpoint)
+            endpoint = settings.pull_endpoint if role == "pull" else settings.push_endpoint
+            if changed:  # restarted, so that new passwords, certificates and ports take effect
+                await self._stop(role)
+            if changed or read_pid(self._path(f"{role}.pid")) is None:
+                await self._start(role, endpoint)
         self._path("applied.json").write_text(json.dumps(self._summary(settings), indent=2) + "\n")
+
+    def _configuration_files(self) -> dict[str, bytes]:
+        names = ("pull.yml", "push.yml", "pull.htpasswd", "push.htpasswd", "server.crt", "server.key")
+        return {n: self._path(n).read_bytes() for n in names if self._path(n).exists()}
 
     def _write_configuration(self, settings: RegistrySettings) -> None:
         """Certificate, password files and both daemons' configuration (blocking: bcrypt and file writes)."""
@@ -155,7 +166,7 @@ class DistributionRegistry:
             "--output", str(log), "--exec", self.executable(), "--", "serve", str(self._path(f"{role}.yml")),
         ]  # fmt: skip
         try:
-            result = await start_daemon(argv, pid_file=pid_file, netns=None)
+            result = await start_daemon(argv, pid_file=pid_file, netns=self.netns)
         except CommandError as e:
             raise RegistryError(endpoint, f"could not start the {role} registry: {e} (run scripts/install)") from e
         if not result.ok:
@@ -213,17 +224,22 @@ class DistributionRegistry:
 
     # storage and garbage collection
 
+    def _applied(self) -> dict[str, object]:
+        path = self._path("applied.json")
+        if not path.exists():
+            raise RegistryError("-", f"no registry is configured in {self.state_dir}; apply a SiteRegistry Score first")
+        loaded: dict[str, object] = json.loads(path.read_text())
+        return loaded
+
     def _storage(self) -> Path:
-        applied = json.loads(self._path("applied.json").read_text())
-        return Path(str(applied["storage"]))
+        return Path(str(self._applied()["storage"]))
 
     async def stored_manifests(self) -> Sequence[StoredManifest]:
         return await asyncio.to_thread(list_manifests, self._storage())
 
     async def collect_garbage(self, *, keep: Collection[ImageDigest]) -> GarbageReport:
         storage = self._storage()
-        applied = json.loads(self._path("applied.json").read_text())
-        endpoint = str(applied["push"])
+        endpoint = str(self._applied()["push"])
         before = await asyncio.to_thread(blob_sizes, storage)
         doomed = [m for m in await self.stored_manifests() if not m.tags and m.digest not in keep]
         was_running = read_pid(self._path("push.pid")) is not None

@@ -3,6 +3,8 @@
 The password goes into an auth file (mode 0600, in a 0700 directory that is removed afterwards), never onto
 a command line where ``ps`` would show it. ``--cert-dir`` holds only the site CA: the system's CAs are not
 consulted for the registry (containers/image uses ``ca.crt`` from that directory as the trusted roots).
+``login_files`` writes them on this machine; ``remote_login_files`` on the host behind a connector (where
+podman runs).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Generator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Generator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Protocol
 
+from harmony.domain.capabilities.commands import CommandRunner
+from harmony.domain.capabilities.files import ManagedFiles
 from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import (
     ImageNotInRegistryError,
@@ -30,8 +35,8 @@ from harmony.domain.errors import (
 
 @dataclass(frozen=True)
 class LoginFiles:
-    authfile: Path
-    cert_dir: Path
+    authfile: PurePosixPath
+    cert_dir: PurePosixPath
 
     def options(self) -> list[str]:
         return ["--authfile", str(self.authfile), "--cert-dir", str(self.cert_dir)]
@@ -43,17 +48,43 @@ def login_files(login: RegistryLogin, *, parent: Path | None = None) -> Generato
     directory = Path(tempfile.mkdtemp(prefix="harmony-login-", dir=parent))
     try:
         os.chmod(directory, 0o700)
-        token = base64.b64encode(f"{login.user}:{login.password.reveal()}".encode()).decode()
         authfile = directory / "auth.json"
         fd = os.open(authfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"auths": {login.endpoint: {"auth": token}}}, f)
+        with os.fdopen(fd, "wb") as f:
+            f.write(_auth_json(login))
         certs = directory / "certs"
         certs.mkdir()
         (certs / "ca.crt").write_text(login.ca_certificate)
-        yield LoginFiles(authfile, certs)
+        yield LoginFiles(PurePosixPath(authfile), PurePosixPath(certs))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+class _Host(ManagedFiles, CommandRunner, Protocol):
+    """Files and commands on the host where podman runs (a connector)."""
+
+
+@asynccontextmanager
+async def remote_login_files(login: RegistryLogin, host: _Host) -> AsyncGenerator[LoginFiles]:
+    """The same files on ``host``, in a fresh ``mktemp -d`` directory (0700) removed on exit."""
+    made = await host.run_command(["mktemp", "-d", "/tmp/harmony-login-XXXXXXXX"], timeout=30)
+    if not made.ok:
+        raise RegistryError(login.endpoint, f"cannot create a directory for the registry login: {made.stderr.strip()}")
+    directory = PurePosixPath(made.stdout.strip())
+    try:
+        await host.write_file(directory / "auth.json", _auth_json(login), mode=0o600, owner=None, group=None)
+        await host.make_directory(directory / "certs", mode=0o700, owner=None, group=None)
+        await host.write_file(
+            directory / "certs" / "ca.crt", login.ca_certificate.encode(), mode=0o644, owner=None, group=None
+        )
+        yield LoginFiles(directory / "auth.json", directory / "certs")
+    finally:
+        await host.run_command(["rm", "-rf", "--", str(directory)], timeout=30)
+
+
+def _auth_json(login: RegistryLogin) -> bytes:
+    token = base64.b64encode(f"{login.user}:{login.password.reveal()}".encode()).decode()
+    return json.dumps({"auths": {login.endpoint: {"auth": token}}}).encode()
 
 
 _UNREACHABLE = re.compile(r"connection refused|no route to host|i/o timeout|network is unreachable|no such host|EOF")

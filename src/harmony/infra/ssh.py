@@ -6,8 +6,9 @@ Authentication uses ``key`` when given, otherwise the SSH agent and the user's d
 user is not root, every command runs through ``sudo -n`` (``become``); ``open`` checks once that sudo works
 and raises ``BecomeRefusedError`` with sudo's own message when it does not.
 
-The ``stat_files`` reads of one event-loop tick are coalesced into one remote command (see ``coalesce``),
-and at most ``max_channels`` commands run at once, below sshd's default ``MaxSessions`` of 10.
+The reads (``stat_files``, ``read_pids``, ``read_directories``) of one event-loop tick are coalesced
+into one remote command (see ``coalesce``), and at most ``max_channels`` commands run at once, below
+sshd's default ``MaxSessions`` of 10.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from harmony.domain.errors import (
 from harmony.domain.topology import LockHolder, OnWait, RunLock
 from harmony.infra import posix_shell
 from harmony.infra.coalesce import Coalescer
+from harmony.infra.connector import ReadRequest, ReadResult, split_reads
 from harmony.infra.local_process import OUTPUT_LIMIT
 
 
@@ -64,10 +66,14 @@ class SshConnector:
         self._connect_timeout = connect_timeout
         self._channels = asyncio.Semaphore(max_channels)
         self._conn: asyncssh.SSHClientConnection | None = None
-        self._stats: Coalescer[posix_shell.StatRequest, FileState] = Coalescer(self._stat_batch)
+        self._reads: Coalescer[ReadRequest, ReadResult] = Coalescer(self._read_batch)
 
     @property
     def prefix(self) -> PurePosixPath | None:
+        return None
+
+    @property
+    def netns(self) -> str | None:
         return None
 
     @property
@@ -82,8 +88,8 @@ class SshConnector:
 
     @property
     def round_trips(self) -> int:
-        """How many batched ``stat_files`` calls went to the host (for tests and benchmarks)."""
-        return self._stats.batches
+        """How many batched reads (``stat_files``, ``read_pids``, ``read_directories``) went to the host."""
+        return self._reads.batches
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -141,8 +147,13 @@ class SshConnector:
             raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
         async with self._channels:
             try:
-                proc = await self._conn.run(
-                    self.command_line(argv), input=stdin, encoding=None, check=False, timeout=timeout
+                # Empty input must still close the remote stdin (asyncssh only does so for non-empty input).
+                proc = await (
+                    self._conn.run(self.command_line(argv), input=stdin, encoding=None, check=False, timeout=timeout)
+                    if stdin
+                    else self._conn.run(
+                        self.command_line(argv), stdin=asyncssh.DEVNULL, encoding=None, check=False, timeout=timeout
+                    )
                 )
             except asyncssh.TimeoutError as e:
                 raise CommandError(shlex.join(argv), None, f"timed out after {timeout}s") from e
@@ -180,15 +191,23 @@ class SshConnector:
     async def stat_files(
         self, paths: Sequence[PurePosixPath], *, with_content: bool
     ) -> Mapping[PurePosixPath, FileState]:
-        found = await self._stats.get([(p, with_content) for p in paths])
-        return {p: state for (p, _), state in found.items()}
+        requests: list[ReadRequest] = [(p, "content" if with_content else "stat") for p in paths]
+        return split_reads(requests, await self._reads.get(requests))[0]
 
-    async def _stat_batch(
-        self, requests: Sequence[posix_shell.StatRequest]
-    ) -> Mapping[posix_shell.StatRequest, FileState]:
-        result = await self._run(posix_shell.stat_argv(requests), limit=None)  # file contents: never truncate
+    async def read_pids(self, pid_files: Sequence[PurePosixPath]) -> Mapping[PurePosixPath, int | None]:
+        requests: list[ReadRequest] = [(p, "pid") for p in pid_files]
+        return split_reads(requests, await self._reads.get(requests))[1]
+
+    async def read_directories(
+        self, directories: Sequence[PurePosixPath]
+    ) -> Mapping[PurePosixPath, Mapping[str, bytes] | None]:
+        requests: list[ReadRequest] = [(p, "directory") for p in directories]
+        return split_reads(requests, await self._reads.get(requests))[2]
+
+    async def _read_batch(self, requests: Sequence[ReadRequest]) -> Mapping[ReadRequest, ReadResult]:
+        result = await self._run(posix_shell.read_argv(requests), limit=None)  # file contents: never truncate
         try:
-            return posix_shell.parse_stat(requests, result.stdout)
+            return posix_shell.parse_reads(requests, result.stdout)
         except ValueError as e:
             first = str(requests[0][0]) if requests else "?"
             raise FilesError(first, f"cannot read file state on {self._name}: {result.stderr.strip() or e}") from e

@@ -3,15 +3,18 @@
 Each lab host is a network namespace ``hm<token><i>`` joined to the root namespace by a veth pair on its
 own /30 (``10.<lab>.<i>.2``, its default route via this machine, so lab hosts reach each other), and a
 private mount namespace in which ``/etc``, ``/root``, ``/home``,
-``/srv``, ``/var/lib/dpkg`` and the apt state are copy-on-write overlays: users, packages and files
-changed on one lab host are not seen by the others, nor by the real machine. Root logs in with the lab's
-key and gets stock shell dotfiles (so a timing is not dominated by the machine's own ``pyenv init``).
+``/srv``, ``/var/lib`` (dpkg and apt state, daemon state such as PostgreSQL clusters and podman stores)
+and ``/var/cache/apt`` are copy-on-write overlays, and ``/run`` is an empty directory of the host's own
+(``<dir>/run``): users, packages, files, pid files and sockets of one lab host are not seen by the others,
+nor by the real machine, so two hosts' dnsmasq, HAProxy or PostgreSQL never collide. Root logs in with the
+lab's key and gets stock shell dotfiles (so a timing is not dominated by the machine's own ``pyenv init``).
 Two more accounts exist on every host: ``hmsudo`` (password-less sudo) and ``hmplain`` (no sudo at all).
 ``/srv/readonly`` is a read-only mount, to produce write failures for real.
 
 Needs root, ``ip``, ``unshare``, ``sshd`` and ``ssh-keygen``. ``stop()`` kills the sshd processes and deletes
 the namespaces, also after a failed ``start()``. Not guaranteed: isolation of anything outside the overlaid
-directories (``/tmp``, ``/run`` and ``/usr`` are the real ones).
+directories (``/tmp`` and ``/usr`` are the real ones; the process table is shared). Lab hosts do not run
+systemd: daemons on them are pid-file daemons.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from harmony.domain.inventory import Host, Inventory
 from harmony.domain.values import Hostname, Port, ip_address
 from harmony.infra.programs import IP, SH, SSH_KEYGEN, SSHD, UNSHARE
 
-OVERLAID = ("/etc", "/root", "/home", "/srv", "/var/lib/dpkg", "/var/lib/apt", "/var/cache/apt")
+OVERLAID = ("/etc", "/root", "/home", "/srv", "/var/lib", "/var/cache/apt")
 PLAIN_USER = "hmplain"
 SUDO_USER = "hmsudo"
 
@@ -44,6 +47,9 @@ for m in {overlaid}; do
   mkdir -p "$o/upper" "$o/work"
   mount -t overlay overlay -o "lowerdir=$m,upperdir=$o/upper,workdir=$o/work" "$m"
 done
+mkdir -p "$d/run"
+mount --bind "$d/run" /run
+mkdir -p /run/lock /run/sshd
 rm -f /root/.bash_profile /root/.bash_login
 cp /etc/skel/.bashrc /etc/skel/.profile /root/
 echo {name} > /etc/hostname
@@ -61,7 +67,6 @@ if [ -d "{lab}/apt-repo" ]; then echo "deb [trusted=yes] file:{lab}/apt-repo ./"
 mkdir -p /srv/readonly
 mount -t tmpfs -o ro,size=64k tmpfs /srv/readonly
 {cgroups}
-mkdir -p /run/sshd
 exec {sshd} -D -e -f "$d/sshd_config"
 """
 

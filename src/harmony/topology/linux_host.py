@@ -36,13 +36,22 @@ class LinuxHost:
         self._packages = AptPackages(connector, name)
 
     @classmethod
-    def local(cls, *, root: Path | None = None, name: str = "localhost", create_root: bool = False) -> LinuxHost:
+    def local(
+        cls,
+        *,
+        root: Path | None = None,
+        name: str = "localhost",
+        create_root: bool = False,
+        netns: str | None = None,
+    ) -> LinuxHost:
         """The local machine; ``root`` re-roots managed paths (for tests and sandboxes), created when asked.
 
         A re-rooted host manages files only: accounts and packages refuse to run against a sandbox, and
-        commands always run against the real system.
+        commands always run against the real system. With ``netns`` commands (and so daemons) run inside
+        that network namespace of this machine: a box simulated by a namespace.
         """
-        return cls(name=name, connector=LocalConnector(name=name, root=root or Path("/"), create_root=create_root))
+        connector = LocalConnector(name=name, root=root or Path("/"), create_root=create_root, netns=netns)
+        return cls(name=name, connector=connector)
 
     @classmethod
     def ssh(

@@ -25,10 +25,12 @@ class RegistryHost:
         self.registry = registry
 
     @classmethod
-    def local(cls, state_dir: Path, *, name: str = "registry") -> RegistryHost:
+    def local(cls, state_dir: Path, *, name: str = "registry", netns: str | None = None) -> RegistryHost:
+        """Everything under ``state_dir``; ``netns`` runs the daemons inside that network namespace."""
         state_dir = state_dir.absolute()
         return cls(
-            name=name, registry=DistributionRegistry(state_dir=state_dir / "registry", ca=SiteCA(state_dir / "ca"))
+            name=name,
+            registry=DistributionRegistry(state_dir=state_dir / "registry", ca=SiteCA(state_dir / "ca"), netns=netns),
         )
 
     @property

@@ -14,6 +14,7 @@ from pydantic import model_validator
 
 from harmony.domain.capabilities.registry import ImageRegistry, RegistrySettings, RegistryStatus
 from harmony.domain.change import Change
+from harmony.domain.claims import Claim, ListenClaim
 from harmony.domain.errors import InvalidValueError, RegistryError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
@@ -37,6 +38,13 @@ class SiteRegistry(Score[ImageRegistry]):
     @property
     def name(self) -> str:
         return f"registry:{self.settings.pull_endpoint}"
+
+    def claims(self) -> Sequence[Claim]:
+        s = self.settings
+        return [
+            ListenClaim(s.address, int(s.pull_port), "tcp", "registry pull endpoint", "settings.pull_port"),
+            ListenClaim(s.address, int(s.push_port), "tcp", "registry push endpoint", "settings.push_port"),
+        ]
 
     def interpret(self) -> Interpret[ImageRegistry]:
         return SiteRegistryInterpret(self)

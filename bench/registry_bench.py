@@ -1,0 +1,293 @@
+"""A 50 MB image to 10 devices through the site registry, next to a bare ``podman pull`` by the same clients.
+
+    .venv/bin/python bench/registry_bench.py [--devices 10] [--mib 50] [--repeat 3]
+
+One run: a site registry (two docker-registry daemons over TLS, bcrypt htpasswd) on loopback, a build host
+that pushes images with a ``--mib`` MiB incompressible layer, and ``--devices`` device hosts (each its own
+podman store, HAProxy, dnsmasq, read-only account) with device agents on a real nats-server. Per round:
+1. **floor**: every device store runs ``podman pull --authfile --cert-dir`` of a fresh digest at once (the
+   same command Harmony's adapter runs), timed until all have it; then, by hand, ``podman run -d`` of it and
+   ``GET /`` until it answers (pull + start: what a rollout has to do at the least);
+2. **pull through Harmony**: every device host's ``pull_image`` (login files, pull, inspect) of another
+   fresh digest, concurrently;
+3. **fleet rollout**: ``FleetControl.deploy`` + ``drive`` of an ``Application`` pinned to a third fresh
+   digest, all at once, until every device reports it healthy: pull, new container beside the old one,
+   smoke check, load-balancer switch, old one stopped;
+4. **rollback**: the same to the previous digest, which every device kept (``keep_images=2``): the
+   blue-green part alone, without a pull.
+Each round pushes three new images, so nothing is ever pulled from a warm store. Medians go to
+``docs/benchmarks.md`` between the markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date
+from ipaddress import IPv4Address
+from pathlib import Path, PurePosixPath
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harmony.config.secret import Secret  # noqa: E402
+from harmony.domain.capabilities.containers import ImageRef  # noqa: E402
+from harmony.domain.capabilities.registry import (  # noqa: E402
+    AccountName,
+    RegistryAccount,
+    RegistryLogin,
+    RegistrySettings,
+)
+from harmony.domain.image_refs import PinnedImage, RepositoryRef, TaggedImage  # noqa: E402
+from harmony.domain.names import ResourceName  # noqa: E402
+from harmony.domain.values import Hostname, Port  # noqa: E402
+from harmony.fleet.control import FleetControl  # noqa: E402
+from harmony.fleet.credentials import FleetHome, Identity  # noqa: E402
+from harmony.fleet.device_agent import AgentSettings, DeviceAgent  # noqa: E402
+from harmony.fleet.rollout import Strategy  # noqa: E402
+from harmony.infra.local_process import run_local  # noqa: E402
+from harmony.infra.nats_fleet import BusOptions, FleetNatsServer  # noqa: E402
+from harmony.infra.registry_login import login_files  # noqa: E402
+from harmony.modules.application import Application, BusyboxImage, HttpCheck  # noqa: E402
+from harmony.modules.application.exposure import Exposure  # noqa: E402
+from harmony.modules.registry import RegistryImage, SiteRegistry  # noqa: E402
+from harmony.topology.container_host import ContainerHost  # noqa: E402
+from harmony.topology.registry_host import RegistryHost  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from app_bench import drop_store, free_port  # noqa: E402
+
+DOC = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- registry-bench:start -->", "<!-- registry-bench:end -->"
+BASE = ImageRef("localhost/busybox:base")
+
+
+def opts(identity: Identity, servers: list[str]) -> BusOptions:
+    return BusOptions(
+        servers=servers, user=identity.user, password=identity.password, inbox_prefix=identity.inbox_prefix,
+        name=identity.user, timeout=10.0,
+    )  # fmt: skip
+
+
+async def apply(score: object, host: object) -> str:
+    interpret = score.interpret()  # type: ignore[attr-defined]
+    outcome = await interpret.apply(host, await interpret.plan(host))
+    if not outcome.ok:
+        raise SystemExit(f"{score}: {outcome.message} {outcome.details}")
+    return str(outcome.message)
+
+
+async def push(build: ContainerHost, settings: RegistrySettings, tmp: Path, tag: str, mib: int) -> PinnedImage:
+    blob = base64.b64encode(os.urandom(mib * 1024 * 1024 * 3 // 4)).decode()  # incompressible text
+    image = RegistryImage(
+        destination=TaggedImage(f"{settings.push_endpoint}/bench/site:{tag}"),
+        containerfile=f"FROM {BASE}\nCOPY www /www\n",
+        files={"www/index.html": f"fleet {tag}\n", "www/payload.txt": blob},
+        staging_dir=PurePosixPath(tmp / "builds"),
+    )
+    await apply(image, build)
+    held = await build.registry_image_labels(image.destination)
+    assert held is not None
+    return RepositoryRef(f"{settings.pull_endpoint}/bench/site").pinned(held[0])
+
+
+async def bare_pull(host: ContainerHost, image: PinnedImage) -> None:
+    (login,) = host.registry_logins
+    with login_files(login) as files:
+        result = await run_local([*host.podman.argv("pull", "--quiet", *files.options(), image)], timeout=600)
+    if not result.ok:
+        raise SystemExit(f"podman pull failed: {result.stderr}")
+
+
+async def start_by_hand(host: ContainerHost, image: PinnedImage, name: str) -> None:
+    """``podman run -d`` of the pulled image, then ``GET /`` until it answers: the by-hand start."""
+    argv = ["run", "-d", "--pull=never", "--init", "--name", name, "-p", "127.0.0.1::8080", image]
+    result = await run_local(host.podman.argv(*argv, "httpd", "-f", "-p", "8080", "-h", "/www"), timeout=600)
+    if not result.ok:
+        raise SystemExit(f"podman run failed: {result.stderr}")
+    port = await run_local(host.podman.argv("port", name, "8080"), timeout=60)
+    address = port.stdout.strip().splitlines()[0]
+    for _ in range(12000):  # 10 minutes at most
+        if await asyncio.to_thread(answers, f"http://{address}/index.html"):
+            return
+        await asyncio.sleep(0.05)
+    raise SystemExit(f"{name} never answered on {address}")
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def device_host(directory: Path, name: str, login: RegistryLogin, driver: str) -> ContainerHost:
+    """A device: its own store (with ``driver``; devices use overlay, the tests vfs), HAProxy and dnsmasq."""
+    host = ContainerHost.isolated(directory, dns_port=free_port(), name=name, registry_logins=[login])
+    host.podman.storage_driver = driver
+    return host
+
+
+def app(image: PinnedImage, lb: int) -> Application:
+    return Application(
+        app=ResourceName("site"), image=image, port=Port(8080), command=("httpd", "-f", "-p", "8080", "-h", "/www"),
+        expose=Exposure(hostname=Hostname("site.bench.test"), zone=Hostname("bench.test"), port=Port(lb)),
+        smoke=HttpCheck(path="/index.html", expect_body="fleet", timeout=60), stop_grace=0.5,
+    )  # fmt: skip
+
+
+async def main(devices: int, mib: int, repeat: int, driver: str) -> list[dict[str, float]]:
+    tmp = Path(tempfile.mkdtemp(prefix="harmony-registry-bench-"))
+    registry = RegistryHost.local(tmp / "registry-host")
+    await registry.ensure_ready()
+    accounts = [RegistryAccount(user=AccountName(f"dev-{i}"), password=Secret(f"pw-{i}")) for i in range(devices)]
+    settings = RegistrySettings(
+        address=IPv4Address("127.0.0.1"), pull_port=Port(free_port()), push_port=Port(free_port()),
+        storage=PurePosixPath(tmp / "storage"), pusher=RegistryAccount(user=AccountName("ci"), password=Secret("ci")),
+        pullers=tuple(accounts),
+    )  # fmt: skip
+    await apply(SiteRegistry(settings=settings), registry)
+    ca = registry.site_ca_certificate()
+
+    def login(account: RegistryAccount, endpoint: str) -> RegistryLogin:
+        return RegistryLogin(endpoint=endpoint, user=account.user, password=account.password, ca_certificate=ca)
+
+    build = ContainerHost.isolated(
+        tmp / "build",
+        dns_port=free_port(),
+        name="build",
+        registry_logins=[login(settings.pusher, settings.push_endpoint)],
+    )
+    await build.ensure_ready()
+    await apply(BusyboxImage(ref=BASE, staging_dir=PurePosixPath(tmp / "staging")), build)
+
+    home = FleetHome(tmp / "fleet")
+    home.init(servers=["nats://127.0.0.1:0"])
+    names = [f"dev-{i}" for i in range(devices)]
+    identities = [home.add_device(n) for n in names]
+    server = FleetNatsServer(store_dir=tmp / "nats", auth_file=home.auth_file)
+    await server.start()
+    hosts = [
+        device_host(tmp / n, n, login(a, settings.pull_endpoint), driver) for n, a in zip(names, accounts, strict=True)
+    ]
+    agents: list[DeviceAgent] = []
+    control = await FleetControl.connect(opts(home.control(), [server.url]))
+    rounds: list[dict[str, float]] = []
+    try:
+        for n, host, identity in zip(names, hosts, identities, strict=True):
+            await host.ensure_ready()
+            await control.register(n, {"bench": "yes"})
+            settings_ = AgentSettings(heartbeat_interval=1.0, ground_truth_interval=600.0, health_timeout=60.0)
+            agents.append(DeviceAgent(device=n, options=opts(identity, [server.url]), runtime=host,
+                                      applications=host, settings=settings_))  # fmt: skip
+        for agent in agents:
+            await agent.start()
+        lb = free_port()
+
+        async def roll_out(image: PinnedImage) -> float:
+            t0 = time.monotonic()
+            everyone = Strategy(wave_timeout=600)
+            await control.deploy("site", app(image, lb), selector={"bench": "yes"}, strategy=everyone)
+            done = await control.drive("site")
+            took = time.monotonic() - t0
+            status = await control.status("site")
+            if done.phase != "done" or status.healthy != devices:
+                raise SystemExit(f"rollout {done.phase}: {done.reason}; {status.healthy} healthy")
+            return took
+
+        previous = await push(build, settings, tmp, "warm-up", mib)
+        await roll_out(previous)  # the first deploy also starts every device's HAProxy and dnsmasq
+        for r in range(repeat):
+            floor_image, pull_image, rollout_image = [await push(build, settings, tmp, f"r{r}-{k}", mib) for k in "abc"]
+            t0 = time.monotonic()
+            await asyncio.gather(*(bare_pull(h, floor_image) for h in hosts))
+            floor = time.monotonic() - t0
+            t0 = time.monotonic()
+            await asyncio.gather(*(start_by_hand(h, floor_image, f"by-hand-{r}") for h in hosts))
+            by_hand = floor + time.monotonic() - t0
+            for h in hosts:
+                await run_local(h.podman.argv("rm", "-f", "-t", "0", f"by-hand-{r}"), timeout=120)
+            t0 = time.monotonic()
+            await asyncio.gather(*(h.pull_image(pull_image) for h in hosts))
+            pulled = time.monotonic() - t0
+            rollout = await roll_out(rollout_image)
+            back = await roll_out(previous)  # kept on every device (keep_images=2): no pull, blue-green only
+            await roll_out(rollout_image)  # the next round rolls back to this one
+            previous = rollout_image
+            for h in hosts:  # the next round starts from stores without these images
+                for image in (floor_image, pull_image):
+                    info = await h.inspect_image(image)
+                    if info is not None:
+                        await h.remove_image_if_unused(info.id)
+            rounds.append({"floor": floor, "hand": by_hand, "pull": pulled, "rollout": rollout, "back": back})
+            print(
+                f"round {r + 1}: floor {floor:.2f}s, by hand pull+run {by_hand:.2f}s, harmony pull {pulled:.2f}s, "
+                f"rollout {rollout:.2f}s, "
+                f"rollback to the kept image {back:.2f}s",
+                flush=True,
+            )
+    finally:
+        for agent in agents:
+            await agent.stop()
+        await control.close()
+        await server.stop()
+        for host in [*hosts, build]:
+            await host.stop_services()
+            drop_store(host.podman)
+        await registry.stop_registry()
+    return rounds
+
+
+def write_doc(rounds: list[dict[str, float]], devices: int, mib: int, driver: str) -> None:
+    floor = statistics.median(r["floor"] for r in rounds)
+    pulled = statistics.median(r["pull"] for r in rounds)
+    rollout = statistics.median(r["rollout"] for r in rounds)
+    back = statistics.median(r["back"] for r in rounds)
+    hand = statistics.median(r["hand"] for r in rounds)
+    table = "\n".join(
+        [
+            START,
+            f"_Measured {date.today()} on this project's 2-core machine (shared), median of {len(rounds)} rounds; "
+            f"a {mib} MiB incompressible layer to {devices} devices, podman's {driver} storage driver; "
+            "ratio to the floor in brackets. "
+            "Rerun: `.venv/bin/python bench/registry_bench.py`._",
+            "",
+            "| step | time |",
+            "|---|---:|",
+            f"| floor: bare `podman pull` by digest by the {devices} clients at once | {floor:.2f} s (1.0×) |",
+            f"| by hand: that pull, then `podman run -d` and `GET /` until it answers, on the {devices} clients "
+            f"| {hand:.2f} s ({hand / floor:.1f}×) |",
+            f"| Harmony `pull_image` on the {devices} device hosts at once | {pulled:.2f} s ({pulled / floor:.1f}×) |",
+            f"| fleet rollout (deploy to all healthy: pull, blue-green start, smoke check, LB switch) "
+            f"| {rollout:.2f} s ({rollout / floor:.1f}×) |",
+            f"| fleet rollout back to the previous digest, still on every device (no pull: blue-green only) "
+            f"| {back:.2f} s ({back / floor:.1f}×) |",
+            END,
+        ]
+    )
+    text = DOC.read_text()
+    if START in text:
+        text = text[: text.index(START)] + table + text[text.index(END) + len(END) :]
+    else:
+        text += f"\n## Images from the site registry: a rollout vs a bare pull\n\n{table}\n"
+    DOC.write_text(text)
+    print(table)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=10)
+    parser.add_argument("--mib", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--storage-driver", default="overlay", choices=["overlay", "vfs"])
+    args = parser.parse_args()
+    results = asyncio.run(main(args.devices, args.mib, args.repeat, args.storage_driver))
+    write_doc(results, args.devices, args.mib, args.storage_driver)
