@@ -223,7 +223,9 @@ class PostgresInstance:
     async def initialize(self, *, synchronous_standby: str | None) -> None:
         """``initdb`` a new data directory and write ``harmony.conf``."""
         await self._prepare_dirs()
-        await self._run(self._bin(INITDB), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres")
+        # UTF-8 whatever the login environment says (an SSH session often has no locale: SQL_ASCII).
+        argv = ["-D", str(self.data_dir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"]
+        await self._run(self._bin(INITDB), *argv)
         conf = await self._read(self.data_dir / "postgresql.conf")
         await self._write_owned(self.data_dir / "postgresql.conf", conf + f"\ninclude_if_exists = '{_CONF}'\n")
         await self.write_hba(network=True)
