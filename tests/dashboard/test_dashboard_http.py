@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
 import subprocess
+from ipaddress import ip_address
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,7 @@ from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.site_ca import SiteCA
 from tests.fixtures.fleet_controller import HARMONY, ROOT, Controllers, free_port, wait_http
 from tests.fleet.test_fleet_devices import until, web
 
@@ -193,3 +196,49 @@ async def test_dashboard_user_file_rejects_short_passwords(controllers: Controll
         env=controllers.env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert short.returncode != 0 and "password" in short.stderr and "at least 10" in short.stderr
+
+
+async def test_under_tls_the_session_cookie_is_secure(
+    controllers: Controllers, fleet_home: FleetHome, fleet_control: FleetControl, tmp_path: Path
+) -> None:
+    issued = SiteCA(tmp_path / "ca").issue_server("dashboard", addresses=(ip_address("127.0.0.1"),))
+    cert, key = tmp_path / "dashboard.crt", tmp_path / "dashboard.key"
+    cert.write_text(issued.certificate_pem)
+    key.write_text(issued.key_pem)
+    key.chmod(0o600)
+    add_user(controllers, *OPERATOR, "operator")
+    port = free_port()
+    controllers.start("c1", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert), "--tls-key", str(key))
+    trust = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.crt"))
+    base = f"https://127.0.0.1:{port}"
+    await wait_http(base, verify=trust)
+    async with httpx.AsyncClient(base_url=base, verify=trust) as alice:
+        logged = await log_in(alice, *OPERATOR)
+        assert logged.status_code == 303
+        cookie = logged.headers["set-cookie"].lower()
+        assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+        page = await alice.get("/")
+        assert page.status_code == 200 and page.headers["content-security-policy"].startswith(CSP)
+
+
+async def test_the_dashboard_serves_before_nats_is_reachable(
+    controllers: Controllers, fleet_home: FleetHome, fleet_server: FleetNatsServer, fleet_control: FleetControl
+) -> None:
+    await fleet_control.register("d-1", {"site": "north"})
+    add_user(controllers, *VIEWER, "viewer")
+    await fleet_server.stop()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    controllers.start("c1", "--listen", f"127.0.0.1:{port}")
+    await wait_http(base)
+    async with httpx.AsyncClient(base_url=base) as bob:
+        assert (await log_in(bob, *VIEWER)).status_code == 303
+        for path in ("/", "/rollouts", "/failover", "/journal"):
+            page = await bob.get(path)
+            assert page.status_code == 200 and "NATS is unreachable" in page.text, path
+        assert "not connected to NATS yet" in (await bob.get("/")).text
+        assert (await bob.get("/devices/d-1")).status_code == 404  # nothing known yet, and it says why not
+        await fleet_server.start()
+        back = await until(lambda: bob.get("/"), lambda r: "d-1" in r.text and "NATS is unreachable" not in r.text)
+        assert "holding the lease, term 1" in back.text
+    assert controllers.stop("c1") == 0

@@ -97,7 +97,13 @@ async def test_controller_failover_mid_rollout_releases_each_wave_once(
     async def on_desired(update: KvUpdate) -> None:
         writes.append(update)
 
+    leases: list[KvUpdate] = []  # every revision of the lease, with the store's stamp
+
+    async def on_lease(update: KvUpdate) -> None:
+        leases.append(update)
+
     watch = await control.bus.watch(DESIRED, ">", on_desired)
+    lease_watch = await control.bus.watch(CONTROLLER, LEASE_KEY, on_lease)
     try:
         rollout = await control.deploy("slow", slow_web("v1"), selector={"site": "lab"}, strategy=FOUR_WAVES)
         assert len(rollout.waves) == 4
@@ -108,11 +114,15 @@ async def test_controller_failover_mid_rollout_releases_each_wave_once(
         await wait_for(lambda: holder(control), lambda h: h == "c2", "c2 takes the lease over")
         lease = await lease_of(control)
         assert lease == Lease(holder="c2", term=2)
+        last_c1 = max(u.stored_at for u in leases if u.value and Lease.from_bytes(u.value).holder == "c1")
+        first_c2 = min(u.stored_at for u in leases if u.value and Lease.from_bytes(u.value).holder == "c2")
+        print(f"takeover: {(first_c2 - last_c1).total_seconds():.2f} s after c1's last renewal (store time; lease 2 s)")
         done = await wait_for(lambda: record(control, "slow"), lambda r: r.phase != "running", "rollout finishes", 120)
         assert done.phase == "done", done.reason
     finally:
-        await watch.stop()
-        await watch.delete_consumer()
+        for w in (watch, lease_watch):
+            await w.stop()
+            await w.delete_consumer()
 
     assert [s.wave for s in done.starts] == [1, 2, 3, 4]  # each wave released once, in order
     by = [s.by for s in done.starts]

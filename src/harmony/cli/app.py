@@ -77,9 +77,17 @@ JournalPath = Annotated[
 
 @app.command()
 @guarded
-def check(deploy: Deploy, as_json: AsJson = False) -> None:
-    """Type-check the deployment (pyright, strict), then load and validate it without touching anything."""
-    check_deployment(deploy, as_json=as_json)
+def check(
+    deploy: Deploy,
+    as_json: AsJson = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
+    daemons: Annotated[
+        bool, typer.Option("--daemons/--no-daemons", help="Run haproxy -c, dnsmasq --test, nft -c where installed.")
+    ] = True,
+) -> None:
+    """Everything knowable before touching a machine: types (pyright, strict), every Score's values, the
+    Scores against each other, and the daemons' own offline validators. Touches nothing."""
+    check_deployment(deploy, as_json=as_json, strict=strict, daemons=daemons)
 
 
 @app.command()

@@ -32,6 +32,8 @@ from harmony.domain.score import AnyScore, Score, score_adapter
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, Identity
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
+from harmony.fleet.exporter import export_rollouts
+from harmony.fleet.metrics import RolloutMetrics
 from harmony.fleet.rollout import Rollout, Strategy
 from harmony.fleet.status import DeploymentStatus
 from harmony.infra.dnsmasq import Dnsmasq
@@ -315,6 +317,33 @@ async def _drive(control: FleetControl, deployment: str, *, as_json: bool) -> No
         console.print(f"\nrollout {final.phase}: {final.reason}")
     if final.phase in ("halted", "aborted"):
         raise typer.Exit(1)
+
+
+@fleet.command(name="metrics")
+@guarded
+def metrics_(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Serve /metrics on this port.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between reads of the rollouts.")] = 5.0,
+    home: Home = DEFAULT_HOME,
+) -> None:
+    """Serve the control side's metrics (rollout progress, halted rollouts) until SIGTERM or Ctrl-C."""
+
+    async def go() -> None:
+        control = await _control(home)
+        metrics = RolloutMetrics()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        listening = metrics.endpoint.start(port=port, host=host)
+        console.print(f"fleet metrics on http://{host}:{listening}/metrics")
+        try:
+            await export_rollouts(control, metrics, interval=interval, stop=stop)
+        finally:
+            metrics.endpoint.stop()
+            await control.close()
+
+    _run(go())
 
 
 def status_table(s: DeploymentStatus) -> Table:

@@ -51,8 +51,8 @@ from harmony.maestro.journal import Journal, RunRecord
 
 HERE = Path(__file__).parent
 log = logging.getLogger("harmony.dashboard")
-EVENT_CHECK = 0.25  # seconds between looks at the view's change counter
-EVENT_IDLE = 2.0  # a change event at least this often: heartbeat ages move on
+EVENT_CHECK = 0.1  # seconds between looks at the view's change counter (a comparison of two integers)
+EVENT_IDLE = 2.0  # a change event at least this often: heartbeat ages and online/offline move with time
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Dashboard:
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
 
 
-class Unavailable(Exception):
+class Unavailable(HarmonyError):
     """NATS is unreachable: the action was not tried."""
 
 

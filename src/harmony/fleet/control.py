@@ -79,7 +79,8 @@ class FleetView:
     """A live view of device states and heartbeats, kept current by two watches.
 
     ``everything``: also the registered devices, their info and the rollouts (what a controller and its
-    dashboard show). ``changes`` counts every update delivered, so a reader can tell whether anything moved.
+    dashboard show). ``changes`` counts updates of states, devices, info, rollouts and desired state (not
+    heartbeats), so a reader can tell whether anything but time moved.
     """
 
     def __init__(self, bus: FleetBus, *, offline_after: float, everything: bool = False) -> None:
@@ -114,7 +115,8 @@ class FleetView:
         async def on_beat(u: KvUpdate) -> None:
             if u.value is not None:
                 self.beats[u.key] = (Heartbeat.from_bytes(u.value), u.stored_at)
-                self.changes += 1  # not ``changed``: a beat never settles a wave (online-ness is read per look)
+                # neither ``changed`` nor ``changes``: a beat never settles a wave (online-ness is read per look),
+                # and readers that show heartbeat ages refresh them on their own clock
 
         async def on_device(u: KvUpdate) -> None:
             if u.value is None:
@@ -149,7 +151,7 @@ class FleetView:
             elif u.value is not None:
                 beat = ControllerBeat.from_bytes(u.value)
                 self.controllers[beat.controller] = (beat, u.stored_at)
-            self.changes += 1  # renewals and beats: frequent, and they never settle a wave
+            # renewals and beats: frequent, and they never settle a wave (not counted in ``changes`` either)
 
         handlers: list[tuple[str, UpdateHandler]] = [(STATE, on_state), (HEARTBEAT, on_beat)]
         if self.everything:
