@@ -185,3 +185,9 @@ def test_generated_names_and_paths_never_crash_a_command(runner: CliRunner, name
         assert result.exit_code in (0, 1, 2), (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
         assert "Traceback" not in result.output and "unexpected" not in result.output, (args, result.output)
+
+
+def test_wait_and_no_wait_together_are_a_usage_error(env: dict[str, str]) -> None:
+    result = harmony(env, "apply", "examples.hello_deploy", "--yes", "--wait", "1", "--no-wait")
+    assert result.returncode == 2
+    assert "exclude each other" in result.stderr and "unexpected" not in result.stderr

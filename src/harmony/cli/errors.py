@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from typer.exceptions import TyperException
 
 from harmony.cli.loading import describe_validation_error
 from harmony.cli.signals import Interrupted
@@ -66,7 +67,7 @@ def guarded[**P](fn: Callable[P, None]) -> Callable[P, None]:
         except KeyboardInterrupt:
             stderr.print("interrupted", highlight=False)
             sys.exit(130)
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException, SystemExit):
+        except (typer.Exit, typer.Abort, TyperException, click.exceptions.ClickException, SystemExit):
             raise
         except Exception as e:
             if DEBUG:
