@@ -138,6 +138,7 @@ class Journal:
         self._db.close()
 
     def _write(self, what: str, sql: str, params: tuple[object, ...]) -> None:
+        params = _storable(params)
         attempts = 1 if self.problems else _WRITE_ATTEMPTS
         for attempt in range(attempts):
             try:
@@ -211,7 +212,7 @@ class Journal:
 
     def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
         try:
-            return self._db.execute(sql, params).fetchall()
+            return self._db.execute(sql, _storable(params)).fetchall()
         except sqlite3.Error as e:
             raise JournalError(self.path, _why(e)) from e
 
@@ -238,6 +239,11 @@ class Journal:
             (rows[0][0],),
         )
         return _run(rows[0]).model_copy(update={"results": tuple(_result(r) for r in results)})
+
+
+def _storable(params: tuple[object, ...]) -> tuple[object, ...]:
+    """Text from outside (an undecodable argument or path) may hold lone surrogates SQLite cannot take."""
+    return tuple(p.encode("utf-8", "backslashreplace").decode() if isinstance(p, str) else p for p in params)
 
 
 def _why(e: BaseException) -> str:
