@@ -39,6 +39,7 @@ from harmony.infra.daemon import read_pid, start_daemon, stop_daemon
 from harmony.infra.local_process import run_local
 from harmony.infra.model_comment import embed, extract
 from harmony.infra.programs import DNSMASQ
+from harmony.infra.state_files import write_atomic
 
 ARCH_CODES = {"bios": (0,), "uefi-x64": (7, 9), "uefi-arm64": (11,)}
 
@@ -266,7 +267,7 @@ class Dnsmasq:
         path = self._tftp / name
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, content)
+            write_atomic(path, content)
         except OSError as e:
             raise DnsmasqError(f"boot file {name}", e.strerror or str(e)) from e
 
@@ -308,7 +309,7 @@ class Dnsmasq:
             d.mkdir(parents=True, exist_ok=True)
         main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces)
         if not self._conf.exists() or self._conf.read_text() != main:
-            _atomic_write(self._conf, main.encode())
+            write_atomic(self._conf, main.encode())
 
     async def _put_fragment(self, name: str, text: str | None) -> None:
         subject = name.removesuffix(".conf")
@@ -333,7 +334,7 @@ class Dnsmasq:
         if text is None:
             path.unlink(missing_ok=True)
         else:
-            _atomic_write(path, text.encode())
+            write_atomic(path, text.encode())
         return before
 
     async def _ensure_running(self) -> None:
@@ -360,17 +361,11 @@ class Dnsmasq:
 
     def _mark_loaded(self) -> None:
         texts = {p.name: p.read_text() for p in sorted(self._fragments.glob("*.conf"))}
-        _atomic_write(self._loaded, self._digest(texts).encode())
+        write_atomic(self._loaded, self._digest(texts).encode())
 
 
 def _restore(path: Path, before: str | None) -> None:
     if before is None:
         path.unlink(missing_ok=True)
     else:
-        _atomic_write(path, before.encode())
-
-
-def _atomic_write(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(content)
-    tmp.replace(path)
+        write_atomic(path, before.encode())

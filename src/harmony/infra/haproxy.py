@@ -43,6 +43,7 @@ from harmony.infra.daemon import poll_until, read_pid, start_daemon, stop_daemon
 from harmony.infra.local_process import run_local
 from harmony.infra.model_comment import embed, extract
 from harmony.infra.programs import HAPROXY
+from harmony.infra.state_files import write_atomic
 
 
 class HaproxyError(LoadBalancerError):
@@ -273,8 +274,8 @@ class Haproxy:
         await asyncio.to_thread(self._write_marked, self._file(new.name), render_frontend(new))
 
     def _write_marked(self, path: Path, text: str) -> None:
-        _atomic_write(path, text)
-        _atomic_write(self._loaded, _digest(self._texts()))
+        write_atomic(path, text)
+        write_atomic(self._loaded, _digest(self._texts()))
 
     async def _change(self, files: dict[str, str | None], *, subject: str) -> None:
         """Stage, validate with ``haproxy -c``, write, then start or hitlessly reload."""
@@ -294,7 +295,7 @@ class Haproxy:
 
     def _stage(self, files: dict[str, str | None]) -> Path:
         self._confd.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self._confd / "00-global.cfg", render_global(self.state_dir))
+        write_atomic(self._confd / "00-global.cfg", render_global(self.state_dir))
         staged = Path(tempfile.mkdtemp(prefix="haproxy-check-", dir=self.state_dir))
         for path in self._confd.glob("*.cfg"):
             shutil.copy(path, staged / path.name)
@@ -311,7 +312,7 @@ class Haproxy:
             if text is None:
                 self._file(name).unlink(missing_ok=True)
             else:
-                _atomic_write(self._file(name), text)
+                write_atomic(self._file(name), text)
 
     async def _reload_or_start(self, subject: str) -> None:
         if read_pid(self._pid_file) is None:
@@ -350,7 +351,7 @@ class Haproxy:
 
         if not await poll_until(socket_ready, timeout=10):
             raise HaproxyError(subject, "HAProxy's runtime socket did not appear")
-        await asyncio.to_thread(lambda: _atomic_write(self._loaded, _digest(self._texts())))
+        await asyncio.to_thread(lambda: write_atomic(self._loaded, _digest(self._texts())))
 
     async def _master(self, command: str) -> str:
         """A master CLI command, retried while the master is re-executing (connection refused)."""
@@ -419,9 +420,3 @@ def _digest(texts: dict[str, str]) -> str:
     for name, text in sorted(texts.items()):
         h.update(f"\0{name}\0{text}".encode())
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -41,6 +41,7 @@ from harmony.domain.capabilities.firewall import (
 from harmony.domain.errors import FirewallError, FirewallRolledBack
 from harmony.infra.local_process import run_local
 from harmony.infra.programs import IP, NFT, SH
+from harmony.infra.state_files import write_atomic
 
 type Probe = Callable[[Endpoint], Awaitable[str | None]]
 """Try to reach an endpoint; ``None`` when reachable, else why not."""
@@ -250,7 +251,7 @@ class Nftables:
         async with self._lock:
             previous = await self._saved_table()
             backup = self.state_dir / "rollback.nft"
-            await asyncio.to_thread(_write_text, backup, previous)
+            await asyncio.to_thread(write_atomic, backup, previous)
             timer = await self._arm_rollback(backup)
             settled = False  # the live ruleset is either confirmed or back to the previous one
             try:
@@ -298,10 +299,7 @@ class Nftables:
             raise NftablesError("rollback timer", e.strerror or str(e)) from e
 
     def _write_policy(self, policy: FirewallPolicy) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_file.with_name(".firewall.json.tmp")
-        tmp.write_text(policy.model_dump_json(indent=2))
-        tmp.replace(self._state_file)
+        write_atomic(self._state_file, policy.model_dump_json(indent=2))
 
     async def _saved_table(self) -> str:
         """An ``nft -f`` script that puts the table back exactly as it is now (or removes it)."""
@@ -325,13 +323,6 @@ async def _disarm(timer: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(timer.pid, signal.SIGKILL)
     await timer.wait()
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 async def tcp_probe(endpoint: Endpoint, *, netns: str | None, timeout: float = 3.0) -> str | None:

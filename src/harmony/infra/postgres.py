@@ -27,6 +27,7 @@ from harmony.domain.capabilities.postgres import PostgreSQLState, RoleState, Ser
 from harmony.domain.errors import PostgreSQLError
 from harmony.domain.values import Port
 from harmony.infra.programs import INITDB, IP, PG_BASEBACKUP, PG_BIN, PG_CTL, PG_REWIND, POSTGRES, SETPRIV, Program
+from harmony.infra.state_files import write_atomic
 
 _CONF = "harmony.conf"
 
@@ -339,12 +340,8 @@ class PostgresInstance:
                 os.chown(self.data_dir.parent, owner.pw_uid, owner.pw_gid)
 
     def _write_owned(self, path: Path, text: str) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        if os.geteuid() == 0:
-            owner = pwd.getpwnam(self.run_as)
-            os.chown(tmp, owner.pw_uid, owner.pw_gid)
-        os.replace(tmp, path)
+        owner = pwd.getpwnam(self.run_as) if os.geteuid() == 0 else None
+        write_atomic(path, text, mode=0o600, owner=(owner.pw_uid, owner.pw_gid) if owner else None)
 
     def _bin(self, program: Program) -> str:
         """``program`` from this instance's ``bin_dir`` (``MissingProgramError`` naming its package if absent)."""
