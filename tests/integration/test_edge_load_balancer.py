@@ -20,7 +20,8 @@ from harmony.domain.values import IPv4Address, Port
 from harmony.maestro import Maestro
 from harmony.modules.load_balancer import LoadBalancing
 from harmony.topology.edge_router import EdgeRouter
-from tests.fixtures.edge import HttpBackend, Load, free_port, get
+from tests.fixtures.edge import HttpBackend, Load, get
+from tests.fixtures.ports import free_port
 
 N = ResourceName
 WEB = N("web")
