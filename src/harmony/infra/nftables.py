@@ -232,7 +232,7 @@ cat > "$d/.new.nft"
 nft -c -f "$d/.new.nft"
 echo "$g" > "$d/generation"
 echo "$g" > "$d/pending"
-setsid -f sh -c "$rollback" rollback "$d" "$g" "$w" </dev/null >/dev/null 2>&1
+setsid -f sh -c "$rollback" rollback "$d" "$g" "$w" </dev/null >/dev/null 2>&1 9>&-
 if ! nft -f "$d/.new.nft"; then rm -f "$d/pending"; exit 3; fi
 rm -f "$d/rollback-$((g - 20)).nft"
 echo "generation $g$settled"
