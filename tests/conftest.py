@@ -19,6 +19,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.failover_netns",
     "tests.fixtures.podman",
     "tests.fixtures.nats_fleet",
+    "tests.fixtures.fleet_controller",
     "tests.fixtures.netns",
     "tests.fixtures.app_host",
     "tests.fixtures.edge",

@@ -86,7 +86,7 @@ def test_check_reports_a_type_error_at_its_line_and_loads_nothing(tmp_path: Path
     )
     result = harmony("check", str(bad))
     assert result.returncode == 1
-    assert f"{bad}:7: error:" in result.stdout
+    assert f"{bad}:7: error [type_error]" in result.stdout
     assert '"Literal[\'10.0.0.5\']" is not assignable to "IPv4Address"' in result.stdout
     assert "nothing was loaded or run" in result.stderr
     assert not marker.exists()
@@ -186,7 +186,7 @@ def test_an_invalid_value_names_field_value_and_expectation(tmp_path: Path, root
     result = harmony("apply", str(bad), "--yes")
     assert result.returncode == 1
     assert "badmode_deploy.py:12:" in result.stderr
-    assert "ManagedFile.mode: 32767 is not valid: Input should be less than or equal to 4095" in result.stderr
+    assert "ManagedFile.mode: 32767 is not valid; expected less than or equal to 4095" in result.stderr
     assert list(root.iterdir()) == []
     assert journal_rows(journal_path)[0][:2] == ("apply", "failure")
 

@@ -60,7 +60,11 @@ async def test_the_registry_serves_over_tls_from_the_site_ca_and_a_second_apply_
     push_pid = read_pid(site.host.registry.state_dir / "push.pid")
     assert pull_pid is not None and push_pid is not None
     os.kill(push_pid, signal.SIGKILL)
-    assert await poll_until(lambda: read_pid(site.host.registry.state_dir / "push.pid") is None, timeout=10)
+
+    async def push_gone() -> bool:
+        return read_pid(site.host.registry.state_dir / "push.pid") is None
+
+    assert await poll_until(push_gone, timeout=10)
     (crashed,) = await score.interpret().plan(site.host)
     assert crashed.diff == "push endpoint: stopped -> running\n"
     assert (await score.interpret().apply(site.host, [crashed])).ok

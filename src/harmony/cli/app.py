@@ -13,7 +13,10 @@ from rich.table import Table
 from harmony.cli import agent as agent_cli
 from harmony.cli import alerts as alerts_cli
 from harmony.cli import config as config_cli
-from harmony.cli import errors
+from harmony.cli import (
+    errors,
+    fleet_serve,  # registers `fleet serve` on `fleet`
+)
 from harmony.cli import fleet as fleet_cmd
 from harmony.cli import lb as lb_cli
 from harmony.cli import run as run_cmd
@@ -48,6 +51,7 @@ def _options(
 app.add_typer(agent_cli.agent_app)
 app.add_typer(agent_cli.failover_app)
 app.add_typer(fleet_cmd.fleet, name="fleet")
+assert fleet_serve.serve is not None  # imported for its registration on `fleet`
 app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")
@@ -73,9 +77,17 @@ JournalPath = Annotated[
 
 @app.command()
 @guarded
-def check(deploy: Deploy, as_json: AsJson = False) -> None:
-    """Type-check the deployment (pyright, strict), then load and validate it without touching anything."""
-    check_deployment(deploy, as_json=as_json)
+def check(
+    deploy: Deploy,
+    as_json: AsJson = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail the check too.")] = False,
+    daemons: Annotated[
+        bool, typer.Option("--daemons/--no-daemons", help="Run haproxy -c, dnsmasq --test, nft -c where installed.")
+    ] = True,
+) -> None:
+    """Everything knowable before touching a machine: types (pyright, strict), every Score's values, the
+    Scores against each other, and the daemons' own offline validators. Touches nothing."""
+    check_deployment(deploy, as_json=as_json, strict=strict, daemons=daemons)
 
 
 @app.command()

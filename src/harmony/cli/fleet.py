@@ -32,7 +32,9 @@ from harmony.domain.score import AnyScore, Score, score_adapter
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, Identity
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
-from harmony.fleet.rollout import Strategy
+from harmony.fleet.exporter import export_rollouts
+from harmony.fleet.metrics import RolloutMetrics
+from harmony.fleet.rollout import Rollout, Strategy
 from harmony.fleet.status import DeploymentStatus
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
@@ -269,7 +271,11 @@ def deploy(
     home: Home = DEFAULT_HOME,
     as_json: AsJson = False,
 ) -> None:
-    """Roll a Score out to the devices matching the selector, wave by wave, halting on failures."""
+    """Roll a Score out to the devices matching the selector, wave by wave, halting on failures.
+
+    When a `harmony fleet serve` controller is active it drives the rollout; this command records it and
+    follows it.
+    """
     strategy = Strategy(canary=canary, waves=waves, failure_threshold=threshold, wave_timeout=wave_timeout)
     score = _load_score(score_file, attr)
 
@@ -288,11 +294,21 @@ def deploy(
 
 
 async def _drive(control: FleetControl, deployment: str, *, as_json: bool) -> None:
+    """Drive the rollout here, or, when a `fleet serve` controller is active, follow it while it drives."""
+    served = await control.active_controller()
+    if served is not None and not as_json:
+        console.print(f"controller {served.get('controller')} drives it; following (Ctrl-C leaves it running)")
+
+    async def run(progress: Callable[[DeploymentStatus], None] | None) -> Rollout:
+        if served is None:
+            return await control.drive(deployment, on_progress=progress)
+        return await control.follow(deployment, on_progress=progress)
+
     if as_json:
-        final = await control.drive(deployment)
+        final = await run(None)
     else:
         with Live(console=console, refresh_per_second=4) as live:
-            final = await control.drive(deployment, on_progress=lambda s: live.update(status_table(s)))
+            final = await run(lambda s: live.update(status_table(s)))
             live.update(status_table(await control.status(deployment)))
     status = await control.status(deployment)
     if as_json:
@@ -301,6 +317,33 @@ async def _drive(control: FleetControl, deployment: str, *, as_json: bool) -> No
         console.print(f"\nrollout {final.phase}: {final.reason}")
     if final.phase in ("halted", "aborted"):
         raise typer.Exit(1)
+
+
+@fleet.command(name="metrics")
+@guarded
+def metrics_(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Serve /metrics on this port.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between reads of the rollouts.")] = 5.0,
+    home: Home = DEFAULT_HOME,
+) -> None:
+    """Serve the control side's metrics (rollout progress, halted rollouts) until SIGTERM or Ctrl-C."""
+
+    async def go() -> None:
+        control = await _control(home)
+        metrics = RolloutMetrics()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        listening = metrics.endpoint.start(port=port, host=host)
+        console.print(f"fleet metrics on http://{host}:{listening}/metrics")
+        try:
+            await export_rollouts(control, metrics, interval=interval, stop=stop)
+        finally:
+            metrics.endpoint.stop()
+            await control.close()
+
+    _run(go())
 
 
 def status_table(s: DeploymentStatus) -> Table:

@@ -11,6 +11,7 @@ from typing import cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from harmony.cli.hosts_run import host_plan_text, run_on_group
@@ -29,6 +30,7 @@ from harmony.maestro.journal import Journal
 from harmony.maestro.runner import Confirm, Maestro, RunReport, ScoreResult
 
 console = Console()
+stderr = Console(stderr=True)
 
 
 def select[S: AnyScore](scores: Sequence[S], pattern: str | None) -> list[S]:
@@ -92,6 +94,8 @@ def run(
         try:
             loaded = load(spec)
             by_host = select_on_hosts(loaded.deployment.by_host(), pattern)
+            for warning in loaded.deployment.findings():  # errors stopped the load; what is left only warns
+                stderr.print(f"[yellow]{escape(str(warning))}[/]", highlight=False, soft_wrap=True)
         except HarmonyError as e:
             _journal_failed_start(journal, spec, mode, e)
             raise
@@ -144,7 +148,6 @@ def run(
 
 def _warn_incomplete(journal: Journal) -> None:
     if journal.problems:
-        stderr = Console(stderr=True)
         stderr.print(
             Text.assemble(
                 ("warning: ", "bold yellow"),

@@ -61,7 +61,8 @@ class Finding:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}: " if self.file else ""
-        return f"{where}{self.severity} [{self.rule}] {self.score}: {self.field}: {self.message}"
+        subject = "".join(f"{part}: " for part in (self.score, self.field) if part)
+        return f"{where}{self.severity} [{self.rule}] {subject}{self.message}"
 
 
 class InconsistentDeploymentError(DeploymentError):
@@ -142,7 +143,11 @@ def _paths(claims: Owned[PathClaim]) -> Iterable[Finding]:
                     f"{path!r} is also managed by {first_score.name}; expected one Score per path "
                     "(each apply would undo the other)",
                 )
-    parents = {path: owners[0] for path, owners in by_path.items() if owners[0][1].kind in ("symlink", "file")}
+    parents = {
+        path: next(o for o in owners if o[1].kind in ("symlink", "file"))
+        for path, owners in by_path.items()
+        if any(o[1].kind in ("symlink", "file") for o in owners)
+    }
     for s, c in claims:
         for ancestor in c.path.parents:
             owner = parents.get(str(ancestor))

@@ -3,8 +3,10 @@
 ``FleetControl`` is what ``harmony fleet …`` calls. A rollout's record lives in KV, so ``pause``, ``resume``
 and ``abort`` from another process take effect at the driver's next look (every ``poll`` seconds); the
 driver writes with compare-and-set, so it never overwrites such a decision. ``drive`` runs until the
-rollout is done, halted, paused or aborted; ``resume`` drives it again. Not guaranteed: two drivers of the
-same rollout at once make progress but may report twice.
+rollout is done, halted, paused or aborted; ``resume`` drives it again. Each wave is released by one
+compare-and-set that also records who released it (``Rollout.starts``), so two drivers of the same rollout
+(a CLI and ``harmony fleet serve``, or two controllers) never release a wave twice. The always-on driver is
+``harmony.fleet.controller``.
 """
 
 from __future__ import annotations
@@ -15,33 +17,43 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harmony.domain.errors import InvalidValueError, KeyValueConflict
+from harmony.domain.errors import InvalidValueError, KeyValueConflict, KeyValueUnavailable
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.score import AnyScore, score_adapter
+from harmony.fleet.lease import LEASE_KEY, ControllerBeat, Lease
 from harmony.fleet.records import (
     BUCKETS,
     COMMANDS,
+    CONTROLLER,
+    CONTROLLER_STATUS,
     DESIRED,
     DEVICES,
     HEARTBEAT,
+    INFO,
     ROLLOUTS,
     STATE,
     DeploymentState,
+    DeviceInfo,
     DeviceRecord,
     Heartbeat,
     check_token,
     version_of,
 )
-from harmony.fleet.rollout import Rollout, RolloutPhase, Strategy, matches, plan_waves, wave_verdict
+from harmony.fleet.rollout import Rollout, RolloutPhase, Strategy, WaveStart, matches, plan_waves, wave_verdict
 from harmony.fleet.status import DeploymentStatus, aggregate, is_online
-from harmony.infra.nats_fleet import BusOptions, FleetBus, KvUpdate, NoResponders, Watch
+from harmony.infra.nats_fleet import BusOptions, FleetBus, KvUpdate, NoResponders, UpdateHandler, Watch
 from harmony.modules.application.application import Application
 from harmony.modules.application.container import Container
 
 LOGS_MAX_LINES = 500
+
+type Progress = Callable[[DeploymentStatus], None]
+type Step = Literal["idle", "wait", "released", "halted", "done", "conflict"]
+"""What one ``advance`` did: ``idle`` the rollout is not running; ``conflict`` another writer came first."""
 
 
 class DeviceOffline(NoResponders):
@@ -64,28 +76,88 @@ class DeviceOverview(BaseModel):
 
 
 class FleetView:
-    """A live view of device states and heartbeats, kept current by two watches."""
+    """A live view of device states and heartbeats, kept current by two watches.
 
-    def __init__(self, bus: FleetBus, *, offline_after: float) -> None:
+    ``everything``: also the registered devices, their info and the rollouts (what a controller and its
+    dashboard show). ``changes`` counts updates of states, devices, info, rollouts and desired state (not
+    heartbeats), so a reader can tell whether anything but time moved.
+    """
+
+    def __init__(self, bus: FleetBus, *, offline_after: float, everything: bool = False) -> None:
         self._bus = bus
         self.offline_after = offline_after
+        self.everything = everything
         self.states: dict[str, dict[str, DeploymentState]] = {}  # deployment -> device -> state
         self.beats: dict[str, tuple[Heartbeat, datetime]] = {}
+        self.devices: dict[str, DeviceRecord] = {}
+        self.info: dict[str, DeviceInfo] = {}
+        self.rollouts: dict[str, tuple[Rollout, datetime]] = {}  # deployment -> (record, stored at)
+        self.controllers: dict[str, tuple[ControllerBeat, datetime]] = {}
+        self.desired: dict[str, dict[str, str]] = {}  # device -> deployment -> desired version
+        self.lease: tuple[Lease, datetime] | None = None
         self._watches: list[Watch] = []
         self.changed = asyncio.Event()
+        self.changes = 0
+
+    def _touch(self) -> None:
+        self.changes += 1
+        self.changed.set()
 
     async def start(self) -> None:
         async def on_state(u: KvUpdate) -> None:
             device, _, deployment = u.key.partition(".")
             if u.value is not None:
                 self.states.setdefault(deployment, {})[device] = DeploymentState.from_bytes(u.value)
-            self.changed.set()
+            else:
+                self.states.get(deployment, {}).pop(device, None)
+            self._touch()
 
         async def on_beat(u: KvUpdate) -> None:
             if u.value is not None:
                 self.beats[u.key] = (Heartbeat.from_bytes(u.value), u.stored_at)
+                # neither ``changed`` nor ``changes``: a beat never settles a wave (online-ness is read per look),
+                # and readers that show heartbeat ages refresh them on their own clock
 
-        self._watches = [await self._bus.watch(STATE, ">", on_state), await self._bus.watch(HEARTBEAT, ">", on_beat)]
+        async def on_device(u: KvUpdate) -> None:
+            if u.value is None:
+                self.devices.pop(u.key, None)
+            else:
+                self.devices[u.key] = DeviceRecord.from_bytes(u.value)
+            self._touch()
+
+        async def on_info(u: KvUpdate) -> None:
+            if u.value is not None:
+                self.info[u.key] = DeviceInfo.from_bytes(u.value)
+                self._touch()
+
+        async def on_rollout(u: KvUpdate) -> None:
+            if u.value is None:
+                self.rollouts.pop(u.key, None)
+            else:
+                self.rollouts[u.key] = (Rollout.from_bytes(u.value), u.stored_at)
+            self._touch()
+
+        async def on_desired(u: KvUpdate) -> None:
+            device, _, deployment = u.key.partition(".")
+            if u.value is None:
+                self.desired.get(device, {}).pop(deployment, None)
+            else:
+                self.desired.setdefault(device, {})[deployment] = version_of(u.value)
+            self._touch()
+
+        async def on_controller(u: KvUpdate) -> None:
+            if u.key == LEASE_KEY:
+                self.lease = (Lease.from_bytes(u.value), u.stored_at) if u.value is not None else None
+            elif u.value is not None:
+                beat = ControllerBeat.from_bytes(u.value)
+                self.controllers[beat.controller] = (beat, u.stored_at)
+            # renewals and beats: frequent, and they never settle a wave (not counted in ``changes`` either)
+
+        handlers: list[tuple[str, UpdateHandler]] = [(STATE, on_state), (HEARTBEAT, on_beat)]
+        if self.everything:
+            handlers += [(DEVICES, on_device), (INFO, on_info), (ROLLOUTS, on_rollout), (DESIRED, on_desired)]
+            handlers.append((CONTROLLER, on_controller))
+        self._watches = [await self._bus.watch(bucket, ">", handler) for bucket, handler in handlers]
         await asyncio.gather(*(w.replayed.wait() for w in self._watches))
 
     async def stop(self) -> None:
@@ -236,51 +308,103 @@ class FleetControl:
         return rollout
 
     async def drive(self, deployment: str, *, on_progress: Callable[[DeploymentStatus], None] | None = None) -> Rollout:
-        """Release waves until the rollout is done, halted, paused or aborted; the final record."""
-        view = await self.live_view()
-        while True:
-            rollout, revision = await self.rollout(deployment)
-            if rollout.phase != "running":
-                return rollout
-            if rollout.next_wave:
-                verdict, why, rollout, revision = await self._settle(deployment, view, on_progress)
-                if rollout.phase != "running":
-                    return rollout
-                if verdict == "halt":
-                    return await self._write(rollout.model_copy(update={"phase": "halted", "reason": why}), revision)
-            if rollout.next_wave >= len(rollout.waves):
-                done = rollout.model_copy(update={"phase": "done", "reason": "every wave settled"})
-                return await self._write(done, revision)
-            wave = rollout.waves[rollout.next_wave]
-            released = rollout.model_copy(update={"next_wave": rollout.next_wave + 1})
-            try:
-                await self._write(released, revision)
-            except KeyValueConflict:
-                continue  # paused or aborted meanwhile: look again
-            payload = rollout.desired.encode()
-            await asyncio.gather(*(self.bus.put(DESIRED, f"{device}.{deployment}", payload) for device in wave))
+        """Release waves until the rollout is done, halted, paused or aborted; the final record.
 
-    async def _settle(
-        self, deployment: str, view: FleetView, on_progress: Callable[[DeploymentStatus], None] | None
-    ) -> tuple[str, str, Rollout, int]:
-        started = time.monotonic()
-        rollout, revision = await self.rollout(deployment)
-        read_at = time.monotonic()
+        A wave's time is counted from when this driver first saw it in flight (a restarted driver gives a
+        wave more time, never less).
+        """
+        view = await self.live_view()
+        seen: dict[int, float] = {}
+
+        def waited(rollout: Rollout) -> float:
+            return time.monotonic() - seen.setdefault(rollout.next_wave, time.monotonic())
+
+        await self.ensure_released(deployment)
         while True:
-            if time.monotonic() - read_at >= self.poll:  # pause/abort from another process
-                rollout, revision = await self.rollout(deployment)
-                read_at = time.monotonic()
-            states = view.states.get(deployment, {})
-            online = view.online()
+            rollout, step, _ = await self.advance(deployment, view, waited=waited, by="cli")
+            if step in ("idle", "halted", "done"):
+                return rollout
+            if step != "wait":
+                continue  # released a wave, or the record changed meanwhile: look again at once
             if on_progress is not None:
-                on_progress(aggregate(rollout, states, online))
-            verdict, why = wave_verdict(rollout, states, online, waited=time.monotonic() - started)
-            if verdict != "wait" or rollout.phase != "running":
-                return verdict, why, rollout, revision
+                on_progress(aggregate(rollout, view.states.get(deployment, {}), view.online()))
             view.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(view.changed.wait(), self.poll)
             await asyncio.sleep(self.batch)  # let a burst of reports land before looking again
+
+    async def follow(
+        self, deployment: str, *, on_progress: Callable[[DeploymentStatus], None] | None = None
+    ) -> Rollout:
+        """Watch, without driving, until the rollout stops running (a controller drives it); the final record."""
+        view = await self.live_view()
+        while True:
+            rollout, _ = await self.rollout(deployment)
+            if rollout.phase != "running":
+                return rollout
+            if on_progress is not None:
+                on_progress(aggregate(rollout, view.states.get(deployment, {}), view.online()))
+            view.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(view.changed.wait(), self.poll)
+
+    async def advance(
+        self, deployment: str, view: FleetView, *, waited: Callable[[Rollout], float], by: str
+    ) -> tuple[Rollout, Step, str]:
+        """One step of a rollout: wait, halt, finish, or release the next wave; (record, step, why).
+
+        Every change is a compare-and-set on the rollout record read at the start of the step, so a wave is
+        released once however many drivers look at the same time (the loser gets ``conflict``), and a pause
+        or abort from another process is never overwritten. The wave's desired state is written after its
+        release was stored: a driver that dies in between leaves it to ``ensure_released``.
+        """
+        rollout, revision = await self.rollout(deployment)
+        if rollout.phase != "running":
+            return rollout, "idle", rollout.reason
+        if rollout.next_wave:
+            verdict, why = wave_verdict(rollout, view.states.get(deployment, {}), view.online(), waited=waited(rollout))
+            if verdict == "wait":
+                return rollout, "wait", why
+            if verdict == "halt":
+                return await self._step(
+                    rollout.model_copy(update={"phase": "halted", "reason": why}), revision, "halted"
+                )
+        if rollout.next_wave >= len(rollout.waves):
+            done = rollout.model_copy(update={"phase": "done", "reason": "every wave settled"})
+            return await self._step(done, revision, "done")
+        wave = rollout.waves[rollout.next_wave]
+        number = rollout.next_wave + 1
+        released = rollout.model_copy(
+            update={"next_wave": number, "starts": (*rollout.starts, WaveStart(wave=number, by=by))}
+        )
+        after, step, why = await self._step(released, revision, "released")
+        if step == "released":
+            payload = rollout.desired.encode()
+            await asyncio.gather(*(self.bus.put(DESIRED, f"{device}.{deployment}", payload) for device in wave))
+            why = f"wave {number}/{len(rollout.waves)} released to {len(wave)} device(s) by {by}"
+        return after, step, why
+
+    async def ensure_released(self, deployment: str) -> int:
+        """Write the desired state of every device of an already released wave that lacks it; how many.
+
+        What a driver that took over does first: its predecessor may have died between storing a wave's
+        release and writing the wave's desired state. Devices that hold it already are not written again.
+        """
+        rollout, _ = await self.rollout(deployment)
+        if rollout.phase != "running" or not rollout.next_wave:
+            return 0
+        payload = rollout.desired.encode()
+        found = await self.bus.snapshot(DESIRED, f"*.{deployment}")
+        missing = [d for d in rollout.released if (u := found.get(f"{d}.{deployment}")) is None or u.value != payload]
+        await asyncio.gather(*(self.bus.put(DESIRED, f"{device}.{deployment}", payload) for device in missing))
+        return len(missing)
+
+    async def _step(self, rollout: Rollout, revision: int, step: Step) -> tuple[Rollout, Step, str]:
+        try:
+            await self._write(rollout, revision)
+        except KeyValueConflict:
+            return rollout, "conflict", "the rollout record changed meanwhile (pause, abort or another driver)"
+        return rollout, step, rollout.reason
 
     async def _write(self, rollout: Rollout, revision: int) -> Rollout:
         await self.bus.put(ROLLOUTS, rollout.deployment, rollout.to_bytes(), expected_revision=revision)
@@ -338,6 +462,15 @@ class FleetControl:
             reply = await self.bus.request(subject, json.dumps(dict(args)).encode(), timeout=timeout)
         except NoResponders as e:
             raise DeviceOffline(device) from e
+        answer: dict[str, object] = json.loads(reply)
+        return answer
+
+    async def active_controller(self, *, timeout: float = 1.0) -> dict[str, object] | None:
+        """What the active ``harmony fleet serve`` says of itself, or ``None`` when no controller answers."""
+        try:
+            reply = await self.bus.request(CONTROLLER_STATUS, b"{}", timeout=timeout)
+        except KeyValueUnavailable:  # nobody listens (NoResponders), or no answer in time
+            return None
         answer: dict[str, object] = json.loads(reply)
         return answer
 

@@ -7,6 +7,8 @@
     fleet_state         <device>.<deployment>       device       DeploymentState
     fleet_info          <device>                    device       DeviceInfo
     fleet_heartbeat     <device>                    device       Heartbeat (a few dozen bytes)
+    fleet_controller    lease                       controllers  Lease: which `fleet serve` drives rollouts
+    fleet_controller    beat.<controller>           controller   ControllerBeat (each controller's own clock)
 
 The desired state is the Score itself, not an envelope: a device validates it with ``score_adapter()``. Its
 version is the first 12 hex digits of the SHA-256 of those bytes, computed the same way on both sides.
@@ -29,8 +31,10 @@ ROLLOUTS = "fleet_rollouts"
 STATE = "fleet_state"
 INFO = "fleet_info"
 HEARTBEAT = "fleet_heartbeat"
-BUCKETS = (DEVICES, DESIRED, ROLLOUTS, STATE, INFO, HEARTBEAT)
+CONTROLLER = "fleet_controller"
+BUCKETS = (DEVICES, DESIRED, ROLLOUTS, STATE, INFO, HEARTBEAT, CONTROLLER)
 COMMANDS = "fleet.cmd"  # fleet.cmd.<device>.<verb>
+CONTROLLER_STATUS = "fleet.controller.status"  # answered by the active controller only
 
 _TOKEN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

@@ -37,6 +37,15 @@ class Strategy(BaseModel):
 ALL_AT_ONCE = Strategy()
 
 
+class WaveStart(BaseModel):
+    """Who released wave ``wave`` (1-based): written in the same compare-and-set that moves ``next_wave``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    wave: int
+    by: str
+
+
 class Rollout(Record):
     """One rollout of one version of a deployment; the record the driver and pause/resume/abort share."""
 
@@ -50,6 +59,7 @@ class Rollout(Record):
     phase: RolloutPhase = "running"
     reason: str = ""
     started_at: datetime = Field(default_factory=now)
+    starts: tuple[WaveStart, ...] = Field(default=(), description="one entry per released wave, in order")
 
     @property
     def targets(self) -> tuple[str, ...]:

@@ -309,7 +309,7 @@ class FleetBus:
             raise KeyValueUnavailable(subject, f"no reply within {timeout}s ({type(e).__name__})") from e
         return msg.data
 
-    async def serve(self, subject: str, handler: Callable[[str, bytes], Awaitable[bytes]]) -> Subscription:
+    async def serve(self, subject: str, handler: Callable[[str, bytes], Awaitable[bytes]]) -> Serving:
         """Answer requests on ``subject`` (wildcards allowed) with ``handler(subject, payload)``."""
 
         async def on_msg(msg: Msg) -> None:
@@ -320,7 +320,7 @@ class FleetBus:
                 ):  # the requester gave up or the connection dropped; nothing to tell
                     await msg.respond(reply)
 
-        return await self._nc.subscribe(subject, cb=on_msg)
+        return Serving(await self._nc.subscribe(subject, cb=on_msg))
 
     async def _request(self, subject: str, payload: bytes, *, key: str, headers: dict[str, str] | None = None) -> Msg:
         try:
@@ -334,6 +334,19 @@ class FleetBus:
                 key, f"no acknowledgement within {self.options.timeout}s ({type(e).__name__})"
             ) from e
         return msg
+
+
+class Serving:
+    """Requests being answered on a subject; ``stop`` ends it."""
+
+    def __init__(self, subscription: Subscription) -> None:
+        self._subscription: Subscription | None = subscription
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(nats.errors.Error):  # the connection is gone; so is the subscription
+                await self._subscription.unsubscribe()
+            self._subscription = None
 
 
 class Watch:
