@@ -8,6 +8,7 @@
     │   ├── HostUnreachableError                a host that cannot be connected to (network, refused)
     │   ├── HostAuthError                       a host that rejects our key, or whose host key is unknown
     │   ├── BecomeRefusedError                  sudo refused on a host (no rights, or a password is needed)
+    │   ├── MissingPackageError                 a role's Debian packages are missing and could not be installed
     │   └── TargetBusyError                     another run holds the target's run lock: names that run
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
     ├── MissingProgramError                     a program an adapter runs is not installed: names its package
@@ -37,8 +38,7 @@
         │   ├── ImageNotFoundError              an image reference that is not in the local store
         │   ├── ContainerNotFoundError          no container of that name
         │   ├── ForeignContainerError           a container Harmony did not create: never touched
-        │   ├── ContainerStartError             a container that would not start (port taken, bad mount)
-        │   └── PodmanError                     the podman adapter's own failures
+        │   └── ContainerStartError             a container that would not start (port taken, bad mount)
         ├── RegistryError                       an image registry, or a host pushing to / pulling from one
         │   ├── RegistryUnreachableError        nothing answers at the registry's endpoint
         │   ├── RegistryAuthError               the registry refused this host's account (or its rights)
@@ -53,7 +53,8 @@
             ├── MetricsError                    MetricsCollector, HostMetricsExporter (a rejected rule group)
             └── AlertingError                   AlertRouter (a rejected routing, an unreachable router)
 
-Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
+Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``,
+``PodmanError(ContainerError)``: defined beside their adapter) and
 translate library exceptions at the boundary, so callers catch one type per capability.
 """
 
@@ -86,6 +87,20 @@ class TopologyError(HarmonyError):
     def __init__(self, topology: str, message: str) -> None:
         self.topology = topology
         super().__init__(f"topology {topology}: {message}")
+
+
+class MissingPackageError(TopologyError):
+    """Packages a role needs on its host are not installed, and installing them failed: nothing was configured."""
+
+    def __init__(self, topology: str, packages: Sequence[str], role: str, cause: str) -> None:
+        self.packages = tuple(packages)
+        names = " ".join(packages)
+        super().__init__(
+            topology,
+            f"{role} needs the Debian package(s) {', '.join(packages)}, which are not installed, and installing "
+            f"them failed: {cause}. Nothing was configured; make them installable (apt-get install {names}) "
+            "and apply again",
+        )
 
 
 class InterpretError(HarmonyError):
@@ -260,10 +275,6 @@ class ContainerStartError(ContainerError):
         self.container = container
         self.reason = reason
         super().__init__(f"container {container!r} did not start: {reason}", evidence=evidence)
-
-
-class PodmanError(ContainerError):
-    """A podman command failed in a way no more specific error describes."""
 
 
 class RegistryError(CapabilityError):

@@ -1,0 +1,22 @@
+# mistake: hostname file mode in decimal
+# Every kiosk in the lobby gets its own hostname file and the same packages and user.
+from pathlib import Path, PurePosixPath
+
+from harmony.domain.host_group import HostGroup
+from harmony.domain.values import Hostname
+from harmony.modules.files import ManagedFile
+from harmony.modules.packages import DebianPackage
+from harmony.modules.users import User
+from harmony.topology.linux_host import LinuxHost
+
+KIOSKS = ["k1", "k2", "k3"]
+
+hosts = [LinuxHost.ssh(Hostname(f"{k}.lobby.lan"), known_hosts=Path("known_hosts")) for k in KIOSKS]
+
+deployment = HostGroup(hosts=hosts, parallelism=4).deploy(
+    lambda host: [
+        ManagedFile(path=PurePosixPath("/etc/hostname"), content=f"{host.name}\n", mode=644),
+        DebianPackage(package="chromium"),
+        User(user="kiosk", shell="/bin/bash"),
+    ]
+)
