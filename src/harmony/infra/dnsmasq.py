@@ -48,8 +48,9 @@ class DnsmasqError(DnsError, DhcpError, BootError):
     """dnsmasq refused a configuration, or could not be started or read."""
 
 
-def render_main(state_dir: Path | PurePosixPath, *, port: int, interfaces: Sequence[str]) -> str:
-    """The global configuration: no upstream, no /etc/hosts, fragments from ``conf.d``, TFTP root."""
+def render_main(state_dir: Path | PurePosixPath, *, port: int, interfaces: Sequence[str], tftp: bool = False) -> str:
+    """The global configuration: no upstream, no /etc/hosts, fragments from ``conf.d``; TFTP (port 69) only
+    when ``tftp`` (there are boot files to serve)."""
     lines = [
         "# managed by harmony: global dnsmasq settings",
         f"pid-file={state_dir / 'dnsmasq.pid'}",
@@ -67,8 +68,7 @@ def render_main(state_dir: Path | PurePosixPath, *, port: int, interfaces: Seque
         "log-dhcp",
         "dhcp-match=set:ipxe,175",
         *(f"dhcp-match=set:{arch},option:client-arch,{code}" for arch, codes in ARCH_CODES.items() for code in codes),
-        "enable-tftp",
-        f"tftp-root={state_dir / 'tftp'}",
+        *(["enable-tftp", f"tftp-root={state_dir / 'tftp'}"] if tftp else []),
         *(f"interface={nic}" for nic in interfaces),
         *(["bind-dynamic"] if interfaces else []),
         f"conf-dir={state_dir / 'conf.d'},*.conf",
@@ -265,7 +265,7 @@ class Dnsmasq:
 
     async def put_boot_script(self, script: BootScript) -> None:
         async with self._lock:
-            await self._prepare()
+            await self._make_dirs()
             await self._write(self._tftp / ENTRY_SCRIPT, ENTRY_SCRIPT_CONTENT.encode(), "boot script")
             await self._write(self._tftp / script.path, script.content.encode(), "boot script")
             await self._ensure_running()
@@ -276,7 +276,7 @@ class Dnsmasq:
 
     async def put_boot_file(self, name: BootFileName, content: bytes) -> None:
         async with self._lock:
-            await self._prepare()
+            await self._make_dirs()
             await self._write(self._tftp / name, content, f"boot file {name}")
             await self._ensure_running()
 
@@ -292,45 +292,52 @@ class Dnsmasq:
         """Stop the daemon (tests and teardown); the configuration stays on disk."""
         await (await self._control()).stop(self.daemon)
 
-    async def _snapshot(self) -> tuple[bool, dict[str, str]]:
-        """(the daemon runs and was started with exactly the fragments on disk, the fragments on disk)."""
+    async def _snapshot(self) -> tuple[bool, dict[str, str], bool]:
+        """(the daemon runs and was started with exactly the configuration on disk, the fragments on disk,
+        whether there are boot files to serve) — one round of reads."""
+        boot_dirs = [self._tftp, self._tftp / "ipxe"]
         pids, dirs, loaded = await asyncio.gather(
             self._c.read_pids([self.daemon.pid_file]),
-            self._c.read_directories([self._fragments]),
+            self._c.read_directories([self._fragments, *boot_dirs]),
             self._c.stat_files([self._loaded], with_content=True),
         )
         files = dirs[self._fragments] or {}
         texts = {n: c.decode(errors="replace") for n, c in files.items() if n.endswith(".conf")}
+        tftp = any(dirs[d] for d in boot_dirs)
         marker = loaded[self._loaded].content
         serving = (
             pids[self.daemon.pid_file] is not None
             and dirs[self._fragments] is not None
             and marker is not None
-            and marker.decode(errors="replace") == self._digest(texts)
+            and marker.decode(errors="replace") == self._digest(texts, tftp)
         )
-        return serving, texts
+        return serving, texts, tftp
 
     async def _served(self) -> list[DnsRecordSet | DhcpSubnet]:
-        serving, texts = await self._snapshot()
+        serving, texts, _ = await self._snapshot()
         if not serving:
             return []
         return [m for m in map(parse_fragment, (texts[n] for n in sorted(texts))) if m is not None]
 
-    def _digest(self, fragments: dict[str, str]) -> str:
-        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces)
+    def _digest(self, fragments: dict[str, str], tftp: bool) -> str:
+        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces, tftp=tftp)
         h = hashlib.sha256(main.encode())
         for name, text in sorted(fragments.items()):
             h.update(f"\0{name}\0{text}".encode())
         return h.hexdigest()
 
-    async def _prepare(self) -> None:
+    async def _make_dirs(self) -> None:
         if not self._prepared:
             dirs = [str(d) for d in (self.state_dir, self._fragments, self._tftp, self._tftp / "ipxe")]
             made = await self._c.run_command(["mkdir", "-p", *dirs], timeout=30)
             if not made.ok:
                 raise DnsmasqError(str(self.state_dir), f"cannot create the state directory: {made.stderr.strip()}")
             self._prepared = True
-        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces).encode()
+
+    async def _prepare(self, tftp: bool) -> None:
+        """The directories and the global configuration; TFTP (port 69) only with boot files to serve."""
+        await self._make_dirs()
+        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces, tftp=tftp).encode()
         current = (await self._c.stat_files([self._conf], with_content=True))[self._conf]
         if current.content != main:
             await self._write(self._conf, main, "dnsmasq.conf")
@@ -339,9 +346,9 @@ class Dnsmasq:
         subject = name.removesuffix(".conf")
         path = self._fragments / name
         async with self._lock:
-            serving, texts = await self._snapshot()
+            serving, texts, tftp = await self._snapshot()
             before = texts.get(name)
-            await self._prepare()
+            await self._prepare(tftp)
             await self._set(path, text, subject)
             if before == text and serving:
                 return  # nothing to change, and the daemon already serves it: no restart, no blip
@@ -358,8 +365,12 @@ class Dnsmasq:
             await self._write(path, text.encode(), subject)
 
     async def _ensure_running(self) -> None:
-        if (await self._c.read_pids([self.daemon.pid_file]))[self.daemon.pid_file] is None:
-            await self._start("boot server")
+        serving, _, tftp = await self._snapshot()
+        if serving:
+            return
+        await self._prepare(tftp)  # the first boot file turns TFTP on
+        await (await self._control()).stop(self.daemon)
+        await self._start("boot server")
 
     async def _restart(self, subject: str, path: PurePosixPath, before: str | None) -> None:
         await (await self._control()).stop(self.daemon)
@@ -374,5 +385,5 @@ class Dnsmasq:
         problem = await (await self._control()).start(self.daemon)
         if problem is not None:
             raise DnsmasqError(subject, f"dnsmasq did not start: {problem}")
-        _, texts = await self._snapshot()
-        await self._write(self._loaded, self._digest(texts).encode(), "dnsmasq state")
+        _, texts, tftp = await self._snapshot()
+        await self._write(self._loaded, self._digest(texts, tftp).encode(), "dnsmasq state")
