@@ -12,19 +12,22 @@ from datetime import timedelta
 
 import pytest
 
-from harmony.config.secret import Secret
 from harmony.domain.capabilities.alerting import AlertRouting, Route, WebhookReceiver
 from harmony.domain.capabilities.metrics import (
     AlertRule,
     AlertRuleGroup,
+    AlertRuleTest,
+    ExpectedAlert,
     HostExporterSettings,
     ScrapeJob,
     ScrapeTarget,
+    SeriesInput,
     Severity,
 )
 from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Status
 from harmony.domain.score import Score
+from harmony.domain.secret import Secret
 from harmony.domain.values import IPv4Address
 from harmony.maestro import Maestro
 from harmony.maestro.events import Event
@@ -105,3 +108,23 @@ async def test_invalid_promql_is_rejected_at_plan_time(monitoring_host: Monitori
     assert report.error is not None and "broken" in report.error and "promtool" in report.error
     assert "nothing was applied" in report.error
     assert await monitoring_host.collector_settings() is None  # the server Score of the same run did not run
+
+
+async def test_a_failing_rule_test_fails_the_plan(monitoring_host: MonitoringHost) -> None:
+    wrong = AlertRule(
+        name="Down",
+        expr="up == 0",
+        severity=Severity.WARNING,
+        tests=(  # claims the alert fires while the target is up: promtool test rules disagrees
+            AlertRuleTest(
+                input_series=(SeriesInput(series='up{job="x"}', values="1 1 1"),),
+                eval_time=timedelta(minutes=2),
+                expected=(ExpectedAlert(labels={"job": "x"}),),
+            ),
+        ),
+    )
+    report = await Maestro(monitoring_host).plan(
+        [AlertRules(group=AlertRuleGroup(name=ResourceName("g"), rules=(wrong,)))]
+    )
+    assert report.status is Status.FAILURE
+    assert report.error is not None and "rule tests" in report.error and "Down" in report.error

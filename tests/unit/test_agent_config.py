@@ -99,3 +99,15 @@ def test_reconnect_backoff_is_jittered_and_capped() -> None:
     assert all(0 <= d <= 2.0 for d in delays)
     assert delays[0] <= 0.1
     assert len(set(delays)) == len(delays)
+
+
+def test_metrics_listener_is_optional_and_validated(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD), env={}).metrics is None  # no section: no listener
+    config = load_config(write(tmp_path, GOOD + "\n[metrics]\nport = 9101\n"), env={})
+    assert config.metrics is not None and (config.metrics.port, config.metrics.host) == (9101, "127.0.0.1")
+    overridden = load_config(write(tmp_path, GOOD), env={"HARMONY_AGENT__METRICS__PORT": "9102"})
+    assert overridden.metrics is not None and overridden.metrics.port == 9102
+    again = load_config(write(tmp_path, to_toml(config)), env={})
+    assert again.metrics == config.metrics
+    with pytest.raises(AgentConfigError, match=r"metrics.port = 70000"):
+        load_config(write(tmp_path, GOOD + "\n[metrics]\nport = 70000\n"), env={})

@@ -11,8 +11,8 @@ import pytest
 from pydantic import BaseModel
 
 from harmony.config import MASK, Secret
-from harmony.config.secret import REVEAL, SecretAsTextError
 from harmony.domain.score import score_adapter
+from harmony.domain.secret import REVEAL, SecretAsTextError
 from harmony.modules.files import ManagedFile
 
 CLEAR = "pa55-Word-7781"

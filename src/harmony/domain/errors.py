@@ -4,12 +4,13 @@
     ├── InvalidValueError (also ValueError)      a value that is not what a field expects
     ├── DeploymentError                         a deployment that cannot be loaded or is inconsistent
     │   └── InconsistentDeploymentError         Scores that contradict each other: every finding (domain.consistency)
-    ├── SecretAsTextError (also TypeError)      a Secret used as text (config.secret): it would become its mask
+    ├── SecretAsTextError (also TypeError)      a Secret used as text (domain.secret): it would become its mask
     ├── AgentConfigError                        an agent configuration that cannot work (file, field, value)
     ├── TopologyError                           a topology that cannot get ready
     │   ├── HostUnreachableError                a host that cannot be connected to (network, refused)
     │   ├── HostAuthError                       a host that rejects our key, or whose host key is unknown
     │   ├── BecomeRefusedError                  sudo refused on a host (no rights, or a password is needed)
+    │   ├── MissingPackageError                 a role's Debian packages are missing and could not be installed
     │   └── TargetBusyError                     another run holds the target's run lock: names that run
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
     ├── MissingProgramError                     a program an adapter runs is not installed: names its package
@@ -39,8 +40,7 @@
         │   ├── ImageNotFoundError              an image reference that is not in the local store
         │   ├── ContainerNotFoundError          no container of that name
         │   ├── ForeignContainerError           a container Harmony did not create: never touched
-        │   ├── ContainerStartError             a container that would not start (port taken, bad mount)
-        │   └── PodmanError                     the podman adapter's own failures
+        │   └── ContainerStartError             a container that would not start (port taken, bad mount)
         ├── RegistryError                       an image registry, or a host pushing to / pulling from one
         │   ├── RegistryUnreachableError        nothing answers at the registry's endpoint
         │   ├── RegistryAuthError               the registry refused this host's account (or its rights)
@@ -55,7 +55,8 @@
             ├── MetricsError                    MetricsCollector, HostMetricsExporter (a rejected rule group)
             └── AlertingError                   AlertRouter (a rejected routing, an unreachable router)
 
-Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
+Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``,
+``PodmanError(ContainerError)``: defined beside their adapter) and
 translate library exceptions at the boundary, so callers catch one type per capability.
 """
 
@@ -88,6 +89,20 @@ class TopologyError(HarmonyError):
     def __init__(self, topology: str, message: str) -> None:
         self.topology = topology
         super().__init__(f"topology {topology}: {message}")
+
+
+class MissingPackageError(TopologyError):
+    """Packages a role needs on its host are not installed, and installing them failed: nothing was configured."""
+
+    def __init__(self, topology: str, packages: Sequence[str], role: str, cause: str) -> None:
+        self.packages = tuple(packages)
+        names = " ".join(packages)
+        super().__init__(
+            topology,
+            f"{role} needs the Debian package(s) {', '.join(packages)}, which are not installed, and installing "
+            f"them failed: {cause}. Nothing was configured; make them installable (apt-get install {names}) "
+            "and apply again",
+        )
 
 
 class InterpretError(HarmonyError):
@@ -262,10 +277,6 @@ class ContainerStartError(ContainerError):
         self.container = container
         self.reason = reason
         super().__init__(f"container {container!r} did not start: {reason}", evidence=evidence)
-
-
-class PodmanError(ContainerError):
-    """A podman command failed in a way no more specific error describes."""
 
 
 class RegistryError(CapabilityError):

@@ -12,7 +12,8 @@ How the contract is kept:
   reloads through ``POST /-/reload``, which answers only once the reload succeeded or failed;
 - a rule group is checked by ``promtool check rules`` and its tests by ``promtool test rules`` in a
   temporary directory before its file is written.
-Not guaranteed: a retention change restarts the server (a gap of a few seconds in scraping).
+Not guaranteed: a retention or evaluation-interval change restarts the server (a gap of a few seconds in
+scraping).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -168,9 +170,7 @@ class Prometheus:
 
     async def apply_collector_settings(self, settings: CollectorSettings) -> None:
         previous = await _read(self.state_dir / "settings.json")
-        restart = (
-            previous is not None and _parse(CollectorSettings, previous, "settings").retention != settings.retention
-        )
+        restart = previous is not None and _flags(_parse(CollectorSettings, previous, "settings")) != _flags(settings)
         await self._write_config(settings, await self.scrape_jobs())
         await asyncio.to_thread(write_atomic, self.state_dir / "settings.json", settings.model_dump_json(indent=2))
         if read_pid(self.pid_file) is not None and not restart:
@@ -273,7 +273,7 @@ class Prometheus:
         argv = PROMETHEUS.argv(
             f"--config.file={self.state_dir / 'prometheus.yml'}",
             f"--storage.tsdb.path={self.state_dir / 'data'}",
-            f"--storage.tsdb.retention.time={format_duration(settings.retention)}",
+            *_flags(settings),
             f"--web.listen-address={self.host}:{self.port}",
             "--web.enable-lifecycle",
         )
@@ -286,6 +286,20 @@ class Prometheus:
         )
         if problem is not None:
             raise MetricsError(f"prometheus {self.url}", problem)
+
+
+def _flags(settings: CollectorSettings) -> list[str]:
+    """Settings that are command-line flags (a change restarts the server).
+
+    Firing alerts are resent every evaluation interval (at most every minute, Prometheus's default): an alert
+    that fires right after a start or reload may be evaluated before the alert routers are discovered, and
+    would otherwise reach them only a minute later.
+    """
+    resend = min(settings.evaluation_interval, timedelta(minutes=1))
+    return [
+        f"--storage.tsdb.retention.time={format_duration(settings.retention)}",
+        f"--rules.alert.resend-delay={format_duration(resend)}",
+    ]
 
 
 async def _read(path: Path) -> str | None:

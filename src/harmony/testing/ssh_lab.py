@@ -1,7 +1,8 @@
 """A lab of SSH hosts on this machine: network namespaces, each running its own ``sshd``.
 
 Each lab host is a network namespace ``hm<token><i>`` joined to the root namespace by a veth pair on its
-own /30 (``10.<lab>.<i>.2``), and a private mount namespace in which ``/etc``, ``/root``, ``/home``,
+own /30 (``10.<lab>.<i>.2``, its default route via this machine, so lab hosts reach each other), and a
+private mount namespace in which ``/etc``, ``/root``, ``/home``,
 ``/srv``, ``/var/lib`` (dpkg and apt state, daemon state such as PostgreSQL clusters and podman stores)
 and ``/var/cache/apt`` are copy-on-write overlays, and ``/run`` is an empty directory of the host's own
 (``<dir>/run``): users, packages, files, pid files and sockets of one lab host are not seen by the others,
@@ -31,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harmony.domain.errors import HarmonyError
 from harmony.domain.inventory import Host, Inventory
 from harmony.domain.values import Hostname, Port, ip_address
 from harmony.infra.programs import IP, SH, SSH_KEYGEN, SSHD, UNSHARE
@@ -82,6 +84,10 @@ StrictModes no
 MaxStartups 100:30:200
 Subsystem sftp /usr/lib/openssh/sftp-server
 """
+
+
+class LabError(HarmonyError):
+    """The SSH lab could not be set up: a command failed, or a host's sshd did not come up."""
 
 
 @dataclass
@@ -157,6 +163,8 @@ class SshLab:
             [IP.name, "link", "set", f"hp{self.token}{i}", "name", "eth0"],
             [IP.name, "addr", "add", f"{host.address}/30", "dev", "eth0"],
             [IP.name, "link", "set", "eth0", "up"],
+            # Lab hosts reach each other through this machine (it forwards between the veths).
+            [IP.name, "route", "add", "default", "via", f"10.{subnet}.{i}.1"],
         ):
             _run(*IP.argv("netns", "exec", host.netns, *cmd))
         (host.dir / "sshd_config").write_text(_SSHD_CONFIG.format(address=host.address, dir=host.dir, lab=self.workdir))
@@ -275,7 +283,7 @@ def _cgroup_mounts() -> str:
 def _run(*argv: str) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
+        raise LabError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
 
 
 def _free_subnet() -> int:
@@ -288,13 +296,13 @@ def _wait_for_port(address: str, port: int, host: LabHost, deadline: float = 15.
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if host.process is not None and host.process.poll() is not None:
-            raise RuntimeError(f"sshd of {host.name} exited: {(host.dir / 'sshd.log').read_text()[-2000:]}")
+            raise LabError(f"sshd of {host.name} exited: {(host.dir / 'sshd.log').read_text()[-2000:]}")
         try:
             with socket.create_connection((address, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"sshd of {host.name} not listening on {address}:{port} after {deadline}s")
+    raise LabError(f"sshd of {host.name} not listening on {address}:{port} after {deadline}s")
 
 
 def _kill_namespace_processes(netns: str) -> None:

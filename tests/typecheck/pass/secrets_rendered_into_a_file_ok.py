@@ -3,7 +3,7 @@
 from pathlib import PurePosixPath
 
 from harmony import Deployment
-from harmony.config.secret import Secret
+from harmony.domain.secret import Secret
 from harmony.modules.files import ManagedFile
 from harmony.topology.linux_host import LinuxHost
 

@@ -30,6 +30,10 @@ LAST_PROMOTION = "harmony_failover_last_promotion_timestamp_seconds"
 ROLLOUT_HALTED = "harmony_rollout_halted"
 
 
+_DISK = 'instance="h:9100",mountpoint="/",fstype="ext4"'
+_TMPFS = 'instance="h:9100",mountpoint="/run",fstype="tmpfs"'
+
+
 def _secs(t: timedelta) -> int:
     return max(1, round(t.total_seconds()))
 
@@ -108,6 +112,22 @@ def default_alert_rules(
                 expr=f"{FENCED} == 1",
                 severity=Severity.CRITICAL,
                 annotations={"summary": "{{ $labels.node }} of {{ $labels.cluster }} fenced itself (lost the mesh)"},
+                tests=(
+                    AlertRuleTest(
+                        interval=timedelta(seconds=15),
+                        input_series=(
+                            SeriesInput(series=f'{FENCED}{{cluster="pg",node="a"}}', values="0 1 1"),
+                            SeriesInput(series=f'{FENCED}{{cluster="pg",node="b"}}', values="0 0 0"),
+                        ),
+                        eval_time=timedelta(seconds=30),
+                        expected=(
+                            ExpectedAlert(
+                                labels={"cluster": "pg", "node": "a"},
+                                annotations={"summary": "a of pg fenced itself (lost the mesh)"},
+                            ),
+                        ),
+                    ),
+                ),
             ),
             AlertRule(
                 name="RolloutHalted",
@@ -124,6 +144,24 @@ def default_alert_rules(
                 for_=disk_for,
                 severity=Severity.WARNING,
                 annotations={"summary": "{{ $labels.instance }} {{ $labels.mountpoint }} is more than 90 % full"},
+                tests=(
+                    AlertRuleTest(
+                        interval=timedelta(minutes=1),
+                        input_series=(
+                            SeriesInput(series=f"node_filesystem_avail_bytes{{{_DISK}}}", values="50 5x30"),
+                            SeriesInput(series=f"node_filesystem_size_bytes{{{_DISK}}}", values="100x31"),
+                            SeriesInput(series=f"node_filesystem_avail_bytes{{{_TMPFS}}}", values="1x31"),
+                            SeriesInput(series=f"node_filesystem_size_bytes{{{_TMPFS}}}", values="100x31"),
+                        ),
+                        eval_time=timedelta(minutes=2) + disk_for,
+                        expected=(
+                            ExpectedAlert(
+                                labels={"instance": "h:9100", "mountpoint": "/", "fstype": "ext4"},
+                                annotations={"summary": "h:9100 / is more than 90 % full"},
+                            ),
+                        ),
+                    ),
+                ),
             ),
             AlertRule(
                 name="NodeDown",
