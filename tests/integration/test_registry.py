@@ -56,19 +56,19 @@ async def test_the_registry_serves_over_tls_from_the_site_ca_and_a_second_apply_
     assert change.diff == "password of dev-a changed\n" and "rotated" not in change.diff
 
     # A crashed push daemon is planned back to running; the apply starts it and leaves the pull daemon alone.
-    pull_pid = read_pid(site.host.registry.state_dir / "pull.pid")
-    push_pid = read_pid(site.host.registry.state_dir / "push.pid")
+    pull_pid = read_pid(Path(site.host.registry.state_dir / "pull.pid"))
+    push_pid = read_pid(Path(site.host.registry.state_dir / "push.pid"))
     assert pull_pid is not None and push_pid is not None
     os.kill(push_pid, signal.SIGKILL)
 
     async def push_gone() -> bool:
-        return read_pid(site.host.registry.state_dir / "push.pid") is None
+        return read_pid(Path(site.host.registry.state_dir / "push.pid")) is None
 
     assert await poll_until(push_gone, timeout=10)
     (crashed,) = await score.interpret().plan(site.host)
     assert crashed.diff == "push endpoint: stopped -> running\n"
     assert (await score.interpret().apply(site.host, [crashed])).ok
-    assert read_pid(site.host.registry.state_dir / "pull.pid") == pull_pid
+    assert read_pid(Path(site.host.registry.state_dir / "pull.pid")) == pull_pid
     assert await answers_tls(site.settings.push_endpoint, context)
 
     # Both stopped: both planned back to running, and the apply brings them back.

@@ -30,7 +30,7 @@ from harmony.domain.errors import (
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
 from harmony.domain.names import ResourceName
 from harmony.domain.values import Hostname, Port
-from harmony.infra.registry import describe_changes, registry_config
+from harmony.infra.registry import describe_changes, parse_blob_sizes, parse_manifest_links, registry_config
 from harmony.infra.registry_login import registry_error
 from harmony.infra.site_ca import SiteCA, certificate_names
 from harmony.modules.application import Application, HttpCheck
@@ -237,3 +237,22 @@ def test_the_registry_claims_both_endpoints_so_a_clash_is_found_before_anything_
         ("tcp/127.0.0.1:5000", "settings.pull_port"),
         ("tcp/127.0.0.1:5001", "settings.push_port"),
     ]
+
+
+def test_storage_listings_from_the_registry_host_parse_into_manifests_and_blob_sizes() -> None:
+    h1, h2 = D1.removeprefix("sha256:"), D2.removeprefix("sha256:")
+    links = "\n".join(
+        [
+            f"apps/site/_manifests/revisions/sha256/{h1}/link\t{D1}",
+            f"apps/site/_manifests/revisions/sha256/{h2}/link\t{D2}",
+            f"apps/site/_manifests/tags/live/current/link\t{D2}",
+            f"apps/site/_manifests/tags/2/current/link\t{D2}",
+        ]
+    )
+    assert parse_manifest_links(links) == [
+        StoredManifest(repository="apps/site", digest=D1),
+        StoredManifest(repository="apps/site", digest=D2, tags=("2", "live")),
+    ]
+    assert parse_manifest_links("") == []
+    sizes = f"120 /srv/r/docker/registry/v2/blobs/sha256/11/{h1}\n9 /srv/r/docker/registry/v2/blobs/sha256/22/{h2}\n"
+    assert parse_blob_sizes(sizes) == {h1: 120, h2: 9}
