@@ -37,7 +37,6 @@ from pathlib import Path, PurePosixPath
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harmony.config.secret import Secret  # noqa: E402
 from harmony.domain.capabilities.containers import ImageRef  # noqa: E402
 from harmony.domain.capabilities.registry import (  # noqa: E402
     AccountName,
@@ -47,6 +46,7 @@ from harmony.domain.capabilities.registry import (  # noqa: E402
 )
 from harmony.domain.image_refs import PinnedImage, RepositoryRef, TaggedImage  # noqa: E402
 from harmony.domain.names import ResourceName  # noqa: E402
+from harmony.domain.secret import Secret  # noqa: E402
 from harmony.domain.values import Hostname, Port  # noqa: E402
 from harmony.fleet.control import FleetControl  # noqa: E402
 from harmony.fleet.credentials import FleetHome, Identity  # noqa: E402

@@ -5,13 +5,7 @@ the topology provides; a ``Maestro`` plans and applies Scores and reports an ``O
 topologies and ready-made Scores live in their own packages (``harmony.topology``, ``harmony.modules``).
 """
 
-from harmony.config.model import (
-    ConfigModel,
-    ConfigSection,
-)
-from harmony.config.secret import (
-    Secret,
-)
+from harmony.config.model import ConfigModel, ConfigSection
 from harmony.domain.capabilities import (
     AddressServices,
     AlertRouter,
@@ -103,6 +97,9 @@ from harmony.domain.outcome import (
 from harmony.domain.score import (
     AnyScore,
     Score,
+)
+from harmony.domain.secret import (
+    Secret,
 )
 from harmony.domain.topology import (
     Topology,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harmony.config.secret import REVEAL
 from harmony.domain.score import score_adapter
+from harmony.domain.secret import REVEAL
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.topology.container_host import ContainerHost

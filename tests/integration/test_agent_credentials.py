@@ -18,8 +18,8 @@ import pytest
 
 from harmony.agent.config import AgentConfig, NatsConfig, PostgresConfig, load_config, to_toml
 from harmony.agent.main import resolve_credentials
-from harmony.config.secret import Secret
 from harmony.domain.errors import AgentConfigError, KeyValueAuthError
+from harmony.domain.secret import Secret
 from harmony.infra.nats import NatsKeyValue, NatsOptions
 from tests.fixtures.nats import free_port
 from tests.fixtures.nats_auth import USER, AuthServer

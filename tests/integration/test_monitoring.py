@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import pytest
 
-from harmony.config.secret import Secret
 from harmony.domain.capabilities.alerting import AlertRouting, Route, WebhookReceiver
 from harmony.domain.capabilities.metrics import (
     AlertRule,
@@ -28,6 +27,7 @@ from harmony.domain.capabilities.metrics import (
 from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Status
 from harmony.domain.score import Score
+from harmony.domain.secret import Secret
 from harmony.domain.values import IPv4Address
 from harmony.maestro import Maestro
 from harmony.maestro.events import Event

@@ -12,12 +12,12 @@ from datetime import timedelta
 
 import pytest
 
-from harmony.config.secret import Secret
 from harmony.domain.capabilities.alerting import AlertRouting, EmailReceiver
 from harmony.domain.capabilities.metrics import AlertRule, AlertRuleGroup, ServiceAddress, Severity
 from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Status
 from harmony.domain.score import Score
+from harmony.domain.secret import Secret
 from harmony.domain.values import IPv4Address, Port
 from harmony.maestro import Maestro
 from harmony.maestro.events import Event

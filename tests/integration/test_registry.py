@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from harmony.config.secret import Secret
 from harmony.domain.capabilities.registry import RegistryAccount, RegistryLogin
 from harmony.domain.errors import (
     ImageNotInRegistryError,
@@ -24,6 +23,7 @@ from harmony.domain.errors import (
     RegistryUnreachableError,
 )
 from harmony.domain.image_refs import TaggedImage
+from harmony.domain.secret import Secret
 from harmony.infra.daemon import poll_until, read_pid
 from harmony.infra.registry import answers_tls
 from harmony.infra.site_ca import SiteCA

@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 from harmony.config import MASK, Secret
-from harmony.config.secret import REVEAL
 from harmony.domain.score import score_adapter
+from harmony.domain.secret import REVEAL
 from harmony.modules.files import ManagedFile
 
 CLEAR = "pa55-Word-7781"

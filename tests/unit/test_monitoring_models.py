@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from harmony.config.secret import MASK, Secret
 from harmony.domain.capabilities.alerting import (
     AlertRouting,
     EmailReceiver,
@@ -31,6 +30,7 @@ from harmony.domain.deployment import validate_order
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.inventory import Host, Inventory
 from harmony.domain.names import ResourceName
+from harmony.domain.secret import MASK, Secret
 from harmony.domain.values import Hostname, IPv4Address, Port
 from harmony.infra.alertmanager import mask, parse_alerts, render_config, secrets_of
 from harmony.infra.prometheus import render_rule_file, render_targets

@@ -10,7 +10,6 @@ import pytest
 from cryptography import x509
 from pydantic import ValidationError
 
-from harmony.config.secret import Secret
 from harmony.domain.capabilities.containers import ImageRef
 from harmony.domain.capabilities.registry import (
     AccountName,
@@ -29,6 +28,7 @@ from harmony.domain.errors import (
 )
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
 from harmony.domain.names import ResourceName
+from harmony.domain.secret import Secret
 from harmony.domain.values import Hostname, Port
 from harmony.infra.registry import describe_changes, parse_blob_sizes, parse_manifest_links, registry_config
 from harmony.infra.registry_login import registry_error

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 import harmony.modules
 from harmony import DeploymentError, Interpret, ManagedFiles, Score
-from harmony.config.secret import MASK, Secret
 from harmony.domain.capabilities.alerting import AlertRouting, Route, WebhookReceiver
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef
 from harmony.domain.capabilities.metrics import ScrapeJob, ScrapeTarget, Severity
@@ -22,6 +21,7 @@ from harmony.domain.capabilities.registry import AccountName, RegistryAccount, R
 from harmony.domain.image_refs import PinnedImage, TaggedImage
 from harmony.domain.names import ResourceName
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
+from harmony.domain.secret import MASK, Secret
 from harmony.domain.values import Hostname, Port
 from harmony.modules.application import Application, BusyboxImage, Container, Exposure, HttpCheck
 from harmony.modules.commands import Command

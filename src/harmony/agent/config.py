@@ -26,8 +26,8 @@ from typing import Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harmony.config.secret import MASK, Secret
 from harmony.domain.errors import AgentConfigError, InvalidValueError
+from harmony.domain.secret import MASK, Secret
 from harmony.infra.programs import PG_BIN
 
 ENV_PREFIX = "HARMONY_AGENT__"

@@ -12,9 +12,9 @@ from harmony.agent.config import AgentConfig
 from harmony.agent.daemon import Agent
 from harmony.agent.local_postgres import AgentPostgres
 from harmony.config.model import ConfigModel, ConfigSection
-from harmony.config.secret import Secret
 from harmony.config.wiring import namespace, resolver
 from harmony.domain.errors import KeyValueUnavailable
+from harmony.domain.secret import Secret
 from harmony.infra.nats import EmbeddedNats, NatsKeyValue, NatsOptions
 from harmony.infra.postgres import PostgresInstance
 

@@ -22,10 +22,10 @@ from rich.markup import escape
 from harmony.cli.daemon_check import DaemonCheck, check_daemons
 from harmony.cli.loading import LoadedDeployment, load, locate
 from harmony.cli.typecheck import run_pyright
-from harmony.config.secret import REVEAL
 from harmony.domain.consistency import Finding, InconsistentDeploymentError
 from harmony.domain.errors import ConfigError, DeploymentError
 from harmony.domain.score import AnyScore, score_adapter
+from harmony.domain.secret import REVEAL
 
 console = Console()
 _LOCATED = re.compile(r"^(?P<file>[^\s:][^:]*\.py):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)

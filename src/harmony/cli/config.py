@@ -21,11 +21,11 @@ from rich.table import Table
 
 from harmony.cli.errors import guarded
 from harmony.config import transfer, wiring
-from harmony.config.model import Namespace, Setting, check_key
-from harmony.config.secret import MASK, Secret
+from harmony.config.model import Setting
 from harmony.config.sources import Found, Source, StoreSource
-from harmony.config.store import ConfigStore, Entry, Plain, Value
+from harmony.domain.config_store import ConfigStore, Entry, Namespace, Plain, Value, check_key
 from harmony.domain.errors import ConfigError, MissingConfigError
+from harmony.domain.secret import MASK, Secret
 
 config_app = typer.Typer(help="Settings of a deployment per environment, in the embedded store (or --team).")
 secret_app = typer.Typer(help="Secrets of a deployment per environment: masked, encrypted at rest, never on argv.")

@@ -13,9 +13,9 @@ Scores can use ``Secret`` without pulling in any store. ``load_config`` and the 
 adapters from ``harmony.infra``, are in ``harmony.config.wiring``.
 """
 
-from harmony.config.model import ConfigModel, ConfigSection, Namespace
+from harmony.config.model import ConfigModel, ConfigSection
 from harmony.config.resolve import Resolver
-from harmony.config.secret import MASK, Secret
-from harmony.config.store import ConfigStore, Entry
+from harmony.domain.config_store import ConfigStore, Entry, Namespace
+from harmony.domain.secret import MASK, Secret
 
 __all__ = ["MASK", "ConfigModel", "ConfigSection", "ConfigStore", "Entry", "Namespace", "Resolver", "Secret"]

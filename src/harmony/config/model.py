@@ -9,17 +9,13 @@ value comes from a source at run time ("state in the store"), never from the rep
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from harmony.config.secret import Secret
-from harmony.domain.errors import InvalidValueError
-
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_KEY = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+from harmony.domain.config_store import check_key
+from harmony.domain.secret import Secret
 
 
 class ConfigModel(BaseModel):
@@ -32,29 +28,6 @@ class ConfigSection(BaseModel):
     """A group of settings inside a ``ConfigModel`` (``database``, ``api``): its field name prefixes the keys."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-@dataclass(frozen=True)
-class Namespace:
-    """Where a deployment's values live: one namespace per deployment and environment."""
-
-    deployment: str
-    environment: str = "default"
-
-    def __post_init__(self) -> None:
-        for field, value in (("deployment", self.deployment), ("environment", self.environment)):
-            if not _NAME.match(value):
-                raise InvalidValueError(field, value, "1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit")
-
-    def __str__(self) -> str:
-        return f"{self.deployment}/{self.environment}"
-
-
-def check_key(key: str) -> str:
-    """A dotted setting key (``database.password``), or ``InvalidValueError``."""
-    if not _KEY.match(key):
-        raise InvalidValueError("key", key, "dot-separated names of a-z, 0-9, '_' and '-' (database.password)")
-    return key
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import getpass
 import os
 import sys
 
-from harmony.config.model import Namespace, Setting
+from harmony.config.model import Setting
+from harmony.domain.config_store import Namespace
 
 
 def interactive() -> bool:

@@ -16,11 +16,11 @@ from typing import Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from harmony.config.model import Namespace, Setting, nest, settings_of
-from harmony.config.secret import MASK, Secret
+from harmony.config.model import Setting, nest, settings_of
 from harmony.config.sources import Found, Source
-from harmony.config.store import ConfigStore, Plain
+from harmony.domain.config_store import ConfigStore, Namespace, Plain
 from harmony.domain.errors import ConfigTypeError, MissingConfigError
+from harmony.domain.secret import MASK, Secret
 
 PROMPT_ATTEMPTS = 3
 

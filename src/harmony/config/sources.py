@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, cast
 
-from harmony.config.model import Namespace, Setting
-from harmony.config.store import ConfigStore, Value
+from harmony.config.model import Setting
+from harmony.domain.config_store import ConfigStore, Namespace, Value
 from harmony.domain.errors import ConfigError
 
 ENV_PREFIX = "HARMONY_CONFIG_"

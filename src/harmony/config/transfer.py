@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
-from harmony.config.model import Namespace, check_key
-from harmony.config.secret import Secret
-from harmony.config.store import ConfigStore, Plain, Value
+from harmony.domain.config_store import ConfigStore, Namespace, Plain, Value, check_key
 from harmony.domain.errors import ConfigError
+from harmony.domain.secret import Secret
 
 
 class ExportEntry(BaseModel):

@@ -24,13 +24,12 @@ from pathlib import Path
 import platformdirs
 from pydantic import BaseModel
 
-from harmony.config.model import Namespace
 from harmony.config.prompt import TerminalPrompt, interactive
 from harmony.config.resolve import Resolver
-from harmony.config.secret import Secret
 from harmony.config.sources import EnvSource, FileSource, Source, StoreSource
-from harmony.config.store import ConfigStore
+from harmony.domain.config_store import ConfigStore, Namespace
 from harmony.domain.errors import ConfigError
+from harmony.domain.secret import Secret
 from harmony.infra.embedded_store import EmbeddedStore
 
 EMBEDDED_HOW = "`harmony {verb} set {key} -d {deployment} -e {environment}`"

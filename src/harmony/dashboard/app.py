@@ -67,7 +67,7 @@ class Dashboard:
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
 
 
-class Unavailable(Exception):
+class Unavailable(HarmonyError):
     """NATS is unreachable: the action was not tried."""
 
 

@@ -6,10 +6,12 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
+from harmony.domain.errors import HarmonyError
+
 MAX_FORM = 16 * 1024
 
 
-class FormError(Exception):
+class FormError(HarmonyError):
     """A malformed form: HTTP 400 naming ``field`` (``status`` 413 for a body that is too large)."""
 
     def __init__(self, field: str, message: str, *, status: int = 400) -> None:

@@ -37,8 +37,7 @@
         │   ├── ImageNotFoundError              an image reference that is not in the local store
         │   ├── ContainerNotFoundError          no container of that name
         │   ├── ForeignContainerError           a container Harmony did not create: never touched
-        │   ├── ContainerStartError             a container that would not start (port taken, bad mount)
-        │   └── PodmanError                     the podman adapter's own failures
+        │   └── ContainerStartError             a container that would not start (port taken, bad mount)
         ├── RegistryError                       an image registry, or a host pushing to / pulling from one
         │   ├── RegistryUnreachableError        nothing answers at the registry's endpoint
         │   ├── RegistryAuthError               the registry refused this host's account (or its rights)
@@ -53,7 +52,8 @@
             ├── MetricsError                    MetricsCollector, HostMetricsExporter (a rejected rule group)
             └── AlertingError                   AlertRouter (a rejected routing, an unreachable router)
 
-Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``) and
+Adapters derive their own errors from the capability's error (``HaproxyError(LoadBalancerError)``,
+``PodmanError(ContainerError)``: defined beside their adapter) and
 translate library exceptions at the boundary, so callers catch one type per capability.
 """
 
@@ -260,10 +260,6 @@ class ContainerStartError(ContainerError):
         self.container = container
         self.reason = reason
         super().__init__(f"container {container!r} did not start: {reason}", evidence=evidence)
-
-
-class PodmanError(ContainerError):
-    """A podman command failed in a way no more specific error describes."""
 
 
 class RegistryError(CapabilityError):

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from harmony.config.secret import Secret
 from harmony.domain.errors import InvalidValueError
+from harmony.domain.secret import Secret
 from harmony.fleet.records import COMMANDS, DESIRED, HEARTBEAT, INFO, STATE, check_token
 
 ACCOUNT = "FLEET"

@@ -69,7 +69,7 @@ type DeviceScore = Container | Application
 """What a device agent runs: a container, or (on a device with a load balancer and DNS) an application."""
 
 
-class Rejected(Exception):
+class Rejected(HarmonyError):
     """A desired-state entry this device will not run; the message says why."""
 
 

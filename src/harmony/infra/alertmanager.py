@@ -26,7 +26,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harmony.config.secret import MASK, REVEAL, Secret
 from harmony.domain.capabilities.alerting import (
     AlertRouting,
     EmailReceiver,
@@ -38,6 +37,7 @@ from harmony.domain.capabilities.alerting import (
 )
 from harmony.domain.capabilities.metrics import format_duration
 from harmony.domain.errors import AlertingError
+from harmony.domain.secret import MASK, REVEAL, Secret
 from harmony.domain.values import Port
 from harmony.infra.daemon import read_pid, spawn_daemon, stop_daemon
 from harmony.infra.http_api import HttpCallError, answers, http_call

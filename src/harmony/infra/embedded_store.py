@@ -23,10 +23,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from harmony.config.model import Namespace, check_key
-from harmony.config.secret import Secret
-from harmony.config.store import Entry, Plain, Value
+from harmony.domain.config_store import Entry, Namespace, Plain, Value, check_key
 from harmony.domain.errors import CorruptEntryError, StoreConflictError, StoreKeyFileError
+from harmony.domain.secret import Secret
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (

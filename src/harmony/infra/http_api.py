@@ -6,8 +6,10 @@ import asyncio
 import urllib.error
 import urllib.request
 
+from harmony.domain.errors import CapabilityError
 
-class HttpCallError(Exception):
+
+class HttpCallError(CapabilityError):
     """No answer, or an error status; ``status`` is ``None`` when nothing answered."""
 
     def __init__(self, url: str, status: int | None, detail: str) -> None:

@@ -28,9 +28,9 @@ from nats.aio.client import Client, Server
 from nats.js import api
 from nats.js.client import JetStreamContext
 
-from harmony.config.secret import Secret
 from harmony.domain.capabilities.key_value import Entry
 from harmony.domain.errors import KeyValueAuthError, KeyValueConflict, KeyValueError, KeyValueUnavailable
+from harmony.domain.secret import Secret
 from harmony.infra.programs import NATS_SERVER
 
 MAX_HISTORY = 64  # the most revisions per key a NATS KV bucket keeps

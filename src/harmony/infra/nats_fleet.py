@@ -36,8 +36,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import api
 
-from harmony.config.secret import Secret
 from harmony.domain.errors import KeyValueAuthError, KeyValueConflict, KeyValueError, KeyValueUnavailable
+from harmony.domain.secret import Secret
 from harmony.infra.nats import EmbeddedNats, backoff_delay, is_refusal
 
 KV_OPERATION = "KV-Operation"

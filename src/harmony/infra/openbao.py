@@ -20,9 +20,7 @@ import hvac
 import hvac.exceptions
 import requests
 
-from harmony.config.model import Namespace, check_key
-from harmony.config.secret import Secret
-from harmony.config.store import Entry, Plain, Value
+from harmony.domain.config_store import Entry, Namespace, Plain, Value, check_key
 from harmony.domain.errors import (
     ConfigStoreError,
     CorruptEntryError,
@@ -31,6 +29,7 @@ from harmony.domain.errors import (
     StoreSealedError,
     StoreUnreachableError,
 )
+from harmony.domain.secret import Secret
 
 
 @dataclass(frozen=True)

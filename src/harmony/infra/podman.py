@@ -39,17 +39,22 @@ from harmony.domain.capabilities.containers import (
 from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import (
     CommandError,
+    ContainerError,
     ContainerNotFoundError,
     ContainerStartError,
     ForeignContainerError,
     ImageNotFoundError,
-    PodmanError,
 )
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
 from harmony.infra.connector import Connector
 from harmony.infra.local_connector import LocalConnector
 from harmony.infra.programs import CATATONIT, ENV, PODMAN, RUNC
 from harmony.infra.registry_login import registry_error, remote_login_files
+
+
+class PodmanError(ContainerError):
+    """A podman command failed in a way no more specific error describes."""
+
 
 CONTAINERS_CONF = f"""\
 [containers]

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harmony.domain.errors import HarmonyError
 from harmony.domain.inventory import Host, Inventory
 from harmony.domain.values import Hostname, Port, ip_address
 from harmony.infra.programs import IP, SH, SSH_KEYGEN, SSHD, UNSHARE
@@ -82,6 +83,10 @@ StrictModes no
 MaxStartups 100:30:200
 Subsystem sftp /usr/lib/openssh/sftp-server
 """
+
+
+class LabError(HarmonyError):
+    """The SSH lab could not be set up: a command failed, or a host's sshd did not come up."""
 
 
 @dataclass
@@ -275,7 +280,7 @@ def _cgroup_mounts() -> str:
 def _run(*argv: str) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
+        raise LabError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
 
 
 def _free_subnet() -> int:
@@ -288,13 +293,13 @@ def _wait_for_port(address: str, port: int, host: LabHost, deadline: float = 15.
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if host.process is not None and host.process.poll() is not None:
-            raise RuntimeError(f"sshd of {host.name} exited: {(host.dir / 'sshd.log').read_text()[-2000:]}")
+            raise LabError(f"sshd of {host.name} exited: {(host.dir / 'sshd.log').read_text()[-2000:]}")
         try:
             with socket.create_connection((address, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"sshd of {host.name} not listening on {address}:{port} after {deadline}s")
+    raise LabError(f"sshd of {host.name} not listening on {address}:{port} after {deadline}s")
 
 
 def _kill_namespace_processes(netns: str) -> None:

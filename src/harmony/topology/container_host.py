@@ -20,7 +20,7 @@ from harmony.domain.capabilities.files import FileState
 from harmony.domain.capabilities.load_balancer import LoadBalancer
 from harmony.domain.capabilities.probes import ProbeResult
 from harmony.domain.capabilities.registry import RegistryLogin
-from harmony.domain.errors import PodmanError, RegistryAuthError, TopologyError
+from harmony.domain.errors import RegistryAuthError, TopologyError
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
 from harmony.domain.topology import RunLock
 from harmony.domain.values import IPAddress, Port
@@ -28,7 +28,7 @@ from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.net_probe import NetProbe
-from harmony.infra.podman import Podman
+from harmony.infra.podman import Podman, PodmanError
 from harmony.infra.run_lock import LocalRunLock
 from harmony.infra.skopeo import Skopeo
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harmony.config.secret import Secret
+from harmony.domain.secret import Secret
 from harmony.infra.nats import NatsOptions
 
 options = NatsOptions(servers=["nats://127.0.0.1:4222"], user="agent", password=Secret("hunter2"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harmony.config.secret import Secret
 from harmony.domain.capabilities.registry import AccountName, RegistryAccount
+from harmony.domain.secret import Secret
 
 account = RegistryAccount(user=AccountName("ci"), password=Secret("hunter2"))

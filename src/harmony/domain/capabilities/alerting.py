@@ -23,10 +23,10 @@ from typing import Annotated, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harmony.config.secret import Secret
 from harmony.domain.capabilities.metrics import Duration, LabelName, Labels, ServiceAddress, Severity
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.names import ResourceName
+from harmony.domain.secret import Secret
 
 _URL = r"^https?://[^\s@/]+(/[^\s]*)?$"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")

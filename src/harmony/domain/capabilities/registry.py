@@ -30,9 +30,9 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harmony.config.secret import Secret
 from harmony.domain.capabilities.containers import ImageInfo, ImageRef
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
+from harmony.domain.secret import Secret
 from harmony.domain.values import IPAddress, Port, ValidatedStr
 
 _USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")

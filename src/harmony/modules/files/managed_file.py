@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
-from harmony.config.secret import Secret
 from harmony.domain.capabilities.files import FileState, ManagedFiles
 from harmony.domain.change import Change, text_diff
 from harmony.domain.claims import AccountUse, Claim, PathClaim, PathKind
@@ -22,6 +21,7 @@ from harmony.domain.errors import InvalidValueError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
+from harmony.domain.secret import Secret
 
 
 def _octal_mode(mode: int) -> int:
