@@ -47,8 +47,9 @@ class DnsmasqError(DnsError, DhcpError, BootError):
     """dnsmasq refused a configuration, or could not be started or read."""
 
 
-def render_main(state_dir: Path, *, port: int, interfaces: Sequence[str]) -> str:
-    """The global configuration: no upstream, no /etc/hosts, fragments from ``conf.d``, TFTP root."""
+def render_main(state_dir: Path, *, port: int, interfaces: Sequence[str], tftp: bool = False) -> str:
+    """The global configuration: no upstream, no /etc/hosts, fragments from ``conf.d``; TFTP (port 69) only
+    when ``tftp`` (there are boot files to serve)."""
     lines = [
         "# managed by harmony: global dnsmasq settings",
         f"pid-file={state_dir / 'dnsmasq.pid'}",
@@ -66,8 +67,7 @@ def render_main(state_dir: Path, *, port: int, interfaces: Sequence[str]) -> str
         "log-dhcp",
         "dhcp-match=set:ipxe,175",
         *(f"dhcp-match=set:{arch},option:client-arch,{code}" for arch, codes in ARCH_CODES.items() for code in codes),
-        "enable-tftp",
-        f"tftp-root={state_dir / 'tftp'}",
+        *(["enable-tftp", f"tftp-root={state_dir / 'tftp'}"] if tftp else []),
         *(f"interface={nic}" for nic in interfaces),
         *(["bind-dynamic"] if interfaces else []),
         f"conf-dir={state_dir / 'conf.d'},*.conf",
@@ -297,7 +297,7 @@ class Dnsmasq:
         return self._loaded.read_text() == self._digest(texts)
 
     def _digest(self, fragments: dict[str, str]) -> str:
-        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces)
+        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces, tftp=self._tftp_used())
         h = hashlib.sha256(main.encode())
         for name, text in sorted(fragments.items()):
             h.update(f"\0{name}\0{text}".encode())
@@ -306,7 +306,7 @@ class Dnsmasq:
     def _prepare(self) -> None:
         for d in (self.state_dir, self._fragments, self._tftp):
             d.mkdir(parents=True, exist_ok=True)
-        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces)
+        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces, tftp=self._tftp_used())
         if not self._conf.exists() or self._conf.read_text() != main:
             _atomic_write(self._conf, main.encode())
 
@@ -336,9 +336,17 @@ class Dnsmasq:
             _atomic_write(path, text.encode())
         return before
 
+    def _tftp_used(self) -> bool:
+        """A host that serves no boot files does not listen on TFTP's port 69."""
+        return self._tftp.is_dir() and any(p.is_file() for p in self._tftp.rglob("*"))
+
     async def _ensure_running(self) -> None:
         if read_pid(self._pid_file) is None:
             await asyncio.to_thread(self._prepare)
+            await self._start("boot server")
+        elif not await asyncio.to_thread(self._serving_files):  # the first boot file turns TFTP on
+            await asyncio.to_thread(self._prepare)
+            await stop_daemon(self._pid_file)
             await self._start("boot server")
 
     async def _restart(self, subject: str, path: Path, before: str | None) -> None:
