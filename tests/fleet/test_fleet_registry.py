@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from harmony.domain.capabilities.containers import ContainerName, ContainerSpec
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.names import ResourceName
 from harmony.domain.values import Hostname, Port
@@ -23,7 +24,7 @@ from harmony.fleet.credentials import FleetHome
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats_fleet import FleetNatsServer
-from harmony.modules.application import Application, HttpCheck
+from harmony.modules.application import Application, Container, HttpCheck
 from harmony.modules.application.application import APP_LABEL
 from harmony.modules.application.exposure import Exposure
 from harmony.modules.registry import RegistryGarbageCollection
@@ -164,3 +165,43 @@ async def test_new_image_versions_roll_out_through_the_registry_and_a_registry_o
     outcome = await gc.interpret().apply(site.host, await gc.interpret().plan(site.host))
     assert outcome.ok, outcome
     assert {m.digest for m in await site.host.stored_manifests()} == {v2.digest, v3.digest}
+
+
+def worker(image: PinnedImage) -> Container:
+    spec = ContainerSpec(
+        name=ContainerName("reg-worker"), image=image, command=("httpd", "-f", "-p", "8080", "-h", "/www")
+    )
+    return Container(spec=spec, stop_grace=0.5)
+
+
+async def test_a_container_pinned_to_a_registry_image_is_pulled_and_kept_running_when_the_registry_is_down(
+    site_registry: Site,
+    build_host: ContainerHost,
+    registry_devices: RegistryDevices,
+    tmp_path: Path,
+    fleet_home: FleetHome,
+    fleet_server: FleetNatsServer,
+    fleet_control: FleetControl,
+) -> None:
+    site, control = site_registry, fleet_control
+    v1, v2 = [await publish(site, build_host, site_image(site, tmp_path, body=f"worker v{n}\n")) for n in (1, 2)]
+    for device in DEVICES:
+        await control.register(device, {"name": device})
+    await registry_devices.start(fleet_home, fleet_server)
+    host = registry_devices.hosts["dev-b"]
+
+    await control.deploy("worker", worker(v1), selector={"name": "dev-b"}, strategy=ALL_AT_ONCE)
+    done = await control.drive("worker")
+    assert done.phase == "done", done.reason
+    running = await host.inspect_container("reg-worker")
+    assert running is not None and running.running and running.image == v1
+
+    await site.host.stop_registry()
+    rollout = await control.deploy("worker", worker(v2), selector={"name": "dev-b"}, strategy=ALL_AT_ONCE)
+    halted = await control.drive("worker")
+    assert halted.phase == "halted", halted.reason
+    state = await state_of(control, "dev-b", "worker")
+    assert state is not None and state.version == rollout.version and state.phase == "failed"
+    assert "image pull failed" in state.message and "the current container keeps running" in state.message
+    still = await host.inspect_container("reg-worker")
+    assert still is not None and still.running and still.id == running.id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -193,7 +194,7 @@ async def test_conflicting_or_rejected_changes_leave_the_running_proxy_alone(
         await loopback_router.remove_backend(WEB, N("green"))
 
     # Someone drops a broken file next to ours: `haproxy -c` rejects the next change before any reload.
-    confd = loopback_router.haproxy.state_dir / "haproxy.d"
+    confd = Path(loopback_router.haproxy.state_dir / "haproxy.d")
     (confd / "zz-by-hand.cfg").write_text("frontend by_hand\n    bind 127.0.0.1:notaport\n")
     before = (confd / "fe-web.cfg").read_text()
     with pytest.raises(LoadBalancerError, match="HAProxy rejected the configuration"):

@@ -14,7 +14,7 @@ from harmony.domain.capabilities.firewall import FirewallPolicy
 from harmony.domain.capabilities.load_balancer import Backend, BackendHealth, Frontend, HealthCheck
 from harmony.domain.names import ResourceName
 from harmony.domain.values import Hostname, IPv4Address, IPv4Network, IPv6Address, MacAddress, Port
-from harmony.infra.dnsmasq import parse_fragment, parse_leases, render_record_set, render_subnet
+from harmony.infra.dnsmasq import parse_fragment, parse_leases, render_main, render_record_set, render_subnet
 from harmony.infra.haproxy import only_states_differ, parse_frontend, parse_stat, render_frontend
 from harmony.infra.nftables import layout, parse_ruleset, render
 
@@ -256,3 +256,11 @@ def test_render_is_one_transaction_replacing_the_table() -> None:
         in script
     )
     assert '    iifname "br0" oifname "eth0" masquerade comment "m1 masquerade lan -> wan"' in script
+
+
+def test_dnsmasq_listens_on_tftp_only_when_there_is_something_to_boot() -> None:
+    state = Path("/var/lib/harmony/dnsmasq")
+    without = render_main(state, port=5353, interfaces=("lo",))
+    assert "enable-tftp" not in without and "tftp-root" not in without
+    with_boot = render_main(state, port=5353, interfaces=("lo",), tftp=True)
+    assert "enable-tftp" in with_boot.splitlines() and f"tftp-root={state / 'tftp'}" in with_boot.splitlines()

@@ -29,17 +29,17 @@ class AgentPostgres:
 
     async def health(self, *, timeout: float) -> LocalHealth:
         inst = self.instance
-        if not inst.initialized():
+        if not await inst.initialized():
             return LocalHealth(role="absent")
         if inst.child is None or inst.child.returncode is not None:
-            return LocalHealth(role="stopped", standby_configured=inst.standby_configured())
+            return LocalHealth(role="stopped", standby_configured=await inst.standby_configured())
         try:
             recovery, receiving, streaming, sync = await inst.health(timeout=timeout)
         except PostgreSQLError:
-            return LocalHealth(role="unreachable", standby_configured=inst.standby_configured())
+            return LocalHealth(role="unreachable", standby_configured=await inst.standby_configured())
         return LocalHealth(
             role="standby" if recovery else "primary",
-            standby_configured=inst.standby_configured(),
+            standby_configured=await inst.standby_configured(),
             receiving=receiving,
             streaming_standbys=streaming,
             sync_standbys=sync,
@@ -80,13 +80,13 @@ class AgentPostgres:
 
     async def follow(self, primary: ServerEndpoint) -> None:
         """Point a stopped standby at ``primary`` (no rewind needed: it never left its timeline)."""
-        self.instance.write_conf(synchronous_standby=None, primary=primary)
+        await self.instance.write_conf(synchronous_standby=None, primary=primary)
 
     async def rejoin(self, primary: ServerEndpoint) -> str:
         """Turn this (former primary's) data into a standby of ``primary``: ``pg_rewind``, else re-clone with
         ``pg_basebackup`` (e.g. the WAL the rewind needs is gone). Returns how, for the journal."""
         await self.instance.stop(mode="fast")
-        if not self.instance.initialized():
+        if not await self.instance.initialized():
             await self.instance.clone_from(primary)
             return "re-cloned with pg_basebackup (no data directory)"
         try:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harmony.agent.config import load_config
 from harmony.agent.history import failover_history
@@ -71,10 +72,12 @@ def status(config: ConfigFile, as_json: AsJson = False, decisions: int = 10) -> 
     table.add_column("field")
     table.add_column("value")
     for key, value in current.model_dump().items():
-        table.add_row(key, str(value))
+        table.add_row(Text(key), Text(str(value)))
     console.print(table)
     for d in recent:
-        console.print(f"[dim]{d.get('at')}[/] {d.get('action')}: {d.get('reason')}", highlight=False)
+        console.print(
+            Text.assemble((str(d.get("at")), "dim"), f" {d.get('action')}: {d.get('reason')}"), highlight=False
+        )
 
 
 @failover_app.command("history")
@@ -99,5 +102,5 @@ def history(config: ConfigFile, as_json: AsJson = False, limit: int = 200) -> No
     for col in ("rev", "stored at (store clock)", "kind", "node", "what"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r["revision"]), str(r["stored_at"]), str(r["kind"]), str(r["node"]), str(r["summary"]))
+        table.add_row(*(Text(str(r[k])) for k in ("revision", "stored_at", "kind", "node", "summary")))
     console.print(table)

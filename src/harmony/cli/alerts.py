@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harmony.cli.errors import guarded
 from harmony.infra.alertmanager import fetch_alerts
@@ -33,13 +34,14 @@ def alerts(
         print(json.dumps([a.model_dump(mode="json") for a in found]))
         return
     if not found:
-        console.print(f"no alerts at {where}")
+        console.print(f"no alerts at {where}", markup=False, highlight=False)
         return
-    table = Table(title=f"alerts at {where}", title_justify="left")
+    table = Table(title=Text(f"alerts at {where}"), title_justify="left")
     for column in ("alert", "severity", "state", "since", "labels", "summary"):
         table.add_column(column)
     for a in found:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()) if k not in ("alertname", "severity"))
         since = a.starts_at.strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(a.name, a.severity or "", a.state, since, labels, a.annotations.get("summary", ""))
+        cells = (a.name, a.severity or "", a.state, since, labels, a.annotations.get("summary", ""))
+        table.add_row(*(Text(c) for c in cells))
     console.print(table)

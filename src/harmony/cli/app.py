@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harmony.cli import agent as agent_cli
 from harmony.cli import alerts as alerts_cli
@@ -162,12 +163,12 @@ def list_(deploy: Deploy, as_json: AsJson = False) -> None:
     if as_json:
         print(json.dumps({"topology": deployment.topology.name, "scores": rows}))
         return
-    table = Table(title=f"{loaded.name} on {deployment.topology.name}", title_justify="left")
+    table = Table(title=Text(f"{loaded.name} on {deployment.topology.name}"), title_justify="left")
     for col in (("host",) if per_host else ()) + ("score", "kind", "depends on"):
         table.add_column(col)
     for r in rows:
         host = (str(r["host"]),) if per_host else ()
-        table.add_row(*host, str(r["score"]), str(r["kind"]), ", ".join(r["depends_on"]))
+        table.add_row(*(Text(c) for c in (*host, str(r["score"]), str(r["kind"]), ", ".join(r["depends_on"]))))
     console.print(table)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ import typer
 from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harmony.cli.errors import guarded
 from harmony.config import transfer, wiring
@@ -26,6 +26,7 @@ from harmony.config.sources import Found, Source, StoreSource
 from harmony.domain.config_store import ConfigStore, Entry, Namespace, Plain, Value, check_key
 from harmony.domain.errors import ConfigError, MissingConfigError
 from harmony.domain.secret import MASK, Secret
+from harmony.infra.state_files import write_atomic
 
 config_app = typer.Typer(help="Settings of a deployment per environment, in the embedded store (or --team).")
 secret_app = typer.Typer(help="Secrets of a deployment per environment: masked, encrypted at rest, never on argv.")
@@ -116,8 +117,8 @@ def _table(entries: list[Entry], title: str, *, as_json: bool) -> None:
     for r in rows:
         value = r["value"]
         table.add_row(
-            str(r["key"]),
-            value if isinstance(value, str) else json.dumps(value),
+            Text(str(r["key"])),
+            Text(value if isinstance(value, str) else json.dumps(value)),
             "yes" if r["secret"] else "",
             str(r["version"]),
         )
@@ -152,7 +153,7 @@ def config_set(
     ns = wiring.namespace(deployment, env)
     store = _store(team)
     version = _write(store, ns, check_key(key), value)
-    console.print(f"{ns} {key} set (version {version}) in {store.location}", highlight=False)
+    console.print(f"{ns} {key} set (version {version}) in {store.location}", highlight=False, markup=False)
 
 
 @config_app.command("list")
@@ -171,7 +172,9 @@ def config_unset(key: Key, deployment: DeploymentOpt, env: EnvOpt = None, team: 
     ns = wiring.namespace(deployment, env)
     store = _store(team)
     removed = store.delete(ns, check_key(key))
-    console.print(f"{ns} {key} {'removed' if removed else 'was not set'} in {store.location}", highlight=False)
+    console.print(
+        f"{ns} {key} {'removed' if removed else 'was not set'} in {store.location}", highlight=False, markup=False
+    )
 
 
 @config_app.command("export")
@@ -192,10 +195,12 @@ def config_export(
     if output is None:
         sys.stdout.write(text)
         return
-    fd = os.open(output, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600 if reveal_secrets else 0o644)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    console.print(f"exported {len(exported.entries)} setting(s) of {ns} to {output}", highlight=False)
+    try:
+        # a new file replaces the old one: an existing file's mode (0644?) never applies to clear secrets
+        write_atomic(output, text, mode=0o600 if reveal_secrets else 0o644)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot write {output}: {getattr(e, 'strerror', None) or e}; pick another file") from e
+    console.print(f"exported {len(exported.entries)} setting(s) of {ns} to {output}", highlight=False, markup=False)
 
 
 @config_app.command("import")
@@ -217,10 +222,12 @@ def config_import(
     for key, value in todo:
         store.put(ns, key, value)
     skipped = transfer.masked_keys(text)
-    console.print(f"imported {len(todo)} setting(s) into {ns} in {store.location}", highlight=False)
+    console.print(f"imported {len(todo)} setting(s) into {ns} in {store.location}", highlight=False, markup=False)
     if skipped:
         console.print(
-            f"skipped masked secret(s): {', '.join(skipped)} — set them with `harmony secret set`", highlight=False
+            f"skipped masked secret(s): {', '.join(skipped)} — set them with `harmony secret set`",
+            highlight=False,
+            markup=False,
         )
 
 
@@ -240,7 +247,7 @@ def secret_set(key: Key, deployment: DeploymentOpt, env: EnvOpt = None, team: Te
         raise ConfigError(f"empty value for {key}; nothing was stored")
     store = _store(team)
     version = _write(store, ns, key, Secret(value))
-    console.print(f"{ns} {key} set (secret, version {version}) in {store.location}", highlight=False)
+    console.print(f"{ns} {key} set (secret, version {version}) in {store.location}", highlight=False, markup=False)
 
 
 @secret_app.command("get")

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harmony.agent.container_supervisor import ContainerSupervisor
 from harmony.cli.errors import guarded
@@ -51,7 +52,7 @@ def ps(deploy: Deploy, as_json: Annotated[bool, typer.Option("--json", help="Pri
     for c in containers:
         ports = ", ".join(f"{p.host_ip}:{p.host}->{p.container}" for p in c.ports)
         app_name, version = c.labels.get("io.harmony.app", ""), c.labels.get("io.harmony.version", "")
-        table.add_row(c.name, c.state, c.image, ports, app_name, version)
+        table.add_row(*(Text(c) for c in (c.name, c.state, c.image, ports, app_name, version)))
     console.print(table)
 
 
@@ -118,5 +119,6 @@ def down(deploy: Deploy) -> None:
     removed = asyncio.run(tear_down())
     console.print(
         f"removed {len(removed)} container(s){': ' + ', '.join(removed) if removed else ''}; "
-        "load balancer and DNS stopped"
+        "load balancer and DNS stopped",
+        markup=False,
     )

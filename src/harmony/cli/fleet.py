@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from harmony.cli.errors import guarded
 from harmony.domain.capabilities.containers import ImageRef
@@ -85,7 +86,7 @@ def _labels(pairs: list[str]) -> dict[str, str]:
 def init(home: Home = DEFAULT_HOME, port: Annotated[int, typer.Option(help="NATS client port.")] = 4222) -> None:
     """Create the fleet home: the control identity and the NATS authorization."""
     FleetHome(home).init(servers=[f"nats://127.0.0.1:{port}"])
-    console.print(f"fleet home {home}: control identity and nats-auth.conf written")
+    console.print(f"fleet home {home}: control identity and nats-auth.conf written", markup=False, highlight=False)
 
 
 @fleet.command()
@@ -98,7 +99,7 @@ def server(home: Home = DEFAULT_HOME) -> None:
     async def serve() -> None:
         nats = FleetNatsServer(store_dir=home / "nats", port=port, auth_file=fh.auth_file)
         await nats.start()
-        console.print(f"nats-server listening on {nats.url} (log {nats.log_file})")
+        console.print(f"nats-server listening on {nats.url} (log {nats.log_file})", markup=False, highlight=False)
         seen = fh.auth_file.stat().st_mtime
         stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -125,17 +126,18 @@ def register(
 ) -> None:
     """Register a device with labels and write its own credentials (devices/<device>.json)."""
     fh = FleetHome(home)
-    fh.add_device(device)
+    labels = _labels(label)
 
     async def go() -> None:
-        control = await _control(home)
+        control = await _control(home)  # NATS first: no credentials are written for a fleet that is not there
         try:
-            await control.register(device, _labels(label))
+            fh.add_device(device)
+            await control.register(device, labels)
         finally:
             await control.close()
 
     _run(go())
-    console.print(f"registered {device}; its credentials: {fh.device_file(device)}")
+    console.print(f"registered {device}; its credentials: {fh.device_file(device)}", markup=False, highlight=False)
 
 
 @fleet.command()
@@ -242,7 +244,7 @@ def read_registry_login(path: Path) -> RegistryLogin:
 def busybox_tar(out: Path) -> None:
     """Write a busybox root filesystem tar (an offline image to hand to `agent --image REF=TAR`)."""
     out.write_bytes(busybox_rootfs_tar(BUSYBOX.require().read_bytes(), {}))
-    console.print(f"wrote {out}")
+    console.print(f"wrote {out}", markup=False, highlight=False)
 
 
 def _load_score(path: Path, attr: str) -> AnyScore:
@@ -285,7 +287,9 @@ def deploy(
             rollout = await control.deploy(deployment, score, selector=_labels(selector), strategy=strategy)
             if not as_json:
                 sizes = ", ".join(str(len(w)) for w in rollout.waves)
-                console.print(f"{deployment} version {rollout.version}: waves of {sizes} device(s)")
+                console.print(
+                    f"{deployment} version {rollout.version}: waves of {sizes} device(s)", markup=False, highlight=False
+                )
             await _drive(control, deployment, as_json=as_json)
         finally:
             await control.close()
@@ -314,7 +318,7 @@ async def _drive(control: FleetControl, deployment: str, *, as_json: bool) -> No
     if as_json:
         print(status.model_dump_json())
     else:
-        console.print(f"\nrollout {final.phase}: {final.reason}")
+        console.print(f"\nrollout {final.phase}: {final.reason}", markup=False, highlight=False)
     if final.phase in ("halted", "aborted"):
         raise typer.Exit(1)
 
@@ -356,7 +360,13 @@ def status_table(s: DeploymentStatus) -> Table:
         table.add_column(column)
     for d in s.devices:
         colour = {"healthy": "green", "failed": "red", "offline": "yellow"}.get(d.verdict, "dim")
-        table.add_row(d.device, f"[{colour}]{d.verdict}[/]", d.version or "", d.phase or "", d.message[:80])
+        table.add_row(
+            Text(d.device),
+            Text(d.verdict, style=colour),
+            Text(d.version or ""),
+            Text(d.phase or ""),
+            Text(d.message[:80]),
+        )
     return table
 
 
@@ -407,7 +417,7 @@ def _phase_command(name: str, help_text: str) -> None:
             control = await _control(home)
             try:
                 rollout = await getattr(control, name)(deployment)
-                console.print(f"{deployment}: {rollout.phase}")
+                console.print(f"{deployment}: {rollout.phase}", markup=False, highlight=False)
                 if name == "resume":
                     await _drive(control, deployment, as_json=False)
             finally:
@@ -462,9 +472,9 @@ def devices(home: Home = DEFAULT_HOME, as_json: AsJson = False) -> None:
         table.add_column(column)
     for d in found:
         seen = d.last_seen.strftime("%H:%M:%S") if d.last_seen else "never"
-        online = "[green]online[/]" if d.online else "[yellow]offline[/]"
+        online = Text("online", style="green") if d.online else Text("offline", style="yellow")
         labels = " ".join(f"{k}={v}" for k, v in sorted(d.labels.items()))
-        table.add_row(d.device, labels, online, seen, str(d.healthy), str(d.unhealthy))
+        table.add_row(Text(d.device), Text(labels), online, seen, str(d.healthy), str(d.unhealthy))
     console.print(table)
 
 

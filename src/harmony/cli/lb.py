@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harmony.cli.errors import guarded
 from harmony.cli.loading import load
@@ -70,7 +71,8 @@ def status(
         return
     table = Table("frontend", "backend", "address", "state", "health", "sessions")
     for s in states:
-        table.add_row(s.frontend, s.name, f"{s.address}:{s.port}", s.state, s.health.value, str(s.sessions))
+        cells = (s.frontend, s.name, f"{s.address}:{s.port}", s.state, s.health.value, str(s.sessions))
+        table.add_row(*(Text(c) for c in cells))
     console.print(table)
 
 
@@ -79,7 +81,7 @@ def status(
 def drain(deploy: Deploy, frontend: FrontendArg, backend: BackendArg) -> None:
     """No new connections to BACKEND; connections in flight finish."""
     _run(deploy, lambda lb: lb.drain_backend(ResourceName(frontend), ResourceName(backend)))
-    console.print(f"{frontend}/{backend}: draining")
+    console.print(f"{frontend}/{backend}: draining", markup=False, highlight=False)
 
 
 @lb_app.command("activate")
@@ -87,4 +89,4 @@ def drain(deploy: Deploy, frontend: FrontendArg, backend: BackendArg) -> None:
 def activate(deploy: Deploy, frontend: FrontendArg, backend: BackendArg) -> None:
     """BACKEND takes new connections again."""
     _run(deploy, lambda lb: lb.activate_backend(ResourceName(frontend), ResourceName(backend)))
-    console.print(f"{frontend}/{backend}: active")
+    console.print(f"{frontend}/{backend}: active", markup=False, highlight=False)

@@ -203,6 +203,9 @@ def _print_report(report: RunReport) -> None:
         console.print(summary_table(report))
     if report.error:
         console.print(Text.assemble(("error: ", "bold red"), report.error), highlight=False)
+    if report.mode == "plan" and report.error:
+        console.print(f"plan: incomplete (run {report.run_id})", highlight=False, markup=False)
+        return
     if report.mode == "plan":
         changing = sum(1 for r in report.results if pending(r.changes))
         console.print(

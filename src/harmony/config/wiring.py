@@ -30,6 +30,7 @@ from harmony.config.sources import EnvSource, FileSource, Source, StoreSource
 from harmony.domain.config_store import ConfigStore, Namespace
 from harmony.domain.errors import ConfigError
 from harmony.domain.secret import Secret
+from harmony.domain.values import url_without_credentials
 from harmony.infra.embedded_store import EmbeddedStore
 
 EMBEDDED_HOW = "`harmony {verb} set {key} -d {deployment} -e {environment}`"
@@ -67,7 +68,7 @@ def team_store(environ: Mapping[str, str] | None = None) -> ConfigStore | None:
         auth = AppRoleAuth(role_id=role_id, secret_id=Secret(secret_id))
     else:
         raise ConfigError(
-            f"HARMONY_BAO_ADDR={url} is set but no credentials are: set HARMONY_BAO_TOKEN, "
+            f"HARMONY_BAO_ADDR={url_without_credentials(url)} is set but no credentials are: set HARMONY_BAO_TOKEN, "
             "or HARMONY_BAO_ROLE_ID and HARMONY_BAO_SECRET_ID for AppRole"
         )
     return OpenBaoStore(

@@ -3,11 +3,14 @@
     HarmonyError
     ├── InvalidValueError (also ValueError)      a value that is not what a field expects
     ├── DeploymentError                         a deployment that cannot be loaded or is inconsistent
+    │   └── InconsistentDeploymentError         Scores that contradict each other: every finding (domain.consistency)
+    ├── SecretAsTextError (also TypeError)      a Secret used as text (domain.secret): it would become its mask
     ├── AgentConfigError                        an agent configuration that cannot work (file, field, value)
     ├── TopologyError                           a topology that cannot get ready
     │   ├── HostUnreachableError                a host that cannot be connected to (network, refused)
     │   ├── HostAuthError                       a host that rejects our key, or whose host key is unknown
     │   ├── BecomeRefusedError                  sudo refused on a host (no rights, or a password is needed)
+    │   ├── MissingPackageError                 a role's Debian packages are missing and could not be installed
     │   └── TargetBusyError                     another run holds the target's run lock: names that run
     ├── InterpretError                          a Score's plan or apply failed: carries score, step, cause
     ├── MissingProgramError                     a program an adapter runs is not installed: names its package
@@ -86,6 +89,20 @@ class TopologyError(HarmonyError):
     def __init__(self, topology: str, message: str) -> None:
         self.topology = topology
         super().__init__(f"topology {topology}: {message}")
+
+
+class MissingPackageError(TopologyError):
+    """Packages a role needs on its host are not installed, and installing them failed: nothing was configured."""
+
+    def __init__(self, topology: str, packages: Sequence[str], role: str, cause: str) -> None:
+        self.packages = tuple(packages)
+        names = " ".join(packages)
+        super().__init__(
+            topology,
+            f"{role} needs the Debian package(s) {', '.join(packages)}, which are not installed, and installing "
+            f"them failed: {cause}. Nothing was configured; make them installable (apt-get install {names}) "
+            "and apply again",
+        )
 
 
 class InterpretError(HarmonyError):

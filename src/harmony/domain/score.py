@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Never, Union, get_args, get_origin
+from collections.abc import Iterable, Sequence
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Never, Union, cast, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from harmony.domain.errors import DeploymentError
 from harmony.domain.interpret import Interpret
@@ -38,6 +39,13 @@ class Score[T](BaseModel, ABC):
 
     def model_post_init(self, context: Any, /) -> None:
         record_origin(self)  # the user's file and line, for findings about this Score
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_a_machine_can_take(cls, value: object) -> object:
+        """No lone surrogate in any text (it cannot be written, journaled or sent), no NUL in a path."""
+        _check_text(value)
+        return value
 
     @abstractmethod
     def interpret(self) -> Interpret[T]:
@@ -79,6 +87,29 @@ class Score[T](BaseModel, ABC):
                 f"{owner.__module__}.{owner.__qualname__}; give each Score class its own kind"
             )
         _KINDS[kind] = cls
+
+
+def _check_text(value: object) -> None:
+    match value:
+        case PurePath() if "\0" in str(value):
+            raise ValueError(f"the path {str(value)!r} contains a NUL byte")
+        case str():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise ValueError(
+                    f"text with a lone surrogate at position {e.start} (undecodable bytes, e.g. from a file or "
+                    "variable that is not UTF-8); expected valid UTF-8 text"
+                ) from None
+        case tuple() | list() | frozenset() | set():
+            for item in cast(Iterable[object], value):
+                _check_text(item)
+        case dict():
+            for k, v in cast(dict[object, object], value).items():
+                _check_text(k)
+                _check_text(v)
+        case _:
+            pass
 
 
 def _declared_kind(cls: type[BaseModel]) -> str:

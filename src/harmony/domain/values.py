@@ -142,3 +142,11 @@ class Hostname(DnsName):
     _what = "hostname"
     _expected = "dot-separated labels of a-z, 0-9 and '-', each 1-63 long, 253 in all"
     _label = _HOST_LABEL
+
+
+_URL_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
+
+
+def url_without_credentials(url: str) -> str:
+    """``url`` as it may be shown (errors, listings): a ``user:password@`` in it becomes ``***@``."""
+    return _URL_USERINFO.sub(r"\1***@", url)

@@ -5,8 +5,10 @@ Loop (all named asyncio tasks of one process):
   after a reboot), then delivers changes. Each value is validated with the Score union; a malformed entry or
   a kind a device cannot run is *rejected*: recorded in this device's state, nothing else touched.
 - a device runs ``Container`` Scores; given ``applications`` (a topology with a load balancer, DNS and a
-  prober, e.g. a per-device ``ContainerHost.isolated``) it also runs ``Application`` Scores, whose image must
-  be a reference already in the device's store. Without it an ``Application`` is rejected.
+  prober, e.g. a per-device ``ContainerHost.isolated``) it also runs ``Application`` Scores, whose image is
+  a reference already in the device's store or a ``PinnedImage`` pulled with the device's own registry login
+  (a ``Container`` with a ``PinnedImage`` is pulled the same way, before its old container is touched).
+  Without it an ``Application`` is rejected.
 - reconcile = the Score's own plan; nothing planned is a NOOP, otherwise apply (the ``Container`` Score
   replaces a changed container gracefully: stop signal, grace, kill, then the new one; an ``Application``
   deploys blue-green behind the device's load balancer). Then the health gate: for a ``Container``, it runs
@@ -40,7 +42,8 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from harmony.domain.capabilities.containers import ContainerRuntime
-from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError
+from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError, RegistryError
+from harmony.domain.image_refs import PinnedImage
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
 from harmony.fleet.metrics import DeviceMetrics
 from harmony.fleet.records import (
@@ -282,6 +285,11 @@ class DeviceAgent:
     async def _converge_once(self, name: str, version: str, score: Container) -> DeploymentState:
         interpret = score.interpret()
         changes = await interpret.plan(self.runtime)
+        image = score.spec.image
+        if changes and isinstance(image, PinnedImage):  # fetched before the old container is touched
+            failed = await self._pull(image)
+            if failed is not None:
+                return DeploymentState(deployment=name, version=version, phase="failed", message=failed)
         outcome = await interpret.apply(self.runtime, changes) if changes else None
         if outcome is not None and not outcome.ok:
             return DeploymentState(
@@ -308,6 +316,19 @@ class DeviceAgent:
                 deployment=name, version=version, phase="failed", message=outcome.message, details=outcome.details
             )
         return DeploymentState(deployment=name, version=version, phase="running", message=outcome.message)
+
+    async def _pull(self, image: PinnedImage) -> str | None:
+        """Pull a pinned image with this device's own registry login; why not, if it failed."""
+        if self.applications is None:
+            return (
+                f"image {image} is in a registry, and this device has no registry login "
+                "(start the agent with --dns-port and --registry-login)"
+            )
+        try:
+            await self.applications.pull_image(image)
+        except RegistryError as e:
+            return f"image pull failed: {e}; the current container keeps running"
+        return None
 
     def _runtime_for(self, score: DeviceScore) -> ContainerRuntime:
         """Where a workload's containers run: an application's on ``applications``, a container's on ``runtime``."""

@@ -12,6 +12,7 @@ from harmony.domain.capabilities.probes import ProbeResult
 from harmony.domain.errors import CommandError
 from harmony.domain.values import IPAddress, Port
 from harmony.infra.connector import Connector
+from harmony.infra.programs import CURL
 
 BODY_LIMIT = 64 * 1024
 _MARK = "\n--harmony-probe-status "
@@ -24,7 +25,7 @@ class CurlProbe:
     async def http_get(self, address: IPAddress, port: Port, path: str, *, host: str, timeout: float) -> ProbeResult:
         where = f"http://{address}:{port}{path}"
         url = f"http://{_bracketed(address)}:{int(port)}{path}"
-        argv = ["curl", "-sS", "--http1.0", "--max-time", f"{timeout:g}", "-H", f"Host: {host}"]
+        argv = [CURL.name, "-sS", "--http1.0", "--max-time", f"{timeout:g}", "-H", f"Host: {host}"]
         argv += ["-o", "-", "-w", _MARK.replace("\n", "\\n") + "%{http_code}", url]
         try:
             result = await self._c.run_command(argv, timeout=timeout + 10)

@@ -51,7 +51,13 @@ class LocalConnector:
     async def open(self) -> None:
         root = self._files.root
         if self._create_root:
-            root.mkdir(parents=True, exist_ok=True)
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise TopologyError(
+                    self._name,
+                    f"cannot create root directory {root}: {e.strerror or e}; make it writable or pick another",
+                ) from e
         if not root.is_dir():
             raise TopologyError(self._name, f"root directory {root} does not exist; create it or pick another")
         if self._netns is not None and not await asyncio.to_thread(Path(f"/run/netns/{self._netns}").exists):

@@ -129,7 +129,7 @@ class NatsKeyValue:
                 raise TimeoutError(f"no connection within {options.timeout * 5:g}s")
             connecting.result()
         except (TimeoutError, OSError, nats.errors.Error) as e:
-            raise KeyValueUnavailable("", f"cannot connect to NATS at {where}: {e}") from e
+            raise KeyValueUnavailable("", f"cannot connect to NATS at {where}: {connect_failure(e)}") from e
         finally:
             if not refused.done():
                 refused.cancel()
@@ -262,6 +262,18 @@ class NatsKeyValue:
             raise KeyValueUnavailable(
                 key, f"no answer from NATS within {timeout or self._timeout}s ({type(e).__name__})"
             ) from e
+
+
+def connect_failure(e: BaseException) -> str:
+    """Why a connection failed, never empty (a bare ``TimeoutError`` or ``NoServersError`` says nothing)."""
+    text = str(e).strip()
+    if (
+        isinstance(e, TimeoutError | nats.errors.NoServersError)
+        or not text
+        or text == "nats: no servers available for connection"
+    ):
+        return f"{text or 'no answer in time'}; is nats-server running there (e.g. `harmony fleet server`)?"
+    return text
 
 
 def is_refusal(e: Exception) -> bool:

@@ -38,7 +38,7 @@ from nats.js import api
 
 from harmony.domain.errors import KeyValueAuthError, KeyValueConflict, KeyValueError, KeyValueUnavailable
 from harmony.domain.secret import Secret
-from harmony.infra.nats import EmbeddedNats, backoff_delay, is_refusal
+from harmony.infra.nats import EmbeddedNats, backoff_delay, connect_failure, is_refusal
 
 KV_OPERATION = "KV-Operation"
 
@@ -160,7 +160,9 @@ class FleetBus:
                         f"(server said: {refusal[-1]})",
                     ) from None
                 if not wait_for_server:
-                    raise KeyValueUnavailable("", f"cannot connect to NATS at {', '.join(options.servers)}: {e}") from e
+                    raise KeyValueUnavailable(
+                        "", f"cannot connect to NATS at {', '.join(options.servers)}: {connect_failure(e)}"
+                    ) from e
                 await asyncio.sleep(
                     backoff_delay(attempt, base=options.reconnect_base, cap=options.reconnect_cap, rng=rng)
                 )

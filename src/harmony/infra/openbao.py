@@ -30,6 +30,7 @@ from harmony.domain.errors import (
     StoreUnreachableError,
 )
 from harmony.domain.secret import Secret
+from harmony.domain.values import url_without_credentials
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class OpenBaoStore:
 
     @property
     def location(self) -> str:
-        return f"OpenBao {self.url} ({self.mount}/{self.prefix})"
+        return f"OpenBao {url_without_credentials(self.url)} ({self.mount}/{self.prefix})"
 
     def path_of(self, namespace: Namespace, key: str = "") -> str:
         base = f"{self.prefix}/{namespace.deployment}/{namespace.environment}"

@@ -1,10 +1,15 @@
-"""One PostgreSQL 15 server on this machine: ``initdb``, ``pg_ctl``, ``pg_basebackup``, ``pg_rewind`` and
-psycopg, run as the ``postgres`` user with its directories owned by it.
+"""One PostgreSQL 15 server on a host: ``initdb``, ``pg_ctl``, ``pg_basebackup``, ``pg_rewind`` and SQL, run as
+the ``postgres`` user with its directories owned by it.
+
+Every program and file goes through the host's connector (this machine by default, or a host over SSH).
+SQL goes over the server's local socket: with psycopg when the socket is on this machine, else with ``psql``
+on the host through the connector (rows come back as JSON), so no database port has to be reachable from
+where Harmony runs.
 
 Harmony owns one include file in the data directory, ``harmony.conf`` (listen address, port, socket
 directory, replication and the synchronous standby); user settings go through ``ALTER SYSTEM``.
 
-A server can run *supervised*: as a child of the calling process that is killed with it
+A server on this machine can run *supervised*: as a child of the calling process that is killed with it
 (``setpriv --pdeathsig KILL``). That is how an agent fences its server when the agent itself dies: a
 primary must never outlive the process that decides whether it may still be primary. The child is
 spawned from the event-loop thread on purpose: the parent-death signal follows the thread that forked.
@@ -13,27 +18,40 @@ spawned from the event-loop thread on purpose: the parent-death signal follows t
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-import pwd
-import shutil
 import signal
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import psycopg
 from psycopg import sql
 
 from harmony.domain.capabilities.postgres import PostgreSQLState, RoleState, ServerEndpoint, ServerRole
-from harmony.domain.errors import PostgreSQLError
+from harmony.domain.errors import CommandError, FilesError, PostgreSQLError
 from harmony.domain.values import Port
-from harmony.infra.programs import INITDB, IP, PG_BASEBACKUP, PG_BIN, PG_CTL, PG_REWIND, POSTGRES, SETPRIV, Program
-from harmony.infra.state_files import write_atomic
+from harmony.infra.connector import Connector
+from harmony.infra.local_connector import LocalConnector
+from harmony.infra.programs import (
+    INITDB,
+    IP,
+    PG_BASEBACKUP,
+    PG_BIN,
+    PG_CTL,
+    PG_REWIND,
+    POSTGRES,
+    PSQL,
+    SETPRIV,
+    SH,
+    Program,
+)
 
 _CONF = "harmony.conf"
 
 
 class PostgresInstance:
-    """A PostgreSQL server in ``data_dir`` listening on ``listen_address:port`` and in ``socket_dir``."""
+    """A PostgreSQL server in ``data_dir`` listening on ``listen_address:port`` and in ``socket_dir``, on the
+    host behind ``connector`` (this machine when none is given); the paths are that host's."""
 
     def __init__(
         self,
@@ -48,7 +66,10 @@ class PostgresInstance:
         query_timeout: float = 5.0,
         trusted_networks: Sequence[str] = ("127.0.0.1/32",),
         netns: str | None = None,
+        connector: Connector | None = None,
     ) -> None:
+        self.connector: Connector = connector or LocalConnector(name="localhost")
+        self._here = isinstance(self.connector, LocalConnector)
         self.name = name
         self.data_dir = data_dir
         self.port = port
@@ -68,12 +89,17 @@ class PostgresInstance:
 
     # -- state -----------------------------------------------------------------------------------------
 
-    def initialized(self) -> bool:
-        return (self.data_dir / "PG_VERSION").exists()
+    async def initialized(self) -> bool:
+        return await self.exists(self.data_dir / "PG_VERSION")
+
+    async def exists(self, path: Path) -> bool:
+        """Whether ``path`` exists on the server's host."""
+        where = PurePosixPath(path)
+        return (await self.connector.stat_files([where], with_content=False))[where].kind != "missing"
 
     async def role(self) -> ServerRole:
         """``absent`` (no data directory), ``stopped``, ``primary`` or ``standby``."""
-        if not self.initialized():
+        if not await self.initialized():
             return "absent"
         try:
             rows = await self.query("SELECT pg_is_in_recovery()")
@@ -109,8 +135,8 @@ class PostgresInstance:
         recovery, receiving, streaming, sync = rows[0]
         return bool(recovery), bool(receiving), _names(streaming), _names(sync)
 
-    def standby_configured(self) -> bool:
-        return (self.data_dir / "standby.signal").exists()
+    async def standby_configured(self) -> bool:
+        return await self.exists(self.data_dir / "standby.signal")
 
     async def state(self, settings: Sequence[str]) -> PostgreSQLState:
         role = await self.role()
@@ -150,12 +176,33 @@ class PostgresInstance:
             raise PostgreSQLError(self.name, str(e)) from e
 
     async def _query(self, statement: str | sql.Composed, params: Sequence[object]) -> list[tuple[object, ...]]:
+        if not self._here:
+            return await self._psql(statement, params)
         async with await psycopg.AsyncConnection.connect(
             host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres", autocommit=True
         ) as conn:
             # No parameters: pass None, so that a literal '%' (e.g. in a setting's value) is not a placeholder.
             cur = await conn.execute(statement, params or None)  # pyright: ignore[reportArgumentType]  # stubs omit None
             return list(await cur.fetchall()) if cur.description else []
+
+    async def _psql(self, statement: str | sql.Composed, params: Sequence[object]) -> list[tuple[object, ...]]:
+        """The statement through ``psql`` on the host; a query's rows come back as one JSON array."""
+        text = _render(statement, params)
+        rows_wanted = text.lstrip().upper().startswith("SELECT")
+        if rows_wanted:
+            text = f"SELECT coalesce(json_agg(row_to_json(q)), '[]') FROM ({text}) q"
+        argv = [*self._as_owner(), self._bin(PSQL), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        argv += ["-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-c", text]
+        try:
+            result = await self.connector.run_command(argv, timeout=self.query_timeout + 5)
+        except CommandError as e:
+            raise PostgreSQLError(self.name, f"psql: {e}") from e
+        if not result.ok:
+            raise PostgreSQLError(self.name, result.stderr.strip() or f"psql exited {result.exit_status}")
+        if not rows_wanted:
+            return []
+        decoded: list[list[object]] = json.loads(result.stdout, object_pairs_hook=lambda pairs: [v for _, v in pairs])
+        return [tuple(row) for row in decoded]
 
     async def create_database(self, name: str, *, owner: str) -> None:
         await self.query(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
@@ -175,18 +222,19 @@ class PostgresInstance:
 
     async def initialize(self, *, synchronous_standby: str | None) -> None:
         """``initdb`` a new data directory and write ``harmony.conf``."""
-        self._prepare_dirs()
-        await self._run(self._bin(INITDB), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres")
-        conf = self.data_dir / "postgresql.conf"
-        conf.write_text(conf.read_text() + f"\ninclude_if_exists = '{_CONF}'\n")
-        self.write_hba(network=True)
-        self.write_conf(synchronous_standby=synchronous_standby, primary=None)
+        await self._prepare_dirs()
+        # UTF-8 whatever the login environment says (an SSH session often has no locale: SQL_ASCII).
+        argv = ["-D", str(self.data_dir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"]
+        await self._run(self._bin(INITDB), *argv)
+        conf = await self._read(self.data_dir / "postgresql.conf")
+        await self._write_owned(self.data_dir / "postgresql.conf", conf + f"\ninclude_if_exists = '{_CONF}'\n")
+        await self.write_hba(network=True)
+        await self.write_conf(synchronous_standby=synchronous_standby, primary=None)
 
     async def clone_from(self, source: ServerEndpoint) -> None:
         """Replace the data directory by a ``pg_basebackup`` of ``source`` and make it its standby."""
-        self._prepare_dirs()
-        if self.data_dir.exists():
-            shutil.rmtree(self.data_dir)
+        await self._prepare_dirs()
+        await self._host("rm", "-rf", "--", str(self.data_dir))
         await self._run(
             self._bin(PG_BASEBACKUP),
             "-d",
@@ -198,7 +246,7 @@ class PostgresInstance:
             "-c",
             "fast",
         )
-        self.write_conf(synchronous_standby=None, primary=source)
+        await self.write_conf(synchronous_standby=None, primary=source)
 
     async def rewind_from(self, source: ServerEndpoint) -> None:
         """``pg_rewind`` this (stopped) server onto ``source``'s timeline and make it its standby."""
@@ -209,9 +257,9 @@ class PostgresInstance:
             "--source-server",
             source.conninfo(),
         )
-        self.write_conf(synchronous_standby=None, primary=source)
+        await self.write_conf(synchronous_standby=None, primary=source)
 
-    def write_hba(self, *, network: bool) -> None:
+    async def write_hba(self, *, network: bool) -> None:
         """Client authentication. Open: local socket and ``trusted_networks``. Closed: only the ``postgres``
         superuser on the local socket (the agent) and standbys' replication connections.
 
@@ -222,22 +270,22 @@ class PostgresInstance:
         for net in self.trusted_networks:
             hba += [f"host all all {net} trust"] if network else []
             hba += [f"host replication all {net} trust"]
-        self._write_owned(self.data_dir / "pg_hba.conf", "\n".join(hba) + "\n")
+        await self._write_owned(self.data_dir / "pg_hba.conf", "\n".join(hba) + "\n")
 
     async def open_to_network(self) -> None:
-        self.write_hba(network=True)
+        await self.write_hba(network=True)
         await self.query("SELECT pg_reload_conf()")
 
     async def close_to_clients(self, *, timeout: float) -> None:
         """Reject new client connections and end every client session (standbys keep streaming)."""
-        self.write_hba(network=False)
+        await self.write_hba(network=False)
         await self.query(
             "SELECT pg_reload_conf(), count(pg_terminate_backend(pid)) FROM pg_stat_activity"
             " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
             timeout=timeout,
         )
 
-    def write_conf(self, *, synchronous_standby: str | None, primary: ServerEndpoint | None) -> None:
+    async def write_conf(self, *, synchronous_standby: str | None, primary: ServerEndpoint | None) -> None:
         """Write ``harmony.conf``; with ``primary``, also ``standby.signal`` (a server starts as its standby)."""
         lines = {
             "listen_addresses": self.listen_address,
@@ -256,21 +304,21 @@ class PostgresInstance:
             "wal_retrieve_retry_interval": "250ms",  # a standby that started first finds its primary quickly
         }
         text = "".join(f"{k} = '{v.replace("'", "''")}'\n" for k, v in lines.items())
-        self._write_owned(self.data_dir / _CONF, text)
+        await self._write_owned(self.data_dir / _CONF, text)
         signal_file = self.data_dir / "standby.signal"
         if primary is not None:
-            self._write_owned(signal_file, "")
+            await self._write_owned(signal_file, "")
         else:
-            signal_file.unlink(missing_ok=True)
+            await self.connector.remove_path(PurePosixPath(signal_file))
 
     async def set_synchronous_standby(self, name: str | None) -> None:
         """Change which standby must confirm commits (``None``: none) and reload."""
-        conf = (self.data_dir / _CONF).read_text().splitlines()
+        conf = (await self._read(self.data_dir / _CONF)).splitlines()
         value = f'"{name}"' if name else ""
         conf = [
             f"synchronous_standby_names = '{value}'" if c.startswith("synchronous_standby_names") else c for c in conf
         ]
-        self._write_owned(self.data_dir / _CONF, "\n".join(conf) + "\n")
+        await self._write_owned(self.data_dir / _CONF, "\n".join(conf) + "\n")
         await self.query("SELECT pg_reload_conf()")
 
     # -- running ---------------------------------------------------------------------------------------
@@ -284,8 +332,12 @@ class PostgresInstance:
         local socket only, unless ``network``)."""
         if self.child is not None and self.child.returncode is None:
             return
-        self._prepare_dirs()
-        self.write_hba(network=network)
+        if not self._here:
+            raise PostgreSQLError(
+                self.name, "a supervised server runs on this machine only (run the agent on its host)"
+            )
+        await self._prepare_dirs()
+        await self.write_hba(network=network)
         log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         try:
             self.child = await asyncio.create_subprocess_exec(
@@ -322,7 +374,7 @@ class PostgresInstance:
                 self.child.kill()
                 await self.child.wait()
             return
-        if (self.data_dir / "postmaster.pid").exists():
+        if await self.exists(self.data_dir / "postmaster.pid"):
             await self._run(self._bin(PG_CTL), "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False)
 
     async def promote(self) -> None:
@@ -330,47 +382,79 @@ class PostgresInstance:
 
     # -- helpers ---------------------------------------------------------------------------------------
 
-    def _prepare_dirs(self) -> None:
-        owner = pwd.getpwnam(self.run_as)
-        for d in (self.data_dir.parent, self.socket_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            os.chown(self.socket_dir, owner.pw_uid, owner.pw_gid)
-            if self.data_dir.parent.stat().st_uid != owner.pw_uid:
-                os.chown(self.data_dir.parent, owner.pw_uid, owner.pw_gid)
+    async def _prepare_dirs(self) -> None:
+        dirs = [str(self.data_dir.parent), str(self.socket_dir)]
+        await self._host("mkdir", "-p", "--", *dirs)
+        if self._as_root():
+            await self._host("chown", f"{self.run_as}:{self.run_as}", "--", *dirs)
 
-    def _write_owned(self, path: Path, text: str) -> None:
-        owner = pwd.getpwnam(self.run_as) if os.geteuid() == 0 else None
-        write_atomic(path, text, mode=0o600, owner=(owner.pw_uid, owner.pw_gid) if owner else None)
+    async def _read(self, path: Path) -> str:
+        where = PurePosixPath(path)
+        found = (await self.connector.stat_files([where], with_content=True))[where]
+        if found.content is None:
+            raise PostgreSQLError(self.name, f"cannot read {path}: it is {found.kind}")
+        return found.content.decode(errors="replace")
+
+    async def _write_owned(self, path: Path, text: str) -> None:
+        owner = self.run_as if self._as_root() else None
+        try:
+            await self.connector.write_file(PurePosixPath(path), text.encode(), mode=0o600, owner=owner, group=owner)
+        except FilesError as e:
+            raise PostgreSQLError(self.name, f"cannot write {path}: {e}") from e
+
+    def _as_root(self) -> bool:
+        """Commands on another host run as root (the connector's contract); here, as whoever runs Harmony."""
+        return not self._here or os.geteuid() == 0
 
     def _bin(self, program: Program) -> str:
-        """``program`` from this instance's ``bin_dir`` (``MissingProgramError`` naming its package if absent)."""
-        return program.at(self.bin_dir).argv()[0]
+        """``program`` from this instance's ``bin_dir`` (``MissingProgramError`` naming its package if absent
+        on this machine; on another host the server role has ensured its packages)."""
+        return self._argv(program.at(self.bin_dir))[0]
+
+    def _argv(self, program: Program, *args: str) -> list[str]:
+        if self._here:
+            return program.argv(*args)
+        return [program.name if program.directory is None else str(program.directory / program.name), *args]
 
     def _as_owner(self, *, pdeathsig: bool = False) -> list[str]:
-        netns = IP.argv("netns", "exec", self.netns) if self.netns else []
-        if os.geteuid() != 0:
+        netns = self._argv(IP, "netns", "exec", self.netns) if self.netns else []
+        if not self._as_root():
             return netns
-        prefix = [*netns, *SETPRIV.argv("--reuid"), self.run_as, "--regid", self.run_as, "--init-groups"]
+        prefix = [*netns, *self._argv(SETPRIV, "--reuid"), self.run_as, "--regid", self.run_as, "--init-groups"]
         return [*prefix, "--pdeathsig", "KILL", "--"] if pdeathsig else [*prefix, "--"]
 
-    async def _run(self, *argv: str, check: bool = True) -> str:
+    async def _host(self, *argv: str) -> None:
+        """A housekeeping command as root on the host (directories, ownership)."""
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *self._as_owner(),
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                cwd="/",
-            )
-        except OSError as e:
+            result = await self.connector.run_command(argv, timeout=60)
+        except CommandError as e:
+            raise PostgreSQLError(self.name, f"{argv[0]}: {e}") from e
+        if not result.ok:
+            raise PostgreSQLError(self.name, f"{' '.join(argv)} exited {result.exit_status}: {result.stderr.strip()}")
+
+    async def _run(self, *argv: str, check: bool = True) -> str:
+        """A PostgreSQL program as the server's owner, from ``/`` (its output: stdout then stderr)."""
+        command = [*self._argv(SH, "-c", 'cd / && exec "$@" 2>&1', "sh"), *self._as_owner(), *argv]
+        try:
+            result = await self.connector.run_command(command, timeout=600)
+        except CommandError as e:
             raise PostgreSQLError(self.name, f"cannot run {Path(argv[0]).name}: {e}") from e
-        out, _ = await proc.communicate()
-        text = out.decode(errors="replace")
-        if check and proc.returncode != 0:
-            raise PostgreSQLError(self.name, f"{Path(argv[0]).name} exited {proc.returncode}: {text.strip()[-800:]}")
+        text = result.stdout + result.stderr
+        if check and not result.ok:
+            raise PostgreSQLError(self.name, f"{Path(argv[0]).name} exited {result.exit_status}: {text.strip()[-800:]}")
         return text
+
+
+def _render(statement: str | sql.Composed, params: Sequence[object]) -> str:
+    """The statement as text with its parameters inlined as literals (psql takes no bind parameters)."""
+    text = statement.as_string(None) if isinstance(statement, sql.Composed) else statement
+    if not params:
+        return text
+    parts = text.split("%s")
+    if len(parts) != len(params) + 1:
+        raise PostgreSQLError("psql", f"{len(params)} parameter(s) for {len(parts) - 1} placeholder(s) in {text!r}")
+    literals = [sql.Literal(p).as_string(None) for p in params]
+    return parts[0] + "".join(lit + part for lit, part in zip(literals, parts[1:], strict=True))
 
 
 def _names(value: object) -> tuple[str, ...]:

@@ -170,6 +170,7 @@ DNSMASQ = Program(
     version_args=("--version",),
 )
 NFT = Program("nft", "nftables", "firewall (Firewall)", version_args=("--version",))
+SOCAT = Program("socat", "socat", "talks to HAProxy's runtime API and master CLI (unix sockets on the router)")
 IP = Program("ip", "iproute2", "network namespaces (ip netns exec) and links", version_args=("-V",))
 
 # PostgreSQL (Debian's versioned directory, not on PATH)
@@ -178,6 +179,7 @@ POSTGRES = Program("postgres", _PG, "PostgreSQL server", directory=PG_BIN, min_v
 INITDB = Program("initdb", _PG, "creates a PostgreSQL data directory", directory=PG_BIN)
 PG_CTL = Program("pg_ctl", _PG, "starts, stops and promotes PostgreSQL", directory=PG_BIN)
 PG_BASEBACKUP = Program("pg_basebackup", "postgresql-client-15", "clones a PostgreSQL standby", directory=PG_BIN)
+PSQL = Program("psql", "postgresql-client-15", "SQL on a PostgreSQL server on another host", directory=PG_BIN)
 PG_REWIND = Program("pg_rewind", _PG, "rejoins an old PostgreSQL primary", directory=PG_BIN)
 
 # Processes and accounts on this machine
@@ -213,7 +215,7 @@ SSH_KEYGEN = Program("ssh-keygen", "openssh-client", "SSH lab keys", role="tests
 SSH_AGENT = Program("ssh-agent", "openssh-client", "SSH agent tests", role="tests")
 SSH_ADD = Program("ssh-add", "openssh-client", "SSH agent tests", role="tests")
 SUDO = Program("sudo", "sudo", "become (sudo) on SSH lab hosts", role="tests")
-CURL = Program("curl", "curl", "HTTP client in client network namespaces (tests)", role="tests")
+CURL = Program("curl", "curl", "HTTP probes on a container host (CurlProbe); HTTP client in client namespaces (tests)")
 PING = Program("ping", "iputils-ping", "reachability in network tests", role="tests")
 SS = Program("ss", "iproute2", "listening sockets in tests", role="tests")
 DPKG_DEB = Program("dpkg-deb", "dpkg", "builds local .deb packages in package tests", role="tests")
@@ -237,12 +239,14 @@ ALL: tuple[Program, ...] = (
     HAPROXY,
     DNSMASQ,
     NFT,
+    SOCAT,
     IP,
     POSTGRES,
     INITDB,
     PG_CTL,
     PG_BASEBACKUP,
     PG_REWIND,
+    PSQL,
     SETPRIV,
     UNSHARE,
     ENV,

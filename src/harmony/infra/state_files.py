@@ -1,8 +1,9 @@
-"""Atomic writes of state files (configuration fragments, pid-adjacent state, credentials): one helper.
+"""Atomic writes of files on this machine (daemon configuration, status, credentials): one helper.
 
-Used by the adapters (HAProxy, dnsmasq, nftables, PostgreSQL, Prometheus, Alertmanager, node_exporter), the
-agent's status file, the fleet's credentials and the dashboard's users. ``LocalFiles`` (the managed-files
-capability) keeps its own write: it resolves owner and group names and translates errors per file.
+Used by the local daemons' adapters (Prometheus, Alertmanager, node_exporter), the agent's status file, the
+CLI's config export, the fleet's credentials and the dashboard's users. Adapters that may run on another host
+(HAProxy, dnsmasq, nftables, PostgreSQL) write through their ``Connector.write_file`` instead, which is
+``LocalFiles`` (its own atomic write, resolving owner and group names) on this machine.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ or an explicit path overrides it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -39,7 +40,8 @@ CREATE TABLE IF NOT EXISTS results (
 # Added later: who runs it, so that a later run can tell a run left "running" by a dead process.
 _RUN_OWNER_COLUMNS = (("pid", "INTEGER"), ("host", "TEXT"), ("proc_start", "TEXT"))
 _BUSY_TIMEOUT_MS = 5000
-_WRITE_ATTEMPTS = 3
+_WRITE_ATTEMPTS = 2
+_DEGRADED_BUSY_TIMEOUT_MS = 100  # once a record was dropped, later ones do not each hold the run up again
 
 
 class RunStatus(StrEnum):
@@ -102,7 +104,8 @@ class Journal:
     0700 directory when Harmony creates them: it holds plans, whose diffs show managed files' contents.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, busy_timeout: float = _BUSY_TIMEOUT_MS / 1000) -> None:
+        """``busy_timeout``: how long one write waits for another process's write before it is retried."""
         self.path = path or default_journal_path()
         self.problems: list[str] = []
         try:
@@ -113,11 +116,11 @@ class Journal:
                 raise IsADirectoryError(errno.EISDIR, "is a directory")
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             os.close(fd)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout)
         except (OSError, ValueError, sqlite3.Error) as e:
             raise JournalError(self.path, _why(e)) from e
         try:
-            self._db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: no fsync per record (it cost ~3 s per 1,000 Scores); a crash of the process loses
             # nothing, a power loss may lose the last records but never corrupts the journal.
@@ -135,18 +138,25 @@ class Journal:
         self._db.close()
 
     def _write(self, what: str, sql: str, params: tuple[object, ...]) -> None:
-        for attempt in range(_WRITE_ATTEMPTS):
+        attempts = 1 if self.problems else _WRITE_ATTEMPTS
+        for attempt in range(attempts):
             try:
                 self._db.execute(sql, params)
                 return
             except sqlite3.OperationalError as e:
-                if ("locked" in str(e) or "busy" in str(e)) and attempt + 1 < _WRITE_ATTEMPTS:
+                if ("locked" in str(e) or "busy" in str(e)) and attempt + 1 < attempts:
                     continue
-                self.problems.append(f"{what}: {_why(e)}")
+                self._drop(what, e)
                 return
             except sqlite3.Error as e:
-                self.problems.append(f"{what}: {_why(e)}")
+                self._drop(what, e)
                 return
+
+    def _drop(self, what: str, e: sqlite3.Error) -> None:
+        if not self.problems:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute(f"PRAGMA busy_timeout={_DEGRADED_BUSY_TIMEOUT_MS}")
+        self.problems.append(f"{what}: {_why(e)}")
 
     def start_run(self, run_id: str, *, mode: str, deployment: str, topology: str) -> None:
         self.mark_abandoned()

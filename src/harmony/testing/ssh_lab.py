@@ -1,7 +1,8 @@
 """A lab of SSH hosts on this machine: network namespaces, each running its own ``sshd``.
 
 Each lab host is a network namespace ``hm<token><i>`` joined to the root namespace by a veth pair on its
-own /30 (``10.<lab>.<i>.2``), and a private mount namespace in which ``/etc``, ``/root``, ``/home``,
+own /30 (``10.<lab>.<i>.2``, its default route via this machine, so lab hosts reach each other), and a
+private mount namespace in which ``/etc``, ``/root``, ``/home``,
 ``/srv``, ``/var/lib`` (dpkg and apt state, daemon state such as PostgreSQL clusters and podman stores)
 and ``/var/cache/apt`` are copy-on-write overlays, and ``/run`` is an empty directory of the host's own
 (``<dir>/run``): users, packages, files, pid files and sockets of one lab host are not seen by the others,
@@ -162,6 +163,8 @@ class SshLab:
             [IP.name, "link", "set", f"hp{self.token}{i}", "name", "eth0"],
             [IP.name, "addr", "add", f"{host.address}/30", "dev", "eth0"],
             [IP.name, "link", "set", "eth0", "up"],
+            # Lab hosts reach each other through this machine (it forwards between the veths).
+            [IP.name, "route", "add", "default", "via", f"10.{subnet}.{i}.1"],
         ):
             _run(*IP.argv("netns", "exec", host.netns, *cmd))
         (host.dir / "sshd_config").write_text(_SSHD_CONFIG.format(address=host.address, dir=host.dir, lab=self.workdir))
