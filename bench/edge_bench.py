@@ -36,6 +36,7 @@ from harmony.domain.values import Hostname, IPv4Address, Port  # noqa: E402
 from harmony.infra.daemon import read_pid  # noqa: E402
 from harmony.infra.dnsmasq import Dnsmasq  # noqa: E402
 from harmony.infra.haproxy import Haproxy  # noqa: E402
+from harmony.infra.local_connector import LocalConnector  # noqa: E402
 from harmony.infra.nftables import Nftables, build_chains  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -61,7 +62,7 @@ async def bench_firewall(netns: str, state: Path, n: int, repeat: int) -> tuple[
     async def no_probe(_: object) -> None:
         return None
 
-    fw = Nftables(state_dir=state / f"fw{n}", netns=netns, probe=no_probe)
+    fw = Nftables(state_dir=state / f"fw{n}", connector=LocalConnector(name="bench", netns=netns), probe=no_probe)
     ours = [await timed(lambda: fw.apply_firewall_policy(policy(n), must_reach=())) for _ in range(repeat)]
     naive: list[float] = []
     for _ in range(repeat):
@@ -137,7 +138,7 @@ async def bench_lb(tmp: Path, repeat: int) -> dict[str, tuple[float, int, int]]:
 
 
 async def bench_dns(netns: str, state: Path, n: int, repeat: int) -> float:
-    dns = Dnsmasq(state_dir=state / f"dns{n}", netns=netns)
+    dns = Dnsmasq(state_dir=state / f"dns{n}", connector=LocalConnector(name="bench", netns=netns))
     times: list[float] = []
     try:
         for r in range(repeat):

@@ -29,7 +29,8 @@ from harmony.infra.nats_fleet import FleetNatsServer
 from harmony.maestro.journal import Journal
 from harmony.modules.application.container import Container
 from tests.dashboard.test_dashboard_http import OPERATOR, VIEWER, add_user
-from tests.fixtures.fleet_controller import ROOT, Controllers, free_port, wait_http
+from tests.fixtures.fleet_controller import ROOT, Controllers, wait_http
+from tests.fixtures.ports import free_port
 from tests.fleet.test_fleet_devices import (  # noqa: F401 - the fixture is used by name
     IMAGE,
     Devices,

@@ -21,7 +21,8 @@ from harmony.fleet.credentials import FleetHome
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats_fleet import FleetNatsServer
 from harmony.infra.site_ca import SiteCA
-from tests.fixtures.fleet_controller import HARMONY, ROOT, Controllers, free_port, wait_http
+from tests.fixtures.fleet_controller import HARMONY, ROOT, Controllers, wait_http
+from tests.fixtures.ports import free_port
 from tests.fleet.test_fleet_devices import until, web
 
 CSP = "default-src 'self'"

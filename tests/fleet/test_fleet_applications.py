@@ -28,9 +28,9 @@ from harmony.modules.application.application import APP_LABEL
 from harmony.modules.application.exposure import Exposure
 from harmony.modules.application.rootfs import busybox_rootfs_tar
 from harmony.topology.container_host import ContainerHost
-from tests.fixtures.app_host import free_port
 from tests.fixtures.nats_fleet import bus_options
 from tests.fixtures.podman import busybox_binary, podman_in, wipe
+from tests.fixtures.ports import free_port
 from tests.fleet.test_fleet_devices import until
 
 IMAGE = ImageRef("localhost/fleetsite:1")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,11 @@ import pytest
 
 from harmony.fleet.credentials import Identity
 from tests.fixtures.podman import podman_in, wipe
+from tests.fixtures.ports import free_port
 
 HARMONY = str(Path(sys.executable).parent / "harmony")
 ROOT = Path(__file__).resolve().parents[2]
 DEVICES = ("pi-1", "pi-2", "pi-3")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Operator:

@@ -19,8 +19,8 @@ from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.modules.application import Application, HttpCheck
 from harmony.modules.application.exposure import Exposure
-from tests.fixtures.app_host import free_port
 from tests.fixtures.podman import podman_in, wipe
+from tests.fixtures.ports import free_port
 from tests.fleet.test_fleet_applications import get
 from tests.fleet.test_fleet_cli import Operator, wait_until
 

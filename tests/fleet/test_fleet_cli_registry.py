@@ -18,8 +18,8 @@ from harmony.domain.secret import REVEAL
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.topology.container_host import ContainerHost
-from tests.fixtures.app_host import free_port
 from tests.fixtures.podman import podman_in, wipe
+from tests.fixtures.ports import free_port
 from tests.fixtures.registry import PULLERS, Site, publish, site_image
 from tests.fleet.test_fleet_applications import get
 from tests.fleet.test_fleet_cli import Operator, wait_until

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePosixPath
@@ -37,6 +36,7 @@ from harmony.modules.application.container import Container
 from harmony.modules.application.rootfs import busybox_rootfs_tar
 from tests.fixtures.nats_fleet import bus_options
 from tests.fixtures.podman import busybox_binary, podman_in, wipe
+from tests.fixtures.ports import free_port
 
 DEVICES = ("dev-a", "dev-b", "dev-c")
 IMAGE = ImageRef("localhost/fleetweb:1")
@@ -57,12 +57,6 @@ def web(version: str, port: int | None, *, broken: bool = False) -> Container:
         ),
         stop_grace=1.0,
     )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fetch(port: int) -> str:

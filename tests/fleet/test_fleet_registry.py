@@ -29,9 +29,9 @@ from harmony.modules.application.application import APP_LABEL
 from harmony.modules.application.exposure import Exposure
 from harmony.modules.registry import RegistryGarbageCollection
 from harmony.topology.container_host import ContainerHost
-from tests.fixtures.app_host import free_port
 from tests.fixtures.nats_fleet import bus_options
 from tests.fixtures.podman import wipe
+from tests.fixtures.ports import free_port
 from tests.fixtures.registry import PULLERS, Site, publish, site_image
 from tests.fleet.test_fleet_applications import state_of
 

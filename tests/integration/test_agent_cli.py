@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from harmony.agent.config import AgentConfig, EmbeddedNatsConfig, NatsConfig, PostgresConfig, to_toml
-from tests.fixtures.nats import free_port
+from tests.fixtures.ports import free_port
 
 HARMONY = Path(sys.executable).parent / "harmony"
 

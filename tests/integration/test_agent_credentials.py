@@ -21,9 +21,9 @@ from harmony.agent.main import resolve_credentials
 from harmony.domain.errors import AgentConfigError, KeyValueAuthError
 from harmony.domain.secret import Secret
 from harmony.infra.nats import NatsKeyValue, NatsOptions
-from tests.fixtures.nats import free_port
 from tests.fixtures.nats_auth import USER, AuthServer
 from tests.fixtures.openbao import BaoServer
+from tests.fixtures.ports import free_port
 
 HARMONY = str(Path(sys.executable).parent / "harmony")
 

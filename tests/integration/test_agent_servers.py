@@ -15,7 +15,7 @@ from pathlib import Path
 from harmony.agent.config import AgentConfig, NatsConfig, PostgresConfig, to_toml
 from harmony.domain.errors import KeyValueError
 from harmony.infra.nats import EmbeddedNats, NatsKeyValue, NatsOptions
-from tests.fixtures.nats import free_port
+from tests.fixtures.ports import free_port
 
 HARMONY = str(Path(sys.executable).parent / "harmony")
 

@@ -24,8 +24,8 @@ from harmony.domain.outcome import Status
 from harmony.infra.podman import Podman
 from harmony.testing import converge
 from harmony.topology.container_host import ContainerHost
-from tests.fixtures.app_host import free_port
 from tests.fixtures.podman import wipe
+from tests.fixtures.ports import free_port
 from tests.integration.client_loop import ClientLoop
 from tests.integration.polling import eventually
 

@@ -23,7 +23,8 @@ from harmony.modules.application import Application, BusyboxImage, CommandCheck,
 from harmony.modules.application.application import APP_LABEL
 from harmony.modules.application.exposure import Exposure
 from harmony.topology.container_host import ContainerHost
-from tests.fixtures.app_host import free_port, same_store
+from tests.fixtures.app_host import same_store
+from tests.fixtures.ports import free_port
 from tests.integration.client_loop import ClientLoop
 from tests.integration.polling import eventually
 

@@ -20,8 +20,8 @@ import pytest
 
 from harmony.maestro.journal import Journal, RunStatus
 from harmony.topology.container_host import ContainerHost
-from tests.fixtures.app_host import free_port
 from tests.fixtures.podman import wipe
+from tests.fixtures.ports import free_port
 from tests.integration.test_interruption import DEPLOY, processes_mentioning
 
 REPO = Path(__file__).resolve().parents[2]

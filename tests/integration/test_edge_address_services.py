@@ -104,6 +104,11 @@ def tftp_get(client: Client, tmp: Path, name: str) -> str:
 
 
 async def test_router_serves_dhcp_dns_and_boot_scripts(lan: Lan, edge_router: EdgeRouter, tmp_path: Path) -> None:
+    await check_dhcp_dns_and_boot(lan, edge_router, tmp_path)
+
+
+async def check_dhcp_dns_and_boot(lan: Lan, edge_router: EdgeRouter, tmp_path: Path) -> None:
+    """The address-services contract, for a router wherever it runs (this file: a namespace; also SSH)."""
     scores = [dns_zone(), dhcp_scope(NODE7), BOOT]
     maestro = Maestro(edge_router)
     first = await maestro.apply(scores)
@@ -129,6 +134,7 @@ async def test_router_serves_dhcp_dns_and_boot_scripts(lan: Lan, edge_router: Ed
     lease = udhcpc(stranger, tmp_path, "0xaf:01")  # an iPXE client (option 175) gets the entry script
     assert IPv4Address("10.77.0.100") <= IPv4Address(lease["ip"]) <= IPv4Address("10.77.0.149")
     assert lease["boot_file"] == "boot.ipxe"
+    await edge_router.ensure_ready()  # the Maestro closed its connection to the router (SSH) at the end of the run
     leases = {str(x.mac): str(x.address) for x in await edge_router.dhcp_leases()}
     assert leases[RESERVED] == "10.77.0.7"
     assert leases[OTHER] == lease["ip"]

@@ -4,6 +4,7 @@ br1), clients in their own namespaces, busybox httpd as the services the rules l
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -196,3 +197,112 @@ async def test_port_forward_and_masquerade(site: Site) -> None:
     assert site.server.can_reach("10.78.0.1", 8081), "the router's port 8081 forwards to the lan pc"
     site.server.run(["ip", "route", "add", "10.77.0.0/24", "via", "10.78.0.1"])
     assert not site.server.can_reach("10.77.0.50", 8080), "only through the forward, not directly"
+
+
+_APPLY_SLOWLY = """
+import asyncio, sys, pathlib
+from harmony.domain.capabilities.firewall import FirewallPolicy
+from harmony.topology.edge_router import EdgeRouter
+from tests.integration.test_edge_firewall import MANAGEMENT
+
+state, netns, management, policy, window, delay = sys.argv[1:7]
+router = EdgeRouter(name="r", state_dir=pathlib.Path(state), netns=netns, management_netns=management,
+                    firewall_rollback_after=float(window))
+real_probe = router.nftables._probe
+async def slow(endpoint):  # FAKE (named): the real probe, after DELAY seconds of holding the window open
+    print("probing", flush=True)
+    await asyncio.sleep(float(delay))
+    return await real_probe(endpoint)
+router.nftables._probe = slow
+asyncio.run(router.apply_firewall_policy(FirewallPolicy.model_validate_json(policy), must_reach=[MANAGEMENT]))
+"""
+
+LOCKED_OUT = BASE.model_copy(update={"rules": (LAN_TO_DMZ_WEB,)})
+GOOD = BASE.model_copy(
+    update={"rules": (*BASE.rules, Rule(action="allow", source=LAN, destination=LOCAL, protocol="icmp"))}
+)
+
+
+async def _start_apply(
+    site: Site, policy: FirewallPolicy, *, window: float, delay: float
+) -> asyncio.subprocess.Process:
+    """Another Harmony process applying ``policy``; returns once its ruleset is live and being probed."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _APPLY_SLOWLY,
+        str(site.router.state_dir),
+        site.router.netns or "",
+        site.pc.netns,
+        policy.model_dump_json(),
+        str(window),
+        str(delay),
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert await proc.stdout.readline() == b"probing\n"
+    return proc
+
+
+def _router(site: Site, tmp_path: Path, window: float) -> EdgeRouter:
+    return EdgeRouter(
+        name="router",
+        state_dir=site.router.state_dir,
+        netns=site.router.netns,
+        management_netns=site.pc.netns,
+        firewall_rollback_after=window,
+    )
+
+
+async def test_a_stale_rollback_never_restores_a_lockout_over_a_later_good_apply(site: Site, tmp_path: Path) -> None:
+    """Issue 12, sequence 1: lockout, harmony killed mid-probe, a good apply inside the window."""
+    window = 4.0
+    router = _router(site, tmp_path, window)
+    assert (await Maestro(router).apply([site.score(BASE)])).status is Status.SUCCESS
+
+    killed = await _start_apply(site, LOCKED_OUT, window=window, delay=3600)
+    assert not site.pc.can_reach("10.77.0.1", 8022), "the lockout is live, unconfirmed"
+    killed.kill()  # kill -KILL during the probe: its timer stays armed on the box
+    await killed.wait()
+
+    good = await Maestro(router).apply([site.score(GOOD)])
+    assert good.status is Status.SUCCESS, good.results[0].outcome
+    await asyncio.sleep(window + 2)  # past the killed run's rollback timer
+
+    assert site.pc.can_reach("10.77.0.1", 8022), "management is reachable"
+    state = await router.firewall_state()
+    assert state.policy == GOOD and state.in_sync, "the good policy is still live and recorded"
+
+
+async def test_two_applies_at_once_end_with_management_reachable_and_a_true_state_file(
+    site: Site, tmp_path: Path
+) -> None:
+    """Issue 12, race 2: a lockout apply and a good one at the same time, without the Maestro's run lock."""
+    router = _router(site, tmp_path, 30)
+    assert (await Maestro(router).apply([site.score(BASE)])).status is Status.SUCCESS
+
+    lockout = await _start_apply(site, LOCKED_OUT, window=30, delay=2)
+    await router.apply_firewall_policy(GOOD, must_reach=[MANAGEMENT])  # settles the lockout, then its own
+    _, err = await lockout.communicate()
+    assert lockout.returncode != 0, "the lockout apply cannot report success"
+    assert b"settled by another apply" in err or b"rolled back" in err, err.decode()[-500:]
+
+    assert site.pc.can_reach("10.77.0.1", 8022)
+    state = await router.firewall_state()
+    assert state.policy == GOOD and state.in_sync
+
+
+async def test_an_interrupted_apply_restores_the_previous_ruleset_at_once(site: Site, tmp_path: Path) -> None:
+    router = _router(site, tmp_path, 600)  # the timer would take ten minutes: the restore is the interrupt's
+    assert (await Maestro(router).apply([site.score(BASE)])).status is Status.SUCCESS
+
+    interrupted = await _start_apply(site, LOCKED_OUT, window=600, delay=3600)
+    assert not site.pc.can_reach("10.77.0.1", 8022)
+    interrupted.send_signal(signal.SIGINT)
+    await interrupted.wait()
+
+    assert site.pc.can_reach("10.77.0.1", 8022), "the previous ruleset is back without waiting for the timer"
+    state = await router.firewall_state()
+    assert state.policy == BASE and state.in_sync

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,8 @@ from harmony.domain.values import IPv4Address, Port
 from harmony.maestro import Maestro
 from harmony.modules.load_balancer import LoadBalancing
 from harmony.topology.edge_router import EdgeRouter
-from tests.fixtures.edge import HttpBackend, Load, free_port, get
+from tests.fixtures.edge import HttpBackend, Load, get
+from tests.fixtures.ports import free_port
 
 N = ResourceName
 WEB = N("web")
@@ -192,7 +194,7 @@ async def test_conflicting_or_rejected_changes_leave_the_running_proxy_alone(
         await loopback_router.remove_backend(WEB, N("green"))
 
     # Someone drops a broken file next to ours: `haproxy -c` rejects the next change before any reload.
-    confd = loopback_router.haproxy.state_dir / "haproxy.d"
+    confd = Path(loopback_router.haproxy.state_dir / "haproxy.d")
     (confd / "zz-by-hand.cfg").write_text("frontend by_hand\n    bind 127.0.0.1:notaport\n")
     before = (confd / "fe-web.cfg").read_text()
     with pytest.raises(LoadBalancerError, match="HAProxy rejected the configuration"):

@@ -34,7 +34,8 @@ from harmony.maestro.events import Event
 from harmony.modules.monitoring import AlertRoutes, AlertRules, HostMetrics, MetricsServer, Scrape, default_alert_pack
 from harmony.modules.monitoring.pack import NODE_JOB
 from harmony.topology.monitoring_host import MonitoringHost
-from tests.fixtures.monitoring import WebhookSink, alert_named, free_port
+from tests.fixtures.monitoring import WebhookSink, alert_named
+from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,8 @@ from harmony.modules.monitoring import AlertRoutes, MetricsServer, Scrape, defau
 from harmony.modules.monitoring.pack import FAILOVER_JOB
 from harmony.topology.monitoring_host import MonitoringHost
 from tests.fixtures.failover import Pair, postgres_base, remove_base, wait_for
-from tests.fixtures.monitoring import WebhookSink, alert_named, free_port
+from tests.fixtures.monitoring import WebhookSink, alert_named
+from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.slow
 

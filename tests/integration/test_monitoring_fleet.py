@@ -32,8 +32,9 @@ from harmony.maestro import Maestro
 from harmony.modules.monitoring import AlertRoutes, MetricsServer, Scrape, default_alert_pack, fleet_device_targets
 from harmony.modules.monitoring.pack import DEVICE_JOB
 from harmony.topology.monitoring_host import MonitoringHost
-from tests.fixtures.monitoring import WebhookSink, alert_named, free_port
+from tests.fixtures.monitoring import WebhookSink, alert_named
 from tests.fixtures.podman import podman_in, wipe
+from tests.fixtures.ports import free_port
 from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.slow

@@ -20,7 +20,8 @@ from harmony.domain.errors import (
     StoreUnreachableError,
 )
 from harmony.infra.openbao import AppRoleAuth, OpenBaoStore, TokenAuth
-from tests.fixtures.openbao import BaoServer, free_port
+from tests.fixtures.openbao import BaoServer
+from tests.fixtures.ports import free_port
 
 NS = Namespace("shop", "prod")
 

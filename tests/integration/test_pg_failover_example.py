@@ -18,7 +18,7 @@ import pytest
 
 from harmony.agent.journal import read_status
 from tests.fixtures.failover import WriteChecker, postgres_base, remove_base, rows, wait_for
-from tests.fixtures.nats import free_port
+from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.slow
 HARMONY = Path(sys.executable).parent / "harmony"

@@ -16,7 +16,7 @@ from harmony.modules.postgres import Database, PostgreSQLServer, Role
 from harmony.topology.local_postgres import LocalPostgreSQL
 from harmony.topology.postgres_failover import PostgreSQLFailover
 from tests.fixtures.failover import postgres_base, remove_base, wait_for
-from tests.fixtures.nats import free_port
+from tests.fixtures.ports import free_port
 
 SCORE = PostgreSQLServer(
     roles=(Role(name="app"), Role(name="report", login=False)),

@@ -30,8 +30,8 @@ from harmony.infra.site_ca import SiteCA
 from harmony.modules.application.image import CONTENT_LABEL
 from harmony.modules.registry import SiteRegistry
 from harmony.topology.container_host import ContainerHost
-from tests.fixtures.app_host import free_port
 from tests.fixtures.podman import wipe
+from tests.fixtures.ports import free_port
 from tests.fixtures.registry import PULLERS, Site, publish, site_image
 
 

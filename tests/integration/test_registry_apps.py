@@ -22,8 +22,8 @@ from harmony.modules.application.application import APP_LABEL
 from harmony.modules.application.exposure import Exposure
 from harmony.modules.registry import RegistryGarbageCollection
 from harmony.topology.container_host import ContainerHost
-from tests.fixtures.app_host import free_port
 from tests.fixtures.podman import wipe
+from tests.fixtures.ports import free_port
 from tests.fixtures.registry import Site, publish, site_image
 
 

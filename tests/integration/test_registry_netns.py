@@ -23,9 +23,9 @@ from harmony.modules.application import BusyboxImage
 from harmony.modules.registry import SiteRegistry
 from harmony.topology.container_host import ContainerHost
 from harmony.topology.registry_host import RegistryHost
-from tests.fixtures.app_host import free_port
 from tests.fixtures.netns import sh
 from tests.fixtures.podman import wipe
+from tests.fixtures.ports import free_port
 from tests.fixtures.registry import BASE, PULLERS, PUSHER, Site, publish, site_image
 
 CUT = "table inet hmcut { chain input { type filter hook input priority 0; reject with icmp type host-unreachable; }; }"

@@ -17,8 +17,8 @@ from harmony.modules.registry import RegistryGarbageCollection, SiteRegistry
 from harmony.testing.ssh_lab import SshLab
 from harmony.topology.container_host import ContainerHost
 from harmony.topology.registry_host import RegistryHost
-from tests.fixtures.app_host import free_port
 from tests.fixtures.podman import wipe
+from tests.fixtures.ports import free_port
 from tests.fixtures.registry import BASE, PULLERS, PUSHER, Site, publish, site_image
 
 

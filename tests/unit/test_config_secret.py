@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
 import pytest
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 
 from harmony.config import MASK, Secret
 from harmony.domain.score import score_adapter
-from harmony.domain.secret import REVEAL
+from harmony.domain.secret import REVEAL, SecretAsTextError
 from harmony.modules.files import ManagedFile
 
 CLEAR = "pa55-Word-7781"
@@ -23,11 +24,22 @@ class Holder(BaseModel):
 
 def test_every_printable_form_is_masked() -> None:
     s = Secret(CLEAR)
-    forms = [str(s), repr(s), f"{s}", f"{s!r}", "%s" % s, format(s, ">20"), str([s]), str({"k": s})]  # noqa: UP031
+    forms = [repr(s), f"{s!r}", str([s]), str({"k": s}), s.masked]
     for form in forms:
         assert CLEAR not in form
         assert MASK in form
     assert s.reveal() == CLEAR
+
+
+@pytest.mark.parametrize(
+    "as_text",
+    [str, lambda s: f"{s}", lambda s: f"password={s}\n", lambda s: format(s, ">20"), lambda s: "%s" % s],  # noqa: UP031
+    ids=["str", "f-string", "f-string in a file", "format", "percent"],
+)
+def test_a_secret_never_becomes_its_mask_as_text_by_accident(as_text: Callable[[Secret], str]) -> None:
+    with pytest.raises(SecretAsTextError, match=r"expected Secret\.render\(template, name=secret\)"):
+        as_text(Secret(CLEAR))
+    assert Secret.render("password=$p\n", p=Secret(CLEAR)).reveal() == f"password={CLEAR}\n"
 
 
 def test_pydantic_dumps_are_masked_unless_revealed_on_purpose() -> None:
@@ -51,7 +63,6 @@ def test_render_masks_only_the_secrets() -> None:
     s = Secret.render("user=$user pw=${pw}\n", user="app", pw=Secret(CLEAR))
     assert s.reveal() == f"user=app pw={CLEAR}\n"
     assert s.masked == f"user=app pw={MASK}\n"
-    assert str(s) == s.masked
     with pytest.raises(KeyError, match="missing"):
         Secret.render("$missing")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from harmony.agent.decide import Decision, Memory, Snapshot, status_of
+from harmony.infra.state_files import write_atomic
 
 
 class AgentStatus(BaseModel):
@@ -61,9 +62,7 @@ class AgentJournal:
             last_action=decision.action.value,
             last_reason=decision.reason,
         )
-        tmp = self.status_path.with_suffix(".tmp")
-        tmp.write_text(current.model_dump_json())
-        os.replace(tmp, self.status_path)
+        write_atomic(self.status_path, current.model_dump_json())
         if decision.action.value != "none" or status != self._last_status:
             line = {
                 "at": current.updated,

@@ -7,7 +7,6 @@ a change takes effect without a restart (sessions already open keep the role the
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +14,7 @@ import argon2
 from pydantic import BaseModel, ConfigDict, Field
 
 from harmony.domain.errors import InvalidValueError
+from harmony.infra.state_files import write_atomic
 
 type Role = Literal["viewer", "operator"]
 ROLES: tuple[Role, ...] = ("viewer", "operator")
@@ -75,9 +75,4 @@ class UserStore:
         return user
 
     def _save(self, data: UserFile) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(data.model_dump(mode="json"), indent=2))
-        tmp.replace(self.path)
+        write_atomic(self.path, json.dumps(data.model_dump(mode="json"), indent=2), mode=0o600, directory_mode=0o700)

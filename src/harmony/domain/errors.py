@@ -3,6 +3,8 @@
     HarmonyError
     ├── InvalidValueError (also ValueError)      a value that is not what a field expects
     ├── DeploymentError                         a deployment that cannot be loaded or is inconsistent
+    │   └── InconsistentDeploymentError         Scores that contradict each other: every finding (domain.consistency)
+    ├── SecretAsTextError (also TypeError)      a Secret used as text (domain.secret): it would become its mask
     ├── AgentConfigError                        an agent configuration that cannot work (file, field, value)
     ├── TopologyError                           a topology that cannot get ready
     │   ├── HostUnreachableError                a host that cannot be connected to (network, refused)

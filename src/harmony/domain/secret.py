@@ -1,8 +1,10 @@
 """``Secret``: a value whose every printable form is masked, so masking does not depend on remembering.
 
-What is guaranteed: ``str``, ``repr``, ``format`` (f-strings), pydantic's ``model_dump`` and
-``model_dump_json`` (hence the journal, ``--json`` output and plan events) and JSON schema examples all show
-``MASK``, never the value. The clear value comes out only through ``reveal()``, or through a pydantic dump
+What is guaranteed: ``repr``, pydantic's ``model_dump`` and ``model_dump_json`` (hence the journal,
+``--json`` output and plan events) and JSON schema examples all show ``MASK``, never the value. ``str()``,
+``format()`` and f-strings raise ``SecretAsTextError``: a secret formatted into a file's content would
+otherwise silently become ``********`` there. ``render`` is the way to put a secret into text, ``masked``
+the way to show one. The clear value comes out only through ``reveal()``, or through a pydantic dump
 given ``context=REVEAL`` on purpose (a round trip that must keep the value in memory), which dumps
 ``{"secret": clear, "masked": …}`` so that it validates back into a ``Secret`` even in a ``str | Secret`` field.
 
@@ -22,9 +24,22 @@ from typing import Any, Final, Self
 from pydantic import GetCoreSchemaHandler, SerializationInfo
 from pydantic_core import core_schema
 
+from harmony.domain.errors import HarmonyError
+
 MASK: Final = "********"
 REVEAL: Final[Mapping[str, bool]] = {"reveal_secrets": True}
 """Pass as ``context=`` to a pydantic dump to keep secrets in clear (never for output)."""
+
+
+class SecretAsTextError(HarmonyError, TypeError):
+    """A ``Secret`` used as text (``str()``, ``format()``, an f-string): it would silently become its mask."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a Secret cannot be turned into text with str(), format() or an f-string (the text would be the mask "
+            f"{MASK!r}, not the secret); expected Secret.render(template, name=secret) to put it in a file, "
+            ".masked to show it, or .reveal() where the clear value must go"
+        )
 
 
 class Secret:
@@ -59,13 +74,13 @@ class Secret:
         return cls(clear, masked=masked)
 
     def __str__(self) -> str:
-        return self._masked
+        raise SecretAsTextError
 
     def __repr__(self) -> str:
         return f"Secret({MASK!r})"
 
     def __format__(self, spec: str) -> str:
-        return format(self._masked, spec)
+        raise SecretAsTextError
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):

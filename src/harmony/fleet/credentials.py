@@ -19,7 +19,6 @@ callout would avoid that); the control side is a separate user, not a separate a
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.secret import Secret
 from harmony.fleet.records import COMMANDS, DESIRED, HEARTBEAT, INFO, STATE, check_token
+from harmony.infra.state_files import write_atomic
 
 ACCOUNT = "FLEET"
 
@@ -147,9 +147,4 @@ class FleetHome:
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    tmp.replace(path)
+    write_atomic(path, text, mode=0o600, directory_mode=0o700)

@@ -79,11 +79,14 @@ async def daemons_on(connector: Connector) -> DaemonControl:
     return SystemdDaemons(connector) if marker.kind == "directory" else PidFileDaemons(connector)
 
 
-async def poll_until(predicate: Callable[[], Awaitable[bool]], *, timeout: float, interval: float = 0.02) -> bool:
-    """Wait until ``await predicate()`` holds (True) or ``timeout`` seconds pass (False)."""
+async def poll_until(
+    predicate: Callable[[], bool | Awaitable[bool]], *, timeout: float, interval: float = 0.02
+) -> bool:
+    """Wait until ``predicate()`` (awaited when it is a coroutine) holds (True) or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while True:
-        if await predicate():
+        answer = predicate()
+        if answer if isinstance(answer, bool) else await answer:
             return True
         if time.monotonic() > deadline:
             return False

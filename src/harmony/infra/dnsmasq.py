@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
 
@@ -32,11 +32,12 @@ from harmony.domain.capabilities.dns import (
     PtrRecord,
     SrvRecord,
 )
-from harmony.domain.errors import BootError, DhcpError, DnsError
+from harmony.domain.errors import BootError, DhcpError, DnsError, FilesError
 from harmony.domain.names import ResourceName
 from harmony.domain.values import Hostname, IPv4Address, IPv4Network, MacAddress
-from harmony.infra.daemon import read_pid, start_daemon, stop_daemon
-from harmony.infra.local_process import run_local
+from harmony.infra.connector import Connector
+from harmony.infra.daemon import Daemon, DaemonControl, daemons_on
+from harmony.infra.local_connector import LocalConnector
 from harmony.infra.model_comment import embed, extract
 from harmony.infra.programs import DNSMASQ
 
@@ -47,7 +48,7 @@ class DnsmasqError(DnsError, DhcpError, BootError):
     """dnsmasq refused a configuration, or could not be started or read."""
 
 
-def render_main(state_dir: Path, *, port: int, interfaces: Sequence[str], tftp: bool = False) -> str:
+def render_main(state_dir: Path | PurePosixPath, *, port: int, interfaces: Sequence[str], tftp: bool = False) -> str:
     """The global configuration: no upstream, no /etc/hosts, fragments from ``conf.d``; TFTP (port 69) only
     when ``tftp`` (there are boot files to serve)."""
     lines = [
@@ -166,36 +167,52 @@ def parse_leases(text: str) -> list[DhcpLease]:
 
 
 class Dnsmasq:
-    """One dnsmasq daemon, in network namespace ``netns`` (or this one), configured under ``state_dir``."""
+    """One dnsmasq daemon on the host behind ``connector``, configured under ``state_dir`` there."""
 
     def __init__(
-        self, *, state_dir: Path, netns: str | None = None, port: int = 53, interfaces: Sequence[str] = ()
+        self,
+        *,
+        state_dir: Path | PurePosixPath,
+        connector: Connector | None = None,
+        port: int = 53,
+        interfaces: Sequence[str] = (),
     ) -> None:
-        self.state_dir = state_dir
-        self.netns = netns
+        self.state_dir = PurePosixPath(state_dir)
         self.port = port
         self.interfaces = tuple(interfaces)
+        self._c: Connector = connector or LocalConnector(name="localhost")
         self._lock = asyncio.Lock()
+        self._daemons: DaemonControl | None = None
+        self._prepared = False
+        tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
+        self.daemon = Daemon(
+            name=f"harmony-dnsmasq-{tag}",
+            argv=(DNSMASQ.name, f"--conf-file={self._conf}"),
+            pid_file=self.state_dir / "dnsmasq.pid",
+            log_file=self.state_dir / "dnsmasq.log",
+            description=f"dnsmasq of {self.state_dir}",
+        )
 
     @property
-    def _conf(self) -> Path:
+    def _conf(self) -> PurePosixPath:
         return self.state_dir / "dnsmasq.conf"
 
     @property
-    def _fragments(self) -> Path:
+    def _fragments(self) -> PurePosixPath:
         return self.state_dir / "conf.d"
 
     @property
-    def _tftp(self) -> Path:
+    def _tftp(self) -> PurePosixPath:
         return self.state_dir / "tftp"
 
     @property
-    def _pid_file(self) -> Path:
-        return self.state_dir / "dnsmasq.pid"
-
-    @property
-    def _loaded(self) -> Path:
+    def _loaded(self) -> PurePosixPath:
         return self.state_dir / "loaded"
+
+    async def _control(self) -> DaemonControl:
+        if self._daemons is None:
+            self._daemons = await daemons_on(self._c)
+        return self._daemons
 
     # --- DnsServer ---------------------------------------------------------------------------------------
 
@@ -220,165 +237,153 @@ class Dnsmasq:
         await self._put_fragment(f"dhcp-{subnet_tag(network)}.conf", None)
 
     async def dhcp_leases(self) -> Sequence[DhcpLease]:
-        try:
-            text = await asyncio.to_thread((self.state_dir / "leases").read_text)
-        except FileNotFoundError:
-            return []
-        except OSError as e:
-            raise DnsmasqError("dhcp leases", e.strerror or str(e)) from e
-        return parse_leases(text)
+        path = self.state_dir / "leases"
+        state = (await self._c.stat_files([path], with_content=True))[path]
+        return parse_leases((state.content or b"").decode(errors="replace"))
 
     # --- BootServer --------------------------------------------------------------------------------------
 
     async def boot_scripts(self) -> Sequence[BootScript]:
-        if read_pid(self._pid_file) is None:
+        scripts_dir = self._tftp / "ipxe"
+        pids, dirs = await asyncio.gather(
+            self._c.read_pids([self.daemon.pid_file]), self._c.read_directories([scripts_dir])
+        )
+        files = dirs[scripts_dir]
+        if pids[self.daemon.pid_file] is None or files is None:
             return []
-        return await asyncio.to_thread(self._read_scripts)
-
-    def _read_scripts(self) -> list[BootScript]:
         scripts: list[BootScript] = []
-        for path in sorted((self._tftp / "ipxe").glob("*.ipxe")):
-            stem = path.stem
+        for name, content in sorted(files.items()):
+            stem = name.removesuffix(".ipxe")
+            if stem == name:
+                continue
             try:
                 mac = None if stem == "default" else MacAddress(stem.replace("-", ":"))
-                scripts.append(BootScript(mac=mac, content=path.read_text()))
-            except (ValueError, OSError):
+                scripts.append(BootScript(mac=mac, content=content.decode()))
+            except (ValueError, UnicodeDecodeError):
                 continue
         return scripts
 
     async def put_boot_script(self, script: BootScript) -> None:
         async with self._lock:
-            await asyncio.to_thread(self._write_tftp, ENTRY_SCRIPT, ENTRY_SCRIPT_CONTENT.encode())
-            await asyncio.to_thread(self._write_tftp, script.path, script.content.encode())
+            await self._make_dirs()
+            await self._write(self._tftp / ENTRY_SCRIPT, ENTRY_SCRIPT_CONTENT.encode(), "boot script")
+            await self._write(self._tftp / script.path, script.content.encode(), "boot script")
             await self._ensure_running()
 
     async def remove_boot_script(self, mac: MacAddress | None) -> None:
         async with self._lock:
-            path = self._tftp / BootScript(mac=mac, content="").path
-            await asyncio.to_thread(path.unlink, missing_ok=True)
+            await self._c.remove_path(self._tftp / BootScript(mac=mac, content="").path)
 
     async def put_boot_file(self, name: BootFileName, content: bytes) -> None:
         async with self._lock:
-            await asyncio.to_thread(self._write_tftp, name, content)
+            await self._make_dirs()
+            await self._write(self._tftp / name, content, f"boot file {name}")
             await self._ensure_running()
 
-    def _write_tftp(self, name: str, content: bytes) -> None:
-        path = self._tftp / name
+    async def _write(self, path: PurePosixPath, content: bytes, subject: str) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, content)
-        except OSError as e:
-            raise DnsmasqError(f"boot file {name}", e.strerror or str(e)) from e
+            await self._c.write_file(path, content, mode=0o644, owner=None, group=None)
+        except FilesError as e:
+            raise DnsmasqError(subject, str(e)) from e
 
     # --- the daemon --------------------------------------------------------------------------------------
 
     async def stop(self) -> None:
         """Stop the daemon (tests and teardown); the configuration stays on disk."""
-        await stop_daemon(self._pid_file)
+        await (await self._control()).stop(self.daemon)
+
+    async def _snapshot(self) -> tuple[bool, dict[str, str], bool]:
+        """(the daemon runs and was started with exactly the configuration on disk, the fragments on disk,
+        whether there are boot files to serve) — one round of reads."""
+        boot_dirs = [self._tftp, self._tftp / "ipxe"]
+        pids, dirs, loaded = await asyncio.gather(
+            self._c.read_pids([self.daemon.pid_file]),
+            self._c.read_directories([self._fragments, *boot_dirs]),
+            self._c.stat_files([self._loaded], with_content=True),
+        )
+        files = dirs[self._fragments] or {}
+        texts = {n: c.decode(errors="replace") for n, c in files.items() if n.endswith(".conf")}
+        tftp = any(dirs[d] for d in boot_dirs)
+        marker = loaded[self._loaded].content
+        serving = (
+            pids[self.daemon.pid_file] is not None
+            and dirs[self._fragments] is not None
+            and marker is not None
+            and marker.decode(errors="replace") == self._digest(texts, tftp)
+        )
+        return serving, texts, tftp
 
     async def _served(self) -> list[DnsRecordSet | DhcpSubnet]:
-        def read() -> list[DnsRecordSet | DhcpSubnet]:
-            if not self._fragments.is_dir() or not self._serving_files():
-                return []
-            texts = [p.read_text() for p in sorted(self._fragments.glob("*.conf"))]
-            return [m for m in map(parse_fragment, texts) if m is not None]
+        serving, texts, _ = await self._snapshot()
+        if not serving:
+            return []
+        return [m for m in map(parse_fragment, (texts[n] for n in sorted(texts))) if m is not None]
 
-        try:
-            models = await asyncio.to_thread(read)
-        except OSError as e:
-            raise DnsmasqError(str(self.state_dir), e.strerror or str(e)) from e
-        return models
-
-    def _serving_files(self) -> bool:
-        """The daemon runs and was started with exactly the fragments on disk."""
-        if read_pid(self._pid_file) is None or not self._loaded.exists():
-            return False
-        texts = {p.name: p.read_text() for p in sorted(self._fragments.glob("*.conf"))}
-        return self._loaded.read_text() == self._digest(texts)
-
-    def _digest(self, fragments: dict[str, str]) -> str:
-        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces, tftp=self._tftp_used())
+    def _digest(self, fragments: dict[str, str], tftp: bool) -> str:
+        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces, tftp=tftp)
         h = hashlib.sha256(main.encode())
         for name, text in sorted(fragments.items()):
             h.update(f"\0{name}\0{text}".encode())
         return h.hexdigest()
 
-    def _prepare(self) -> None:
-        for d in (self.state_dir, self._fragments, self._tftp):
-            d.mkdir(parents=True, exist_ok=True)
-        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces, tftp=self._tftp_used())
-        if not self._conf.exists() or self._conf.read_text() != main:
-            _atomic_write(self._conf, main.encode())
+    async def _make_dirs(self) -> None:
+        if not self._prepared:
+            dirs = [str(d) for d in (self.state_dir, self._fragments, self._tftp, self._tftp / "ipxe")]
+            made = await self._c.run_command(["mkdir", "-p", *dirs], timeout=30)
+            if not made.ok:
+                raise DnsmasqError(str(self.state_dir), f"cannot create the state directory: {made.stderr.strip()}")
+            self._prepared = True
+
+    async def _prepare(self, tftp: bool) -> None:
+        """The directories and the global configuration; TFTP (port 69) only with boot files to serve."""
+        await self._make_dirs()
+        main = render_main(self.state_dir, port=self.port, interfaces=self.interfaces, tftp=tftp).encode()
+        current = (await self._c.stat_files([self._conf], with_content=True))[self._conf]
+        if current.content != main:
+            await self._write(self._conf, main, "dnsmasq.conf")
 
     async def _put_fragment(self, name: str, text: str | None) -> None:
         subject = name.removesuffix(".conf")
+        path = self._fragments / name
         async with self._lock:
-            path = self._fragments / name
-            try:
-                before = await asyncio.to_thread(self._swap_fragment, path, text)
-            except OSError as e:
-                raise DnsmasqError(subject, e.strerror or str(e)) from e
-            if before == text and await asyncio.to_thread(self._serving_files):
+            serving, texts, tftp = await self._snapshot()
+            before = texts.get(name)
+            await self._prepare(tftp)
+            await self._set(path, text, subject)
+            if before == text and serving:
                 return  # nothing to change, and the daemon already serves it: no restart, no blip
-            test = await run_local(DNSMASQ.argv("--test", f"--conf-file={self._conf}"), timeout=30)
+            test = await self._c.run_command([DNSMASQ.name, "--test", f"--conf-file={self._conf}"], timeout=30)
             if not test.ok:
-                await asyncio.to_thread(_restore, path, before)
+                await self._set(path, before, subject)
                 raise DnsmasqError(subject, f"dnsmasq rejected the configuration: {test.stderr.strip()}")
             await self._restart(subject, path, before)
 
-    def _swap_fragment(self, path: Path, text: str | None) -> str | None:
-        """Write (or with ``None`` remove) a fragment; return what was there before."""
-        self._prepare()
-        before = path.read_text() if path.exists() else None
+    async def _set(self, path: PurePosixPath, text: str | None, subject: str) -> None:
         if text is None:
-            path.unlink(missing_ok=True)
+            await self._c.remove_path(path)
         else:
-            _atomic_write(path, text.encode())
-        return before
-
-    def _tftp_used(self) -> bool:
-        """A host that serves no boot files does not listen on TFTP's port 69."""
-        return self._tftp.is_dir() and any(p.is_file() for p in self._tftp.rglob("*"))
+            await self._write(path, text.encode(), subject)
 
     async def _ensure_running(self) -> None:
-        if read_pid(self._pid_file) is None:
-            await asyncio.to_thread(self._prepare)
-            await self._start("boot server")
-        elif not await asyncio.to_thread(self._serving_files):  # the first boot file turns TFTP on
-            await asyncio.to_thread(self._prepare)
-            await stop_daemon(self._pid_file)
-            await self._start("boot server")
+        serving, _, tftp = await self._snapshot()
+        if serving:
+            return
+        await self._prepare(tftp)  # the first boot file turns TFTP on
+        await (await self._control()).stop(self.daemon)
+        await self._start("boot server")
 
-    async def _restart(self, subject: str, path: Path, before: str | None) -> None:
-        await stop_daemon(self._pid_file)
+    async def _restart(self, subject: str, path: PurePosixPath, before: str | None) -> None:
+        await (await self._control()).stop(self.daemon)
         try:
             await self._start(subject)
         except DnsmasqError:
-            await asyncio.to_thread(_restore, path, before)
+            await self._set(path, before, subject)
             await self._start(subject)
             raise
 
     async def _start(self, subject: str) -> None:
-        result = await start_daemon(
-            DNSMASQ.argv(f"--conf-file={self._conf}"), pid_file=self._pid_file, netns=self.netns
-        )
-        if not result.ok or read_pid(self._pid_file) is None:
-            raise DnsmasqError(subject, f"dnsmasq did not start: {result.stderr.strip() or 'no pid file'}")
-        await asyncio.to_thread(self._mark_loaded)
-
-    def _mark_loaded(self) -> None:
-        texts = {p.name: p.read_text() for p in sorted(self._fragments.glob("*.conf"))}
-        _atomic_write(self._loaded, self._digest(texts).encode())
-
-
-def _restore(path: Path, before: str | None) -> None:
-    if before is None:
-        path.unlink(missing_ok=True)
-    else:
-        _atomic_write(path, before.encode())
-
-
-def _atomic_write(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(content)
-    tmp.replace(path)
+        problem = await (await self._control()).start(self.daemon)
+        if problem is not None:
+            raise DnsmasqError(subject, f"dnsmasq did not start: {problem}")
+        _, texts, tftp = await self._snapshot()
+        await self._write(self._loaded, self._digest(texts, tftp).encode(), "dnsmasq state")

@@ -21,11 +21,9 @@ import asyncio
 import csv
 import hashlib
 import io
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
 
@@ -37,19 +35,20 @@ from harmony.domain.capabilities.load_balancer import (
     Frontend,
     binds_clash,
 )
-from harmony.domain.errors import LoadBalancerError
+from harmony.domain.errors import FilesError, LoadBalancerError
 from harmony.domain.names import NonEmpty, ResourceName, non_empty
-from harmony.infra.daemon import poll_until, read_pid, start_daemon, stop_daemon
-from harmony.infra.local_process import run_local
+from harmony.infra.connector import Connector
+from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, poll_until
+from harmony.infra.local_connector import LocalConnector
 from harmony.infra.model_comment import embed, extract
-from harmony.infra.programs import HAPROXY
+from harmony.infra.programs import HAPROXY, SH, SOCAT
 
 
 class HaproxyError(LoadBalancerError):
     """HAProxy rejected a configuration, or its daemon or runtime API failed."""
 
 
-def render_global(state_dir: Path) -> str:
+def render_global(state_dir: Path | PurePosixPath) -> str:
     return "\n".join(
         [
             "# managed by harmony: global HAProxy settings",
@@ -146,44 +145,76 @@ def only_states_differ(old: Frontend, new: Frontend) -> bool:
 
 
 class Haproxy:
-    """One HAProxy master-worker daemon, in network namespace ``netns`` (or this one)."""
+    """One HAProxy master-worker daemon on the host behind ``connector``, configured under ``state_dir`` there.
 
-    def __init__(self, *, state_dir: Path, netns: str | None = None) -> None:
-        self.state_dir = state_dir
-        self.netns = netns
+    The runtime API and the master CLI are unix sockets on that host, reached with ``socat`` through the
+    connector (one command per request), so one implementation serves this machine and a remote router.
+    """
+
+    def __init__(self, *, state_dir: Path | PurePosixPath, connector: Connector | None = None) -> None:
+        self.state_dir = PurePosixPath(state_dir)
+        self._c: Connector = connector or LocalConnector(name="localhost")
         self._lock = asyncio.Lock()
+        self._daemons: DaemonControl | None = None
+        tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
+        self.daemon = Daemon(
+            name=f"harmony-haproxy-{tag}",
+            argv=(
+                HAPROXY.name,
+                "-W",
+                "-D",
+                "-S",
+                f"{self.state_dir / 'master.sock'},mode,600",
+                "-p",
+                str(self.state_dir / "haproxy.pid"),
+                "-f",
+                str(self._confd),
+            ),
+            pid_file=self.state_dir / "haproxy.pid",
+            description=f"HAProxy of {self.state_dir}",
+        )
 
     @property
-    def _confd(self) -> Path:
+    def _confd(self) -> PurePosixPath:
         return self.state_dir / "haproxy.d"
 
     @property
-    def _pid_file(self) -> Path:
-        return self.state_dir / "haproxy.pid"
-
-    @property
-    def _loaded(self) -> Path:
+    def _loaded(self) -> PurePosixPath:
         return self.state_dir / "loaded"
 
-    def _file(self, name: str) -> Path:
+    def _file(self, name: str) -> PurePosixPath:
         return self._confd / f"fe-{name}.cfg"
+
+    async def _control(self) -> DaemonControl:
+        if self._daemons is None:
+            self._daemons = await daemons_on(self._c)
+        return self._daemons
 
     # --- reads -------------------------------------------------------------------------------------------
 
     async def frontends(self) -> Sequence[Frontend]:
-        return await asyncio.to_thread(self._served)
-
-    def _served(self) -> list[Frontend]:
-        if read_pid(self._pid_file) is None or not self._confd.is_dir():
+        serving, texts = await self._snapshot()
+        if not serving:
             return []
-        texts = self._texts()
-        loaded = self._loaded.read_text() if self._loaded.exists() else ""
-        if loaded != _digest(texts):
-            return []
-        return [f for f in map(parse_frontend, texts.values()) if f is not None]
+        return [f for f in map(parse_frontend, (texts[n] for n in sorted(texts))) if f is not None]
 
-    def _texts(self) -> dict[str, str]:
-        return {p.name: p.read_text() for p in sorted(self._confd.glob("*.cfg"))}
+    async def _snapshot(self) -> tuple[bool, dict[str, str]]:
+        """(the proxy runs and was (re)loaded with exactly the files on disk, the files on disk)."""
+        pids, dirs, loaded = await asyncio.gather(
+            self._c.read_pids([self.daemon.pid_file]),
+            self._c.read_directories([self._confd]),
+            self._c.stat_files([self._loaded], with_content=True),
+        )
+        files = dirs[self._confd]
+        texts = {n: c.decode(errors="replace") for n, c in (files or {}).items() if n.endswith(".cfg")}
+        marker = loaded[self._loaded].content
+        serving = (
+            pids[self.daemon.pid_file] is not None
+            and files is not None
+            and marker is not None
+            and marker.decode(errors="replace") == _digest(texts)
+        )
+        return serving, texts
 
     async def backend_states(self, frontend: ResourceName) -> Sequence[BackendStatus]:
         declared = await self._declared(frontend)
@@ -215,7 +246,8 @@ class Haproxy:
 
     async def remove_frontend(self, name: ResourceName) -> None:
         async with self._lock:
-            if await asyncio.to_thread(self._file(name).exists):
+            _, texts = await self._snapshot()
+            if self._file(name).name in texts:
                 await self._change({name: None}, subject=f"frontend {name}")
 
     async def add_backend(self, frontend: ResourceName, backend: Backend) -> None:
@@ -270,67 +302,56 @@ class Haproxy:
             else:
                 await self.runtime(f"set server {server} state ready")
                 await self.runtime(f"set weight {server} {after.weight}")
-        await asyncio.to_thread(self._write_marked, self._file(new.name), render_frontend(new))
+        await self._write(self._file(new.name), render_frontend(new))
+        await self._mark_loaded()
 
-    def _write_marked(self, path: Path, text: str) -> None:
-        _atomic_write(path, text)
-        _atomic_write(self._loaded, _digest(self._texts()))
+    async def _write(self, path: PurePosixPath, text: str) -> None:
+        try:
+            await self._c.write_file(path, text.encode(), mode=0o644, owner=None, group=None)
+        except FilesError as e:
+            raise HaproxyError(str(path), str(e)) from e
+
+    async def _mark_loaded(self) -> None:
+        _, texts = await self._snapshot()
+        await self._write(self._loaded, _digest(texts))
 
     async def _change(self, files: dict[str, str | None], *, subject: str) -> None:
         """Stage, validate with ``haproxy -c``, write, then start or hitlessly reload."""
-        staged = await asyncio.to_thread(self._stage, files)
+        staged = self.state_dir / "staging"
+        stage = await self._c.run_command([SH.name, "-c", _STAGE, "sh", str(self._confd), str(staged)], timeout=30)
+        if not stage.ok:
+            raise HaproxyError(subject, f"cannot stage the configuration: {stage.stderr.strip()}")
+        await self._write(self._confd / "00-global.cfg", render_global(self.state_dir))
+        await self._write(staged / "00-global.cfg", render_global(self.state_dir))
+        for name, text in files.items():
+            if text is None:
+                await self._c.remove_path(staged / self._file(name).name)
+            else:
+                await self._write(staged / self._file(name).name, text)
         try:
-            check = await run_local(HAPROXY.argv("-c", "-q", "-f", str(staged)), timeout=30)
+            check = await self._c.run_command([HAPROXY.name, "-c", "-q", "-f", str(staged)], timeout=30)
             if not check.ok:
                 detail = (check.stderr or check.stdout).strip().replace(str(staged), str(self._confd))
                 raise HaproxyError(subject, f"HAProxy rejected the configuration: {detail}")
-            await asyncio.to_thread(self._commit, files)
+            for name, text in files.items():
+                if text is None:
+                    await self._c.remove_path(self._file(name))
+                else:
+                    await self._write(self._file(name), text)
         finally:
-            await asyncio.to_thread(shutil.rmtree, staged, True)
-        if not any(p.startswith("fe-") for p in await asyncio.to_thread(lambda: list(self._texts()))):
-            await stop_daemon(self._pid_file)
+            await self._c.run_command(["rm", "-rf", "--", str(staged)], timeout=30)
+        _, texts = await self._snapshot()
+        if not any(n.startswith("fe-") for n in texts):
+            await (await self._control()).stop(self.daemon)
             return
         await self._reload_or_start(subject)
 
-    def _stage(self, files: dict[str, str | None]) -> Path:
-        self._confd.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self._confd / "00-global.cfg", render_global(self.state_dir))
-        staged = Path(tempfile.mkdtemp(prefix="haproxy-check-", dir=self.state_dir))
-        for path in self._confd.glob("*.cfg"):
-            shutil.copy(path, staged / path.name)
-        for name, text in files.items():
-            target = staged / self._file(name).name
-            if text is None:
-                target.unlink(missing_ok=True)
-            else:
-                target.write_text(text)
-        return staged
-
-    def _commit(self, files: dict[str, str | None]) -> None:
-        for name, text in files.items():
-            if text is None:
-                self._file(name).unlink(missing_ok=True)
-            else:
-                _atomic_write(self._file(name), text)
-
     async def _reload_or_start(self, subject: str) -> None:
-        if read_pid(self._pid_file) is None:
-            result = await start_daemon(
-                HAPROXY.argv(
-                    "-W",
-                    "-D",
-                    "-S",
-                    f"{self.state_dir / 'master.sock'},mode,600",
-                    "-p",
-                    str(self._pid_file),
-                    "-f",
-                    str(self._confd),
-                ),
-                pid_file=self._pid_file,
-                netns=self.netns,
-            )
-            if not result.ok or read_pid(self._pid_file) is None:
-                raise HaproxyError(subject, f"HAProxy did not start: {result.stderr.strip() or 'no pid file'}")
+        daemons = await self._control()
+        if await daemons.pid(self.daemon) is None:
+            problem = await daemons.start(self.daemon)
+            if problem is not None:
+                raise HaproxyError(subject, f"HAProxy did not start: {problem}")
         else:
             old_worker = await self._worker_pid()
             await self._master("reload")
@@ -344,20 +365,21 @@ class Haproxy:
                 if time.monotonic() > deadline:
                     raise HaproxyError(subject, "HAProxy did not bring up a new worker after the reload")
                 await asyncio.sleep(0.02)
+        admin = self.state_dir / "admin.sock"
 
         async def socket_ready() -> bool:
-            return await asyncio.to_thread((self.state_dir / "admin.sock").exists)
+            return (await self._c.stat_files([admin], with_content=False))[admin].kind != "missing"
 
         if not await poll_until(socket_ready, timeout=10):
             raise HaproxyError(subject, "HAProxy's runtime socket did not appear")
-        await asyncio.to_thread(lambda: _atomic_write(self._loaded, _digest(self._texts())))
+        await self._mark_loaded()
 
     async def _master(self, command: str) -> str:
         """A master CLI command, retried while the master is re-executing (connection refused)."""
         deadline = time.monotonic() + 10
         while True:
             try:
-                return await _unix_command(self.state_dir / "master.sock", command)
+                return await self._socket(self.state_dir / "master.sock", command)
             except HaproxyError:
                 if time.monotonic() > deadline:
                     raise
@@ -365,7 +387,7 @@ class Haproxy:
 
     async def _master_answers(self) -> bool:
         try:
-            return "worker" in await _unix_command(self.state_dir / "master.sock", "show proc")
+            return "worker" in await self._socket(self.state_dir / "master.sock", "show proc")
         except HaproxyError:
             return False
 
@@ -381,11 +403,28 @@ class Haproxy:
 
     async def runtime(self, command: str) -> str:
         """Send one command to the worker's runtime API and return its answer."""
-        return await _unix_command(self.state_dir / "admin.sock", command)
+        return await self._socket(self.state_dir / "admin.sock", command)
+
+    async def _socket(self, path: PurePosixPath, command: str) -> str:
+        result = await self._c.run_command(
+            [SOCAT.name, "-t", "5", "-", f"UNIX-CONNECT:{path}"], stdin=command.encode() + b"\n", timeout=15
+        )
+        if not result.ok:
+            raise HaproxyError(str(path), f"{command!r} failed: {result.stderr.strip() or result.exit_status}")
+        return result.stdout
 
     async def stop(self) -> None:
         """Stop the daemon (tests and teardown); the configuration stays on disk."""
-        await stop_daemon(self._pid_file)
+        await (await self._control()).stop(self.daemon)
+
+
+_STAGE = r"""
+set -e
+mkdir -p "$1"
+rm -rf -- "$2"
+mkdir -p "$2"
+for f in "$1"/*.cfg; do if [ -f "$f" ]; then cp -- "$f" "$2/"; fi; done
+"""
 
 
 def _with_state(frontend: Frontend, backend: str, state: BackendAdminState) -> Frontend:
@@ -398,30 +437,8 @@ def _with_state(frontend: Frontend, backend: str, state: BackendAdminState) -> F
     return frontend.model_copy(update={"backends": backends})
 
 
-async def _unix_command(path: Path, command: str, timeout: float = 5.0) -> str:
-    try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_unix_connection(str(path))
-            try:
-                writer.write(command.encode() + b"\n")
-                await writer.drain()
-                writer.write_eof()  # the master CLI answers once the client has finished sending
-                answer = await reader.read()
-            finally:
-                writer.close()
-    except (OSError, TimeoutError) as e:
-        raise HaproxyError(str(path), f"{command!r} failed: {e}") from e
-    return answer.decode(errors="replace")
-
-
 def _digest(texts: dict[str, str]) -> str:
     h = hashlib.sha256()
     for name, text in sorted(texts.items()):
         h.update(f"\0{name}\0{text}".encode())
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

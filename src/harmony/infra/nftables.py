@@ -6,25 +6,23 @@ fails to load changes nothing. Every rule carries a comment naming the policy el
 reading back parses ``nft -j list table`` into chains and comments and compares that with what the policy
 renders to (``in_sync``). The last applied policy is kept as JSON in ``state_dir/firewall.json``.
 
-After the swap every must-reach endpoint is probed; if one fails, the table saved before the swap is
-loaded back (again in one transaction) and ``FirewallRolledBack`` raised. Before the swap a detached
-rollback timer is armed (``sleep N; nft -f saved``) and only disarmed when the probes pass, so the previous
-ruleset also comes back if this process dies or loses the box mid-change. What is not guaranteed:
-detection of a rule edited by hand without changing its comment. Other tables are left alone.
+After the swap every must-reach endpoint is probed (from where Harmony runs); if one fails, the ruleset
+saved before the swap is loaded back (again in one transaction) and ``FirewallRolledBack`` raised. The
+rollback is armed on the box itself before the swap and works in generations (see ``Nftables``), so the
+previous ruleset also comes back when Harmony dies or loses its SSH session to the box mid-change, and a
+stale timer never restores an old ruleset over a later confirmed one. Every command runs through the
+host's connector (this machine, a network namespace on it, or SSH). What is not guaranteed: detection of a
+rule edited by hand without changing its comment. Other tables are left alone.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import shlex
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import cast
 
 from pydantic import ValidationError
@@ -39,8 +37,10 @@ from harmony.domain.capabilities.firewall import (
     Zone,
 )
 from harmony.domain.errors import FirewallError, FirewallRolledBack
+from harmony.infra.connector import Connector
+from harmony.infra.local_connector import LocalConnector
 from harmony.infra.local_process import run_local
-from harmony.infra.programs import IP, NFT, SH
+from harmony.infra.programs import NFT, SH
 
 type Probe = Callable[[Endpoint], Awaitable[str | None]]
 """Try to reach an endpoint; ``None`` when reachable, else why not."""
@@ -209,129 +209,175 @@ def parse_ruleset(nft_json: str, table: str) -> Layout | None:
     return {name: (policy, tuple(comments)) for name, (policy, comments) in chains.items()}
 
 
+_SWITCH = r"""
+set -e
+d=$1; t=$2; w=$3; rollback=$4
+mkdir -p "$d"
+exec 9>>"$d/lock"
+flock -w 60 9
+settled=""
+if [ -s "$d/pending" ]; then
+  p=$(cat "$d/pending")
+  nft -f "$d/rollback-$p.nft"
+  rm -f "$d/pending"
+  settled=" settled $p"
+fi
+g=$(( $(cat "$d/generation" 2>/dev/null || echo 0) + 1 ))
+{
+  printf 'table inet %s\ndelete table inet %s\n' "$t" "$t"
+  nft list table inet "$t" 2>/dev/null || true
+} > "$d/.rollback.tmp"
+mv -f "$d/.rollback.tmp" "$d/rollback-$g.nft"
+cat > "$d/.new.nft"
+nft -c -f "$d/.new.nft"
+echo "$g" > "$d/generation"
+echo "$g" > "$d/pending"
+setsid -f sh -c "$rollback" rollback "$d" "$g" "$w" </dev/null >/dev/null 2>&1 9>&-
+if ! nft -f "$d/.new.nft"; then rm -f "$d/pending"; exit 3; fi
+rm -f "$d/rollback-$((g - 20)).nft"
+echo "generation $g$settled"
+"""
+
+_TIMER = r"""
+sleep "$3"
+exec 9>>"$1/lock"
+flock 9
+if [ "$(cat "$1/pending" 2>/dev/null)" = "$2" ]; then
+  nft -f "$1/rollback-$2.nft" && rm -f "$1/pending" && echo "$2" > "$1/rolled-back"
+fi
+"""
+
+_SETTLE = r"""
+d=$1; g=$2; how=$3
+exec 9>>"$d/lock"
+flock -w 60 9 || { echo "lock busy"; exit 4; }
+if [ "$(cat "$d/pending" 2>/dev/null)" != "$g" ]; then
+  live=$(cat "$d/generation" 2>/dev/null); back=$(cat "$d/rolled-back" 2>/dev/null)
+  echo "not pending; live generation $live; rolled back $back"
+  exit 0
+fi
+if [ "$how" = confirm ]; then
+  cat > "$d/.firewall.json"
+  mv -f "$d/.firewall.json" "$d/firewall.json"
+else
+  nft -f "$d/rollback-$g.nft"
+  echo "$g" > "$d/rolled-back"
+fi
+rm -f "$d/pending"
+echo "$how"
+"""
+
+
 class Nftables:
-    """The ``inet <table>`` table of the network namespace ``netns`` (or this one)."""
+    """The ``inet <table>`` table of the host behind ``connector``; its state lives in ``state_dir`` there.
+
+    Every switch is a generation (``state_dir/generation``). The rollback of generation G is armed *on the
+    box* before the switch (a detached ``setsid sh -c 'sleep N; …'`` started through the connector): after
+    ``rollback_after`` seconds it restores the ruleset that was live before G, and only if G is still the
+    pending (unconfirmed) generation. Every step that reads or changes ``pending`` holds ``flock`` on
+    ``state_dir/lock`` on the box, so a switch, a confirmation and a timer never interleave. A new apply
+    first settles a pending generation left by a run that died or is still probing (its previous ruleset
+    comes back, the safe choice) before arming its own; an apply interrupted (cancelled: SIGINT, SIGTERM)
+    restores the previous ruleset at once. ``firewall.json`` is written only on confirmation, so it always
+    names the policy last confirmed live.
+    """
 
     def __init__(
         self,
         *,
-        state_dir: Path,
+        state_dir: Path | PurePosixPath,
         probe: Probe,
-        netns: str | None = None,
+        connector: Connector | None = None,
         table: str = "harmony",
         rollback_after: float = 60.0,
     ) -> None:
-        self.state_dir = state_dir
-        self.netns = netns
+        self.state_dir = PurePosixPath(state_dir)
         self.table = table
         self.rollback_after = rollback_after
+        self._c: Connector = connector or LocalConnector(name="localhost")
         self._probe = probe
         self._lock = asyncio.Lock()
 
     @property
-    def _state_file(self) -> Path:
+    def netns(self) -> str | None:
+        return self._c.netns
+
+    @property
+    def _state_file(self) -> PurePosixPath:
         return self.state_dir / "firewall.json"
 
     async def firewall_state(self) -> FirewallState:
-        policy = await asyncio.to_thread(self._read_policy)
-        live = parse_ruleset(await self._nft(["-j", "list", "ruleset"]), self.table)
+        found, listing = await asyncio.gather(
+            self._c.stat_files([self._state_file], with_content=True), self._nft(["-j", "list", "ruleset"])
+        )
+        state = found[self._state_file]
+        policy: FirewallPolicy | None = None
+        if state.kind == "file" and state.content is not None:
+            try:
+                policy = FirewallPolicy.model_validate_json(state.content)
+            except ValidationError as e:
+                raise NftablesError(str(self._state_file), f"cannot read the last applied policy: {e}") from e
+        live = parse_ruleset(listing, self.table)
         expected = None if policy is None else layout(policy)
         return FirewallState(policy=policy, in_sync=live == expected)
 
-    def _read_policy(self) -> FirewallPolicy | None:
-        try:
-            return FirewallPolicy.model_validate_json(self._state_file.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValidationError) as e:
-            raise NftablesError(str(self._state_file), f"cannot read the last applied policy: {e}") from e
-
     async def apply_firewall_policy(self, policy: FirewallPolicy, *, must_reach: Sequence[Endpoint]) -> None:
         async with self._lock:
-            previous = await self._saved_table()
-            backup = self.state_dir / "rollback.nft"
-            await asyncio.to_thread(_write_text, backup, previous)
-            timer = await self._arm_rollback(backup)
-            settled = False  # the live ruleset is either confirmed or back to the previous one
+            generation = await self._switch(render(policy, self.table))
+            settled = False
             try:
-                try:
-                    await self._nft(["-f", "-"], stdin=render(policy, self.table))
-                except NftablesError:
-                    settled = True  # one transaction: a ruleset that fails to load changed nothing
-                    raise
                 for endpoint in must_reach:
                     problem = await self._probe(endpoint)
                     if problem is not None:
-                        await self._nft(["-f", "-"], stdin=previous)
+                        await self._settle(generation, "restore", b"")
                         settled = True
                         raise NftablesRolledBack(str(endpoint), problem)
-                if timer.returncode is not None:
-                    settled = True
-                    raise NftablesRolledBack(
-                        "firewall", f"the probes outlasted the {self.rollback_after}s rollback timer"
-                    )
+                answer = await self._settle(generation, "confirm", policy.model_dump_json(indent=2).encode())
                 settled = True
             finally:
-                if settled:  # otherwise the timer stays armed and restores the previous ruleset by itself
-                    await _disarm(timer)
-            await asyncio.to_thread(self._write_policy, policy)
+                if not settled:  # interrupted (cancelled) or a probe raised: the previous ruleset, now
+                    await self._settle(generation, "restore", b"")
+            if answer != "confirm":
+                raise self._unconfirmed(generation, answer)
 
-    async def _arm_rollback(self, backup: Path) -> asyncio.subprocess.Process:
-        """A dead man's switch: a detached ``sleep; nft -f backup`` that outlives this process.
+    def _unconfirmed(self, generation: int, answer: str) -> NftablesError:
+        if f"rolled back {generation}" in answer and f"live generation {generation};" in answer:
+            return NftablesRolledBack("firewall", f"the probes outlasted the {self.rollback_after}s rollback window")
+        return NftablesError(
+            "firewall",
+            f"generation {generation} was settled by another apply before it was confirmed ({answer}); "
+            "the ruleset of the later apply stands — plan again to see where the firewall is",
+        )
 
-        Disarmed once the probes pass; if Harmony dies (or loses its connection) mid-change, the previous
-        ruleset comes back after ``rollback_after`` seconds anyway.
-        """
-        script = f"sleep {self.rollback_after} && exec {NFT.name} -f {shlex.quote(str(backup))}"
-        NFT.require()
-        argv = SH.argv("-c", script)
-        full = IP.argv("netns", "exec", self.netns, *argv) if self.netns else argv
-        try:
-            return await asyncio.create_subprocess_exec(
-                *full,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError as e:
-            raise NftablesError("rollback timer", e.strerror or str(e)) from e
+    async def _switch(self, ruleset: str) -> int:
+        """Settle what is pending, arm the rollback of a new generation on the box, switch; its number."""
+        argv = [SH.name, "-c", _SWITCH, "sh", str(self.state_dir), self.table, _seconds(self.rollback_after), _TIMER]
+        result = await self._c.run_command(argv, stdin=ruleset.encode(), timeout=120)
+        if not result.ok:
+            detail = result.stderr.strip() or f"exited {result.exit_status}"
+            raise NftablesError("nft -f", f"the ruleset was not switched in (nothing changed): {detail}")
+        words = result.stdout.split()
+        return int(words[words.index("generation") + 1])
 
-    def _write_policy(self, policy: FirewallPolicy) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_file.with_name(".firewall.json.tmp")
-        tmp.write_text(policy.model_dump_json(indent=2))
-        tmp.replace(self._state_file)
-
-    async def _saved_table(self) -> str:
-        """An ``nft -f`` script that puts the table back exactly as it is now (or removes it)."""
-        reset = f"table inet {self.table}\ndelete table inet {self.table}\n"
-        listing = await self._nft(["list", "tables"])
-        if f"table inet {self.table}" not in listing.splitlines():
-            return reset
-        return reset + await self._nft(["list", "table", "inet", self.table])
+    async def _settle(self, generation: int, how: str, stdin: bytes) -> str:
+        argv = [SH.name, "-c", _SETTLE, "sh", str(self.state_dir), str(generation), how]
+        result = await self._c.run_command(argv, stdin=stdin if how == "confirm" else None, timeout=120)
+        if not result.ok:
+            detail = result.stderr.strip() or result.stdout.strip() or f"exited {result.exit_status}"
+            raise NftablesError("firewall", f"cannot {how} generation {generation}: {detail}")
+        return result.stdout.strip()
 
     async def _nft(self, args: Sequence[str], *, stdin: str | None = None) -> str:
-        result = await run_local(
-            NFT.argv(*args), stdin=None if stdin is None else stdin.encode(), timeout=30, netns=self.netns
+        result = await self._c.run_command(
+            [NFT.name, *args], stdin=None if stdin is None else stdin.encode(), timeout=30
         )
         if not result.ok:
             raise NftablesError(f"nft {' '.join(args)}", result.stderr.strip() or f"exited {result.exit_status}")
         return result.stdout
 
 
-async def _disarm(timer: asyncio.subprocess.Process) -> None:
-    if timer.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(timer.pid, signal.SIGKILL)
-    await timer.wait()
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+def _seconds(value: float) -> str:
+    return format(value, "g")
 
 
 async def tcp_probe(endpoint: Endpoint, *, netns: str | None, timeout: float = 3.0) -> str | None:

@@ -170,6 +170,7 @@ DNSMASQ = Program(
     version_args=("--version",),
 )
 NFT = Program("nft", "nftables", "firewall (Firewall)", version_args=("--version",))
+SOCAT = Program("socat", "socat", "talks to HAProxy's runtime API and master CLI (unix sockets on the router)")
 IP = Program("ip", "iproute2", "network namespaces (ip netns exec) and links", version_args=("-V",))
 
 # PostgreSQL (Debian's versioned directory, not on PATH)
@@ -238,6 +239,7 @@ ALL: tuple[Program, ...] = (
     HAPROXY,
     DNSMASQ,
     NFT,
+    SOCAT,
     IP,
     POSTGRES,
     INITDB,

@@ -97,7 +97,7 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
 
     def run_lock(self) -> RunLock:
         """Runs on this host take turns: the lock sits beside HAProxy's state (one per isolated host)."""
-        return LocalRunLock(self.haproxy.state_dir.parent / "run.lock", topology=self._name)
+        return LocalRunLock(Path(self.haproxy.state_dir.parent) / "run.lock", topology=self._name)
 
     # ContainerRuntime
 

@@ -1,38 +1,51 @@
-"""``EdgeRouter``: a Linux box — or a network namespace on this machine — that is a site's network edge.
+"""``EdgeRouter``: a Linux box — local, a network namespace on this machine, or over SSH — that is a site's
+network edge.
 
 It provides ``NetworkEdge`` (``DnsServer``, ``DhcpServer``, ``BootServer``, ``LoadBalancer``,
-``Firewall``) by composing three adapters, each keeping its files under ``state_dir``: dnsmasq (DNS, DHCP,
-TFTP), HAProxy (load balancing) and nftables (firewall). With ``netns`` the daemons and the ruleset live in
-that network namespace (``ip netns exec``); firewall probes run from ``management_netns`` (default: where
-Harmony runs), i.e. from where the operator reaches the router; if a firewall change is not confirmed by
-those probes within ``firewall_rollback_after`` seconds (Harmony died, the link dropped), the box restores
-the previous ruleset by itself.
+``Firewall``) by composing three adapters, each keeping its files under ``state_dir`` on the box: dnsmasq
+(DNS, DHCP, TFTP), HAProxy (load balancing) and nftables (firewall). Every adapter does its work through
+the host's connector, so one implementation serves all three places:
+
+    EdgeRouter.on(LinuxHost.ssh(...))                         # a router box over SSH
+    EdgeRouter(name=..., state_dir=..., netns="router")       # a namespace on this machine
+
+A plain ``LinuxHost`` is not a router: placing the edge Scores on it is a type error; ``EdgeRouter.on(host)``
+declares the role. Before anything is configured, ``ensure_ready`` makes sure the Debian packages the role
+needs are installed on the box (installing them through the host's packages capability), or fails naming
+the missing package. Firewall probes run from ``management_netns`` (default: where Harmony runs), i.e.
+from where the operator reaches the router; a firewall change that is not confirmed by those probes within
+``firewall_rollback_after`` seconds (Harmony died, the SSH session was cut by the new ruleset) is rolled
+back by the box itself.
 
 The daemons are left running when a run ends (they are the deployment); ``stop()`` stops them.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.boot import BootFileName, BootScript
 from harmony.domain.capabilities.dhcp import DhcpLease, DhcpSubnet
 from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.firewall import Endpoint, FirewallPolicy, FirewallState
 from harmony.domain.capabilities.load_balancer import LoadBalancer
-from harmony.domain.errors import TopologyError
+from harmony.domain.errors import HarmonyError, TopologyError
 from harmony.domain.topology import RunLock
 from harmony.domain.values import IPv4Network, MacAddress
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
+from harmony.infra.local_connector import LocalConnector
 from harmony.infra.nftables import Nftables, tcp_probe
-from harmony.infra.programs import DNSMASQ, HAPROXY, IP, NFT
+from harmony.infra.programs import DNSMASQ, HAPROXY, IP, NFT, SOCAT
 from harmony.infra.run_lock import LocalRunLock
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
+from harmony.topology.linux_host import LinuxHost
 
-REQUIRED_PROGRAMS = (IP, DNSMASQ, HAPROXY, NFT)
+REQUIRED_PACKAGES = tuple(dict.fromkeys(p.package for p in (IP, DNSMASQ, HAPROXY, NFT, SOCAT)))
+"""The Debian packages the router role needs on its box."""
+
+DEFAULT_STATE_DIR = PurePosixPath("/var/lib/harmony/edge")
 
 
 class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
@@ -42,29 +55,57 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
         self,
         *,
         name: str,
-        state_dir: Path,
+        state_dir: Path | PurePosixPath,
         netns: str | None = None,
         dns_port: int = 53,
         interfaces: Sequence[str] = (),
         management_netns: str | None = None,
         firewall_table: str = "harmony",
         firewall_rollback_after: float = 60.0,
+        host: LinuxHost | None = None,
     ) -> None:
+        """A router on ``host`` (default: this machine, inside ``netns`` when given)."""
         self._name = name
-        self.state_dir = state_dir
-        self.netns = netns
-        self.dnsmasq = Dnsmasq(state_dir=state_dir / "dnsmasq", netns=netns, port=dns_port, interfaces=interfaces)
-        self.haproxy = Haproxy(state_dir=state_dir / "haproxy", netns=netns)
+        self.state_dir = PurePosixPath(state_dir)
+        self.host = host or LinuxHost(name=name, connector=LocalConnector(name=name, netns=netns))
+        self.netns = self.host.connector.netns
+        connector = self.host.connector
+        self.dnsmasq = Dnsmasq(
+            state_dir=self.state_dir / "dnsmasq", connector=connector, port=dns_port, interfaces=interfaces
+        )
+        self.haproxy = Haproxy(state_dir=self.state_dir / "haproxy", connector=connector)
 
         async def probe(endpoint: Endpoint) -> str | None:
             return await tcp_probe(endpoint, netns=management_netns)
 
         self.nftables = Nftables(
-            state_dir=state_dir / "nftables",
-            netns=netns,
+            state_dir=self.state_dir / "nftables",
+            connector=connector,
             probe=probe,
             table=firewall_table,
             rollback_after=firewall_rollback_after,
+        )
+
+    @classmethod
+    def on(
+        cls,
+        host: LinuxHost,
+        *,
+        state_dir: PurePosixPath = DEFAULT_STATE_DIR,
+        dns_port: int = 53,
+        interfaces: Sequence[str] = (),
+        firewall_table: str = "harmony",
+        firewall_rollback_after: float = 60.0,
+    ) -> EdgeRouter:
+        """``host`` becomes the site's router: its daemons, files and ruleset live there."""
+        return cls(
+            name=host.name,
+            state_dir=state_dir,
+            dns_port=dns_port,
+            interfaces=interfaces,
+            firewall_table=firewall_table,
+            firewall_rollback_after=firewall_rollback_after,
+            host=host,
         )
 
     @property
@@ -80,22 +121,38 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
         return self._name
 
     async def ensure_ready(self) -> None:
-        for program in REQUIRED_PROGRAMS:
-            program.require()
-        if self.netns is not None and not await asyncio.to_thread(Path(f"/run/netns/{self.netns}").exists):
-            raise TopologyError(self._name, f"network namespace {self.netns!r} does not exist (ip netns add)")
+        await self.host.ensure_ready()
+        await self._ensure_packages()
+        made = await self.host.run_command(["mkdir", "-p", "--", str(self.state_dir)], timeout=30)
+        if not made.ok:
+            raise TopologyError(
+                self._name, f"cannot create state directory {self.state_dir}: {made.stderr.strip() or made.stdout}"
+            )
+
+    async def _ensure_packages(self) -> None:
+        """Install what the role needs, or fail naming it, before any configuration is touched."""
+        installed = await self.host.installed_versions(REQUIRED_PACKAGES)
+        missing = [name for name in REQUIRED_PACKAGES if installed.get(name) is None]
+        if not missing:
+            return
         try:
-            await asyncio.to_thread(self.state_dir.mkdir, parents=True, exist_ok=True)
-        except OSError as e:
-            raise TopologyError(self._name, f"cannot create state directory {self.state_dir}: {e}") from e
+            await self.host.install(dict.fromkeys(missing))
+        except HarmonyError as e:
+            raise TopologyError(
+                self._name,
+                f"package {', '.join(missing)} is not installed on {self.host.name} and could not be installed "
+                f"({e}); install it there (apt-get install {' '.join(missing)}) and run again",
+            ) from e
 
     async def close(self) -> None:
-        return None
+        await self.host.close()
 
     def run_lock(self) -> RunLock:
-        """Runs on this router take turns (the firewall's probe must see its own ruleset): a lock file
-        beside the adapters' state."""
-        return LocalRunLock(self.state_dir / "run.lock", topology=self._name)
+        """Runs on this router take turns (the firewall's probe must see its own ruleset): on the box itself
+        for a remote router, a lock file beside the adapters' state on this machine."""
+        if isinstance(self.host.connector, LocalConnector):
+            return LocalRunLock(Path(self.state_dir) / "run.lock", topology=self._name)
+        return self.host.connector.run_lock()
 
     async def stop(self) -> None:
         """Stop the daemons (the configuration and the firewall ruleset stay)."""
