@@ -1,7 +1,9 @@
 """A lab of SSH hosts on this machine: network namespaces, each running its own ``sshd``.
 
 Each lab host is a network namespace ``hm<token><i>`` joined to the root namespace by a veth pair on its
-own /30 (``10.<lab>.<i>.2``, its default route via this machine, so lab hosts reach each other), and a
+own /30 (``10.<lab>.<i>.2``, with a route to the lab's ``10.<lab>.0.0/16`` via this machine, so lab hosts
+reach each other and nothing else; this machine blackholes that /16 behind the veth routes, so traffic for a
+lab address whose link is down is dropped, never sent towards the default gateway), and a
 private mount namespace in which ``/etc``, ``/root``, ``/home``,
 ``/srv``, ``/var/lib`` (dpkg and apt state, daemon state such as PostgreSQL clusters and podman stores)
 and ``/var/cache/apt`` are copy-on-write overlays, and ``/run`` is an empty directory of the host's own
@@ -108,6 +110,7 @@ class SshLab:
     count: int
     token: str = field(default_factory=lambda: secrets.token_hex(3))
     hosts: list[LabHost] = field(default_factory=list[LabHost])
+    subnet: int | None = None
 
     @property
     def key(self) -> Path:
@@ -131,6 +134,9 @@ class SshLab:
         _run(*SSH_KEYGEN.argv("-q", "-t", "ed25519", "-N", "", "-C", "harmony-lab", "-f", str(self.key)))
         (self.workdir / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
         subnet = _free_subnet()
+        self.subnet = subnet
+        # Below the /30 routes of the veths: a lab address whose link is gone is dropped, not routed outside.
+        _run(*IP.argv("route", "replace", "blackhole", f"10.{subnet}.0.0/16"))
         try:
             for i in range(self.count):
                 self.hosts.append(self._start_host(i, subnet))
@@ -142,7 +148,10 @@ class SshLab:
             self.stop()
             raise
         (self.workdir / "inventory.json").write_text(self.inventory().model_dump_json(indent=2))
-        state = [{"netns": h.netns, "veth": h.veth, "pid": h.process.pid if h.process else None} for h in self.hosts]
+        state = [
+            {"netns": h.netns, "veth": h.veth, "pid": h.process.pid if h.process else None, "subnet": self.subnet}
+            for h in self.hosts
+        ]
         (self.workdir / "lab.json").write_text(json.dumps(state))
 
     def _start_host(self, i: int, subnet: int) -> LabHost:
@@ -163,8 +172,9 @@ class SshLab:
             [IP.name, "link", "set", f"hp{self.token}{i}", "name", "eth0"],
             [IP.name, "addr", "add", f"{host.address}/30", "dev", "eth0"],
             [IP.name, "link", "set", "eth0", "up"],
-            # Lab hosts reach each other through this machine (it forwards between the veths).
-            [IP.name, "route", "add", "default", "via", f"10.{subnet}.{i}.1"],
+            # Lab hosts reach each other through this machine (it forwards between the veths), and only that:
+            # no default route, so a lab host never sends traffic towards the machine's own gateway.
+            [IP.name, "route", "add", f"10.{subnet}.0.0/16", "via", f"10.{subnet}.{i}.1"],
         ):
             _run(*IP.argv("netns", "exec", host.netns, *cmd))
         (host.dir / "sshd_config").write_text(_SSHD_CONFIG.format(address=host.address, dir=host.dir, lab=self.workdir))
@@ -206,6 +216,9 @@ class SshLab:
             subprocess.run([IP.name, "netns", "del", h.netns], capture_output=True, check=False)
             subprocess.run([IP.name, "link", "del", h.veth], capture_output=True, check=False)
         self.hosts.clear()
+        if self.subnet is not None:
+            _drop_blackhole(self.subnet)
+            self.subnet = None
 
     def inventory(self, *, user: str = "root") -> Inventory:
         return Inventory(
@@ -241,6 +254,8 @@ def stop_saved(workdir: Path) -> None:
         _kill_namespace_processes(h["netns"])
         subprocess.run([IP.name, "netns", "del", h["netns"]], capture_output=True, check=False)
         subprocess.run([IP.name, "link", "del", h["veth"]], capture_output=True, check=False)
+        if h.get("subnet") is not None:
+            _drop_blackhole(h["subnet"])
     state_file.unlink()
 
 
@@ -284,6 +299,10 @@ def _run(*argv: str) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise LabError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
+
+
+def _drop_blackhole(subnet: int) -> None:
+    subprocess.run([IP.name, "route", "del", "blackhole", f"10.{subnet}.0.0/16"], capture_output=True, check=False)
 
 
 def _free_subnet() -> int:
