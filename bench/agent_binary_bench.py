@@ -26,13 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from tests.fixtures.agent_binary import without_python  # noqa: E402
+from tests.fixtures.nats_fleet import bus_options  # noqa: E402
+
 from harmony.fleet.control import FleetControl  # noqa: E402
 from harmony.fleet.credentials import FleetHome  # noqa: E402
 from harmony.infra.nats_fleet import FleetNatsServer  # noqa: E402
 from harmony.infra.pyinstaller import build_agent  # noqa: E402
 from harmony.infra.state_files import write_atomic  # noqa: E402
-from tests.fixtures.agent_binary import without_python  # noqa: E402
-from tests.fixtures.nats_fleet import bus_options  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- agent-binary-bench:start -->", "<!-- agent-binary-bench:end -->"
@@ -43,7 +44,7 @@ async def first_beat(control: FleetControl, device: str, argv: list[str], log: P
     view.beats.pop(device, None)
     with log.open("ab") as out:
         started = time.monotonic()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)  # noqa: ASYNC220 - starting is instant
         try:
             while device not in view.beats:
                 if proc.poll() is not None:

@@ -29,7 +29,6 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import harmony
 from harmony.domain.errors import HarmonyError
 
 BINARY_NAME = "harmony-agent"
@@ -56,7 +55,7 @@ class AgentBinary:
 
 
 def source_root() -> Path:
-    return Path(harmony.__file__).resolve().parent
+    return Path(__file__).resolve().parent.parent  # the ``harmony`` package (not imported: layering)
 
 
 def source_digest(root: Path | None = None) -> str:
