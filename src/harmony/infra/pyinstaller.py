@@ -34,9 +34,9 @@ from harmony.domain.errors import HarmonyError
 BINARY_NAME = "harmony-agent"
 _ENTRY = "from harmony.cli.app import main\n\nmain()\n"
 _SKIP_DIRS = {"__pycache__"}
-# Every module the CLI imports lazily (inside a function) is listed here: PyInstaller only sees imports it
-# can read, and a module missing from the bundle fails only when that command runs.
-_HIDDEN_IMPORTS = ("harmony.cli.app",)
+# The CLI loads its command modules by name when a command runs (cli/lazy.py): PyInstaller sees only imports
+# it can read, so every module of ``harmony.cli`` is collected, and with it everything those modules import.
+_COLLECT = ("harmony.cli",)
 
 
 class AgentBuildError(HarmonyError):
@@ -62,7 +62,7 @@ def source_digest(root: Path | None = None) -> str:
     """SHA-256 over every file of the ``harmony`` package (path and bytes), this Python and PyInstaller."""
     root = root or source_root()
     h = hashlib.sha256()
-    h.update(f"{sys.version}|{_pyinstaller_version()}|{_ENTRY}|{_HIDDEN_IMPORTS}".encode())
+    h.update(f"{sys.version}|{_pyinstaller_version()}|{_ENTRY}|{_COLLECT}".encode())
     h.update(_installed_distributions().encode())
     for path in sorted(_files(root)):
         h.update(str(path.relative_to(root)).encode() + b"\0")
@@ -149,7 +149,7 @@ def _run_pyinstaller(target: Path) -> None:
             sys.executable, "-m", "PyInstaller", "--onefile", "--noconfirm", "--log-level", "WARN",
             "--name", BINARY_NAME, "--distpath", str(w / "dist"), "--workpath", str(w / "build"),
             "--specpath", str(w), "--collect-data", "harmony",
-            *(f"--hidden-import={m}" for m in _HIDDEN_IMPORTS), str(entry),
+            *(f"--collect-submodules={m}" for m in _COLLECT), str(entry),
         ]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True, cwd=w, check=False)
         built = w / "dist" / BINARY_NAME
