@@ -392,3 +392,28 @@ class FleetNatsServer(EmbeddedNats):
         if self.process is not None and self.process.returncode is None:
             self.process.send_signal(signal.SIGHUP)
             await asyncio.sleep(0.2)
+
+
+class KvHeartbeats:
+    """``HeartbeatMonitor`` over one KV bucket whose key is the agent's name (the fleet's ``fleet_heartbeat``).
+
+    The mark is the key's stream sequence: a later heartbeat has a greater one, whatever the clocks say."""
+
+    def __init__(self, bus: FleetBus, bucket: str, *, poll: float = 0.1) -> None:
+        self.bus = bus
+        self.bucket = bucket
+        self.poll = poll
+
+    async def heartbeat_mark(self, agent: str) -> int:
+        found = await self.bus.get(self.bucket, agent)
+        return 0 if found is None else found.revision
+
+    async def wait_heartbeat(self, agent: str, *, after: int, timeout: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            with contextlib.suppress(KeyValueUnavailable):
+                if await self.heartbeat_mark(agent) > after:
+                    return True
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(self.poll)
