@@ -21,7 +21,7 @@ from harmony.fleet.records import HEARTBEAT
 from harmony.infra.daemon import ConnectorServices, render_unit
 from harmony.infra.nats_fleet import FleetNatsServer, KvHeartbeats
 from harmony.infra.pyinstaller import AgentBinary
-from harmony.maestro.runner import Maestro
+from harmony.maestro.runner import Maestro, RunReport
 from harmony.modules.agent.binary import AgentBinary as AgentBinaryScore
 from harmony.testing.ssh_lab import SshLab
 from harmony.topology.agent_host import AgentHost
@@ -29,6 +29,12 @@ from tests.fixtures.nats_fleet import bus_options
 from tests.fixtures.ssh_hosts import lab_hosts
 
 pytestmark = pytest.mark.slow
+
+
+def outcomes(report: RunReport) -> str:
+    return "\n".join(
+        f"{r.score}: {r.outcome.status} {r.outcome.message} {r.outcome.details}" for r in report.results if r.outcome
+    )
 
 
 def gateway(lab: SshLab) -> str:
@@ -76,10 +82,11 @@ async def test_installed_as_scores_heartbeats_then_noop(
     services = ConnectorServices(host.connector)
     try:
         first = await Maestro(host).apply(scores)
-        assert first.status == Status.SUCCESS, first.error
+        assert first.status == Status.SUCCESS, outcomes(first)
         assert [r.outcome.status for r in first.results if r.outcome] == [Status.SUCCESS] * 3
         assert device in (await lab_control.live_view()).beats
 
+        await host.ensure_ready()  # the Maestro closed it after its run
         state = await services.service_state(scores[2].service)
         assert (state.running, state.manager, state.revision) == (True, "daemon", scores[2].service.revision)
         cred = (await host.stat_files([layout.credentials], with_content=False))[layout.credentials]
@@ -97,6 +104,7 @@ async def test_installed_as_scores_heartbeats_then_noop(
         check = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False)
         assert check.returncode == 0 and check.stderr.strip() == "", check.stderr
     finally:
+        await host.ensure_ready()
         control = await services.daemons()
         await control.stop(services.daemon(scores[2].service))
         await host.close()

@@ -21,6 +21,7 @@ from harmony.domain.errors import InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
+from harmony.modules.agent import make_parents
 from harmony.modules.files.managed_file import absolute_path
 
 DEFAULT_PATH = PurePosixPath("/usr/local/bin/harmony-agent")
@@ -77,6 +78,7 @@ class AgentBinaryInterpret(Interpret[FilesAndCommands]):
             raise InterpretError(
                 s.name, "apply", f"{s.source} no longer has sha256 {s.sha256}: rebuild the Score from the file"
             )
+        await make_parents(topology, s.path)
         await topology.write_file(s.path, content, mode=0o755, owner=None, group=None)
         return Outcome.success(f"uploaded {s.source} to {s.path} ({len(content) / 1e6:.1f} MB, sha256 {s.sha256[:12]})")
 

@@ -20,6 +20,7 @@ from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
 from harmony.domain.secret import FINGERPRINT, Secret
+from harmony.modules.agent import make_parents
 from harmony.modules.files.managed_file import absolute_path
 
 MODE = 0o600
@@ -73,5 +74,6 @@ class AgentCredentialsInterpret(Interpret[ManagedFiles]):
 
     async def apply(self, topology: ManagedFiles, changes: Sequence[Change]) -> Outcome:
         s = self.score
+        await make_parents(topology, s.path, mode=0o700)
         await topology.write_file(s.path, s.content(), mode=MODE, owner=None, group=None)
         return Outcome.success(f"wrote the NATS credentials of {s.device} to {s.path} (mode 0600)")
