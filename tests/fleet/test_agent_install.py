@@ -96,6 +96,7 @@ async def test_installed_as_scores_heartbeats_then_noop(
 
         second = await Maestro(host).apply(scores)
         assert [r.outcome.status for r in second.results if r.outcome] == [Status.NOOP] * 3, second.results
+        await host.ensure_ready()
         assert await pid.pid(services.daemon(scores[2].service)) == before
 
         # the systemd unit this service becomes on a systemd host: accepted by systemd-analyze verify
