@@ -57,5 +57,9 @@ async def test_web_app_on_a_remote_container_host_check_apply_noop_and_served(
     assert events[-1]["counts"] == {"success": 0, "noop": 2, "failure": 0, "skipped": 0}
 
     url = f"http://{ssh_lab.hosts[BOX].address}:{lab_env['HARMONY_WEB_PORT']}/index.html"
+    assert "Hello from a Harmony-deployed web app on a remote host" in await asyncio.to_thread(fetch, url)
+
+
+def fetch(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as answer:
-        assert "Hello from a Harmony-deployed web app on a remote host" in answer.read().decode()
+        return answer.read().decode()
