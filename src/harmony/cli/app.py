@@ -17,6 +17,7 @@ from harmony.cli import config as config_cli
 from harmony.cli import (
     errors,
     fleet_serve,  # registers `fleet serve` on `fleet`
+    fleet_sites,  # registers `fleet sites` on `fleet`
 )
 from harmony.cli import fleet as fleet_cmd
 from harmony.cli import lb as lb_cli
@@ -53,6 +54,7 @@ app.add_typer(agent_cli.agent_app)
 app.add_typer(agent_cli.failover_app)
 app.add_typer(fleet_cmd.fleet, name="fleet")
 assert fleet_serve.serve is not None  # imported for its registration on `fleet`
+assert fleet_sites.sites is not None  # imported for its registration on `fleet`
 app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")
