@@ -22,7 +22,6 @@ from harmony.infra.apt import AptPackages
 from harmony.infra.connector import Connector
 from harmony.infra.local_connector import LocalConnector
 from harmony.infra.shadow import ShadowAccounts
-from harmony.infra.ssh import SshConnector
 
 
 class LinuxHost:
@@ -70,6 +69,8 @@ class LinuxHost:
 
         ``check_host_key=False`` accepts any host key: only for throw-away lab hosts.
         """
+        from harmony.infra.ssh import SshConnector  # asyncssh costs 0.2 s to import; local runs never need it
+
         connector = SshConnector(
             name=name or str(address),
             address=str(address),
