@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harmony.domain.errors import KeyValueUnavailable
-from harmony.infra.programs import NATS_SERVER
+from harmony.infra.programs import IP, NATS_SERVER
 
 PING = 'ping_interval: "1s"\nping_max: 3\n'
 """Short pings: a cut leaf link is noticed in ~3 s on both sides (the default is minutes)."""
@@ -137,7 +137,7 @@ class NatsProcess:
         self.log_file.write_text("")
         argv = [str(NATS_SERVER.require()), "-c", str(self.conf_file), "-l", str(self.log_file)]
         if self.netns is not None:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
+            argv = IP.argv("netns", "exec", self.netns, *argv)
         self.process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
