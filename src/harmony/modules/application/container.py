@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field
@@ -21,6 +22,7 @@ from harmony.domain.errors import ContainerError, ForeignContainerError, Interpr
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
+from harmony.domain.units import Duration
 
 SPEC_LABEL = "io.harmony.spec"
 
@@ -36,7 +38,7 @@ class Container(Score[ContainerRuntime]):
     kind: Literal["container"] = "container"
     spec: ContainerSpec
     after: tuple[str, ...] = ()
-    stop_grace: float = Field(default=10.0, ge=0, description="seconds between the stop signal and a kill")
+    stop_grace: Duration = Field(default=timedelta(seconds=10), description="time between the stop signal and a kill")
 
     @property
     def name(self) -> str:
@@ -90,7 +92,7 @@ class ContainerInterpret(Interpret[ContainerRuntime]):
             info = await topology.start_container(spec.name)
             return Outcome.success(f"started {spec.name}", *_ports(info))
         if current is not None:
-            await topology.remove_container(spec.name, grace=self.score.stop_grace)
+            await topology.remove_container(spec.name, grace=self.score.stop_grace.total_seconds())
         try:
             info = await topology.run_container(self._labelled())
         except ForeignContainerError as e:
