@@ -124,6 +124,14 @@ type Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSeria
 _OCTAL_MODE = re.compile(r"^(0o|0)?([0-7]{3,4})$")
 
 
+def _octal_bits(octal: object) -> int:
+    """The bits of ``octal``, typed ``object``: callers outside the type checker may pass anything."""
+    m = _OCTAL_MODE.match(octal) if isinstance(octal, str) else None
+    if m is None:
+        raise InvalidValueError("mode", octal, 'octal permission digits as a string, e.g. FileMode("0644")')
+    return int(m.group(2), 8)
+
+
 class FileMode(int):
     """Permission bits, written as the octal digits ``chmod`` takes: ``FileMode("0640")``, ``FileMode("750")``.
 
@@ -132,11 +140,7 @@ class FileMode(int):
     """
 
     def __new__(cls, octal: str) -> Self:
-        given: object = octal  # callers outside the type checker may pass anything
-        m = _OCTAL_MODE.match(given) if isinstance(given, str) else None
-        if m is None:
-            raise InvalidValueError("mode", octal, 'octal permission digits as a string, e.g. FileMode("0644")')
-        return super().__new__(cls, int(m.group(2), 8))
+        return super().__new__(cls, _octal_bits(octal))
 
     @classmethod
     def from_bits(cls, bits: int) -> FileMode:
