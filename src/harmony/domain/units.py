@@ -28,10 +28,12 @@ __all__ = [
     "GiB",
     "KiB",
     "MiB",
+    "Size",
     "TiB",
     "format_duration",
     "format_size",
     "parse_duration",
+    "parse_size",
 ]
 
 # -- sizes --------------------------------------------------------------------------------------------------
@@ -75,6 +77,25 @@ def format_size(size: int) -> str:
         if size >= factor:
             return f"{size / factor:.4g} {unit}"
     return f"{size} B"
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)\s*$")
+_FACTORS = {"B": 1, "KiB": _KIB, "MiB": _KIB**2, "GiB": _KIB**3, "TiB": _KIB**4}
+
+
+def parse_size(value: object) -> int:
+    """Bytes from a byte count (the wire form) or a string with its unit such as ``"16GiB"`` or ``"512 MiB"``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    m = _SIZE.match(value) if isinstance(value, str) else None
+    size = float(m.group(1)) * _FACTORS[m.group(2)] if m is not None else -1.0
+    if size >= 0 and size == int(size):
+        return int(size)
+    raise InvalidValueError("size", value, 'a size with its unit, such as "16GiB" or "512MiB" (B, KiB, MiB, GiB, TiB)')
+
+
+type Size = Annotated[Bytes, BeforeValidator(parse_size)]
+"""A size: written ``GiB(16)`` in Python; in a file (an inventory) ``"16GiB"`` or a byte count."""
 
 
 # -- durations ----------------------------------------------------------------------------------------------

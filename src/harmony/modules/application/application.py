@@ -47,7 +47,7 @@ from harmony.domain.capabilities.load_balancer import Backend, Frontend
 from harmony.domain.capabilities.probes import Prober
 from harmony.domain.capabilities.registry import RegistryClient
 from harmony.domain.change import Change
-from harmony.domain.claims import Claim, DnsRecordClaim, ListenClaim, NameClaim
+from harmony.domain.claims import Claim, DnsRecordClaim, ListenClaim, NameClaim, ResourceClaim
 from harmony.domain.errors import ContainerError, DnsError, InvalidValueError, LoadBalancerError, RegistryError
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.interpret import Interpret
@@ -114,15 +114,27 @@ class Application(Score[AppHost]):
         return f"app:{self.app}"
 
     def claims(self) -> Sequence[Claim]:
-        """Its frontend and DNS owner (both named after ``app``), its public name and port, its A record."""
+        """Its frontend and DNS owner (both named after ``app``), its public name and port, its A record, and
+        the limits of its ``replicas`` containers (those of one version: during a switch both run briefly)."""
         e = self.expose
-        return (
+        claims: list[Claim] = [
             NameClaim("frontend name", self.app, "app"),
             NameClaim("DNS owner", self.app, "app"),
             NameClaim("exposed hostname", str(e.hostname), "expose.hostname"),
             ListenClaim(e.address, e.port, "tcp", f"application {self.app}", "expose.port"),
             DnsRecordClaim(str(e.hostname), "A", self.app, "expose.hostname"),
-        )
+        ]
+        limits, n = self.limits, self.replicas
+        if limits.memory is not None or limits.cpus is not None:
+            claims.append(
+                ResourceClaim(
+                    f"{n} replicas" if n > 1 else "1 replica",
+                    "limits",
+                    cpus=None if limits.cpus is None else limits.cpus * n,
+                    memory=None if limits.memory is None else limits.memory * n,
+                )
+            )
+        return claims
 
     @property
     def url(self) -> str:

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from harmony.domain.capabilities.containers import MANAGED_LABEL, ContainerInfo, ContainerRuntime, ContainerSpec
 from harmony.domain.change import Change
-from harmony.domain.claims import Claim, ListenClaim, NameClaim
+from harmony.domain.claims import Claim, ListenClaim, NameClaim, ResourceClaim
 from harmony.domain.errors import ContainerError, ForeignContainerError, InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
@@ -53,6 +53,9 @@ class Container(Score[ContainerRuntime]):
             if p.host is not None:
                 what = f"container {self.spec.name} (port {p.container})"
                 claims.append(ListenClaim(p.host_ip, p.host, p.protocol, what, f"spec.ports[{i}].host"))
+        limits = self.spec.limits
+        if limits.memory is not None or limits.cpus is not None:
+            claims.append(ResourceClaim("", "spec.limits", cpus=limits.cpus, memory=limits.memory))
         return claims
 
     def interpret(self) -> Interpret[ContainerRuntime]:
