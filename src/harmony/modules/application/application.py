@@ -54,7 +54,7 @@ from harmony.domain.interpret import Interpret
 from harmony.domain.names import NonEmpty, ResourceName, non_empty
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
-from harmony.domain.units import Duration, MiB, format_duration
+from harmony.domain.units import Duration, MiB
 from harmony.domain.values import IPv4Address, Port
 from harmony.modules.application.exposure import Exposure, backend_for, frontend_for, plan_exposure, record_set_for
 from harmony.modules.application.image import BusyboxImage
@@ -395,7 +395,7 @@ class ApplicationInterpret(Interpret[AppHost]):
             logs = await host.container_logs(info.name, tail=20)
             return Outcome.failure(
                 f"{app.app} version {version} ({info.name}) failed its smoke check within "
-                f"{format_duration(app.smoke.timeout)}; the previous version keeps serving",
+                f"{app.smoke.timeout.total_seconds():g}s; the previous version keeps serving",
                 f"probe: {result.detail}",
                 *([f"body: {result.body[:300]!r}"] if result.body else []),
                 "last log lines:",
