@@ -48,11 +48,7 @@ def shadows(policy: FirewallPolicy) -> Iterator[Shadow]:
 
 
 def _decides(rule: Rule, protocol: Transport, port: int) -> bool:
-    return (
-        rule.destination.is_local
-        and rule.protocol in (protocol, "any")
-        and (not rule.ports or port in rule.ports)
-    )
+    return rule.destination.is_local and rule.protocol in (protocol, "any") and (not rule.ports or port in rule.ports)
 
 
 def reaches_host(policy: FirewallPolicy, protocol: Transport, port: int) -> bool:
