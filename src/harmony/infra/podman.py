@@ -191,8 +191,12 @@ class Podman:
         if status != 0:
             return None
         (data,) = _json_list(out)
+        digest = str(data.get("Digest") or "")
         return ImageInfo(
-            id=data["Id"], tags=tuple(data.get("RepoTags") or ()), labels=cast(dict[str, str], data.get("Labels") or {})
+            id=data["Id"],
+            tags=tuple(data.get("RepoTags") or ()),
+            labels=cast(dict[str, str], data.get("Labels") or {}),
+            digest=ImageDigest(digest) if digest.startswith("sha256:") else None,
         )
 
     async def remove_image(self, ref: ImageRef) -> None:
