@@ -265,7 +265,8 @@ class ApplicationInterpret(Interpret[AppHost]):
         for replica, name in enumerate(app.container_names(version), start=1):
             info = running.get(name)
             if info is None:
-                started = await self._start(topology, app.container_spec(version, replica, image), version)
+                spec = app.container_spec(version, replica, image)
+                started = await self._start(topology, spec, version, leftover=name in {c.name for c in containers})
                 if isinstance(started, Outcome):
                     await self._remove(topology, fresh)
                     return started
@@ -349,10 +350,13 @@ class ApplicationInterpret(Interpret[AppHost]):
         frontend = next((f for f in await host.frontends() if f.name == self.score.app), None)
         return frontend is not None and frontend.backend(container) is not None
 
-    async def _start(self, host: AppHost, spec: ContainerSpec, version: str) -> ContainerInfo | Outcome:
+    async def _start(
+        self, host: AppHost, spec: ContainerSpec, version: str, *, leftover: bool
+    ) -> ContainerInfo | Outcome:
         """One container of the new version running, or a FAILURE Outcome with nothing of it left."""
         app = self.score
-        await host.remove_container(spec.name, grace=0)  # a stopped leftover of an interrupted apply
+        if leftover:  # a stopped container of that name, left by an interrupted apply
+            await host.remove_container(spec.name, grace=0)
         try:
             info = await host.run_container(spec)
         except ContainerError as e:
