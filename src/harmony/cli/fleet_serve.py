@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from harmony.cli import fleet_sites
 from harmony.cli.errors import guarded
 from harmony.cli.fleet import DEFAULT_HOME, Home, fleet, options
 from harmony.dashboard.app import Dashboard, create_app
@@ -31,6 +32,7 @@ from harmony.infra.nats import NatsKeyValue, NatsOptions
 from harmony.maestro.journal import default_journal_path
 
 console = Console()
+assert fleet_sites.sites is not None  # imported for its registration of `fleet sites` on `fleet`
 users_app = typer.Typer(name="dashboard-user", help="Dashboard users: add, remove, list.", no_args_is_help=True)
 fleet.add_typer(users_app)
 
