@@ -33,7 +33,7 @@ from harmony.agent.records import (
     stamped,
     state_key,
 )
-from harmony.agent.tasks import TaskGroup
+from harmony.agent.tasks import Supervisor
 from harmony.domain.capabilities.key_value import Entry, KeyValueStore
 from harmony.domain.errors import CapabilityError, KeyValueConflict, KeyValueError
 
@@ -51,8 +51,8 @@ class Agent:
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._fence_deadline: float | None = None
-        self._tasks = TaskGroup()
         self.metrics = FailoverMetrics()
+        self._tasks = Supervisor(owner=config.node_id, on_crash=self.metrics.task_crashed)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -70,8 +70,9 @@ class Agent:
         try:
             await self.db.adopt()
             await self._restore()
-            self._tasks.start("tick", self._tick_loop())
-            self._tasks.start("fence-watchdog", self._watchdog())
+            self._tasks.start("tick", self._tick_loop)
+            # the watchdog is what makes a stuck tick safe: without it the agent must not go on
+            self._tasks.start("fence-watchdog", self._watchdog, restart=False)
             stop = asyncio.create_task(self._stop.wait())
             failed = asyncio.create_task(self._tasks.failed.wait())
             await asyncio.wait([stop, failed], return_when=asyncio.FIRST_COMPLETED)

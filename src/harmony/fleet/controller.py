@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from harmony.agent.tasks import TaskGroup
+from harmony.agent.tasks import Supervisor
 from harmony.domain.errors import KeyValueConflict, KeyValueError
 from harmony.fleet.control import FleetControl, FleetView
 from harmony.fleet.lease import ACTIVE_SHARE, LEASE_KEY, ControllerBeat, Lease, beat_key, lease_move, next_lease
@@ -63,7 +63,7 @@ class Controller:
         self._wave_seen: dict[tuple[str, str, int], datetime] = {}
         self._status_sub: Serving | None = None
         self._view_stale = asyncio.Event()
-        self._tasks = TaskGroup()
+        self._tasks = Supervisor(owner="fleet-controller")
 
     @property
     def connected(self) -> bool:
@@ -97,9 +97,9 @@ class Controller:
                 await connecting
             return
         connecting.result()
-        self._tasks.start("lease", self._lease_loop())
-        self._tasks.start("driver", self._drive_loop())
-        self._tasks.start("view", self._view_loop())
+        self._tasks.start("lease", self._lease_loop)
+        self._tasks.start("driver", self._drive_loop)
+        self._tasks.start("view", self._view_loop)
         failed = asyncio.create_task(self._tasks.failed.wait())
         await asyncio.wait([stopped, failed], return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()

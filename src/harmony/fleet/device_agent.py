@@ -35,12 +35,12 @@ import random
 import socket
 import time
 from collections import Counter
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from harmony.agent.tasks import Supervisor
 from harmony.domain.capabilities.containers import ContainerRuntime
 from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError, RegistryError
 from harmony.domain.image_refs import PinnedImage
@@ -125,6 +125,8 @@ class AgentSettings:
     metrics_port: int | None = None
     """Serve /metrics on this port (0: a free one, see ``DeviceAgent.metrics_port``); None: no listener."""
     metrics_host: str = "127.0.0.1"
+    restart_delay: float = 0.5
+    """First back-off before a crashed task starts again (doubling up to 30 s while it keeps crashing)."""
 
 
 @dataclass
@@ -147,7 +149,6 @@ class DeviceAgent:
     deployments: dict[str, _Deployment] = field(default_factory=dict[str, _Deployment])
     bus: FleetBus | None = None
     _watch: Watch | None = None
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list[asyncio.Task[None]])
     _dirty: asyncio.Queue[str] = field(default_factory=asyncio.Queue[str])
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _beats: int = 0
@@ -156,6 +157,13 @@ class DeviceAgent:
     metrics: DeviceMetrics = field(default_factory=DeviceMetrics)
     metrics_port: int | None = None
     """The port /metrics listens on once started (None: no listener)."""
+    tasks: Supervisor = field(init=False)
+    """The agent's tasks (reconciler, ground truth, heartbeat, resync): crashes restarted and reported."""
+
+    def __post_init__(self) -> None:
+        self.tasks = Supervisor(
+            owner=self.device, on_crash=self.metrics.task_crashed, base_delay=self.settings.restart_delay
+        )
 
     async def start(self) -> None:
         """Connect (waiting for NATS as long as it takes), subscribe, and start the agent's tasks."""
@@ -164,19 +172,16 @@ class DeviceAgent:
                 port=self.settings.metrics_port, host=self.settings.metrics_host
             )
         self.bus = await FleetBus.connect(self.options, on_reconnect=self._on_reconnect, wait_for_server=True)
-        self._spawn("reconciler", self._reconciler())
-        self._spawn("ground-truth", self._ground_truth())
-        self._spawn("heartbeat", self._heartbeat())
+        self.tasks.start("reconciler", self._reconciler)
+        self.tasks.start("ground-truth", self._ground_truth)
+        self.tasks.start("heartbeat", self._heartbeat)
         await self.bus.serve(f"{COMMANDS}.{self.device}.*", self._command)
         await self._resync()
         self.ready.set()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        with contextlib.suppress(Exception):  # every crash was reported when it happened
+            await self.tasks.stop_all()
         if self.bus is not None:
             await self.bus.close()
         self.metrics.endpoint.stop()
@@ -188,18 +193,6 @@ class DeviceAgent:
         finally:
             await self.stop()
 
-    def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
-        async def guarded() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s: task %s crashed", self.device, name)
-                raise
-
-        self._tasks.append(asyncio.create_task(guarded(), name=f"{self.device}:{name}"))
-
     # desired state
 
     async def _on_reconnect(self) -> None:
@@ -208,7 +201,7 @@ class DeviceAgent:
             with contextlib.suppress(KeyValueError):
                 await self._resync()
 
-        self._spawn("resync", later())
+        self.tasks.start_once("resync", later())  # replaces a resync still waiting: reconnects never pile up
 
     async def _resync(self) -> None:
         assert self.bus is not None
@@ -258,6 +251,9 @@ class DeviceAgent:
                 await self.reconcile(name)
             except HarmonyError as e:  # one workload's trouble never stops the others'
                 log.warning("%s: reconcile of %s failed: %s", self.device, name, e)
+            except BaseException:  # a bug, or a stop: the work is not done; the restarted reconciler retries it
+                self._dirty.put_nowait(name)
+                raise
 
     async def reconcile(self, name: str) -> None:
         dep = self.deployments.get(name)
@@ -403,7 +399,10 @@ class DeviceAgent:
             self.metrics.heartbeat()
             self.metrics.deployments(Counter(d.state.phase for d in self.deployments.values()))
             ok = sum(d.state.phase == "running" for d in self.deployments.values())
-            beat = Heartbeat(t=round(time.time(), 3), n=self._beats, ok=ok, bad=len(self.deployments) - ok)
+            beat = Heartbeat(
+                t=round(time.time(), 3), n=self._beats, ok=ok, bad=len(self.deployments) - ok,
+                crashes=self.tasks.crashes, down=tuple(self.tasks.unhealthy()),
+            )  # fmt: skip
             if self.bus is not None and self.bus.connected:
                 with contextlib.suppress(KeyValueError):
                     await self.bus.put_nowait(HEARTBEAT, self.device, beat.to_bytes())

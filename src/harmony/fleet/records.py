@@ -102,9 +102,12 @@ class DeviceInfo(Record):
 
 
 class Heartbeat(Record):
-    """Kept small: ``t`` the device's clock, ``n`` a counter, ``ok``/``bad`` how many deployments are healthy."""
+    """Kept small: ``t`` the device's clock, ``n`` a counter, ``ok``/``bad`` how many deployments are healthy,
+    ``crashes`` how often the agent's own tasks crashed, ``down`` those waiting to restart after a crash."""
 
     t: float
     n: int
     ok: int = 0
     bad: int = 0
+    crashes: int = 0
+    down: tuple[str, ...] = ()
