@@ -24,7 +24,7 @@ from harmony.fleet.credentials import FleetHome
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.records import HEARTBEAT, Heartbeat
 from harmony.fleet.rollout import Strategy
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.infra.podman import Podman
 from harmony.modules.application.container import Container
 from harmony.modules.application.rootfs import busybox_rootfs_tar
@@ -89,7 +89,7 @@ async def agent(tmp_path: Path, fleet_home: FleetHome, fleet_server: FleetNatsSe
 
 
 async def beat_of(control: FleetControl, device: str) -> Heartbeat | None:
-    found = await control.bus.get(HEARTBEAT, device)
+    found = await control.bus.bucket(HEARTBEAT).get(device)
     return None if found is None or found.value is None else Heartbeat.from_bytes(found.value)
 
 

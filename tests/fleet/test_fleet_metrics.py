@@ -13,7 +13,7 @@ from harmony.fleet.exporter import observe_rollouts
 from harmony.fleet.metrics import RolloutMetrics
 from harmony.fleet.rollout import Strategy
 from harmony.infra.http_api import http_call
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.modules.commands import Command
 from tests.fixtures.nats_fleet import bus_options
 from tests.fixtures.podman import podman_in

@@ -9,7 +9,7 @@ from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.records import DESIRED
 from harmony.fleet.rollout import Strategy
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from tests.fleet.test_fleet_devices import (  # noqa: F401 - the fixture is used by name
     Devices,
     devices,  # pyright: ignore[reportUnusedImport]  # a pytest fixture, used by name
@@ -40,7 +40,7 @@ async def test_pause_resume_abort(
     paused = await control.pause("web")
     assert paused.phase == "paused"
     assert (await control.drive("web")).phase == "paused"  # a paused rollout releases nothing
-    assert await control.bus.snapshot(DESIRED) == {}
+    assert await control.bus.bucket(DESIRED).snapshot() == {}
 
     assert (await control.resume("web")).phase == "running"
     done = await control.drive("web")
@@ -52,7 +52,7 @@ async def test_pause_resume_abort(
     aborted = await control.abort("web")
     assert aborted.phase == "aborted"
     assert (await control.drive("web")).phase == "aborted"
-    desired = await control.bus.snapshot(DESIRED)
+    desired = await control.bus.bucket(DESIRED).snapshot()
     assert {k: v.value for k, v in desired.items()} == {
         "dev-a.web": done.desired.encode(),
         "dev-b.web": done.desired.encode(),
@@ -64,4 +64,4 @@ async def test_pause_resume_abort(
     for device in ("dev-a", "dev-b"):
         gone = await until(lambda d=device: devices.runtimes[d].inspect_container("web"), lambda c: c is None)
         assert gone is None
-    assert await control.bus.snapshot(DESIRED) == {}
+    assert await control.bus.bucket(DESIRED).snapshot() == {}

@@ -42,6 +42,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from harmony.agent.tasks import Supervisor
 from harmony.domain.capabilities.containers import ContainerRuntime
+from harmony.domain.capabilities.key_value import KeyChange
 from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError, RegistryError
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
@@ -58,7 +59,7 @@ from harmony.fleet.records import (
     now,
     version_of,
 )
-from harmony.infra.nats_fleet import BusOptions, FleetBus, KvUpdate, Watch
+from harmony.infra.nats import NatsConnection, NatsOptions, NatsWatch
 from harmony.modules.application.application import APP_LABEL, AppHost, Application
 from harmony.modules.application.container import Container
 from harmony.modules.application.image import BusyboxImage
@@ -140,15 +141,15 @@ class _Deployment:
 @dataclass
 class DeviceAgent:
     device: str
-    options: BusOptions
+    options: NatsOptions
     runtime: ContainerRuntime
     applications: AppHost | None = None
     """The topology ``Application`` Scores run on (usually the same object as ``runtime``); None: none run."""
     runtime_name: str = "podman"
     settings: AgentSettings = field(default_factory=AgentSettings)
     deployments: dict[str, _Deployment] = field(default_factory=dict[str, _Deployment])
-    bus: FleetBus | None = None
-    _watch: Watch | None = None
+    bus: NatsConnection | None = None
+    _watch: NatsWatch | None = None
     _dirty: asyncio.Queue[str] = field(default_factory=asyncio.Queue[str])
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _beats: int = 0
@@ -171,7 +172,7 @@ class DeviceAgent:
             self.metrics_port = self.metrics.endpoint.start(
                 port=self.settings.metrics_port, host=self.settings.metrics_host
             )
-        self.bus = await FleetBus.connect(self.options, on_reconnect=self._on_reconnect, wait_for_server=True)
+        self.bus = await NatsConnection.connect(self.options, on_reconnect=self._on_reconnect, wait_for_server=True)
         self.tasks.start("reconciler", self._reconciler)
         self.tasks.start("ground-truth", self._ground_truth)
         self.tasks.start("heartbeat", self._heartbeat)
@@ -213,12 +214,12 @@ class DeviceAgent:
             device=self.device, hostname=socket.gethostname(), agent=AGENT_VERSION, runtime=self.runtime_name,
             started_at=now(),
         )  # fmt: skip
-        await self.bus.put(INFO, self.device, info.to_bytes())
-        self._watch = await self.bus.watch(DESIRED, f"{self.device}.>", self._on_desired)
+        await self.bus.bucket(INFO).publish(self.device, info.to_bytes())
+        self._watch = await self.bus.bucket(DESIRED).watch(f"{self.device}.>", self._on_desired)
         for name in self.deployments:
             self._dirty.put_nowait(name)
 
-    async def _on_desired(self, update: KvUpdate) -> None:
+    async def _on_desired(self, update: KeyChange) -> None:
         name = update.key.partition(".")[2]
         if update.value is None:
             async with self._lock:  # never under a reconcile of the same workload
@@ -386,7 +387,7 @@ class DeviceAgent:
         if self.bus is None or not self.bus.connected:
             return False
         try:
-            await self.bus.put(STATE, f"{self.device}.{state.deployment}", state.to_bytes())
+            await self.bus.bucket(STATE).publish(f"{self.device}.{state.deployment}", state.to_bytes())
         except KeyValueError as e:
             log.warning("%s: could not report %s: %s", self.device, state.deployment, e)
             return False
@@ -405,7 +406,7 @@ class DeviceAgent:
             )  # fmt: skip
             if self.bus is not None and self.bus.connected:
                 with contextlib.suppress(KeyValueError):
-                    await self.bus.put_nowait(HEARTBEAT, self.device, beat.to_bytes())
+                    await self.bus.bucket(HEARTBEAT).put_nowait(self.device, beat.to_bytes())
             # the first beat at once (the device is online now), then at a random phase: no fleet-wide bursts
             pause = (
                 self._rng.uniform(0, self.settings.heartbeat_interval) if first else self.settings.heartbeat_interval
