@@ -65,7 +65,7 @@ async def beats(control: FleetControl, devices: list[str], stop: asyncio.Event) 
     while not stop.is_set():
         n += 1
         for d in devices:
-            await control.bus.bucket(HEARTBEAT).put_nowait(d, Heartbeat(t=time.time(), n=n, ok=1).to_bytes())
+            await control.bus.bucket(HEARTBEAT).put_nowait(d, Heartbeat(t=time.time(), seq=n, ok=1).to_bytes())
         await control.bus.flush()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 5)

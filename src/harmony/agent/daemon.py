@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import signal
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -162,9 +163,12 @@ class Agent:
     async def _observe(self, local: LocalHealth) -> Snapshot:
         c = self.config
         beat = Heartbeat(
+            seq=self.memory.seq + 1,
+            t=round(time.time(), 3),
+            crashes=self._tasks.crashes,
+            down=tuple(self._tasks.unhealthy()),
             node=c.node_id,
             status=status_of(local, self.memory),
-            seq=self.memory.seq + 1,
             endpoint=self.db.endpoint,
             last_serving=self.memory.my_last_serving,
         )
@@ -173,9 +177,7 @@ class Agent:
         peers: dict[str, Stamped[Heartbeat]] = {}
         nats_ok = True
         try:
-            my_beat = stamped(
-                Heartbeat, await self.store.put(heartbeat_key(c.cluster, c.node_id), beat.model_dump_json().encode())
-            )
+            my_beat = stamped(Heartbeat, await self.store.put(heartbeat_key(c.cluster, c.node_id), beat.to_bytes()))
             entries = await asyncio.gather(
                 self.store.get(state_key(c.cluster)), *(self.store.get(heartbeat_key(c.cluster, p)) for p in c.peers)
             )

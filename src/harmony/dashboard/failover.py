@@ -89,7 +89,7 @@ class FailoverSource:
                 name, _, node = beat_key.partition(".hb.")
                 if name == cluster:
                     hb = Heartbeat.model_validate_json(beat.value or b"")
-                    nodes.append(NodeRow(node=node, status=hb.status, seq=hb.seq, stored_at=beat.stored_at))
+                    nodes.append(NodeRow(node=node, status=hb.status or "absent", seq=hb.seq, stored_at=beat.stored_at))
             history = await failover_history(self._store, cluster=cluster, nodes=[n.node for n in nodes])
             rows.append(
                 ClusterRow(

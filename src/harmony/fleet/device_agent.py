@@ -401,7 +401,7 @@ class DeviceAgent:
             self.metrics.deployments(Counter(d.state.phase for d in self.deployments.values()))
             ok = sum(d.state.phase == "running" for d in self.deployments.values())
             beat = Heartbeat(
-                t=round(time.time(), 3), n=self._beats, ok=ok, bad=len(self.deployments) - ok,
+                t=round(time.time(), 3), seq=self._beats, ok=ok, bad=len(self.deployments) - ok,
                 crashes=self.tasks.crashes, down=tuple(self.tasks.unhealthy()),
             )  # fmt: skip
             if self.bus is not None and self.bus.connected:
