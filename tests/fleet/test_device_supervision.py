@@ -1,8 +1,10 @@
-"""The device agent's tasks under one supervisor, against a real nats-server and real podman.
+"""The device agent's tasks under one supervisor and its applies through the Maestro, against a real
+nats-server and real podman.
 
 - A reconciler that raises an error Harmony does not expect (a bug: not a ``HarmonyError``) is restarted and
   reported (log, the ``harmony_agent_task_crashes`` metric, the heartbeat), never silently gone: the
   deployment it was working on still converges afterwards.
+- The apply is a Maestro run: in the journal, named by the device's reported state.
 - Restarting the real nats-server again and again leaves the agent with the same number of tasks.
 
 The one fault injected by hand is the bug itself (``BuggyPodman``): an agent's own programming error
@@ -22,10 +24,11 @@ from harmony.domain.capabilities.containers import ContainerInfo, ContainerName,
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
-from harmony.fleet.records import HEARTBEAT, Heartbeat
+from harmony.fleet.records import HEARTBEAT, STATE, DeploymentState, Heartbeat
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats import FleetNatsServer
 from harmony.infra.podman import Podman
+from harmony.maestro.journal import Journal, RunStatus
 from harmony.modules.application.container import Container
 from harmony.modules.application.rootfs import busybox_rootfs_tar
 from tests.fixtures.nats_fleet import bus_options
@@ -90,7 +93,7 @@ async def agent(tmp_path: Path, fleet_home: FleetHome, fleet_server: FleetNatsSe
 
 async def beat_of(control: FleetControl, device: str) -> Heartbeat | None:
     found = await control.bus.bucket(HEARTBEAT).get(device)
-    return None if found is None or found.value is None else Heartbeat.from_bytes(found.value)
+    return None if found is None else Heartbeat.from_bytes(found.value)
 
 
 def scrape(port: int) -> str:
@@ -117,6 +120,14 @@ async def test_a_reconciler_bug_is_restarted_and_reported(
     assert crashed and crashed[0].crashes >= 1 and "AgentBug" in crashed[0].last_error
     assert crashed[0].state == "running"  # restarted, not gone
     assert any("task reconciler crashed" in r.getMessage() and r.exc_info for r in caplog.records)
+
+    # the apply went through the Maestro: journaled like any run, and the device's state names that run
+    state = await control.bus.bucket(STATE).get(f"{agent.device}.sleeper")
+    assert state is not None
+    run_id = DeploymentState.from_bytes(state.value).run
+    run = Journal().run(run_id) if run_id else None
+    assert run is not None and run.deployment == f"fleet:{agent.device}:sleeper", run
+    assert run.status is RunStatus.SUCCESS and [r.score for r in run.results] == ["container:sleeper"]
 
     beat = await until(lambda: beat_of(control, agent.device), lambda b: b is not None and b.crashes >= 1)
     assert beat is not None and beat.crashes >= 1 and beat.down == ()

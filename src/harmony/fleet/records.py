@@ -93,6 +93,8 @@ class DeploymentState(Record):
     phase: Phase
     message: str = ""
     details: tuple[str, ...] = ()
+    run: str = ""
+    """The device's journal run that applied it (``harmony runs show RUN`` there); empty when nothing was applied."""
     at: datetime = Field(default_factory=now)
 
 
