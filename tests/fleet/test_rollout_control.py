@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from harmony.domain.capabilities.containers import EnvName
 from harmony.domain.errors import InvalidValueError
+from harmony.domain.secret import Secret
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
-from harmony.fleet.records import DESIRED
+from harmony.fleet.records import DESIRED, ROLLOUTS
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats import FleetNatsServer
 from tests.fleet.test_fleet_devices import (  # noqa: F401 - the fixture is used by name
@@ -65,3 +67,13 @@ async def test_pause_resume_abort(
         gone = await until(lambda d=device: devices.runtimes[d].inspect_container("web"), lambda c: c is None)
         assert gone is None
     assert await control.bus.bucket(DESIRED).snapshot() == {}
+
+
+async def test_a_score_holding_a_secret_is_refused_before_anything_is_stored(fleet_control: FleetControl) -> None:
+    with_secret = web("v1", None)
+    spec = with_secret.spec.model_copy(update={"env": {EnvName("TOKEN"): Secret("t0ken")}})
+    with pytest.raises(InvalidValueError, match="cannot carry secrets"):
+        await fleet_control.deploy(
+            "web", with_secret.model_copy(update={"spec": spec}), selector={"site": "lab"}, strategy=STAGED
+        )
+    assert await fleet_control.bus.bucket(ROLLOUTS).snapshot() == {}

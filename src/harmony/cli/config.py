@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harmony.cli.errors import guarded
-from harmony.config import transfer, wiring
+from harmony.config import declared, transfer, wiring
 from harmony.config.model import Setting
 from harmony.config.sources import Found, Source, StoreSource
 from harmony.domain.config_store import ConfigStore, Entry, Namespace, Plain, Value, check_key
@@ -151,8 +151,15 @@ def config_set(
 ) -> None:
     """Store a (non-secret) setting; its model validates the type when a run reads it."""
     ns = wiring.namespace(deployment, env)
+    model = declared.declared_secret(wiring.declared_directory(), ns, check_key(key))
+    if model is not None:
+        raise ConfigError(
+            f"{key} is declared Secret by deployment {ns.deployment}'s config model {model}, so it is not set on "
+            f"the command line; use `harmony secret set {key} -d {ns.deployment} -e {ns.environment}` "
+            "(it reads the value without echo, or from stdin)"
+        )
     store = _store(team)
-    version = _write(store, ns, check_key(key), value)
+    version = _write(store, ns, key, value)
     console.print(f"{ns} {key} set (version {version}) in {store.location}", highlight=False, markup=False)
 
 

@@ -25,6 +25,7 @@ from harmony.domain.capabilities.key_value import ChangeHandler, KeyChange
 from harmony.domain.errors import InvalidValueError, KeyValueConflict, KeyValueUnavailable
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.score import AnyScore, score_adapter
+from harmony.domain.secret import REVEAL
 from harmony.fleet.lease import LEASE_KEY, ControllerBeat, Lease
 from harmony.fleet.records import (
     BUCKETS,
@@ -246,6 +247,11 @@ class FleetControl:
         """Record a new rollout of ``score`` to the devices matching ``selector``; ``drive`` releases it."""
         check_token("deployment", deployment)
         desired = score_adapter().dump_json(score).decode()
+        if desired != score_adapter().dump_json(score, context=REVEAL).decode():
+            # The desired state is stored in NATS KV as it is; a masked secret would run as the mask itself.
+            raise InvalidValueError(
+                "score", score.name, "a Score without Secret values (a fleet rollout cannot carry secrets yet)"
+            )
         targets = [d.device for d in await self.devices() if matches(d.labels, selector)]
         if not targets:
             raise InvalidValueError("selector", dict(selector), "labels that at least one registered device has")

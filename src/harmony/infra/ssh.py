@@ -27,6 +27,7 @@ from harmony.domain.capabilities.files import FileState
 from harmony.domain.errors import (
     BecomeRefusedError,
     CommandError,
+    ConnectionLostError,
     FilesError,
     HostAuthError,
     HostUnreachableError,
@@ -38,6 +39,13 @@ from harmony.infra import posix_shell
 from harmony.infra.coalesce import Coalescer
 from harmony.infra.connector import ReadRequest, ReadResult, split_reads
 from harmony.infra.local_process import OUTPUT_LIMIT
+
+KEEPALIVE_MISSED = 3
+LOCK_HEARTBEAT = 10.0
+LOCK_EXPIRY = 60.0
+"""A host drops a run's lock after this many seconds without its heartbeat: the run's machine vanished from
+the network without the connection ever closing on the host's side (the host would otherwise keep the lock
+until its TCP gives up, hours later). Long enough for a run stalled by a busy machine to keep it."""
 
 
 class SshConnector:
@@ -53,6 +61,7 @@ class SshConnector:
         check_host_key: bool = True,
         become: bool | None = None,
         connect_timeout: float = 10.0,
+        keepalive: float = 10.0,
         max_channels: int = 8,
     ) -> None:
         self._name = name
@@ -64,6 +73,7 @@ class SshConnector:
         self._check_host_key = check_host_key
         self.become = user != "root" if become is None else become
         self._connect_timeout = connect_timeout
+        self._keepalive = keepalive
         self._channels = asyncio.Semaphore(max_channels)
         self._conn: asyncssh.SSHClientConnection | None = None
         self._reads: Coalescer[ReadRequest, ReadResult] = Coalescer(self._read_batch)
@@ -105,6 +115,11 @@ class SshConnector:
                 client_keys=[str(self._key)] if self._key else (),
                 config=None,
                 connect_timeout=self._connect_timeout,
+                # A host that vanishes from the network (cable, power) sends nothing back: without keepalives a
+                # command in flight would wait for TCP to give up (~15 minutes). After KEEPALIVE_MISSED
+                # unanswered ones the connection is dropped and the command fails naming the host.
+                keepalive_interval=self._keepalive,
+                keepalive_count_max=KEEPALIVE_MISSED,
             )
         except asyncssh.HostKeyNotVerifiable as e:
             raise HostAuthError(
@@ -141,6 +156,7 @@ class SshConnector:
         stdin: bytes | None = None,
         timeout: float | None = None,
         limit: int | None = OUTPUT_LIMIT,
+        doing: str | None = None,
     ) -> CommandResult:
         """Run ``argv`` (through sudo when becoming root); ``limit`` bounds the output kept (None: all)."""
         if self._conn is None:
@@ -158,7 +174,7 @@ class SshConnector:
             except asyncssh.TimeoutError as e:
                 raise CommandError(shlex.join(argv), None, f"timed out after {timeout}s") from e
             except (asyncssh.Error, OSError) as e:
-                raise CommandError(shlex.join(argv), None, f"lost the connection to {self._name}: {e}") from e
+                raise self._lost(doing or f"running {argv[0] if argv else 'a command'}", e) from e
         out = proc.stdout if isinstance(proc.stdout, bytes) else b""
         err = proc.stderr if isinstance(proc.stderr, bytes) else b""
         return CommandResult(
@@ -167,6 +183,9 @@ class SshConnector:
             stdout=(out if limit is None else out[-limit:]).decode(errors="replace"),
             stderr=err[-OUTPUT_LIMIT:].decode(errors="replace"),
         )
+
+    def _lost(self, doing: str, e: BaseException) -> ConnectionLostError:
+        return ConnectionLostError(self._name, f"{self.user}@{self.address}:{self.port}", doing, _reason(e))
 
     async def run_command(
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
@@ -181,7 +200,7 @@ class SshConnector:
                 self.command_line(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
             )
         except (asyncssh.Error, OSError) as e:
-            raise CommandError(shlex.join(argv), None, f"lost the connection to {self._name}: {e}") from e
+            raise self._lost(f"following {argv[0] if argv else 'a command'}", e) from e
         try:
             async for line in proc.stdout:
                 yield line.rstrip("\n")
@@ -213,7 +232,7 @@ class SshConnector:
             raise FilesError(first, f"cannot read file state on {self._name}: {result.stderr.strip() or e}") from e
 
     async def _change(self, path: PurePosixPath, argv: Sequence[str], stdin: bytes | None = None) -> None:
-        result = await self._run(argv, stdin)
+        result = await self._run(argv, stdin, doing=f"changing {path}")
         if result.exit_status != 0:
             raise FilesError(str(path), result.stderr.strip() or f"exited {result.exit_status}")
 
@@ -240,6 +259,7 @@ class SshRunLock:
     def __init__(self, connector: SshConnector) -> None:
         self._connector = connector
         self._proc: asyncssh.SSHClientProcess[bytes] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @property
     def target(self) -> str:
@@ -268,12 +288,13 @@ class SshRunLock:
         """None when the lock is now held; otherwise what the host said about its holder."""
         c = self._connector
         conn = c.connection
-        argv = posix_shell.run_lock_argv(holder.model_dump_json())
+        argv = posix_shell.run_lock_argv(holder.model_dump_json(), expiry=LOCK_EXPIRY)
         try:
             proc = await conn.create_process(c.command_line(argv), encoding=None)
             first = await proc.stdout.readline()
             if first == b"locked\n":
                 self._proc = proc
+                self._heartbeat = asyncio.create_task(_heartbeat(proc), name=f"run lock heartbeat {c.name}")
                 return None
             rest: bytes = await proc.stdout.read()
             await proc.wait()
@@ -286,12 +307,25 @@ class SshRunLock:
         return rest
 
     async def release(self) -> None:
+        beat, self._heartbeat = self._heartbeat, None
+        if beat is not None:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
         proc, self._proc = self._proc, None
         if proc is not None:
             with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
                 proc.stdin.write_eof()
                 await asyncio.wait_for(proc.wait_closed(), 5)
             proc.close()
+
+
+async def _heartbeat(proc: asyncssh.SSHClientProcess[bytes]) -> None:
+    """Tell the lock's holder process on the host that this run is alive (see ``LOCK_EXPIRY``)."""
+    with contextlib.suppress(asyncssh.Error, OSError):
+        while True:
+            await asyncio.sleep(LOCK_HEARTBEAT)
+            proc.stdin.write(b".\n")
 
 
 def _holder(text: bytes) -> LockHolder | None:

@@ -25,6 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.image_refs import PinnedImage
+from harmony.domain.secret import Secret
 from harmony.domain.values import (
     Port,
     ValidatedStr,
@@ -113,6 +114,24 @@ class ContainerHealthCheck(_Frozen):
     retries: int = Field(default=3, ge=1)
 
 
+def _one_line_secrets(env: Mapping[EnvName, str | Secret]) -> Mapping[EnvName, str | Secret]:
+    for name, value in env.items():
+        if isinstance(value, Secret) and ("\n" in value.reveal() or "\0" in value.reveal()):
+            raise InvalidValueError(
+                f"env.{name}", value.masked, "a secret on one line (no newline or NUL: it goes into an env file)"
+            )
+    return env
+
+
+type Environment = Annotated[Mapping[EnvName, str | Secret], AfterValidator(_one_line_secrets)]
+"""A container's environment: a ``Secret`` value is masked in every dump and never on a command line."""
+
+
+def secret_names(env: Mapping[EnvName, str | Secret]) -> list[EnvName]:
+    """The variables whose value is a ``Secret``, sorted."""
+    return sorted(k for k, v in env.items() if isinstance(v, Secret))
+
+
 def _plausible_mib(value: int) -> int:
     if value > _MAX_MIB:
         raise InvalidValueError(
@@ -138,7 +157,10 @@ class ContainerSpec(_Frozen):
     name: ContainerName
     image: ImageRef | PinnedImage = Field(description="a local image, or one pulled by digest (never a tag)")
     command: tuple[str, ...] = ()
-    env: Mapping[EnvName, str] = Field(default_factory=dict[EnvName, str])
+    env: Environment = Field(
+        default_factory=dict[EnvName, str | Secret],
+        description="variables; a Secret value is handed over in a private file, never on a command line",
+    )
     ports: tuple[PortMapping, ...] = ()
     volumes: tuple[VolumeMount, ...] = ()
     labels: Mapping[str, str] = Field(default_factory=dict[str, str])

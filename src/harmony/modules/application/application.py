@@ -8,7 +8,9 @@ Each version (a digest of the container settings and the image's content) runs i
    FAILURE with the probe's last result and the container's last log lines;
 3. switches the load balancer to it and publishes the DNS name (see ``exposure.py``), and only then
 4. stops the old version (with ``stop_grace``, so in-flight requests finish) and removes it.
-A second apply of the same version finds it serving and is a NOOP. Containers of other applications and
+A second apply of the same version finds it serving and is a NOOP. A ``Secret`` in ``env`` enters the version
+through its fingerprint: a rotated secret is a new version (deployed blue-green like any other), and the value
+appears in no plan, label or container name. Containers of other applications and
 containers Harmony did not create are never looked at.
 After the switch, the images only the old version ran are removed once untagged (a rebuilt tag).
 An image from the site registry is a ``PinnedImage`` (``registry/path@sha256:…``, never a tag): the apply pulls
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from pydantic import Field, field_validator
@@ -33,6 +35,7 @@ from harmony.domain.capabilities.containers import (
     ContainerName,
     ContainerRuntime,
     ContainerSpec,
+    Environment,
     EnvName,
     ImageRef,
     PortMapping,
@@ -53,6 +56,7 @@ from harmony.domain.interpret import Interpret
 from harmony.domain.names import NonEmpty, ResourceName, non_empty
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
+from harmony.domain.secret import FINGERPRINT, Secret
 from harmony.domain.values import IPv4Address, Port
 from harmony.modules.application.exposure import Exposure, backend_for, frontend_for, plan_exposure, record_set_for
 from harmony.modules.application.image import BusyboxImage
@@ -84,7 +88,10 @@ class Application(Score[AppHost]):
     expose: Exposure
     smoke: Check
     command: tuple[str, ...] = ()
-    env: Mapping[EnvName, str] = Field(default_factory=dict[EnvName, str])
+    env: Environment = Field(
+        default_factory=dict[EnvName, str | Secret],
+        description="variables; a Secret value is masked in plans and the journal and changes the version",
+    )
     volumes: tuple[VolumeMount, ...] = ()
     limits: ResourceLimits = ResourceLimits()
     health: ContainerHealthCheck | None = None
@@ -144,7 +151,9 @@ class Application(Score[AppHost]):
         the store it is the image id found when planning.
         """
         settings = self.model_dump(
-            mode="json", include={"port", "replicas", "command", "env", "volumes", "limits", "health", "restart"}
+            mode="json",
+            include={"port", "replicas", "command", "env", "volumes", "limits", "health", "restart"},
+            context=FINGERPRINT,  # a rotated secret is a new version
         )
         content = (
             content_digest(self.image.files)

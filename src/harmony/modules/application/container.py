@@ -2,6 +2,8 @@
 
 The spec's digest is stored on the container (``io.harmony.spec``), so a changed spec plans an update
 (the container is replaced: stopped with its grace period, then recreated) and an unchanged one is a NOOP.
+A ``Secret`` in the environment enters the digest through its fingerprint (see ``Secret.fingerprint``): a
+rotated secret replaces the container, and neither the label nor the plan holds the value.
 A stopped container with the right spec is started again. A container of that name that Harmony did not
 create makes the plan fail: Harmony never replaces someone else's container.
 """
@@ -21,13 +23,14 @@ from harmony.domain.errors import ContainerError, ForeignContainerError, Interpr
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
+from harmony.domain.secret import FINGERPRINT
 
 SPEC_LABEL = "io.harmony.spec"
 
 
 def spec_digest(spec: ContainerSpec) -> str:
     """A digest of everything that makes a container what it is (labels Harmony adds itself excluded)."""
-    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+    return hashlib.sha256(spec.model_dump_json(context=FINGERPRINT).encode()).hexdigest()[:16]
 
 
 class Container(Score[ContainerRuntime]):
