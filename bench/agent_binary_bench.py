@@ -31,7 +31,7 @@ from tests.fixtures.nats_fleet import bus_options  # noqa: E402
 
 from harmony.fleet.control import FleetControl  # noqa: E402
 from harmony.fleet.credentials import FleetHome  # noqa: E402
-from harmony.infra.nats_fleet import FleetNatsServer  # noqa: E402
+from harmony.infra.nats import FleetNatsServer  # noqa: E402
 from harmony.infra.pyinstaller import build_agent  # noqa: E402
 from harmony.infra.state_files import write_atomic  # noqa: E402
 

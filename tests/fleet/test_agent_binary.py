@@ -16,7 +16,7 @@ import pytest
 
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.infra.pyinstaller import AgentBinary, build_agent, file_sha256, source_digest
 from harmony.infra.state_files import write_atomic
 from tests.fixtures.agent_binary import python_locations, without_python

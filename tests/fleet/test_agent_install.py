@@ -19,12 +19,12 @@ from harmony.fleet.credentials import FleetHome
 from harmony.fleet.install import AgentLayout, install_scores
 from harmony.fleet.records import HEARTBEAT
 from harmony.infra.daemon import ConnectorServices, render_unit
-from harmony.infra.nats_fleet import FleetNatsServer, KvHeartbeats
+from harmony.infra.nats import FleetNatsServer
 from harmony.infra.pyinstaller import AgentBinary
 from harmony.maestro.runner import Maestro, RunReport
 from harmony.modules.agent.binary import AgentBinary as AgentBinaryScore
 from harmony.testing.ssh_lab import SshLab
-from harmony.topology.agent_host import AgentHost
+from harmony.topology.agent_host import AgentHost, StoreHeartbeats
 from tests.fixtures.nats_fleet import bus_options
 from tests.fixtures.ssh_hosts import lab_hosts
 
@@ -78,7 +78,7 @@ async def test_installed_as_scores_heartbeats_then_noop(
     await lab_control.register(device, {})
     layout = AgentLayout(root=PurePosixPath("/var/lib/harmony") / device, heartbeat_interval=0.5)
     scores = install_scores(AgentBinaryScore.of(agent_binary.path), identity, layout=layout)
-    host = AgentHost(lab_hosts(ssh_lab)[0], heartbeats=KvHeartbeats(lab_control.bus, HEARTBEAT))
+    host = AgentHost(lab_hosts(ssh_lab)[0], heartbeats=StoreHeartbeats(lab_control.bus.bucket(HEARTBEAT)))
     services = ConnectorServices(host.connector)
     try:
         first = await Maestro(host).apply(scores)

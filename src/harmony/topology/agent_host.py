@@ -7,7 +7,12 @@ systemd, supervised pid-file daemons elsewhere — and sees the agent's heartbea
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
+from harmony.domain.capabilities.key_value import KeyValueStore
 from harmony.domain.capabilities.services import HeartbeatMonitor, ServiceSpec, ServiceState
+from harmony.domain.errors import KeyValueUnavailable
 from harmony.infra.daemon import ConnectorServices
 from harmony.topology.linux_host import LinuxHost
 
@@ -31,3 +36,28 @@ class AgentHost(LinuxHost):
 
     async def wait_heartbeat(self, agent: str, *, after: int, timeout: float) -> bool:
         return await self.heartbeats.wait_heartbeat(agent, after=after, timeout=timeout)
+
+
+class StoreHeartbeats:
+    """``HeartbeatMonitor`` over the key-value bucket where each agent's heartbeat key is its name (the fleet's
+    ``fleet_heartbeat``). The mark is the key's revision: a later heartbeat has a greater one, whatever the
+    clocks of the machines say."""
+
+    def __init__(self, store: KeyValueStore, *, poll: float = 0.1) -> None:
+        self.store = store
+        self.poll = poll
+
+    async def heartbeat_mark(self, agent: str) -> int:
+        found = await self.store.get(agent)
+        return 0 if found is None else found.revision
+
+    async def wait_heartbeat(self, agent: str, *, after: int, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            with contextlib.suppress(KeyValueUnavailable):
+                if await self.heartbeat_mark(agent) > after:
+                    return True
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(self.poll)
