@@ -83,12 +83,12 @@ async def test_the_binary_heartbeats_with_no_python_on_the_machine(
             await asyncio.sleep(0.1)
         assert proc.poll() is None, (tmp_path / "agent.log").read_text()[-3000:]
         assert device in view.beats, (tmp_path / "agent.log").read_text()[-3000:]
-        first = view.beats[device][0].n
+        first = view.beats[device][0].seq
         for _ in range(100):
-            if view.beats[device][0].n > first:
+            if view.beats[device][0].seq > first:
                 break
             await asyncio.sleep(0.1)
-        assert view.beats[device][0].n > first  # it keeps beating, not a single message on the way out
+        assert view.beats[device][0].seq > first  # it keeps beating, not a single message on the way out
     finally:
         proc.terminate()
         try:
