@@ -19,6 +19,7 @@ from harmony.cli import (
     fleet_serve,  # registers `fleet serve` on `fleet`
 )
 from harmony.cli import fleet as fleet_cmd
+from harmony.cli import inventory as inventory_cli
 from harmony.cli import lb as lb_cli
 from harmony.cli import run as run_cmd
 from harmony.cli.check import check_deployment
@@ -57,6 +58,7 @@ app.add_typer(containers_app)
 app.add_typer(config_cli.config_app, name="config")
 app.add_typer(config_cli.secret_app, name="secret")
 app.add_typer(lb_cli.lb_app, name="lb")
+app.add_typer(inventory_cli.inventory_app, name="inventory")
 app.command("alerts")(alerts_cli.alerts)
 app.command("doctor")(doctor_cmd)
 

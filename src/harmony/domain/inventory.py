@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from harmony.domain.errors import InvalidValueError
+from harmony.domain.hardware import HardwareFacts
 from harmony.domain.values import Hostname, IPAddress, MacAddress, Port
 
 
@@ -28,7 +29,8 @@ class Host(BaseModel):
     """One machine. ``labels`` and ``groups`` select hosts (``site=office``, ``web``); ``roles`` say what it is
     for. ``ssh_port``, ``user`` and ``key`` say how to log in over SSH (``key``: a private key file; without
     one, the SSH agent and the default keys are tried). ``variables`` are this host's own values (a user
-    name, a size, a port), read typed with ``variables_as``."""
+    name, a size, a port), read typed with ``variables_as``. ``hardware``: what the machine reported when it
+    was discovered (``harmony.domain.discovery``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -42,6 +44,7 @@ class Host(BaseModel):
     user: str = "root"
     key: Path | None = None
     variables: Mapping[str, JsonValue] = Field(default_factory=dict[str, JsonValue])
+    hardware: HardwareFacts | None = None
 
     def variables_as[M: BaseModel](self, model: type[M]) -> M:
         """This host's ``variables`` read into ``model``; ``InvalidValueError`` names the variable if one is wrong."""
