@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,7 +33,6 @@ from harmony.domain.capabilities.firewall import LOCAL, FirewallPolicy, Rule, Zo
 from harmony.domain.capabilities.load_balancer import Backend, Frontend, HealthCheck  # noqa: E402
 from harmony.domain.names import ResourceName  # noqa: E402
 from harmony.domain.values import Hostname, IPv4Address, Port  # noqa: E402
-from harmony.infra.daemon import read_pid  # noqa: E402
 from harmony.infra.dnsmasq import Dnsmasq  # noqa: E402
 from harmony.infra.haproxy import Haproxy  # noqa: E402
 from harmony.infra.local_connector import LocalConnector  # noqa: E402
@@ -148,7 +147,8 @@ async def bench_dns(netns: str, state: Path, n: int, repeat: int) -> float:
             )
             rs = DnsRecordSet(owner=N("bench"), zone=Hostname("office.lan"), records=records)
             times.append(await timed(lambda rs=rs: dns.put_dns_record_set(rs)))
-        assert read_pid(state / f"dns{n}" / "dnsmasq.pid") is not None
+        pid_file = PurePosixPath(state / f"dns{n}" / "dnsmasq.pid")
+        assert (await LocalConnector(name="bench").read_pids([pid_file]))[pid_file] is not None
     finally:
         await dns.stop()
     return statistics.median(times)

@@ -43,7 +43,6 @@ from harmony.domain.outcome import Status  # noqa: E402
 from harmony.domain.score import Score  # noqa: E402
 from harmony.domain.values import IPv4Address, Port  # noqa: E402
 from harmony.fleet.metrics import DeviceMetrics  # noqa: E402
-from harmony.infra.daemon import read_pid  # noqa: E402
 from harmony.infra.http_api import http_call  # noqa: E402
 from harmony.maestro import Maestro  # noqa: E402
 from harmony.modules.monitoring import (  # noqa: E402
@@ -174,7 +173,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
             await asyncio.sleep(1)  # polling Prometheus's own view: there is no event to wait on
         all_up = time.monotonic() - t0
         await asyncio.sleep(args.scrape * 3)  # settle
-        pid = read_pid(host.prometheus.pid_file)
+        pid = await host.prometheus.pid()
         assert pid is not None
         c0, w0 = cpu_seconds(pid), time.monotonic()
         await asyncio.sleep(args.window)

@@ -5,115 +5,213 @@ the topology provides; a ``Maestro`` plans and applies Scores and reports an ``O
 topologies and ready-made Scores live in their own packages (``harmony.topology``, ``harmony.modules``).
 """
 
-from harmony.config.model import ConfigModel, ConfigSection
-from harmony.domain.capabilities import (
-    AddressServices,
-    AlertRouter,
-    BootServer,
-    CommandRunner,
-    ContainerRuntime,
-    DhcpServer,
-    DnsServer,
-    Firewall,
-    HostMetricsExporter,
-    ImageRegistry,
-    KeyValueStore,
-    LoadBalancer,
-    ManagedFiles,
-    MetricsCollector,
-    NetworkEdge,
-    PostgreSQL,
-    Prober,
-    RegistryClient,
-    SymbolicLinks,
-    SystemPackages,
-    UsersAndGroups,
-    WebEdge,
+# Names are imported on first use: `import harmony` (and every `harmony.x` import, which runs this file
+# first) would otherwise load every capability, the config model and the Maestro, 0.3 s before a no-op run
+# could start. Type checkers see the imports below; the interpreter sees ``__getattr__``.
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harmony.domain.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from harmony.config.model import ConfigModel, ConfigSection
+    from harmony.domain.capabilities import (
+        AddressServices,
+        AlertRouter,
+        BootServer,
+        CommandRunner,
+        ContainerRuntime,
+        DhcpServer,
+        DnsServer,
+        Firewall,
+        HostMetricsExporter,
+        ImageRegistry,
+        KeyValueStore,
+        LoadBalancer,
+        ManagedFiles,
+        MetricsCollector,
+        NetworkEdge,
+        PostgreSQL,
+        Prober,
+        RegistryClient,
+        SymbolicLinks,
+        SystemPackages,
+        UsersAndGroups,
+        WebEdge,
+    )
+    from harmony.domain.change import (
+        Action,
+        Change,
+    )
+    from harmony.domain.companion import (
+        SmokeTest,
+        Verification,
+        verify,
+    )
+    from harmony.domain.deployment import (
+        Deployment,
+    )
+    from harmony.domain.errors import (
+        AgentConfigError,
+        BecomeRefusedError,
+        BootError,
+        CapabilityError,
+        CommandError,
+        ConfigError,
+        ContainerError,
+        ContainerStartError,
+        DeploymentError,
+        DhcpError,
+        DnsError,
+        FilesError,
+        FirewallError,
+        FirewallRolledBack,
+        ForeignContainerError,
+        HarmonyError,
+        HostAuthError,
+        HostUnreachableError,
+        ImageNotFoundError,
+        InterpretError,
+        InvalidValueError,
+        KeyValueAuthError,
+        KeyValueConflict,
+        KeyValueError,
+        KeyValueUnavailable,
+        LoadBalancerError,
+        MissingConfigError,
+        MissingProgramError,
+        PackagesError,
+        PostgreSQLError,
+        RegistryError,
+        TopologyError,
+        UsersError,
+    )
+    from harmony.domain.host_group import (
+        HostGroup,
+    )
+    from harmony.domain.image_refs import (
+        PinnedImage,
+    )
+    from harmony.domain.interpret import (
+        Interpret,
+    )
+    from harmony.domain.inventory import (
+        Host,
+        Inventory,
+    )
+    from harmony.domain.outcome import (
+        Outcome,
+        Status,
+    )
+    from harmony.domain.score import (
+        AnyScore,
+        Score,
+    )
+    from harmony.domain.secret import (
+        Secret,
+    )
+    from harmony.domain.topology import (
+        Topology,
+    )
+    from harmony.domain.values import (
+        Hostname,
+        MacAddress,
+        Port,
+    )
+    from harmony.maestro import (
+        Journal,
+        Maestro,
+        RunReport,
+    )
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ConfigModel": "harmony.config.model",
+        "ConfigSection": "harmony.config.model",
+        "AddressServices": "harmony.domain.capabilities",
+        "AlertRouter": "harmony.domain.capabilities",
+        "BootServer": "harmony.domain.capabilities",
+        "CommandRunner": "harmony.domain.capabilities",
+        "ContainerRuntime": "harmony.domain.capabilities",
+        "DhcpServer": "harmony.domain.capabilities",
+        "DnsServer": "harmony.domain.capabilities",
+        "Firewall": "harmony.domain.capabilities",
+        "HostMetricsExporter": "harmony.domain.capabilities",
+        "ImageRegistry": "harmony.domain.capabilities",
+        "KeyValueStore": "harmony.domain.capabilities",
+        "LoadBalancer": "harmony.domain.capabilities",
+        "ManagedFiles": "harmony.domain.capabilities",
+        "MetricsCollector": "harmony.domain.capabilities",
+        "NetworkEdge": "harmony.domain.capabilities",
+        "PostgreSQL": "harmony.domain.capabilities",
+        "Prober": "harmony.domain.capabilities",
+        "RegistryClient": "harmony.domain.capabilities",
+        "SymbolicLinks": "harmony.domain.capabilities",
+        "SystemPackages": "harmony.domain.capabilities",
+        "UsersAndGroups": "harmony.domain.capabilities",
+        "WebEdge": "harmony.domain.capabilities",
+        "Action": "harmony.domain.change",
+        "Change": "harmony.domain.change",
+        "SmokeTest": "harmony.domain.companion",
+        "Verification": "harmony.domain.companion",
+        "verify": "harmony.domain.companion",
+        "Deployment": "harmony.domain.deployment",
+        "AgentConfigError": "harmony.domain.errors",
+        "BecomeRefusedError": "harmony.domain.errors",
+        "BootError": "harmony.domain.errors",
+        "CapabilityError": "harmony.domain.errors",
+        "CommandError": "harmony.domain.errors",
+        "ConfigError": "harmony.domain.errors",
+        "ContainerError": "harmony.domain.errors",
+        "ContainerStartError": "harmony.domain.errors",
+        "DeploymentError": "harmony.domain.errors",
+        "DhcpError": "harmony.domain.errors",
+        "DnsError": "harmony.domain.errors",
+        "FilesError": "harmony.domain.errors",
+        "FirewallError": "harmony.domain.errors",
+        "FirewallRolledBack": "harmony.domain.errors",
+        "ForeignContainerError": "harmony.domain.errors",
+        "HarmonyError": "harmony.domain.errors",
+        "HostAuthError": "harmony.domain.errors",
+        "HostUnreachableError": "harmony.domain.errors",
+        "ImageNotFoundError": "harmony.domain.errors",
+        "InterpretError": "harmony.domain.errors",
+        "InvalidValueError": "harmony.domain.errors",
+        "KeyValueAuthError": "harmony.domain.errors",
+        "KeyValueConflict": "harmony.domain.errors",
+        "KeyValueError": "harmony.domain.errors",
+        "KeyValueUnavailable": "harmony.domain.errors",
+        "LoadBalancerError": "harmony.domain.errors",
+        "MissingConfigError": "harmony.domain.errors",
+        "MissingProgramError": "harmony.domain.errors",
+        "PackagesError": "harmony.domain.errors",
+        "PostgreSQLError": "harmony.domain.errors",
+        "RegistryError": "harmony.domain.errors",
+        "TopologyError": "harmony.domain.errors",
+        "UsersError": "harmony.domain.errors",
+        "HostGroup": "harmony.domain.host_group",
+        "PinnedImage": "harmony.domain.image_refs",
+        "Interpret": "harmony.domain.interpret",
+        "Host": "harmony.domain.inventory",
+        "Inventory": "harmony.domain.inventory",
+        "Outcome": "harmony.domain.outcome",
+        "Status": "harmony.domain.outcome",
+        "AnyScore": "harmony.domain.score",
+        "Score": "harmony.domain.score",
+        "Secret": "harmony.domain.secret",
+        "Topology": "harmony.domain.topology",
+        "Hostname": "harmony.domain.values",
+        "MacAddress": "harmony.domain.values",
+        "Port": "harmony.domain.values",
+        "Journal": "harmony.maestro",
+        "Maestro": "harmony.maestro",
+        "RunReport": "harmony.maestro",
+    },
 )
-from harmony.domain.change import (
-    Action,
-    Change,
-)
-from harmony.domain.companion import (
-    SmokeTest,
-    Verification,
-    verify,
-)
-from harmony.domain.deployment import (
-    Deployment,
-)
-from harmony.domain.errors import (
-    AgentConfigError,
-    BecomeRefusedError,
-    BootError,
-    CapabilityError,
-    CommandError,
-    ConfigError,
-    ContainerError,
-    ContainerStartError,
-    DeploymentError,
-    DhcpError,
-    DnsError,
-    FilesError,
-    FirewallError,
-    FirewallRolledBack,
-    ForeignContainerError,
-    HarmonyError,
-    HostAuthError,
-    HostUnreachableError,
-    ImageNotFoundError,
-    InterpretError,
-    InvalidValueError,
-    KeyValueAuthError,
-    KeyValueConflict,
-    KeyValueError,
-    KeyValueUnavailable,
-    LoadBalancerError,
-    MissingConfigError,
-    MissingProgramError,
-    PackagesError,
-    PostgreSQLError,
-    RegistryError,
-    TopologyError,
-    UsersError,
-)
-from harmony.domain.host_group import (
-    HostGroup,
-)
-from harmony.domain.image_refs import (
-    PinnedImage,
-)
-from harmony.domain.interpret import (
-    Interpret,
-)
-from harmony.domain.inventory import (
-    Host,
-    Inventory,
-)
-from harmony.domain.outcome import (
-    Outcome,
-    Status,
-)
-from harmony.domain.score import (
-    AnyScore,
-    Score,
-)
-from harmony.domain.secret import (
-    Secret,
-)
-from harmony.domain.topology import (
-    Topology,
-)
-from harmony.domain.values import (
-    Hostname,
-    MacAddress,
-    Port,
-)
-from harmony.maestro import (
-    Journal,
-    Maestro,
-    RunReport,
-)
+
 
 __all__ = [
     "Action",

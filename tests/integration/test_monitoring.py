@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import stat
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -89,7 +90,7 @@ async def test_node_down_is_delivered_then_resolved(monitoring_host: MonitoringH
     await webhook_sink.wait_for(alert_named("NodeDown", "resolved"), timeout=60)
 
     # the rendered configuration holds the token, so only its owner may read it; no output shows it
-    config = monitoring_host.alertmanager.config_file
+    config = Path(monitoring_host.alertmanager.config_file)
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     assert TOKEN in config.read_text()
     shown = "".join(e.model_dump_json() for e in events) + json.dumps([r.changes for r in first.results], default=str)

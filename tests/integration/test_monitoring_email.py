@@ -9,6 +9,7 @@ import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -116,7 +117,7 @@ async def test_an_alert_is_mailed_with_the_secret_password_only_on_the_smtp_sess
     assert "AlwaysFiring" in message
     assert smtp_sink.auths[0] == f"\0harmony\0{PASSWORD}"  # AUTH PLAIN: authzid, user, password
 
-    assert stat.S_IMODE(host.alertmanager.config_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(host.alertmanager.config_file).stat().st_mode) == 0o600
     assert PASSWORD not in "".join(e.model_dump_json() for e in events)
     for log in (host.alertmanager.state_dir / "alertmanager.log", host.prometheus.state_dir / "prometheus.log"):
-        assert PASSWORD not in log.read_text()
+        assert PASSWORD not in Path(log).read_text()

@@ -26,7 +26,6 @@ from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Status
 from harmony.domain.score import Score
 from harmony.domain.values import IPv4Address, Port
-from harmony.infra.daemon import read_pid
 from harmony.infra.http_api import HttpCallError, http_call
 from harmony.maestro import Maestro
 from harmony.modules.monitoring import AlertRoutes, MetricsServer, Scrape, default_alert_pack, fleet_device_targets
@@ -149,11 +148,11 @@ async def test_killed_device_agent_raises_device_offline_then_resolves(
     assert (await maestro.apply(scores)).status is Status.SUCCESS
 
     # d2 joins the scrape job: file-based discovery picks it up, the same Prometheus process scrapes it
-    pid = read_pid(host.prometheus.pid_file)
+    pid = await host.prometheus.pid()
     scores[1] = Scrape(job=fleet.targets(["d1", "d2"]))
     assert (await maestro.apply(scores)).status is Status.SUCCESS
     await eventually(lambda: _healthy(host, {"d1", "d2"}), what="d1 and d2 scraped", deadline=60)
-    assert read_pid(host.prometheus.pid_file) == pid
+    assert await host.prometheus.pid() == pid
 
     fleet.kill("d1")
     firing = await webhook_sink.wait_for(alert_named("DeviceOffline", "firing"), timeout=90)

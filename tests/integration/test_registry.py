@@ -24,7 +24,7 @@ from harmony.domain.errors import (
 )
 from harmony.domain.image_refs import TaggedImage
 from harmony.domain.secret import Secret
-from harmony.infra.daemon import poll_until, read_pid
+from harmony.infra.daemon import poll_until
 from harmony.infra.registry import answers_tls
 from harmony.infra.site_ca import SiteCA
 from harmony.modules.application.image import CONTENT_LABEL
@@ -33,6 +33,11 @@ from harmony.topology.container_host import ContainerHost
 from tests.fixtures.podman import wipe
 from tests.fixtures.ports import free_port
 from tests.fixtures.registry import PULLERS, Site, publish, site_image
+
+
+async def registry_pid(site: Site, role: str) -> int | None:
+    pid_file = site.host.registry.state_dir / f"{role}.pid"
+    return (await site.host.registry.connector.read_pids([pid_file]))[pid_file]
 
 
 async def test_the_registry_serves_over_tls_from_the_site_ca_and_a_second_apply_is_a_noop(site_registry: Site) -> None:
@@ -56,19 +61,19 @@ async def test_the_registry_serves_over_tls_from_the_site_ca_and_a_second_apply_
     assert change.diff == "password of dev-a changed\n" and "rotated" not in change.diff
 
     # A crashed push daemon is planned back to running; the apply starts it and leaves the pull daemon alone.
-    pull_pid = read_pid(Path(site.host.registry.state_dir / "pull.pid"))
-    push_pid = read_pid(Path(site.host.registry.state_dir / "push.pid"))
+    pull_pid = await registry_pid(site, "pull")
+    push_pid = await registry_pid(site, "push")
     assert pull_pid is not None and push_pid is not None
     os.kill(push_pid, signal.SIGKILL)
 
     async def push_gone() -> bool:
-        return read_pid(Path(site.host.registry.state_dir / "push.pid")) is None
+        return await registry_pid(site, "push") is None
 
     assert await poll_until(push_gone, timeout=10)
     (crashed,) = await score.interpret().plan(site.host)
     assert crashed.diff == "push endpoint: stopped -> running\n"
     assert (await score.interpret().apply(site.host, [crashed])).ok
-    assert read_pid(Path(site.host.registry.state_dir / "pull.pid")) == pull_pid
+    assert await registry_pid(site, "pull") == pull_pid
     assert await answers_tls(site.settings.push_endpoint, context)
 
     # Both stopped: both planned back to running, and the apply brings them back.

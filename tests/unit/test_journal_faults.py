@@ -3,6 +3,9 @@ run says so), a journal that is not one is a one-line error, and a new journal i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import sqlite3
 import stat
 import subprocess
@@ -85,3 +88,38 @@ def test_a_run_left_running_by_a_dead_process_is_abandoned_and_a_reused_pid_does
     statuses = {r.id: r.status for r in journal.runs()}
     assert statuses == {"alive": None, "dead": RunStatus.ABANDONED, "reused": RunStatus.ABANDONED}
     journal.close()
+
+
+async def test_before_a_score_changes_anything_the_plans_and_earlier_unchanged_outcomes_are_on_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unchanged outcomes are held back and written together (one transaction, not one per Score); a run
+    killed while a Score acts still leaves every plan and every earlier outcome in the journal."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "a.conf").write_text("a\n")
+    (root / "etc" / "a.conf").chmod(0o644)
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal(path)
+    scores = [
+        ManagedDirectory(path=PurePosixPath("/etc")),
+        ManagedFile(path=PurePosixPath("/etc/a.conf"), content="a\n"),
+        ManagedFile(path=PurePosixPath("/etc/b.conf"), content="b\n"),
+    ]
+    monkeypatch.setenv("HARMONY_PAUSE_AT", "apply:file:/etc/b.conf")  # waits there until cancelled
+    run = asyncio.create_task(Maestro(LinuxHost.local(root=root), journal=journal).apply(scores))
+    reader = sqlite3.connect(path, isolation_level=None)
+    rows: list[tuple[str, str | None]] = []
+    for _ in range(400):  # a bounded wait for the run to reach the pause point, not a timing assertion
+        rows = reader.execute("SELECT score, outcome FROM results ORDER BY position").fetchall()
+        if len(rows) == 3 and not run.done():
+            break
+        await asyncio.sleep(0.05)
+    run.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await run
+    reader.close()
+    journal.close()
+    assert [score for score, _ in rows] == ["directory:/etc", "file:/etc/a.conf", "file:/etc/b.conf"]
+    assert [json.loads(o)["status"] if o else None for _, o in rows] == ["noop", "noop", None]
+    assert not (root / "etc" / "b.conf").exists(), "the pause point comes before the Score acts"

@@ -11,20 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harmony.cli import agent as agent_cli
-from harmony.cli import alerts as alerts_cli
-from harmony.cli import config as config_cli
-from harmony.cli import (
-    errors,
-    fleet_serve,  # registers `fleet serve` on `fleet`
-)
-from harmony.cli import fleet as fleet_cmd
-from harmony.cli import inventory as inventory_cli
-from harmony.cli import lb as lb_cli
+from harmony.cli import errors, lazy
 from harmony.cli import run as run_cmd
-from harmony.cli.check import check_deployment
-from harmony.cli.containers import app as containers_app
-from harmony.cli.doctor import doctor as doctor_cmd
 from harmony.cli.errors import guarded
 from harmony.cli.journal_view import show_run, show_runs
 from harmony.cli.loading import load
@@ -37,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=lazy.LazyGroup,
 )
 console = Console()
 
@@ -50,17 +39,19 @@ def _options(
     errors.DEBUG = errors.DEBUG or debug
 
 
-app.add_typer(agent_cli.agent_app)
-app.add_typer(agent_cli.failover_app)
-app.add_typer(fleet_cmd.fleet, name="fleet")
-assert fleet_serve.serve is not None  # imported for its registration on `fleet`
-app.add_typer(containers_app)
-app.add_typer(config_cli.config_app, name="config")
-app.add_typer(config_cli.secret_app, name="secret")
-app.add_typer(lb_cli.lb_app, name="lb")
-app.add_typer(inventory_cli.inventory_app, name="inventory")
-app.command("alerts")(alerts_cli.alerts)
-app.command("doctor")(doctor_cmd)
+lazy.LazyGroup.LAZY = {
+    "agent": lazy.group("harmony.cli.agent", "agent_app"),
+    "failover": lazy.group("harmony.cli.agent", "failover_app"),
+    # fleet_serve registers `fleet serve` and `fleet dashboard-user` on the `fleet` group it imports
+    "fleet": lazy.group("harmony.cli.fleet_serve", "fleet"),
+    "containers": lazy.group("harmony.cli.containers", "app"),
+    "config": lazy.group("harmony.cli.config", "config_app"),
+    "secret": lazy.group("harmony.cli.config", "secret_app"),
+    "lb": lazy.group("harmony.cli.lb", "lb_app"),
+    "inventory": lazy.group("harmony.cli.inventory", "inventory_app"),
+    "alerts": lazy.command("harmony.cli.alerts", "alerts"),
+    "doctor": lazy.command("harmony.cli.doctor", "doctor"),
+}
 
 Deploy = Annotated[str, typer.Argument(help="Deployment: a .py file, a package directory, or a module name.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line for runs).")]
@@ -90,6 +81,8 @@ def check(
 ) -> None:
     """Everything knowable before touching a machine: types (pyright, strict), every Score's values, the
     Scores against each other, and the daemons' own offline validators. Touches nothing."""
+    from harmony.cli.check import check_deployment  # the validators' imports are for `check` alone
+
     check_deployment(deploy, as_json=as_json, strict=strict, daemons=daemons)
 
 

@@ -25,6 +25,8 @@ from harmony.domain.capabilities.key_value import KeyValueStore
 from harmony.domain.errors import InvalidValueError
 from harmony.fleet.controller import Controller, ControllerSettings
 from harmony.fleet.credentials import FleetHome, Identity
+from harmony.fleet.exporter import export_controller
+from harmony.fleet.metrics import RolloutMetrics
 from harmony.infra.nats import NatsKeyValue, NatsOptions
 from harmony.maestro.journal import default_journal_path
 
@@ -41,10 +43,10 @@ def _users(home: Path, users: Path | None) -> UserStore:
     return UserStore(users or home / "dashboard-users.json")
 
 
-def _listen(value: str) -> tuple[str, int]:
+def _listen(value: str, *, option: str = "--listen") -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise InvalidValueError("--listen", value, "HOST:PORT, e.g. 127.0.0.1:8080")
+        raise InvalidValueError(option, value, "HOST:PORT, e.g. 127.0.0.1:8080")
     return host, int(port)
 
 
@@ -64,6 +66,13 @@ def serve(
     failover_bucket: Annotated[
         str, typer.Option(help="The failover agents' bucket on this NATS (empty: no failover page).")
     ] = "harmony_failover",
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT to serve /metrics on: rollout progress, halted rollouts, this controller's "
+            "state (default: no metrics listener)."
+        ),
+    ] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) for the dashboard.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM) for the dashboard.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
@@ -71,6 +80,7 @@ def serve(
     """Drive rollouts with nobody attached, and serve the dashboard; several may run, one is active (a lease)."""
     identity = FleetHome(home).control()
     address = _listen(listen) if listen else None
+    metrics_address = _listen(metrics, option="--metrics") if metrics else None
     if (tls_cert is None) != (tls_key is None):
         raise InvalidValueError("--tls-cert/--tls-key", str(tls_cert or tls_key), "both, or neither")
     tls = (tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
@@ -98,10 +108,21 @@ def serve(
             app = create_app(dashboard)
             web = asyncio.create_task(serve_dashboard(app, host=address[0], port=address[1], stop=stop, tls=tls))
             logging.getLogger("harmony.dashboard").info("dashboard on %s", url)
-        await controller.run(options(identity), stop)
-        if web is not None:
+        rollout_metrics = RolloutMetrics()
+        exporter = None
+        if metrics_address is not None:
+            port = rollout_metrics.endpoint.start(port=metrics_address[1], host=metrics_address[0])
+            exporter = asyncio.create_task(export_controller(controller, rollout_metrics, interval=1.0, stop=stop))
+            logging.getLogger("harmony.fleet").info("metrics on http://%s:%d/metrics", metrics_address[0], port)
+        try:
+            await controller.run(options(identity), stop)
+        finally:
             stop.set()
-            await web
+            if web is not None:
+                await web
+            if exporter is not None:
+                await exporter
+                rollout_metrics.endpoint.stop()
 
     asyncio.run(go())
 

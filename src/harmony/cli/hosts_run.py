@@ -77,6 +77,8 @@ def run_on_group(
             for h in report.hosts:
                 console.print(host_plan_text(h))
         console.print(group_table(report))
+        for line in failure_lines(report):
+            console.print(line, highlight=False)
     return report
 
 
@@ -129,11 +131,21 @@ def group_table(report: GroupReport) -> Table:
     return table
 
 
-def _first_failure(run: HostRun) -> str:
+def failure_lines(report: GroupReport) -> list[Text]:
+    """Each failed host's whole error, below the table (whose column keeps only its start)."""
+    lines: list[Text] = []
+    for h in report.hosts:
+        whole = h.error if h.report is None else _first_failure(h, limit=None)
+        if h.status is Status.FAILURE and whole:
+            lines.append(Text.assemble((f"{h.host}: ", "bold red"), whole))
+    return lines
+
+
+def _first_failure(run: HostRun, *, limit: int | None = 160) -> str:
     assert run.report is not None
     if run.report.error:
-        return run.report.error[:160]
+        return run.report.error[:limit]
     for r in run.report.results:
         if r.outcome is not None and r.outcome.status is Status.FAILURE:
-            return r.outcome.message[:160]
+            return r.outcome.message[:limit]
     return ""

@@ -20,6 +20,7 @@
     └── CapabilityError                         raised by adapters behind a capability
         ├── FilesError                          managed files
         ├── CommandError                        commands on a host
+        │   └── ConnectionLostError             the connection to the host dropped while a command ran
         ├── UsersError                          users and groups on a host
         ├── PackagesError                       system packages on a host
         ├── ConfigStoreError                    a configuration and secret store
@@ -152,6 +153,22 @@ class CommandError(CapabilityError):
         status = "could not start" if exit_status is None else f"exited {exit_status}"
         tail = f": {stderr.strip()[-500:]}" if stderr.strip() else ""
         super().__init__(f"command {command!r} {status}{tail}")
+
+
+class ConnectionLostError(CommandError):
+    """The connection to ``host`` dropped while ``doing`` something there: it may or may not have completed."""
+
+    def __init__(self, host: str, where: str, doing: str, reason: str) -> None:
+        self.host = host
+        CapabilityError.__init__(
+            self,
+            f"lost the connection to {host} ({where}) while {doing}: {reason}; that step may or may "
+            f"not have completed on {host} (every file write is all or nothing) — once {host} is reachable "
+            "again, run again: the re-run applies what is missing",
+        )
+        self.command = doing
+        self.exit_status = None
+        self.stderr = reason
 
 
 class HostUnreachableError(TopologyError):

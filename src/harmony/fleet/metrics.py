@@ -47,8 +47,18 @@ class RolloutMetrics:
         e = self.endpoint
         self._halted = e.gauge(ROLLOUT_HALTED, "1 while a rollout is halted by its failure budget", ("deployment",))
         self._devices = e.gauge("harmony_rollout_devices", "devices of a rollout by state", ("deployment", "state"))
+        self._active = e.gauge(
+            "harmony_fleet_controller_active", "1 while this fleet serve controller holds the lease", ("controller",)
+        )
+        self._connected = e.gauge(
+            "harmony_fleet_controller_connected", "1 while this fleet serve controller reaches NATS", ("controller",)
+        )
 
     def progress(self, deployment: str, *, by_state: Mapping[str, int], halted: bool) -> None:
         for state, count in by_state.items():
             self._devices.labels(deployment=deployment, state=state).set(count)
         self._halted.labels(deployment=deployment).set(1 if halted else 0)
+
+    def controller(self, name: str, *, active: bool, connected: bool) -> None:
+        self._active.labels(controller=name).set(1 if active else 0)
+        self._connected.labels(controller=name).set(1 if connected else 0)

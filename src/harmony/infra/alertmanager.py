@@ -3,7 +3,8 @@
 Layout under ``state_dir`` (mode 0700): ``alertmanager.yml`` (the rendering Alertmanager reads, JSON as
 YAML, mode 0600: it holds receiver tokens and SMTP passwords in clear), ``routing.json`` (the
 ``AlertRouting`` with its secrets, 0600, to read the applied routing back), ``data/``, ``alertmanager.pid``
-and ``alertmanager.log``.
+and ``alertmanager.log``, all on the host behind the adapter's connector (this machine, a namespace or an
+SSH host); the daemon runs as that host runs daemons (``harmony.infra.daemon``).
 
 How the contract is kept: a routing is rendered into a private temporary directory and checked with
 ``amtool check-config`` first; a rejected one changes nothing. An accepted one replaces the file and is
@@ -15,13 +16,11 @@ reported with every secret of the routing masked.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,14 +35,13 @@ from harmony.domain.capabilities.alerting import (
     WebhookReceiver,
 )
 from harmony.domain.capabilities.metrics import format_duration
-from harmony.domain.errors import AlertingError
+from harmony.domain.errors import AlertingError, MissingProgramError
 from harmony.domain.secret import MASK, REVEAL, Secret
 from harmony.domain.values import Port
-from harmony.infra.daemon import read_pid, spawn_daemon, stop_daemon
+from harmony.infra.connector import Connector
+from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, detached, find_programs, start_until_ready
 from harmony.infra.http_api import HttpCallError, answers, http_call
-from harmony.infra.local_process import run_local
-from harmony.infra.programs import ALERTMANAGER, AMTOOL
-from harmony.infra.state_files import write_atomic
+from harmony.infra.programs import ALERTMANAGER, AMTOOL, SH, START_STOP_DAEMON, Program
 
 
 def _matchers(labels: dict[str, str]) -> list[str]:
@@ -162,58 +160,81 @@ async def fetch_alerts(url: str) -> list[FiringAlert]:
 
 
 class Alertmanager:
-    """One Alertmanager on ``host:port``, clustering off, configured under ``state_dir``."""
+    """One Alertmanager on ``host:port``, clustering off, configured under ``state_dir`` on the connector's host.
 
-    def __init__(self, *, state_dir: Path, port: Port, host: str = "127.0.0.1", netns: str | None = None) -> None:
+    ``host`` is the listen address; readiness and reloads go over HTTP to it from where Harmony runs.
+    """
+
+    def __init__(self, *, state_dir: PurePosixPath, port: Port, connector: Connector, host: str = "127.0.0.1") -> None:
         self.state_dir = state_dir
         self.port = port
         self.host = host
-        self.netns = netns
+        self._c = connector
+        self._tools: dict[str, str | None] = {}
+        self._control: DaemonControl | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     @property
-    def pid_file(self) -> Path:
+    def pid_file(self) -> PurePosixPath:
         return self.state_dir / "alertmanager.pid"
 
     @property
-    def config_file(self) -> Path:
+    def config_file(self) -> PurePosixPath:
         return self.state_dir / "alertmanager.yml"
 
+    async def pid(self) -> int | None:
+        """The running router's pid."""
+        return (await self._c.read_pids([self.pid_file]))[self.pid_file]
+
     async def alert_routing(self) -> AlertRouting | None:
-        if read_pid(self.pid_file) is None:
+        path = self.state_dir / "routing.json"
+        found, pids = await asyncio.gather(
+            self._c.stat_files([path], with_content=True), self._c.read_pids([self.pid_file])
+        )
+        state = found[path]
+        if pids[self.pid_file] is None or state.kind != "file" or state.content is None:
             return None
         try:
-            text = await asyncio.to_thread((self.state_dir / "routing.json").read_text)
-        except FileNotFoundError:
-            return None
-        try:
-            return AlertRouting.model_validate_json(text)
+            return AlertRouting.model_validate_json(state.content)
         except ValidationError as e:
-            raise AlertingError(f"{self.state_dir / 'routing.json'}: unreadable (edited by hand?)") from e
+            raise AlertingError(f"{path}: unreadable (edited by hand?)") from e
 
     async def check_alert_routing(self, routing: AlertRouting) -> None:
-        tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="harmony-alertmanager-"))  # mode 0700
+        try:
+            amtool = await self._tool(AMTOOL)
+        except MissingProgramError as e:
+            raise AlertingError(f"alert routing cannot be checked: {e}") from e
+        made = await self._c.run_command(["mktemp", "-d", "/tmp/harmony-alertmanager-XXXXXXXX"], timeout=30)  # 0700
+        if not made.ok:
+            raise AlertingError(f"alert routing cannot be checked: no scratch directory: {made.stderr.strip()}")
+        tmp = PurePosixPath(made.stdout.strip())
         try:
             staged = tmp / "alertmanager.yml"
-            await asyncio.to_thread(write_atomic, staged, render_config(routing), mode=0o600)
-            result = await run_local(AMTOOL.argv("check-config", str(staged)), timeout=60)
+            await self._c.write_file(staged, render_config(routing).encode(), mode=0o600, owner=None, group=None)
+            result = await self._c.run_command([amtool, "check-config", str(staged)], timeout=60)
         finally:
-            await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
+            await self._c.run_command(["rm", "-rf", "--", str(tmp)], timeout=30)
         if not result.ok:
             detail = mask((result.stderr.strip() or result.stdout.strip())[-2000:], secrets_of(routing))
             raise AlertingError(f"alert routing rejected by amtool check-config: {detail}")
 
     async def apply_alert_routing(self, routing: AlertRouting) -> None:
         await self.check_alert_routing(routing)
-        await asyncio.to_thread(self._prepare_dir)
-        await asyncio.to_thread(write_atomic, self.config_file, render_config(routing), mode=0o600)
-        dumped = routing.model_dump_json(indent=2, context=dict(REVEAL))
-        await asyncio.to_thread(write_atomic, self.state_dir / "routing.json", dumped, mode=0o600)
-        if read_pid(self.pid_file) is None:
-            await self._start()
+        data = self.state_dir / "data"
+        made = await self._c.run_command(
+            [SH.name, "-c", 'mkdir -p -- "$1" "$2" && chmod 700 -- "$1"', "sh", str(self.state_dir), str(data)],
+            timeout=30,
+        )
+        if not made.ok:
+            raise AlertingError(f"alertmanager {self.url}: cannot create {self.state_dir}: {made.stderr.strip()}")
+        await self._c.write_file(self.config_file, render_config(routing).encode(), mode=0o600, owner=None, group=None)
+        dumped = routing.model_dump_json(indent=2, context=dict(REVEAL)).encode()
+        await self._c.write_file(self.state_dir / "routing.json", dumped, mode=0o600, owner=None, group=None)
+        if await self.pid() is None:
+            await self._start(routing)
             return
         try:
             await http_call(f"{self.url}/-/reload", method="POST", timeout=30)
@@ -225,25 +246,48 @@ class Alertmanager:
         return await fetch_alerts(self.url)
 
     async def stop(self) -> None:
-        await stop_daemon(self.pid_file)
+        await (await self._daemons()).stop(self._daemon(""))
 
-    def _prepare_dir(self) -> None:
-        (self.state_dir / "data").mkdir(parents=True, exist_ok=True)
-        os.chmod(self.state_dir, 0o700)
+    async def _tool(self, program: Program) -> str:
+        if program.name not in self._tools:
+            self._tools |= await find_programs(self._c, [ALERTMANAGER.name, AMTOOL.name, START_STOP_DAEMON.name])
+        path = self._tools.get(program.name)
+        if path is None:
+            raise MissingProgramError(program.name, program.package, program.purpose)
+        return path
 
-    async def _start(self) -> None:
-        argv = ALERTMANAGER.argv(
+    async def _daemons(self) -> DaemonControl:
+        if self._control is None:
+            self._control = await daemons_on(self._c)
+        return self._control
+
+    def _daemon(self, executable: str, *args: str, launcher: str = "") -> Daemon:
+        """The router as a daemon (``executable``/``launcher`` matter only to start it)."""
+        tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
+        return detached(
+            f"harmony-alertmanager-{tag}",
+            (executable, *args),
+            launcher=launcher,
+            pid_file=self.pid_file,
+            log_file=self.state_dir / "alertmanager.log",
+            description="Alertmanager (alert router)",
+        )
+
+    async def _start(self, routing: AlertRouting) -> None:
+        try:
+            executable, launcher = await self._tool(ALERTMANAGER), await self._tool(START_STOP_DAEMON)
+        except MissingProgramError as e:
+            raise AlertingError(f"alertmanager {self.url}: {e}") from e
+        daemon = self._daemon(
+            executable,
             f"--config.file={self.config_file}",
             f"--storage.path={self.state_dir / 'data'}",
             f"--web.listen-address={self.host}:{self.port}",
             "--cluster.listen-address=",
+            launcher=launcher,
         )
-        problem = await spawn_daemon(
-            argv,
-            pid_file=self.pid_file,
-            log_file=self.state_dir / "alertmanager.log",
-            ready=lambda: answers(f"{self.url}/-/ready"),
-            netns=self.netns,
+        problem = await start_until_ready(
+            self._c, await self._daemons(), daemon, ready=lambda: answers(f"{self.url}/-/ready")
         )
         if problem is not None:
-            raise AlertingError(f"alertmanager {self.url}: {problem}")
+            raise AlertingError(f"alertmanager {self.url}: {mask(problem, secrets_of(routing))}")

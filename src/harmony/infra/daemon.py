@@ -11,27 +11,24 @@ Two ways, chosen from what the target reports (``daemons_on``), never from confi
 
 Either way a daemon outlives the Harmony run that configured it, and its pid is read from its pid file
 (``Connector.read_pids``, coalesced with the adapter's other reads). A daemon that does not come up is
-reported with the launcher's error and the last lines of its log. Not guaranteed on the pid-file path:
+reported with the launcher's error and the last lines of its log. A program that only runs in the
+foreground is made a ``Daemon`` by ``detached`` (``start-stop-daemon`` backgrounds it and writes its pid
+file); ``start_until_ready`` starts one and waits for its own readiness check (an HTTP probe, a TLS
+handshake). Not guaranteed on the pid-file path:
 supervision — a daemon that crashes stays down until the next apply notices it and starts it again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Protocol
 
-from harmony.domain.capabilities.commands import CommandResult
 from harmony.infra.connector import Connector
-from harmony.infra.local_process import run_local
-from harmony.infra.programs import IP, SH
+from harmony.infra.programs import SH
 
 LOG_LINES = 20
 SYSTEMD_MARKER = PurePosixPath("/run/systemd/system")
@@ -224,91 +221,79 @@ def _with_log(why: str, log: str) -> str:
     return f"{why}; last log lines:\n{log}" if log else why
 
 
-# --- local-only helpers of the edge adapters, until they run through a connector ------------------------
+async def find_programs(connector: Connector, names: Sequence[str]) -> dict[str, str | None]:
+    """Where each program is on the target (``command -v`` there, in one command), ``None`` when absent."""
+    script = 'for p; do printf "%s\\t%s\\n" "$p" "$(command -v -- "$p")"; done'
+    result = await connector.run_command([SH.name, "-c", script, "sh", *names], timeout=30)
+    found: dict[str, str | None] = dict.fromkeys(names)
+    for line in result.stdout.splitlines():
+        name, _, path = line.partition("\t")
+        if name in found and path.startswith("/"):
+            found[name] = path
+    return found
 
 
-def read_pid(pid_file: Path) -> int | None:
-    """The pid in ``pid_file`` (on this machine) if that process is alive, else ``None``."""
-    try:
-        pid = int(pid_file.read_text().split()[0])
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError, IndexError):
-        return None
-    return None if stat.rsplit(")", 1)[-1].split()[0] == "Z" else pid
-
-
-async def start_daemon(
-    argv: Sequence[str], *, pid_file: Path, netns: str | None, timeout: float = 10.0
-) -> CommandResult:
-    await asyncio.to_thread(pid_file.unlink, missing_ok=True)
-    result = await run_local(argv, timeout=timeout, netns=netns)
-    if result.ok:
-
-        async def up() -> bool:
-            return read_pid(pid_file) is not None
-
-        await poll_until(up, timeout=timeout)
-    return result
-
-
-async def stop_daemon(pid_file: Path, *, timeout: float = 10.0) -> None:
-    pid = read_pid(pid_file)
-    if pid is None:
-        return
-    os.kill(pid, signal.SIGTERM)
-
-    async def gone() -> bool:
-        return await asyncio.to_thread(_exited, pid)
-
-    if not await poll_until(gone, timeout=timeout):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        await poll_until(gone, timeout=timeout)
-    await asyncio.to_thread(pid_file.unlink, missing_ok=True)
-
-
-def _exited(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
-
-
-async def spawn_daemon(
+def detached(
+    name: str,
     argv: Sequence[str],
     *,
-    pid_file: Path,
-    log_file: Path,
+    launcher: str,
+    pid_file: PurePosixPath,
+    log_file: PurePosixPath,
+    description: str = "",
+) -> Daemon:
+    """A foreground-only program (``argv[0]`` an absolute path) as a ``Daemon``: ``launcher``
+    (``start-stop-daemon`` on the target) runs it in the background, writes its pid file and sends its
+    output to ``log_file``."""
+    return Daemon(
+        name=name,
+        argv=(
+            launcher,
+            "--start",
+            "--background",
+            "--make-pidfile",
+            "--pidfile",
+            str(pid_file),
+            "--output",
+            str(log_file),
+            "--exec",
+            argv[0],
+            "--",
+            *argv[1:],
+        ),
+        pid_file=pid_file,
+        log_file=log_file,
+        description=description,
+    )
+
+
+async def start_until_ready(
+    connector: Connector,
+    control: DaemonControl,
+    daemon: Daemon,
+    *,
     ready: Callable[[], Awaitable[bool]],
-    netns: str | None = None,
     timeout: float = 20.0,
 ) -> str | None:
-    """Start a foreground-only daemon detached (own session, output to ``log_file``) and record its pid.
-
-    Waits until ``ready()`` holds. Returns ``None`` when ready, else what went wrong with the log's tail
-    (the process is stopped then). The daemon outlives this process, like the self-daemonizing ones.
-    """
-    full = IP.argv("netns", "exec", netns, *argv) if netns else list(argv)
-    await asyncio.to_thread(pid_file.unlink, missing_ok=True)
-    try:
-        process = await asyncio.to_thread(_popen_detached, full, log_file)
-    except OSError as e:
-        return f"cannot run {argv[0]}: {e.strerror or e}"
-    await asyncio.to_thread(pid_file.write_text, f"{process.pid}\n")
+    """Start ``daemon`` and wait until ``ready()`` holds: ``None`` then, else why not with its log's last
+    lines (the daemon is stopped then)."""
+    why = await control.start(daemon, timeout=timeout)
+    if why is not None:
+        return why
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        if await ready():
-            return None
+    while not await ready():
+        if await control.pid(daemon) is None:
+            why = "exited after start"
+        elif time.monotonic() > deadline:
+            why = f"not ready after {timeout:g}s"
+        if why is not None:
+            log = ""
+            if daemon.log_file is not None:
+                tail = await connector.run_command(
+                    ["tail", "-n", str(LOG_LINES), "--", str(daemon.log_file)], timeout=10
+                )
+                log = tail.stdout.strip() if tail.ok else ""
+            await control.stop(daemon)
+            return _with_log(why, log)
         await asyncio.sleep(0.05)
-    await stop_daemon(pid_file)
-    tail = (await asyncio.to_thread(log_file.read_text, errors="replace"))[-1500:]
-    state = f"exited with status {process.returncode}" if process.returncode is not None else "was not ready"
-    return f"{argv[0]} {state} after start; log {log_file}:\n{tail}"
-
-
-def _popen_detached(argv: Sequence[str], log_file: Path) -> subprocess.Popen[bytes]:
-    with log_file.open("ab") as log:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    return None

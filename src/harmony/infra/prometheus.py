@@ -3,7 +3,9 @@
 Layout under ``state_dir``: ``settings.json`` (the ``CollectorSettings``), ``jobs/<name>.json`` (each
 ``ScrapeJob``), ``targets/<name>.json`` (its targets, in file-based discovery form), ``groups/<name>.json``
 (each ``AlertRuleGroup``, tests included) and ``rules/<name>.yml`` (its rendering), ``prometheus.yml``,
-``data/``, ``prometheus.pid``, ``prometheus.log``. YAML files are written as JSON (a subset of YAML).
+``data/``, ``prometheus.pid``, ``prometheus.log``. YAML files are written as JSON (a subset of YAML). Files,
+checks (promtool) and the daemon (``harmony.infra.daemon``: a systemd unit or a pid-file daemon) all go
+through the host's connector, so the server runs on this machine, in a namespace or on an SSH host alike.
 
 How the contract is kept:
 - a change of targets only rewrites ``targets/<name>.json``; Prometheus watches those files, so a new device
@@ -19,16 +21,16 @@ scraping).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
-import shutil
-import tempfile
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
 
+from harmony.domain.capabilities.files import FileState
 from harmony.domain.capabilities.metrics import (
     AlertRule,
     AlertRuleGroup,
@@ -40,11 +42,10 @@ from harmony.domain.capabilities.metrics import (
 from harmony.domain.errors import MetricsError, MissingProgramError
 from harmony.domain.names import ResourceName
 from harmony.domain.values import Port
-from harmony.infra.daemon import read_pid, spawn_daemon, stop_daemon
+from harmony.infra.connector import Connector
+from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, detached, find_programs, start_until_ready
 from harmony.infra.http_api import HttpCallError, answers, http_call
-from harmony.infra.local_process import run_local
-from harmony.infra.programs import PROMETHEUS, PROMTOOL
-from harmony.infra.state_files import write_atomic
+from harmony.infra.programs import PROMETHEUS, PROMTOOL, START_STOP_DAEMON, Program
 
 
 def render_rule(rule: AlertRule) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def _render_test(rule: AlertRule, test: AlertRuleTest) -> dict[str, Any]:
     }
 
 
-def render_config(state_dir: Path, settings: CollectorSettings, jobs: Sequence[ScrapeJob]) -> str:
+def render_config(state_dir: PurePosixPath, settings: CollectorSettings, jobs: Sequence[ScrapeJob]) -> str:
     global_: dict[str, Any] = {
         "scrape_interval": format_duration(settings.scrape_interval),
         "evaluation_interval": format_duration(settings.evaluation_interval),
@@ -112,7 +113,7 @@ def render_config(state_dir: Path, settings: CollectorSettings, jobs: Sequence[S
     return json.dumps(config, indent=2) + "\n"
 
 
-def _render_job(state_dir: Path, job: ScrapeJob) -> dict[str, Any]:
+def _render_job(state_dir: PurePosixPath, job: ScrapeJob) -> dict[str, Any]:
     rendered: dict[str, Any] = {"job_name": job.name, "metrics_path": job.metrics_path}
     if job.interval is not None:
         rendered["scrape_interval"] = format_duration(job.interval)
@@ -127,27 +128,41 @@ def render_targets(job: ScrapeJob) -> str:
 
 
 class Prometheus:
-    """One Prometheus server listening on ``host:port``, configured under ``state_dir``."""
+    """One Prometheus server listening on ``host:port``, configured under ``state_dir`` on the connector's host.
 
-    def __init__(self, *, state_dir: Path, port: Port, host: str = "127.0.0.1", netns: str | None = None) -> None:
+    ``host`` is the listen address; Harmony checks readiness and reloads over HTTP at that address, so it
+    must be reachable from where Harmony runs.
+    """
+
+    def __init__(self, *, state_dir: PurePosixPath, port: Port, connector: Connector, host: str = "127.0.0.1") -> None:
         self.state_dir = state_dir
         self.port = port
         self.host = host
-        self.netns = netns
+        self._c = connector
+        self._tools: dict[str, str | None] = {}
+        self._control: DaemonControl | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     @property
-    def pid_file(self) -> Path:
+    def pid_file(self) -> PurePosixPath:
         return self.state_dir / "prometheus.pid"
+
+    async def pid(self) -> int | None:
+        """The running server's pid."""
+        return (await self._c.read_pids([self.pid_file]))[self.pid_file]
 
     # reads
 
     async def collector_settings(self) -> CollectorSettings | None:
-        text = await _read(self.state_dir / "settings.json")
-        if text is None or read_pid(self.pid_file) is None:
+        path = self.state_dir / "settings.json"
+        found, pids = await asyncio.gather(
+            self._c.stat_files([path], with_content=True), self._c.read_pids([self.pid_file])
+        )
+        text = _text(found[path])
+        if text is None or pids[self.pid_file] is None:
             return None
         return _parse(CollectorSettings, text, "settings.json")
 
@@ -157,110 +172,132 @@ class Prometheus:
     async def alert_rule_groups(self) -> Sequence[AlertRuleGroup]:
         return await self._models(self.state_dir / "groups", AlertRuleGroup)
 
-    async def _models[M: (ScrapeJob, AlertRuleGroup)](self, folder: Path, model: type[M]) -> list[M]:
-        paths = sorted(await asyncio.to_thread(lambda: list(folder.glob("*.json"))))
-        found: list[M] = []
-        for path in paths:
-            text = await _read(path)
-            if text is not None:
-                found.append(_parse(model, text, str(path)))
-        return found
+    async def _models[M: (ScrapeJob, AlertRuleGroup)](self, folder: PurePosixPath, model: type[M]) -> list[M]:
+        files = (await self._c.read_directories([folder]))[folder] or {}
+        return [
+            _parse(model, files[name].decode(), str(folder / name)) for name in sorted(files) if name.endswith(".json")
+        ]
 
     # changes
 
     async def apply_collector_settings(self, settings: CollectorSettings) -> None:
-        previous = await _read(self.state_dir / "settings.json")
+        previous = await self._read(self.state_dir / "settings.json")
         restart = previous is not None and _flags(_parse(CollectorSettings, previous, "settings")) != _flags(settings)
         await self._write_config(settings, await self.scrape_jobs())
-        await asyncio.to_thread(write_atomic, self.state_dir / "settings.json", settings.model_dump_json(indent=2))
-        if read_pid(self.pid_file) is not None and not restart:
+        await self._write(self.state_dir / "settings.json", settings.model_dump_json(indent=2))
+        if await self.pid() is not None and not restart:
             await self._reload()
             return
-        await stop_daemon(self.pid_file)
+        control = await self._daemons()
+        await control.stop(self._daemon(""))
         await self._start(settings)
 
     async def put_scrape_job(self, job: ScrapeJob) -> None:
         current = next((j for j in await self.scrape_jobs() if j.name == job.name), None)
-        await asyncio.to_thread(write_atomic, self.state_dir / "targets" / f"{job.name}.json", render_targets(job))
+        await self._ensure_dirs()
+        await self._write(self.state_dir / "targets" / f"{job.name}.json", render_targets(job))
         if current is not None and current.same_config(job):
-            await asyncio.to_thread(write_atomic, self._job_file(job.name), job.model_dump_json(indent=2))
+            await self._write(self._job_file(job.name), job.model_dump_json(indent=2))
             return
         jobs = [j for j in await self.scrape_jobs() if j.name != job.name] + [job]
         await self._reconfigure(jobs)
-        await asyncio.to_thread(write_atomic, self._job_file(job.name), job.model_dump_json(indent=2))
+        await self._write(self._job_file(job.name), job.model_dump_json(indent=2))
 
     async def remove_scrape_job(self, name: ResourceName) -> None:
         jobs = [j for j in await self.scrape_jobs() if j.name != name]
-        await asyncio.to_thread(self._job_file(name).unlink, missing_ok=True)
+        await self._c.remove_path(self._job_file(name))
         await self._reconfigure(jobs)
-        await asyncio.to_thread((self.state_dir / "targets" / f"{name}.json").unlink, missing_ok=True)
+        await self._c.remove_path(self.state_dir / "targets" / f"{name}.json")
 
     async def check_alert_rule_group(self, group: AlertRuleGroup) -> None:
-        tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="harmony-rules-"))
+        made = await self._c.run_command(["mktemp", "-d", "/tmp/harmony-rules-XXXXXXXX"], timeout=30)
+        if not made.ok:
+            raise MetricsError(f"alert rule group {group.name}", f"cannot make a scratch directory: {made.stderr}")
+        tmp = PurePosixPath(made.stdout.strip())
         try:
             rule_file = tmp / f"{group.name}.yml"
-            await asyncio.to_thread(rule_file.write_text, render_rule_file(group))
+            await self._write(rule_file, render_rule_file(group))
             await self._promtool(f"alert rule group {group.name}", "check", "rules", str(rule_file))
             tests = render_rule_tests(group, rule_file.name)
             if tests is not None:
                 test_file = tmp / "tests.yml"
-                await asyncio.to_thread(test_file.write_text, tests)
+                await self._write(test_file, tests)
                 await self._promtool(f"alert rule group {group.name}: rule tests", "test", "rules", str(test_file))
         finally:
-            await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
+            await self._c.run_command(["rm", "-rf", "--", str(tmp)], timeout=30)
 
     async def put_alert_rule_group(self, group: AlertRuleGroup) -> None:
         await self.check_alert_rule_group(group)
-        await asyncio.to_thread(write_atomic, self.state_dir / "rules" / f"{group.name}.yml", render_rule_file(group))
-        await asyncio.to_thread(write_atomic, self._group_file(group.name), group.model_dump_json(indent=2))
+        await self._ensure_dirs()
+        await self._write(self.state_dir / "rules" / f"{group.name}.yml", render_rule_file(group))
+        await self._write(self._group_file(group.name), group.model_dump_json(indent=2))
         await self._reload_if_running()
 
     async def remove_alert_rule_group(self, name: ResourceName) -> None:
-        await asyncio.to_thread((self.state_dir / "rules" / f"{name}.yml").unlink, missing_ok=True)
-        await asyncio.to_thread(self._group_file(name).unlink, missing_ok=True)
+        await self._c.remove_path(self.state_dir / "rules" / f"{name}.yml")
+        await self._c.remove_path(self._group_file(name))
         await self._reload_if_running()
 
     async def stop(self) -> None:
-        await stop_daemon(self.pid_file)
+        await (await self._daemons()).stop(self._daemon(""))
 
     # internals
 
-    def _job_file(self, name: str) -> Path:
+    def _job_file(self, name: str) -> PurePosixPath:
         return self.state_dir / "jobs" / f"{name}.json"
 
-    def _group_file(self, name: str) -> Path:
+    def _group_file(self, name: str) -> PurePosixPath:
         return self.state_dir / "groups" / f"{name}.json"
 
+    async def _read(self, path: PurePosixPath) -> str | None:
+        return _text((await self._c.stat_files([path], with_content=True))[path])
+
+    async def _write(self, path: PurePosixPath, text: str) -> None:
+        await self._c.write_file(path, text.encode(), mode=0o644, owner=None, group=None)
+
+    async def _ensure_dirs(self) -> None:
+        dirs = [str(self.state_dir / d) for d in ("rules", "targets", "jobs", "groups", "data")]
+        made = await self._c.run_command(["mkdir", "-p", "--", *dirs], timeout=30)
+        if not made.ok:
+            raise MetricsError(f"prometheus {self.url}", f"cannot create {self.state_dir}: {made.stderr.strip()}")
+
     async def _reconfigure(self, jobs: Sequence[ScrapeJob]) -> None:
-        text = await _read(self.state_dir / "settings.json")
+        text = await self._read(self.state_dir / "settings.json")
         settings = _parse(CollectorSettings, text, "settings.json") if text is not None else CollectorSettings()
         await self._write_config(settings, jobs)
         await self._reload_if_running()
 
     async def _write_config(self, settings: CollectorSettings, jobs: Sequence[ScrapeJob]) -> None:
         config = render_config(self.state_dir, settings, jobs)
-        for folder in ("rules", "targets", "jobs", "groups", "data"):
-            await asyncio.to_thread((self.state_dir / folder).mkdir, parents=True, exist_ok=True)
+        await self._ensure_dirs()
         staged = self.state_dir / ".prometheus.yml.check"
-        await asyncio.to_thread(write_atomic, staged, config)
+        await self._write(staged, config)
         try:
             await self._promtool("prometheus configuration", "check", "config", "--syntax-only", str(staged))
         finally:
-            await asyncio.to_thread(staged.unlink, missing_ok=True)
-        await asyncio.to_thread(write_atomic, self.state_dir / "prometheus.yml", config)
+            await self._c.remove_path(staged)
+        await self._write(self.state_dir / "prometheus.yml", config)
+
+    async def _tool(self, program: Program) -> str:
+        if program.name not in self._tools:
+            self._tools |= await find_programs(self._c, [PROMETHEUS.name, PROMTOOL.name, START_STOP_DAEMON.name])
+        path = self._tools.get(program.name)
+        if path is None:
+            raise MissingProgramError(program.name, program.package, program.purpose)
+        return path
 
     async def _promtool(self, subject: str, *args: str) -> None:
         try:
-            argv = PROMTOOL.argv(*args)
+            argv = [await self._tool(PROMTOOL), *args]
         except MissingProgramError as e:
             raise MetricsError(subject, str(e)) from e
-        result = await run_local(argv, timeout=60)
+        result = await self._c.run_command(argv, timeout=60)
         if not result.ok:
             detail = (result.stderr.strip() or result.stdout.strip())[-2000:]
             raise MetricsError(subject, f"rejected by promtool {args[0]} {args[1]}: {detail}")
 
     async def _reload_if_running(self) -> None:
-        if read_pid(self.pid_file) is not None:
+        if await self.pid() is not None:
             await self._reload()
 
     async def _reload(self) -> None:
@@ -269,20 +306,39 @@ class Prometheus:
         except HttpCallError as e:
             raise MetricsError(f"prometheus {self.url}", f"reload failed: {e.detail}") from e
 
+    async def _daemons(self) -> DaemonControl:
+        if self._control is None:
+            self._control = await daemons_on(self._c)
+        return self._control
+
+    def _daemon(self, executable: str, *args: str, launcher: str = "") -> Daemon:
+        """The server as a daemon (``executable``/``launcher`` matter only to start it)."""
+        tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
+        return detached(
+            f"harmony-prometheus-{tag}",
+            (executable, *args),
+            launcher=launcher,
+            pid_file=self.pid_file,
+            log_file=self.state_dir / "prometheus.log",
+            description="Prometheus (metrics collector)",
+        )
+
     async def _start(self, settings: CollectorSettings) -> None:
-        argv = PROMETHEUS.argv(
+        try:
+            executable, launcher = await self._tool(PROMETHEUS), await self._tool(START_STOP_DAEMON)
+        except MissingProgramError as e:
+            raise MetricsError(f"prometheus {self.url}", str(e)) from e
+        daemon = self._daemon(
+            executable,
             f"--config.file={self.state_dir / 'prometheus.yml'}",
             f"--storage.tsdb.path={self.state_dir / 'data'}",
             *_flags(settings),
             f"--web.listen-address={self.host}:{self.port}",
             "--web.enable-lifecycle",
+            launcher=launcher,
         )
-        problem = await spawn_daemon(
-            argv,
-            pid_file=self.pid_file,
-            log_file=self.state_dir / "prometheus.log",
-            ready=lambda: answers(f"{self.url}/-/ready"),
-            netns=self.netns,
+        problem = await start_until_ready(
+            self._c, await self._daemons(), daemon, ready=lambda: answers(f"{self.url}/-/ready")
         )
         if problem is not None:
             raise MetricsError(f"prometheus {self.url}", problem)
@@ -302,11 +358,8 @@ def _flags(settings: CollectorSettings) -> list[str]:
     ]
 
 
-async def _read(path: Path) -> str | None:
-    try:
-        return await asyncio.to_thread(path.read_text)
-    except FileNotFoundError:
-        return None
+def _text(state: FileState) -> str | None:
+    return state.content.decode() if state.kind == "file" and state.content is not None else None
 
 
 def _parse[M: (CollectorSettings, ScrapeJob, AlertRuleGroup)](model: type[M], text: str, where: str) -> M:

@@ -43,7 +43,7 @@ from harmony.domain.capabilities.registry import (
 from harmony.domain.errors import CommandError, RegistryError
 from harmony.domain.image_refs import ImageDigest
 from harmony.infra.connector import Connector
-from harmony.infra.daemon import Daemon, DaemonControl, daemons_on
+from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, detached
 from harmony.infra.local_connector import LocalConnector
 from harmony.infra.programs import DOCKER_REGISTRY, SH, START_STOP_DAEMON
 from harmony.infra.site_ca import SiteCA, certificate_names, certificate_subject
@@ -95,12 +95,10 @@ class DistributionRegistry:
         launcher = str(START_STOP_DAEMON.require()) if self._here else REMOTE_START_STOP_DAEMON
         pid_file, log = self._path(f"{role}.pid"), self._path(f"{role}.log")
         tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
-        serve = (self.executable(), "--", "serve", str(self._path(f"{role}.yml")))
-        argv = (launcher, "--start", "--background", "--make-pidfile", "--pidfile", str(pid_file),
-                "--output", str(log), "--exec", *serve)  # fmt: skip
-        return Daemon(
-            name=f"harmony-registry-{role}-{tag}",
-            argv=argv,
+        return detached(
+            f"harmony-registry-{role}-{tag}",
+            (self.executable(), "serve", str(self._path(f"{role}.yml"))),
+            launcher=launcher,
             pid_file=pid_file,
             log_file=log,
             description=f"Harmony site registry ({role} endpoint)",

@@ -27,6 +27,7 @@ from harmony.domain.capabilities.files import FileState
 from harmony.domain.errors import (
     BecomeRefusedError,
     CommandError,
+    ConnectionLostError,
     FilesError,
     HostAuthError,
     HostUnreachableError,
@@ -38,6 +39,8 @@ from harmony.infra import posix_shell
 from harmony.infra.coalesce import Coalescer
 from harmony.infra.connector import ReadRequest, ReadResult, split_reads
 from harmony.infra.local_process import OUTPUT_LIMIT
+
+KEEPALIVE_MISSED = 3
 
 
 class SshConnector:
@@ -53,6 +56,7 @@ class SshConnector:
         check_host_key: bool = True,
         become: bool | None = None,
         connect_timeout: float = 10.0,
+        keepalive: float = 10.0,
         max_channels: int = 8,
     ) -> None:
         self._name = name
@@ -64,6 +68,7 @@ class SshConnector:
         self._check_host_key = check_host_key
         self.become = user != "root" if become is None else become
         self._connect_timeout = connect_timeout
+        self._keepalive = keepalive
         self._channels = asyncio.Semaphore(max_channels)
         self._conn: asyncssh.SSHClientConnection | None = None
         self._reads: Coalescer[ReadRequest, ReadResult] = Coalescer(self._read_batch)
@@ -105,6 +110,11 @@ class SshConnector:
                 client_keys=[str(self._key)] if self._key else (),
                 config=None,
                 connect_timeout=self._connect_timeout,
+                # A host that vanishes from the network (cable, power) sends nothing back: without keepalives a
+                # command in flight would wait for TCP to give up (~15 minutes). After KEEPALIVE_MISSED
+                # unanswered ones the connection is dropped and the command fails naming the host.
+                keepalive_interval=self._keepalive,
+                keepalive_count_max=KEEPALIVE_MISSED,
             )
         except asyncssh.HostKeyNotVerifiable as e:
             raise HostAuthError(
@@ -141,6 +151,7 @@ class SshConnector:
         stdin: bytes | None = None,
         timeout: float | None = None,
         limit: int | None = OUTPUT_LIMIT,
+        doing: str | None = None,
     ) -> CommandResult:
         """Run ``argv`` (through sudo when becoming root); ``limit`` bounds the output kept (None: all)."""
         if self._conn is None:
@@ -158,7 +169,7 @@ class SshConnector:
             except asyncssh.TimeoutError as e:
                 raise CommandError(shlex.join(argv), None, f"timed out after {timeout}s") from e
             except (asyncssh.Error, OSError) as e:
-                raise CommandError(shlex.join(argv), None, f"lost the connection to {self._name}: {e}") from e
+                raise self._lost(doing or f"running {argv[0] if argv else 'a command'}", e) from e
         out = proc.stdout if isinstance(proc.stdout, bytes) else b""
         err = proc.stderr if isinstance(proc.stderr, bytes) else b""
         return CommandResult(
@@ -167,6 +178,9 @@ class SshConnector:
             stdout=(out if limit is None else out[-limit:]).decode(errors="replace"),
             stderr=err[-OUTPUT_LIMIT:].decode(errors="replace"),
         )
+
+    def _lost(self, doing: str, e: BaseException) -> ConnectionLostError:
+        return ConnectionLostError(self._name, f"{self.user}@{self.address}:{self.port}", doing, _reason(e))
 
     async def run_command(
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
@@ -181,7 +195,7 @@ class SshConnector:
                 self.command_line(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
             )
         except (asyncssh.Error, OSError) as e:
-            raise CommandError(shlex.join(argv), None, f"lost the connection to {self._name}: {e}") from e
+            raise self._lost(f"following {argv[0] if argv else 'a command'}", e) from e
         try:
             async for line in proc.stdout:
                 yield line.rstrip("\n")
@@ -213,7 +227,7 @@ class SshConnector:
             raise FilesError(first, f"cannot read file state on {self._name}: {result.stderr.strip() or e}") from e
 
     async def _change(self, path: PurePosixPath, argv: Sequence[str], stdin: bytes | None = None) -> None:
-        result = await self._run(argv, stdin)
+        result = await self._run(argv, stdin, doing=f"changing {path}")
         if result.exit_status != 0:
             raise FilesError(str(path), result.stderr.strip() or f"exited {result.exit_status}")
 

@@ -96,7 +96,8 @@ class RunRecord(BaseModel):
 
 
 class Journal:
-    """An append-mostly record of runs. One connection; each write is its own transaction.
+    """An append-mostly record of runs. One connection; plans and unchanged outcomes are held back and
+    written together (``flush``) before anything changes and at the end, everything else at once.
 
     The journal never decides a run: a write that still fails after waiting for other writers and a few
     retries is dropped and remembered in ``problems`` (the caller says the journal is incomplete), and the
@@ -108,6 +109,7 @@ class Journal:
         """``busy_timeout``: how long one write waits for another process's write before it is retried."""
         self.path = path or default_journal_path()
         self.problems: list[str] = []
+        self._held: list[tuple[str, tuple[object, ...]]] = []
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             if "\0" in str(self.path):
@@ -138,20 +140,35 @@ class Journal:
         self._db.close()
 
     def _write(self, what: str, sql: str, params: tuple[object, ...]) -> None:
-        params = _storable(params)
+        self._write_all(what, [(sql, params)])
+
+    def _write_all(self, what: str, statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+        """``statements`` in one transaction (a commit per record cost more than the records on 1,000 Scores)."""
+        if not statements:
+            return
         attempts = 1 if self.problems else _WRITE_ATTEMPTS
         for attempt in range(attempts):
             try:
-                self._db.execute(sql, params)
+                self._db.execute("BEGIN IMMEDIATE")
+                for sql, params in statements:
+                    self._db.execute(sql, _storable(params))
+                self._db.execute("COMMIT")
                 return
-            except sqlite3.OperationalError as e:
-                if ("locked" in str(e) or "busy" in str(e)) and attempt + 1 < attempts:
+            except sqlite3.Error as e:
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                busy = isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e))
+                if busy and attempt + 1 < attempts:
                     continue
                 self._drop(what, e)
                 return
-            except sqlite3.Error as e:
-                self._drop(what, e)
-                return
+
+    def flush(self) -> None:
+        """Write the records held back (plans, unchanged outcomes): before a Score changes anything, and at
+        the end of a run, so the journal is exact wherever the target was touched."""
+        held, self._held = self._held, []
+        self._write_all(f"{len(held)} record(s)", held)
 
     def _drop(self, what: str, e: sqlite3.Error) -> None:
         if not self.problems:
@@ -171,20 +188,27 @@ class Journal:
     def record_plan(
         self, run_id: str, position: int, *, score: str, kind: str, spec: str, changes: Sequence[Change]
     ) -> None:
-        self._write(
-            f"plan of {score}",
-            "INSERT OR REPLACE INTO results (run_id, position, score, kind, spec, changes) VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, position, score, kind, spec, json.dumps([c.model_dump(mode="json") for c in changes])),
+        self._held.append(
+            (
+                "INSERT OR REPLACE INTO results (run_id, position, score, kind, spec, changes) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, position, score, kind, spec, json.dumps([c.model_dump(mode="json") for c in changes])),
+            )
         )
 
     def record_outcome(self, run_id: str, position: int, outcome: Outcome) -> None:
-        self._write(
-            f"outcome #{position + 1}",
-            "UPDATE results SET outcome = ? WHERE run_id = ? AND position = ?",
-            (outcome.model_dump_json(), run_id, position),
+        """Held back while unchanged (``flush`` writes it); any other outcome is written at once."""
+        self._held.append(
+            (
+                "UPDATE results SET outcome = ? WHERE run_id = ? AND position = ?",
+                (outcome.model_dump_json(), run_id, position),
+            )
         )
+        if outcome.status is not Status.NOOP:
+            self.flush()
 
     def finish_run(self, run_id: str, status: Status, error: str | None = None, *, interrupted: bool = False) -> None:
+        self.flush()
         self._write(
             f"end of run {run_id}",
             "UPDATE runs SET finished = ?, status = ?, error = ? WHERE id = ?",

@@ -4,8 +4,10 @@ With ``HARMONY_PAUSE_AT=<point>`` and ``HARMONY_PAUSE_FILE=<path>`` in the envir
 ``<point>`` writes the point's name to ``<path>`` and waits there until that file is removed, or the run is
 cancelled or killed. Points:
 ``locked`` (run lock taken, nothing planned), ``planned`` (every Score planned, nothing applied),
-``apply:<score>`` (just before that Score is applied) and ``applied:<score>`` (just after its outcome is
-journaled). Unset (always, outside tests), it costs one dictionary lookup per point.
+``apply:<score>`` (just before that Score is applied; if it changes anything, the plans and the earlier
+outcomes are journaled) and ``applied:<score>`` (just after its outcome is recorded: journaled, or held back
+with the other unchanged ones until the next change or the end of the run). Unset (always, outside tests),
+it costs one dictionary lookup per point.
 """
 
 from __future__ import annotations

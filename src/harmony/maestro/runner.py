@@ -246,6 +246,8 @@ class Maestro[T: Topology]:
             if failed and not keep_going:
                 self._emit(ScoreSkipped(score=score.name, reason="an earlier Score failed"))
                 continue
+            if self.journal and pending(result.changes):
+                self.journal.flush()  # the plans and the unchanged outcomes are on record before this Score acts
             await pause_point(f"apply:{score.name}")
             self._emit(ScoreStarted(score=score.name))
             t0 = time.monotonic()

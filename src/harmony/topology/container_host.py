@@ -1,10 +1,15 @@
-"""``ContainerHost``: this machine as a place to run applications — podman, a load balancer, DNS, files, probes.
+"""``ContainerHost``: a Linux host as a place to run applications — podman, a load balancer, DNS, files, probes.
 
 The composition root for applications on one host: each capability is delegated to its adapter
-(``Podman``, ``Haproxy``, ``Dnsmasq``, ``LocalFiles``, ``NetProbe``). ``ContainerHost.isolated(dir)`` keeps
-everything under ``dir``: a podman store of its own (so it never sees the machine's other containers),
-HAProxy's and dnsmasq's state (both answer on loopback only). The daemons are started by the first change
-that needs them and keep running after Harmony exits, like any site service; ``stop_services`` stops them.
+(``Podman``, ``Haproxy``, ``Dnsmasq``, files, probes). ``ContainerHost.isolated(dir)`` is this machine and
+keeps everything under ``dir``: a podman store of its own (so it never sees the machine's other containers),
+HAProxy's and dnsmasq's state (both answer on loopback only). ``ContainerHost.on(host)`` declares that a
+``LinuxHost`` (over SSH, or local) is a container host: the same adapters work through the host's connector,
+with their state under ``state_dir`` on that host, files written there and probes run from there (the
+containers publish on that host's loopback, which only it can reach). Its ``ensure_ready`` installs the
+Debian packages the role needs through the host's packages capability, or stops naming them before any
+configuration is written. The daemons are started by the first change that needs them and keep running
+after Harmony exits, like any site service; ``stop_services`` stops them.
 ``registry_logins`` are this host's own accounts on the site registry's endpoints (with the site CA): the
 only registries it pulls from or pushes to.
 """
@@ -13,25 +18,38 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
+from typing import Final
 
 from harmony.domain.capabilities.containers import ContainerInfo, ContainerSpec, ImageInfo, ImageRef
 from harmony.domain.capabilities.dns import DnsServer
-from harmony.domain.capabilities.files import FileState
+from harmony.domain.capabilities.files import FileState, ManagedFiles
 from harmony.domain.capabilities.load_balancer import LoadBalancer
-from harmony.domain.capabilities.probes import ProbeResult
+from harmony.domain.capabilities.probes import Prober, ProbeResult
 from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import RegistryAuthError, TopologyError
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
 from harmony.domain.topology import RunLock
 from harmony.domain.values import IPAddress, Port
+from harmony.infra.curl_probe import CurlProbe
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
+from harmony.infra.local_connector import LocalConnector
 from harmony.infra.local_files import LocalFiles
 from harmony.infra.net_probe import NetProbe
 from harmony.infra.podman import Podman, PodmanError
+from harmony.infra.programs import BUSYBOX, CATATONIT, CURL, DNSMASQ, HAPROXY, PODMAN, RUNC, SOCAT
 from harmony.infra.run_lock import LocalRunLock
 from harmony.infra.skopeo import Skopeo
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
+from harmony.topology.linux_host import LinuxHost
+from harmony.topology.prerequisites import require_packages
+
+REQUIRED_PACKAGES: Final = tuple(
+    dict.fromkeys(p.package for p in (PODMAN, RUNC, CATATONIT, HAPROXY, SOCAT, DNSMASQ, CURL, BUSYBOX))
+)
+"""The Debian packages a container host needs on its box (``ContainerHost.on``)."""
+
+DEFAULT_STATE_DIR = PurePosixPath("/var/lib/harmony/apps")
 
 
 class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
@@ -44,15 +62,42 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
         dnsmasq: Dnsmasq,
         files: LocalFiles | None = None,
         registry_logins: Sequence[RegistryLogin] = (),
+        host: LinuxHost | None = None,
     ) -> None:
+        """Applications on this machine, or on ``host`` (whose connector the adapters must use)."""
         self._name = name
         self.registry_logins = tuple(registry_logins)
         self._skopeo = Skopeo()
         self.podman = podman
         self.haproxy = haproxy
         self.dnsmasq = dnsmasq
-        self._files = files or LocalFiles(Path("/"))
-        self._probe = NetProbe()
+        self.host = host
+        self._files: ManagedFiles = host if host is not None else files or LocalFiles(Path("/"))
+        self._probe: Prober = CurlProbe(host.connector) if host is not None else NetProbe()
+
+    @classmethod
+    def on(
+        cls,
+        host: LinuxHost,
+        *,
+        state_dir: PurePosixPath = DEFAULT_STATE_DIR,
+        dns_port: int = 53,
+        dns_interfaces: Sequence[str] = ("lo",),
+        registry_logins: Sequence[RegistryLogin] = (),
+    ) -> ContainerHost:
+        """``host`` becomes a container host: a podman store of its own, HAProxy and dnsmasq, all with their
+        state under ``state_dir`` there; DNS answers on ``dns_interfaces`` at ``dns_port``."""
+        connector = host.connector
+        return cls(
+            name=host.name,
+            podman=Podman.isolated(state_dir / "podman", connector),
+            haproxy=Haproxy(state_dir=state_dir / "haproxy", connector=connector),
+            dnsmasq=Dnsmasq(
+                state_dir=state_dir / "dnsmasq", connector=connector, port=dns_port, interfaces=dns_interfaces
+            ),
+            registry_logins=registry_logins,
+            host=host,
+        )
 
     @classmethod
     def isolated(
@@ -86,17 +131,25 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
         return self._name
 
     async def ensure_ready(self) -> None:
+        if self.host is not None:
+            await self.host.ensure_ready()
+            await require_packages(self.host, REQUIRED_PACKAGES, role="a container host", where=self._name)
         try:
             await self.podman.prepare()
             await self.podman.list_images()
         except PodmanError as e:
-            raise TopologyError(self._name, f"podman is not usable: {e} (run scripts/install)") from e
+            fix = "run scripts/install" if self.host is None else f"check podman on {self._name}"
+            raise TopologyError(self._name, f"podman is not usable: {e} ({fix})") from e
 
     async def close(self) -> None:
-        return None
+        if self.host is not None:
+            await self.host.close()
 
     def run_lock(self) -> RunLock:
-        """Runs on this host take turns: the lock sits beside HAProxy's state (one per isolated host)."""
+        """Runs on this host take turns: on the box itself for a remote host, else a lock file beside HAProxy's
+        state (one per isolated host)."""
+        if self.host is not None and not isinstance(self.host.connector, LocalConnector):
+            return self.host.run_lock()
         return LocalRunLock(Path(self.haproxy.state_dir.parent) / "run.lock", topology=self._name)
 
     # ContainerRuntime

@@ -22,7 +22,6 @@ from harmony.infra.apt import AptPackages
 from harmony.infra.connector import Connector
 from harmony.infra.local_connector import LocalConnector
 from harmony.infra.shadow import ShadowAccounts
-from harmony.infra.ssh import SshConnector
 
 
 class LinuxHost:
@@ -65,11 +64,15 @@ class LinuxHost:
         known_hosts: Path | None = None,
         check_host_key: bool = True,
         become: bool | None = None,
+        keepalive: float = 10.0,
     ) -> LinuxHost:
         """A host over SSH. ``become`` (default: when ``user`` is not root) runs commands through ``sudo -n``.
 
-        ``check_host_key=False`` accepts any host key: only for throw-away lab hosts.
+        ``check_host_key=False`` accepts any host key: only for throw-away lab hosts. A host that stops
+        answering ``keepalive`` seconds apart, three times in a row, is taken as unreachable.
         """
+        from harmony.infra.ssh import SshConnector  # asyncssh costs 0.2 s to import; local runs never need it
+
         connector = SshConnector(
             name=name or str(address),
             address=str(address),
@@ -79,11 +82,14 @@ class LinuxHost:
             known_hosts=known_hosts,
             check_host_key=check_host_key,
             become=become,
+            keepalive=keepalive,
         )
         return cls(name=name or str(address), connector=connector)
 
     @classmethod
-    def from_inventory(cls, host: Host, *, known_hosts: Path | None = None, check_host_key: bool = True) -> LinuxHost:
+    def from_inventory(
+        cls, host: Host, *, known_hosts: Path | None = None, check_host_key: bool = True, keepalive: float = 10.0
+    ) -> LinuxHost:
         """The inventory ``host`` over SSH, with its address, port, user, key and variables."""
         reached = cls.ssh(
             host.address,
@@ -93,6 +99,7 @@ class LinuxHost:
             key=host.key,
             known_hosts=known_hosts,
             check_host_key=check_host_key,
+            keepalive=keepalive,
         )
         return cls(name=reached.name, connector=reached.connector, variables=host.variables)
 

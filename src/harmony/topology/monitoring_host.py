@@ -1,16 +1,22 @@
 """``MonitoringHost``: the box that watches a site — a metrics collector, an alert router, a host exporter.
 
 It provides ``Monitoring`` (``MetricsCollector``, ``AlertRouter``, ``HostMetricsExporter``) by composing
-three adapters, each keeping its files under ``state_dir``: Prometheus, Alertmanager and the node exporter.
-They listen on ``host`` (default loopback) at the given ports; with ``netns`` they run in that network
-namespace. The daemons are left running when a run ends (they are the deployment); ``stop()`` stops them.
+three adapters, each keeping its files under ``state_dir`` on the box: Prometheus, Alertmanager and the node
+exporter. Every adapter works through the host's connector, so one implementation serves every place:
+
+    MonitoringHost.on(LinuxHost.ssh(...), address="10.0.0.5")          # a monitoring box over SSH
+    MonitoringHost(name=..., state_dir=..., netns="mon", address=...)    # a namespace on this machine
+
+The daemons listen on ``address`` (default loopback) at the given ports; Harmony checks them and reloads
+them over HTTP at that address, so it must be reachable from where Harmony runs. They are left running when
+a run ends (they are the deployment); ``stop()`` stops them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.alerting import AlertRouting, FiringAlert
 from harmony.domain.capabilities.metrics import (
@@ -20,39 +26,76 @@ from harmony.domain.capabilities.metrics import (
     ScrapeJob,
     ServiceAddress,
 )
-from harmony.domain.errors import TopologyError
+from harmony.domain.errors import HarmonyError, TopologyError
 from harmony.domain.names import ResourceName
+from harmony.domain.topology import RunLock
 from harmony.domain.values import IPv4Address, Port
 from harmony.infra.alertmanager import Alertmanager
+from harmony.infra.local_connector import LocalConnector
 from harmony.infra.node_exporter import NodeExporter
-from harmony.infra.programs import ALERTMANAGER, AMTOOL, NODE_EXPORTER, PROMETHEUS, PROMTOOL
+from harmony.infra.programs import ALERTMANAGER, AMTOOL, NODE_EXPORTER, PROMETHEUS, PROMTOOL, START_STOP_DAEMON
 from harmony.infra.prometheus import Prometheus
+from harmony.infra.run_lock import LocalRunLock
+from harmony.topology.linux_host import LinuxHost
 
 METRICS_PORT = Port(9090)
 ALERTS_PORT = Port(9093)
-REQUIRED_PROGRAMS = (PROMETHEUS, PROMTOOL, ALERTMANAGER, AMTOOL, NODE_EXPORTER)
+REQUIRED_PROGRAMS = (PROMETHEUS, PROMTOOL, ALERTMANAGER, AMTOOL, NODE_EXPORTER, START_STOP_DAEMON)
+REQUIRED_PACKAGES = tuple(dict.fromkeys(p.package for p in REQUIRED_PROGRAMS))
+"""The Debian packages the monitoring role needs on its box."""
+
+DEFAULT_STATE_DIR = PurePosixPath("/var/lib/harmony/monitoring")
 
 
 class MonitoringHost:
-    """Prometheus, Alertmanager and the node exporter on this machine (or in a network namespace)."""
+    """Prometheus, Alertmanager and the node exporter on one Linux box (this machine by default)."""
 
     def __init__(
         self,
         *,
         name: str,
-        state_dir: Path,
+        state_dir: Path | PurePosixPath,
         metrics_port: Port = METRICS_PORT,
         alerts_port: Port = ALERTS_PORT,
-        host: str = "127.0.0.1",
+        address: str = "127.0.0.1",
         netns: str | None = None,
+        host: LinuxHost | None = None,
     ) -> None:
+        """Monitoring on ``host`` (default: this machine, inside ``netns`` when given)."""
         self._name = name
-        self.state_dir = state_dir
-        self.netns = netns
-        self.prometheus = Prometheus(state_dir=state_dir / "prometheus", port=metrics_port, host=host, netns=netns)
-        self.alertmanager = Alertmanager(state_dir=state_dir / "alertmanager", port=alerts_port, host=host, netns=netns)
-        self.node_exporter = NodeExporter(state_dir=state_dir / "node-exporter", host=host, netns=netns)
-        self._host = host
+        self.host = host or LinuxHost(name=name, connector=LocalConnector(name=name, netns=netns))
+        connector = self.host.connector
+        self._here = isinstance(connector, LocalConnector)
+        self.state_dir = PurePosixPath(Path(state_dir).absolute() if self._here else state_dir)
+        self.netns = connector.netns
+        self.prometheus = Prometheus(
+            state_dir=self.state_dir / "prometheus", port=metrics_port, host=address, connector=connector
+        )
+        self.alertmanager = Alertmanager(
+            state_dir=self.state_dir / "alertmanager", port=alerts_port, host=address, connector=connector
+        )
+        self.node_exporter = NodeExporter(state_dir=self.state_dir / "node-exporter", host=address, connector=connector)
+        self._address = address
+
+    @classmethod
+    def on(
+        cls,
+        host: LinuxHost,
+        *,
+        address: str,
+        state_dir: PurePosixPath = DEFAULT_STATE_DIR,
+        metrics_port: Port = METRICS_PORT,
+        alerts_port: Port = ALERTS_PORT,
+    ) -> MonitoringHost:
+        """``host`` becomes the site's monitoring box, its daemons listening on ``address`` there."""
+        return cls(
+            name=host.name,
+            state_dir=state_dir,
+            metrics_port=metrics_port,
+            alerts_port=alerts_port,
+            address=address,
+            host=host,
+        )
 
     @property
     def name(self) -> str:
@@ -61,18 +104,48 @@ class MonitoringHost:
     @property
     def alert_router_address(self) -> ServiceAddress:
         """Where this host's alert router listens (for ``CollectorSettings.alert_routers``)."""
-        return ServiceAddress(host=IPv4Address(self._host), port=self.alertmanager.port)
+        return ServiceAddress(host=IPv4Address(self._address), port=self.alertmanager.port)
 
     async def ensure_ready(self) -> None:
-        for program in REQUIRED_PROGRAMS:
-            program.require()  # MissingProgramError names the Debian package
+        if self._here:
+            for program in REQUIRED_PROGRAMS:
+                program.require()  # MissingProgramError names the Debian package
+            try:
+                await asyncio.to_thread(Path(self.state_dir).mkdir, parents=True, exist_ok=True)
+            except OSError as e:
+                raise TopologyError(self._name, f"cannot create state directory {self.state_dir}: {e}") from e
+            return
+        await self.host.ensure_ready()
+        await self._ensure_packages()
+        made = await self.host.run_command(["mkdir", "-p", "--", str(self.state_dir)], timeout=30)
+        if not made.ok:
+            raise TopologyError(
+                self._name, f"cannot create state directory {self.state_dir}: {made.stderr.strip() or made.stdout}"
+            )
+
+    async def _ensure_packages(self) -> None:
+        """Install what the role needs on the box, or fail naming it, before any configuration is touched."""
+        installed = await self.host.installed_versions(REQUIRED_PACKAGES)
+        missing = [name for name in REQUIRED_PACKAGES if installed.get(name) is None]
+        if not missing:
+            return
         try:
-            await asyncio.to_thread(self.state_dir.mkdir, parents=True, exist_ok=True)
-        except OSError as e:
-            raise TopologyError(self._name, f"cannot create state directory {self.state_dir}: {e}") from e
+            await self.host.install(dict.fromkeys(missing))
+        except HarmonyError as e:
+            raise TopologyError(
+                self._name,
+                f"package {', '.join(missing)} is not installed on {self.host.name} and could not be installed "
+                f"({e}); install it there (apt-get install {' '.join(missing)}) and run again",
+            ) from e
 
     async def close(self) -> None:
-        return None
+        await self.host.close()
+
+    def run_lock(self) -> RunLock:
+        """Runs on this box take turns: on the box itself when remote, a lock file in the state directory here."""
+        if self._here:
+            return LocalRunLock(Path(self.state_dir) / "run.lock", topology=self._name)
+        return self.host.connector.run_lock()
 
     async def stop(self) -> None:
         """Stop the three daemons (their configuration and data stay)."""

@@ -4,84 +4,196 @@ A topology provides a capability by having its members; a Score asks for the cap
 type parameter. Capabilities are named after concepts (``DnsServer``), never after tools (dnsmasq).
 """
 
-from harmony.domain.capabilities.alerting import (
-    AlertRouter,
-    AlertRouting,
-    EmailReceiver,
-    FiringAlert,
-    Inhibition,
-    PushReceiver,
-    Receiver,
-    Route,
-    WebhookReceiver,
+# Names are imported on first use: a Score module importing one capability would otherwise load all of them
+# (0.1 s of pydantic model building that a no-op run never needs). Type checkers see the imports below.
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harmony.domain.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from harmony.domain.capabilities.alerting import (
+        AlertRouter,
+        AlertRouting,
+        EmailReceiver,
+        FiringAlert,
+        Inhibition,
+        PushReceiver,
+        Receiver,
+        Route,
+        WebhookReceiver,
+    )
+    from harmony.domain.capabilities.boot import BootScript, BootServer
+    from harmony.domain.capabilities.commands import CommandResult, CommandRunner
+    from harmony.domain.capabilities.containers import (
+        ContainerHealthCheck,
+        ContainerInfo,
+        ContainerName,
+        ContainerRuntime,
+        ContainerSpec,
+        EnvName,
+        ImageInfo,
+        ImageRef,
+        PortMapping,
+        ResourceLimits,
+        VolumeMount,
+    )
+    from harmony.domain.capabilities.dhcp import (
+        DhcpLease,
+        DhcpPool,
+        DhcpReservation,
+        DhcpServer,
+        DhcpSubnet,
+        NetworkBoot,
+    )
+    from harmony.domain.capabilities.dns import (
+        AaaaRecord,
+        ARecord,
+        CnameRecord,
+        DnsRecord,
+        DnsRecordSet,
+        DnsServer,
+        PtrRecord,
+        SrvRecord,
+    )
+    from harmony.domain.capabilities.edge import AddressServices, NetworkEdge, WebEdge
+    from harmony.domain.capabilities.files import FileKind, FileState, ManagedFiles, SymbolicLinks
+    from harmony.domain.capabilities.firewall import (
+        LOCAL,
+        Endpoint,
+        Firewall,
+        FirewallPolicy,
+        FirewallState,
+        Masquerade,
+        PortForward,
+        Rule,
+        Zone,
+    )
+    from harmony.domain.capabilities.key_value import Entry, KeyValueStore
+    from harmony.domain.capabilities.load_balancer import (
+        Backend,
+        BackendHealth,
+        BackendStatus,
+        Frontend,
+        HealthCheck,
+        LoadBalancer,
+    )
+    from harmony.domain.capabilities.metrics import (
+        AlertRule,
+        AlertRuleGroup,
+        AlertRuleTest,
+        CollectorSettings,
+        Duration,
+        HostExporterSettings,
+        HostMetricsExporter,
+        MetricsCollector,
+        ScrapeJob,
+        ScrapeTarget,
+        ServiceAddress,
+        Severity,
+    )
+    from harmony.domain.capabilities.packages import SystemPackages
+    from harmony.domain.capabilities.postgres import PostgreSQL, PostgreSQLState, ServerEndpoint
+    from harmony.domain.capabilities.probes import Prober, ProbeResult
+    from harmony.domain.capabilities.registry import ImageRegistry, RegistryClient, RegistryLogin, RegistrySettings
+    from harmony.domain.capabilities.users import Accounts, GroupAccount, UserAccount, UsersAndGroups
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AlertRouter": "harmony.domain.capabilities.alerting",
+        "AlertRouting": "harmony.domain.capabilities.alerting",
+        "EmailReceiver": "harmony.domain.capabilities.alerting",
+        "FiringAlert": "harmony.domain.capabilities.alerting",
+        "Inhibition": "harmony.domain.capabilities.alerting",
+        "PushReceiver": "harmony.domain.capabilities.alerting",
+        "Receiver": "harmony.domain.capabilities.alerting",
+        "Route": "harmony.domain.capabilities.alerting",
+        "WebhookReceiver": "harmony.domain.capabilities.alerting",
+        "BootScript": "harmony.domain.capabilities.boot",
+        "BootServer": "harmony.domain.capabilities.boot",
+        "CommandResult": "harmony.domain.capabilities.commands",
+        "CommandRunner": "harmony.domain.capabilities.commands",
+        "ContainerHealthCheck": "harmony.domain.capabilities.containers",
+        "ContainerInfo": "harmony.domain.capabilities.containers",
+        "ContainerName": "harmony.domain.capabilities.containers",
+        "ContainerRuntime": "harmony.domain.capabilities.containers",
+        "ContainerSpec": "harmony.domain.capabilities.containers",
+        "EnvName": "harmony.domain.capabilities.containers",
+        "ImageInfo": "harmony.domain.capabilities.containers",
+        "ImageRef": "harmony.domain.capabilities.containers",
+        "PortMapping": "harmony.domain.capabilities.containers",
+        "ResourceLimits": "harmony.domain.capabilities.containers",
+        "VolumeMount": "harmony.domain.capabilities.containers",
+        "DhcpLease": "harmony.domain.capabilities.dhcp",
+        "DhcpPool": "harmony.domain.capabilities.dhcp",
+        "DhcpReservation": "harmony.domain.capabilities.dhcp",
+        "DhcpServer": "harmony.domain.capabilities.dhcp",
+        "DhcpSubnet": "harmony.domain.capabilities.dhcp",
+        "NetworkBoot": "harmony.domain.capabilities.dhcp",
+        "AaaaRecord": "harmony.domain.capabilities.dns",
+        "ARecord": "harmony.domain.capabilities.dns",
+        "CnameRecord": "harmony.domain.capabilities.dns",
+        "DnsRecord": "harmony.domain.capabilities.dns",
+        "DnsRecordSet": "harmony.domain.capabilities.dns",
+        "DnsServer": "harmony.domain.capabilities.dns",
+        "PtrRecord": "harmony.domain.capabilities.dns",
+        "SrvRecord": "harmony.domain.capabilities.dns",
+        "AddressServices": "harmony.domain.capabilities.edge",
+        "NetworkEdge": "harmony.domain.capabilities.edge",
+        "WebEdge": "harmony.domain.capabilities.edge",
+        "FileKind": "harmony.domain.capabilities.files",
+        "FileState": "harmony.domain.capabilities.files",
+        "ManagedFiles": "harmony.domain.capabilities.files",
+        "SymbolicLinks": "harmony.domain.capabilities.files",
+        "LOCAL": "harmony.domain.capabilities.firewall",
+        "Endpoint": "harmony.domain.capabilities.firewall",
+        "Firewall": "harmony.domain.capabilities.firewall",
+        "FirewallPolicy": "harmony.domain.capabilities.firewall",
+        "FirewallState": "harmony.domain.capabilities.firewall",
+        "Masquerade": "harmony.domain.capabilities.firewall",
+        "PortForward": "harmony.domain.capabilities.firewall",
+        "Rule": "harmony.domain.capabilities.firewall",
+        "Zone": "harmony.domain.capabilities.firewall",
+        "Entry": "harmony.domain.capabilities.key_value",
+        "KeyValueStore": "harmony.domain.capabilities.key_value",
+        "Backend": "harmony.domain.capabilities.load_balancer",
+        "BackendHealth": "harmony.domain.capabilities.load_balancer",
+        "BackendStatus": "harmony.domain.capabilities.load_balancer",
+        "Frontend": "harmony.domain.capabilities.load_balancer",
+        "HealthCheck": "harmony.domain.capabilities.load_balancer",
+        "LoadBalancer": "harmony.domain.capabilities.load_balancer",
+        "AlertRule": "harmony.domain.capabilities.metrics",
+        "AlertRuleGroup": "harmony.domain.capabilities.metrics",
+        "AlertRuleTest": "harmony.domain.capabilities.metrics",
+        "CollectorSettings": "harmony.domain.capabilities.metrics",
+        "Duration": "harmony.domain.capabilities.metrics",
+        "HostExporterSettings": "harmony.domain.capabilities.metrics",
+        "HostMetricsExporter": "harmony.domain.capabilities.metrics",
+        "MetricsCollector": "harmony.domain.capabilities.metrics",
+        "ScrapeJob": "harmony.domain.capabilities.metrics",
+        "ScrapeTarget": "harmony.domain.capabilities.metrics",
+        "ServiceAddress": "harmony.domain.capabilities.metrics",
+        "Severity": "harmony.domain.capabilities.metrics",
+        "SystemPackages": "harmony.domain.capabilities.packages",
+        "PostgreSQL": "harmony.domain.capabilities.postgres",
+        "PostgreSQLState": "harmony.domain.capabilities.postgres",
+        "ServerEndpoint": "harmony.domain.capabilities.postgres",
+        "Prober": "harmony.domain.capabilities.probes",
+        "ProbeResult": "harmony.domain.capabilities.probes",
+        "ImageRegistry": "harmony.domain.capabilities.registry",
+        "RegistryClient": "harmony.domain.capabilities.registry",
+        "RegistryLogin": "harmony.domain.capabilities.registry",
+        "RegistrySettings": "harmony.domain.capabilities.registry",
+        "Accounts": "harmony.domain.capabilities.users",
+        "GroupAccount": "harmony.domain.capabilities.users",
+        "UserAccount": "harmony.domain.capabilities.users",
+        "UsersAndGroups": "harmony.domain.capabilities.users",
+    },
 )
-from harmony.domain.capabilities.boot import BootScript, BootServer
-from harmony.domain.capabilities.commands import CommandResult, CommandRunner
-from harmony.domain.capabilities.containers import (
-    ContainerHealthCheck,
-    ContainerInfo,
-    ContainerName,
-    ContainerRuntime,
-    ContainerSpec,
-    EnvName,
-    ImageInfo,
-    ImageRef,
-    PortMapping,
-    ResourceLimits,
-    VolumeMount,
-)
-from harmony.domain.capabilities.dhcp import DhcpLease, DhcpPool, DhcpReservation, DhcpServer, DhcpSubnet, NetworkBoot
-from harmony.domain.capabilities.dns import (
-    AaaaRecord,
-    ARecord,
-    CnameRecord,
-    DnsRecord,
-    DnsRecordSet,
-    DnsServer,
-    PtrRecord,
-    SrvRecord,
-)
-from harmony.domain.capabilities.edge import AddressServices, NetworkEdge, WebEdge
-from harmony.domain.capabilities.files import FileKind, FileState, ManagedFiles, SymbolicLinks
-from harmony.domain.capabilities.firewall import (
-    LOCAL,
-    Endpoint,
-    Firewall,
-    FirewallPolicy,
-    FirewallState,
-    Masquerade,
-    PortForward,
-    Rule,
-    Zone,
-)
-from harmony.domain.capabilities.key_value import Entry, KeyValueStore
-from harmony.domain.capabilities.load_balancer import (
-    Backend,
-    BackendHealth,
-    BackendStatus,
-    Frontend,
-    HealthCheck,
-    LoadBalancer,
-)
-from harmony.domain.capabilities.metrics import (
-    AlertRule,
-    AlertRuleGroup,
-    AlertRuleTest,
-    CollectorSettings,
-    Duration,
-    HostExporterSettings,
-    HostMetricsExporter,
-    MetricsCollector,
-    ScrapeJob,
-    ScrapeTarget,
-    ServiceAddress,
-    Severity,
-)
-from harmony.domain.capabilities.packages import SystemPackages
-from harmony.domain.capabilities.postgres import PostgreSQL, PostgreSQLState, ServerEndpoint
-from harmony.domain.capabilities.probes import Prober, ProbeResult
-from harmony.domain.capabilities.registry import ImageRegistry, RegistryClient, RegistryLogin, RegistrySettings
-from harmony.domain.capabilities.users import Accounts, GroupAccount, UserAccount, UsersAndGroups
+
 
 __all__ = [
     "LOCAL",
