@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 import dns.resolver
@@ -21,7 +22,7 @@ from harmony.fleet.credentials import FleetHome
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.records import STATE, DeploymentState
 from harmony.fleet.rollout import Strategy
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.infra.podman import Podman
 from harmony.modules.application import Application, HttpCheck
 from harmony.modules.application.application import APP_LABEL
@@ -45,8 +46,8 @@ def site(lb_port: int) -> Application:
         port=Port(8080),
         command=("httpd", "-f", "-p", "8080", "-h", "/www"),
         expose=Exposure(hostname=Hostname("site.fleet.test"), zone=Hostname("fleet.test"), port=Port(lb_port)),
-        smoke=HttpCheck(path="/index.html", expect_body="fleet site", timeout=10),
-        stop_grace=1.0,
+        smoke=HttpCheck(path="/index.html", expect_body="fleet site", timeout=timedelta(seconds=10)),
+        stop_grace=timedelta(seconds=1),
     )
 
 
@@ -63,7 +64,7 @@ async def _serving(port: int) -> str:
 
 
 async def state_of(control: FleetControl, device: str, deployment: str) -> DeploymentState | None:
-    found = await control.bus.get(STATE, f"{device}.{deployment}")
+    found = await control.bus.bucket(STATE).get(f"{device}.{deployment}")
     return None if found is None or found.value is None else DeploymentState.from_bytes(found.value)
 
 

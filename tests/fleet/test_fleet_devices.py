@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -30,7 +31,7 @@ from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.records import DESIRED, STATE, DeploymentState
 from harmony.fleet.rollout import Strategy
 from harmony.fleet.status import DeploymentStatus
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.infra.podman import Podman
 from harmony.modules.application.container import Container
 from harmony.modules.application.rootfs import busybox_rootfs_tar
@@ -51,11 +52,11 @@ def web(version: str, port: int | None, *, broken: bool = False) -> Container:
             name=ContainerName("web"), image=IMAGE, command=("sh", "-c", script),
             ports=() if port is None else (PortMapping(container=Port(8080), host=Port(port)),),
             health=ContainerHealthCheck(
-                command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=0.3
+                command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=timedelta(milliseconds=300)
             ),
             restart="no",
         ),
-        stop_grace=1.0,
+        stop_grace=timedelta(seconds=1),
     )  # fmt: skip
 
 
@@ -203,7 +204,7 @@ async def test_fleet_rollout_upgrade_halt_commands_and_faults(
     assert pongs == list(DEVICES)
 
     # A malformed entry is rejected with a clear error in the device's state; the other workload runs on.
-    await control.bus.put(DESIRED, "dev-a.junk", b'{"kind": "no-such-kind", "x": 1}')
+    await control.bus.bucket(DESIRED).publish("dev-a.junk", b'{"kind": "no-such-kind", "x": 1}')
     junk = await until(lambda: _state(control, "dev-a", "junk"), lambda s: s is not None and s.phase == "rejected")
     assert junk is not None and junk.phase == "rejected" and "no-such-kind" in junk.message
     assert fetch(ports["dev-a"]) == "v1"
@@ -231,7 +232,7 @@ async def _serving(port: int) -> str:
 
 
 async def _state(control: FleetControl, device: str, deployment: str) -> DeploymentState | None:
-    found = await control.bus.get(STATE, f"{device}.{deployment}")
+    found = await control.bus.bucket(STATE).get(f"{device}.{deployment}")
     return None if found is None or found.value is None else DeploymentState.from_bytes(found.value)
 
 

@@ -124,3 +124,33 @@ def test_bad_keys_and_missing_team_store(env: dict[str, str]) -> None:
     assert "set HARMONY_BAO_ADDR" in team.stderr
     nocreds = hm({**env, "HARMONY_BAO_ADDR": "http://127.0.0.1:1"}, "secret", "list", "--team")
     assert "no credentials are" in nocreds.stderr
+
+
+def test_config_set_refuses_a_key_the_deployment_declares_secret(env: dict[str, str], tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    env = {**env, "HARMONY_SECRETS_ROOT": str(tmp_path / "root"), "HARMONY_NONINTERACTIVE": "1"}
+    # Any load of the deployment records its model's secret keys, even a plan that stops on missing values.
+    planned = hm(env, "plan", "examples/secrets_deploy", cwd=repo)
+    assert planned.returncode != 0 and "database.password" in planned.stderr
+    refused = hm(env, "config", "set", "database.password", "hunter2-on-argv", "-d", "secrets_deploy")
+    assert refused.returncode == 1
+    said = " ".join(refused.stderr.split())  # the console wraps long lines
+    assert "database.password is declared Secret by deployment secrets_deploy's config model Settings" in said
+    assert "use `harmony secret set database.password -d secrets_deploy -e default`" in said
+    assert "hunter2-on-argv" not in refused.stdout + refused.stderr
+    assert hm(env, "config", "list", "-d", "secrets_deploy", "--json").stdout == "[]\n", "nothing was stored"
+    # other keys of the model, and secrets through `secret set`, are fine
+    assert hm(env, "config", "set", "database.host", "db2", "-d", "secrets_deploy").returncode == 0
+    assert hm(env, "secret", "set", "database.password", "-d", "secrets_deploy", stdin=SECRET).returncode == 0
+    # nor from a file as a plain value: the whole import is refused
+    plain = tmp_path / "plain.json"
+    plain.write_text(
+        '{"namespace": "secrets_deploy/default", "entries": [{"key": "database.name", "secret": false, "value": "a"},'
+        ' {"key": "api.token", "secret": false, "value": "token-in-clear"}]}'
+    )
+    imported = hm(env, "config", "import", str(plain), "-d", "secrets_deploy", "-e", "qa")
+    assert imported.returncode == 1
+    assert "api.token is declared Secret" in " ".join(imported.stderr.split())
+    assert hm(env, "config", "list", "-d", "secrets_deploy", "-e", "qa", "--json").stdout == "[]\n"
+    # a deployment never loaded here has no record: its keys are not guessed
+    assert hm(env, "config", "set", "database.password", "x", "-d", "other").returncode == 0

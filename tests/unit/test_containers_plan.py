@@ -18,6 +18,7 @@ from harmony.domain.capabilities.containers import (
     ContainerName,
     ContainerSpec,
     EnvName,
+    ImageInfo,
     ImageRef,
     PortMapping,
     PublishedPort,
@@ -26,7 +27,9 @@ from harmony.domain.capabilities.containers import (
 )
 from harmony.domain.capabilities.dns import ARecord, DnsRecordSet
 from harmony.domain.capabilities.load_balancer import Frontend
+from harmony.domain.image_refs import ImageDigest
 from harmony.domain.names import ResourceName
+from harmony.domain.units import MiB
 from harmony.domain.values import Hostname, IPv4Address, Port
 from harmony.infra.podman import run_argv
 from harmony.modules.application import Application, BusyboxImage, Container, HttpCheck
@@ -70,6 +73,27 @@ def test_plan_container(current: ContainerInfo | None, expected: list[Action]) -
     assert [c.action for c in plan_container(Container(spec=SPEC), current)] == expected
 
 
+def test_a_local_tag_pins_to_its_digest() -> None:
+    digest = ImageDigest("sha256:" + "ab" * 32)
+    assert ImageRef("web").pinned(digest) == f"localhost/web@{digest}"
+    assert ImageRef("localhost/apps/web:2").pinned(digest) == f"localhost/apps/web@{digest}"
+    assert ImageInfo(id="x", digest=digest).pinned(ImageRef("web:1")) == f"localhost/web@{digest}"
+    assert ImageInfo(id="x").pinned(ImageRef("web:1")) == "web:1"  # no digest known: left as given
+
+
+def test_a_rebuilt_local_tag_plans_the_digest_change() -> None:
+    old, new = (ImageDigest("sha256:" + c * 64) for c in "ab")
+    running_spec = SPEC.model_copy(update={"image": IMG.pinned(old)})
+    current = info(labels={MANAGED_LABEL: "true", SPEC_LABEL: spec_digest(running_spec)}).model_copy(
+        update={"image": IMG.pinned(old)}
+    )
+    resolved = SPEC.model_copy(update={"image": IMG.pinned(new)})
+    assert plan_container(Container(spec=SPEC), current, running_spec) == []
+    (change,) = plan_container(Container(spec=SPEC), current, resolved)
+    assert change.action is Action.UPDATE
+    assert change.diff == f"image localhost/web@{old} -> localhost/web@{new}: replace\n"
+
+
 def test_plan_container_refuses_a_foreign_container() -> None:
     with pytest.raises(Exception, match="not managed by Harmony"):
         plan_container(Container(spec=SPEC), info(labels={}))
@@ -84,7 +108,7 @@ def test_run_argv_carries_every_setting_and_the_ownership_labels() -> None:
         ports=(PortMapping(container=Port(80)), PortMapping(container=Port(53), host=Port(5353), protocol="udp")),
         volumes=(VolumeMount(source=PurePosixPath("/srv/data"), target=PurePosixPath("/data"), read_only=True),),
         labels={"team": "a"},
-        limits=ResourceLimits(memory_mib=64, cpus=0.5, pids=100),
+        limits=ResourceLimits(memory=MiB(64), cpus=0.5, pids=100),
         health=ContainerHealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1/")),
         restart="always",
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 import platformdirs
 from pydantic import BaseModel
 
+from harmony.config import declared
 from harmony.config.prompt import TerminalPrompt, interactive
 from harmony.config.resolve import Resolver
 from harmony.config.sources import EnvSource, FileSource, Source, StoreSource
@@ -42,11 +43,19 @@ def namespace(deployment: str, environment: str | None = None, environ: Mapping[
     return Namespace(deployment=deployment, environment=environment or env.get("HARMONY_ENV") or "default")
 
 
+def _store_path(env: Mapping[str, str]) -> Path:
+    return Path(env.get("HARMONY_CONFIG_STORE") or str(Path(platformdirs.user_data_dir("harmony")) / "config.sqlite3"))
+
+
+def declared_directory(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the secret keys each deployment's model declares are recorded (beside the embedded store)."""
+    return _store_path(os.environ if environ is None else environ).parent / "declared"
+
+
 def embedded_store(environ: Mapping[str, str] | None = None) -> EmbeddedStore:
     env = os.environ if environ is None else environ
-    path = env.get("HARMONY_CONFIG_STORE") or str(Path(platformdirs.user_data_dir("harmony")) / "config.sqlite3")
     key = env.get("HARMONY_CONFIG_KEY") or str(Path(platformdirs.user_config_dir("harmony")) / "config.key")
-    return EmbeddedStore(Path(path), Path(key))
+    return EmbeddedStore(_store_path(env), Path(key))
 
 
 def team_store(environ: Mapping[str, str] | None = None) -> ConfigStore | None:
@@ -106,4 +115,6 @@ def load_config[M: BaseModel](model: type[M], *, deployment: str, environment: s
     Raises ``MissingConfigError`` listing every missing key and where it could come from, ``ConfigTypeError``
     naming the key, the source and the expected type, or the ``ConfigStoreError`` of a store that cannot answer.
     """
-    return resolver(namespace(deployment, environment)).resolve(model)
+    ns = namespace(deployment, environment)
+    declared.remember(declared_directory(), ns, model)  # so that `harmony config set` refuses its secrets
+    return resolver(ns).resolve(model)

@@ -16,6 +16,8 @@ a ``str`` given where a ``Secret`` is required is a type error too.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import hmac
 import string
 from collections.abc import Mapping
@@ -29,6 +31,9 @@ from harmony.domain.errors import HarmonyError
 MASK: Final = "********"
 REVEAL: Final[Mapping[str, bool]] = {"reveal_secrets": True}
 """Pass as ``context=`` to a pydantic dump to keep secrets in clear (never for output)."""
+FINGERPRINT: Final[Mapping[str, bool]] = {"fingerprint_secrets": True}
+"""Pass as ``context=`` to a pydantic dump to get each secret's ``fingerprint()``: a dump to hash, so that a
+digest of a model changes when a secret in it changes (the dump itself still holds no clear value)."""
 
 
 class SecretAsTextError(HarmonyError, TypeError):
@@ -61,6 +66,14 @@ class Secret:
     def masked(self) -> str:
         """The printable form: ``MASK``, or a rendered template with every secret in it masked."""
         return self._masked
+
+    def fingerprint(self) -> str:
+        """A digest of the value that may be stored and shown (labels, versions): it changes with the value.
+
+        It is scrypt (n=2**14, r=8), so every guess of the value costs tens of milliseconds and 16 MiB;
+        it is salted per purpose, not per installation, so a weak value stays guessable with patience.
+        """
+        return _fingerprint(self._value)
 
     @classmethod
     def render(cls, template: str, **values: Secret | str) -> Self:
@@ -125,9 +138,17 @@ def _from_revealed(value: Mapping[str, str]) -> Secret:
     return Secret(value["secret"], masked=value.get("masked", MASK))
 
 
+@functools.lru_cache(maxsize=256)  # the same secret is fingerprinted at plan and at apply
+def _fingerprint(value: str) -> str:
+    digest = hashlib.scrypt(value.encode(), salt=b"harmony.secret.fingerprint/1", n=2**14, r=8, p=1, dklen=16)
+    return f"scrypt:{digest.hex()}"
+
+
 def _dump(value: Secret, info: SerializationInfo) -> str | dict[str, str]:
     context: object = info.context
     if isinstance(context, Mapping) and context.get("reveal_secrets") is True:  # pyright: ignore[reportUnknownMemberType]  # any Mapping
         # Tagged, so that a ``str | Secret`` field comes back as a Secret, with its masked form.
         return {"secret": value.reveal(), "masked": value.masked}
+    if isinstance(context, Mapping) and context.get("fingerprint_secrets") is True:  # pyright: ignore[reportUnknownMemberType]  # any Mapping
+        return {"fingerprint": value.fingerprint()}
     return value.masked

@@ -13,6 +13,11 @@ Ownership is by label (see the capability): every container this adapter creates
 used because without systemd nothing restarts containers after a crash — ``ContainerSupervisor`` does.
 Health checks are registered with ``--health-interval=disable`` (podman would need systemd timers) and run
 by the supervisor through ``podman healthcheck run``.
+Secrets in a container's environment never reach a command line (``ps`` shows every argv to every local
+user): they are written to an env file (0600, in a fresh 0700 ``mktemp -d`` directory on the target host,
+through the connector's stdin) that ``podman run --env-file`` reads, and the directory is removed as soon as
+podman has created the container. Keeping it would only add a copy: podman stores the environment in the
+container's own configuration anyway (readable by root through ``podman inspect``, as for every variable).
 "Running on return" from ``run_container`` means: still running ``SETTLE_SECONDS`` after podman started it;
 a process that dies later is the supervisor's (and the smoke test's) business.
 """
@@ -22,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
@@ -35,6 +41,7 @@ from harmony.domain.capabilities.containers import (
     ImageInfo,
     ImageRef,
     PublishedPort,
+    secret_names,
 )
 from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import (
@@ -46,6 +53,8 @@ from harmony.domain.errors import (
     ImageNotFoundError,
 )
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
+from harmony.domain.secret import Secret
+from harmony.domain.units import MiB
 from harmony.infra.connector import Connector
 from harmony.infra.local_connector import LocalConnector
 from harmony.infra.programs import CATATONIT, ENV, PODMAN, RUNC
@@ -191,8 +200,12 @@ class Podman:
         if status != 0:
             return None
         (data,) = _json_list(out)
+        digest = str(data.get("Digest") or "")
         return ImageInfo(
-            id=data["Id"], tags=tuple(data.get("RepoTags") or ()), labels=cast(dict[str, str], data.get("Labels") or {})
+            id=data["Id"],
+            tags=tuple(data.get("RepoTags") or ()),
+            labels=cast(dict[str, str], data.get("Labels") or {}),
+            digest=ImageDigest(digest) if digest.startswith("sha256:") else None,
         )
 
     async def remove_image(self, ref: ImageRef) -> None:
@@ -267,15 +280,19 @@ class Podman:
             RUNC.require()
             if spec.init:
                 CATATONIT.require()
-        await self._image_or_fail(spec.image)
-        sources = await self.connector.stat_files([v.source for v in spec.volumes], with_content=False)
-        for v in spec.volumes:
-            if sources[v.source].kind == "missing":
-                raise ContainerStartError(
-                    spec.name, f"volume source {v.source} does not exist on the host (for target {v.target})"
-                )
-        status, _, err = await self._run(*run_argv(spec), check=False)
+        if spec.volumes:
+            sources = await self.connector.stat_files([v.source for v in spec.volumes], with_content=False)
+            for v in spec.volumes:
+                if sources[v.source].kind == "missing":
+                    raise ContainerStartError(
+                        spec.name, f"volume source {v.source} does not exist on the host (for target {v.target})"
+                    )
+        async with self._env_file(spec) as env_file:
+            status, _, err = await self._run(*run_argv(spec, env_file=env_file), check=False)
         if status != 0:
+            # An unknown image makes `podman run --pull=never` fail before it creates anything: looked into
+            # only then (one podman call fewer per start, which a fleet of small devices feels).
+            await self._image_or_fail(spec.image)
             await self._discard(spec.name)
             raise ContainerStartError(spec.name, _last_error(err), evidence=tuple(err.strip().splitlines()[-10:]))
         # A process that dies right away (bad command, port taken inside the container) is exited by now.
@@ -287,6 +304,23 @@ class Podman:
             code = f" (exit code {info.exit_code})" if info is not None else ""
             raise ContainerStartError(spec.name, f"it exited right after starting{code}", evidence=tuple(logs))
         return info
+
+    @asynccontextmanager
+    async def _env_file(self, spec: ContainerSpec) -> AsyncGenerator[PurePosixPath | None]:
+        """The spec's secret variables in a private file on the host, removed on exit (``None``: it has none)."""
+        if not secret_names(spec.env):
+            yield None
+            return
+        made = await self.connector.run_command(["mktemp", "-d", "/tmp/harmony-env-XXXXXXXX"], timeout=30)
+        if not made.ok:
+            raise ContainerStartError(spec.name, f"cannot create a private directory for its env file: {made.stderr}")
+        directory = PurePosixPath(made.stdout.strip())
+        try:
+            path = directory / "env"
+            await self.connector.write_file(path, env_file_content(spec), mode=0o600, owner=None, group=None)
+            yield path
+        finally:
+            await self.connector.run_command(["rm", "-rf", "--", str(directory)], timeout=30)
 
     async def _discard(self, name: str) -> None:
         await self._run("rm", "-f", "-t", "0", name, check=False)
@@ -377,19 +411,33 @@ def write_containers_conf(path: Path | PurePosixPath) -> None:
     local.write_text(CONTAINERS_CONF)
 
 
-def run_argv(spec: ContainerSpec) -> list[str]:
-    """The ``podman run`` arguments for ``spec``: a pure function, tested as a table."""
+def env_file_content(spec: ContainerSpec) -> bytes:
+    """The secret variables of ``spec`` as podman's ``--env-file`` reads them: ``NAME=value`` lines, verbatim."""
+    lines = [f"{k}={v.reveal()}\n" for k, v in sorted(spec.env.items()) if isinstance(v, Secret)]
+    return "".join(lines).encode()
+
+
+def run_argv(spec: ContainerSpec, *, env_file: PurePosixPath | None = None) -> list[str]:
+    """The ``podman run`` arguments for ``spec``: a pure function, tested as a table.
+
+    Secret variables come from ``env_file`` (see ``env_file_content``), which a spec with secrets needs.
+    """
+    if secret_names(spec.env) and env_file is None:
+        raise ValueError(f"container {spec.name}: secret variables {secret_names(spec.env)} need an env file")
     argv = ["run", "-d", "--pull=never", "--name", spec.name, f"--network={spec.network}"]
     labels = {**spec.labels, MANAGED_LABEL: "true", RESTART_LABEL: spec.restart}
     argv += [f"--label={k}={v}" for k, v in sorted(labels.items())]
-    argv += [f"--env={k}={v}" for k, v in sorted(spec.env.items())]
+    if env_file is not None:
+        argv.append(f"--env-file={env_file}")
+    argv += [f"--env={k}={v}" for k, v in sorted(spec.env.items()) if isinstance(v, str)]
     for p in spec.ports:
         host = "" if p.host is None else str(p.host)
         argv.append(f"--publish={p.host_ip}:{host}:{p.container}/{p.protocol}")
     for v in spec.volumes:
         argv.append(f"--volume={v.source}:{v.target}" + (":ro" if v.read_only else ""))
-    if spec.limits.memory_mib is not None:
-        argv.append(f"--memory={spec.limits.memory_mib}m")
+    if spec.limits.memory is not None:
+        memory = spec.limits.memory
+        argv.append(f"--memory={memory // MiB(1)}m" if memory % MiB(1) == 0 else f"--memory={memory}b")
     if spec.limits.cpus is not None:
         argv.append(f"--cpus={spec.limits.cpus}")
     if spec.limits.pids is not None:

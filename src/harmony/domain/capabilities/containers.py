@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from ipaddress import IPv4Address
 from pathlib import PurePosixPath
 from typing import Annotated, Literal, Protocol
@@ -24,7 +25,9 @@ from typing import Annotated, Literal, Protocol
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from harmony.domain.errors import InvalidValueError
-from harmony.domain.image_refs import PinnedImage
+from harmony.domain.image_refs import ImageDigest, PinnedImage
+from harmony.domain.secret import Secret
+from harmony.domain.units import Bytes, Duration, MiB
 from harmony.domain.values import (
     Port,
     ValidatedStr,
@@ -83,6 +86,11 @@ class ImageRef(_Checked):
         full = self if "/" in self and ("." in first or first == "localhost") else f"localhost/{self}"
         return full if ":" in full.rsplit("/", 1)[-1] else f"{full}:latest"
 
+    def pinned(self, digest: ImageDigest) -> PinnedImage:
+        """This local image by content: ``localhost/web@sha256:…`` (what a container is run from)."""
+        repository, _, _ = self.qualified.rpartition(":")
+        return PinnedImage(f"{repository}@{digest}")
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -109,24 +117,31 @@ class ContainerHealthCheck(_Frozen):
     """A command run inside the container; exit status 0 means healthy."""
 
     command: tuple[str, ...] = Field(min_length=1)
-    interval: float = Field(default=5.0, gt=0)
+    interval: Duration = Field(default=timedelta(seconds=5), gt=timedelta(0))
     retries: int = Field(default=3, ge=1)
 
 
-def _plausible_mib(value: int) -> int:
-    if value > _MAX_MIB:
-        raise InvalidValueError(
-            "memory_mib", value, f"MiB, at most {_MAX_MIB} (16 TiB); {value} looks like bytes ({value // 2**20} MiB)"
-        )
-    return value
+def _one_line_secrets(env: Mapping[EnvName, str | Secret]) -> Mapping[EnvName, str | Secret]:
+    for name, value in env.items():
+        if isinstance(value, Secret) and ("\n" in value.reveal() or "\0" in value.reveal()):
+            raise InvalidValueError(
+                f"env.{name}", value.masked, "a secret on one line (no newline or NUL: it goes into an env file)"
+            )
+    return env
 
 
-_MAX_MIB = 16 * 1024 * 1024
+type Environment = Annotated[Mapping[EnvName, str | Secret], AfterValidator(_one_line_secrets)]
+"""A container's environment: a ``Secret`` value is masked in every dump and never on a command line."""
+
+
+def secret_names(env: Mapping[EnvName, str | Secret]) -> list[EnvName]:
+    """The variables whose value is a ``Secret``, sorted."""
+    return sorted(k for k, v in env.items() if isinstance(v, Secret))
 
 
 class ResourceLimits(_Frozen):
-    memory_mib: Annotated[int, AfterValidator(_plausible_mib)] | None = Field(
-        default=None, ge=6, description="memory limit in MiB, not bytes (podman needs >= 6)"
+    memory: Bytes | None = Field(
+        default=None, ge=MiB(6), description="memory limit, e.g. MiB(512) (podman needs at least 6 MiB)"
     )
     cpus: float | None = Field(default=None, gt=0, description="CPU share, e.g. 0.5")
     pids: int | None = Field(default=None, ge=1, description="maximum number of processes")
@@ -138,7 +153,10 @@ class ContainerSpec(_Frozen):
     name: ContainerName
     image: ImageRef | PinnedImage = Field(description="a local image, or one pulled by digest (never a tag)")
     command: tuple[str, ...] = ()
-    env: Mapping[EnvName, str] = Field(default_factory=dict[EnvName, str])
+    env: Environment = Field(
+        default_factory=dict[EnvName, str | Secret],
+        description="variables; a Secret value is handed over in a private file, never on a command line",
+    )
     ports: tuple[PortMapping, ...] = ()
     volumes: tuple[VolumeMount, ...] = ()
     labels: Mapping[str, str] = Field(default_factory=dict[str, str])
@@ -183,6 +201,13 @@ class ImageInfo(_Frozen):
     id: str
     tags: tuple[str, ...] = ()
     labels: Mapping[str, str] = Field(default_factory=dict[str, str])
+    digest: ImageDigest | None = Field(default=None, description="the manifest digest the runtime knows it by")
+
+    def pinned(self, ref: ImageRef | PinnedImage) -> ImageRef | PinnedImage:
+        """``ref`` by this image's digest when ``ref`` is a local tag and the digest is known, else ``ref``."""
+        if isinstance(ref, PinnedImage) or self.digest is None:
+            return ref
+        return ref.pinned(self.digest)
 
 
 class ContainerRuntime(Protocol):

@@ -8,7 +8,9 @@ Each version (a digest of the container settings and the image's content) runs i
    FAILURE with the probe's last result and the container's last log lines;
 3. switches the load balancer to it and publishes the DNS name (see ``exposure.py``), and only then
 4. stops the old version (with ``stop_grace``, so in-flight requests finish) and removes it.
-A second apply of the same version finds it serving and is a NOOP. Containers of other applications and
+A second apply of the same version finds it serving and is a NOOP. A ``Secret`` in ``env`` enters the version
+through its fingerprint: a rotated secret is a new version (deployed blue-green like any other), and the value
+appears in no plan, label or container name. Containers of other applications and
 containers Harmony did not create are never looked at.
 After the switch, the images only the old version ran are removed once untagged (a rebuilt tag).
 An image from the site registry is a ``PinnedImage`` (``registry/path@sha256:…``, never a tag): the apply pulls
@@ -22,7 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Literal, Protocol
 
 from pydantic import Field, field_validator
@@ -33,6 +36,7 @@ from harmony.domain.capabilities.containers import (
     ContainerName,
     ContainerRuntime,
     ContainerSpec,
+    Environment,
     EnvName,
     ImageRef,
     PortMapping,
@@ -46,13 +50,15 @@ from harmony.domain.capabilities.load_balancer import Backend, Frontend
 from harmony.domain.capabilities.probes import Prober
 from harmony.domain.capabilities.registry import RegistryClient
 from harmony.domain.change import Change
-from harmony.domain.claims import Claim, DnsRecordClaim, ListenClaim, NameClaim
+from harmony.domain.claims import Claim, DnsRecordClaim, ListenClaim, NameClaim, ResourceClaim
 from harmony.domain.errors import ContainerError, DnsError, InvalidValueError, LoadBalancerError, RegistryError
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.interpret import Interpret
 from harmony.domain.names import NonEmpty, ResourceName, non_empty
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
+from harmony.domain.secret import FINGERPRINT, Secret
+from harmony.domain.units import Duration, MiB
 from harmony.domain.values import IPv4Address, Port
 from harmony.modules.application.exposure import Exposure, backend_for, frontend_for, plan_exposure, record_set_for
 from harmony.modules.application.image import BusyboxImage
@@ -84,12 +90,17 @@ class Application(Score[AppHost]):
     expose: Exposure
     smoke: Check
     command: tuple[str, ...] = ()
-    env: Mapping[EnvName, str] = Field(default_factory=dict[EnvName, str])
+    env: Environment = Field(
+        default_factory=dict[EnvName, str | Secret],
+        description="variables; a Secret value is masked in plans and the journal and changes the version",
+    )
     volumes: tuple[VolumeMount, ...] = ()
     limits: ResourceLimits = ResourceLimits()
     health: ContainerHealthCheck | None = None
     restart: RestartPolicy = "on-failure"
-    stop_grace: float = Field(default=5.0, ge=0, description="seconds old versions get to finish requests")
+    stop_grace: Duration = Field(
+        default=timedelta(seconds=5), description="how long old versions get to finish requests"
+    )
     keep_images: int = Field(
         default=2,
         ge=1,
@@ -110,15 +121,27 @@ class Application(Score[AppHost]):
         return f"app:{self.app}"
 
     def claims(self) -> Sequence[Claim]:
-        """Its frontend and DNS owner (both named after ``app``), its public name and port, its A record."""
+        """Its frontend and DNS owner (both named after ``app``), its public name and port, its A record, and
+        the limits of its ``replicas`` containers (those of one version: during a switch both run briefly)."""
         e = self.expose
-        return (
+        claims: list[Claim] = [
             NameClaim("frontend name", self.app, "app"),
             NameClaim("DNS owner", self.app, "app"),
             NameClaim("exposed hostname", str(e.hostname), "expose.hostname"),
             ListenClaim(e.address, e.port, "tcp", f"application {self.app}", "expose.port"),
             DnsRecordClaim(str(e.hostname), "A", self.app, "expose.hostname"),
-        )
+        ]
+        limits, n = self.limits, self.replicas
+        if limits.memory is not None or limits.cpus is not None:
+            claims.append(
+                ResourceClaim(
+                    f"{n} replicas" if n > 1 else "1 replica",
+                    "limits",
+                    cpus=None if limits.cpus is None else limits.cpus * n,
+                    memory=None if limits.memory is None else limits.memory * n,
+                )
+            )
+        return claims
 
     @property
     def url(self) -> str:
@@ -144,8 +167,11 @@ class Application(Score[AppHost]):
         the store it is the image id found when planning.
         """
         settings = self.model_dump(
-            mode="json", include={"port", "replicas", "command", "env", "volumes", "limits", "health", "restart"}
+            mode="json",
+            include={"port", "replicas", "command", "env", "volumes", "limits", "health", "restart"},
+            context=FINGERPRINT,  # a rotated secret is a new version
         )
+        settings.update(_settings_as_before_units(self.limits, self.health))
         content = (
             content_digest(self.image.files)
             if isinstance(self.image, BusyboxImage)
@@ -159,10 +185,13 @@ class Application(Score[AppHost]):
     def container_names(self, version: str) -> list[str]:
         return [f"{self.app}-{version}-{replica}" for replica in range(1, self.replicas + 1)]
 
-    def container_spec(self, version: str, replica: int = 1) -> ContainerSpec:
+    def container_spec(
+        self, version: str, replica: int = 1, image: ImageRef | PinnedImage | None = None
+    ) -> ContainerSpec:
+        """The container of ``replica``, run from ``image`` (the local image pinned by digest) or ``image_ref``."""
         return ContainerSpec(
             name=ContainerName(f"{self.app}-{version}-{replica}"),
-            image=self.image_ref,
+            image=image or self.image_ref,
             command=self.command,
             env=self.env,
             ports=(PortMapping(container=self.port, host_ip=LOOPBACK),),
@@ -174,14 +203,39 @@ class Application(Score[AppHost]):
         )
 
 
+def _settings_as_before_units(limits: ResourceLimits, health: ContainerHealthCheck | None) -> dict[str, object]:
+    """``limits`` and ``health`` in the JSON form they had when sizes and durations were plain numbers (MiB,
+    seconds), so that the versions of applications deployed then stay the same and an upgrade redeploys
+    nothing."""
+    memory = limits.memory
+    settings: dict[str, object] = {
+        "limits": {
+            "memory_mib": None if memory is None else memory // MiB(1) if memory % MiB(1) == 0 else memory / MiB(1),
+            "cpus": limits.cpus,
+            "pids": limits.pids,
+        }
+    }
+    if health is not None:
+        settings["health"] = {
+            "command": list(health.command),
+            "interval": health.interval.total_seconds(),
+            "retries": health.retries,
+        }
+    return settings
+
+
 def plan_application(
     app: Application,
     version: str,
     containers: Sequence[ContainerInfo],
     frontends: Sequence[Frontend],
     record_sets: Sequence[DnsRecordSet],
+    image: ImageRef | PinnedImage | None = None,
 ) -> list[Change]:
-    """The changes from what runs now to ``version`` serving alone behind the load balancer: a pure diff."""
+    """The changes from what runs now to ``version`` serving alone behind the load balancer: a pure diff.
+
+    ``image`` is what the new containers run (a local image pinned by digest), default ``app.image_ref``."""
+    desired = image or app.image_ref
     target = f"application {app.app}"
     wanted = app.container_names(version)
     serving = sorted((c for c in containers if c.name in wanted and c.running), key=lambda c: c.name)
@@ -190,11 +244,11 @@ def plan_application(
     changes: list[Change] = []
     if backends is None:
         old = sorted({c.labels.get(VERSION_LABEL, "?") for c in containers if c.running})
-        old_images = sorted({c.image for c in containers if c.running and c.image != app.image_ref})
-        image = f"image {', '.join(old_images)} -> {app.image_ref}" if old_images else f"image {app.image_ref}"
+        old_images = sorted({c.image for c in containers if c.running and c.image != desired})
+        shown = f"image {', '.join(old_images)} -> {desired}" if old_images else f"image {desired}"
         diff = (
             f"version {', '.join(old) or 'none'} -> {version} ({app.replicas} container(s))\n"
-            f"{image}\nsmoke check {app.smoke.kind}\n"
+            f"{shown}\nsmoke check {app.smoke.kind}\n"
         )
         changes.append(Change.update(target, diff) if old else Change.create(target, diff))
     changes += plan_exposure(app.app, app.expose, backends, frontends, record_sets)
@@ -217,22 +271,31 @@ class ApplicationInterpret(Interpret[AppHost]):
     def __init__(self, score: Application) -> None:
         self.score = score
 
-    async def _version(self, host: AppHost) -> str:
-        if isinstance(self.score.image, BusyboxImage | PinnedImage):
-            return self.score.version(None)
-        image = await host.inspect_image(self.score.image)
-        return self.score.version(None if image is None else image.id)
+    async def _resolve(self, host: AppHost, *, applying: bool) -> tuple[str, ImageRef | PinnedImage]:
+        """The version to run, and the image its containers run: a local image pinned to its digest on the host.
+
+        An image a ``BusyboxImage`` Score of this run builds is pinned only when applying (when planning,
+        it may not be built yet; its version comes from what that Score declares)."""
+        image = self.score.image
+        if isinstance(image, PinnedImage):
+            return self.score.version(None), image
+        if isinstance(image, BusyboxImage) and not applying:
+            return self.score.version(None), image.ref
+        ref = image.ref if isinstance(image, BusyboxImage) else image
+        found = await host.inspect_image(ref)
+        version = self.score.version(None if found is None or isinstance(image, BusyboxImage) else found.id)
+        return version, ref if found is None else found.pinned(ref)
 
     async def plan(self, topology: AppHost) -> Sequence[Change]:
         containers = await topology.list_containers({APP_LABEL: self.score.app})
-        version = await self._version(topology)
+        version, image = await self._resolve(topology, applying=False)
         frontends = await topology.frontends()
         record_sets = await topology.dns_record_sets()
-        return plan_application(self.score, version, containers, frontends, record_sets)
+        return plan_application(self.score, version, containers, frontends, record_sets, image)
 
     async def apply(self, topology: AppHost, changes: Sequence[Change]) -> Outcome:
         app = self.score
-        version = await self._version(topology)
+        version, image = await self._resolve(topology, applying=True)
         containers = await topology.list_containers({APP_LABEL: app.app})
         running = {c.name: c for c in containers if c.running}
         frontend = next((f for f in await topology.frontends() if f.name == app.app), None)
@@ -249,7 +312,8 @@ class ApplicationInterpret(Interpret[AppHost]):
         for replica, name in enumerate(app.container_names(version), start=1):
             info = running.get(name)
             if info is None:
-                started = await self._start(topology, app.container_spec(version, replica), version)
+                spec = app.container_spec(version, replica, image)
+                started = await self._start(topology, spec, version, leftover=name in {c.name for c in containers})
                 if isinstance(started, Outcome):
                     await self._remove(topology, fresh)
                     return started
@@ -276,7 +340,7 @@ class ApplicationInterpret(Interpret[AppHost]):
         kept = {c.name for c in ready}
         old = [c for c in containers if c.name not in kept]
         for c in old:
-            await topology.remove_container(c.name, grace=app.stop_grace)
+            await topology.remove_container(c.name, grace=app.stop_grace.total_seconds())
         if isinstance(app.image, PinnedImage):
             pruned = await self._prune(topology, app.image)
         else:
@@ -324,7 +388,7 @@ class ApplicationInterpret(Interpret[AppHost]):
             names = {b.name for b in backends}
             for old in current.backends:
                 if old.name not in names:
-                    await host.remove_backend(app.app, old.name, grace=app.stop_grace)
+                    await host.remove_backend(app.app, old.name, grace=app.stop_grace.total_seconds())
             now = next((f for f in await host.frontends() if f.name == app.app), None)
             if now != wanted:
                 await host.put_frontend(wanted)
@@ -333,10 +397,13 @@ class ApplicationInterpret(Interpret[AppHost]):
         frontend = next((f for f in await host.frontends() if f.name == self.score.app), None)
         return frontend is not None and frontend.backend(container) is not None
 
-    async def _start(self, host: AppHost, spec: ContainerSpec, version: str) -> ContainerInfo | Outcome:
+    async def _start(
+        self, host: AppHost, spec: ContainerSpec, version: str, *, leftover: bool
+    ) -> ContainerInfo | Outcome:
         """One container of the new version running, or a FAILURE Outcome with nothing of it left."""
         app = self.score
-        await host.remove_container(spec.name, grace=0)  # a stopped leftover of an interrupted apply
+        if leftover:  # a stopped container of that name, left by an interrupted apply
+            await host.remove_container(spec.name, grace=0)
         try:
             info = await host.run_container(spec)
         except ContainerError as e:
@@ -356,8 +423,8 @@ class ApplicationInterpret(Interpret[AppHost]):
         if not result.ok:
             logs = await host.container_logs(info.name, tail=20)
             return Outcome.failure(
-                f"{app.app} version {version} ({info.name}) failed its smoke check within {app.smoke.timeout}s; "
-                "the previous version keeps serving",
+                f"{app.app} version {version} ({info.name}) failed its smoke check within "
+                f"{app.smoke.timeout.total_seconds():g}s; the previous version keeps serving",
                 f"probe: {result.detail}",
                 *([f"body: {result.body[:300]!r}"] if result.body else []),
                 "last log lines:",
