@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -214,6 +215,7 @@ async def run(repeat: int) -> str:
             await router.stop()
             await router.close()
         lab.stop()
+        shutil.rmtree(work, ignore_errors=True)
     trips = over_ssh.trips
     ratio = over_ssh.noop / here.noop
     return "\n".join(
