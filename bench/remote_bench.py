@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from harmony.domain.capabilities.containers import ImageRef  # noqa: E402 - after the sys.path set-up above
 from harmony.domain.capabilities.firewall import Endpoint  # noqa: E402
@@ -49,6 +50,7 @@ from harmony.testing.ssh_lab import SshLab  # noqa: E402
 from harmony.topology.container_host import DEFAULT_STATE_DIR, ContainerHost  # noqa: E402
 from harmony.topology.edge_router import EdgeRouter  # noqa: E402
 from harmony.topology.linux_host import LinuxHost  # noqa: E402
+from results import record  # noqa: E402 - bench/results.py, beside this script
 
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- remote-bench:start -->", "<!-- remote-bench:end -->"
@@ -218,6 +220,7 @@ async def run(repeat: int) -> str:
         shutil.rmtree(work, ignore_errors=True)
     trips = over_ssh.trips
     ratio = over_ssh.noop / here.noop
+    record("remote", "no-op over SSH / local, edge + 10 container hosts", ratio, "x", target=1.5, note=f"load {load()}")
     return "\n".join(
         [
             "| 11 topologies (office edge + 10 container hosts, 1 app each) | over SSH | local | SSH / local |",
