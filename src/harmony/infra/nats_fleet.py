@@ -59,6 +59,7 @@ class BusOptions:
     password: Secret | None = None
     inbox_prefix: str = "_INBOX"
     name: str = "harmony-fleet"
+    nkey_seed: Path | None = None  # an NKey seed file instead of user/password (tenants' accounts)
     timeout: float = 2.0
     reconnect_base: float = 0.2
     reconnect_cap: float = 5.0
@@ -136,6 +137,7 @@ class FleetBus:
                     user=options.user,
                     password=options.password.reveal() if options.password else None,
                     inbox_prefix=options.inbox_prefix,
+                    nkeys_seed=str(options.nkey_seed) if options.nkey_seed else None,
                     connect_timeout=max(1, round(options.timeout)),
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
