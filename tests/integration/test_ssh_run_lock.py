@@ -12,6 +12,8 @@ import pytest
 
 from harmony.domain.errors import TargetBusyError
 from harmony.domain.topology import LockHolder
+from harmony.infra import posix_shell
+from harmony.infra.ssh import SshConnector
 from harmony.testing.ssh_lab import SshLab
 from tests.fixtures.ssh_hosts import lab_hosts
 
@@ -55,3 +57,29 @@ async def test_an_ssh_host_is_locked_on_the_host_and_released_with_the_connectio
         await first.close()
         await second.close()
         await other_host.close()
+
+
+async def test_the_host_drops_a_lock_whose_holder_stops_its_heartbeat(ssh_lab: SshLab) -> None:
+    """Harmony's machine vanished with the connection still open on the host's side: the lock goes after
+    ``expiry`` seconds without a heartbeat line, and not while heartbeats arrive."""
+    holding, waiting = lab_hosts(ssh_lab)[2], lab_hosts(ssh_lab)[2]
+    await holding.ensure_ready()
+    connector = holding.connector
+    assert isinstance(connector, SshConnector)
+    argv = posix_shell.run_lock_argv(holder("silent").model_dump_json(), expiry=2)
+    proc = await connector.connection.create_process(connector.command_line(argv), encoding=None)
+    try:
+        assert await proc.stdout.readline() == b"locked\n"
+        for _ in range(8):  # 4 s of heartbeats: twice the expiry, and the lock is still held
+            proc.stdin.write(b".\n")
+            await asyncio.sleep(0.5)
+        with pytest.raises(TargetBusyError, match="run silent"):
+            await waiting.run_lock().acquire(holder("run-two"), wait=0, on_wait=never_told)
+        # Silence, with the channel still open: the host drops the lock by itself.
+        lock = waiting.run_lock()
+        await lock.acquire(holder("run-two"), wait=60, on_wait=lambda _: None)
+        await lock.release()
+    finally:
+        proc.close()
+        await holding.close()
+        await waiting.close()

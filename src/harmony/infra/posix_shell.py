@@ -111,23 +111,30 @@ def read_argv(requests: Sequence[ReadRequest]) -> list[str]:
     return _sh(_READ, *(f"{_MODES[kind]}:{path}" for path, kind in requests))
 
 
-# Held by a process on the host: it takes the flock, says "locked", then reads its stdin until the channel
-# closes (Harmony ended, or died and the connection dropped), and the flock goes with it. The file is named
-# after /etc/hostname so that hosts sharing a /run (namespaces on one machine) still lock apart.
+# Held by a process on the host: it takes the flock, says "locked", then reads heartbeat lines on its stdin
+# until the channel closes (Harmony ended, or died and the connection dropped) or no line came for $2
+# seconds (Harmony's machine vanished from the network: the host may never hear the connection close), and
+# the flock goes with it. The file is named after /etc/hostname so that hosts sharing a /run (namespaces on
+# one machine) still lock apart.
 _RUN_LOCK = """
 d=/run/lock; [ -d "$d" ] && [ -w "$d" ] || d=/tmp
 f="$d/harmony-$(cat /etc/hostname 2>/dev/null || echo host).lock"
 exec 9<>"$f" || exit 2
-if flock -n 9; then printf '%s' "$1" > "$f"; echo locked; exec cat >/dev/null; fi
+if flock -n 9; then
+  printf '%s' "$1" > "$f"; echo locked
+  while line=$(timeout "$2" head -n 1 9>&-) && [ -n "$line" ]; do :; done
+  exit 0
+fi
 echo busy; cat "$f"; exit 75
 """
 
 
-def run_lock_argv(holder: str) -> list[str]:
-    """Take the host's run lock (``holder`` is written into it) and hold it while stdin stays open.
+def run_lock_argv(holder: str, *, expiry: float) -> list[str]:
+    """Take the host's run lock (``holder`` is written into it) and hold it while stdin stays open and a line
+    arrives on it at least every ``expiry`` seconds.
 
     Prints ``locked`` and holds, or ``busy`` plus the current holder's record and exits 75."""
-    return _sh(_RUN_LOCK, holder)
+    return _sh(_RUN_LOCK, holder, f"{expiry:g}")
 
 
 def stat_argv(requests: Sequence[StatRequest]) -> list[str]:

@@ -41,6 +41,11 @@ from harmony.infra.connector import ReadRequest, ReadResult, split_reads
 from harmony.infra.local_process import OUTPUT_LIMIT
 
 KEEPALIVE_MISSED = 3
+LOCK_HEARTBEAT = 10.0
+LOCK_EXPIRY = 60.0
+"""A host drops a run's lock after this many seconds without its heartbeat: the run's machine vanished from
+the network without the connection ever closing on the host's side (the host would otherwise keep the lock
+until its TCP gives up, hours later). Long enough for a run stalled by a busy machine to keep it."""
 
 
 class SshConnector:
@@ -254,6 +259,7 @@ class SshRunLock:
     def __init__(self, connector: SshConnector) -> None:
         self._connector = connector
         self._proc: asyncssh.SSHClientProcess[bytes] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @property
     def target(self) -> str:
@@ -282,12 +288,13 @@ class SshRunLock:
         """None when the lock is now held; otherwise what the host said about its holder."""
         c = self._connector
         conn = c.connection
-        argv = posix_shell.run_lock_argv(holder.model_dump_json())
+        argv = posix_shell.run_lock_argv(holder.model_dump_json(), expiry=LOCK_EXPIRY)
         try:
             proc = await conn.create_process(c.command_line(argv), encoding=None)
             first = await proc.stdout.readline()
             if first == b"locked\n":
                 self._proc = proc
+                self._heartbeat = asyncio.create_task(_heartbeat(proc), name=f"run lock heartbeat {c.name}")
                 return None
             rest: bytes = await proc.stdout.read()
             await proc.wait()
@@ -300,12 +307,25 @@ class SshRunLock:
         return rest
 
     async def release(self) -> None:
+        beat, self._heartbeat = self._heartbeat, None
+        if beat is not None:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
         proc, self._proc = self._proc, None
         if proc is not None:
             with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
                 proc.stdin.write_eof()
                 await asyncio.wait_for(proc.wait_closed(), 5)
             proc.close()
+
+
+async def _heartbeat(proc: asyncssh.SSHClientProcess[bytes]) -> None:
+    """Tell the lock's holder process on the host that this run is alive (see ``LOCK_EXPIRY``)."""
+    with contextlib.suppress(asyncssh.Error, OSError):
+        while True:
+            await asyncio.sleep(LOCK_HEARTBEAT)
+            proc.stdin.write(b".\n")
 
 
 def _holder(text: bytes) -> LockHolder | None:
