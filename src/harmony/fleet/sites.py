@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harmony.domain.errors import InvalidValueError, KeyValueConflict
 from harmony.domain.score import AnyScore, score_adapter
@@ -112,6 +112,7 @@ class SitesView:
         self.beats: dict[str, tuple[Heartbeat, datetime]] = {}
         self.last_heard: dict[str, datetime] = {}
         self.reachable: dict[str, bool] = {}
+        self.malformed: list[str] = []  # view subjects whose value is not the record its bucket holds
 
     def online(self) -> dict[str, bool]:
         at = datetime.now(UTC)
@@ -165,11 +166,14 @@ class HubFleet:
                 _heard(view, site, v)
                 if v.value is None:
                     continue
-                if bucket == STATE:
-                    device, _, deployment = key.partition(".")
-                    view.states.setdefault(deployment, {})[device] = DeploymentState.from_bytes(v.value)
-                elif bucket == HEARTBEAT:
-                    view.beats[key] = (Heartbeat.from_bytes(v.value), v.stored_at)
+                try:
+                    if bucket == STATE:
+                        device, _, deployment = key.partition(".")
+                        view.states.setdefault(deployment, {})[device] = DeploymentState.from_bytes(v.value)
+                    elif bucket == HEARTBEAT:
+                        view.beats[key] = (Heartbeat.from_bytes(v.value), v.stored_at)
+                except ValidationError:
+                    view.malformed.append(v.key)  # not written by a device agent: shown, never fatal
 
         await asyncio.gather(*(one(s) for s in self.sites))
         return view

@@ -128,20 +128,31 @@ class JetStreamLink:
         with contextlib.suppress(TimeoutError, nats.errors.Error):
             await asyncio.wait_for(self.nc.close(), self.timeout)
 
-    async def ensure_stream(self, config: api.StreamConfig) -> None:
-        """Create the stream, or update it to ``config`` when it exists."""
+    async def ensure_stream(self, config: api.StreamConfig, *, placement_attempts: int = 150) -> None:
+        """Create the stream, or update it to ``config`` when it exists.
+
+        A replicated stream on a cluster that is still meeting its peers is refused ("no suitable peers for
+        placement"): that is retried for ``placement_attempts`` x 0.2 s.
+        """
         assert config.name is not None
-        try:
+        for attempt in range(placement_attempts):
             try:
-                await self.js.stream_info(config.name)
-            except nats.js.errors.NotFoundError:
-                await self.js.add_stream(config)
-            else:
-                await self.js.update_stream(config)
-        except nats.js.errors.APIError as e:
-            raise KeyValueError(config.name, f"JetStream refused stream {config.name}: {e.description or e}") from e
-        except (TimeoutError, nats.errors.Error) as e:
-            raise KeyValueUnavailable(config.name, f"cannot set up stream {config.name}: {type(e).__name__} {e}") from e
+                try:
+                    await self.js.stream_info(config.name)
+                except nats.js.errors.NotFoundError:
+                    await self.js.add_stream(config)
+                else:
+                    await self.js.update_stream(config)
+                return
+            except nats.js.errors.APIError as e:
+                if e.err_code == 10005 and attempt + 1 < placement_attempts:  # no suitable peers (yet)
+                    await asyncio.sleep(0.2)
+                    continue
+                raise KeyValueError(config.name, f"JetStream refused stream {config.name}: {e.description or e}") from e
+            except (TimeoutError, nats.errors.Error) as e:
+                raise KeyValueUnavailable(
+                    config.name, f"cannot set up stream {config.name}: {type(e).__name__} {e}"
+                ) from e
 
     # the site's side
 

@@ -167,13 +167,15 @@ class SitesTopology:
             if site.name in self.sites:
                 await self.sites[site.name].reload(self.site_process(site).config)
 
-    async def connect_hub(self, *, name: str = "harmony-hub", nkey_seed: Path | None = None) -> JetStreamLink:
-        return await JetStreamLink.connect(self.spec.hub_urls, name=name, nkey_seed=nkey_seed)
+    async def connect_hub(
+        self, *, name: str = "harmony-hub", nkey_seed: Path | None = None, timeout: float = 2.0
+    ) -> JetStreamLink:
+        return await JetStreamLink.connect(self.spec.hub_urls, name=name, nkey_seed=nkey_seed, timeout=timeout)
 
     async def connect_site(
-        self, site: str, *, name: str = "harmony-site", nkey_seed: Path | None = None
+        self, site: str, *, name: str = "harmony-site", nkey_seed: Path | None = None, timeout: float = 2.0
     ) -> JetStreamLink:
-        return await JetStreamLink.connect([self.spec.site_url(site)], name=name, nkey_seed=nkey_seed)
+        return await JetStreamLink.connect([self.spec.site_url(site)], name=name, nkey_seed=nkey_seed, timeout=timeout)
 
     async def stop_site(self, site: str) -> None:
         process = self.sites.pop(site, None)
