@@ -4,7 +4,9 @@
 
 For each size it writes a deployment package (an Inventory of N typed hosts and N ManagedFile Scores on a
 LinuxHost) and times, as the median of ``--repeat`` runs:
-- ``harmony check`` end to end (pyright strict + load + validation of every Score, through the console script);
+- ``harmony check`` end to end (type check + load + validation of every Score, through the console script):
+  with mypy and a warm cache of Harmony's types (the default, after the first check on a machine), with mypy
+  cold (no cache: the first check), and with ``--checker pyright``;
 - pyright alone (every run is cold: pyright keeps no cache between processes);
 - mypy cold (no cache) and warm (cache from the previous run, file unchanged);
 - ty (if installed), as a fast pre-check.
@@ -15,6 +17,8 @@ Harmony's own types.
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import shutil
 import statistics
 import subprocess
@@ -66,9 +70,9 @@ deployment = Deployment(
 '''
 
 
-def timed(argv: Sequence[str], cwd: Path, expect_ok: bool = True) -> float:
+def timed(argv: Sequence[str], cwd: Path, expect_ok: bool = True, env: dict[str, str] | None = None) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - t0
     if expect_ok and proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -88,8 +92,25 @@ def measure(pkg: Path, work: Path, repeat: int) -> dict[str, float]:
         shutil.rmtree(cache, ignore_errors=True)
         return timed(mypy, work)
 
+    xdg = work / "xdg-cache"
+    env = {**os.environ, "XDG_CACHE_HOME": str(xdg)}
+    check = [str(BIN / "harmony"), "check", str(pkg)]
+
+    def check_cold() -> float:
+        shutil.rmtree(xdg, ignore_errors=True)
+        return timed(check, work, env=env)
+
+    edits = itertools.count()
+
+    def check_warm() -> float:
+        with (pkg / "__init__.py").open("a") as f:  # a deployment just edited: its own file is checked again
+            f.write(f"# edit {next(edits)}\n")
+        return timed(check, work, env=env)
+
     row = {
-        "harmony check": median(lambda: timed([str(BIN / "harmony"), "check", str(pkg)], work), repeat),
+        "harmony check (cold)": median(check_cold, repeat),
+        "harmony check (warm)": median(check_warm, repeat),
+        "check --checker pyright": median(lambda: timed([*check, "--checker", "pyright"], work), repeat),
         "pyright": median(lambda: timed([str(BIN / "pyright"), "--pythonpath", sys.executable, target], work), repeat),
         "mypy cold": median(mypy_cold, repeat),
     }

@@ -15,8 +15,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from harmony.cli.check import collect_after_typecheck
-from harmony.cli.typecheck import run_pyright
+from harmony.cli.typecheck import CHECKERS, Checker, run_checker
 
 HERE = Path(__file__).parent
 FILES = sorted(HERE.glob("*_deploy.py"))
@@ -29,8 +31,8 @@ class Verdict:
     stopped_by: str | None
 
 
-def _verdicts() -> list[Verdict]:
-    diagnostics = run_pyright(list(FILES), extra_paths=[HERE])
+def _verdicts(checker: Checker) -> list[Verdict]:
+    diagnostics = run_checker(checker, list(FILES), extra_paths=[HERE])
     typed = {Path(d.file).resolve() for d in diagnostics if d.severity == "error"}
     verdicts: list[Verdict] = []
     for path in FILES:
@@ -49,8 +51,9 @@ def _verdicts() -> list[Verdict]:
     return verdicts
 
 
-def test_check_stops_most_mistakes_and_refuses_no_correct_deployment() -> None:
-    verdicts = _verdicts()
+@pytest.mark.parametrize("checker", CHECKERS)
+def test_check_stops_most_mistakes_and_refuses_no_correct_deployment(checker: Checker) -> None:
+    verdicts = _verdicts(checker)
     correct = [v for v in verdicts if v.mistake is None]
     mistaken = [v for v in verdicts if v.mistake is not None]
     assert len(verdicts) >= 100
@@ -63,7 +66,7 @@ def test_check_stops_most_mistakes_and_refuses_no_correct_deployment() -> None:
     missed = [v for v in mistaken if not v.stopped_by]
     share = len(stopped) / len(mistaken)
     print(
-        f"\nharmony check on {len(verdicts)} deployments: {len(correct)} correct, none refused; "
+        f"\nharmony check ({checker}) on {len(verdicts)} deployments: {len(correct)} correct, none refused; "
         f"{len(stopped)} of {len(mistaken)} mistakes stopped ({share:.0%}), {len(warned)} warned, {len(missed)} missed"
     )
     for v in warned + missed:

@@ -15,9 +15,9 @@ Each checker runs once over the whole corpus; each file is then its own test cas
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from functools import cache
@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from harmony.cli.loading import load
+from harmony.cli.typecheck import run_mypy
 from harmony.domain.deployment import Deployment
 from harmony.domain.errors import DeploymentError
 from harmony.domain.topology import Topology
@@ -62,19 +63,13 @@ def pyright_errors(kind: str) -> Errors:
 
 @cache
 def mypy_errors(kind: str) -> Errors:
+    """mypy as ``harmony check`` runs it (its configuration, a fresh cache), so the corpus proves that checker."""
     files = PASS if kind == "pass" else FAIL
-    proc = subprocess.run(
-        [str(BIN / "mypy"), "--no-incremental", "--show-absolute-path", "--no-error-summary", *map(str, files)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="harmony-corpus-mypy-") as cache:
+        diagnostics = run_mypy(files, extra_paths=[], cache_dir=Path(cache))
     errors: Errors = defaultdict(set)
-    for line in proc.stdout.splitlines():
-        m = re.match(r"^(.+?\.py):(\d+): error:", line)
-        if m:
-            errors[str(Path(m.group(1)).resolve())].add(int(m.group(2)))
+    for d in diagnostics:
+        errors[str(Path(d.file).resolve())].add(d.line)
     return errors
 
 

@@ -77,12 +77,27 @@ def check(
     daemons: Annotated[
         bool, typer.Option("--daemons/--no-daemons", help="Run haproxy -c, dnsmasq --test, nft -c where installed.")
     ] = True,
+    checker: Annotated[
+        str,
+        typer.Option(
+            "--checker",
+            envvar="HARMONY_CHECKER",
+            help="Type checker: mypy (default; keeps a cache of Harmony's types) or pyright (what most editors run).",
+        ),
+    ] = "mypy",
 ) -> None:
     """Everything knowable before touching a machine: types (pyright, strict), every Score's values, the
     Scores against each other, and the daemons' own offline validators. Touches nothing."""
     from harmony.cli.check import check_deployment  # the validators' imports are for `check` alone
+    from harmony.cli.typecheck import CHECKERS, Checker
 
-    check_deployment(deploy, as_json=as_json, strict=strict, daemons=daemons)
+    choices: dict[str, Checker] = {c: c for c in CHECKERS}
+    chosen = choices.get(checker)
+    if chosen is None:
+        raise typer.BadParameter(
+            f"{checker!r} is not a type checker Harmony runs; expected one of {', '.join(CHECKERS)}"
+        )
+    check_deployment(deploy, as_json=as_json, strict=strict, daemons=daemons, checker=chosen)
 
 
 @app.command()

@@ -1,7 +1,7 @@
 """``harmony check``: everything that can be known before touching a machine, as one list of findings.
 
 In order, each stage only when the one before found no error:
-1. the type checker (pyright, strict) over the deployment's files — class ``type_error``;
+1. the type checker (mypy with its cache, or pyright; strict) over the deployment's files — class ``type_error``;
 2. loading the deployment: every Score validates its own fields, and the deployment-wide pass relates the
    claims of all Scores on a host (``domain.consistency``) — errors and warnings with their own classes;
 3. every Score survives its JSON round trip (the wire form fleets and the journal use);
@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from harmony.cli.daemon_check import DaemonCheck, check_daemons
 from harmony.cli.loading import LoadedDeployment, load, locate
-from harmony.cli.typecheck import run_pyright
+from harmony.cli.typecheck import Checker, run_checker
 from harmony.domain.consistency import Finding, InconsistentDeploymentError
 from harmony.domain.errors import ConfigError, DeploymentError
 from harmony.domain.score import AnyScore, score_adapter
@@ -35,8 +35,10 @@ class CheckFailed(DeploymentError):
     pass
 
 
-def check_deployment(spec: str, *, as_json: bool, strict: bool = False, daemons: bool = True) -> None:
-    findings, loaded, notes = collect_findings(spec, daemons=daemons)
+def check_deployment(
+    spec: str, *, as_json: bool, strict: bool = False, daemons: bool = True, checker: Checker = "mypy"
+) -> None:
+    findings, loaded, notes = collect_findings(spec, daemons=daemons, checker=checker)
     blocking = [f for f in findings if f.severity == "error" or strict]
     if as_json:
         summary: dict[str, object] = {"ok": not blocking, "findings": [_as_json(f) for f in findings], "notes": notes}
@@ -66,11 +68,13 @@ def check_deployment(spec: str, *, as_json: bool, strict: bool = False, daemons:
         )
 
 
-def collect_findings(spec: str, *, daemons: bool = True) -> tuple[list[Finding], LoadedDeployment | None, list[str]]:
+def collect_findings(
+    spec: str, *, daemons: bool = True, checker: Checker = "mypy"
+) -> tuple[list[Finding], LoadedDeployment | None, list[str]]:
     """Every finding of the stages above for ``spec``, the loaded deployment (``None`` if it did not load),
     and notes (validators not run)."""
     _, sys_path_dir, files = locate(spec)
-    diagnostics = run_pyright([files], extra_paths=[sys_path_dir] if sys_path_dir else [])
+    diagnostics = run_checker(checker, [files], extra_paths=[sys_path_dir] if sys_path_dir else [])
     type_errors = [
         Finding("error", "type_error", "", "", d.message, file=d.file, line=d.line)
         for d in diagnostics

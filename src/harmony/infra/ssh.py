@@ -6,6 +6,13 @@ Authentication uses ``key`` when given, otherwise the SSH agent and the user's d
 user is not root, every command runs through ``sudo -n`` (``become``); ``open`` checks once that sudo works
 and raises ``BecomeRefusedError`` with sudo's own message when it does not.
 
+Every command runs under a guard (``posix_shell.guarded_argv``), so that one Harmony gives up on is killed on
+the host with everything it started, as on this machine (``local_process``): a cancelled (Ctrl-C, SIGTERM)
+or timed-out command's guard is stopped over a second channel; if Harmony is killed, the connection drops,
+sshd's session process exits and the kernel signals the guard (``setpriv --pdeathsig``). Not covered: a
+program that leaves its process group (``setsid``), and, with ``become``, a killed Harmony (sudo stands
+between sshd and the guard).
+
 The reads (``stat_files``, ``read_pids``, ``read_directories``) of one event-loop tick are coalesced
 into one remote command (see ``coalesce``), and at most ``max_channels`` commands run at once, below
 sshd's default ``MaxSessions`` of 10.
@@ -16,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shlex
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -161,20 +169,28 @@ class SshConnector:
         """Run ``argv`` (through sudo when becoming root); ``limit`` bounds the output kept (None: all)."""
         if self._conn is None:
             raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
+        token = secrets.token_hex(8)
+        line = "exec " + self.command_line(posix_shell.guarded_argv(argv, token))
         async with self._channels:
             try:
                 # Empty input must still close the remote stdin (asyncssh only does so for non-empty input).
-                proc = await (
-                    self._conn.run(self.command_line(argv), input=stdin, encoding=None, check=False, timeout=timeout)
+                process = await (
+                    self._conn.create_process(line, input=stdin, encoding=None)
                     if stdin
-                    else self._conn.run(
-                        self.command_line(argv), stdin=asyncssh.DEVNULL, encoding=None, check=False, timeout=timeout
-                    )
+                    else self._conn.create_process(line, stdin=asyncssh.DEVNULL, encoding=None)
                 )
+            except (asyncssh.Error, OSError) as e:
+                raise self._lost(doing or f"running {argv[0] if argv else 'a command'}", e) from e
+            try:
+                proc = await process.wait(check=False, timeout=timeout)
             except asyncssh.TimeoutError as e:
+                await self._stop_remote(process, token)
                 raise CommandError(shlex.join(argv), None, f"timed out after {timeout}s") from e
             except (asyncssh.Error, OSError) as e:
                 raise self._lost(doing or f"running {argv[0] if argv else 'a command'}", e) from e
+            except BaseException:  # cancelled (Ctrl-C, SIGTERM): the remote program must not go on
+                await self._stop_remote(process, token)
+                raise
         out = proc.stdout if isinstance(proc.stdout, bytes) else b""
         err = proc.stderr if isinstance(proc.stderr, bytes) else b""
         return CommandResult(
@@ -183,6 +199,21 @@ class SshConnector:
             stdout=(out if limit is None else out[-limit:]).decode(errors="replace"),
             stderr=err[-OUTPUT_LIMIT:].decode(errors="replace"),
         )
+
+    async def _stop_remote(self, process: asyncssh.SSHClientProcess[bytes], token: str) -> None:
+        """Kill a command given up on (cancelled, timed out) on the host: its guard kills its process group.
+
+        Closing the channel alone would not: sshd leaves a session's processes running. The kill goes over a
+        channel of its own (sshd ignores the "signal" channel request here), shielded from the cancellation
+        being handled and bounded in time. If the connection is gone, sshd's session process is gone too,
+        and the kernel has signalled the guard already.
+        """
+        process.close()
+        if self._conn is None:
+            return
+        stop = self._conn.run(self.command_line(posix_shell.stop_guarded_argv(token)), check=False, timeout=10)
+        with contextlib.suppress(asyncssh.Error, OSError, TimeoutError, asyncio.CancelledError):
+            await asyncio.shield(stop)
 
     def _lost(self, doing: str, e: BaseException) -> ConnectionLostError:
         return ConnectionLostError(self._name, f"{self.user}@{self.address}:{self.port}", doing, _reason(e))

@@ -1,0 +1,225 @@
+"""Interrupt a real blue-green deploy of the web example (``examples/web_deploy``: an image Score, then an
+``Application`` behind HAProxy with a DNS name) with SIGINT, SIGTERM and SIGKILL, at every step boundary the
+deploy passes and inside the application's own step (once the new version's container runs).
+
+After each: the journal records the run ``interrupted`` (``abandoned`` once a later run finds a killed one),
+never success or noop; no harmony process is left; the site keeps answering through the load balancer with a
+whole page of the old or the new version; the next apply converges to SUCCESS serving the new version, and
+the one after is NOOP. One deployment is shared by every case (each one deploys the next version), so that the
+suite pays for one first deploy only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harmony.maestro.journal import Journal, RunRecord, RunStatus
+from harmony.topology.container_host import ContainerHost
+from tests.fixtures.podman import wipe
+from tests.fixtures.ports import free_port
+
+HARMONY = str(Path(sys.executable).parent / "harmony")
+REPO = Path(__file__).resolve().parents[2]
+
+DEPLOY = """
+import json
+from pathlib import Path
+from examples.web_deploy import build
+
+work = Path({work!r})
+site = json.loads((work / "site.json").read_text())
+deployment = build(
+    state=work / "state", port=site["port"], dns_port=site["dns_port"], pages={{"index.html": site["body"]}}
+)
+"""
+SCORES = ("image:localhost/web-site:live", "app:web")
+BOUNDARIES = ("locked", "planned", *(f"{when}:{s}" for s in SCORES for when in ("apply", "applied")))
+INSIDE = "inside-app-step"
+EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
+
+
+def page(version: int) -> str:
+    return f"<h1>Harmony web, version {version}</h1>\n"
+
+
+@dataclass
+class Site:
+    work: Path
+    port: int
+    dns_port: int
+    version: int = 0
+    host: ContainerHost = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.host = ContainerHost.isolated(self.work / "state", dns_port=self.dns_port)
+
+    @property
+    def deploy(self) -> Path:
+        return self.work / "interrupted_web_deploy.py"
+
+    @property
+    def journal(self) -> Path:
+        return self.work / "journal" / "journal.sqlite3"
+
+    def next_version(self) -> int:
+        self.version += 1
+        (self.work / "site.json").write_text(
+            json.dumps({"port": self.port, "dns_port": self.dns_port, "body": page(self.version)})
+        )
+        return self.version
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "HARMONY_JOURNAL": str(self.journal),
+            "COLUMNS": "200",
+            **extra,
+        }
+
+    def start(self, **extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [HARMONY, "apply", str(self.deploy), "--yes", "--json"],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(**extra),
+        )
+
+    def apply(self) -> tuple[int, str, str]:
+        proc = self.start()
+        out, err = proc.communicate(timeout=300)
+        finished = [json.loads(line) for line in out.splitlines() if '"run_finished"' in line]
+        return proc.returncode, finished[-1]["status"] if finished else "", err
+
+    def get(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/index.html", timeout=10) as r:
+            return r.read().decode()
+
+    def runs(self) -> list[RunRecord]:
+        journal = Journal(self.journal)
+        try:
+            return journal.runs(100)
+        finally:
+            journal.close()
+
+    def running_versions(self) -> set[str]:
+        listed = subprocess.run(
+            self.host.podman.argv("ps", "--filter", "label=io.harmony.app=web", "--format", "{{.Names}}"),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return set(listed.stdout.split())
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    work = tmp_path_factory.mktemp("web-interrupted")
+    site = Site(work=work, port=free_port(), dns_port=free_port())
+    site.deploy.write_text(DEPLOY.format(work=str(work)))
+    site.next_version()
+    try:
+        status, finished, err = site.apply()
+        assert (status, finished) == (0, "success"), err
+        yield site
+    finally:
+        asyncio.run(site.host.stop_services())
+        wipe(site.host.podman)
+        for pid in harmony_processes(site):  # only when a case failed: leave nothing behind
+            os.kill(pid, signal.SIGKILL)
+
+
+def harmony_processes(site: Site) -> list[int]:
+    """Processes of a harmony run of this deploy file (the site's daemons and containers may stay)."""
+    found = []
+    needle = str(site.deploy).encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if needle in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def wait_until(ready: object, proc: subprocess.Popen[str], what: str) -> None:
+    """Readiness, not timing: the deadline only stops a broken run from hanging the suite."""
+    assert callable(ready)
+    end = time.monotonic() + 180
+    while not ready():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"the run ended (status {proc.returncode}) before {what}: {err}{out[-2000:]}")
+        if time.monotonic() > end:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def interrupt(site: Site, sig: signal.Signals, at: str) -> tuple[int, str]:
+    paused = site.work / "paused"
+    paused.unlink(missing_ok=True)
+    if at == INSIDE:
+        before = site.running_versions()
+        proc = site.start()
+        wait_until(lambda: site.running_versions() - before, proc, "the new version's container")
+    else:
+        proc = site.start(HARMONY_PAUSE_AT=at, HARMONY_PAUSE_FILE=str(paused))
+        wait_until(lambda: paused.exists() and paused.read_text().strip(), proc, at)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+def wait_gone(site: Site) -> list[int]:
+    end = time.monotonic() + 30
+    while (left := harmony_processes(site)) and time.monotonic() < end:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("at", [*BOUNDARIES, INSIDE])
+def test_an_interrupted_web_deploy_keeps_the_site_whole_and_converges_next(
+    site: Site, sig: signal.Signals, at: str
+) -> None:
+    old, new = page(site.version), page(site.next_version())
+    known = {r.id for r in site.runs()}
+    status, err = interrupt(site, sig, at)
+    assert status == EXIT[sig], err
+    assert "Traceback" not in err, err
+    assert wait_gone(site) == [], "a process of the interrupted run is still there"
+    assert site.get() in (old, new), "the site answers a whole page of the old or the new version"
+
+    (run,) = [r for r in site.runs() if r.id not in known]
+    if sig is signal.SIGKILL:
+        assert run.status is None, "nothing could record the end of a SIGKILLed run"
+    else:
+        assert run.status is RunStatus.INTERRUPTED, run
+        assert f"interrupted by {sig.name}" in err
+
+    status, finished, err = site.apply()
+    everything_was_applied = at == f"applied:{SCORES[-1]}"
+    assert (status, finished) == (0, "noop" if everything_was_applied else "success"), err
+    assert site.get() == new
+    status, finished, err = site.apply()
+    assert (status, finished) == (0, "noop"), err
+    statuses = {r.id: r.status for r in site.runs()}
+    assert statuses[run.id] is (RunStatus.ABANDONED if sig is signal.SIGKILL else RunStatus.INTERRUPTED)
+    assert len(site.running_versions()) == 1, "only the new version runs"

@@ -1,0 +1,55 @@
+"""The guard that commands run under on SSH hosts, run here with the real ``sh``, ``setpriv`` and ``pkill``."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from harmony.infra.posix_shell import guarded_argv, stop_guarded_argv
+
+
+def test_the_guard_passes_stdin_and_the_exit_status_through() -> None:
+    done = subprocess.run(
+        guarded_argv(["sh", "-c", "cat; exit 7"], "t0ken"), input=b"kept\n", capture_output=True, check=False
+    )
+    assert (done.returncode, done.stdout) == (7, b"kept\n")
+
+
+def test_the_stop_pattern_matches_the_guard_and_not_the_stop_command_itself() -> None:
+    guard = " ".join(guarded_argv(["sleep", "1"], "ab12"))
+    stop = stop_guarded_argv("ab12")
+    pattern = re.compile(stop[-1])
+    assert pattern.search(guard) and not pattern.search(" ".join(stop))
+    assert not pattern.search(" ".join(guarded_argv(["sleep", "1"], "ab13")))
+
+
+def living_in_group(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that are not zombies (killed ones wait to be reaped by their new parent)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_stopping_the_guard_kills_its_whole_group() -> None:
+    proc = subprocess.Popen(
+        guarded_argv(["sh", "-c", "sleep 600 & sleep 600; echo finished"], "unit-stop"),
+        stdout=subprocess.PIPE,
+        start_new_session=True,  # a group of its own, as sshd gives a session
+    )
+    try:
+        while len(living_in_group(proc.pid)) < 4:
+            pass  # guard, sh, two sleeps
+        subprocess.run(stop_guarded_argv("unit-stop"), check=True)
+        out, _ = proc.communicate(timeout=30)
+        assert out == b""
+        assert living_in_group(proc.pid) == [], "every process of the group was killed"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
