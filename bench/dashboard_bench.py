@@ -38,6 +38,7 @@ from harmony.fleet.control import FleetControl  # noqa: E402
 from harmony.fleet.credentials import FleetHome  # noqa: E402
 from harmony.fleet.records import HEARTBEAT, STATE, DeploymentState, Heartbeat  # noqa: E402
 from harmony.infra.nats_fleet import BusOptions, FleetNatsServer  # noqa: E402
+from results import record  # noqa: E402 - bench/results.py, beside this script
 
 HARMONY = str(Path(sys.executable).parent / "harmony")
 ARGS = [
@@ -54,10 +55,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
+
+
 def summary(values: list[float]) -> str:
     ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
-    return f"median {statistics.median(ordered):.1f} ms, p90 {p90:.1f} ms, max {ordered[-1]:.1f} ms"
+    return f"median {statistics.median(ordered):.1f} ms, p90 {p90(values):.1f} ms, max {ordered[-1]:.1f} ms"
 
 
 async def beats(control: FleetControl, devices: list[str], stop: asyncio.Event) -> None:
@@ -154,6 +159,8 @@ async def main(count: int, renders: int, changes: int) -> None:
         print(f"server time per full overview render ({renders}x): {summary(server_ms)}")
         print(f"client-observed GET of the overview ({renders}x):   {summary(client_ms)}")
         print(f"change-to-screen in chromium ({changes}x):          {summary(delays)}")
+        record("dashboard", f"overview render p90, {count} devices (server)", p90(server_ms), "ms", target=200)
+        record("dashboard", f"change-to-screen p90, {count} devices (chromium)", p90(delays), "ms", target=1000)
     finally:
         stop.set()
         await beating

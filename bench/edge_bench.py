@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +91,7 @@ def frontend(port: int, backends: dict[str, int], weight: int) -> Frontend:
             Backend(name=N("blue"), address=IPv4Address("127.0.0.1"), port=Port(backends["blue"]), weight=weight),
             Backend(name=N("green"), address=IPv4Address("127.0.0.1"), port=Port(backends["green"])),
         ),
-        health_check=HealthCheck(interval=0.5),
+        health_check=HealthCheck(interval=timedelta(milliseconds=500)),
     )
 
 

@@ -38,6 +38,7 @@ from tests.fixtures.failover import FAST, Pair, WriteChecker, postgres_base, rem
 from tests.fixtures.write_log import overlaps  # noqa: E402
 
 from harmony.infra.nats import EmbeddedNats, NatsKeyValue, NatsOptions  # noqa: E402
+from results import record  # noqa: E402 - bench/results.py, beside this script
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- failover-bench:start -->", "<!-- failover-bench:end -->"
@@ -156,6 +157,15 @@ def report(results: list[dict[str, object]], rates: dict[str, float], seed: int)
     def pct(values: list[float], q: float) -> float:
         return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
+    ceiling = (t.failover_timeout + t.heartbeat_interval) / t.failover_timeout
+    record(
+        "failover",
+        "median failover / failover_timeout",
+        statistics.median(times) / t.failover_timeout,
+        "x",
+        target=ceiling,
+    )
+    record("failover", "acknowledged writes lost", lost, "writes", target=0)
     lines = [
         f"_Measured {date.today()} on this project's 2-core machine (shared with other work), {len(results)} "
         f"randomized faults on one pair (seed {seed}: {faults['kill-9-postgres']} kill -9 postgres, "

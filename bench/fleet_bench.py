@@ -44,6 +44,7 @@ from harmony.fleet.device_agent import AgentSettings, DeviceAgent  # noqa: E402
 from harmony.fleet.rollout import ALL_AT_ONCE  # noqa: E402
 from harmony.infra.nats_fleet import BusOptions, FleetNatsServer  # noqa: E402
 from harmony.modules.application.container import Container  # noqa: E402
+from results import record  # noqa: E402 - bench/results.py, beside this script
 
 
 class NoContainerRuntimeForBench:
@@ -341,3 +342,13 @@ if __name__ == "__main__":
     else:
         out = asyncio.run(main(args.devices, args.workers, args.heartbeat_window, args.reps))
         print(json.dumps(out, indent=2))
+        n = f"{args.devices} device agents"
+        record(
+            "fleet",
+            f"rollout until all report / raw nats-py floor, {n}",
+            out["ratio_upgrade_to_floor"],
+            "x",
+            target=2.0,
+        )
+        record("fleet", f"agent memory per device, {n}", out["agent_rss_kib_per_device"], "KiB", target=150)
+        record("fleet", f"heartbeats per second, {n}", out["heartbeats_per_s"], "/s", better="higher")

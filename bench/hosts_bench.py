@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from harmony.testing.ssh_lab import SshLab  # noqa: E402 - after the sys.path set-up above
+from results import record  # noqa: E402 - bench/results.py, beside this script
 
 BIN = Path(sys.executable).parent
 CONTENT = "# written by the benchmark\nkey = value\n" * 4
@@ -264,6 +265,7 @@ def main() -> None:
             print(f"local {args.files} files {tool}: first {local_row[tool][0]:.2f}s, no-op {local_row[tool][1]:.2f}s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    record_figures(hosts_rows, local_row, args.files)
     tables: list[str] = []
     if hosts_rows:
         tables.append(table("4-operation deploy on N SSH hosts", hosts_rows))
@@ -273,6 +275,37 @@ def main() -> None:
     print("\n" + text)
     if not args.no_doc and hosts_rows and local_row:
         write_doc_section(text, repeat=args.repeat)
+
+
+def record_figures(
+    hosts_rows: list[tuple[str, dict[str, tuple[float, float]]]], local_row: dict[str, tuple[float, float]], files: int
+) -> None:
+    """The headline figures for bench/all.py, with issue 21's targets (N = 100 no-op ≤ 2.5 s, first ≤ 5 s;
+    1,000 local files no-op ≤ 0.5 s, start-up included)."""
+    for case, row in hosts_rows:
+        if "harmony" not in row:
+            continue
+        first, noop = row["harmony"]
+        big = case == "N = 100"
+        record("hosts", f"4-op deploy, {case} SSH hosts, first run", first, "s", target=5.0 if big else None)
+        record("hosts", f"4-op deploy, {case} SSH hosts, no-op", noop, "s", target=2.5 if big else None)
+        for peer in ("pyinfra", "ansible"):
+            if peer in row:
+                record("hosts", f"{peer} / harmony, {case}, no-op", row[peer][1] / noop, "x", better="higher")
+    if "harmony" in local_row:
+        noop = local_row["harmony"][1]
+        record(
+            "hosts", f"{files} local files, no-op (start-up included)", noop, "s", target=0.5 if files == 1000 else None
+        )
+        if "pyinfra" in local_row:
+            record(
+                "hosts",
+                f"pyinfra / harmony, {files} local files, no-op",
+                local_row["pyinfra"][1] / noop,
+                "x",
+                target=65,
+                better="higher",
+            )
 
 
 def write_doc_section(tables: str, *, repeat: int) -> None:

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import date
+from datetime import date, timedelta
 from ipaddress import IPv4Address
 from pathlib import Path, PurePosixPath
 
@@ -140,7 +140,8 @@ def app(image: PinnedImage, lb: int) -> Application:
     return Application(
         app=ResourceName("site"), image=image, port=Port(8080), command=("httpd", "-f", "-p", "8080", "-h", "/www"),
         expose=Exposure(hostname=Hostname("site.bench.test"), zone=Hostname("bench.test"), port=Port(lb)),
-        smoke=HttpCheck(path="/index.html", expect_body="fleet", timeout=60), stop_grace=0.5,
+        smoke=HttpCheck(path="/index.html", expect_body="fleet", timeout=timedelta(seconds=60)),
+        stop_grace=timedelta(milliseconds=500),
     )  # fmt: skip
 
 

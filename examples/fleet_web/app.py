@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from harmony.domain.capabilities.containers import (
     ContainerHealthCheck,
     ContainerName,
@@ -30,9 +32,9 @@ def web(version: str, *, port: int | None = None, broken: bool = False) -> Conta
             command=("sh", "-c", script),
             ports=() if port is None else (PortMapping(container=Port(8080), host=Port(port)),),
             health=ContainerHealthCheck(
-                command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=0.3
+                command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=timedelta(milliseconds=300)
             ),
             restart="no",
         ),
-        stop_grace=2.0,
+        stop_grace=timedelta(seconds=2),
     )

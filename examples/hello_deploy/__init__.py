@@ -15,6 +15,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from harmony import Deployment
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedDirectory, ManagedFile
 from harmony.topology.linux_host import LinuxHost
 
@@ -23,12 +24,14 @@ root = Path(os.environ.get("HARMONY_HELLO_ROOT", ".harmony/hello-root")).absolut
 deployment = Deployment(
     topology=LinuxHost.local(root=root, create_root=True),
     scores=[
-        ManagedDirectory(path=PurePosixPath("/etc"), mode=0o755),
-        ManagedFile(path=PurePosixPath("/etc/motd"), content="Welcome to a Harmony-managed host.\n", mode=0o644),
+        ManagedDirectory(path=PurePosixPath("/etc"), mode=FileMode("0755")),
+        ManagedFile(
+            path=PurePosixPath("/etc/motd"), content="Welcome to a Harmony-managed host.\n", mode=FileMode("0644")
+        ),
         ManagedFile(
             path=PurePosixPath("/etc/harmony-site.conf"),
             content="site = office-1\nrole = edge\n",
-            mode=0o600,
+            mode=FileMode("0600"),
         ),
     ],
 )

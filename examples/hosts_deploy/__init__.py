@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from harmony.domain.errors import DeploymentError
 from harmony.domain.host_group import HostGroup
 from harmony.domain.inventory import Inventory
+from harmony.domain.units import FileMode
 from harmony.modules.commands import Command, sh
 from harmony.modules.files import ManagedDirectory, ManagedFile, Symlink, UploadedFile, render_template
 from harmony.topology.linux_host import LinuxHost
@@ -37,13 +38,13 @@ hosts = [
 
 deployment = HostGroup(hosts=hosts, parallelism=8, label="office").deploy(
     [
-        ManagedDirectory(path=demo, mode=0o755),
+        ManagedDirectory(path=demo, mode=FileMode("0755")),
         ManagedFile(
             path=demo / "app.conf",
             content=render_template(HERE / "templates" / "app.conf.j2", {"site": "office-1", "workers": 4}),
-            mode=0o640,
+            mode=FileMode("0640"),
         ),
-        UploadedFile(source=HERE / "files" / "banner.txt", path=demo / "banner.txt", mode=0o644),
+        UploadedFile(source=HERE / "files" / "banner.txt", path=demo / "banner.txt", mode=FileMode("0644")),
         Symlink(path=demo / "current.conf", target="app.conf"),
         Command(argv=sh(f"date -u > {demo}/installed-at"), creates=demo / "installed-at", label="install stamp"),
     ],

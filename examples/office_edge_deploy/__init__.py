@@ -24,6 +24,7 @@ the previous ruleset comes back. Daemon state lives in ``$HARMONY_EDGE_STATE`` (
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from harmony import Deployment, Host, Inventory
@@ -112,7 +113,7 @@ intranet = LoadBalancing(
                 Backend(name=ResourceName("app_a"), address=IPv4Address("127.0.0.1"), port=Port(8081)),
                 Backend(name=ResourceName("app_b"), address=IPv4Address("127.0.0.1"), port=Port(8082)),
             ),
-            health_check=HealthCheck(protocol="http", path="/", interval=1.0),
+            health_check=HealthCheck(protocol="http", path="/", interval=timedelta(seconds=1)),
         ),
     )
 )

@@ -20,6 +20,7 @@ The router is the lab host named ``$HARMONY_EDGE_HOST`` (default ``lab0``) of th
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from harmony import Deployment, Host, Inventory
@@ -116,7 +117,7 @@ intranet = LoadBalancing(
                 Backend(name=ResourceName("app_a"), address=IPv4Address("127.0.0.1"), port=Port(8081)),
                 Backend(name=ResourceName("app_b"), address=IPv4Address("127.0.0.1"), port=Port(8082)),
             ),
-            health_check=HealthCheck(protocol="http", path="/", interval=1.0),
+            health_check=HealthCheck(protocol="http", path="/", interval=timedelta(seconds=1)),
         ),
     )
 )

@@ -21,6 +21,7 @@ from pydantic import Field
 from harmony import Deployment, Port
 from harmony.config import ConfigModel, ConfigSection, Secret
 from harmony.config.wiring import load_config
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedDirectory, ManagedFile
 from harmony.topology.linux_host import LinuxHost
 
@@ -57,8 +58,8 @@ root = Path(os.environ.get("HARMONY_SECRETS_ROOT", ".harmony/secrets-root")).abs
 deployment = Deployment(
     topology=LinuxHost.local(root=root, create_root=True),
     scores=[
-        ManagedDirectory(path=PurePosixPath("/etc"), mode=0o755),
-        ManagedDirectory(path=PurePosixPath("/etc/app"), mode=0o700),
+        ManagedDirectory(path=PurePosixPath("/etc"), mode=FileMode("0755")),
+        ManagedDirectory(path=PurePosixPath("/etc/app"), mode=FileMode("0700")),
         ManagedFile(
             path=PurePosixPath("/etc/app/app.conf"),
             content=Secret.render(
@@ -70,7 +71,7 @@ deployment = Deployment(
                 api_url=settings.api.url,
                 api_token=settings.api.token,
             ),
-            mode=0o600,
+            mode=FileMode("0600"),
         ),
     ],
 )

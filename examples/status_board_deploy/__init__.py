@@ -14,11 +14,13 @@ Settings: ``HARMONY_BOARD_STATE`` (default ``.harmony/board``), ``HARMONY_BOARD_
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 from harmony import Deployment, verify
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, EnvName, ImageRef, VolumeMount
 from harmony.domain.names import ResourceName
+from harmony.domain.units import FileMode
 from harmony.domain.values import Hostname, Port
 from harmony.modules.application import (
     Application,
@@ -53,7 +55,7 @@ def build(*, state: Path, port: int, dns_port: int, title: str = "office-1") -> 
         files={"bin/board-worker": WORKER_SCRIPT},
         staging_dir=PurePosixPath(state / "images"),
     )
-    directory = ManagedDirectory(path=data, mode=0o755)
+    directory = ManagedDirectory(path=data, mode=FileMode("0755"))
     worker = Container(
         spec=ContainerSpec(
             name=ContainerName("board-worker"),
@@ -65,7 +67,7 @@ def build(*, state: Path, port: int, dns_port: int, title: str = "office-1") -> 
             restart="always",
         ),
         after=(image.name, directory.name),
-        stop_grace=1.0,
+        stop_grace=timedelta(seconds=1),
     )
     web = Application(
         app=ResourceName("board"),
@@ -74,8 +76,8 @@ def build(*, state: Path, port: int, dns_port: int, title: str = "office-1") -> 
         command=("httpd", "-f", "-p", "8080", "-h", "/data"),
         volumes=(VolumeMount(source=data, target=PurePosixPath("/data"), read_only=True),),
         expose=Exposure(hostname=Hostname("board.apps.lan"), zone=Hostname("apps.lan"), port=Port(port)),
-        smoke=HttpCheck(path="/index.html", expect_body="status board", timeout=15),
-        stop_grace=2.0,
+        smoke=HttpCheck(path="/index.html", expect_body="status board", timeout=timedelta(seconds=15)),
+        stop_grace=timedelta(seconds=2),
         after=(worker.name,),
     )
     return Deployment(

@@ -15,6 +15,7 @@ state), ``HARMONY_WEB_PORT`` (load balancer, 8080), ``HARMONY_WEB_DNS_PORT`` (dn
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 from harmony import Deployment, verify
@@ -43,8 +44,8 @@ def web_app(image: BusyboxImage, *, port: int) -> Application:
         port=Port(8080),
         command=("httpd", "-f", "-v", "-p", "8080", "-h", "/www"),
         expose=Exposure(hostname=Hostname("web.apps.lan"), zone=Hostname("apps.lan"), port=Port(port)),
-        smoke=HttpCheck(path="/index.html", expect_body="Harmony", timeout=15),
-        stop_grace=2.0,
+        smoke=HttpCheck(path="/index.html", expect_body="Harmony", timeout=timedelta(seconds=15)),
+        stop_grace=timedelta(seconds=2),
     )
 
 

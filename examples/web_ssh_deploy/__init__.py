@@ -20,6 +20,7 @@ The box is the lab host named ``$HARMONY_APP_HOST`` (default ``lab0``) of the la
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from harmony import Deployment, verify
@@ -66,8 +67,8 @@ app = Application(
         address=box.address,
         port=Port(int(os.environ.get("HARMONY_WEB_PORT", "8080"))),
     ),
-    smoke=HttpCheck(path="/index.html", expect_body="Harmony", timeout=20),
-    stop_grace=2.0,
+    smoke=HttpCheck(path="/index.html", expect_body="Harmony", timeout=timedelta(seconds=20)),
+    stop_grace=timedelta(seconds=2),
 )
 
 deployment = Deployment(topology=host, scores=[image, app], smoke_tests=[verify(app, ApplicationReachable(host))])

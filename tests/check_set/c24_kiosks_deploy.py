@@ -3,6 +3,7 @@
 from pathlib import Path, PurePosixPath
 
 from harmony.domain.host_group import HostGroup
+from harmony.domain.units import FileMode
 from harmony.domain.values import Hostname
 from harmony.modules.files import ManagedFile
 from harmony.modules.packages import DebianPackage
@@ -15,7 +16,7 @@ hosts = [LinuxHost.ssh(Hostname(f"{k}.lobby.lan"), known_hosts=Path("known_hosts
 
 deployment = HostGroup(hosts=hosts, parallelism=4).deploy(
     lambda host: [
-        ManagedFile(path=PurePosixPath("/etc/hostname"), content=f"{host.name}\n", mode=0o644),
+        ManagedFile(path=PurePosixPath("/etc/hostname"), content=f"{host.name}\n", mode=FileMode("0644")),
         DebianPackage(package="chromium"),
         User(user="kiosk", shell="/bin/bash"),
     ]

@@ -1,5 +1,6 @@
 # mistake: the NAS reservation inside the 10.x.0.0/24 pool range (legal but a mistake: shrinks the pool)
 # Office paris: the edge box hands out addresses, answers for paris.lan and publishes the intranet.
+from datetime import timedelta
 from pathlib import Path
 
 from harmony import Deployment
@@ -55,7 +56,7 @@ intranet = Frontend(
         Backend(name=ResourceName("wiki1"), address=IPv4Address(f"{NET}.21"), port=Port(8443)),
         Backend(name=ResourceName("wiki2"), address=IPv4Address(f"{NET}.22"), port=Port(8443)),
     ),
-    health_check=HealthCheck(protocol="tcp", interval=2.0),
+    health_check=HealthCheck(protocol="tcp", interval=timedelta(seconds=2)),
 )
 
 wan = Zone(name=ResourceName("wan"), interfaces=("eth0",))

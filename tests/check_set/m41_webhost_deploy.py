@@ -3,6 +3,7 @@
 from pathlib import PurePosixPath
 
 from harmony import Deployment
+from harmony.domain.units import FileMode
 from harmony.domain.values import ip_address
 from harmony.modules.files import ManagedDirectory, ManagedFile, Symlink, render_template
 from harmony.modules.packages import DebianPackage
@@ -31,14 +32,17 @@ deployment = Deployment(
         DebianPackage(package="curl"),
         Group(group="deploy", gid=2000),
         User(user="deploy", uid=2000, primary_group="deploy", shell="/bin/bash"),
-        ManagedDirectory(path=SITE_ROOT, mode=0o755, owner="deploy", group="deploy"),
-        ManagedDirectory(path=SITE_ROOT / "releases", mode=0o755, owner="deploy"),
-        ManagedDirectory(path=SITE_ROOT / "releases" / RELEASE, mode=0o755, owner="deploy"),
+        ManagedDirectory(path=SITE_ROOT, mode=FileMode("0755"), owner="deploy", group="deploy"),
+        ManagedDirectory(path=SITE_ROOT / "releases", mode=FileMode("0755"), owner="deploy"),
+        ManagedDirectory(path=SITE_ROOT / "releases" / RELEASE, mode=FileMode("0755"), owner="deploy"),
         Symlink(path=SITE_ROOT / "current", target=f"releases/{RELEASE}"),
         ManagedFile(
-            path=PurePosixPath("/etc/nginx/sites-enabled/shop.conf"), content=nginx_site, mode=0o644, owner="olddeploy"
+            path=PurePosixPath("/etc/nginx/sites-enabled/shop.conf"),
+            content=nginx_site,
+            mode=FileMode("0644"),
+            owner="olddeploy",
         ),
         User(user="olddeploy", present=False),
-        ManagedFile(path=PurePosixPath("/etc/motd"), content="shop: managed by harmony\n", mode=0o644),
+        ManagedFile(path=PurePosixPath("/etc/motd"), content="shop: managed by harmony\n", mode=FileMode("0644")),
     ],
 )

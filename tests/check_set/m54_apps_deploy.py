@@ -6,6 +6,7 @@ from harmony import Deployment
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef, PortMapping, ResourceLimits
 from harmony.domain.capabilities.dns import CnameRecord
 from harmony.domain.names import ResourceName
+from harmony.domain.units import MiB
 from harmony.domain.values import DnsName, Hostname, Port
 from harmony.modules.application import Application, Container, Exposure, HttpCheck
 from harmony.modules.dns import DnsZone
@@ -19,7 +20,7 @@ cache = Container(
         name=ContainerName("cache"),
         image=ImageRef("localhost/redis:7"),
         ports=(PortMapping(container=Port(6379), host=Port(6379)),),
-        limits=ResourceLimits(memory_mib=256),
+        limits=ResourceLimits(memory=MiB(256)),
     )
 )
 
@@ -31,7 +32,7 @@ def service(name: str, public_port: int, *, host: str | None = None) -> Applicat
         port=Port(8080),
         expose=Exposure(hostname=Hostname(f"{host or name}.{ZONE}"), zone=Hostname(ZONE), port=Port(public_port)),
         smoke=HttpCheck(path="/health", expect_status="200"),
-        limits=ResourceLimits(memory_mib=512),
+        limits=ResourceLimits(memory=MiB(512)),
         after=(cache.name,),
     )
 

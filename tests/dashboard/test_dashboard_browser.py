@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -57,10 +58,12 @@ def web(version: str, *, broken: bool = False) -> Container:
     return Container(
         spec=ContainerSpec(
             name=ContainerName("web"), image=IMAGE, command=("sh", "-c", script),
-            health=ContainerHealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1:8080/"), interval=0.3),
+            health=ContainerHealthCheck(
+                command=("wget", "-q", "-O-", "http://127.0.0.1:8080/"), interval=timedelta(milliseconds=300)
+            ),
             restart="no",
         ),
-        stop_grace=1.0,
+        stop_grace=timedelta(seconds=1),
     )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import subprocess
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from harmony.domain.capabilities.containers import ContainerHealthCheck, ContainerName, ContainerSpec
@@ -41,10 +42,12 @@ def slow_web(version: str) -> Container:
     return Container(
         spec=ContainerSpec(
             name=ContainerName("slowweb"), image=IMAGE, command=("sh", "-c", script),
-            health=ContainerHealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1:8080/"), interval=0.3),
+            health=ContainerHealthCheck(
+                command=("wget", "-q", "-O-", "http://127.0.0.1:8080/"), interval=timedelta(milliseconds=300)
+            ),
             restart="no",
         ),
-        stop_grace=1.0,
+        stop_grace=timedelta(seconds=1),
     )  # fmt: skip
 
 

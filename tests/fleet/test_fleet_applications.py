@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 import dns.resolver
@@ -45,8 +46,8 @@ def site(lb_port: int) -> Application:
         port=Port(8080),
         command=("httpd", "-f", "-p", "8080", "-h", "/www"),
         expose=Exposure(hostname=Hostname("site.fleet.test"), zone=Hostname("fleet.test"), port=Port(lb_port)),
-        smoke=HttpCheck(path="/index.html", expect_body="fleet site", timeout=10),
-        stop_grace=1.0,
+        smoke=HttpCheck(path="/index.html", expect_body="fleet site", timeout=timedelta(seconds=10)),
+        stop_grace=timedelta(seconds=1),
     )
 
 

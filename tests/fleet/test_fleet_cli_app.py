@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -66,8 +67,8 @@ def test_an_agent_with_a_dns_port_runs_an_application_deployed_from_the_cli(
         port=Port(8080),
         command=("sh", "-c", "echo fleet site > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"),
         expose=Exposure(hostname=Hostname("site.fleet.test"), zone=Hostname("fleet.test"), port=Port(lb_port)),
-        smoke=HttpCheck(path="/index.html", expect_body="fleet site", timeout=10),
-        stop_grace=1.0,
+        smoke=HttpCheck(path="/index.html", expect_body="fleet site", timeout=timedelta(seconds=10)),
+        stop_grace=timedelta(seconds=1),
     )
     score_file = tmp_path / "site.json"
     score_file.write_bytes(score_adapter().dump_json(site))

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -51,11 +52,11 @@ def web(version: str, port: int | None, *, broken: bool = False) -> Container:
             name=ContainerName("web"), image=IMAGE, command=("sh", "-c", script),
             ports=() if port is None else (PortMapping(container=Port(8080), host=Port(port)),),
             health=ContainerHealthCheck(
-                command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=0.3
+                command=("wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"), interval=timedelta(milliseconds=300)
             ),
             restart="no",
         ),
-        stop_grace=1.0,
+        stop_grace=timedelta(seconds=1),
     )  # fmt: skip
 
 

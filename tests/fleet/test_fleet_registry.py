@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,8 @@ def site_app(image: PinnedImage, lb_port: int) -> Application:
         port=Port(8080),
         command=("httpd", "-f", "-p", "8080", "-h", "/www"),
         expose=Exposure(hostname=Hostname("site.fleet.test"), zone=Hostname("fleet.test"), port=Port(lb_port)),
-        smoke=HttpCheck(path="/index.html", expect_body="fleet", timeout=10),
-        stop_grace=0.5,
+        smoke=HttpCheck(path="/index.html", expect_body="fleet", timeout=timedelta(seconds=10)),
+        stop_grace=timedelta(milliseconds=500),
     )
 
 
@@ -171,7 +172,7 @@ def worker(image: PinnedImage) -> Container:
     spec = ContainerSpec(
         name=ContainerName("reg-worker"), image=image, command=("httpd", "-f", "-p", "8080", "-h", "/www")
     )
-    return Container(spec=spec, stop_grace=0.5)
+    return Container(spec=spec, stop_grace=timedelta(milliseconds=500))
 
 
 async def test_a_container_pinned_to_a_registry_image_is_pulled_and_kept_running_when_the_registry_is_down(

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import urllib.request
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 import dns.resolver
@@ -43,8 +44,8 @@ def stack(staging: Path, lb_port: int, version: str, *, body: str | None = None,
         port=Port(8080),
         command=("httpd", "-f", "-p", "8080", "-h", "/www"),
         expose=Exposure(hostname=Hostname("site.apps.test"), zone=Hostname("apps.test"), port=Port(lb_port)),
-        smoke=HttpCheck(path="/index.html", expect_body="site version", timeout=10),
-        stop_grace=1.0,
+        smoke=HttpCheck(path="/index.html", expect_body="site version", timeout=timedelta(seconds=10)),
+        stop_grace=timedelta(seconds=1),
     )
     return [image, Application.model_validate(app.model_dump() | changes)]
 
@@ -132,7 +133,7 @@ async def test_smoke_timeout_reports_probe_and_logs_and_leaves_nothing(app_host:
         free_port(),
         "1",
         command=("sh", "-c", "echo listening nowhere; sleep 1000"),
-        smoke=HttpCheck(timeout=1.5),
+        smoke=HttpCheck(timeout=timedelta(milliseconds=1500)),
     )
     status, text = await apply(app_host, silent)
     assert status is Status.FAILURE
@@ -144,7 +145,12 @@ async def test_smoke_timeout_reports_probe_and_logs_and_leaves_nothing(app_host:
 
 
 async def test_command_check_runs_inside_the_new_version(app_host: ContainerHost, tmp_path: Path) -> None:
-    checked = stack(tmp_path, free_port(), "1", smoke=CommandCheck(argv=("test", "-f", "/www/index.html"), timeout=5))
+    checked = stack(
+        tmp_path,
+        free_port(),
+        "1",
+        smoke=CommandCheck(argv=("test", "-f", "/www/index.html"), timeout=timedelta(seconds=5)),
+    )
     assert (await apply(app_host, checked))[0] is Status.SUCCESS
 
 
@@ -237,7 +243,9 @@ async def test_a_leftover_of_an_interrupted_apply_is_smoke_tested_before_it_gets
     # As if an earlier apply died right after starting version 2, whose process does not serve.
     leftover = app.container_spec(app.version(None)).model_copy(update={"command": ("sleep", "1000")})
     await app_host.run_container(leftover)
-    status, text = await apply(app_host, [image, app.model_copy(update={"smoke": HttpCheck(timeout=1.5)})])
+    status, text = await apply(
+        app_host, [image, app.model_copy(update={"smoke": HttpCheck(timeout=timedelta(milliseconds=1500))})]
+    )
     assert status is Status.FAILURE, text
     assert "failed its smoke check" in text
     assert get(lb) == "site version 1\n"

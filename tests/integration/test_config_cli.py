@@ -142,5 +142,15 @@ def test_config_set_refuses_a_key_the_deployment_declares_secret(env: dict[str, 
     # other keys of the model, and secrets through `secret set`, are fine
     assert hm(env, "config", "set", "database.host", "db2", "-d", "secrets_deploy").returncode == 0
     assert hm(env, "secret", "set", "database.password", "-d", "secrets_deploy", stdin=SECRET).returncode == 0
+    # nor from a file as a plain value: the whole import is refused
+    plain = tmp_path / "plain.json"
+    plain.write_text(
+        '{"namespace": "secrets_deploy/default", "entries": [{"key": "database.name", "secret": false, "value": "a"},'
+        ' {"key": "api.token", "secret": false, "value": "token-in-clear"}]}'
+    )
+    imported = hm(env, "config", "import", str(plain), "-d", "secrets_deploy", "-e", "qa")
+    assert imported.returncode == 1
+    assert "api.token is declared Secret" in " ".join(imported.stderr.split())
+    assert hm(env, "config", "list", "-d", "secrets_deploy", "-e", "qa", "--json").stdout == "[]\n"
     # a deployment never loaded here has no record: its keys are not guessed
     assert hm(env, "config", "set", "database.password", "x", "-d", "other").returncode == 0

@@ -9,6 +9,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePosixPath
 
 import pytest
@@ -84,8 +85,8 @@ def web_app(site: RemoteApps, lb_port: int, version: str) -> list[BusyboxImage |
         expose=Exposure(
             hostname=Hostname("site.apps.test"), zone=Hostname("apps.test"), port=Port(lb_port), address=site.address
         ),
-        smoke=HttpCheck(path="/index.html", expect_body="site version", timeout=20),
-        stop_grace=1.0,
+        smoke=HttpCheck(path="/index.html", expect_body="site version", timeout=timedelta(seconds=20)),
+        stop_grace=timedelta(seconds=1),
     )
     return [image, app]
 

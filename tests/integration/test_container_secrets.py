@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, EnvName, ImageRef
+from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Status
 from harmony.domain.secret import Secret
+from harmony.domain.values import Hostname, Port
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.podman import Podman
 from harmony.maestro import Maestro
 from harmony.maestro.events import Event
 from harmony.maestro.journal import Journal
-from harmony.modules.application import Container
+from harmony.modules.application import Application, BusyboxImage, Container, HttpCheck
+from harmony.modules.application.application import APP_LABEL
+from harmony.modules.application.exposure import Exposure
 from harmony.topology.container_host import ContainerHost
 from tests.fixtures.ports import free_port
-from tests.integration.test_podman import podman  # noqa: F401  # the fixture: a store here, or on an SSH lab host
+from tests.integration.test_podman import podman  # noqa: F401  # pyright: ignore[reportUnusedImport]  # the fixture
 
 # Spaces, quotes, '#', '=' and a backslash: podman's env file takes the rest of the line verbatim.
 TRICKY = " p@ss w0rd=\"#x' \\n "
@@ -53,7 +57,7 @@ def worker(image: ImageRef, password: Secret) -> Container:
 
 
 @contextmanager
-def command_lines_containing(needles: list[bytes]) -> Iterator[list[bytes]]:
+def command_lines_containing(needles: list[bytes]) -> Generator[list[bytes]]:
     """Every ``/proc/*/cmdline`` seen holding one of ``needles`` while the block runs (scanned continuously)."""
     found: list[bytes] = []
     done = threading.Event()
@@ -131,3 +135,40 @@ async def test_secret_env_reaches_the_container_only_and_rotation_redeploys(
         assert leftovers.stdout == "", "the env file's directory was removed"
     finally:
         journal.close()
+
+
+async def test_a_rotated_application_secret_is_a_blue_green_redeploy(app_host: ContainerHost, tmp_path: Path) -> None:
+    lb = free_port()
+
+    def site(token: Secret) -> list[BusyboxImage | Application]:
+        image = BusyboxImage(
+            ref=ImageRef("localhost/site:live"), files={"www/index.html": "site\n"}, staging_dir=PurePosixPath(tmp_path)
+        )
+        app = Application(
+            app=ResourceName("site"),
+            image=image,
+            port=Port(8080),
+            command=("httpd", "-f", "-p", "8080", "-h", "/www"),
+            env={EnvName("API_TOKEN"): token},
+            expose=Exposure(hostname=Hostname("site.apps.test"), zone=Hostname("apps.test"), port=Port(lb)),
+            smoke=HttpCheck(path="/index.html", expect_body="site", timeout=10),
+            stop_grace=0,
+        )
+        return [image, app]
+
+    async def serving() -> tuple[str, str]:
+        (container,) = await app_host.list_containers({APP_LABEL: "site"})
+        return container.name, (await container_env(app_host.podman, container.name))["API_TOKEN"]
+
+    first, second = Secret(f"first-{secrets.token_hex(8)}"), Secret(f"second-{secrets.token_hex(8)}")
+    maestro = Maestro(app_host)
+    assert (await maestro.apply(site(first))).status is Status.SUCCESS
+    assert (await maestro.apply(site(first))).status is Status.NOOP
+    old_name, token = await serving()
+    assert token == first.reveal()
+    rotated = await maestro.apply(site(second))
+    assert rotated.status is Status.SUCCESS
+    assert "second-" not in repr(rotated) and "first-" not in repr(rotated)
+    new_name, token = await serving()
+    assert token == second.reveal() and new_name != old_name, "a new version replaced the old one"
+    assert (await maestro.apply(site(second))).status is Status.NOOP

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def frontend(port: int, backends: dict[str, HttpBackend], *, draining: tuple[str
             ),
             "backends",
         ),
-        health_check=HealthCheck(protocol="http", path="/", interval=0.2, rise=1, fall=2),
+        health_check=HealthCheck(protocol="http", path="/", interval=timedelta(milliseconds=200), rise=1, fall=2),
     )
 
 

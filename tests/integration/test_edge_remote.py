@@ -11,6 +11,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from ipaddress import IPv4Interface
 from pathlib import Path, PurePosixPath
 
@@ -127,7 +128,7 @@ async def test_remote_load_balancer_serves_and_drains_with_no_failed_request(rem
                 address=ip_address(remote.address),
                 port=Port(8080),
                 backends=backends,  # type: ignore[arg-type]  # a non-empty tuple, checked by pydantic
-                health_check=HealthCheck(protocol="http", path="/", interval=1.0),
+                health_check=HealthCheck(protocol="http", path="/", interval=timedelta(seconds=1)),
             )
             return LoadBalancing(frontends=(front,))
 

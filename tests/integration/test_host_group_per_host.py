@@ -20,6 +20,7 @@ from harmony.domain.host_group import HostGroup
 from harmony.domain.inventory import Inventory
 from harmony.domain.outcome import Status
 from harmony.domain.score import Score
+from harmony.domain.units import FileMode
 from harmony.infra.ssh import SshConnector
 from harmony.maestro.fanout import run_group
 from harmony.modules.files import ManagedDirectory, ManagedFile
@@ -44,7 +45,7 @@ def shop_scores(host: LinuxHost) -> list[Score[LinuxHost]]:
     home = PurePosixPath("/srv") / shop.shop
     return [
         User(user=shop.shop, home=str(home), shell="/bin/sh"),
-        ManagedDirectory(path=home, owner=shop.shop, mode=0o750),
+        ManagedDirectory(path=home, owner=shop.shop, mode=FileMode("0750")),
         ManagedFile(path=home / f"{shop.shop}.conf", content=f"shop = {shop.shop}\nworkers = {shop.workers}\n"),
     ]
 

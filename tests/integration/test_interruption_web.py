@@ -146,7 +146,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 def harmony_processes(site: Site) -> list[int]:
     """Processes of a harmony run of this deploy file (the site's daemons and containers may stay)."""
-    found = []
+    found: list[int] = []
     needle = str(site.deploy).encode()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():

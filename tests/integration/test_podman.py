@@ -22,6 +22,7 @@ from harmony.domain.capabilities.containers import (
     VolumeMount,
 )
 from harmony.domain.errors import ContainerStartError, ForeignContainerError, ImageNotFoundError
+from harmony.domain.units import MiB
 from harmony.domain.values import Port, ip_address
 from harmony.infra.curl_probe import CurlProbe
 from harmony.infra.podman import Podman
@@ -230,7 +231,7 @@ async def test_resource_limits_reach_the_container(podman: Podman, busybox_image
         name=ContainerName("limited"),
         image=busybox_image,
         command=("sleep", "1000"),
-        limits=ResourceLimits(memory_mib=64, cpus=0.5, pids=50),
+        limits=ResourceLimits(memory=MiB(64), cpus=0.5, pids=50),
     )
     await podman.run_container(spec)
     shown = await raw(

@@ -9,6 +9,7 @@ keeps serving. Garbage collection frees the blobs of images no tag names and kee
 from __future__ import annotations
 
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,8 @@ def site_app(image: PinnedImage, lb_port: int) -> Application:
         port=Port(8080),
         command=("httpd", "-f", "-p", "8080", "-h", "/www"),
         expose=Exposure(hostname=Hostname("site.reg.test"), zone=Hostname("reg.test"), port=Port(lb_port)),
-        smoke=HttpCheck(path="/index.html", expect_body="site", timeout=10),
-        stop_grace=0.5,
+        smoke=HttpCheck(path="/index.html", expect_body="site", timeout=timedelta(seconds=10)),
+        stop_grace=timedelta(milliseconds=500),
     )
 
 

@@ -55,7 +55,7 @@ def long_step(work: Path) -> list[str]:
 
 
 def processes_mentioning(text: str) -> list[int]:
-    found = []
+    found: list[int] = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:

@@ -15,6 +15,7 @@ import pytest
 from harmony.domain.host_group import HostGroup
 from harmony.domain.outcome import Status
 from harmony.domain.score import Score
+from harmony.domain.units import FileMode
 from harmony.maestro.fanout import run_group
 from harmony.maestro.runner import Maestro
 from harmony.modules.commands import Command, sh
@@ -35,13 +36,13 @@ async def read(host: LinuxHost, path: str) -> str:
 
 def file_scores(base: PurePosixPath, upload: Path) -> list[Score[LinuxHost]]:
     return [
-        ManagedDirectory(path=base, mode=0o755),
+        ManagedDirectory(path=base, mode=FileMode("0755")),
         ManagedFile(
             path=base / "app.conf",
             content=render_template("site = {{ site }}\nworkers = {{ workers }}\n", {"site": "lab", "workers": 4}),
-            mode=0o640,
+            mode=FileMode("0640"),
         ),
-        UploadedFile(source=upload, path=base / "logo.bin", mode=0o644),
+        UploadedFile(source=upload, path=base / "logo.bin", mode=FileMode("0644")),
         Symlink(path=base / "current", target=str(base / "app.conf")),
         Command(argv=sh(f"echo built > {base}/stamp"), creates=base / "stamp", label="build stamp"),
     ]
@@ -144,7 +145,9 @@ async def test_become_through_sudo(ssh_lab: SshLab) -> None:
     inv = ssh_lab.inventory(user="hmsudo").hosts[1]
     host = LinuxHost.from_inventory(inv, known_hosts=ssh_lab.known_hosts)
     path = PurePosixPath(f"/srv/hm-{secrets.token_hex(3)}.conf")
-    report = await Maestro(host).apply([ManagedFile(path=path, content="via sudo\n", owner="root", mode=0o600)])
+    report = await Maestro(host).apply(
+        [ManagedFile(path=path, content="via sudo\n", owner="root", mode=FileMode("0600"))]
+    )
     assert report.status is Status.SUCCESS, report.error
     await host.ensure_ready()
     state = (await host.stat_files([path], with_content=True))[path]

@@ -62,7 +62,7 @@ def test_dumps_are_masked_and_round_trip_keeps_the_secret_type() -> None:
     assert "hunter2" not in s.model_dump_json() and MASK in s.model_dump_json()
     assert "hunter2" not in repr(s) and "hunter2" not in repr(Container(spec=s))
     back = ContainerSpec.model_validate(s.model_dump(context=REVEAL))
-    assert back.env["PASSWORD"] == Secret("hunter2") and back.env["USER"] == "app"
+    assert back.env[EnvName("PASSWORD")] == Secret("hunter2") and back.env[EnvName("USER")] == "app"
 
 
 @pytest.mark.parametrize("value", ["two\nlines", "nul\0byte"])
@@ -94,7 +94,7 @@ def test_application_version_changes_with_the_secret_only() -> None:
     assert app(Secret("a")).version("img") == app(Secret("a")).version("img")
     assert app(Secret("a")).version("img") != app(Secret("b")).version("img")
     assert "a-secret" not in app(Secret("a-secret")).model_dump_json()
-    assert app(Secret("x")).container_spec("v1").env["PASSWORD"] == Secret("x")
+    assert app(Secret("x")).container_spec("v1").env[EnvName("PASSWORD")] == Secret("x")
 
 
 def test_fingerprint_is_not_the_value() -> None:

@@ -27,6 +27,7 @@ from harmony.domain.capabilities.containers import (
 from harmony.domain.capabilities.dns import ARecord, DnsRecordSet
 from harmony.domain.capabilities.load_balancer import Frontend
 from harmony.domain.names import ResourceName
+from harmony.domain.units import MiB
 from harmony.domain.values import Hostname, IPv4Address, Port
 from harmony.infra.podman import run_argv
 from harmony.modules.application import Application, BusyboxImage, Container, HttpCheck
@@ -84,7 +85,7 @@ def test_run_argv_carries_every_setting_and_the_ownership_labels() -> None:
         ports=(PortMapping(container=Port(80)), PortMapping(container=Port(53), host=Port(5353), protocol="udp")),
         volumes=(VolumeMount(source=PurePosixPath("/srv/data"), target=PurePosixPath("/data"), read_only=True),),
         labels={"team": "a"},
-        limits=ResourceLimits(memory_mib=64, cpus=0.5, pids=100),
+        limits=ResourceLimits(memory=MiB(64), cpus=0.5, pids=100),
         health=ContainerHealthCheck(command=("wget", "-q", "-O-", "http://127.0.0.1/")),
         restart="always",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -134,7 +134,7 @@ WEB = Frontend(
         Backend(name=N("blue"), address=IPv4Address("127.0.0.1"), port=Port(9001)),
         Backend(name=N("green"), address=IPv6Address("::1"), port=Port(9002), weight=3, state="draining"),
     ),
-    health_check=HealthCheck(protocol="http", path="/health", interval=0.5),
+    health_check=HealthCheck(protocol="http", path="/health", interval=timedelta(milliseconds=500)),
 )
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from harmony import Action
 from harmony.domain.capabilities import FileState
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedDirectory, ManagedFile
 from harmony.modules.files.directory import plan_directory
 from harmony.modules.files.managed_file import plan_file
@@ -25,9 +26,9 @@ def state(kind: str = "file", content: bytes | None = b"a=1\n", mode: int = 0o64
     ("score", "current", "expected"),
     [
         (ManagedFile(path=P, content="a=1\n"), state(), []),
-        (ManagedFile(path=P, content="a=1\n", mode=0o644, owner="root"), state(), []),
+        (ManagedFile(path=P, content="a=1\n", mode=FileMode("0644"), owner="root"), state(), []),
         (ManagedFile(path=P, content="a=2\n"), state(), [Action.UPDATE]),
-        (ManagedFile(path=P, content="a=1\n", mode=0o600), state(), [Action.UPDATE]),
+        (ManagedFile(path=P, content="a=1\n", mode=FileMode("0600")), state(), [Action.UPDATE]),
         (ManagedFile(path=P, content="a=1\n", owner="nobody"), state(), [Action.UPDATE]),
         (ManagedFile(path=P, content="a=1\n"), FileState(path=P, kind="missing"), [Action.CREATE]),
         (ManagedFile(path=P, content="a=1\n"), state(kind="directory", content=None), [Action.UPDATE]),
@@ -41,7 +42,7 @@ def test_plan_file(score: ManagedFile, current: FileState, expected: list[Action
 
 
 def test_plan_file_diff_shows_old_and_new_lines_and_metadata() -> None:
-    (change,) = plan_file(ManagedFile(path=P, content="a=2\n", mode=0o600), state())
+    (change,) = plan_file(ManagedFile(path=P, content="a=2\n", mode=FileMode("0600")), state())
     assert "-a=1" in change.diff
     assert "+a=2" in change.diff
     assert "mode 0o644 -> 0o600" in change.diff
@@ -52,7 +53,7 @@ def test_plan_file_diff_shows_old_and_new_lines_and_metadata() -> None:
     ("score", "current", "expected"),
     [
         (ManagedDirectory(path=P), state(kind="directory", content=None), []),
-        (ManagedDirectory(path=P, mode=0o700), state(kind="directory", content=None), [Action.UPDATE]),
+        (ManagedDirectory(path=P, mode=FileMode("0700")), state(kind="directory", content=None), [Action.UPDATE]),
         (ManagedDirectory(path=P), FileState(path=P, kind="missing"), [Action.CREATE]),
         (ManagedDirectory(path=P), state(), [Action.UPDATE]),
     ],
@@ -70,4 +71,4 @@ def test_managed_paths_must_be_absolute_and_plain(path: str) -> None:
 
 def test_mode_out_of_range_names_the_field() -> None:
     with pytest.raises(ValueError, match="mode"):
-        ManagedFile(path=P, mode=0o17777)
+        ManagedFile(path=P, mode=FileMode("17777"))

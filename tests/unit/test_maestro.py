@@ -21,6 +21,7 @@ from harmony import (
     Status,
     verify,
 )
+from harmony.domain.units import FileMode
 from harmony.maestro.events import Event
 from harmony.maestro.journal import RunStatus
 from harmony.maestro.runner import ScoreResult
@@ -31,8 +32,8 @@ from harmony.topology.linux_host import LinuxHost
 def etc(root: Path) -> list[Score[LinuxHost]]:
     return [
         ManagedDirectory(path=PurePosixPath("/etc")),
-        ManagedFile(path=PurePosixPath("/etc/motd"), content="hello\n", mode=0o644),
-        ManagedFile(path=PurePosixPath("/etc/app.conf"), content="a=1\n", mode=0o600),
+        ManagedFile(path=PurePosixPath("/etc/motd"), content="hello\n", mode=FileMode("0644")),
+        ManagedFile(path=PurePosixPath("/etc/app.conf"), content="a=1\n", mode=FileMode("0600")),
     ]
 
 
@@ -176,7 +177,7 @@ async def test_dependencies_must_come_first(tmp_path: Path) -> None:
     report = await Maestro(LinuxHost.local(root=tmp_path)).apply(scores)
     assert report.status is Status.FAILURE
     assert report.error == (
-        f"{__file__}:173: needs-others depends on directory:/etc, which must come earlier in the Score list; "
+        f"{__file__}:174: needs-others depends on directory:/etc, which must come earlier in the Score list; "
         "expected it before needs-others"
     )
     assert list(tmp_path.iterdir()) == []

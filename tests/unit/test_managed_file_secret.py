@@ -9,13 +9,14 @@ import pytest
 from harmony.config import MASK, Secret
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.change import Action
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedFile
 from harmony.modules.files.managed_file import plan_file
 
 PATH = PurePosixPath("/etc/app/app.conf")
 NEW, OLD = "New-Secret-111", "Old-Secret-000"
 CONTENT = Secret.render("user = app\npassword = $pw\n", pw=Secret(NEW))
-SCORE = ManagedFile(path=PATH, content=CONTENT, mode=0o600)
+SCORE = ManagedFile(path=PATH, content=CONTENT, mode=FileMode("0600"))
 
 
 def state(content: str | None, mode: int = 0o600) -> FileState:

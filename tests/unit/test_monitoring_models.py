@@ -23,14 +23,13 @@ from harmony.domain.capabilities.metrics import (
     ScrapeTarget,
     ServiceAddress,
     Severity,
-    format_duration,
-    parse_duration,
 )
 from harmony.domain.deployment import validate_order
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.inventory import Host, Inventory
 from harmony.domain.names import ResourceName
 from harmony.domain.secret import MASK, Secret
+from harmony.domain.units import format_duration, parse_duration
 from harmony.domain.values import Hostname, IPv4Address, Port
 from harmony.infra.alertmanager import mask, parse_alerts, render_config, secrets_of
 from harmony.infra.prometheus import render_rule_file, render_targets

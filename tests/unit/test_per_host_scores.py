@@ -15,6 +15,7 @@ from harmony.domain.host_group import HostGroup
 from harmony.domain.inventory import Host
 from harmony.domain.outcome import Status
 from harmony.domain.score import Score
+from harmony.domain.units import FileMode
 from harmony.domain.values import Hostname, Port, ip_address
 from harmony.maestro.fanout import run_group
 from harmony.modules.files import ManagedDirectory, ManagedFile
@@ -67,10 +68,10 @@ def test_a_value_that_is_wrong_for_one_host_fails_the_build_naming_the_host(tmp_
     hosts = sandboxes(tmp_path, 3)
 
     def scores(host: LinuxHost) -> list[Score[LinuxHost]]:
-        mode = 0o640 if host.name != "h2" else 0o7777 + 1
+        mode = FileMode("0640" if host.name != "h2" else "0964")
         return [ManagedFile(path=PurePosixPath("/a"), content="", mode=mode)]
 
-    with pytest.raises(DeploymentError, match=r"(?s)the Scores for host h2 cannot be built: .*mode.*4095") as caught:
+    with pytest.raises(DeploymentError, match=r"(?s)the Scores for host h2 cannot be built: .*mode.*0964") as caught:
         HostGroup(hosts=hosts).deploy(scores)
     assert not any((tmp_path / f"h{i}" / "a").exists() for i in range(3))
     assert caught.value.__cause__ is not None
@@ -85,7 +86,7 @@ def test_validation_names_the_host_whose_scores_collide(tmp_path: Path) -> None:
 
     deployment = HostGroup(hosts=hosts).deploy(scores)
     with pytest.raises(
-        DeploymentError, match=r"on host h1: .*test_per_host_scores\.py:84: two Scores are named 'file:/same'"
+        DeploymentError, match=r"on host h1: .*test_per_host_scores\.py:85: two Scores are named 'file:/same'"
     ):
         deployment.validate()
 

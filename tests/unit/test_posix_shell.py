@@ -26,7 +26,7 @@ def test_the_stop_pattern_matches_the_guard_and_not_the_stop_command_itself() ->
 
 def living_in_group(pgid: int) -> list[int]:
     """Processes of group ``pgid`` that are not zombies (killed ones wait to be reaped by their new parent)."""
-    found = []
+    found: list[int] = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()

@@ -22,6 +22,7 @@ from harmony.domain.image_refs import PinnedImage, TaggedImage
 from harmony.domain.names import ResourceName
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
 from harmony.domain.secret import MASK, Secret
+from harmony.domain.units import FileMode
 from harmony.domain.values import Hostname, Port
 from harmony.modules.application import Application, BusyboxImage, Container, Exposure, HttpCheck
 from harmony.modules.commands import Command
@@ -35,10 +36,10 @@ for info in pkgutil.walk_packages(harmony.modules.__path__, "harmony.modules."):
     importlib.import_module(info.name)
 
 EXAMPLES: dict[str, AnyScore] = {
-    "managed_file": ManagedFile(path=PurePosixPath("/etc/motd"), content="hi\n", mode=0o640, owner="root"),
-    "managed_directory": ManagedDirectory(path=PurePosixPath("/srv/app"), mode=0o755),
+    "managed_file": ManagedFile(path=PurePosixPath("/etc/motd"), content="hi\n", mode=FileMode("0640"), owner="root"),
+    "managed_directory": ManagedDirectory(path=PurePosixPath("/srv/app"), mode=FileMode("0755")),
     "symlink": Symlink(path=PurePosixPath("/srv/current"), target="/srv/app"),
-    "uploaded_file": UploadedFile(source=Path("logo.png"), path=PurePosixPath("/srv/logo.png"), mode=0o644),
+    "uploaded_file": UploadedFile(source=Path("logo.png"), path=PurePosixPath("/srv/logo.png"), mode=FileMode("0644")),
     "user": User(user="deploy", groups=("web",), shell="/bin/sh"),
     "group": Group(group="web", gid=2000),
     "debian_package": DebianPackage(package="curl", version="7.88.1-10"),

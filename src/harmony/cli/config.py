@@ -103,6 +103,17 @@ def _write(store: ConfigStore, ns: Namespace, key: str, value: Value) -> int:
     return store.put(ns, key, value, expected_version=0 if current is None else current.version)
 
 
+def _refuse_declared_secret(ns: Namespace, key: str, what: str) -> None:
+    """``ConfigError`` when the deployment's config model declares ``key`` a Secret (see ``config.declared``)."""
+    model = declared.declared_secret(wiring.declared_directory(), ns, key)
+    if model is not None:
+        raise ConfigError(
+            f"{key} is declared Secret by deployment {ns.deployment}'s config model {model}, so it {what}; "
+            f"use `harmony secret set {key} -d {ns.deployment} -e {ns.environment}` "
+            "(it reads the value without echo, or from stdin)"
+        )
+
+
 def _table(entries: list[Entry], title: str, *, as_json: bool) -> None:
     rows = [
         {"key": e.key, "value": _shown(e.value, reveal=False), "secret": e.secret, "version": e.version}
@@ -151,13 +162,7 @@ def config_set(
 ) -> None:
     """Store a (non-secret) setting; its model validates the type when a run reads it."""
     ns = wiring.namespace(deployment, env)
-    model = declared.declared_secret(wiring.declared_directory(), ns, check_key(key))
-    if model is not None:
-        raise ConfigError(
-            f"{key} is declared Secret by deployment {ns.deployment}'s config model {model}, so it is not set on "
-            f"the command line; use `harmony secret set {key} -d {ns.deployment} -e {ns.environment}` "
-            "(it reads the value without echo, or from stdin)"
-        )
+    _refuse_declared_secret(ns, check_key(key), "is not set on the command line")
     store = _store(team)
     version = _write(store, ns, key, value)
     console.print(f"{ns} {key} set (version {version}) in {store.location}", highlight=False, markup=False)
@@ -225,6 +230,9 @@ def config_import(
     except OSError as e:
         raise ConfigError(f"{file}: cannot read it: {e.strerror}") from None
     todo = transfer.parse(text, source=str(file))
+    for key, value in todo:
+        if not isinstance(value, Secret):
+            _refuse_declared_secret(ns, key, "is not imported as a plain value (nothing was imported)")
     store = _store(team)
     for key, value in todo:
         store.put(ns, key, value)

@@ -2,7 +2,8 @@
 
 Each Score lists its claims (``Score.claims()``): the paths it makes a file, a directory or a symlink, the
 ports it listens on, the names it registers (frontends, DNS owners, containers, uids), the DNS records it
-publishes, the accounts it creates or removes, the firewall policy it installs. ``consistency.check`` relates
+publishes, the accounts it creates or removes, the firewall policy it installs, the CPUs and memory its
+workload may use. ``consistency.check`` relates
 the claims of every Score that runs on one host — duplicates, contradictions, dangling references, loops —
 before anything touches the host, and turns each problem into a ``Finding`` that names the Score's file and
 line, the field, the value and what was expected.
@@ -122,6 +123,17 @@ class AccountUse:
 
 
 @dataclass(frozen=True)
+class ResourceClaim:
+    """What the Score's workload may use on the host at most: ``cpus`` and ``memory`` in bytes (``None``: no
+    limit given, so nothing to add up); ``what`` says what it is for when the Score's name does not."""
+
+    what: str
+    field: str
+    cpus: float | None = None
+    memory: int | None = None
+
+
+@dataclass(frozen=True)
 class Suspicion:
     """Legal but probably not meant: shown as a warning by ``check`` and ``plan``, an error with ``--strict``."""
 
@@ -140,5 +152,6 @@ type Claim = (
     | DnsRecordClaim
     | AccountClaim
     | AccountUse
+    | ResourceClaim
     | Suspicion
 )

@@ -14,6 +14,8 @@ Rules, each a finding class (``Finding.rule``):
   (``cname_loop``), a CNAME or SRV target in a zone served here that no Score gives a record
   (``dangling_dns_target``);
 - accounts: a Score that needs a user or group another Score removes (``uses_removed_account``);
+- resources, when the host's are known (inventory ``cpus``/``memory``): the limits of the Scores on one
+  host add up to more memory or CPUs than it has (``memory_exceeds_host``, ``cpus_exceed_host``);
 - suspicions declared by a Score itself (warnings).
 
 Pure: no I/O, so ``harmony check`` can run it anywhere.
@@ -21,7 +23,7 @@ Pure: no I/O, so ``harmony check`` can run it anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -37,11 +39,14 @@ from harmony.domain.claims import (
     ListenClaim,
     NameClaim,
     PathClaim,
+    ResourceClaim,
     Severity,
     Suspicion,
 )
 from harmony.domain.errors import DeploymentError
+from harmony.domain.inventory import HostResources
 from harmony.domain.origin import origin_of
+from harmony.domain.units import format_size
 
 if TYPE_CHECKING:
     from harmony.domain.score import AnyScore
@@ -358,3 +363,46 @@ def _accounts(accounts: Owned[AccountClaim], uses: Owned[AccountUse]) -> Iterabl
                 use.field,
                 f"{use.kind} {use.name!r} is removed by {remover.name}; expected a {use.kind} that exists",
             )
+
+
+def check_resources(scores: Sequence[AnyScore], *, host: str, has: HostResources) -> list[Finding]:
+    """Whether the resource limits of ``scores``, the Scores of ``host``, fit in what it ``has``."""
+    claims = [(s, c) for s in scores for c in s.claims() if isinstance(c, ResourceClaim)]
+    return list(_resources(claims, host, has))
+
+
+def _resources(claims: Owned[ResourceClaim], host: str, has: HostResources) -> Iterable[Finding]:
+    memory = [(s, c, c.memory) for s, c in claims if c.memory is not None]
+    if has.memory is not None:
+        yield from _overflow(
+            memory, "memory_exceeds_host", " of memory", host, float(has.memory), lambda v: format_size(round(v))
+        )
+    cpus = [(s, c, c.cpus) for s, c in claims if c.cpus is not None]
+    if has.cpus is not None:
+        yield from _overflow(cpus, "cpus_exceed_host", "", host, has.cpus, lambda v: f"{v:g} CPU" + "s" * (v != 1))
+
+
+def _overflow(
+    asks: Sequence[tuple[AnyScore, ResourceClaim, float]],
+    rule: str,
+    what: str,
+    host: str,
+    has: float,
+    show: Callable[[float], str],
+) -> Iterable[Finding]:
+    """One finding, on the Score that tips the sum over, listing every Score's share."""
+    total = 0.0
+    for s, c, amount in asks:
+        total += amount
+        if total > has:
+            everyone = sum(a for _, _, a in asks)
+            shares = ", ".join(f"{cs.name}{f' ({cc.what})' if cc.what else ''}: {show(a)}" for cs, cc, a in asks)
+            yield finding(
+                "error",
+                rule,
+                s,
+                c.field,
+                f"the Scores on host {host} ask for {show(everyone)}{what} in all ({shares}), more than its "
+                f"{show(has)}; expected at most {show(has)} (lower a limit, or place a Score on another host)",
+            )
+            return

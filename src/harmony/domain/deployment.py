@@ -19,6 +19,7 @@ from harmony.domain.companion import Verification
 from harmony.domain.consistency import Finding, InconsistentDeploymentError
 from harmony.domain.errors import DeploymentError, HarmonyError
 from harmony.domain.host_group import HostGroup
+from harmony.domain.inventory import resources_of
 from harmony.domain.origin import origin_of
 from harmony.domain.score import AnyScore, Score
 from harmony.domain.topology import Topology
@@ -137,6 +138,11 @@ class Deployment[T: Topology]:
                 continue
             done.add(id(scores))
             per_host.append((str(getattr(host, "name", host)), consistency.check(scores)))
+        for host, scores in self._by_host:
+            resources = resources_of(host)
+            if resources is not None:
+                name = str(getattr(host, "name", host))
+                per_host.append((name, consistency.check_resources(scores, host=name, has=resources)))
         for host_name, host_findings in per_host:
             for f in host_findings:
                 found.append(f if not self.varies_per_host else replace(f, score=f"{host_name}: {f.score}"))

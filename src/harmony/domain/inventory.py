@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from harmony.domain.errors import InvalidValueError
+from harmony.domain.units import Size
 from harmony.domain.values import Hostname, IPAddress, MacAddress, Port
 
 
@@ -24,11 +25,27 @@ class Nic(BaseModel):
     address: IPAddress | None = None
 
 
+class HostResources(BaseModel):
+    """What a machine has for the Scores placed on it: CPUs and memory (``None``: not said, not checked)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cpus: float | None = Field(default=None, gt=0, description="CPUs (cores or threads) the host has")
+    memory: Size | None = Field(default=None, gt=0, description='memory the host has, e.g. GiB(16) or "16GiB"')
+
+
+def resources_of(topology: object) -> HostResources | None:
+    """The resources of the machine behind ``topology``: a topology that knows them says so in ``resources``."""
+    found: object = getattr(topology, "resources", None)
+    return found if isinstance(found, HostResources) else None
+
+
 class Host(BaseModel):
     """One machine. ``labels`` and ``groups`` select hosts (``site=office``, ``web``); ``roles`` say what it is
     for. ``ssh_port``, ``user`` and ``key`` say how to log in over SSH (``key``: a private key file; without
     one, the SSH agent and the default keys are tried). ``variables`` are this host's own values (a user
-    name, a size, a port), read typed with ``variables_as``."""
+    name, a size, a port), read typed with ``variables_as``. ``cpus`` and ``memory``, when given, let
+    ``harmony check`` refuse Scores whose resource limits together do not fit on the host."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -42,6 +59,15 @@ class Host(BaseModel):
     user: str = "root"
     key: Path | None = None
     variables: Mapping[str, JsonValue] = Field(default_factory=dict[str, JsonValue])
+    cpus: float | None = Field(default=None, gt=0, description="CPUs (cores or threads) the host has")
+    memory: Size | None = Field(default=None, gt=0, description='memory the host has, e.g. GiB(16) or "16GiB"')
+
+    @property
+    def resources(self) -> HostResources | None:
+        """``cpus`` and ``memory`` together, or ``None`` when the inventory says neither."""
+        if self.cpus is None and self.memory is None:
+            return None
+        return HostResources(cpus=self.cpus, memory=self.memory)
 
     def variables_as[M: BaseModel](self, model: type[M]) -> M:
         """This host's ``variables`` read into ``model``; ``InvalidValueError`` names the variable if one is wrong."""

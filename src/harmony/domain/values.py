@@ -12,7 +12,7 @@ import re
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any, ClassVar, Self
 
-from pydantic import AfterValidator, GetCoreSchemaHandler
+from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from harmony.domain.errors import InvalidValueError
@@ -38,21 +38,6 @@ type IPNetwork = IPv4Network | IPv6Network
 _MAC = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _DNS_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
-
-
-def plausible_seconds(limit: float) -> AfterValidator:
-    """A pydantic validator for a duration in seconds that refuses values only plausible as milliseconds."""
-
-    def check(value: float) -> float:
-        if value > limit:
-            raise InvalidValueError(
-                "seconds",
-                value,
-                f"at most {limit:g} seconds; {value:g} looks like milliseconds (write {value / 1000:g})",
-            )
-        return value
-
-    return AfterValidator(check)
 
 
 class Port(int):

@@ -350,7 +350,7 @@ class DeviceAgent:
             with contextlib.suppress(CapabilityError):
                 await self.applications.remove_dns_record_set(score.app)
         for container in await self._containers(score):
-            await self._runtime_for(score).remove_container(container, grace=score.stop_grace)
+            await self._runtime_for(score).remove_container(container, grace=score.stop_grace.total_seconds())
 
     async def _healthy(self, score: Container) -> tuple[bool, str]:
         """The container runs and its health command, if any, passes within ``health_timeout``."""
@@ -368,9 +368,9 @@ class DeviceAgent:
             if status == 0:
                 return True, "health check passed"
             last = f"health check `{' '.join(spec.health.command)}` exited {status}: {output.strip()[-200:]}"
-            if time.monotonic() + spec.health.interval > deadline:
+            if time.monotonic() + spec.health.interval.total_seconds() > deadline:
                 return False, last
-            await asyncio.sleep(spec.health.interval)
+            await asyncio.sleep(spec.health.interval.total_seconds())
 
     async def _ground_truth(self) -> None:
         while True:
@@ -448,7 +448,7 @@ class DeviceAgent:
             async with self._lock:
                 restarted: list[str] = []
                 for each in containers:
-                    await self._runtime_for(dep.score).stop_container(each, grace=dep.score.stop_grace)
+                    await self._runtime_for(dep.score).stop_container(each, grace=dep.score.stop_grace.total_seconds())
                     restarted.append((await self._runtime_for(dep.score).start_container(each)).state)
             return {"device": self.device, "container": container, "state": restarted[0]}
         return {"error": f"unknown command {verb!r}; commands: ping, logs, restart"}

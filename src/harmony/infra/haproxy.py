@@ -85,7 +85,7 @@ def render_frontend(frontend: Frontend) -> str:
     if hc is not None:
         if hc.protocol == "http":
             lines += [f"    option httpchk GET {hc.path}", f"    http-check expect status {hc.expect_status}"]
-        check = f" check inter {max(1, round(hc.interval * 1000))} rise {hc.rise} fall {hc.fall}"
+        check = f" check inter {max(1, round(hc.interval.total_seconds() * 1000))} rise {hc.rise} fall {hc.fall}"
     for b in f.backends:
         weight = 0 if b.state == "draining" else b.weight
         address = f"[{b.address}]" if b.address.version == 6 else str(b.address)

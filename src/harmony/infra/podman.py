@@ -54,6 +54,7 @@ from harmony.domain.errors import (
 )
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
 from harmony.domain.secret import Secret
+from harmony.domain.units import MiB
 from harmony.infra.connector import Connector
 from harmony.infra.local_connector import LocalConnector
 from harmony.infra.programs import CATATONIT, ENV, PODMAN, RUNC
@@ -427,8 +428,9 @@ def run_argv(spec: ContainerSpec, *, env_file: PurePosixPath | None = None) -> l
         argv.append(f"--publish={p.host_ip}:{host}:{p.container}/{p.protocol}")
     for v in spec.volumes:
         argv.append(f"--volume={v.source}:{v.target}" + (":ro" if v.read_only else ""))
-    if spec.limits.memory_mib is not None:
-        argv.append(f"--memory={spec.limits.memory_mib}m")
+    if spec.limits.memory is not None:
+        memory = spec.limits.memory
+        argv.append(f"--memory={memory // MiB(1)}m" if memory % MiB(1) == 0 else f"--memory={memory}b")
     if spec.limits.cpus is not None:
         argv.append(f"--cpus={spec.limits.cpus}")
     if spec.limits.pids is not None:

@@ -28,6 +28,7 @@ from harmony.domain.capabilities.probes import Prober, ProbeResult
 from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import RegistryAuthError, TopologyError
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
+from harmony.domain.inventory import HostResources
 from harmony.domain.topology import RunLock
 from harmony.domain.values import IPAddress, Port
 from harmony.infra.curl_probe import CurlProbe
@@ -63,8 +64,10 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
         files: LocalFiles | None = None,
         registry_logins: Sequence[RegistryLogin] = (),
         host: LinuxHost | None = None,
+        resources: HostResources | None = None,
     ) -> None:
-        """Applications on this machine, or on ``host`` (whose connector the adapters must use)."""
+        """Applications on this machine, or on ``host`` (whose connector the adapters must use); ``resources``
+        (by default ``host``'s, from the inventory) let ``harmony check`` add up the containers' limits."""
         self._name = name
         self.registry_logins = tuple(registry_logins)
         self._skopeo = Skopeo()
@@ -72,6 +75,7 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
         self.haproxy = haproxy
         self.dnsmasq = dnsmasq
         self.host = host
+        self.resources = resources if resources is not None else host.resources if host is not None else None
         self._files: ManagedFiles = host if host is not None else files or LocalFiles(Path("/"))
         self._probe: Prober = CurlProbe(host.connector) if host is not None else NetProbe()
 
@@ -101,7 +105,13 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
 
     @classmethod
     def isolated(
-        cls, directory: Path, *, dns_port: int, name: str = "localhost", registry_logins: Sequence[RegistryLogin] = ()
+        cls,
+        directory: Path,
+        *,
+        dns_port: int,
+        name: str = "localhost",
+        registry_logins: Sequence[RegistryLogin] = (),
+        resources: HostResources | None = None,
     ) -> ContainerHost:
         """Everything under ``directory``: podman store (vfs), HAProxy, and dnsmasq on ``127.0.0.1:dns_port``."""
         directory = directory.absolute()
@@ -111,6 +121,7 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
             haproxy=Haproxy(state_dir=directory / "haproxy"),
             dnsmasq=Dnsmasq(state_dir=directory / "dnsmasq", port=dns_port, interfaces=("lo",)),
             registry_logins=registry_logins,
+            resources=resources,
         )
 
     async def stop_services(self) -> None:

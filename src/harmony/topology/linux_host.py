@@ -15,7 +15,7 @@ from pydantic import BaseModel, JsonValue
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.capabilities.users import Accounts
-from harmony.domain.inventory import Host, read_variables
+from harmony.domain.inventory import Host, HostResources, read_variables
 from harmony.domain.topology import RunLock
 from harmony.domain.values import Hostname, IPAddress, Port
 from harmony.infra.apt import AptPackages
@@ -27,10 +27,18 @@ from harmony.infra.shadow import ShadowAccounts
 class LinuxHost:
     """A Linux host. ``LinuxHost.local()`` is the machine Harmony runs on."""
 
-    def __init__(self, *, name: str, connector: Connector, variables: Mapping[str, JsonValue] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        connector: Connector,
+        variables: Mapping[str, JsonValue] | None = None,
+        resources: HostResources | None = None,
+    ) -> None:
         self._name = name
         self.connector = connector
         self.variables: Mapping[str, JsonValue] = variables or {}
+        self.resources = resources  # the machine's CPUs and memory, when known: `harmony check` adds up limits
         self._accounts = ShadowAccounts(connector, name)
         self._packages = AptPackages(connector, name)
 
@@ -42,6 +50,7 @@ class LinuxHost:
         name: str = "localhost",
         create_root: bool = False,
         netns: str | None = None,
+        resources: HostResources | None = None,
     ) -> LinuxHost:
         """The local machine; ``root`` re-roots managed paths (for tests and sandboxes), created when asked.
 
@@ -50,7 +59,7 @@ class LinuxHost:
         that network namespace of this machine: a box simulated by a namespace.
         """
         connector = LocalConnector(name=name, root=root or Path("/"), create_root=create_root, netns=netns)
-        return cls(name=name, connector=connector)
+        return cls(name=name, connector=connector, resources=resources)
 
     @classmethod
     def ssh(
@@ -90,7 +99,7 @@ class LinuxHost:
     def from_inventory(
         cls, host: Host, *, known_hosts: Path | None = None, check_host_key: bool = True, keepalive: float = 10.0
     ) -> LinuxHost:
-        """The inventory ``host`` over SSH, with its address, port, user, key and variables."""
+        """The inventory ``host`` over SSH, with its address, port, user, key, variables and resources."""
         reached = cls.ssh(
             host.address,
             name=str(host.name),
@@ -101,7 +110,7 @@ class LinuxHost:
             check_host_key=check_host_key,
             keepalive=keepalive,
         )
-        return cls(name=reached.name, connector=reached.connector, variables=host.variables)
+        return cls(name=reached.name, connector=reached.connector, variables=host.variables, resources=host.resources)
 
     @property
     def name(self) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.postgres import PostgreSQLState, ServerEndpoint
 from harmony.domain.errors import TopologyError
+from harmony.domain.inventory import HostResources
 from harmony.domain.topology import RunLock
 from harmony.domain.values import IPAddress, Port
 from harmony.infra.postgres import PostgresInstance
@@ -32,6 +33,11 @@ class PostgreSQLHost:
     def __init__(self, *, instance: PostgresInstance, host: LinuxHost | None = None) -> None:
         self.instance = instance
         self.host = host
+
+    @property
+    def resources(self) -> HostResources | None:
+        """The CPUs and memory of the machine it runs on, when the inventory says them."""
+        return None if self.host is None else self.host.resources
 
     @classmethod
     def on(

@@ -1,5 +1,5 @@
-# fails: load
-"""A load-balancer check interval in milliseconds where seconds are meant."""
+# fails: type check
+"""A load-balancer check interval as a bare number (500: milliseconds? seconds?); a duration is a timedelta."""
 
 from pathlib import Path
 
@@ -15,8 +15,11 @@ shop = Application(
     app=ResourceName("shop"),
     image=ImageRef("localhost/shop:3"),
     port=Port(8080),
-    expose=Exposure(  # expect-load-error: check_interval
-        hostname=Hostname("shop.apps.lan"), zone=Hostname("apps.lan"), port=Port(80), check_interval=500
+    expose=Exposure(
+        hostname=Hostname("shop.apps.lan"),
+        zone=Hostname("apps.lan"),
+        port=Port(80),
+        check_interval=500,  # expect-error
     ),
     smoke=HttpCheck(path="/"),
 )

@@ -1,5 +1,5 @@
-# fails: load
-"""A memory limit in bytes where MiB are meant."""
+# fails: type check
+"""A memory limit as a bare number of bytes; a size says its unit: MiB(512)."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from harmony.modules.application import Container
 from harmony.topology.container_host import ContainerHost
 
 site = ContainerHost.isolated(Path("/srv/site"), dns_port=5353)
-limits = ResourceLimits(memory_mib=536870912)  # expect-load-error: memory_mib
+limits = ResourceLimits(memory=536870912)  # expect-error
 worker = Container(
     spec=ContainerSpec(name=ContainerName("worker"), image=ImageRef("localhost/worker:1"), limits=limits)
 )

@@ -1,5 +1,5 @@
-# fails: load
-"""A directory mode written as decimal 755."""
+# fails: type check
+"""A directory mode written as decimal 755; a mode is a FileMode("0755")."""
 
 from pathlib import PurePosixPath
 
@@ -10,5 +10,5 @@ from harmony.topology.linux_host import LinuxHost
 host = LinuxHost.local()
 deployment = Deployment(
     topology=host,
-    scores=[ManagedDirectory(path=PurePosixPath("/srv/backups"), mode=755, owner="root")],  # expect-load-error: 0o755
+    scores=[ManagedDirectory(path=PurePosixPath("/srv/backups"), mode=755, owner="root")],  # expect-error
 )

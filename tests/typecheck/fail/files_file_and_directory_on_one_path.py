@@ -4,6 +4,7 @@
 from pathlib import PurePosixPath
 
 from harmony import Deployment
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedDirectory, ManagedFile
 from harmony.topology.linux_host import LinuxHost
 
@@ -11,7 +12,7 @@ host = LinuxHost.local()
 deployment = Deployment(
     topology=host,
     scores=[
-        ManagedDirectory(path=PurePosixPath("/etc/myapp"), mode=0o755),
+        ManagedDirectory(path=PurePosixPath("/etc/myapp"), mode=FileMode("0755")),
         ManagedFile(path=PurePosixPath("/etc/myapp"), content="port=8080\n"),  # expect-load-error: path_kind_conflict
     ],
 )

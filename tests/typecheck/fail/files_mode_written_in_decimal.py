@@ -1,5 +1,5 @@
-# fails: load
-"""A mode written as decimal 644 (= 0o1204) instead of 0o644."""
+# fails: type check
+"""A mode written as decimal 644 (= 0o1204) instead of octal; a mode is a FileMode("0644")."""
 
 from pathlib import PurePosixPath
 
@@ -10,5 +10,5 @@ from harmony.topology.linux_host import LinuxHost
 host = LinuxHost.local()
 deployment = Deployment(
     topology=host,
-    scores=[ManagedFile(path=PurePosixPath("/etc/motd"), content="welcome\n", mode=644)],  # expect-load-error: 0o644
+    scores=[ManagedFile(path=PurePosixPath("/etc/motd"), content="welcome\n", mode=644)],  # expect-error
 )

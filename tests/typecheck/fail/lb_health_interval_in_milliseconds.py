@@ -1,5 +1,5 @@
-# fails: load
-"""A health-check interval in milliseconds where seconds are meant."""
+# fails: type check
+"""A health-check interval as a bare number (2000, meant as milliseconds); a duration is a timedelta."""
 
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from harmony.modules.load_balancer import LoadBalancing
 from harmony.topology.edge_router import EdgeRouter
 
 router = EdgeRouter(name="router", state_dir=Path("/var/lib/harmony/edge"), netns="router")
-check = HealthCheck(protocol="http", path="/health", interval=2000)  # expect-load-error: interval
+check = HealthCheck(protocol="http", path="/health", interval=2000)  # expect-error
 web = Frontend(
     name=ResourceName("web"),
     port=Port(80),

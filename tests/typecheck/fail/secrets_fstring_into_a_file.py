@@ -5,6 +5,7 @@ from pathlib import PurePosixPath
 
 from harmony import Deployment
 from harmony.domain.secret import Secret
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedFile
 from harmony.topology.linux_host import LinuxHost
 
@@ -15,7 +16,7 @@ deployment = Deployment(
         ManagedFile(
             path=PurePosixPath("/etc/app/db.conf"),
             content=f"password={password}\n",  # expect-load-error: Secret.render
-            mode=0o600,
+            mode=FileMode("0600"),
         ),
     ],
 )

@@ -1,5 +1,6 @@
 """Fixed: a load-balancer check interval in milliseconds where seconds are meant."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from harmony import Deployment
@@ -14,7 +15,12 @@ shop = Application(
     app=ResourceName("shop"),
     image=ImageRef("localhost/shop:3"),
     port=Port(8080),
-    expose=Exposure(hostname=Hostname("shop.apps.lan"), zone=Hostname("apps.lan"), port=Port(80), check_interval=0.5),
+    expose=Exposure(
+        hostname=Hostname("shop.apps.lan"),
+        zone=Hostname("apps.lan"),
+        port=Port(80),
+        check_interval=timedelta(milliseconds=500),
+    ),
     smoke=HttpCheck(path="/"),
 )
 deployment = Deployment(topology=site, scores=[shop])

@@ -5,6 +5,7 @@ from pathlib import Path
 from harmony import Deployment
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef, PortMapping, ResourceLimits
 from harmony.domain.names import ResourceName
+from harmony.domain.units import MiB
 from harmony.domain.values import Hostname, Port
 from harmony.modules.application import Application, Container, Exposure, HttpCheck
 from harmony.topology.container_host import ContainerHost
@@ -15,7 +16,7 @@ cache = Container(
         name=ContainerName("cache"),
         image=ImageRef("localhost/redis:7"),
         ports=(PortMapping(container=Port(6379), host=Port(6379)),),
-        limits=ResourceLimits(memory_mib=256),
+        limits=ResourceLimits(memory=MiB(256)),
     )
 )
 
@@ -27,7 +28,7 @@ def service(name: str, port: int) -> Application:
         port=Port(8080),
         expose=Exposure(hostname=Hostname(f"{name}.apps.lan"), zone=Hostname("apps.lan"), port=Port(port)),
         smoke=HttpCheck(path="/health"),
-        limits=ResourceLimits(memory_mib=512, cpus=1.0),
+        limits=ResourceLimits(memory=MiB(512), cpus=1.0),
         after=(cache.name,),
     )
 

@@ -9,6 +9,7 @@ from pydantic import Field
 from harmony import Port
 from harmony.config import ConfigModel, ConfigSection, Secret
 from harmony.config.wiring import load_config
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedFile
 
 
@@ -29,7 +30,7 @@ def app_conf() -> ManagedFile:
     content = Secret.render(
         "dsn = postgresql://app:$pw@$host:$port/app\n", pw=db.password, host=db.host, port=str(db.port)
     )
-    return ManagedFile(path=PurePosixPath("/etc/app.conf"), content=content, mode=0o600)
+    return ManagedFile(path=PurePosixPath("/etc/app.conf"), content=content, mode=FileMode("0600"))
 
 
 def explicit(password: Secret) -> Database:

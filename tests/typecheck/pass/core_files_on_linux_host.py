@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from harmony import Deployment, Maestro, Outcome, SmokeTest, verify
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedDirectory, ManagedFile
 from harmony.topology.failover import FilesFailover
 from harmony.topology.linux_host import LinuxHost
@@ -17,7 +18,7 @@ class MotdSaysHello(SmokeTest[ManagedFile]):
 
 
 host = LinuxHost.local(root=Path("/tmp/sandbox"), create_root=True)
-motd = ManagedFile(path=PurePosixPath("/etc/motd"), content="hello\n", mode=0o644)
+motd = ManagedFile(path=PurePosixPath("/etc/motd"), content="hello\n", mode=FileMode("0644"))
 deployment = Deployment(
     topology=host,
     scores=[ManagedDirectory(path=PurePosixPath("/etc")), motd],

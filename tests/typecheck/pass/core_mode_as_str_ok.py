@@ -2,6 +2,7 @@
 
 from pathlib import PurePosixPath
 
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedFile
 
-conf = ManagedFile(path=PurePosixPath("/etc/app.conf"), mode=0o644)
+conf = ManagedFile(path=PurePosixPath("/etc/app.conf"), mode=FileMode("0644"))

@@ -3,6 +3,7 @@
 from pathlib import Path, PurePosixPath
 
 from harmony.domain.host_group import HostGroup
+from harmony.domain.units import FileMode
 from harmony.domain.values import Hostname
 from harmony.modules.files import ManagedFile
 from harmony.modules.packages import DebianPackage
@@ -12,7 +13,7 @@ from harmony.topology.linux_host import LinuxHost
 hosts = [LinuxHost.ssh(Hostname(f"web{i}.office.lan"), known_hosts=Path("known_hosts")) for i in (1, 2, 3)]
 deployment = HostGroup(hosts=hosts, parallelism=2).deploy(
     lambda host: [
-        ManagedFile(path=PurePosixPath("/etc/hostname"), content=f"{host.name}\n", mode=0o644),
+        ManagedFile(path=PurePosixPath("/etc/hostname"), content=f"{host.name}\n", mode=FileMode("0644")),
         DebianPackage(package="nginx"),
         User(user="deploy", shell="/bin/bash"),
     ]

@@ -3,6 +3,7 @@
 from pathlib import PurePosixPath
 
 from harmony import Deployment
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedDirectory, ManagedFile
 from harmony.topology.linux_host import LinuxHost
 
@@ -10,7 +11,7 @@ host = LinuxHost.local()
 deployment = Deployment(
     topology=host,
     scores=[
-        ManagedDirectory(path=PurePosixPath("/etc/myapp"), mode=0o755),
+        ManagedDirectory(path=PurePosixPath("/etc/myapp"), mode=FileMode("0755")),
         ManagedFile(path=PurePosixPath("/etc/myapp/app.conf"), content="port=8080\n"),
     ],
 )

@@ -3,11 +3,12 @@
 from pathlib import PurePosixPath
 
 from harmony import Deployment
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedFile
 from harmony.topology.linux_host import LinuxHost
 
 host = LinuxHost.local()
 deployment = Deployment(
     topology=host,
-    scores=[ManagedFile(path=PurePosixPath("/etc/motd"), content="welcome\n", mode=0o644)],
+    scores=[ManagedFile(path=PurePosixPath("/etc/motd"), content="welcome\n", mode=FileMode("0644"))],
 )

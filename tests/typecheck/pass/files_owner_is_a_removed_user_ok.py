@@ -3,6 +3,7 @@
 from pathlib import PurePosixPath
 
 from harmony import Deployment
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedFile
 from harmony.modules.users import User
 from harmony.topology.linux_host import LinuxHost
@@ -13,6 +14,6 @@ deployment = Deployment(
     scores=[
         User(user="olddeploy", present=False),
         User(user="deploy"),
-        ManagedFile(path=PurePosixPath("/srv/deploy.key"), content="k", owner="deploy", mode=0o600),
+        ManagedFile(path=PurePosixPath("/srv/deploy.key"), content="k", owner="deploy", mode=FileMode("0600")),
     ],
 )

@@ -3,6 +3,7 @@
 from pathlib import PurePosixPath
 
 from harmony import Deployment
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedDirectory, ManagedFile
 from harmony.topology.linux_host import LinuxHost
 
@@ -10,10 +11,12 @@ host = LinuxHost.local()
 deployment = Deployment(
     topology=host,
     scores=[
-        ManagedDirectory(path=PurePosixPath("/srv/shared"), mode=0o2775, group="users"),
-        ManagedDirectory(path=PurePosixPath("/srv/tmp"), mode=0o1777),
+        ManagedDirectory(path=PurePosixPath("/srv/shared"), mode=FileMode("2775"), group="users"),
+        ManagedDirectory(path=PurePosixPath("/srv/tmp"), mode=FileMode("1777")),
         ManagedFile(
-            path=PurePosixPath("/etc/sudoers.d/deploy"), content="deploy ALL=(ALL) NOPASSWD: ALL\n", mode=0o440
+            path=PurePosixPath("/etc/sudoers.d/deploy"),
+            content="deploy ALL=(ALL) NOPASSWD: ALL\n",
+            mode=FileMode("0440"),
         ),
     ],
 )

@@ -1,5 +1,6 @@
 """A blue-green switch written as data: the new backend active, the old one draining."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from harmony import Deployment
@@ -19,6 +20,6 @@ api = Frontend(
         Backend(name=ResourceName("blue"), address=IPv4Address("10.0.0.31"), port=Port(9000), state="draining"),
         Backend(name=ResourceName("green"), address=IPv4Address("10.0.0.32"), port=Port(9000)),
     ),
-    health_check=HealthCheck(protocol="tcp", interval=1.5, rise=2, fall=3),
+    health_check=HealthCheck(protocol="tcp", interval=timedelta(milliseconds=1500), rise=2, fall=3),
 )
 deployment = Deployment(topology=router, scores=[LoadBalancing(frontends=(api,))])

@@ -1,5 +1,6 @@
 """Fixed: a health-check interval in milliseconds where seconds are meant."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from harmony import Deployment
@@ -10,7 +11,7 @@ from harmony.modules.load_balancer import LoadBalancing
 from harmony.topology.edge_router import EdgeRouter
 
 router = EdgeRouter(name="router", state_dir=Path("/var/lib/harmony/edge"), netns="router")
-check = HealthCheck(protocol="http", path="/health", interval=2.0)
+check = HealthCheck(protocol="http", path="/health", interval=timedelta(seconds=2))
 web = Frontend(
     name=ResourceName("web"),
     port=Port(80),

@@ -4,6 +4,7 @@ from pathlib import PurePosixPath
 
 from harmony import Deployment
 from harmony.domain.secret import Secret
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedFile
 from harmony.topology.linux_host import LinuxHost
 
@@ -12,7 +13,9 @@ deployment = Deployment(
     topology=LinuxHost.local(),
     scores=[
         ManagedFile(
-            path=PurePosixPath("/etc/app/db.conf"), content=Secret.render("password=$pw\n", pw=password), mode=0o600
+            path=PurePosixPath("/etc/app/db.conf"),
+            content=Secret.render("password=$pw\n", pw=password),
+            mode=FileMode("0600"),
         ),
     ],
 )

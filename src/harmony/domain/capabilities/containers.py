@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from ipaddress import IPv4Address
 from pathlib import PurePosixPath
 from typing import Annotated, Literal, Protocol
@@ -26,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.secret import Secret
+from harmony.domain.units import Bytes, Duration, MiB
 from harmony.domain.values import (
     Port,
     ValidatedStr,
@@ -110,7 +112,7 @@ class ContainerHealthCheck(_Frozen):
     """A command run inside the container; exit status 0 means healthy."""
 
     command: tuple[str, ...] = Field(min_length=1)
-    interval: float = Field(default=5.0, gt=0)
+    interval: Duration = Field(default=timedelta(seconds=5), gt=timedelta(0))
     retries: int = Field(default=3, ge=1)
 
 
@@ -132,20 +134,9 @@ def secret_names(env: Mapping[EnvName, str | Secret]) -> list[EnvName]:
     return sorted(k for k, v in env.items() if isinstance(v, Secret))
 
 
-def _plausible_mib(value: int) -> int:
-    if value > _MAX_MIB:
-        raise InvalidValueError(
-            "memory_mib", value, f"MiB, at most {_MAX_MIB} (16 TiB); {value} looks like bytes ({value // 2**20} MiB)"
-        )
-    return value
-
-
-_MAX_MIB = 16 * 1024 * 1024
-
-
 class ResourceLimits(_Frozen):
-    memory_mib: Annotated[int, AfterValidator(_plausible_mib)] | None = Field(
-        default=None, ge=6, description="memory limit in MiB, not bytes (podman needs >= 6)"
+    memory: Bytes | None = Field(
+        default=None, ge=MiB(6), description="memory limit, e.g. MiB(512) (podman needs at least 6 MiB)"
     )
     cpus: float | None = Field(default=None, gt=0, description="CPU share, e.g. 0.5")
     pids: int | None = Field(default=None, ge=1, description="maximum number of processes")

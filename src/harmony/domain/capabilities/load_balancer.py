@@ -21,6 +21,7 @@ Not guaranteed: per-request stickiness, or that a health check notices a failure
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, Protocol, Self, runtime_checkable
 
@@ -28,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.names import NonEmpty, ResourceName
-from harmony.domain.values import IPAddress, IPv4Address, Port, plausible_seconds
+from harmony.domain.units import Duration
+from harmony.domain.values import IPAddress, IPv4Address, Port
 
 type ProxyMode = Literal["tcp", "http"]
 type Balance = Literal["roundrobin", "leastconn", "source"]
@@ -49,7 +51,7 @@ class HealthCheck(_Model):
     protocol: Literal["tcp", "http"] = "tcp"
     path: Annotated[str, Field(pattern=r"^/[^\s]*$")] = "/"
     expect_status: Annotated[int, Field(ge=100, le=599)] = 200
-    interval: Annotated[float, Field(gt=0, description="seconds between checks"), plausible_seconds(300)] = 2.0
+    interval: Duration = Field(default=timedelta(seconds=2), gt=timedelta(0), description="time between checks")
     rise: Annotated[int, Field(ge=1, le=100)] = 2
     fall: Annotated[int, Field(ge=1, le=100)] = 3
 

@@ -24,50 +24,13 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Protocol, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.names import ResourceName
+from harmony.domain.units import Duration as Duration  # re-exported: where monitoring code finds it
+from harmony.domain.units import format_duration as format_duration
 from harmony.domain.values import Hostname, IPAddress, Port
-
-_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
-_UNITS = (("y", 365 * 86400.0), ("w", 7 * 86400.0), ("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0))
-
-
-def parse_duration(value: object) -> timedelta:
-    """``timedelta`` from seconds (int/float), a ``timedelta`` or a Prometheus duration such as ``1h30m``."""
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and value and (m := _DURATION.match(value)) is not None:
-        groups = m.groups()
-        seconds = sum(float(groups[2 * i + 1] or 0) * factor for i, (_, factor) in enumerate(_UNITS))
-        seconds += float(groups[13] or 0) / 1000
-    else:
-        raise InvalidValueError("duration", value, "seconds, a timedelta, or a duration such as 30s, 5m, 1h30m")
-    if seconds < 0 or round(seconds * 1000) != seconds * 1000:
-        raise InvalidValueError("duration", value, "a non-negative whole number of milliseconds")
-    return timedelta(seconds=seconds)
-
-
-def format_duration(value: timedelta) -> str:
-    """The Prometheus form of ``value``: ``0s``, ``1500ms``, ``1h30m``."""
-    millis = round(value.total_seconds() * 1000)
-    if millis == 0:
-        return "0s"
-    if millis % 1000:
-        return f"{millis}ms"
-    seconds, parts = millis // 1000, list[str]()
-    for unit, factor in _UNITS[2:]:
-        count, seconds = divmod(seconds, int(factor))
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
-
-
-type Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
-"""A duration: given as seconds, a ``timedelta`` or ``"30s"``/``"1h30m"``; written in the Prometheus form."""
 
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 

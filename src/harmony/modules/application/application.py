@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Literal, Protocol
 
 from pydantic import Field, field_validator
@@ -49,7 +50,7 @@ from harmony.domain.capabilities.load_balancer import Backend, Frontend
 from harmony.domain.capabilities.probes import Prober
 from harmony.domain.capabilities.registry import RegistryClient
 from harmony.domain.change import Change
-from harmony.domain.claims import Claim, DnsRecordClaim, ListenClaim, NameClaim
+from harmony.domain.claims import Claim, DnsRecordClaim, ListenClaim, NameClaim, ResourceClaim
 from harmony.domain.errors import ContainerError, DnsError, InvalidValueError, LoadBalancerError, RegistryError
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.interpret import Interpret
@@ -57,6 +58,7 @@ from harmony.domain.names import NonEmpty, ResourceName, non_empty
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
 from harmony.domain.secret import FINGERPRINT, Secret
+from harmony.domain.units import Duration, MiB
 from harmony.domain.values import IPv4Address, Port
 from harmony.modules.application.exposure import Exposure, backend_for, frontend_for, plan_exposure, record_set_for
 from harmony.modules.application.image import BusyboxImage
@@ -96,7 +98,9 @@ class Application(Score[AppHost]):
     limits: ResourceLimits = ResourceLimits()
     health: ContainerHealthCheck | None = None
     restart: RestartPolicy = "on-failure"
-    stop_grace: float = Field(default=5.0, ge=0, description="seconds old versions get to finish requests")
+    stop_grace: Duration = Field(
+        default=timedelta(seconds=5), description="how long old versions get to finish requests"
+    )
     keep_images: int = Field(
         default=2,
         ge=1,
@@ -117,15 +121,27 @@ class Application(Score[AppHost]):
         return f"app:{self.app}"
 
     def claims(self) -> Sequence[Claim]:
-        """Its frontend and DNS owner (both named after ``app``), its public name and port, its A record."""
+        """Its frontend and DNS owner (both named after ``app``), its public name and port, its A record, and
+        the limits of its ``replicas`` containers (those of one version: during a switch both run briefly)."""
         e = self.expose
-        return (
+        claims: list[Claim] = [
             NameClaim("frontend name", self.app, "app"),
             NameClaim("DNS owner", self.app, "app"),
             NameClaim("exposed hostname", str(e.hostname), "expose.hostname"),
             ListenClaim(e.address, e.port, "tcp", f"application {self.app}", "expose.port"),
             DnsRecordClaim(str(e.hostname), "A", self.app, "expose.hostname"),
-        )
+        ]
+        limits, n = self.limits, self.replicas
+        if limits.memory is not None or limits.cpus is not None:
+            claims.append(
+                ResourceClaim(
+                    f"{n} replicas" if n > 1 else "1 replica",
+                    "limits",
+                    cpus=None if limits.cpus is None else limits.cpus * n,
+                    memory=None if limits.memory is None else limits.memory * n,
+                )
+            )
+        return claims
 
     @property
     def url(self) -> str:
@@ -155,6 +171,7 @@ class Application(Score[AppHost]):
             include={"port", "replicas", "command", "env", "volumes", "limits", "health", "restart"},
             context=FINGERPRINT,  # a rotated secret is a new version
         )
+        settings.update(_settings_as_before_units(self.limits, self.health))
         content = (
             content_digest(self.image.files)
             if isinstance(self.image, BusyboxImage)
@@ -181,6 +198,27 @@ class Application(Score[AppHost]):
             health=self.health,
             restart=self.restart,
         )
+
+
+def _settings_as_before_units(limits: ResourceLimits, health: ContainerHealthCheck | None) -> dict[str, object]:
+    """``limits`` and ``health`` in the JSON form they had when sizes and durations were plain numbers (MiB,
+    seconds), so that the versions of applications deployed then stay the same and an upgrade redeploys
+    nothing."""
+    memory = limits.memory
+    settings: dict[str, object] = {
+        "limits": {
+            "memory_mib": None if memory is None else memory // MiB(1) if memory % MiB(1) == 0 else memory / MiB(1),
+            "cpus": limits.cpus,
+            "pids": limits.pids,
+        }
+    }
+    if health is not None:
+        settings["health"] = {
+            "command": list(health.command),
+            "interval": health.interval.total_seconds(),
+            "retries": health.retries,
+        }
+    return settings
 
 
 def plan_application(
@@ -285,7 +323,7 @@ class ApplicationInterpret(Interpret[AppHost]):
         kept = {c.name for c in ready}
         old = [c for c in containers if c.name not in kept]
         for c in old:
-            await topology.remove_container(c.name, grace=app.stop_grace)
+            await topology.remove_container(c.name, grace=app.stop_grace.total_seconds())
         if isinstance(app.image, PinnedImage):
             pruned = await self._prune(topology, app.image)
         else:
@@ -333,7 +371,7 @@ class ApplicationInterpret(Interpret[AppHost]):
             names = {b.name for b in backends}
             for old in current.backends:
                 if old.name not in names:
-                    await host.remove_backend(app.app, old.name, grace=app.stop_grace)
+                    await host.remove_backend(app.app, old.name, grace=app.stop_grace.total_seconds())
             now = next((f for f in await host.frontends() if f.name == app.app), None)
             if now != wanted:
                 await host.put_frontend(wanted)
@@ -365,8 +403,8 @@ class ApplicationInterpret(Interpret[AppHost]):
         if not result.ok:
             logs = await host.container_logs(info.name, tail=20)
             return Outcome.failure(
-                f"{app.app} version {version} ({info.name}) failed its smoke check within {app.smoke.timeout}s; "
-                "the previous version keeps serving",
+                f"{app.app} version {version} ({info.name}) failed its smoke check within "
+                f"{app.smoke.timeout.total_seconds():g}s; the previous version keeps serving",
                 f"probe: {result.detail}",
                 *([f"body: {result.body[:300]!r}"] if result.body else []),
                 "last log lines:",

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field
 
 from harmony.domain.capabilities.containers import MANAGED_LABEL, ContainerInfo, ContainerRuntime, ContainerSpec
 from harmony.domain.change import Change
-from harmony.domain.claims import Claim, ListenClaim, NameClaim
+from harmony.domain.claims import Claim, ListenClaim, NameClaim, ResourceClaim
 from harmony.domain.errors import ContainerError, ForeignContainerError, InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
 from harmony.domain.secret import FINGERPRINT
+from harmony.domain.units import Duration
 
 SPEC_LABEL = "io.harmony.spec"
 
@@ -39,7 +41,7 @@ class Container(Score[ContainerRuntime]):
     kind: Literal["container"] = "container"
     spec: ContainerSpec
     after: tuple[str, ...] = ()
-    stop_grace: float = Field(default=10.0, ge=0, description="seconds between the stop signal and a kill")
+    stop_grace: Duration = Field(default=timedelta(seconds=10), description="time between the stop signal and a kill")
 
     @property
     def name(self) -> str:
@@ -54,6 +56,9 @@ class Container(Score[ContainerRuntime]):
             if p.host is not None:
                 what = f"container {self.spec.name} (port {p.container})"
                 claims.append(ListenClaim(p.host_ip, p.host, p.protocol, what, f"spec.ports[{i}].host"))
+        limits = self.spec.limits
+        if limits.memory is not None or limits.cpus is not None:
+            claims.append(ResourceClaim("", "spec.limits", cpus=limits.cpus, memory=limits.memory))
         return claims
 
     def interpret(self) -> Interpret[ContainerRuntime]:
@@ -93,7 +98,7 @@ class ContainerInterpret(Interpret[ContainerRuntime]):
             info = await topology.start_container(spec.name)
             return Outcome.success(f"started {spec.name}", *_ports(info))
         if current is not None:
-            await topology.remove_container(spec.name, grace=self.score.stop_grace)
+            await topology.remove_container(spec.name, grace=self.score.stop_grace.total_seconds())
         try:
             info = await topology.run_container(self._labelled())
         except ForeignContainerError as e:

@@ -9,7 +9,8 @@ grace period, remove), so no request is refused or cut. The DNS record set is ow
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Literal, Self
+from datetime import timedelta
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -18,7 +19,8 @@ from harmony.domain.capabilities.load_balancer import Backend, Frontend, HealthC
 from harmony.domain.change import Change
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.names import NonEmpty, ResourceName
-from harmony.domain.values import Hostname, IPv4Address, Port, plausible_seconds
+from harmony.domain.units import Duration
+from harmony.domain.values import Hostname, IPv4Address, Port
 
 LOOPBACK = IPv4Address("127.0.0.1")
 
@@ -33,9 +35,9 @@ class Exposure(BaseModel):
     port: Port
     address: IPv4Address = LOOPBACK
     mode: Literal["http", "tcp"] = "http"
-    check_interval: Annotated[
-        float, Field(gt=0, description="seconds between load-balancer health checks"), plausible_seconds(300)
-    ] = 1.0
+    check_interval: Duration = Field(
+        default=timedelta(seconds=1), gt=timedelta(0), description="time between load-balancer health checks"
+    )
 
     @model_validator(mode="after")
     def _reachable_name(self) -> Self:

@@ -10,20 +10,26 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harmony.domain.capabilities.containers import ContainerRuntime
 from harmony.domain.capabilities.probes import Prober, ProbeResult
+from harmony.domain.units import Duration
 from harmony.domain.values import IPAddress, Port
 
 
 class _Check(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    timeout: float = Field(default=20.0, gt=0, description="seconds to wait for a pass before giving up")
-    interval: float = Field(default=0.3, gt=0, description="seconds between attempts")
+    timeout: Duration = Field(
+        default=timedelta(seconds=20), gt=timedelta(0), description="how long to wait for a pass before giving up"
+    )
+    interval: Duration = Field(
+        default=timedelta(milliseconds=300), gt=timedelta(0), description="time between attempts"
+    )
 
 
 class HttpCheck(_Check):
@@ -63,7 +69,7 @@ class Target:
 
 async def attempt(check: Check, target: Target, *, prober: Prober, runtime: ContainerRuntime) -> ProbeResult:
     """One attempt of ``check``; a failed attempt is a result, not an error."""
-    budget = min(check.timeout, 5.0)
+    budget = min(check.timeout.total_seconds(), 5.0)
     match check:
         case HttpCheck():
             r = await prober.http_get(target.address, target.port, check.path, host=target.host, timeout=budget)
@@ -85,13 +91,13 @@ async def attempt(check: Check, target: Target, *, prober: Prober, runtime: Cont
 
 
 async def wait_for(check: Check, target: Target, *, prober: Prober, runtime: ContainerRuntime) -> ProbeResult:
-    """Attempt ``check`` until it passes or ``check.timeout`` seconds have passed; the last result."""
-    deadline = time.monotonic() + check.timeout
+    """Attempt ``check`` until it passes or ``check.timeout`` has passed; the last result."""
+    deadline = time.monotonic() + check.timeout.total_seconds()
     attempts = 0
     while True:
         attempts += 1
         result = await attempt(check, target, prober=prober, runtime=runtime)
-        if result.ok or time.monotonic() + check.interval > deadline:
+        if result.ok or time.monotonic() + check.interval.total_seconds() > deadline:
             note = f" after {attempts} attempt(s)" if not result.ok else ""
             return result.model_copy(update={"detail": result.detail + note})
-        await asyncio.sleep(check.interval)
+        await asyncio.sleep(check.interval.total_seconds())

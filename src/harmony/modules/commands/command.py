@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Literal, Protocol
 
@@ -21,6 +22,7 @@ from harmony.domain.errors import InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
+from harmony.domain.units import Duration
 from harmony.modules.files.managed_file import absolute_path
 
 type Argv = tuple[str, ...]
@@ -42,7 +44,7 @@ class Command(Score[GuardedCommands]):
     unless: Argv | None = None
     onlyif: Argv | None = None
     label: str | None = None
-    timeout: float = Field(default=600.0, gt=0)
+    timeout: Duration = Field(default=timedelta(minutes=10), gt=timedelta(0))
 
     @field_validator("creates")
     @classmethod
@@ -71,11 +73,11 @@ class CommandInterpret(Interpret[GuardedCommands]):
         return plan_command(s, created=created, unless_ok=unless_ok, onlyif_ok=onlyif_ok)
 
     async def _succeeds(self, topology: GuardedCommands, argv: Argv) -> bool:
-        return (await topology.run_command(argv, timeout=self.score.timeout)).ok
+        return (await topology.run_command(argv, timeout=self.score.timeout.total_seconds())).ok
 
     async def apply(self, topology: GuardedCommands, changes: Sequence[Change]) -> Outcome:
         s = self.score
-        result = await topology.run_command(s.argv, timeout=s.timeout)
+        result = await topology.run_command(s.argv, timeout=s.timeout.total_seconds())
         if not result.ok:
             raise InterpretError(s.name, "apply", f"exited {result.exit_status}: {result.stderr.strip()[-500:]}")
         return Outcome.success(f"ran {shlex.join(s.argv)}", *result.stdout.strip().splitlines()[-5:])

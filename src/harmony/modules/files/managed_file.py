@@ -7,12 +7,11 @@ content, which may hold the old secret; the Score's JSON form (journal, ``--json
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import field_validator
 
 from harmony.domain.capabilities.files import FileState, ManagedFiles
 from harmony.domain.change import Change, text_diff
@@ -22,29 +21,7 @@ from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
 from harmony.domain.secret import Secret
-
-
-def _octal_mode(mode: int) -> int:
-    """Refuse a mode that is only plausible as octal digits written in decimal (``644`` for ``0o644``)."""
-    written = str(mode)
-    if re.fullmatch(r"[0-7]{3,4}", written) and not _sane(mode) and _sane(int(written, 8)):
-        raise InvalidValueError(
-            "mode", mode, f"an octal mode such as 0o{written} ({mode} is decimal, which is {oct(mode)})"
-        )
-    return mode
-
-
-def _sane(mode: int) -> bool:
-    """Permission bits where others get no more than the group and the group no more than the owner, and no
-    set-id or sticky bit on a mode that gives the owner no execute."""
-    owner, group, other = (mode >> 6) & 7, (mode >> 3) & 7, mode & 7
-    special = mode >> 9
-    return other & ~group == 0 and group & ~owner == 0 and (special == 0 or owner & 1 == 1)
-
-
-type FileMode = Annotated[
-    int, Field(ge=0, le=0o7777, description="permission bits, e.g. 0o644"), AfterValidator(_octal_mode)
-]
+from harmony.domain.units import FileMode
 
 
 def path_claims(path: PurePosixPath, kind: PathKind, *, owner: str | None, group: str | None) -> list[Claim]:

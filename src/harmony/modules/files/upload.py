@@ -19,7 +19,8 @@ from harmony.domain.errors import InterpretError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import Score
-from harmony.modules.files.managed_file import FileMode, absolute_path, metadata_notes, path_claims
+from harmony.domain.units import FileMode
+from harmony.modules.files.managed_file import absolute_path, metadata_notes, path_claims
 
 
 class UploadedFile(Score[ManagedFiles]):

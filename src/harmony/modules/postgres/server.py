@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harmony.domain.capabilities.postgres import PostgreSQL, PostgreSQLState
 from harmony.domain.change import Action, Change
+from harmony.domain.claims import Claim, ResourceClaim
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.interpret import Interpret
 from harmony.domain.outcome import Outcome
@@ -54,8 +55,24 @@ class PostgreSQLServer(Score[PostgreSQL]):
     def name(self) -> str:
         return "postgresql"
 
+    def claims(self) -> Sequence[Claim]:
+        """The memory the server reserves at start: ``shared_buffers`` (PostgreSQL's default, 128MB, if unset)."""
+        buffers = shared_buffers_bytes(self.settings.get("shared_buffers", "128MB"))
+        return () if buffers is None else (ResourceClaim("shared_buffers", "settings.shared_buffers", memory=buffers),)
+
     def interpret(self) -> Interpret[PostgreSQL]:
         return PostgreSQLServerInterpret(self)
+
+
+_PG_SIZE = re.compile(r"^\s*(\d+)\s*(kB|MB|GB|TB)?\s*$")
+_PG_UNITS = {"kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, None: 8192}
+
+
+def shared_buffers_bytes(value: str) -> int | None:
+    """``shared_buffers`` in bytes, read as PostgreSQL reads it (no unit: 8 kB pages); ``None`` if it is not a
+    size PostgreSQL takes (the server refuses it at apply, which names the setting)."""
+    m = _PG_SIZE.match(value)
+    return None if m is None else int(m.group(1)) * _PG_UNITS[m.group(2)]
 
 
 class PostgreSQLServerInterpret(Interpret[PostgreSQL]):
