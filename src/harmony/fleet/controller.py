@@ -4,7 +4,8 @@ Several controllers may run; the one holding the lease (``harmony.fleet.lease``)
 rollout through ``FleetControl.advance``, the same step the CLI's ``drive`` uses. Its tasks:
 
 - ``lease``: every ``lease_timeout / 3`` write this controller's beat, read the lease, create, renew or take
-  it over by compare-and-set (or follow its holder);
+  it over by compare-and-set (or follow its holder); a follower also ticks right when the lease it last saw
+  goes stale, so it takes over from a dead holder at the timeout, not up to one interval later;
 - ``driver``: while active, on every change of device states or rollouts (and at least every ``poll``),
   advance each running rollout as far as it goes; after taking over, first write any desired state its
   predecessor stored the release of but did not write (``ensure_released``);
@@ -30,12 +31,24 @@ from datetime import datetime
 from harmony.agent.tasks import TaskGroup
 from harmony.domain.errors import KeyValueConflict, KeyValueError
 from harmony.fleet.control import FleetControl, FleetView
-from harmony.fleet.lease import ACTIVE_SHARE, LEASE_KEY, ControllerBeat, Lease, beat_key, lease_move, next_lease
+from harmony.fleet.lease import (
+    ACTIVE_SHARE,
+    LEASE_KEY,
+    ControllerBeat,
+    Lease,
+    beat_key,
+    expires_in,
+    lease_move,
+    next_lease,
+)
 from harmony.fleet.records import BUCKETS, CONTROLLER, CONTROLLER_STATUS, check_token
 from harmony.fleet.rollout import Rollout
 from harmony.infra.nats_fleet import BusOptions, FleetBus, Serving
 
 log = logging.getLogger("harmony.fleet.controller")
+
+STALE_MARGIN = 0.02
+"""Seconds after the computed lapse at which a follower looks again (the beat must be stamped after it)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,7 @@ class Controller:
         self.store_now: datetime | None = None
         self._holding = False
         self._renew_started = 0.0
+        self._stale_at: float | None = None  # monotonic time the lease this follower saw goes stale
         self._ensured: set[tuple[str, str]] = set()
         self._wave_seen: dict[tuple[str, str, int], datetime] = {}
         self._status_sub: Serving | None = None
@@ -123,8 +137,12 @@ class Controller:
         interval = self.settings.lease_timeout / 3
         while True:
             started = time.monotonic()
+            self._stale_at = None
             await self.lease_tick()
-            await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
+            wake = started + interval
+            if self._stale_at is not None:  # following: look again the moment the holder's lease lapses
+                wake = min(wake, self._stale_at + STALE_MARGIN)
+            await asyncio.sleep(max(0.0, wake - time.monotonic()))
 
     async def lease_tick(self) -> None:
         assert self.control is not None
@@ -146,6 +164,9 @@ class Controller:
             )  # fmt: skip
             self.store_now = mine.stored_at
             if move == "follow":
+                if found is not None:
+                    left = expires_in(found.stored_at, now=mine.stored_at, timeout=self.settings.lease_timeout)
+                    self._stale_at = time.monotonic() + max(0.0, left)
                 await self._follow(why)
                 return
             record = next_lease(self.name, move, lease)
