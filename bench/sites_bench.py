@@ -39,8 +39,8 @@ from harmony.domain.values import Port  # noqa: E402
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent  # noqa: E402
 from harmony.fleet.records import version_of  # noqa: E402
 from harmony.fleet.sites import HubFleet, SiteStrategy  # noqa: E402
-from harmony.infra.nats_fleet import BusOptions  # noqa: E402
-from harmony.infra.nats_sites import JetStreamLink, outbox_subject  # noqa: E402
+from harmony.infra.nats import NatsOptions  # noqa: E402
+from harmony.infra.nats.sites import JetStreamLink, outbox_subject  # noqa: E402
 from harmony.topology.sites import SiteSpec, SitesTopology, sites_spec  # noqa: E402
 
 
@@ -100,7 +100,7 @@ async def agents_worker(url: str, devices: list[str]) -> None:
     settings = AgentSettings(heartbeat_interval=5.0, ground_truth_interval=30.0)
     agents = [
         DeviceAgent(
-            device=d, options=BusOptions(servers=[url], name=d, timeout=10.0), runtime=NoContainerRuntimeForBench(),  # type: ignore[arg-type]  # bench-only runtime
+            device=d, options=NatsOptions(servers=[url], name=d, timeout=10.0), runtime=NoContainerRuntimeForBench(),  # type: ignore[arg-type]  # bench-only runtime
             runtime_name="bench-none", settings=settings,
         )
         for d in devices

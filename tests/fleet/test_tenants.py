@@ -26,8 +26,8 @@ from harmony.domain.values import Port
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.sites import HubFleet, SiteStrategy
 from harmony.fleet.tenants import TenantsHome
-from harmony.infra.nats_fleet import BusOptions
-from harmony.infra.nats_sites import JetStreamLink
+from harmony.infra.nats import NatsOptions
+from harmony.infra.nats.sites import JetStreamLink
 from harmony.infra.podman import Podman
 from harmony.modules.application.container import Container
 from harmony.modules.application.rootfs import busybox_rootfs_tar
@@ -89,7 +89,7 @@ async def agents(tmp_path: Path, fleet: tuple[SitesTopology, TenantsHome]) -> As
             runtime = podman_in(tmp_path / f"podman-{device}")
             runtimes.append(runtime)
             await runtime.import_image(PurePosixPath(archive), IMAGE)
-            options = BusOptions(
+            options = NatsOptions(
                 servers=[topology.spec.site_url("north")], name=device, inbox_prefix=f"_INBOX_{device}",
                 nkey_seed=home.device_seed(tenant, device), reconnect_base=0.05, reconnect_cap=0.5,
             )  # fmt: skip

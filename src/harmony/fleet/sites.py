@@ -1,6 +1,6 @@
 """The control side of a fleet spread over sites, run at the hub.
 
-Where things are (see ``harmony.topology.sites`` and ``harmony.infra.nats_sites``):
+Where things are (see ``harmony.topology.sites`` and ``harmony.infra.nats.sites``):
 
     hub domain      sites_devices   <device>            SiteDevice: which site, labels
                     sites_rollouts  <deployment>        SiteRollout
@@ -33,7 +33,7 @@ from harmony.domain.score import AnyScore, score_adapter
 from harmony.fleet.records import DeploymentState, Heartbeat, Record, check_token, version_of
 from harmony.fleet.rollout import Rollout, Strategy, WaveStart, matches, wave_verdict
 from harmony.fleet.status import DeploymentStatus, aggregate, is_online
-from harmony.infra.nats_sites import JetStreamLink, StoredValue, kv_stream_config, outbox_subject, view_stream
+from harmony.infra.nats.sites import JetStreamLink, StoredValue, kv_stream_config, outbox_subject, view_stream
 
 DEVICES = "sites_devices"
 ROLLOUTS = "sites_rollouts"

@@ -5,7 +5,7 @@ leaf connections present to the hub), ``operator.nk`` (the tenant's own operator
 run its rollouts) and ``devices/<device>.nk``; and ``control.nk``, the control account's user. Only public
 keys go into server configurations. A device user is confined within its tenant's account as a fleet device
 is (``credentials.device_permissions``: its own desired keys, state keys, heartbeat, inbox and commands);
-between tenants, the account boundary does the rest (see ``harmony.infra.nats_accounts``).
+between tenants, the account boundary does the rest (see ``harmony.infra.nats.accounts``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from harmony.domain.errors import InvalidValueError
 from harmony.fleet.credentials import device_permissions
 from harmony.fleet.records import check_token
-from harmony.infra.nats_accounts import AccountsPlan, NkeyUser, TenantAccount, new_user_seed, public_key
+from harmony.infra.nats.accounts import AccountsPlan, NkeyUser, TenantAccount, new_user_seed, public_key
 
 
 class TenantsHome:

@@ -4,7 +4,7 @@
 ports, and each site's name (also its JetStream domain), where its leaf node listens and, for a site in a
 network namespace, that namespace and the hub's address as seen from it. ``SitesTopology.ensure_ready``
 writes every server's configuration, starts the hub, then the sites, and sets up the streams that carry
-desired state down to each site and device state up to the hub (``harmony.infra.nats_sites``).
+desired state down to each site and device state up to the hub (``harmony.infra.nats.sites``).
 
 Each site's JetStream domain holds that site's desired state (``fleet_desired``, fed from the hub), device
 state, heartbeats and info, and whatever else runs at the site (e.g. the failover agent's bucket): devices and
@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harmony.domain.errors import InvalidValueError, TopologyError
 from harmony.domain.values import Port
-from harmony.infra.nats_accounts import AccountsPlan
-from harmony.infra.nats_cluster import LeafRemote, NatsProcess, hub_config, leaf_config
-from harmony.infra.nats_sites import JetStreamLink
+from harmony.infra.nats.accounts import AccountsPlan
+from harmony.infra.nats.cluster import LeafRemote, NatsProcess, hub_config, leaf_config
+from harmony.infra.nats.sites import JetStreamLink
 
 HUB_DOMAIN = "hub"
 SITE_FED = "fleet_desired"
@@ -93,7 +93,7 @@ class SitesTopology:
     spec: SitesSpec
     state_dir: Path
     accounts: AccountsPlan | None = None
-    """Tenants as accounts (``harmony.infra.nats_accounts``); None: one global account, no authentication."""
+    """Tenants as accounts (``harmony.infra.nats.accounts``); None: one global account, no authentication."""
     hub: list[NatsProcess] = field(default_factory=list[NatsProcess])
     sites: dict[str, NatsProcess] = field(default_factory=dict[str, NatsProcess])
 

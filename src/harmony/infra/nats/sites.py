@@ -36,8 +36,8 @@ from nats.js import api
 from nats.js.client import JetStreamContext
 
 from harmony.domain.errors import KeyValueConflict, KeyValueError, KeyValueUnavailable
-from harmony.infra.nats import connect_failure, is_refusal
-from harmony.infra.nats_accounts import CONTROL_DELIVER
+from harmony.infra.nats.accounts import CONTROL_DELIVER
+from harmony.infra.nats.connection import connect_failure, is_refusal
 
 KV_HISTORY = 5
 

@@ -11,8 +11,8 @@ site must never be stored by another site's (or the hub's) stream listening on t
 crosses is the JetStream API (``$JS.<domain>.API.>``) and the flow of sourced streams, nothing else of KV.
 
 ``accounts`` (optional) is a block of server configuration text placed as is (tenants' accounts, see
-``nats_accounts``); with accounts, each leaf connection names the local account it binds and the credentials
-it presents to the hub (``LeafRemote``).
+``harmony.infra.nats.accounts``); with accounts, each leaf connection names the local account it binds and
+the credentials it presents to the hub (``LeafRemote``).
 """
 
 from __future__ import annotations
