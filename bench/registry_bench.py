@@ -53,7 +53,7 @@ from harmony.fleet.credentials import FleetHome, Identity  # noqa: E402
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent  # noqa: E402
 from harmony.fleet.rollout import Strategy  # noqa: E402
 from harmony.infra.local_process import run_local  # noqa: E402
-from harmony.infra.nats_fleet import BusOptions, FleetNatsServer  # noqa: E402
+from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options  # noqa: E402
 from harmony.infra.registry_login import login_files  # noqa: E402
 from harmony.modules.application import Application, BusyboxImage, HttpCheck  # noqa: E402
 from harmony.modules.application.exposure import Exposure  # noqa: E402
@@ -69,8 +69,8 @@ START, END = "<!-- registry-bench:start -->", "<!-- registry-bench:end -->"
 BASE = ImageRef("localhost/busybox:base")
 
 
-def opts(identity: Identity, servers: list[str]) -> BusOptions:
-    return BusOptions(
+def opts(identity: Identity, servers: list[str]) -> NatsOptions:
+    return fleet_options(
         servers=servers, user=identity.user, password=identity.password, inbox_prefix=identity.inbox_prefix,
         name=identity.user, timeout=10.0,
     )  # fmt: skip

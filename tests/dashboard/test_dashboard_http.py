@@ -19,7 +19,7 @@ import httpx
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.rollout import Strategy
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.infra.site_ca import SiteCA
 from tests.fixtures.fleet_controller import HARMONY, ROOT, Controllers, wait_http
 from tests.fixtures.ports import free_port

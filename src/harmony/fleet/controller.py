@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from harmony.agent.tasks import TaskGroup
+from harmony.agent.tasks import Supervisor
 from harmony.domain.errors import KeyValueConflict, KeyValueError
 from harmony.fleet.control import FleetControl, FleetView
 from harmony.fleet.lease import (
@@ -43,7 +43,7 @@ from harmony.fleet.lease import (
 )
 from harmony.fleet.records import BUCKETS, CONTROLLER, CONTROLLER_STATUS, check_token
 from harmony.fleet.rollout import Rollout
-from harmony.infra.nats_fleet import BusOptions, FleetBus, Serving
+from harmony.infra.nats import NatsConnection, NatsOptions, Serving
 
 log = logging.getLogger("harmony.fleet.controller")
 
@@ -77,7 +77,7 @@ class Controller:
         self._wave_seen: dict[tuple[str, str, int], datetime] = {}
         self._status_sub: Serving | None = None
         self._view_stale = asyncio.Event()
-        self._tasks = TaskGroup()
+        self._tasks = Supervisor(owner="fleet-controller")
 
     @property
     def connected(self) -> bool:
@@ -87,11 +87,11 @@ class Controller:
         """Holding the lease, and its last renewal started recently enough that no rival can have it yet."""
         return self._holding and time.monotonic() - self._renew_started < ACTIVE_SHARE * self.settings.lease_timeout
 
-    async def connect(self, options: BusOptions) -> FleetControl:
+    async def connect(self, options: NatsOptions) -> FleetControl:
         async def reconnected() -> None:
             self._view_stale.set()
 
-        bus = await FleetBus.connect(options, on_reconnect=reconnected, wait_for_server=True)
+        bus = await NatsConnection.connect(options, on_reconnect=reconnected, wait_for_server=True)
         for bucket in BUCKETS:
             await bus.ensure_bucket(bucket)
         self.control = FleetControl(bus, offline_after=self.settings.offline_after)
@@ -100,7 +100,7 @@ class Controller:
         self.view = view
         return self.control
 
-    async def run(self, options: BusOptions, stop: asyncio.Event) -> None:
+    async def run(self, options: NatsOptions, stop: asyncio.Event) -> None:
         """Connect, then lead or follow until ``stop`` is set (or a task crashes, which is re-raised)."""
         connecting = asyncio.create_task(self.connect(options))
         stopped = asyncio.create_task(stop.wait())
@@ -111,9 +111,9 @@ class Controller:
                 await connecting
             return
         connecting.result()
-        self._tasks.start("lease", self._lease_loop())
-        self._tasks.start("driver", self._drive_loop())
-        self._tasks.start("view", self._view_loop())
+        self._tasks.start("lease", self._lease_loop)
+        self._tasks.start("driver", self._drive_loop)
+        self._tasks.start("view", self._view_loop)
         failed = asyncio.create_task(self._tasks.failed.wait())
         await asyncio.wait([stopped, failed], return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
@@ -152,12 +152,12 @@ class Controller:
             controller=self.name, active=self.is_active(), term=self.term, dashboard=self.settings.dashboard
         )
         try:
-            await bus.put(CONTROLLER, beat_key(self.name), beat.to_bytes())
-            mine = await bus.get(CONTROLLER, beat_key(self.name))
-            found = await bus.get(CONTROLLER, LEASE_KEY)
+            await bus.bucket(CONTROLLER).publish(beat_key(self.name), beat.to_bytes())
+            mine = await bus.bucket(CONTROLLER).get(beat_key(self.name))
+            found = await bus.bucket(CONTROLLER).get(LEASE_KEY)
             if mine is None:
                 raise KeyValueError(beat_key(self.name), "this controller's beat vanished right after it was written")
-            lease = Lease.from_bytes(found.value) if found is not None and found.value is not None else None
+            lease = Lease.from_bytes(found.value) if found is not None else None
             move, why = lease_move(
                 self.name, lease, found.stored_at if found else None, now=mine.stored_at,
                 timeout=self.settings.lease_timeout,
@@ -170,7 +170,9 @@ class Controller:
                 await self._follow(why)
                 return
             record = next_lease(self.name, move, lease)
-            await bus.put(CONTROLLER, LEASE_KEY, record.to_bytes(), expected_revision=found.revision if found else 0)
+            await bus.bucket(CONTROLLER).publish(
+                LEASE_KEY, record.to_bytes(), expected_revision=found.revision if found else 0
+            )
         except KeyValueConflict:
             await self._follow("another controller moved the lease first")
             return

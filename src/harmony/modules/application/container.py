@@ -2,9 +2,11 @@
 
 A local image (an ``ImageRef`` tag) is run by its digest, ``localhost/web@sha256:…``, resolved on the host
 when planning (and again when applying): a tag rebuilt to other content is planned as the digest change,
-and the container never runs whatever the tag names at some later moment. The (resolved) spec's digest is
-stored on the container (``io.harmony.spec``), so a changed spec plans an update (the container is
-replaced: stopped with its grace period, then recreated) and an unchanged one is a NOOP.
+and the container never runs whatever the tag names at some later moment. Not guaranteed: a tag rebuilt by
+an earlier Score of the same run is seen by the next run (every plan is made before anything is applied);
+an ``Application`` given the ``BusyboxImage`` Score itself follows it in the same run. The (resolved)
+spec's digest is stored on the container (``io.harmony.spec``), so a changed spec plans an update (the
+container is replaced: stopped with its grace period, then recreated) and an unchanged one is a NOOP.
 A ``Secret`` in the environment enters the digest through its fingerprint (see ``Secret.fingerprint``): a
 rotated secret replaces the container, and neither the label nor the plan holds the value.
 A stopped container with the right spec is started again. A container of that name that Harmony did not
