@@ -462,7 +462,9 @@ def check_host_services(
         )
     if served is None:
         return found
-    open_ports = {(c.protocol, c.port) for _, c in claims if isinstance(c, ListenClaim) and not c.address.is_loopback}
+    open_ports: set[tuple[str, int]] = {
+        (c.protocol, c.port) for _, c in claims if isinstance(c, ListenClaim) and not c.address.is_loopback
+    }
     open_ports |= {(c.protocol, c.port) for _, c in claims if isinstance(c, ForwardClaim)}
     open_ports |= set(served) | {("tcp", p) for p in management}
     for s, fw in firewalls:
