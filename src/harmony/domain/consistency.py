@@ -10,8 +10,10 @@ Rules, each a finding class (``Finding.rule``):
 - listeners: two listeners on one port (``port_clash``); a firewall port forward that takes a listener's
   traffic (``forward_shadows_listener``); a default-deny firewall that lets nobody reach a listener
   (``firewall_blocks_listener``);
-- firewall rules: a rule an earlier rule matches entirely, so it never applies (``firewall_rule_shadowed``,
-  an error when the actions differ; ``firewall_rule_redundant``, a warning when they agree); a default-deny
+- firewall rules: a rule an earlier rule matches entirely, so it never applies (``firewall_rule_shadowed``:
+  an error for a deny behind an allow, which lets in what was meant to be blocked, a warning for an allow
+  behind a deny, which fails closed as a temporary block does; ``firewall_rule_redundant``, a warning when the
+  actions agree); a default-deny
   policy that lets nobody open a connection to a ``must_reach`` port or to the port Harmony itself reaches
   the host on (``firewall_cuts_management``); with the host's served ports known, an allow rule for a port
   nothing on the host serves (``firewall_opens_unused_port``, a warning);
@@ -422,8 +424,9 @@ def _shadowed_rules(s: AnyScore, fw: FirewallClaim) -> Iterable[Finding]:
     for shadow in shadows(fw.policy):
         later, earlier = rules[shadow.later], rules[shadow.earlier]
         same = shadow.same_action(fw.policy)
+        opens_a_hole = later.action == "deny" and not same  # meant to block, but the earlier rule lets it in
         yield finding(
-            "warning" if same else "error",
+            "error" if opens_a_hole else "warning",
             "firewall_rule_redundant" if same else "firewall_rule_shadowed",
             s,
             f"policy.rules[{shadow.later}]",
