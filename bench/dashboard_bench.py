@@ -37,7 +37,7 @@ from harmony.dashboard.users import UserStore  # noqa: E402
 from harmony.fleet.control import FleetControl  # noqa: E402
 from harmony.fleet.credentials import FleetHome  # noqa: E402
 from harmony.fleet.records import HEARTBEAT, STATE, DeploymentState, Heartbeat  # noqa: E402
-from harmony.infra.nats_fleet import BusOptions, FleetNatsServer  # noqa: E402
+from harmony.infra.nats import FleetNatsServer, fleet_options  # noqa: E402
 from results import record  # noqa: E402 - bench/results.py, beside this script
 
 HARMONY = str(Path(sys.executable).parent / "harmony")
@@ -70,7 +70,7 @@ async def beats(control: FleetControl, devices: list[str], stop: asyncio.Event) 
     while not stop.is_set():
         n += 1
         for d in devices:
-            await control.bus.put_nowait(HEARTBEAT, d, Heartbeat(t=time.time(), n=n, ok=1).to_bytes())
+            await control.bus.bucket(HEARTBEAT).put_nowait(d, Heartbeat(t=time.time(), seq=n, ok=1).to_bytes())
         await control.bus.flush()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 5)
@@ -88,14 +88,14 @@ async def main(count: int, renders: int, changes: int) -> None:
     os.chmod(home.control_file, 0o600)
     UserStore(home.path / "dashboard-users.json").add("bench", "viewer", "bench-password")
     control = await FleetControl.connect(
-        BusOptions(servers=[server.url], user=identity.user, password=identity.password, name="bench")
+        fleet_options(servers=[server.url], user=identity.user, password=identity.password, name="bench")
     )
     devices = [f"dev-{i:04d}" for i in range(count)]
     await asyncio.gather(
         *(control.register(d, {"site": f"site-{i % 10}", "ring": "main"}) for i, d in enumerate(devices))
     )
     running = DeploymentState(deployment="web", version="a000000", phase="running", message="bench")
-    await asyncio.gather(*(control.bus.put(STATE, f"{d}.web", running.to_bytes()) for d in devices))
+    await asyncio.gather(*(control.bus.bucket(STATE).publish(f"{d}.web", running.to_bytes()) for d in devices))
     stop = asyncio.Event()
     beating = asyncio.create_task(beats(control, devices, stop))
     port = free_port()
@@ -145,7 +145,7 @@ async def main(count: int, renders: int, changes: int) -> None:
                 version = f"b{i:06d}"
                 state = DeploymentState(deployment="web", version=version, phase="running", message="bench")
                 started = time.perf_counter()
-                await control.bus.put(STATE, f"{device}.web", state.to_bytes())
+                await control.bus.bucket(STATE).publish(f"{device}.web", state.to_bytes())
                 await page.wait_for_function(
                     "([d, v]) => (document.getElementById('device-' + d) || {textContent: ''}).textContent.includes(v)",
                     arg=[device, version],

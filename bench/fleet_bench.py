@@ -42,7 +42,7 @@ from harmony.fleet.control import FleetControl  # noqa: E402
 from harmony.fleet.credentials import FleetHome, Identity  # noqa: E402
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent  # noqa: E402
 from harmony.fleet.rollout import ALL_AT_ONCE  # noqa: E402
-from harmony.infra.nats_fleet import BusOptions, FleetNatsServer  # noqa: E402
+from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options  # noqa: E402
 from harmony.modules.application.container import Container  # noqa: E402
 from results import record  # noqa: E402 - bench/results.py, beside this script
 
@@ -96,8 +96,8 @@ class NoContainerRuntimeForBench:
         return ImageInfo(id="bench", tags=(ref,))
 
 
-def opts(identity: Identity, timeout: float = 10.0) -> BusOptions:
-    return BusOptions(servers=identity.servers, user=identity.user, password=identity.password,
+def opts(identity: Identity, timeout: float = 10.0) -> NatsOptions:
+    return fleet_options(servers=identity.servers, user=identity.user, password=identity.password,
                       inbox_prefix=identity.inbox_prefix, name=identity.user, timeout=timeout)  # fmt: skip
 
 
@@ -214,9 +214,9 @@ async def floor_run(control: FleetControl, home: Path, names: list[str], workers
                     if len(seen) == len(names):
                         done.set()
 
-            watch = await control.bus.watch("floor_state", ">", on_state)
+            watch = await control.bus.bucket("floor_state").watch(">", on_state)
             t0 = time.perf_counter()
-            await asyncio.gather(*(control.bus.put("floor_desired", n, payload) for n in names))
+            await asyncio.gather(*(control.bus.bucket("floor_desired").publish(n, payload) for n in names))
             await asyncio.wait_for(done.wait(), 120)
             times.append(time.perf_counter() - t0)
             await watch.stop()
@@ -296,7 +296,7 @@ async def main(n: int, workers: int, heartbeat_window: float, reps: int) -> dict
             async def count(u) -> None:
                 beats.append(1)
 
-            watch = await control.bus.watch("fleet_heartbeat", ">", count)
+            watch = await control.bus.bucket("fleet_heartbeat").watch(">", count)
             await watch.replayed.wait()
             beats.clear()
             cpu0, t0 = cpu_seconds(server.process.pid), time.perf_counter()

@@ -53,7 +53,7 @@ from harmony.fleet.credentials import FleetHome, Identity  # noqa: E402
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent  # noqa: E402
 from harmony.fleet.rollout import Strategy  # noqa: E402
 from harmony.infra.local_process import run_local  # noqa: E402
-from harmony.infra.nats_fleet import BusOptions, FleetNatsServer  # noqa: E402
+from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options  # noqa: E402
 from harmony.infra.registry_login import login_files  # noqa: E402
 from harmony.modules.application import Application, BusyboxImage, HttpCheck  # noqa: E402
 from harmony.modules.application.exposure import Exposure  # noqa: E402
@@ -69,8 +69,8 @@ START, END = "<!-- registry-bench:start -->", "<!-- registry-bench:end -->"
 BASE = ImageRef("localhost/busybox:base")
 
 
-def opts(identity: Identity, servers: list[str]) -> BusOptions:
-    return BusOptions(
+def opts(identity: Identity, servers: list[str]) -> NatsOptions:
+    return fleet_options(
         servers=servers, user=identity.user, password=identity.password, inbox_prefix=identity.inbox_prefix,
         name=identity.user, timeout=10.0,
     )  # fmt: skip
@@ -219,15 +219,17 @@ async def main(devices: int, mib: int, repeat: int, driver: str) -> list[dict[st
             t0 = time.monotonic()
             await asyncio.gather(*(h.pull_image(pull_image) for h in hosts))
             pulled = time.monotonic() - t0
-            rollout = await roll_out(rollout_image)
-            back = await roll_out(previous)  # kept on every device (keep_images=2): no pull, blue-green only
-            await roll_out(rollout_image)  # the next round rolls back to this one
-            previous = rollout_image
-            for h in hosts:  # the next round starts from stores without these images
+            # Out of the stores before the rollout: newer images of the same repository would otherwise take
+            # the places the rollout's pruning keeps (keep_images=2), and the rollback would have to pull.
+            for h in hosts:
                 for image in (floor_image, pull_image):
                     info = await h.inspect_image(image)
                     if info is not None:
                         await h.remove_image_if_unused(info.id)
+            rollout = await roll_out(rollout_image)
+            back = await roll_out(previous)  # kept on every device (keep_images=2): no pull, blue-green only
+            await roll_out(rollout_image)  # the next round rolls back to this one
+            previous = rollout_image
             rounds.append({"floor": floor, "hand": by_hand, "pull": pulled, "rollout": rollout, "back": back})
             print(
                 f"round {r + 1}: floor {floor:.2f}s, by hand pull+run {by_hand:.2f}s, harmony pull {pulled:.2f}s, "

@@ -25,8 +25,7 @@ from harmony.domain.values import Port
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.rollout import Strategy
-from harmony.infra.nats import NatsKeyValue, NatsOptions
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer, NatsKeyValue, NatsOptions
 from harmony.maestro.journal import Journal
 from harmony.modules.application.container import Container
 from tests.dashboard.test_dashboard_http import OPERATOR, VIEWER, add_user

@@ -19,7 +19,7 @@ import httpx
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.rollout import Strategy
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.infra.site_ca import SiteCA
 from tests.fixtures.fleet_controller import HARMONY, ROOT, Controllers, wait_http
 from tests.fixtures.ports import free_port
@@ -242,4 +242,43 @@ async def test_the_dashboard_serves_before_nats_is_reachable(
         await fleet_server.start()
         back = await until(lambda: bob.get("/"), lambda r: "d-1" in r.text and "NATS is unreachable" not in r.text)
         assert "holding the lease, term 1" in back.text
+    assert controllers.stop("c1") == 0
+
+
+async def test_logins_survive_a_restart_until_the_user_is_removed(
+    controllers: Controllers, fleet_home: FleetHome, fleet_server: FleetNatsServer
+) -> None:
+    add_user(controllers, *OPERATOR, "operator")
+    add_user(controllers, *VIEWER, "viewer")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    controllers.start("c1", "--listen", f"127.0.0.1:{port}")
+    await wait_http(base)
+    async with httpx.AsyncClient(base_url=base) as alice, httpx.AsyncClient(base_url=base) as bob:
+        assert (await log_in(alice, *OPERATOR)).status_code == 303
+        assert (await log_in(bob, *VIEWER)).status_code == 303
+        stored = fleet_home.path / "dashboard-sessions.json"
+        assert stored.stat().st_mode & 0o777 == 0o600
+        for client in (alice, bob):
+            sid = client.cookies["harmony_session"]
+            assert sid not in stored.read_text()  # only its hash is kept
+
+        assert controllers.stop("c1") == 0
+        controllers.start("c1", "--listen", f"127.0.0.1:{port}")
+        await wait_http(base)
+        page = await alice.get("/rollouts")
+        assert page.status_code == 200 and "alice" in page.text, page.text[:300]
+        assert (await bob.get("/")).status_code == 200
+
+        removed = subprocess.run(
+            [HARMONY, "fleet", "dashboard-user", "remove", VIEWER[0]],
+            env=controllers.env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert removed.returncode == 0, removed.stderr
+        assert controllers.stop("c1") == 0
+        controllers.start("c1", "--listen", f"127.0.0.1:{port}")
+        await wait_http(base)
+        assert (await alice.get("/rollouts")).status_code == 200
+        gone = await bob.get("/")
+        assert (gone.status_code, gone.headers["location"]) == (303, "/login?next=/")
     assert controllers.stop("c1") == 0

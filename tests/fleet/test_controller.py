@@ -16,13 +16,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from harmony.domain.capabilities.containers import ContainerHealthCheck, ContainerName, ContainerSpec
+from harmony.domain.capabilities.key_value import KeyChange
 from harmony.domain.score import score_adapter
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.lease import LEASE_KEY, Lease
 from harmony.fleet.records import CONTROLLER, DESIRED, ROLLOUTS
 from harmony.fleet.rollout import Rollout, Strategy
-from harmony.infra.nats_fleet import FleetNatsServer, KvUpdate
+from harmony.infra.nats import FleetNatsServer
 from harmony.modules.application.container import Container
 from tests.fixtures.fleet_controller import HARMONY, ROOT, Controllers
 from tests.fleet.test_fleet_devices import (  # noqa: F401 - the fixture is used by name
@@ -52,7 +53,7 @@ def slow_web(version: str) -> Container:
 
 
 async def lease_of(control: FleetControl) -> Lease | None:
-    found = await control.bus.get(CONTROLLER, LEASE_KEY)
+    found = await control.bus.bucket(CONTROLLER).get(LEASE_KEY)
     return Lease.from_bytes(found.value) if found is not None and found.value else None
 
 
@@ -95,18 +96,18 @@ async def test_controller_failover_mid_rollout_releases_each_wave_once(
         "controller": "c1", "active": True, "term": 1, "dashboard": "",
     }  # fmt: skip
 
-    writes: list[KvUpdate] = []  # every write of a desired-state key, in order
+    writes: list[KeyChange] = []  # every write of a desired-state key, in order
 
-    async def on_desired(update: KvUpdate) -> None:
+    async def on_desired(update: KeyChange) -> None:
         writes.append(update)
 
-    leases: list[KvUpdate] = []  # every revision of the lease, with the store's stamp
+    leases: list[KeyChange] = []  # every revision of the lease, with the store's stamp
 
-    async def on_lease(update: KvUpdate) -> None:
+    async def on_lease(update: KeyChange) -> None:
         leases.append(update)
 
-    watch = await control.bus.watch(DESIRED, ">", on_desired)
-    lease_watch = await control.bus.watch(CONTROLLER, LEASE_KEY, on_lease)
+    watch = await control.bus.bucket(DESIRED).watch(">", on_desired)
+    lease_watch = await control.bus.bucket(CONTROLLER).watch(LEASE_KEY, on_lease)
     try:
         rollout = await control.deploy("slow", slow_web("v1"), selector={"site": "lab"}, strategy=FOUR_WAVES)
         assert len(rollout.waves) == 4
@@ -163,10 +164,10 @@ async def test_a_taken_over_release_is_completed_once(fleet_control: FleetContro
     rollout = await control.deploy("half", slow_web("v1"), selector={"site": "x"}, strategy=Strategy(waves=1))
     _, revision = await control.rollout("half")
     released = rollout.model_copy(update={"next_wave": 1})
-    await control.bus.put(ROLLOUTS, "half", released.to_bytes(), expected_revision=revision)
-    await control.bus.put(DESIRED, "x-1.half", rollout.desired.encode())  # the one write it made
+    await control.bus.bucket(ROLLOUTS).publish("half", released.to_bytes(), expected_revision=revision)
+    await control.bus.bucket(DESIRED).publish("x-1.half", rollout.desired.encode())  # the one write it made
 
     assert await control.ensure_released("half") == 2
     assert await control.ensure_released("half") == 0
-    found = await control.bus.snapshot(DESIRED)
+    found = await control.bus.bucket(DESIRED).snapshot()
     assert {k: v.value for k, v in found.items()} == {f"x-{i}.half": rollout.desired.encode() for i in (1, 2, 3)}

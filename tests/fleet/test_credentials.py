@@ -8,18 +8,19 @@ import dataclasses
 
 import pytest
 
+from harmony.domain.capabilities.key_value import KeyChange
 from harmony.domain.errors import KeyValueAuthError, KeyValueError
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, auth_config, device_identity, device_permissions
 from harmony.fleet.records import DESIRED, HEARTBEAT, STATE
-from harmony.infra.nats_fleet import FleetBus, FleetNatsServer, KvUpdate
+from harmony.infra.nats import FleetNatsServer, NatsConnection
 from tests.fixtures.nats_fleet import bus_options
 
 
-async def device_bus(home: FleetHome, server: FleetNatsServer, device: str) -> FleetBus:
+async def device_bus(home: FleetHome, server: FleetNatsServer, device: str) -> NatsConnection:
     # a short timeout: a denied request is never answered, so each denial costs one timeout
     options = dataclasses.replace(bus_options(home.add_device(device), [server.url]), timeout=1.0)
-    return await FleetBus.connect(options)
+    return await NatsConnection.connect(options)
 
 
 async def test_device_reads_only_its_own_desired_state_and_writes_only_its_own_state(
@@ -28,42 +29,42 @@ async def test_device_reads_only_its_own_desired_state_and_writes_only_its_own_s
     fleet_home.add_device("dev-a")
     fleet_home.add_device("dev-b")
     await fleet_server.reload()
-    await fleet_control.bus.put(DESIRED, "dev-a.web", b'{"for": "a"}')
-    await fleet_control.bus.put(DESIRED, "dev-b.web", b'{"for": "b"}')
+    await fleet_control.bus.bucket(DESIRED).publish("dev-a.web", b'{"for": "a"}')
+    await fleet_control.bus.bucket(DESIRED).publish("dev-b.web", b'{"for": "b"}')
     a = await device_bus(fleet_home, fleet_server, "dev-a")
     try:
-        seen: list[KvUpdate] = []
+        seen: list[KeyChange] = []
 
-        async def collect(u: KvUpdate) -> None:
+        async def collect(u: KeyChange) -> None:
             seen.append(u)
 
-        own = await a.watch(DESIRED, "dev-a.>", collect)
+        own = await a.bucket(DESIRED).watch("dev-a.>", collect)
         await asyncio.wait_for(own.replayed.wait(), 5)
         assert [(u.key, u.value) for u in seen] == [("dev-a.web", b'{"for": "a"}')]
 
         with pytest.raises(KeyValueError):
-            await a.watch(DESIRED, "dev-b.>", collect)
+            await a.bucket(DESIRED).watch("dev-b.>", collect)
         assert "permissions violation" in a.server_errors[-1].lower()  # refused by the server, not just slow
         assert "dev-b" in a.server_errors[-1]
         with pytest.raises(KeyValueError):
-            await a.watch(DESIRED, ">", collect)
+            await a.bucket(DESIRED).watch(">", collect)
         with pytest.raises(KeyValueError):
-            await a.get(DESIRED, "dev-b.web")
+            await a.bucket(DESIRED).get("dev-b.web")
 
-        await a.put(STATE, "dev-a.web", b"{}")
+        await a.bucket(STATE).publish("dev-a.web", b"{}")
         with pytest.raises(KeyValueError):
-            await a.put(STATE, "dev-b.web", b'{"forged": true}')
+            await a.bucket(STATE).publish("dev-b.web", b'{"forged": true}')
         assert "permissions violation" in a.server_errors[-1].lower() and "fleet_state.dev-b" in a.server_errors[-1]
         with pytest.raises(KeyValueError):
-            await a.put(DESIRED, "dev-a.web", b'{"self": "promoted"}')
-        await a.put_nowait(HEARTBEAT, "dev-b", b'{"forged": true}')  # fire-and-forget: the server drops it
+            await a.bucket(DESIRED).publish("dev-a.web", b'{"self": "promoted"}')
+        await a.bucket(HEARTBEAT).put_nowait("dev-b", b'{"forged": true}')  # fire-and-forget: the server drops it
         await a.flush()
     finally:
         await a.close()
-    states = await fleet_control.bus.snapshot(STATE)
+    states = await fleet_control.bus.bucket(STATE).snapshot()
     assert set(states) == {"dev-a.web"}
-    assert "dev-b" not in await fleet_control.bus.snapshot(HEARTBEAT)
-    desired = await fleet_control.bus.get(DESIRED, "dev-a.web")
+    assert "dev-b" not in await fleet_control.bus.bucket(HEARTBEAT).snapshot()
+    desired = await fleet_control.bus.bucket(DESIRED).get("dev-a.web")
     assert desired is not None and desired.value == b'{"for": "a"}'
 
 
@@ -72,7 +73,7 @@ async def test_an_unknown_user_cannot_connect(fleet_home: FleetHome, fleet_serve
     options = dataclasses.replace(bus_options(stranger, [fleet_server.url]), timeout=1.0)
     for wait_for_server in (False, True):  # a device agent waits for its server, but not for a refusal
         with pytest.raises(KeyValueAuthError) as caught:
-            await FleetBus.connect(options, wait_for_server=wait_for_server)
+            await NatsConnection.connect(options, wait_for_server=wait_for_server)
         assert f"NATS at {fleet_server.url} refused user 'device-dev-x': authorization violation" in str(caught.value)
         assert stranger.password.reveal() not in str(caught.value)
 

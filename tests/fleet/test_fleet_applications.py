@@ -22,7 +22,7 @@ from harmony.fleet.credentials import FleetHome
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.records import STATE, DeploymentState
 from harmony.fleet.rollout import Strategy
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.infra.podman import Podman
 from harmony.modules.application import Application, HttpCheck
 from harmony.modules.application.application import APP_LABEL
@@ -64,7 +64,7 @@ async def _serving(port: int) -> str:
 
 
 async def state_of(control: FleetControl, device: str, deployment: str) -> DeploymentState | None:
-    found = await control.bus.get(STATE, f"{device}.{deployment}")
+    found = await control.bus.bucket(STATE).get(f"{device}.{deployment}")
     return None if found is None or found.value is None else DeploymentState.from_bytes(found.value)
 
 

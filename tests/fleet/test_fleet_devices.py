@@ -31,7 +31,7 @@ from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.records import DESIRED, STATE, DeploymentState
 from harmony.fleet.rollout import Strategy
 from harmony.fleet.status import DeploymentStatus
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.infra.podman import Podman
 from harmony.modules.application.container import Container
 from harmony.modules.application.rootfs import busybox_rootfs_tar
@@ -204,7 +204,7 @@ async def test_fleet_rollout_upgrade_halt_commands_and_faults(
     assert pongs == list(DEVICES)
 
     # A malformed entry is rejected with a clear error in the device's state; the other workload runs on.
-    await control.bus.put(DESIRED, "dev-a.junk", b'{"kind": "no-such-kind", "x": 1}')
+    await control.bus.bucket(DESIRED).publish("dev-a.junk", b'{"kind": "no-such-kind", "x": 1}')
     junk = await until(lambda: _state(control, "dev-a", "junk"), lambda s: s is not None and s.phase == "rejected")
     assert junk is not None and junk.phase == "rejected" and "no-such-kind" in junk.message
     assert fetch(ports["dev-a"]) == "v1"
@@ -232,7 +232,7 @@ async def _serving(port: int) -> str:
 
 
 async def _state(control: FleetControl, device: str, deployment: str) -> DeploymentState | None:
-    found = await control.bus.get(STATE, f"{device}.{deployment}")
+    found = await control.bus.bucket(STATE).get(f"{device}.{deployment}")
     return None if found is None or found.value is None else DeploymentState.from_bytes(found.value)
 
 

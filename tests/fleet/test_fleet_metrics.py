@@ -14,7 +14,7 @@ from harmony.fleet.exporter import observe_rollouts
 from harmony.fleet.metrics import RolloutMetrics
 from harmony.fleet.rollout import Strategy
 from harmony.infra.http_api import HttpCallError, http_call
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.modules.commands import Command
 from tests.fixtures.fleet_controller import Controllers
 from tests.fixtures.nats_fleet import bus_options

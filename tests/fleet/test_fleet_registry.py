@@ -24,7 +24,7 @@ from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.rollout import Strategy
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from harmony.modules.application import Application, Container, HttpCheck
 from harmony.modules.application.application import APP_LABEL
 from harmony.modules.application.exposure import Exposure

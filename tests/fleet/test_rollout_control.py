@@ -11,7 +11,7 @@ from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.records import DESIRED, ROLLOUTS
 from harmony.fleet.rollout import Strategy
-from harmony.infra.nats_fleet import FleetNatsServer
+from harmony.infra.nats import FleetNatsServer
 from tests.fleet.test_fleet_devices import (  # noqa: F401 - the fixture is used by name
     Devices,
     devices,  # pyright: ignore[reportUnusedImport]  # a pytest fixture, used by name
@@ -42,7 +42,7 @@ async def test_pause_resume_abort(
     paused = await control.pause("web")
     assert paused.phase == "paused"
     assert (await control.drive("web")).phase == "paused"  # a paused rollout releases nothing
-    assert await control.bus.snapshot(DESIRED) == {}
+    assert await control.bus.bucket(DESIRED).snapshot() == {}
 
     assert (await control.resume("web")).phase == "running"
     done = await control.drive("web")
@@ -54,7 +54,7 @@ async def test_pause_resume_abort(
     aborted = await control.abort("web")
     assert aborted.phase == "aborted"
     assert (await control.drive("web")).phase == "aborted"
-    desired = await control.bus.snapshot(DESIRED)
+    desired = await control.bus.bucket(DESIRED).snapshot()
     assert {k: v.value for k, v in desired.items()} == {
         "dev-a.web": done.desired.encode(),
         "dev-b.web": done.desired.encode(),
@@ -66,7 +66,7 @@ async def test_pause_resume_abort(
     for device in ("dev-a", "dev-b"):
         gone = await until(lambda d=device: devices.runtimes[d].inspect_container("web"), lambda c: c is None)
         assert gone is None
-    assert await control.bus.snapshot(DESIRED) == {}
+    assert await control.bus.bucket(DESIRED).snapshot() == {}
 
 
 async def test_a_score_holding_a_secret_is_refused_before_anything_is_stored(fleet_control: FleetControl) -> None:
@@ -76,4 +76,4 @@ async def test_a_score_holding_a_secret_is_refused_before_anything_is_stored(fle
         await fleet_control.deploy(
             "web", with_secret.model_copy(update={"spec": spec}), selector={"site": "lab"}, strategy=STAGED
         )
-    assert await fleet_control.bus.snapshot(ROLLOUTS) == {}
+    assert await fleet_control.bus.bucket(ROLLOUTS).snapshot() == {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef
@@ -106,5 +108,15 @@ def test_agent_accepts_the_wire_form_of_a_container_score() -> None:
 def test_heartbeats_stay_small() -> None:
     from harmony.fleet.records import Heartbeat
 
-    beat = Heartbeat(t=1_800_000_000.123, n=10_000_000, ok=99, bad=99)
+    beat = Heartbeat(t=1_800_000_000.123, seq=10_000_000, ok=99, bad=99, crashes=3)
     assert len(beat.to_bytes()) <= 96  # the original project's budget for a heartbeat payload
+
+
+def test_one_heartbeat_type_for_every_role() -> None:
+    from harmony.agent.records import Heartbeat as MemberHeartbeat
+    from harmony.fleet.records import Heartbeat as DeviceHeartbeat
+
+    assert MemberHeartbeat is DeviceHeartbeat
+    device = DeviceHeartbeat(seq=4, t=1.5, ok=2, bad=1, down=("reconciler",))
+    assert json.loads(device.to_bytes()) == {"seq": 4, "t": 1.5, "ok": 2, "bad": 1, "down": ["reconciler"]}
+    assert DeviceHeartbeat.from_bytes(device.to_bytes()) == device

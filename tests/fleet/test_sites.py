@@ -24,7 +24,7 @@ from harmony.domain.score import score_adapter
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.records import DeploymentState, version_of
 from harmony.fleet.sites import HubFleet, SiteStrategy
-from harmony.infra.nats_fleet import BusOptions
+from harmony.infra.nats import fleet_options
 from harmony.infra.nats_sites import outbox_stream
 from harmony.infra.podman import Podman
 from harmony.modules.application.container import Container
@@ -86,9 +86,9 @@ class Devices:
             archive.write_bytes(busybox_rootfs_tar(busybox_binary(), {}))
         await runtime.import_image(PurePosixPath(archive), IMAGE)
         self.runtimes[device] = runtime
-        options = BusOptions(
-            servers=[self.topology.spec.site_url(site)], name=device, timeout=2.0, reconnect_base=0.05,
-            reconnect_cap=0.5, ping_interval=2,
+        options = fleet_options(
+            servers=[self.topology.spec.site_url(site)], user=None, password=None, name=device, timeout=2.0,
+            reconnect_base=0.05, reconnect_cap=0.5, ping_interval=2,
         )  # fmt: skip
         agent = DeviceAgent(device=device, options=options, runtime=runtime, settings=SETTINGS)
         await agent.start()

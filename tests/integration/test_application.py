@@ -92,6 +92,33 @@ async def test_image_and_container_apply_then_noop(app_host: ContainerHost, tmp_
     assert info.running and info.name == "sleeper"
 
 
+async def test_a_local_tag_runs_pinned_and_a_rebuilt_tag_is_planned_as_its_digest_change(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    image = stack(tmp_path, free_port(), "1")[0]
+    assert isinstance(image, BusyboxImage)
+    sleeper = Container(spec=ContainerSpec(name=ContainerName("pinned"), image=image.ref, command=("sleep", "1000")))
+    assert (await apply(app_host, [image]))[0] is Status.SUCCESS
+    first = await app_host.inspect_image(image.ref)
+    assert first is not None and first.digest is not None
+    (create,) = await sleeper.interpret().plan(app_host)
+    assert f"run localhost/site@{first.digest} " in create.diff
+    assert (await apply(app_host, [sleeper]))[0] is Status.SUCCESS
+    running = await app_host.inspect_container("pinned")
+    assert running is not None and running.image == f"localhost/site@{first.digest}"
+
+    rebuilt = image.model_copy(update={"files": {"www/index.html": "other content\n"}})
+    assert (await apply(app_host, [rebuilt]))[0] is Status.SUCCESS
+    second = await app_host.inspect_image(image.ref)
+    assert second is not None and second.digest not in (None, first.digest)
+    (change,) = await sleeper.interpret().plan(app_host)
+    assert change.diff == f"image localhost/site@{first.digest} -> localhost/site@{second.digest}: replace\n"
+    assert (await apply(app_host, [sleeper]))[0] is Status.SUCCESS
+    running = await app_host.inspect_container("pinned")
+    assert running is not None and running.image == f"localhost/site@{second.digest}"
+    assert (await apply(app_host, [sleeper]))[0] is Status.NOOP
+
+
 async def test_deploy_then_upgrades_with_zero_failed_requests(app_host: ContainerHost, tmp_path: Path) -> None:
     lb = free_port()
     status, text = await apply(app_host, stack(tmp_path, lb, "1"))

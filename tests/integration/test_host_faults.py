@@ -114,3 +114,23 @@ async def test_the_explicit_lab_opt_out_accepts_an_unknown_host_key(ssh_lab: Ssh
     result = await unchecked.run_command(["cat", "/etc/hostname"])
     await unchecked.close()
     assert result.stdout == "lab1\n"
+
+
+async def test_a_host_key_added_to_known_hosts_is_trusted_at_the_next_connection(
+    ssh_lab: SshLab, tmp_path: Path
+) -> None:
+    """known_hosts is parsed once per version of the file (not once per connection): an edit is still seen."""
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    address = ip_address(str(ssh_lab.inventory().hosts[1].address))
+    with pytest.raises(HostAuthError, match="not known"):
+        await LinuxHost.ssh(address, key=ssh_lab.key, known_hosts=known_hosts).ensure_ready()
+    known_hosts.write_text(ssh_lab.known_hosts.read_text())
+    host = LinuxHost.ssh(address, key=ssh_lab.key, known_hosts=known_hosts)
+    await host.ensure_ready()
+    result = await host.run_command(["cat", "/etc/hostname"])
+    await host.close()
+    assert result.stdout == "lab1\n"
+    known_hosts.write_text("")
+    with pytest.raises(HostAuthError, match="not known"):
+        await LinuxHost.ssh(address, key=ssh_lab.key, known_hosts=known_hosts).ensure_ready()

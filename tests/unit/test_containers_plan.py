@@ -18,6 +18,7 @@ from harmony.domain.capabilities.containers import (
     ContainerName,
     ContainerSpec,
     EnvName,
+    ImageInfo,
     ImageRef,
     PortMapping,
     PublishedPort,
@@ -26,6 +27,7 @@ from harmony.domain.capabilities.containers import (
 )
 from harmony.domain.capabilities.dns import ARecord, DnsRecordSet
 from harmony.domain.capabilities.load_balancer import Frontend
+from harmony.domain.image_refs import ImageDigest
 from harmony.domain.names import ResourceName
 from harmony.domain.units import MiB
 from harmony.domain.values import Hostname, IPv4Address, Port
@@ -69,6 +71,27 @@ def info(
 )
 def test_plan_container(current: ContainerInfo | None, expected: list[Action]) -> None:
     assert [c.action for c in plan_container(Container(spec=SPEC), current)] == expected
+
+
+def test_a_local_tag_pins_to_its_digest() -> None:
+    digest = ImageDigest("sha256:" + "ab" * 32)
+    assert ImageRef("web").pinned(digest) == f"localhost/web@{digest}"
+    assert ImageRef("localhost/apps/web:2").pinned(digest) == f"localhost/apps/web@{digest}"
+    assert ImageInfo(id="x", digest=digest).pinned(ImageRef("web:1")) == f"localhost/web@{digest}"
+    assert ImageInfo(id="x").pinned(ImageRef("web:1")) == "web:1"  # no digest known: left as given
+
+
+def test_a_rebuilt_local_tag_plans_the_digest_change() -> None:
+    old, new = (ImageDigest("sha256:" + c * 64) for c in "ab")
+    running_spec = SPEC.model_copy(update={"image": IMG.pinned(old)})
+    current = info(labels={MANAGED_LABEL: "true", SPEC_LABEL: spec_digest(running_spec)}).model_copy(
+        update={"image": IMG.pinned(old)}
+    )
+    resolved = SPEC.model_copy(update={"image": IMG.pinned(new)})
+    assert plan_container(Container(spec=SPEC), current, running_spec) == []
+    (change,) = plan_container(Container(spec=SPEC), current, resolved)
+    assert change.action is Action.UPDATE
+    assert change.diff == f"image localhost/web@{old} -> localhost/web@{new}: replace\n"
 
 
 def test_plan_container_refuses_a_foreign_container() -> None:

@@ -146,18 +146,31 @@ class AgentConfig(_Section):
 
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> AgentConfig:
     """Read ``path`` (TOML), apply ``HARMONY_AGENT__SECTION__FIELD`` overrides, validate."""
+    return load_model(path, AgentConfig, read_toml(path), env)
+
+
+def read_toml(path: Path) -> dict[str, object]:
+    """The TOML document in ``path``; ``AgentConfigError`` naming the file when it is unreadable or not TOML."""
     source = str(path)
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except OSError as e:
         raise AgentConfigError(source, "(file)", str(path), f"a readable TOML file ({e.strerror})") from e
     except tomllib.TOMLDecodeError as e:
         raise AgentConfigError(source, "(syntax)", str(e), "valid TOML") from e
+
+
+def load_model[M: BaseModel](
+    path: Path, model: type[M], data: dict[str, object], env: Mapping[str, str] | None = None
+) -> M:
+    """``data`` (read from ``path``) with the ``HARMONY_AGENT__…`` overrides, validated as ``model``; the first
+    problem as an ``AgentConfigError`` naming the file, the field, the value and what was expected."""
+    source = str(path)
     for name, value in (os.environ if env is None else env).items():
         if name.startswith(ENV_PREFIX):
             _override(data, name.removeprefix(ENV_PREFIX).lower().split("__"), value)
     try:
-        return AgentConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         ctx_error = err.get("ctx", {}).get("error")

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import signal
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -33,7 +34,7 @@ from harmony.agent.records import (
     stamped,
     state_key,
 )
-from harmony.agent.tasks import TaskGroup
+from harmony.agent.tasks import Supervisor
 from harmony.domain.capabilities.key_value import Entry, KeyValueStore
 from harmony.domain.errors import CapabilityError, KeyValueConflict, KeyValueError
 
@@ -51,8 +52,8 @@ class Agent:
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._fence_deadline: float | None = None
-        self._tasks = TaskGroup()
         self.metrics = FailoverMetrics()
+        self._tasks = Supervisor(owner=config.node_id, on_crash=self.metrics.task_crashed)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -70,8 +71,9 @@ class Agent:
         try:
             await self.db.adopt()
             await self._restore()
-            self._tasks.start("tick", self._tick_loop())
-            self._tasks.start("fence-watchdog", self._watchdog())
+            self._tasks.start("tick", self._tick_loop)
+            # the watchdog is what makes a stuck tick safe: without it the agent must not go on
+            self._tasks.start("fence-watchdog", self._watchdog, restart=False)
             stop = asyncio.create_task(self._stop.wait())
             failed = asyncio.create_task(self._tasks.failed.wait())
             await asyncio.wait([stop, failed], return_when=asyncio.FIRST_COMPLETED)
@@ -161,9 +163,12 @@ class Agent:
     async def _observe(self, local: LocalHealth) -> Snapshot:
         c = self.config
         beat = Heartbeat(
+            seq=self.memory.seq + 1,
+            t=round(time.time(), 3),
+            crashes=self._tasks.crashes,
+            down=tuple(self._tasks.unhealthy()),
             node=c.node_id,
             status=status_of(local, self.memory),
-            seq=self.memory.seq + 1,
             endpoint=self.db.endpoint,
             last_serving=self.memory.my_last_serving,
         )
@@ -172,9 +177,7 @@ class Agent:
         peers: dict[str, Stamped[Heartbeat]] = {}
         nats_ok = True
         try:
-            my_beat = stamped(
-                Heartbeat, await self.store.put(heartbeat_key(c.cluster, c.node_id), beat.model_dump_json().encode())
-            )
+            my_beat = stamped(Heartbeat, await self.store.put(heartbeat_key(c.cluster, c.node_id), beat.to_bytes()))
             entries = await asyncio.gather(
                 self.store.get(state_key(c.cluster)), *(self.store.get(heartbeat_key(c.cluster, p)) for p in c.peers)
             )

@@ -11,6 +11,8 @@ import time
 from harmony.infra.metrics_endpoint import MetricsEndpoint
 from harmony.modules.monitoring.pack import FENCED, LAST_PROMOTION
 
+TASK_CRASHES = "harmony_agent_task_crashes"
+
 
 class FailoverMetrics:
     def __init__(self) -> None:
@@ -24,6 +26,12 @@ class FailoverMetrics:
         self._last_promotion = e.gauge(
             LAST_PROMOTION, "when this node last took over as primary", labels=("old_primary", "new_primary")
         )
+        self._crashes = e.counter(
+            TASK_CRASHES, "crashes of this agent's tasks (each one restarted or fatal)", ("task",)
+        )
+
+    def task_crashed(self, task: str, _error: BaseException) -> None:
+        self._crashes.labels(task=task).inc()
 
     def tick(self, *, heartbeat_ok: bool, fenced: bool, primary: bool) -> None:
         (self._heartbeats if heartbeat_ok else self._heartbeat_failures).inc()

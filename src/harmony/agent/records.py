@@ -1,39 +1,23 @@
 """What the agents write to the shared bucket, and under which keys.
 
     <cluster>.state           ClusterState: who is primary (compare-and-set only), its endpoint, its sync standby
-    <cluster>.hb.<node>       Heartbeat: written by each agent every tick, kept 64 revisions deep, never expired
+    <cluster>.hb.<node>       Heartbeat (agent.heartbeat, one type for every role): written by each agent every
+                              tick, kept 64 revisions deep, never expired
     <cluster>.events.<node>   Decision: every decision that acted, for post-mortems
 
-Times are never in the records: the store stamps every revision, and those stamps are what agents compare.
+Agents never compare times written in the records (a heartbeat's ``t`` is for people): the store stamps
+every revision, and those stamps are what agents compare.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from harmony.agent.heartbeat import Heartbeat, NodeStatus
 from harmony.domain.capabilities.key_value import Entry
 from harmony.domain.capabilities.postgres import ServerEndpoint
-
-type NodeStatus = Literal["serving", "streaming", "standby", "fenced", "stopped", "absent", "unhealthy"]
-
-
-class Heartbeat(BaseModel):
-    """One agent's view of itself at one tick. ``serving``: a primary accepting writes.
-
-    ``last_serving`` relays the store's stamp on this node's newest ``serving`` heartbeat, so a replica
-    that missed it (it reads once per tick) still measures staleness from the right moment.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    node: str
-    status: NodeStatus
-    seq: int
-    endpoint: ServerEndpoint
-    last_serving: datetime | None = None
 
 
 class ClusterState(BaseModel):
@@ -59,6 +43,9 @@ class Stamped[R: BaseModel](BaseModel):
     record: R
     revision: int
     stored_at: datetime
+
+
+__all__ = ["ClusterState", "Heartbeat", "NodeStatus", "Stamped", "events_key", "heartbeat_key", "stamped", "state_key"]
 
 
 def state_key(cluster: str) -> str:

@@ -13,15 +13,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harmony.agent.config import load_config
 from harmony.agent.history import failover_history
 from harmony.agent.journal import read_decisions, read_status
 from harmony.agent.main import nats_options, resolve_credentials, run_agent
 from harmony.cli.errors import guarded
 from harmony.domain.errors import HarmonyError
+from harmony.fleet.roles import failover_config, load_roles, run_roles
 from harmony.infra.nats import NatsKeyValue
 
-agent_app = typer.Typer(name="agent", help="The always-on agent: heartbeats and failover.", no_args_is_help=True)
+agent_app = typer.Typer(
+    name="agent",
+    help="The always-on agent: failover member, fleet device, container supervisor (roles in its config).",
+    no_args_is_help=True,
+)
 failover_app = typer.Typer(name="failover", help="Failover groups: history for post-mortems.", no_args_is_help=True)
 console = Console()
 
@@ -40,13 +44,17 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every tick's decision.")] = False,
     json_logs: Annotated[bool, typer.Option("--json-logs", help="One JSON object per log line.")] = False,
 ) -> None:
-    """Run the agent until SIGTERM: heartbeat, fence, promote, rejoin."""
-    cfg = load_config(config)
+    """Run the agent until SIGTERM, with the roles its file enables: failover member (heartbeat, fence, promote,
+    rejoin), fleet device, container supervisor. A file without role tables is a failover member's."""
+    roles = load_roles(config)
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     logging.getLogger("nats").setLevel(logging.CRITICAL)
-    asyncio.run(run_agent(cfg))
+    if roles.enabled == ("failover",) and roles.failover is not None:
+        asyncio.run(run_agent(roles.failover))
+    else:
+        asyncio.run(run_roles(roles))
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,7 +68,7 @@ class JsonFormatter(logging.Formatter):
 @guarded
 def status(config: ConfigFile, as_json: AsJson = False, decisions: int = 10) -> None:
     """The agent's last tick (from its state directory, readable even when the mesh is down)."""
-    cfg = load_config(config)
+    cfg = failover_config(config)
     current = read_status(cfg.state_dir)
     if current is None:
         raise AgentNotRunning(f"no status in {cfg.state_dir}: the agent {cfg.node_id} has not run yet")
@@ -84,7 +92,7 @@ def status(config: ConfigFile, as_json: AsJson = False, decisions: int = 10) -> 
 @guarded
 def history(config: ConfigFile, as_json: AsJson = False, limit: int = 200) -> None:
     """Heartbeats, decisions and promotions of the failover group, in the store's order."""
-    cfg = resolve_credentials(load_config(config))
+    cfg = resolve_credentials(failover_config(config))
 
     async def read() -> list[dict[str, object]]:
         store = await NatsKeyValue.connect(nats_options(cfg), bucket=cfg.nats.bucket)

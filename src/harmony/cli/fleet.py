@@ -39,7 +39,7 @@ from harmony.fleet.rollout import Rollout, Strategy
 from harmony.fleet.status import DeploymentStatus
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
-from harmony.infra.nats_fleet import BusOptions, FleetNatsServer
+from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options
 from harmony.infra.podman import Podman
 from harmony.infra.programs import BUSYBOX
 from harmony.modules.application.rootfs import busybox_rootfs_tar
@@ -60,8 +60,8 @@ def _run[R](work: Awaitable[R]) -> R:
     return asyncio.run(wrapped())
 
 
-def options(identity: Identity) -> BusOptions:
-    return BusOptions(
+def options(identity: Identity) -> NatsOptions:
+    return fleet_options(
         servers=identity.servers, user=identity.user, password=identity.password,
         inbox_prefix=identity.inbox_prefix, name=identity.user,
     )  # fmt: skip

@@ -19,7 +19,7 @@ from harmony.cli.errors import guarded
 from harmony.cli.fleet import DEFAULT_HOME, Home, fleet, options
 from harmony.dashboard.app import Dashboard, create_app
 from harmony.dashboard.failover import FailoverSource
-from harmony.dashboard.security import AuditLog
+from harmony.dashboard.security import AuditLog, Sessions
 from harmony.dashboard.server import serve_dashboard
 from harmony.dashboard.users import ROLES, Role, UserStore
 from harmony.domain.capabilities.key_value import KeyValueStore
@@ -102,8 +102,10 @@ def serve(
             loop.add_signal_handler(sig, stop.set)
         web = None
         if address is not None:
+            user_store = _users(home, users)
             dashboard = Dashboard(
-                controller=controller, users=_users(home, users), audit=AuditLog(audit or home / "dashboard-audit.log"),
+                controller=controller, users=user_store, audit=AuditLog(audit or home / "dashboard-audit.log"),
+                sessions=_sessions(home, user_store),
                 journal_path=journal or default_journal_path(), secure=tls is not None,
                 failover=_failover(controller, identity, failover_bucket) if failover_bucket else None,
             )  # fmt: skip
@@ -127,6 +129,12 @@ def serve(
                 rollout_metrics.endpoint.stop()
 
     asyncio.run(go())
+
+
+def _sessions(home: Path, users: UserStore) -> Sessions:
+    """Logins kept across restarts, each still standing only while its user exists with the same role."""
+    current = {u.name: u.role for u in users.load().users}
+    return Sessions(home / "dashboard-sessions.json", valid=lambda user, role: current.get(user) == role)
 
 
 def _failover(controller: Controller, identity: Identity, bucket: str) -> FailoverSource:

@@ -16,7 +16,7 @@ from harmony.agent.history import HistoryRow, failover_history
 from harmony.agent.records import ClusterState, Heartbeat
 from harmony.domain.capabilities.key_value import KeyValueStore
 from harmony.domain.errors import KeyValueError
-from harmony.infra.nats_fleet import FleetBus
+from harmony.infra.nats import NatsConnection
 
 HISTORY_ROWS = 30
 
@@ -49,7 +49,11 @@ class FailoverPage:
 
 class FailoverSource:
     def __init__(
-        self, bucket: str, *, bus: Callable[[], FleetBus | None], open_store: Callable[[], Awaitable[KeyValueStore]]
+        self,
+        bucket: str,
+        *,
+        bus: Callable[[], NatsConnection | None],
+        open_store: Callable[[], Awaitable[KeyValueStore]],
     ) -> None:
         self.bucket = bucket
         self._bus = bus
@@ -72,8 +76,8 @@ class FailoverSource:
         bus = self._bus()
         if bus is None or not bus.connected:
             return FailoverPage(self.bucket, (), "NATS is unreachable")
-        states = await bus.snapshot(self.bucket, "*.state")
-        beats = await bus.snapshot(self.bucket, "*.hb.*")
+        states = await bus.bucket(self.bucket).snapshot("*.state")
+        beats = await bus.bucket(self.bucket).snapshot("*.hb.*")
         if self._store is None:
             self._store = await self._open_store()
         rows: list[ClusterRow] = []
@@ -85,7 +89,7 @@ class FailoverSource:
                 name, _, node = beat_key.partition(".hb.")
                 if name == cluster:
                     hb = Heartbeat.model_validate_json(beat.value or b"")
-                    nodes.append(NodeRow(node=node, status=hb.status, seq=hb.seq, stored_at=beat.stored_at))
+                    nodes.append(NodeRow(node=node, status=hb.status or "absent", seq=hb.seq, stored_at=beat.stored_at))
             history = await failover_history(self._store, cluster=cluster, nodes=[n.node for n in nodes])
             rows.append(
                 ClusterRow(

@@ -1,8 +1,11 @@
 """Sessions, CSRF tokens, the login rate limit, security headers and the audit log.
 
-- Sessions live in this process's memory: a random id in a cookie (HttpOnly, SameSite=Strict, Secure under
-  TLS), a role, a CSRF token and an idle/absolute expiry. Not guaranteed: a restart, or another controller
-  of the same fleet, does not know the session (log in again).
+- Sessions: a random id in a cookie (HttpOnly, SameSite=Strict, Secure under TLS), a role, a CSRF token and
+  an idle/absolute expiry (wall-clock). With a file (``fleet serve``: ``<home>/dashboard-sessions.json``,
+  mode 0600) they survive a restart: the file holds each id's SHA-256, never the id itself, and is
+  rewritten on each login and logout (and when a session's last use moves by a minute or more). Sessions of a
+  user who was removed or whose role changed are dropped when the file is read. Not guaranteed: another
+  controller of the same fleet does not know the session (log in there again).
 - CSRF: every state-changing request carries the session's token in a form field (compared in constant
   time). The login form, before a session exists, uses a double-submit cookie.
 - Login: at most ``LOGIN_FAILURES`` failures per ``LOGIN_WINDOW`` seconds per client address and per user
@@ -12,23 +15,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from harmony.dashboard.users import Role
+from harmony.dashboard.users import ROLES, Role
+from harmony.infra.state_files import write_atomic
+
+log = logging.getLogger("harmony.dashboard")
 
 SESSION_COOKIE = "harmony_session"
 LOGIN_CSRF_COOKIE = "harmony_login_csrf"
 SESSION_IDLE = 8 * 3600.0
 SESSION_MAX = 24 * 3600.0
+SEEN_WRITE_EVERY = 60.0  # a session's last use is written back at most this often
 LOGIN_FAILURES = 5
 LOGIN_WINDOW = 60.0
 
@@ -73,39 +83,91 @@ class Session:
     user: str
     role: Role
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    created: float = field(default_factory=time.monotonic)
-    seen: float = field(default_factory=time.monotonic)
-    flash: str = ""  # the result of the last action, shown once
+    created: float = field(default_factory=time.time)
+    seen: float = field(default_factory=time.time)
+    flash: str = ""  # the result of the last action, shown once (not kept across a restart)
 
     @property
     def operator(self) -> bool:
         return self.role == "operator"
 
 
+def _key(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
 class Sessions:
-    def __init__(self) -> None:
-        self._by_id: dict[str, Session] = {}
+    """Open sessions by (the hash of) their id; kept in ``path`` (mode 0600) when given, else in memory only.
+
+    ``valid(user, role)`` decides, when the file is read, whether a stored session still stands."""
+
+    def __init__(self, path: Path | None = None, *, valid: Callable[[str, Role], bool] | None = None) -> None:
+        self.path = path
+        self._by_key: dict[str, Session] = {}
+        self._written_seen: dict[str, float] = {}
+        if path is not None:
+            self._load(path, valid or (lambda _user, _role: True))
 
     def open(self, user: str, role: Role) -> tuple[str, Session]:
         sid = secrets.token_urlsafe(32)
         session = Session(user=user, role=role)
-        self._by_id[sid] = session
+        self._by_key[_key(sid)] = session
+        self._save()
         return sid, session
 
     def get(self, sid: str | None) -> Session | None:
         if not sid:
             return None
-        session = self._by_id.get(sid)
-        now = time.monotonic()
+        key = _key(sid)
+        session = self._by_key.get(key)
+        now = time.time()
         if session is None or now - session.seen > SESSION_IDLE or now - session.created > SESSION_MAX:
-            self._by_id.pop(sid, None)
+            if self._by_key.pop(key, None) is not None:
+                self._save()
             return None
         session.seen = now
+        if now - self._written_seen.get(key, session.created) >= SEEN_WRITE_EVERY:
+            self._save()
         return session
 
     def close(self, sid: str | None) -> None:
-        if sid:
-            self._by_id.pop(sid, None)
+        if sid and self._by_key.pop(_key(sid), None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        now = time.time()
+        live = {
+            k: s for k, s in self._by_key.items() if now - s.seen <= SESSION_IDLE and now - s.created <= SESSION_MAX
+        }
+        self._by_key = live
+        stored = {k: {n: v for n, v in asdict(s).items() if n != "flash"} for k, s in live.items()}
+        try:
+            write_atomic(self.path, json.dumps(stored, indent=1), mode=0o600, directory_mode=0o700)
+        except OSError as e:  # the dashboard keeps working; only a restart would lose these sessions
+            log.warning("cannot write the dashboard sessions to %s: %s", self.path, e)
+            return
+        self._written_seen = {k: s.seen for k, s in live.items()}
+
+    def _load(self, path: Path, valid: Callable[[str, Role], bool]) -> None:
+        try:
+            raw = json.loads(path.read_text())
+            if path.stat().st_mode & 0o077:
+                log.warning("%s is readable by others: its sessions are ignored (log in again)", path)
+                return
+            for key, fields in raw.items():
+                session = Session(**fields)
+                if session.role in ROLES and valid(session.user, session.role):
+                    self._by_key[str(key)] = session
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            log.warning("%s is unreadable (%s): its sessions are ignored (log in again)", path, e)
+            self._by_key = {}
+            return
+        self._written_seen = {k: s.seen for k, s in self._by_key.items()}
+        self._save()  # without the expired and no longer valid ones
 
 
 def same_token(given: str | None, expected: str) -> bool:

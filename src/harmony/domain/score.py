@@ -139,8 +139,14 @@ def score_adapter() -> TypeAdapter[AnyScore]:
     classes = tuple(_KINDS.values())
     if not classes:
         raise DeploymentError("no Score kinds are registered; import the modules that define them")
-    if len(classes) == 1:
-        return TypeAdapter(classes[0])
-    union: Any = Annotated[Union[classes], Field(discriminator="kind")]  # noqa: UP007 - built at run time
-    adapter: TypeAdapter[AnyScore] = TypeAdapter(union)
-    return adapter
+    if classes not in _ADAPTERS:  # building one cost 6 ms: `check` on 1,000 Scores built it 1,000 times
+        if len(classes) == 1:
+            _ADAPTERS[classes] = TypeAdapter(classes[0])
+        else:
+            union: Any = Annotated[Union[classes], Field(discriminator="kind")]  # noqa: UP007 - built at run time
+            _ADAPTERS[classes] = TypeAdapter(union)
+    return _ADAPTERS[classes]
+
+
+# One adapter per set of registered kinds (importing a module that defines Scores adds kinds).
+_ADAPTERS: dict[tuple[type[AnyScore], ...], TypeAdapter[AnyScore]] = {}

@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from harmony.domain.capabilities.key_value import ChangeHandler, KeyChange
 from harmony.domain.errors import InvalidValueError, KeyValueConflict, KeyValueUnavailable
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.score import AnyScore, score_adapter
@@ -46,7 +47,7 @@ from harmony.fleet.records import (
 )
 from harmony.fleet.rollout import Rollout, RolloutPhase, Strategy, WaveStart, matches, plan_waves, wave_verdict
 from harmony.fleet.status import DeploymentStatus, aggregate, is_online
-from harmony.infra.nats_fleet import BusOptions, FleetBus, KvUpdate, NoResponders, UpdateHandler, Watch
+from harmony.infra.nats import NatsConnection, NatsOptions, NatsWatch, NoResponders
 from harmony.modules.application.application import Application
 from harmony.modules.application.container import Container
 
@@ -84,7 +85,7 @@ class FleetView:
     heartbeats), so a reader can tell whether anything but time moved.
     """
 
-    def __init__(self, bus: FleetBus, *, offline_after: float, everything: bool = False) -> None:
+    def __init__(self, bus: NatsConnection, *, offline_after: float, everything: bool = False) -> None:
         self._bus = bus
         self.offline_after = offline_after
         self.everything = everything
@@ -96,7 +97,7 @@ class FleetView:
         self.controllers: dict[str, tuple[ControllerBeat, datetime]] = {}
         self.desired: dict[str, dict[str, str]] = {}  # device -> deployment -> desired version
         self.lease: tuple[Lease, datetime] | None = None
-        self._watches: list[Watch] = []
+        self._watches: list[NatsWatch] = []
         self.changed = asyncio.Event()
         self.changes = 0
 
@@ -105,7 +106,7 @@ class FleetView:
         self.changed.set()
 
     async def start(self) -> None:
-        async def on_state(u: KvUpdate) -> None:
+        async def on_state(u: KeyChange) -> None:
             device, _, deployment = u.key.partition(".")
             if u.value is not None:
                 self.states.setdefault(deployment, {})[device] = DeploymentState.from_bytes(u.value)
@@ -113,32 +114,32 @@ class FleetView:
                 self.states.get(deployment, {}).pop(device, None)
             self._touch()
 
-        async def on_beat(u: KvUpdate) -> None:
+        async def on_beat(u: KeyChange) -> None:
             if u.value is not None:
                 self.beats[u.key] = (Heartbeat.from_bytes(u.value), u.stored_at)
                 # neither ``changed`` nor ``changes``: a beat never settles a wave (online-ness is read per look),
                 # and readers that show heartbeat ages refresh them on their own clock
 
-        async def on_device(u: KvUpdate) -> None:
+        async def on_device(u: KeyChange) -> None:
             if u.value is None:
                 self.devices.pop(u.key, None)
             else:
                 self.devices[u.key] = DeviceRecord.from_bytes(u.value)
             self._touch()
 
-        async def on_info(u: KvUpdate) -> None:
+        async def on_info(u: KeyChange) -> None:
             if u.value is not None:
                 self.info[u.key] = DeviceInfo.from_bytes(u.value)
                 self._touch()
 
-        async def on_rollout(u: KvUpdate) -> None:
+        async def on_rollout(u: KeyChange) -> None:
             if u.value is None:
                 self.rollouts.pop(u.key, None)
             else:
                 self.rollouts[u.key] = (Rollout.from_bytes(u.value), u.stored_at)
             self._touch()
 
-        async def on_desired(u: KvUpdate) -> None:
+        async def on_desired(u: KeyChange) -> None:
             device, _, deployment = u.key.partition(".")
             if u.value is None:
                 self.desired.get(device, {}).pop(deployment, None)
@@ -146,7 +147,7 @@ class FleetView:
                 self.desired.setdefault(device, {})[deployment] = version_of(u.value)
             self._touch()
 
-        async def on_controller(u: KvUpdate) -> None:
+        async def on_controller(u: KeyChange) -> None:
             if u.key == LEASE_KEY:
                 self.lease = (Lease.from_bytes(u.value), u.stored_at) if u.value is not None else None
             elif u.value is not None:
@@ -154,11 +155,11 @@ class FleetView:
                 self.controllers[beat.controller] = (beat, u.stored_at)
             # renewals and beats: frequent, and they never settle a wave (not counted in ``changes`` either)
 
-        handlers: list[tuple[str, UpdateHandler]] = [(STATE, on_state), (HEARTBEAT, on_beat)]
+        handlers: list[tuple[str, ChangeHandler]] = [(STATE, on_state), (HEARTBEAT, on_beat)]
         if self.everything:
             handlers += [(DEVICES, on_device), (INFO, on_info), (ROLLOUTS, on_rollout), (DESIRED, on_desired)]
             handlers.append((CONTROLLER, on_controller))
-        self._watches = [await self._bus.watch(bucket, ">", handler) for bucket, handler in handlers]
+        self._watches = [await self._bus.bucket(bucket).watch(">", handler) for bucket, handler in handlers]
         await asyncio.gather(*(w.replayed.wait() for w in self._watches))
 
     async def stop(self) -> None:
@@ -172,7 +173,9 @@ class FleetView:
 
 
 class FleetControl:
-    def __init__(self, bus: FleetBus, *, offline_after: float = 15.0, poll: float = 0.2, batch: float = 0.01) -> None:
+    def __init__(
+        self, bus: NatsConnection, *, offline_after: float = 15.0, poll: float = 0.2, batch: float = 0.01
+    ) -> None:
         self.bus = bus
         self.offline_after = offline_after
         self.poll = poll
@@ -180,14 +183,14 @@ class FleetControl:
         self._live: FleetView | None = None
 
     @classmethod
-    async def connect(cls, options: BusOptions, *, offline_after: float = 15.0) -> FleetControl:
+    async def connect(cls, options: NatsOptions, *, offline_after: float = 15.0) -> FleetControl:
         controls: list[FleetControl] = []
 
         async def reconnected() -> None:
             for control in controls:
                 control._live = None  # its watches died with the server's in-memory consumers
 
-        bus = await FleetBus.connect(options, on_reconnect=reconnected)
+        bus = await NatsConnection.connect(options, on_reconnect=reconnected)
         for bucket in BUCKETS:
             await bus.ensure_bucket(bucket)
         controls.append(cls(bus, offline_after=offline_after))
@@ -210,11 +213,11 @@ class FleetControl:
 
     async def register(self, device: str, labels: Mapping[str, str]) -> DeviceRecord:
         record = DeviceRecord(device=check_token("device", device), labels=dict(labels))
-        await self.bus.put(DEVICES, device, record.to_bytes())
+        await self.bus.bucket(DEVICES).publish(device, record.to_bytes())
         return record
 
     async def devices(self) -> list[DeviceRecord]:
-        found = await self.bus.snapshot(DEVICES)
+        found = await self.bus.bucket(DEVICES).snapshot()
         return sorted((DeviceRecord.from_bytes(u.value or b"") for u in found.values()), key=lambda r: r.device)
 
     async def fleet_overview(self) -> list[DeviceOverview]:
@@ -260,12 +263,12 @@ class FleetControl:
             strategy=strategy,
             waves=plan_waves(targets, strategy),
         )
-        await self.bus.put(ROLLOUTS, deployment, rollout.to_bytes())
+        await self.bus.bucket(ROLLOUTS).publish(deployment, rollout.to_bytes())
         return rollout
 
     async def rollout(self, deployment: str) -> tuple[Rollout, int]:
-        found = await self.bus.get(ROLLOUTS, check_token("deployment", deployment))
-        if found is None or found.value is None:
+        found = await self.bus.bucket(ROLLOUTS).get(check_token("deployment", deployment))
+        if found is None:
             raise InvalidValueError(
                 "deployment", deployment, "a deployment that was deployed (see `harmony fleet status`)"
             )
@@ -284,7 +287,7 @@ class FleetControl:
                 )
             updated = rollout.model_copy(update={"phase": phase, "reason": reason})
             try:
-                await self.bus.put(ROLLOUTS, deployment, updated.to_bytes(), expected_revision=revision)
+                await self.bus.bucket(ROLLOUTS).publish(deployment, updated.to_bytes(), expected_revision=revision)
                 return updated
             except KeyValueConflict:
                 continue
@@ -310,7 +313,7 @@ class FleetControl:
         rollout = await self._set_phase(
             deployment, "aborted", "undeployed", allowed=("running", "paused", "halted", "aborted", "done")
         )
-        await asyncio.gather(*(self.bus.delete(DESIRED, f"{device}.{deployment}") for device in rollout.targets))
+        await asyncio.gather(*(self.bus.bucket(DESIRED).delete(f"{device}.{deployment}") for device in rollout.targets))
         return rollout
 
     async def drive(self, deployment: str, *, on_progress: Callable[[DeploymentStatus], None] | None = None) -> Rollout:
@@ -342,7 +345,7 @@ class FleetControl:
     async def follow(
         self, deployment: str, *, on_progress: Callable[[DeploymentStatus], None] | None = None
     ) -> Rollout:
-        """Watch, without driving, until the rollout stops running (a controller drives it); the final record."""
+        """NatsWatch, without driving, until the rollout stops running (a controller drives it); the final record."""
         view = await self.live_view()
         while True:
             rollout, _ = await self.rollout(deployment)
@@ -386,7 +389,9 @@ class FleetControl:
         after, step, why = await self._step(released, revision, "released")
         if step == "released":
             payload = rollout.desired.encode()
-            await asyncio.gather(*(self.bus.put(DESIRED, f"{device}.{deployment}", payload) for device in wave))
+            await asyncio.gather(
+                *(self.bus.bucket(DESIRED).publish(f"{device}.{deployment}", payload) for device in wave)
+            )
             why = f"wave {number}/{len(rollout.waves)} released to {len(wave)} device(s) by {by}"
         return after, step, why
 
@@ -400,9 +405,11 @@ class FleetControl:
         if rollout.phase != "running" or not rollout.next_wave:
             return 0
         payload = rollout.desired.encode()
-        found = await self.bus.snapshot(DESIRED, f"*.{deployment}")
+        found = await self.bus.bucket(DESIRED).snapshot(f"*.{deployment}")
         missing = [d for d in rollout.released if (u := found.get(f"{d}.{deployment}")) is None or u.value != payload]
-        await asyncio.gather(*(self.bus.put(DESIRED, f"{device}.{deployment}", payload) for device in missing))
+        await asyncio.gather(
+            *(self.bus.bucket(DESIRED).publish(f"{device}.{deployment}", payload) for device in missing)
+        )
         return len(missing)
 
     async def _step(self, rollout: Rollout, revision: int, step: Step) -> tuple[Rollout, Step, str]:
@@ -413,7 +420,7 @@ class FleetControl:
         return rollout, step, rollout.reason
 
     async def _write(self, rollout: Rollout, revision: int) -> Rollout:
-        await self.bus.put(ROLLOUTS, rollout.deployment, rollout.to_bytes(), expected_revision=revision)
+        await self.bus.bucket(ROLLOUTS).publish(rollout.deployment, rollout.to_bytes(), expected_revision=revision)
         return rollout
 
     # status
@@ -432,7 +439,7 @@ class FleetControl:
             await view.stop()
 
     async def deployments(self) -> list[str]:
-        return sorted((await self.bus.snapshot(ROLLOUTS)).keys())
+        return sorted((await self.bus.bucket(ROLLOUTS).snapshot()).keys())
 
     async def desired_images(self) -> set[PinnedImage]:
         """Every pinned image some device's desired state names: what registry garbage collection must keep.
@@ -441,7 +448,7 @@ class FleetControl:
         """
         adapter = score_adapter()
         images: set[PinnedImage] = set()
-        for update in (await self.bus.snapshot(DESIRED)).values():
+        for update in (await self.bus.bucket(DESIRED).snapshot()).values():
             try:
                 score = adapter.validate_json(update.value or b"")
             except ValidationError:

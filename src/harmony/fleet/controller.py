@@ -4,7 +4,8 @@ Several controllers may run; the one holding the lease (``harmony.fleet.lease``)
 rollout through ``FleetControl.advance``, the same step the CLI's ``drive`` uses. Its tasks:
 
 - ``lease``: every ``lease_timeout / 3`` write this controller's beat, read the lease, create, renew or take
-  it over by compare-and-set (or follow its holder);
+  it over by compare-and-set (or follow its holder); a follower also ticks right when the lease it last saw
+  goes stale, so it takes over from a dead holder at the timeout, not up to one interval later;
 - ``driver``: while active, on every change of device states or rollouts (and at least every ``poll``),
   advance each running rollout as far as it goes; after taking over, first write any desired state its
   predecessor stored the release of but did not write (``ensure_released``);
@@ -27,15 +28,27 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from harmony.agent.tasks import TaskGroup
+from harmony.agent.tasks import Supervisor
 from harmony.domain.errors import KeyValueConflict, KeyValueError
 from harmony.fleet.control import FleetControl, FleetView
-from harmony.fleet.lease import ACTIVE_SHARE, LEASE_KEY, ControllerBeat, Lease, beat_key, lease_move, next_lease
+from harmony.fleet.lease import (
+    ACTIVE_SHARE,
+    LEASE_KEY,
+    ControllerBeat,
+    Lease,
+    beat_key,
+    expires_in,
+    lease_move,
+    next_lease,
+)
 from harmony.fleet.records import BUCKETS, CONTROLLER, CONTROLLER_STATUS, check_token
 from harmony.fleet.rollout import Rollout
-from harmony.infra.nats_fleet import BusOptions, FleetBus, Serving
+from harmony.infra.nats import NatsConnection, NatsOptions, Serving
 
 log = logging.getLogger("harmony.fleet.controller")
+
+STALE_MARGIN = 0.02
+"""Seconds after the computed lapse at which a follower looks again (the beat must be stamped after it)."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +72,12 @@ class Controller:
         self.store_now: datetime | None = None
         self._holding = False
         self._renew_started = 0.0
+        self._stale_at: float | None = None  # monotonic time the lease this follower saw goes stale
         self._ensured: set[tuple[str, str]] = set()
         self._wave_seen: dict[tuple[str, str, int], datetime] = {}
         self._status_sub: Serving | None = None
         self._view_stale = asyncio.Event()
-        self._tasks = TaskGroup()
+        self._tasks = Supervisor(owner="fleet-controller")
 
     @property
     def connected(self) -> bool:
@@ -73,11 +87,11 @@ class Controller:
         """Holding the lease, and its last renewal started recently enough that no rival can have it yet."""
         return self._holding and time.monotonic() - self._renew_started < ACTIVE_SHARE * self.settings.lease_timeout
 
-    async def connect(self, options: BusOptions) -> FleetControl:
+    async def connect(self, options: NatsOptions) -> FleetControl:
         async def reconnected() -> None:
             self._view_stale.set()
 
-        bus = await FleetBus.connect(options, on_reconnect=reconnected, wait_for_server=True)
+        bus = await NatsConnection.connect(options, on_reconnect=reconnected, wait_for_server=True)
         for bucket in BUCKETS:
             await bus.ensure_bucket(bucket)
         self.control = FleetControl(bus, offline_after=self.settings.offline_after)
@@ -86,7 +100,7 @@ class Controller:
         self.view = view
         return self.control
 
-    async def run(self, options: BusOptions, stop: asyncio.Event) -> None:
+    async def run(self, options: NatsOptions, stop: asyncio.Event) -> None:
         """Connect, then lead or follow until ``stop`` is set (or a task crashes, which is re-raised)."""
         connecting = asyncio.create_task(self.connect(options))
         stopped = asyncio.create_task(stop.wait())
@@ -97,9 +111,9 @@ class Controller:
                 await connecting
             return
         connecting.result()
-        self._tasks.start("lease", self._lease_loop())
-        self._tasks.start("driver", self._drive_loop())
-        self._tasks.start("view", self._view_loop())
+        self._tasks.start("lease", self._lease_loop)
+        self._tasks.start("driver", self._drive_loop)
+        self._tasks.start("view", self._view_loop)
         failed = asyncio.create_task(self._tasks.failed.wait())
         await asyncio.wait([stopped, failed], return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
@@ -123,8 +137,12 @@ class Controller:
         interval = self.settings.lease_timeout / 3
         while True:
             started = time.monotonic()
+            self._stale_at = None
             await self.lease_tick()
-            await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
+            wake = started + interval
+            if self._stale_at is not None:  # following: look again the moment the holder's lease lapses
+                wake = min(wake, self._stale_at + STALE_MARGIN)
+            await asyncio.sleep(max(0.0, wake - time.monotonic()))
 
     async def lease_tick(self) -> None:
         assert self.control is not None
@@ -134,22 +152,27 @@ class Controller:
             controller=self.name, active=self.is_active(), term=self.term, dashboard=self.settings.dashboard
         )
         try:
-            await bus.put(CONTROLLER, beat_key(self.name), beat.to_bytes())
-            mine = await bus.get(CONTROLLER, beat_key(self.name))
-            found = await bus.get(CONTROLLER, LEASE_KEY)
+            await bus.bucket(CONTROLLER).publish(beat_key(self.name), beat.to_bytes())
+            mine = await bus.bucket(CONTROLLER).get(beat_key(self.name))
+            found = await bus.bucket(CONTROLLER).get(LEASE_KEY)
             if mine is None:
                 raise KeyValueError(beat_key(self.name), "this controller's beat vanished right after it was written")
-            lease = Lease.from_bytes(found.value) if found is not None and found.value is not None else None
+            lease = Lease.from_bytes(found.value) if found is not None else None
             move, why = lease_move(
                 self.name, lease, found.stored_at if found else None, now=mine.stored_at,
                 timeout=self.settings.lease_timeout,
             )  # fmt: skip
             self.store_now = mine.stored_at
             if move == "follow":
+                if found is not None:
+                    left = expires_in(found.stored_at, now=mine.stored_at, timeout=self.settings.lease_timeout)
+                    self._stale_at = time.monotonic() + max(0.0, left)
                 await self._follow(why)
                 return
             record = next_lease(self.name, move, lease)
-            await bus.put(CONTROLLER, LEASE_KEY, record.to_bytes(), expected_revision=found.revision if found else 0)
+            await bus.bucket(CONTROLLER).publish(
+                LEASE_KEY, record.to_bytes(), expected_revision=found.revision if found else 0
+            )
         except KeyValueConflict:
             await self._follow("another controller moved the lease first")
             return

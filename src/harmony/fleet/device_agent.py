@@ -1,6 +1,7 @@
 """The device agent: runs the Scores its desired-state keys name, reports how they are, answers commands.
 
-Loop (all named asyncio tasks of one process):
+Loop (named tasks of one process under the agents' ``Supervisor``: a crash is logged, counted, reported in
+the heartbeat and the task restarted with back-off):
 - a watch on ``fleet_desired.<device>.>`` replays the last value of each key at start (so workloads come back
   after a reboot), then delivers changes. Each value is validated with the Score union; a malformed entry or
   a kind a device cannot run is *rejected*: recorded in this device's state, nothing else touched.
@@ -9,7 +10,9 @@ Loop (all named asyncio tasks of one process):
   a reference already in the device's store or a ``PinnedImage`` pulled with the device's own registry login
   (a ``Container`` with a ``PinnedImage`` is pulled the same way, before its old container is touched).
   Without it an ``Application`` is rejected.
-- reconcile = the Score's own plan; nothing planned is a NOOP, otherwise apply (the ``Container`` Score
+- reconcile = the Score's own plan (the drift check, reads only); nothing planned is a NOOP, otherwise apply
+  through the Maestro like any other run (journaled on the device, ``harmony runs``; the reported state
+  names the run; its events are logged) (the ``Container`` Score
   replaces a changed container gracefully: stop signal, grace, kill, then the new one; an ``Application``
   deploys blue-green behind the device's load balancer). Then the health gate: for a ``Container``, it runs
   and its health command (if any) passes; for an ``Application``, its apply passed the smoke check (an apply
@@ -35,16 +38,20 @@ import random
 import socket
 import time
 from collections import Counter
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
+from harmony.agent.tasks import Supervisor
 from harmony.domain.capabilities.containers import ContainerRuntime
+from harmony.domain.capabilities.key_value import KeyChange
 from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError, RegistryError
 from harmony.domain.image_refs import PinnedImage
+from harmony.domain.outcome import Outcome
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
+from harmony.domain.topology import Topology
 from harmony.fleet.metrics import DeviceMetrics
 from harmony.fleet.records import (
     COMMANDS,
@@ -58,10 +65,14 @@ from harmony.fleet.records import (
     now,
     version_of,
 )
-from harmony.infra.nats_fleet import BusOptions, FleetBus, KvUpdate, Watch
+from harmony.infra.nats import NatsConnection, NatsOptions, NatsWatch
+from harmony.maestro.events import Event, ScoreFinished
+from harmony.maestro.journal import Journal
+from harmony.maestro.runner import Maestro, RunReport
 from harmony.modules.application.application import APP_LABEL, AppHost, Application
 from harmony.modules.application.container import Container
 from harmony.modules.application.image import BusyboxImage
+from harmony.topology.runtime_host import RuntimeHost
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +127,16 @@ def accept(raw: bytes, *, applications: bool = False) -> DeviceScore:
     return score
 
 
+class DeviceAppHost(AppHost, Topology, Protocol):
+    """Where a device runs ``Application`` Scores: their capabilities, on a topology the Maestro can run."""
+
+
+def applied(report: RunReport) -> tuple[Outcome, str]:
+    """The outcome of a one-Score run, and the run's id in the journal."""
+    outcome = report.results[0].outcome if report.results else None
+    return outcome or Outcome.failure(report.error or "not applied"), report.run_id
+
+
 @dataclass
 class AgentSettings:
     heartbeat_interval: float = 5.0
@@ -125,6 +146,10 @@ class AgentSettings:
     metrics_port: int | None = None
     """Serve /metrics on this port (0: a free one, see ``DeviceAgent.metrics_port``); None: no listener."""
     metrics_host: str = "127.0.0.1"
+    journal: Path | None = None
+    """The journal of this device's applies (None: the machine's default, the one ``harmony runs`` reads)."""
+    restart_delay: float = 0.5
+    """First back-off before a crashed task starts again (doubling up to 30 s while it keeps crashing)."""
 
 
 @dataclass
@@ -138,16 +163,15 @@ class _Deployment:
 @dataclass
 class DeviceAgent:
     device: str
-    options: BusOptions
+    options: NatsOptions
     runtime: ContainerRuntime
-    applications: AppHost | None = None
+    applications: DeviceAppHost | None = None
     """The topology ``Application`` Scores run on (usually the same object as ``runtime``); None: none run."""
     runtime_name: str = "podman"
     settings: AgentSettings = field(default_factory=AgentSettings)
     deployments: dict[str, _Deployment] = field(default_factory=dict[str, _Deployment])
-    bus: FleetBus | None = None
-    _watch: Watch | None = None
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list[asyncio.Task[None]])
+    bus: NatsConnection | None = None
+    _watch: NatsWatch | None = None
     _dirty: asyncio.Queue[str] = field(default_factory=asyncio.Queue[str])
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _beats: int = 0
@@ -156,27 +180,35 @@ class DeviceAgent:
     metrics: DeviceMetrics = field(default_factory=DeviceMetrics)
     metrics_port: int | None = None
     """The port /metrics listens on once started (None: no listener)."""
+    journal: Journal | None = None
+    """Where applies are journaled (opened at start from ``settings.journal`` when not given)."""
+    tasks: Supervisor = field(init=False)
+    """The agent's tasks (reconciler, ground truth, heartbeat, resync): crashes restarted and reported."""
+
+    def __post_init__(self) -> None:
+        self.tasks = Supervisor(
+            owner=self.device, on_crash=self.metrics.task_crashed, base_delay=self.settings.restart_delay
+        )
 
     async def start(self) -> None:
         """Connect (waiting for NATS as long as it takes), subscribe, and start the agent's tasks."""
+        if self.journal is None:
+            self.journal = Journal(self.settings.journal)
         if self.settings.metrics_port is not None:
             self.metrics_port = self.metrics.endpoint.start(
                 port=self.settings.metrics_port, host=self.settings.metrics_host
             )
-        self.bus = await FleetBus.connect(self.options, on_reconnect=self._on_reconnect, wait_for_server=True)
-        self._spawn("reconciler", self._reconciler())
-        self._spawn("ground-truth", self._ground_truth())
-        self._spawn("heartbeat", self._heartbeat())
+        self.bus = await NatsConnection.connect(self.options, on_reconnect=self._on_reconnect, wait_for_server=True)
+        self.tasks.start("reconciler", self._reconciler)
+        self.tasks.start("ground-truth", self._ground_truth)
+        self.tasks.start("heartbeat", self._heartbeat)
         await self.bus.serve(f"{COMMANDS}.{self.device}.*", self._command)
         await self._resync()
         self.ready.set()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        with contextlib.suppress(Exception):  # every crash was reported when it happened
+            await self.tasks.stop_all()
         if self.bus is not None:
             await self.bus.close()
         self.metrics.endpoint.stop()
@@ -188,18 +220,6 @@ class DeviceAgent:
         finally:
             await self.stop()
 
-    def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
-        async def guarded() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s: task %s crashed", self.device, name)
-                raise
-
-        self._tasks.append(asyncio.create_task(guarded(), name=f"{self.device}:{name}"))
-
     # desired state
 
     async def _on_reconnect(self) -> None:
@@ -208,7 +228,7 @@ class DeviceAgent:
             with contextlib.suppress(KeyValueError):
                 await self._resync()
 
-        self._spawn("resync", later())
+        self.tasks.start_once("resync", later())  # replaces a resync still waiting: reconnects never pile up
 
     async def _resync(self) -> None:
         assert self.bus is not None
@@ -220,12 +240,12 @@ class DeviceAgent:
             device=self.device, hostname=socket.gethostname(), agent=AGENT_VERSION, runtime=self.runtime_name,
             started_at=now(),
         )  # fmt: skip
-        await self.bus.put(INFO, self.device, info.to_bytes())
-        self._watch = await self.bus.watch(DESIRED, f"{self.device}.>", self._on_desired)
+        await self.bus.bucket(INFO).publish(self.device, info.to_bytes())
+        self._watch = await self.bus.bucket(DESIRED).watch(f"{self.device}.>", self._on_desired)
         for name in self.deployments:
             self._dirty.put_nowait(name)
 
-    async def _on_desired(self, update: KvUpdate) -> None:
+    async def _on_desired(self, update: KeyChange) -> None:
         name = update.key.partition(".")[2]
         if update.value is None:
             async with self._lock:  # never under a reconcile of the same workload
@@ -258,6 +278,9 @@ class DeviceAgent:
                 await self.reconcile(name)
             except HarmonyError as e:  # one workload's trouble never stops the others'
                 log.warning("%s: reconcile of %s failed: %s", self.device, name, e)
+            except BaseException:  # a bug, or a stop: the work is not done; the restarted reconciler retries it
+                self._dirty.put_nowait(name)
+                raise
 
     async def reconcile(self, name: str) -> None:
         dep = self.deployments.get(name)
@@ -283,39 +306,57 @@ class DeviceAgent:
             return DeploymentState(deployment=name, version=version, phase="failed", message=str(e))
 
     async def _converge_once(self, name: str, version: str, score: Container) -> DeploymentState:
-        interpret = score.interpret()
-        changes = await interpret.plan(self.runtime)
+        changes = await score.interpret().plan(self.runtime)  # the drift check: reads only
         image = score.spec.image
         if changes and isinstance(image, PinnedImage):  # fetched before the old container is touched
             failed = await self._pull(image)
             if failed is not None:
                 return DeploymentState(deployment=name, version=version, phase="failed", message=failed)
-        outcome = await interpret.apply(self.runtime, changes) if changes else None
-        if outcome is not None and not outcome.ok:
-            return DeploymentState(
-                deployment=name, version=version, phase="failed", message=outcome.message, details=outcome.details
+        run = ""
+        outcome = None
+        if changes:
+            outcome, run = applied(
+                await self._maestro(name, RuntimeHost(self.runtime, name=self.device)).apply([score])
             )
+            if not outcome.ok:
+                return DeploymentState(
+                    deployment=name, version=version, phase="failed", message=outcome.message,
+                    details=outcome.details, run=run,
+                )  # fmt: skip
         healthy, why = await self._healthy(score)
         message = outcome.message if outcome is not None else "already in the desired state"
         if not healthy:
             logs = await self.runtime.container_logs(score.spec.name, tail=10)
-            return DeploymentState(deployment=name, version=version, phase="failed", message=why, details=tuple(logs))
-        return DeploymentState(deployment=name, version=version, phase="running", message=message)
+            return DeploymentState(
+                deployment=name, version=version, phase="failed", message=why, details=tuple(logs), run=run
+            )
+        return DeploymentState(deployment=name, version=version, phase="running", message=message, run=run)
 
     async def _converge_application(self, name: str, version: str, score: Application) -> DeploymentState:
         """Blue-green apply on the device's ``applications`` topology; its smoke check is the health gate."""
         host = self.applications
         assert host is not None, "accept() rejects applications on a device without them"
-        interpret = score.interpret()
-        changes = await interpret.plan(host)
-        if not changes:
+        if not await score.interpret().plan(host):
             return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
-        outcome = await interpret.apply(host, changes)
+        outcome, run = applied(await self._maestro(name, host).apply([score]))
         if not outcome.ok:  # not started, smoke check failed, or switch failed: the old version keeps serving
             return DeploymentState(
-                deployment=name, version=version, phase="failed", message=outcome.message, details=outcome.details
-            )
-        return DeploymentState(deployment=name, version=version, phase="running", message=outcome.message)
+                deployment=name, version=version, phase="failed", message=outcome.message, details=outcome.details,
+                run=run,
+            )  # fmt: skip
+        return DeploymentState(deployment=name, version=version, phase="running", message=outcome.message, run=run)
+
+    def _maestro[T: Topology](self, name: str, topology: T) -> Maestro[T]:
+        """Applies go through the Maestro like any run: journaled (``harmony runs`` on the device), with events."""
+        return Maestro(
+            topology, journal=self.journal, on_event=self._on_event, deployment=f"fleet:{self.device}:{name}"
+        )
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, ScoreFinished):
+            log.info("%s: %s: %s %s", self.device, event.score, event.outcome.status.value, event.outcome.message)
+        else:
+            log.debug("%s: %s", self.device, event.model_dump_json())
 
     async def _pull(self, image: PinnedImage) -> str | None:
         """Pull a pinned image with this device's own registry login; why not, if it failed."""
@@ -390,7 +431,7 @@ class DeviceAgent:
         if self.bus is None or not self.bus.connected:
             return False
         try:
-            await self.bus.put(STATE, f"{self.device}.{state.deployment}", state.to_bytes())
+            await self.bus.bucket(STATE).publish(f"{self.device}.{state.deployment}", state.to_bytes())
         except KeyValueError as e:
             log.warning("%s: could not report %s: %s", self.device, state.deployment, e)
             return False
@@ -403,10 +444,13 @@ class DeviceAgent:
             self.metrics.heartbeat()
             self.metrics.deployments(Counter(d.state.phase for d in self.deployments.values()))
             ok = sum(d.state.phase == "running" for d in self.deployments.values())
-            beat = Heartbeat(t=round(time.time(), 3), n=self._beats, ok=ok, bad=len(self.deployments) - ok)
+            beat = Heartbeat(
+                t=round(time.time(), 3), seq=self._beats, ok=ok, bad=len(self.deployments) - ok,
+                crashes=self.tasks.crashes, down=tuple(self.tasks.unhealthy()),
+            )  # fmt: skip
             if self.bus is not None and self.bus.connected:
                 with contextlib.suppress(KeyValueError):
-                    await self.bus.put_nowait(HEARTBEAT, self.device, beat.to_bytes())
+                    await self.bus.bucket(HEARTBEAT).put_nowait(self.device, beat.to_bytes())
             # the first beat at once (the device is online now), then at a random phase: no fleet-wide bursts
             pause = (
                 self._rng.uniform(0, self.settings.heartbeat_interval) if first else self.settings.heartbeat_interval

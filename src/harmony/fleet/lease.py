@@ -4,7 +4,9 @@ The lease is one key (``fleet_controller.lease``) changed only by compare-and-cr
 its revision, so two controllers can never both win the same move. Time enters only as the store's stamps,
 as in the failover agent (``harmony.agent.decide``): each tick a controller writes its own beat and reads
 the store's stamp on it; the lease is stale when that stamp is more than ``timeout`` seconds after the
-stamp of the lease's last renewal. The holder renews every ``timeout / 3``.
+stamp of the lease's last renewal. The holder renews every ``timeout / 3``; a follower ticks at that pace
+too, and also right when the lease it saw would go stale (``expires_in``), so a dead holder is replaced
+within a few milliseconds of the timeout rather than on the follower's next regular tick.
 
 What holds: a controller acts only while its last successful renewal *started* less than
 ``ACTIVE_SHARE x timeout`` ago on its own monotonic clock, and a rival takes over only ``timeout`` after that
@@ -61,6 +63,11 @@ def lease_move(
     if stale > timeout:
         return "take-over", f"{lease.holder}'s lease (term {lease.term}) stale for {stale:.2f}s > {timeout:g}s"
     return "follow", f"{lease.holder} holds the lease (term {lease.term}), renewed {max(stale, 0):.2f}s ago"
+
+
+def expires_in(lease_stored_at: datetime, *, now: datetime, timeout: float) -> float:
+    """Store seconds from ``now`` until a lease stored at ``lease_stored_at`` is stale (negative: it is)."""
+    return timeout - (now - lease_stored_at).total_seconds()
 
 
 def next_lease(me: str, move: LeaseMove, lease: Lease | None) -> Lease:

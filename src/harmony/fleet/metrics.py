@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from harmony.agent.metrics import TASK_CRASHES
 from harmony.infra.metrics_endpoint import MetricsEndpoint
 from harmony.modules.monitoring.pack import ROLLOUT_HALTED
 
@@ -27,6 +28,10 @@ class DeviceMetrics:
         )
         self._failures = e.counter("harmony_device_reconcile_failures", "reconciles that ended in a failed state")
         self._deployments = e.gauge("harmony_device_deployments", "deployments on this device by phase", ("phase",))
+        self._crashes = e.counter(TASK_CRASHES, "crashes of this agent's tasks (each one restarted)", ("task",))
+
+    def task_crashed(self, task: str, _error: BaseException) -> None:
+        self._crashes.labels(task=task).inc()
 
     def heartbeat(self) -> None:
         self._heartbeats.inc()

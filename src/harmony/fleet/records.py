@@ -6,7 +6,7 @@
     fleet_rollouts      <deployment>                control      Rollout (see rollout.py)
     fleet_state         <device>.<deployment>       device       DeploymentState
     fleet_info          <device>                    device       DeviceInfo
-    fleet_heartbeat     <device>                    device       Heartbeat (a few dozen bytes)
+    fleet_heartbeat     <device>                    device       Heartbeat (agent.heartbeat; a few dozen bytes)
     fleet_controller    lease                       controllers  Lease: which `fleet serve` drives rollouts
     fleet_controller    beat.<controller>           controller   ControllerBeat (each controller's own clock)
 
@@ -23,7 +23,10 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harmony.agent.heartbeat import Heartbeat
 from harmony.domain.errors import InvalidValueError
+
+__all__ = ["Heartbeat"]  # the one heartbeat of every agent role, re-exported for the fleet
 
 DEVICES = "fleet_devices"
 DESIRED = "fleet_desired"
@@ -90,6 +93,8 @@ class DeploymentState(Record):
     phase: Phase
     message: str = ""
     details: tuple[str, ...] = ()
+    run: str = ""
+    """The device's journal run that applied it (``harmony runs show RUN`` there); empty when nothing was applied."""
     at: datetime = Field(default_factory=now)
 
 
@@ -99,12 +104,3 @@ class DeviceInfo(Record):
     agent: str
     runtime: str
     started_at: datetime
-
-
-class Heartbeat(Record):
-    """Kept small: ``t`` the device's clock, ``n`` a counter, ``ok``/``bad`` how many deployments are healthy."""
-
-    t: float
-    n: int
-    ok: int = 0
-    bad: int = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import socket
@@ -110,6 +111,7 @@ class Journal:
         self.path = path or default_journal_path()
         self.problems: list[str] = []
         self._held: list[tuple[str, tuple[object, ...]]] = []
+        self._swept = False
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             if "\0" in str(self.path):
@@ -177,12 +179,14 @@ class Journal:
         self.problems.append(f"{what}: {_why(e)}")
 
     def start_run(self, run_id: str, *, mode: str, deployment: str, topology: str) -> None:
-        self.mark_abandoned()
+        if not self._swept:  # once per process: a run on 100 hosts starts 100 runs, each saw the 99 others
+            self._swept = True
+            self.mark_abandoned()
         self._write(
             f"start of run {run_id}",
             "INSERT INTO runs (id, mode, deployment, topology, started, pid, host, proc_start) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, mode, deployment, topology, time.time(), os.getpid(), socket.gethostname(), _proc_start()),
+            (run_id, mode, deployment, topology, time.time(), os.getpid(), socket.gethostname(), _own_start()),
         )
 
     def record_plan(
@@ -279,6 +283,11 @@ def _why(e: BaseException) -> str:
     return text or type(e).__name__
 
 
+@functools.cache
+def _own_start() -> str | None:
+    return _proc_start()
+
+
 def _proc_start(pid: int | None = None) -> str | None:
     """The kernel's start time of ``pid`` (boot id + clock ticks since boot): unique across pid reuse."""
     try:
@@ -290,7 +299,7 @@ def _proc_start(pid: int | None = None) -> str | None:
 
 
 def _same_process(pid: int, start: str | None) -> bool:
-    now = _proc_start(pid)
+    now = _own_start() if pid == os.getpid() else _proc_start(pid)
     if now is None:
         return False
     return start is None or now == start

@@ -8,10 +8,13 @@ Only for capabilities more than one topology forwards as they are.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import PurePosixPath
 
+from harmony.domain.capabilities.containers import ContainerInfo, ContainerRuntime, ContainerSpec, ImageInfo, ImageRef
 from harmony.domain.capabilities.dns import DnsRecordSet, DnsServer
 from harmony.domain.capabilities.load_balancer import Backend, BackendStatus, Frontend, LoadBalancer
+from harmony.domain.image_refs import PinnedImage
 from harmony.domain.names import ResourceName
 
 
@@ -60,3 +63,66 @@ class ForwardsDnsServer(ABC):
 
     async def remove_dns_record_set(self, owner: ResourceName) -> None:
         await self.dns_server.remove_dns_record_set(owner)
+
+
+class ForwardsContainerRuntime(ABC):
+    @property
+    @abstractmethod
+    def container_runtime(self) -> ContainerRuntime:
+        """The adapter that serves this topology's ``ContainerRuntime``."""
+
+    async def import_image(
+        self, archive: PurePosixPath, ref: ImageRef, *, labels: Mapping[str, str] | None = None
+    ) -> ImageInfo:
+        return await self.container_runtime.import_image(archive, ref, labels=labels)
+
+    async def build_image(self, context: PurePosixPath, ref: ImageRef) -> ImageInfo:
+        return await self.container_runtime.build_image(context, ref)
+
+    async def load_image(self, archive: PurePosixPath) -> Sequence[ImageInfo]:
+        return await self.container_runtime.load_image(archive)
+
+    async def tag_image(self, image: ImageRef, ref: ImageRef) -> None:
+        await self.container_runtime.tag_image(image, ref)
+
+    async def list_images(self) -> Sequence[ImageInfo]:
+        return await self.container_runtime.list_images()
+
+    async def inspect_image(self, ref: ImageRef | PinnedImage) -> ImageInfo | None:
+        return await self.container_runtime.inspect_image(ref)
+
+    async def remove_image(self, ref: ImageRef) -> None:
+        await self.container_runtime.remove_image(ref)
+
+    async def remove_image_if_unused(self, image_id: str) -> bool:
+        return await self.container_runtime.remove_image_if_unused(image_id)
+
+    async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
+        return await self.container_runtime.run_container(spec)
+
+    async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
+        return await self.container_runtime.list_containers(labels)
+
+    async def inspect_container(self, name: str) -> ContainerInfo | None:
+        return await self.container_runtime.inspect_container(name)
+
+    async def start_container(self, name: str) -> ContainerInfo:
+        return await self.container_runtime.start_container(name)
+
+    async def stop_container(self, name: str, *, grace: float = 10.0) -> None:
+        await self.container_runtime.stop_container(name, grace=grace)
+
+    async def remove_container(self, name: str, *, grace: float = 10.0) -> None:
+        await self.container_runtime.remove_container(name, grace=grace)
+
+    async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
+        return await self.container_runtime.exec_in_container(name, argv, timeout=timeout)
+
+    async def check_health(self, name: str) -> bool:
+        return await self.container_runtime.check_health(name)
+
+    async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:
+        return await self.container_runtime.container_logs(name, tail=tail)
+
+    def follow_logs(self, name: str, *, tail: int = 0) -> AsyncIterator[str]:
+        return self.container_runtime.follow_logs(name, tail=tail)

@@ -25,7 +25,7 @@ from typing import Annotated, Literal, Protocol
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from harmony.domain.errors import InvalidValueError
-from harmony.domain.image_refs import PinnedImage
+from harmony.domain.image_refs import ImageDigest, PinnedImage
 from harmony.domain.secret import Secret
 from harmony.domain.units import Bytes, Duration, MiB
 from harmony.domain.values import (
@@ -85,6 +85,11 @@ class ImageRef(_Checked):
         first = self.split("/", 1)[0]
         full = self if "/" in self and ("." in first or first == "localhost") else f"localhost/{self}"
         return full if ":" in full.rsplit("/", 1)[-1] else f"{full}:latest"
+
+    def pinned(self, digest: ImageDigest) -> PinnedImage:
+        """This local image by content: ``localhost/web@sha256:…`` (what a container is run from)."""
+        repository, _, _ = self.qualified.rpartition(":")
+        return PinnedImage(f"{repository}@{digest}")
 
 
 class _Frozen(BaseModel):
@@ -196,6 +201,13 @@ class ImageInfo(_Frozen):
     id: str
     tags: tuple[str, ...] = ()
     labels: Mapping[str, str] = Field(default_factory=dict[str, str])
+    digest: ImageDigest | None = Field(default=None, description="the manifest digest the runtime knows it by")
+
+    def pinned(self, ref: ImageRef | PinnedImage) -> ImageRef | PinnedImage:
+        """``ref`` by this image's digest when ``ref`` is a local tag and the digest is known, else ``ref``."""
+        if isinstance(ref, PinnedImage) or self.digest is None:
+            return ref
+        return ref.pinned(self.digest)
 
 
 class ContainerRuntime(Protocol):

@@ -185,10 +185,13 @@ class Application(Score[AppHost]):
     def container_names(self, version: str) -> list[str]:
         return [f"{self.app}-{version}-{replica}" for replica in range(1, self.replicas + 1)]
 
-    def container_spec(self, version: str, replica: int = 1) -> ContainerSpec:
+    def container_spec(
+        self, version: str, replica: int = 1, image: ImageRef | PinnedImage | None = None
+    ) -> ContainerSpec:
+        """The container of ``replica``, run from ``image`` (the local image pinned by digest) or ``image_ref``."""
         return ContainerSpec(
             name=ContainerName(f"{self.app}-{version}-{replica}"),
-            image=self.image_ref,
+            image=image or self.image_ref,
             command=self.command,
             env=self.env,
             ports=(PortMapping(container=self.port, host_ip=LOOPBACK),),
@@ -227,8 +230,12 @@ def plan_application(
     containers: Sequence[ContainerInfo],
     frontends: Sequence[Frontend],
     record_sets: Sequence[DnsRecordSet],
+    image: ImageRef | PinnedImage | None = None,
 ) -> list[Change]:
-    """The changes from what runs now to ``version`` serving alone behind the load balancer: a pure diff."""
+    """The changes from what runs now to ``version`` serving alone behind the load balancer: a pure diff.
+
+    ``image`` is what the new containers run (a local image pinned by digest), default ``app.image_ref``."""
+    desired = image or app.image_ref
     target = f"application {app.app}"
     wanted = app.container_names(version)
     serving = sorted((c for c in containers if c.name in wanted and c.running), key=lambda c: c.name)
@@ -237,11 +244,11 @@ def plan_application(
     changes: list[Change] = []
     if backends is None:
         old = sorted({c.labels.get(VERSION_LABEL, "?") for c in containers if c.running})
-        old_images = sorted({c.image for c in containers if c.running and c.image != app.image_ref})
-        image = f"image {', '.join(old_images)} -> {app.image_ref}" if old_images else f"image {app.image_ref}"
+        old_images = sorted({c.image for c in containers if c.running and c.image != desired})
+        shown = f"image {', '.join(old_images)} -> {desired}" if old_images else f"image {desired}"
         diff = (
             f"version {', '.join(old) or 'none'} -> {version} ({app.replicas} container(s))\n"
-            f"{image}\nsmoke check {app.smoke.kind}\n"
+            f"{shown}\nsmoke check {app.smoke.kind}\n"
         )
         changes.append(Change.update(target, diff) if old else Change.create(target, diff))
     changes += plan_exposure(app.app, app.expose, backends, frontends, record_sets)
@@ -264,22 +271,31 @@ class ApplicationInterpret(Interpret[AppHost]):
     def __init__(self, score: Application) -> None:
         self.score = score
 
-    async def _version(self, host: AppHost) -> str:
-        if isinstance(self.score.image, BusyboxImage | PinnedImage):
-            return self.score.version(None)
-        image = await host.inspect_image(self.score.image)
-        return self.score.version(None if image is None else image.id)
+    async def _resolve(self, host: AppHost, *, applying: bool) -> tuple[str, ImageRef | PinnedImage]:
+        """The version to run, and the image its containers run: a local image pinned to its digest on the host.
+
+        An image a ``BusyboxImage`` Score of this run builds is pinned only when applying (when planning,
+        it may not be built yet; its version comes from what that Score declares)."""
+        image = self.score.image
+        if isinstance(image, PinnedImage):
+            return self.score.version(None), image
+        if isinstance(image, BusyboxImage) and not applying:
+            return self.score.version(None), image.ref
+        ref = image.ref if isinstance(image, BusyboxImage) else image
+        found = await host.inspect_image(ref)
+        version = self.score.version(None if found is None or isinstance(image, BusyboxImage) else found.id)
+        return version, ref if found is None else found.pinned(ref)
 
     async def plan(self, topology: AppHost) -> Sequence[Change]:
         containers = await topology.list_containers({APP_LABEL: self.score.app})
-        version = await self._version(topology)
+        version, image = await self._resolve(topology, applying=False)
         frontends = await topology.frontends()
         record_sets = await topology.dns_record_sets()
-        return plan_application(self.score, version, containers, frontends, record_sets)
+        return plan_application(self.score, version, containers, frontends, record_sets, image)
 
     async def apply(self, topology: AppHost, changes: Sequence[Change]) -> Outcome:
         app = self.score
-        version = await self._version(topology)
+        version, image = await self._resolve(topology, applying=True)
         containers = await topology.list_containers({APP_LABEL: app.app})
         running = {c.name: c for c in containers if c.running}
         frontend = next((f for f in await topology.frontends() if f.name == app.app), None)
@@ -296,7 +312,8 @@ class ApplicationInterpret(Interpret[AppHost]):
         for replica, name in enumerate(app.container_names(version), start=1):
             info = running.get(name)
             if info is None:
-                started = await self._start(topology, app.container_spec(version, replica), version)
+                spec = app.container_spec(version, replica, image)
+                started = await self._start(topology, spec, version, leftover=name in {c.name for c in containers})
                 if isinstance(started, Outcome):
                     await self._remove(topology, fresh)
                     return started
@@ -380,10 +397,13 @@ class ApplicationInterpret(Interpret[AppHost]):
         frontend = next((f for f in await host.frontends() if f.name == self.score.app), None)
         return frontend is not None and frontend.backend(container) is not None
 
-    async def _start(self, host: AppHost, spec: ContainerSpec, version: str) -> ContainerInfo | Outcome:
+    async def _start(
+        self, host: AppHost, spec: ContainerSpec, version: str, *, leftover: bool
+    ) -> ContainerInfo | Outcome:
         """One container of the new version running, or a FAILURE Outcome with nothing of it left."""
         app = self.score
-        await host.remove_container(spec.name, grace=0)  # a stopped leftover of an interrupted apply
+        if leftover:  # a stopped container of that name, left by an interrupted apply
+            await host.remove_container(spec.name, grace=0)
         try:
             info = await host.run_container(spec)
         except ContainerError as e:

@@ -1,0 +1,164 @@
+"""The device agent's tasks under one supervisor and its applies through the Maestro, against a real
+nats-server and real podman.
+
+- A reconciler that raises an error Harmony does not expect (a bug: not a ``HarmonyError``) is restarted and
+  reported (log, the ``harmony_agent_task_crashes`` metric, the heartbeat), never silently gone: the
+  deployment it was working on still converges afterwards.
+- The apply is a Maestro run: in the journal, named by the device's reported state.
+- Restarting the real nats-server again and again leaves the agent with the same number of tasks.
+
+The one fault injected by hand is the bug itself (``BuggyPodman``): an agent's own programming error
+cannot be produced by any real component.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from harmony.domain.capabilities.containers import ContainerInfo, ContainerName, ContainerSpec, ImageRef
+from harmony.fleet.control import FleetControl
+from harmony.fleet.credentials import FleetHome
+from harmony.fleet.device_agent import AgentSettings, DeviceAgent
+from harmony.fleet.records import HEARTBEAT, STATE, DeploymentState, Heartbeat
+from harmony.fleet.rollout import Strategy
+from harmony.infra.nats import FleetNatsServer
+from harmony.infra.podman import Podman
+from harmony.maestro.journal import Journal, RunStatus
+from harmony.modules.application.container import Container
+from harmony.modules.application.rootfs import busybox_rootfs_tar
+from tests.fixtures.nats_fleet import bus_options
+from tests.fixtures.podman import busybox_binary, podman_in, wipe
+
+IMAGE = ImageRef("localhost/supervised:1")
+SETTINGS = AgentSettings(
+    heartbeat_interval=0.3, ground_truth_interval=1.0, resync_jitter=0.3, health_timeout=8.0, restart_delay=0.2
+)
+
+
+class AgentBug(Exception):
+    """Stands for a programming error in the agent (not a ``HarmonyError``)."""
+
+
+class BuggyPodman(Podman):
+    """Real podman whose first ``bugs`` container inspections raise ``AgentBug``: the injected fault."""
+
+    bugs = 0
+
+    async def inspect_container(self, name: str) -> ContainerInfo | None:
+        if self.bugs > 0:
+            self.bugs -= 1
+            raise AgentBug(f"inspecting {name} hit a bug")
+        return await super().inspect_container(name)
+
+
+async def until[T](probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, timeout: float = 40) -> T:
+    """Poll ``probe`` until ``ok`` (readiness with a deadline; the caller asserts on the last value)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if ok(value) or loop.time() > deadline:
+            return value
+        await asyncio.sleep(0.2)
+
+
+def sleeper() -> Container:
+    spec = ContainerSpec(name=ContainerName("sleeper"), image=IMAGE, command=("sleep", "600"), restart="no")
+    return Container(spec=spec, stop_grace=0.5)
+
+
+@pytest.fixture
+async def agent(tmp_path: Path, fleet_home: FleetHome, fleet_server: FleetNatsServer) -> AsyncIterator[DeviceAgent]:
+    plain = podman_in(tmp_path / "podman")
+    runtime = BuggyPodman(root=plain.root, runroot=plain.runroot, storage_driver=plain.storage_driver, conf=plain.conf)
+    archive = tmp_path / "rootfs.tar"
+    archive.write_bytes(busybox_rootfs_tar(busybox_binary(), {}))
+    await runtime.import_image(PurePosixPath(archive), IMAGE)
+    device = "dev-s"
+    options = bus_options(fleet_home.add_device(device), [fleet_server.url])
+    await fleet_server.reload()
+    agent = DeviceAgent(device=device, options=options, runtime=runtime, settings=SETTINGS)
+    agent.settings.metrics_port = 0
+    try:
+        yield agent
+    finally:
+        await agent.stop()
+        wipe(runtime)
+
+
+async def beat_of(control: FleetControl, device: str) -> Heartbeat | None:
+    found = await control.bus.bucket(HEARTBEAT).get(device)
+    return None if found is None else Heartbeat.from_bytes(found.value)
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as r:
+        body: bytes = r.read()
+    return body.decode()
+
+
+async def test_a_reconciler_bug_is_restarted_and_reported(
+    agent: DeviceAgent, fleet_control: FleetControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    control = fleet_control
+    await control.register(agent.device, {"site": "lab"})
+    await agent.start()
+    assert isinstance(agent.runtime, BuggyPodman)
+    agent.runtime.bugs = 2  # the reconciler crashes twice in a row (and backs off in between)
+
+    await control.deploy("sleeper", sleeper(), selector={"site": "lab"}, strategy=Strategy())
+    await control.drive("sleeper")
+
+    status = await until(lambda: control.status("sleeper"), lambda s: s.healthy == 1, timeout=60)
+    assert status.healthy == 1, status
+    crashed = [h for h in agent.tasks.health() if h.name == "reconciler"]
+    assert crashed and crashed[0].crashes >= 1 and "AgentBug" in crashed[0].last_error
+    assert crashed[0].state == "running"  # restarted, not gone
+    assert any("task reconciler crashed" in r.getMessage() and r.exc_info for r in caplog.records)
+
+    # the apply went through the Maestro: journaled like any run, and the device's state names that run
+    state = await control.bus.bucket(STATE).get(f"{agent.device}.sleeper")
+    assert state is not None
+    run_id = DeploymentState.from_bytes(state.value).run
+    run = Journal().run(run_id) if run_id else None
+    assert run is not None and run.deployment == f"fleet:{agent.device}:sleeper", run
+    assert run.status is RunStatus.SUCCESS and [r.score for r in run.results] == ["container:sleeper"]
+
+    beat = await until(lambda: beat_of(control, agent.device), lambda b: b is not None and b.crashes >= 1)
+    assert beat is not None and beat.crashes >= 1 and beat.down == ()
+    assert agent.metrics_port is not None
+    text = scrape(agent.metrics_port)
+    assert 'harmony_agent_task_crashes_total{task="reconciler"}' in text
+
+
+async def test_reconnects_leave_the_task_count_constant(
+    agent: DeviceAgent, fleet_server: FleetNatsServer, fleet_control: FleetControl
+) -> None:
+    del fleet_control  # it made the buckets
+    await agent.start()
+    await asyncio.sleep(SETTINGS.resync_jitter * 2)  # the first resync is done
+    before = agent.tasks.running
+    assert before == 3  # reconciler, ground truth, heartbeat
+    assert agent.bus is not None
+    for _ in range(4):
+        await fleet_server.stop()
+        await until(lambda: _connected(agent), lambda up: not up, timeout=20)
+        await fleet_server.start()
+        await until(lambda: _connected(agent), lambda up: up, timeout=30)
+    await asyncio.sleep(SETTINGS.resync_jitter * 2)  # the last resync (one at most) has finished
+    await until(lambda: _count(agent), lambda n: n == before, timeout=10)
+    assert agent.tasks.running == before
+    assert agent.tasks.crashes == 0
+
+
+async def _connected(agent: DeviceAgent) -> bool:
+    return agent.bus is not None and agent.bus.connected
+
+
+async def _count(agent: DeviceAgent) -> int:
+    return agent.tasks.running
