@@ -23,6 +23,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.netns",
     "tests.fixtures.app_host",
     "tests.fixtures.edge",
+    "tests.fixtures.machines",
     "tests.fixtures.openbao",
     "tests.fixtures.nats_auth",
     "tests.fixtures.monitoring",

@@ -25,7 +25,7 @@ from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.records import DeploymentState, version_of
 from harmony.fleet.sites import HubFleet, SiteStrategy
 from harmony.infra.nats import fleet_options
-from harmony.infra.nats_sites import outbox_stream
+from harmony.infra.nats.sites import outbox_stream
 from harmony.infra.podman import Podman
 from harmony.modules.application.container import Container
 from harmony.modules.application.rootfs import busybox_rootfs_tar
@@ -193,13 +193,18 @@ async def test_a_cut_off_site_keeps_running_and_catches_up_once_in_order(
     reasons: list[str] = []
     driving = asyncio.create_task(hub.drive("work", on_progress=lambda _s, why: reasons.append(why)))
     try:
-        await until(lambda: asyncio.sleep(0, reasons), lambda r: any("waiting for site(s) remote" in x for x in r))
+        await until(
+            lambda: asyncio.sleep(0, reasons), lambda r: any("waiting for site(s) remote" in x for x in r), timeout=120
+        )
         assert any("unreachable since" in x for x in reasons), reasons[-3:]
         view = await hub.view()
         assert view.states["work"]["dev-north"].version == v2.version
         assert view.states["work"]["dev-south"].version == v2.version
         assert not driving.done()
-        remote_state = devices.state("dev-remote", "work")
+        remote_state = await until(
+            lambda: asyncio.sleep(0, devices.state("dev-remote", "work")),
+            lambda s: s is not None and s.phase == "running",
+        )
         assert remote_state is not None and remote_state.version == v1.version and remote_state.phase == "running"
 
         # the link returns: the site gets v2 and the rollout is done
@@ -211,7 +216,9 @@ async def test_a_cut_off_site_keeps_running_and_catches_up_once_in_order(
             with contextlib.suppress(asyncio.CancelledError):
                 await driving
     assert final.phase == "done", final.reason
-    remote_state = devices.state("dev-remote", "work")
+    remote_state = await until(
+        lambda: asyncio.sleep(0, devices.state("dev-remote", "work")), lambda s: s is not None and s.phase == "running"
+    )
     assert remote_state is not None and remote_state.version == v2.version and remote_state.phase == "running"
 
     # never twice, in order: the site's bucket received v1 then v2 for this key, nothing else

@@ -34,18 +34,19 @@ async def test_unhealthy_container_is_restarted_after_its_retries_and_healthy_on
 
 
 async def test_policies_and_foreign_containers(podman: Podman, busybox_image: ImageRef) -> None:
+    # Each lives well past run_container's settle check (SETTLE_SECONDS) even on a loaded machine, then exits.
     await podman.run_container(
-        sleeper("done", busybox_image, command=("sh", "-c", "sleep 0.5; exit 0"), restart="on-failure")
+        sleeper("done", busybox_image, command=("sh", "-c", "sleep 3; exit 0"), restart="on-failure")
     )
-    await podman.run_container(sleeper("crashy", busybox_image, command=("sh", "-c", "sleep 0.5; exit 3")))
-    await podman.run_container(sleeper("never", busybox_image, command=("sh", "-c", "sleep 0.5; exit 3"), restart="no"))
+    await podman.run_container(sleeper("crashy", busybox_image, command=("sh", "-c", "sleep 3; exit 3")))
+    await podman.run_container(sleeper("never", busybox_image, command=("sh", "-c", "sleep 3; exit 3"), restart="no"))
     theirs = subprocess.run(
         podman.argv("run", "-d", "--name", "theirs", busybox_image.qualified, "sh", "-c", "exit 1"),
         capture_output=True, check=False,
     )  # fmt: skip
     assert theirs.returncode == 0
     supervisor = ContainerSupervisor(podman)
-    for _ in range(50):
+    for _ in range(300):  # a bounded wait for the three to exit, not a timing assertion
         states = {c.name: c.state for c in await podman.list_containers()}
         if states.get("crashy") == "exited" and states.get("never") == "exited" and states.get("done") == "exited":
             break

@@ -103,6 +103,9 @@ EXAMPLES: dict[str, AnyScore] = {
         }
     ),
     "boot_scripts": score_kinds()["boot_scripts"].model_validate({"scripts": [{"content": "#!ipxe\n"}]}),
+    "network_discovery": score_kinds()["network_discovery"].model_validate(
+        {"endpoint": {"address": "10.77.0.1", "port": 8070}, "poll_seconds": 3}
+    ),
     "load_balancing": score_kinds()["load_balancing"].model_validate(
         {"frontends": [{"name": "web", "port": 80, "backends": [{"name": "a", "address": "10.0.0.5", "port": 8080}]}]}
     ),

@@ -9,7 +9,7 @@ import pytest
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.values import Port
 from harmony.fleet.sites import SiteDevice, SiteStrategy, plan_site_waves
-from harmony.infra.nats_cluster import LeafRemote, hub_config, leaf_config
+from harmony.infra.nats.cluster import LeafRemote, hub_config, leaf_config
 from harmony.topology.sites import SiteSpec, sites_spec
 
 HUB = [(4222, 6222, 7422), (4223, 6223, 7423), (4224, 6224, 7424)]

@@ -48,6 +48,7 @@ lazy.LazyGroup.LAZY = {
     "config": lazy.group("harmony.cli.config", "config_app"),
     "secret": lazy.group("harmony.cli.config", "secret_app"),
     "lb": lazy.group("harmony.cli.lb", "lb_app"),
+    "inventory": lazy.group("harmony.cli.inventory", "inventory_app"),
     "alerts": lazy.command("harmony.cli.alerts", "alerts"),
     "doctor": lazy.command("harmony.cli.doctor", "doctor"),
 }

@@ -13,7 +13,7 @@ from rich.table import Table
 from harmony.cli.errors import guarded
 from harmony.cli.fleet import AsJson, fleet
 from harmony.fleet.sites import HubFleet, SiteStatus
-from harmony.infra.nats_sites import JetStreamLink
+from harmony.infra.nats.sites import JetStreamLink
 
 console = Console()
 

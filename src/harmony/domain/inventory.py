@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from harmony.domain.errors import InvalidValueError
+from harmony.domain.hardware import HardwareFacts
 from harmony.domain.units import Size
 from harmony.domain.values import Hostname, IPAddress, MacAddress, Port
 
@@ -45,7 +46,8 @@ class Host(BaseModel):
     for. ``ssh_port``, ``user`` and ``key`` say how to log in over SSH (``key``: a private key file; without
     one, the SSH agent and the default keys are tried). ``variables`` are this host's own values (a user
     name, a size, a port), read typed with ``variables_as``. ``cpus`` and ``memory``, when given, let
-    ``harmony check`` refuse Scores whose resource limits together do not fit on the host."""
+    ``harmony check`` refuse Scores whose resource limits together do not fit on the host. ``hardware``: what
+    the machine reported when it was discovered (``harmony.domain.discovery``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -61,6 +63,7 @@ class Host(BaseModel):
     variables: Mapping[str, JsonValue] = Field(default_factory=dict[str, JsonValue])
     cpus: float | None = Field(default=None, gt=0, description="CPUs (cores or threads) the host has")
     memory: Size | None = Field(default=None, gt=0, description='memory the host has, e.g. GiB(16) or "16GiB"')
+    hardware: HardwareFacts | None = None
 
     @property
     def resources(self) -> HostResources | None:

@@ -1,6 +1,6 @@
 """The control side of a fleet spread over sites, run at the hub.
 
-Where things are (see ``harmony.topology.sites`` and ``harmony.infra.nats_sites``):
+Where things are (see ``harmony.topology.sites`` and ``harmony.infra.nats.sites``):
 
     hub domain      sites_devices   <device>            SiteDevice: which site, labels
                     sites_rollouts  <deployment>        SiteRollout
@@ -26,14 +26,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harmony.domain.errors import InvalidValueError, KeyValueConflict
 from harmony.domain.score import AnyScore, score_adapter
 from harmony.fleet.records import DeploymentState, Heartbeat, Record, check_token, version_of
 from harmony.fleet.rollout import Rollout, Strategy, WaveStart, matches, wave_verdict
 from harmony.fleet.status import DeploymentStatus, aggregate, is_online
-from harmony.infra.nats_sites import JetStreamLink, StoredValue, kv_stream_config, outbox_subject, view_stream
+from harmony.infra.nats.sites import JetStreamLink, StoredValue, kv_stream_config, outbox_subject, view_stream
 
 DEVICES = "sites_devices"
 ROLLOUTS = "sites_rollouts"
@@ -112,6 +112,7 @@ class SitesView:
         self.beats: dict[str, tuple[Heartbeat, datetime]] = {}
         self.last_heard: dict[str, datetime] = {}
         self.reachable: dict[str, bool] = {}
+        self.malformed: list[str] = []  # view subjects whose value is not the record its bucket holds
 
     def online(self) -> dict[str, bool]:
         at = datetime.now(UTC)
@@ -165,11 +166,14 @@ class HubFleet:
                 _heard(view, site, v)
                 if v.value is None:
                     continue
-                if bucket == STATE:
-                    device, _, deployment = key.partition(".")
-                    view.states.setdefault(deployment, {})[device] = DeploymentState.from_bytes(v.value)
-                elif bucket == HEARTBEAT:
-                    view.beats[key] = (Heartbeat.from_bytes(v.value), v.stored_at)
+                try:
+                    if bucket == STATE:
+                        device, _, deployment = key.partition(".")
+                        view.states.setdefault(deployment, {})[device] = DeploymentState.from_bytes(v.value)
+                    elif bucket == HEARTBEAT:
+                        view.beats[key] = (Heartbeat.from_bytes(v.value), v.stored_at)
+                except ValidationError:
+                    view.malformed.append(v.key)  # not written by a device agent: shown, never fatal
 
         await asyncio.gather(*(one(s) for s in self.sites))
         return view

@@ -16,7 +16,6 @@ reported with every secret of the routing masked.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -39,7 +38,7 @@ from harmony.domain.errors import AlertingError, MissingProgramError
 from harmony.domain.secret import MASK, REVEAL, Secret
 from harmony.domain.values import Port
 from harmony.infra.connector import Connector
-from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, detached, find_programs, start_until_ready
+from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, find_programs, kept_in, start_until_ready
 from harmony.infra.http_api import HttpCallError, answers, http_call
 from harmony.infra.programs import ALERTMANAGER, AMTOOL, SH, START_STOP_DAEMON, Program
 
@@ -263,15 +262,10 @@ class Alertmanager:
 
     def _daemon(self, executable: str, *args: str, launcher: str = "") -> Daemon:
         """The router as a daemon (``executable``/``launcher`` matter only to start it)."""
-        tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
-        return detached(
-            f"harmony-alertmanager-{tag}",
-            (executable, *args),
-            launcher=launcher,
-            pid_file=self.pid_file,
-            log_file=self.state_dir / "alertmanager.log",
+        return kept_in(
+            "alertmanager", self.state_dir, (executable, *args), launcher=launcher, pid_file=self.pid_file,
             description="Alertmanager (alert router)",
-        )
+        )  # fmt: skip
 
     async def _start(self, routing: AlertRouting) -> None:
         try:

@@ -21,6 +21,7 @@ supervision — a daemon that crashes stays down until the next apply notices it
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -231,6 +232,28 @@ async def find_programs(connector: Connector, names: Sequence[str]) -> dict[str,
         if name in found and path.startswith("/"):
             found[name] = path
     return found
+
+
+def kept_in(
+    program: str,
+    state_dir: PurePosixPath,
+    argv: Sequence[str],
+    *,
+    launcher: str,
+    pid_file: PurePosixPath,
+    description: str,
+) -> Daemon:
+    """``detached`` for an adapter that keeps its files in ``state_dir``: one daemon per state directory on a
+    host (named ``harmony-<program>-<hash of the directory>``), its output in ``<program>.log`` there."""
+    tag = hashlib.sha256(str(state_dir).encode()).hexdigest()[:8]
+    return detached(
+        f"harmony-{program}-{tag}",
+        argv,
+        launcher=launcher,
+        pid_file=pid_file,
+        log_file=state_dir / f"{program}.log",
+        description=description,
+    )
 
 
 def detached(

@@ -206,6 +206,11 @@ class Dnsmasq:
         return self.state_dir / "tftp"
 
     @property
+    def boot_root(self) -> PurePosixPath:
+        """The directory served over TFTP (boot scripts and files); other servers may serve it too."""
+        return self._tftp
+
+    @property
     def _loaded(self) -> PurePosixPath:
         return self.state_dir / "loaded"
 
@@ -277,6 +282,11 @@ class Dnsmasq:
     async def put_boot_file(self, name: BootFileName, content: bytes) -> None:
         async with self._lock:
             await self._make_dirs()
+            parent = (self._tftp / name).parent
+            if parent != self._tftp:
+                made = await self._c.run_command(["mkdir", "-p", "--", str(parent)], timeout=30)
+                if not made.ok:
+                    raise DnsmasqError(f"boot file {name}", f"cannot create {parent}: {made.stderr.strip()}")
             await self._write(self._tftp / name, content, f"boot file {name}")
             await self._ensure_running()
 

@@ -8,7 +8,6 @@ settings' port and runs as that host runs daemons (``harmony.infra.daemon``).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from pathlib import PurePosixPath
 
 from pydantic import ValidationError
@@ -16,7 +15,7 @@ from pydantic import ValidationError
 from harmony.domain.capabilities.metrics import HostExporterSettings
 from harmony.domain.errors import MetricsError
 from harmony.infra.connector import Connector
-from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, detached, find_programs, start_until_ready
+from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, find_programs, kept_in, start_until_ready
 from harmony.infra.http_api import answers
 from harmony.infra.programs import NODE_EXPORTER, START_STOP_DAEMON
 
@@ -83,12 +82,7 @@ class NodeExporter:
 
     def _daemon(self, executable: str, *args: str, launcher: str = "") -> Daemon:
         """The exporter as a daemon (``executable``/``launcher`` matter only to start it)."""
-        tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
-        return detached(
-            f"harmony-node-exporter-{tag}",
-            (executable, *args),
-            launcher=launcher,
-            pid_file=self.pid_file,
-            log_file=self.state_dir / "node-exporter.log",
+        return kept_in(
+            "node-exporter", self.state_dir, (executable, *args), launcher=launcher, pid_file=self.pid_file,
             description="Prometheus node exporter (host metrics)",
-        )
+        )  # fmt: skip

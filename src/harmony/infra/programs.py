@@ -210,6 +210,11 @@ BAO = Program(
     version_args=("version",),
 )
 
+# Bare metal: the discovery image is built from Debian's packages on this machine
+APT_GET = Program("apt-get", "apt", "downloads the kernel package of the discovery image (apt-get download)")
+APT_CACHE = Program("apt-cache", "apt", "resolves the kernel package of the discovery image (offline)")
+QEMU = Program("qemu-system-x86_64", "qemu-system-x86", "virtual bare-metal machines in PXE tests", role="tests")
+
 # The SSH lab (harmony.testing) and the test suite
 SSHD = Program("sshd", "openssh-server", "SSH lab hosts", role="tests", directory=Path("/usr/sbin"))
 SSH_KEYGEN = Program("ssh-keygen", "openssh-client", "SSH lab keys", role="tests")
@@ -219,7 +224,9 @@ SUDO = Program("sudo", "sudo", "become (sudo) on SSH lab hosts", role="tests")
 CURL = Program("curl", "curl", "HTTP probes on a container host (CurlProbe); HTTP client in client namespaces (tests)")
 PING = Program("ping", "iputils-ping", "reachability in network tests", role="tests")
 SS = Program("ss", "iproute2", "listening sockets in tests", role="tests")
-DPKG_DEB = Program("dpkg-deb", "dpkg", "builds local .deb packages in package tests", role="tests")
+DPKG_DEB = Program(
+    "dpkg-deb", "dpkg", "unpacks the kernel package of the discovery image; builds .deb packages in tests"
+)
 DIG = Program("dig", "bind9-dnsutils", "DNS queries by hand (README)", role="tests")
 SQLITE3 = Program("sqlite3", "sqlite3", "reads the journal by hand (README)", role="tests")
 GIT = Program("git", "git", "clone of this repository", role="tests")
@@ -255,6 +262,9 @@ ALL: tuple[Program, ...] = (
     SH,
     NATS_SERVER,
     BAO,
+    APT_GET,
+    APT_CACHE,
+    QEMU,
     SSHD,
     SSH_KEYGEN,
     SSH_AGENT,

@@ -21,7 +21,6 @@ scraping).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import Sequence
 from datetime import timedelta
@@ -43,7 +42,7 @@ from harmony.domain.errors import MetricsError, MissingProgramError
 from harmony.domain.names import ResourceName
 from harmony.domain.values import Port
 from harmony.infra.connector import Connector
-from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, detached, find_programs, start_until_ready
+from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, find_programs, kept_in, start_until_ready
 from harmony.infra.http_api import HttpCallError, answers, http_call
 from harmony.infra.programs import PROMETHEUS, PROMTOOL, START_STOP_DAEMON, Program
 
@@ -313,15 +312,10 @@ class Prometheus:
 
     def _daemon(self, executable: str, *args: str, launcher: str = "") -> Daemon:
         """The server as a daemon (``executable``/``launcher`` matter only to start it)."""
-        tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
-        return detached(
-            f"harmony-prometheus-{tag}",
-            (executable, *args),
-            launcher=launcher,
-            pid_file=self.pid_file,
-            log_file=self.state_dir / "prometheus.log",
+        return kept_in(
+            "prometheus", self.state_dir, (executable, *args), launcher=launcher, pid_file=self.pid_file,
             description="Prometheus (metrics collector)",
-        )
+        )  # fmt: skip
 
     async def _start(self, settings: CollectorSettings) -> None:
         try:

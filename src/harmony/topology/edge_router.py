@@ -27,12 +27,15 @@ from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.boot import BootFileName, BootScript
 from harmony.domain.capabilities.dhcp import DhcpLease, DhcpSubnet
+from harmony.domain.capabilities.discovery import DiscoveryEndpoint, DiscoveryImage, DiscoveryReport
 from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.firewall import Endpoint, FirewallPolicy, FirewallState
 from harmony.domain.capabilities.load_balancer import LoadBalancer
 from harmony.domain.errors import HarmonyError, TopologyError
 from harmony.domain.topology import RunLock
 from harmony.domain.values import IPv4Network, MacAddress
+from harmony.infra.boot_image import DEFAULT_CACHE, BootImageError, BuiltImage, build_discovery_image
+from harmony.infra.busybox_httpd import BusyboxHttpd
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
 from harmony.infra.local_connector import LocalConnector
@@ -63,8 +66,10 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
         firewall_table: str = "harmony",
         firewall_rollback_after: float = 60.0,
         host: LinuxHost | None = None,
+        image_cache: Path = DEFAULT_CACHE,
     ) -> None:
-        """A router on ``host`` (default: this machine, inside ``netns`` when given)."""
+        """A router on ``host`` (default: this machine, inside ``netns`` when given). ``image_cache``: where
+        the discovery image is built and kept, on this machine."""
         self._name = name
         self.state_dir = PurePosixPath(state_dir)
         self.host = host or LinuxHost(name=name, connector=LocalConnector(name=name, netns=netns))
@@ -75,6 +80,11 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
         )
         self.haproxy = Haproxy(state_dir=self.state_dir / "haproxy", connector=connector)
         self.dns_port = dns_port
+        self.discovery_http = BusyboxHttpd(
+            state_dir=self.state_dir / "discovery", docroot=self.dnsmasq.boot_root, connector=connector
+        )
+        self.image_cache = image_cache
+        self._images: dict[str, BuiltImage] = {}
 
         async def probe(endpoint: Endpoint) -> str | None:
             return await tcp_probe(endpoint, netns=management_netns)
@@ -169,6 +179,7 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
         """Stop the daemons (the configuration and the firewall ruleset stay)."""
         await self.dnsmasq.stop()
         await self.haproxy.stop()
+        await self.discovery_http.stop()
 
     # DhcpServer
     async def dhcp_subnets(self) -> Sequence[DhcpSubnet]:
@@ -195,6 +206,29 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
 
     async def put_boot_file(self, name: BootFileName, content: bytes) -> None:
         await self.dnsmasq.put_boot_file(name, content)
+
+    # MachineDiscovery
+    async def discovery_image(self) -> DiscoveryImage:
+        built = await build_discovery_image(self.image_cache)
+        self._images[built.image.digest] = built
+        return built.image
+
+    async def served_discovery(self) -> DiscoveryEndpoint | None:
+        return await self.discovery_http.served()
+
+    async def serve_discovery(self, endpoint: DiscoveryEndpoint, image: DiscoveryImage) -> None:
+        built = self._images.get(image.digest)
+        if built is None:
+            await self.discovery_image()
+            built = self._images.get(image.digest)
+        if built is None:
+            raise BootImageError("serve", f"image {image.digest[:16]} is not the one this machine builds now")
+        for name, path in ((image.kernel, built.kernel_path), (image.initrd, built.initrd_path)):
+            await self.dnsmasq.put_boot_file(name, path.read_bytes())
+        await self.discovery_http.serve(endpoint)
+
+    async def discovery_reports(self) -> Sequence[DiscoveryReport]:
+        return await self.discovery_http.reports()
 
     # Firewall
     async def firewall_state(self) -> FirewallState:

@@ -4,7 +4,7 @@
 ports, and each site's name (also its JetStream domain), where its leaf node listens and, for a site in a
 network namespace, that namespace and the hub's address as seen from it. ``SitesTopology.ensure_ready``
 writes every server's configuration, starts the hub, then the sites, and sets up the streams that carry
-desired state down to each site and device state up to the hub (``harmony.infra.nats_sites``).
+desired state down to each site and device state up to the hub (``harmony.infra.nats.sites``).
 
 Each site's JetStream domain holds that site's desired state (``fleet_desired``, fed from the hub), device
 state, heartbeats and info, and whatever else runs at the site (e.g. the failover agent's bucket): devices and
@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harmony.domain.errors import InvalidValueError, TopologyError
 from harmony.domain.values import Port
-from harmony.infra.nats_cluster import LeafRemote, NatsProcess, hub_config, leaf_config
-from harmony.infra.nats_sites import JetStreamLink
+from harmony.infra.nats.accounts import AccountsPlan
+from harmony.infra.nats.cluster import LeafRemote, NatsProcess, hub_config, leaf_config
+from harmony.infra.nats.sites import JetStreamLink
 
 HUB_DOMAIN = "hub"
 SITE_FED = "fleet_desired"
@@ -91,6 +92,8 @@ class SitesTopology:
 
     spec: SitesSpec
     state_dir: Path
+    accounts: AccountsPlan | None = None
+    """Tenants as accounts (``harmony.infra.nats.accounts``); None: one global account, no authentication."""
     hub: list[NatsProcess] = field(default_factory=list[NatsProcess])
     sites: dict[str, NatsProcess] = field(default_factory=dict[str, NatsProcess])
 
@@ -106,14 +109,21 @@ class SitesTopology:
             host="127.0.0.1", port=me.client_port, cluster_name="hub", cluster_port=me.cluster_port,
             route_ports=[s.cluster_port for j, s in enumerate(servers) if j != index],
             leaf_host=self.spec.hub_leaf_host, leaf_port=me.leaf_port,
+            accounts=self.accounts.hub_block() if self.accounts else "",
         )  # fmt: skip
         return NatsProcess(f"hub{index}", self.state_dir / f"hub{index}" / "store", config)
 
     def site_process(self, site: SiteSpec) -> NatsProcess:
         urls = tuple(f"nats-leaf://{site.hub_address}:{s.leaf_port}" for s in self.spec.hub)
+        remotes = (
+            [LeafRemote(urls, account=t.name, nkey_seed=t.leaf_seed) for t in self.accounts.tenants]
+            if self.accounts
+            else [LeafRemote(urls)]
+        )
         config = leaf_config(
             name=f"site-{site.name}", store_dir=self.state_dir / f"site-{site.name}" / "js", domain=site.name,
-            host=site.host, port=site.port, remotes=[LeafRemote(urls)],
+            host=site.host, port=site.port, remotes=remotes,
+            accounts=self.accounts.site_block() if self.accounts else "",
         )  # fmt: skip
         return NatsProcess(f"site-{site.name}", self.state_dir / f"site-{site.name}" / "store", config, site.netns)
 
@@ -129,26 +139,43 @@ class SitesTopology:
                 process = self.site_process(site)
                 await process.start()
                 self.sites[site.name] = process
-        hub = await self.connect_hub()
-        try:
-            if not await hub.wait_for_jetstream():
-                raise TopologyError(self.name, "the hub cluster elected no JetStream leader; see its servers' logs")
-            for site in self.spec.sites:
-                await hub.ensure_hub_site(site=site.name, domain=site.name, viewed=SITE_VIEWED, replicas=3)
-        finally:
-            await hub.close()
-        for site in self.spec.sites:
-            link = await self.connect_site(site.name)
+        seeds: list[Path | None] = [t.operator_seed for t in self.accounts.tenants] if self.accounts else [None]
+        for seed in seeds:  # each tenant's streams, set up by its operator inside its own account
+            hub = await self.connect_hub(nkey_seed=seed)
             try:
-                await link.ensure_site_buckets(site=site.name, hub_domain=HUB_DOMAIN, fed=SITE_FED, local=SITE_LOCAL)
+                if not await hub.wait_for_jetstream():
+                    raise TopologyError(self.name, "the hub cluster elected no JetStream leader; see its servers' logs")
+                for site in self.spec.sites:
+                    await hub.ensure_hub_site(site=site.name, domain=site.name, viewed=SITE_VIEWED, replicas=3)
             finally:
-                await link.close()
+                await hub.close()
+            for site in self.spec.sites:
+                link = await self.connect_site(site.name, nkey_seed=seed)
+                try:
+                    await link.ensure_site_buckets(
+                        site=site.name, hub_domain=HUB_DOMAIN, fed=SITE_FED, local=SITE_LOCAL
+                    )
+                finally:
+                    await link.close()
 
-    async def connect_hub(self, *, name: str = "harmony-hub") -> JetStreamLink:
-        return await JetStreamLink.connect(self.spec.hub_urls, name=name)
+    async def reconfigure(self, accounts: AccountsPlan) -> None:
+        """New accounts or users (a device added or revoked): rewrite every configuration, reload in place."""
+        self.accounts = accounts
+        for index, server in enumerate(self.hub):
+            await server.reload(self.hub_process(index).config)
+        for site in self.spec.sites:
+            if site.name in self.sites:
+                await self.sites[site.name].reload(self.site_process(site).config)
 
-    async def connect_site(self, site: str, *, name: str = "harmony-site") -> JetStreamLink:
-        return await JetStreamLink.connect([self.spec.site_url(site)], name=name)
+    async def connect_hub(
+        self, *, name: str = "harmony-hub", nkey_seed: Path | None = None, timeout: float = 2.0
+    ) -> JetStreamLink:
+        return await JetStreamLink.connect(self.spec.hub_urls, name=name, nkey_seed=nkey_seed, timeout=timeout)
+
+    async def connect_site(
+        self, site: str, *, name: str = "harmony-site", nkey_seed: Path | None = None, timeout: float = 2.0
+    ) -> JetStreamLink:
+        return await JetStreamLink.connect([self.spec.site_url(site)], name=name, nkey_seed=nkey_seed, timeout=timeout)
 
     async def stop_site(self, site: str) -> None:
         process = self.sites.pop(site, None)

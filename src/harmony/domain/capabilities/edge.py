@@ -6,6 +6,7 @@ from typing import Protocol
 
 from harmony.domain.capabilities.boot import BootServer
 from harmony.domain.capabilities.dhcp import DhcpServer
+from harmony.domain.capabilities.discovery import MachineDiscovery
 from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.firewall import Firewall
 from harmony.domain.capabilities.load_balancer import LoadBalancer
@@ -21,3 +22,7 @@ class AddressServices(DnsServer, DhcpServer, BootServer, Protocol):
 
 class NetworkEdge(DnsServer, DhcpServer, BootServer, LoadBalancer, Firewall, Protocol):
     """A site's edge box: DNS, DHCP with network boot, load balancing and the firewall."""
+
+
+class BareMetalEdge(DhcpServer, BootServer, MachineDiscovery, Protocol):
+    """Boots unknown machines into discovery, and known ones into what their role says."""

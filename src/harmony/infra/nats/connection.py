@@ -59,6 +59,7 @@ class NatsOptions:
     password: Secret | None = None
     token: Secret | None = None
     credentials_file: Path | None = None
+    nkey_seed: Path | None = None  # an NKey seed file (a tenant's account user, see ``accounts``)
     inbox_prefix: str = "_INBOX"
     name: str = "harmony"
     timeout: float = 1.0
@@ -178,6 +179,7 @@ class NatsConnection:
                 password=options.password.reveal() if options.password else None,
                 token=options.token.reveal() if options.token else None,
                 user_credentials=str(options.credentials_file) if options.credentials_file else None,
+                nkeys_seed=str(options.nkey_seed) if options.nkey_seed else None,
                 inbox_prefix=options.inbox_prefix,
                 connect_timeout=max(1, round(options.timeout)),
                 allow_reconnect=True,
@@ -202,7 +204,12 @@ class NatsConnection:
                     await connecting
                 with contextlib.suppress(TimeoutError, nats.errors.Error, OSError):
                     await asyncio.wait_for(nc.close(), options.timeout)
-                who = f"user {options.user!r}" if options.user else "the token" if options.token else "no credentials"
+                who = (
+                    f"user {options.user!r}" if options.user
+                    else "the token" if options.token
+                    else f"the NKey in {options.nkey_seed}" if options.nkey_seed
+                    else "no credentials"
+                )  # fmt: skip
                 raise KeyValueAuthError(
                     "", f"NATS at {where} refused {who}: authorization violation (server said: {refusal[0]})"
                 )

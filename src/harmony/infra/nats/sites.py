@@ -36,7 +36,8 @@ from nats.js import api
 from nats.js.client import JetStreamContext
 
 from harmony.domain.errors import KeyValueConflict, KeyValueError, KeyValueUnavailable
-from harmony.infra.nats import connect_failure, is_refusal
+from harmony.infra.nats.accounts import CONTROL_DELIVER
+from harmony.infra.nats.connection import connect_failure, is_refusal
 
 KV_HISTORY = 5
 
@@ -79,10 +80,23 @@ def kv_stream_config(
 class JetStreamLink:
     """One NATS connection (to the hub or to a site's leaf node) and the JetStream calls sites need."""
 
-    def __init__(self, nc: Client, timeout: float) -> None:
+    def __init__(self, nc: Client, timeout: float, *, scope: str | None = None) -> None:
         self.nc = nc
-        self.js: JetStreamContext = nc.jetstream(timeout=timeout)
+        self.scope = scope
+        prefix = f"{scope}.$JS.API" if scope else "$JS.API"
+        self.js: JetStreamContext = nc.jetstream(timeout=timeout, prefix=prefix)
         self.timeout = timeout
+
+    def scoped(self, tenant: str) -> JetStreamLink:
+        """This connection (of the control account) acting on ``tenant``'s account through its imports.
+
+        Every subject gets the ``<tenant>.`` prefix the control account imports it under; consumers deliver to
+        ``deliver.control.<id>`` in the tenant, which arrives here as ``<tenant>.deliver.control.<id>``.
+        """
+        return JetStreamLink(self.nc, self.timeout, scope=tenant)
+
+    def _out(self, subject: str) -> str:
+        return f"{self.scope}.{subject}" if self.scope else subject
 
     @classmethod
     async def connect(
@@ -114,20 +128,31 @@ class JetStreamLink:
         with contextlib.suppress(TimeoutError, nats.errors.Error):
             await asyncio.wait_for(self.nc.close(), self.timeout)
 
-    async def ensure_stream(self, config: api.StreamConfig) -> None:
-        """Create the stream, or update it to ``config`` when it exists."""
+    async def ensure_stream(self, config: api.StreamConfig, *, placement_attempts: int = 150) -> None:
+        """Create the stream, or update it to ``config`` when it exists.
+
+        A replicated stream on a cluster that is still meeting its peers is refused ("no suitable peers for
+        placement"): that is retried for ``placement_attempts`` x 0.2 s.
+        """
         assert config.name is not None
-        try:
+        for attempt in range(placement_attempts):
             try:
-                await self.js.stream_info(config.name)
-            except nats.js.errors.NotFoundError:
-                await self.js.add_stream(config)
-            else:
-                await self.js.update_stream(config)
-        except nats.js.errors.APIError as e:
-            raise KeyValueError(config.name, f"JetStream refused stream {config.name}: {e.description or e}") from e
-        except (TimeoutError, nats.errors.Error) as e:
-            raise KeyValueUnavailable(config.name, f"cannot set up stream {config.name}: {type(e).__name__} {e}") from e
+                try:
+                    await self.js.stream_info(config.name)
+                except nats.js.errors.NotFoundError:
+                    await self.js.add_stream(config)
+                else:
+                    await self.js.update_stream(config)
+                return
+            except nats.js.errors.APIError as e:
+                if e.err_code == 10005 and attempt + 1 < placement_attempts:  # no suitable peers (yet)
+                    await asyncio.sleep(0.2)
+                    continue
+                raise KeyValueError(config.name, f"JetStream refused stream {config.name}: {e.description or e}") from e
+            except (TimeoutError, nats.errors.Error) as e:
+                raise KeyValueUnavailable(
+                    config.name, f"cannot set up stream {config.name}: {type(e).__name__} {e}"
+                ) from e
 
     # the site's side
 
@@ -168,7 +193,7 @@ class JetStreamLink:
     async def publish(self, subject: str, payload: bytes, *, headers: dict[str, str] | None = None) -> int:
         """A JetStream publish, acknowledged by the stream that stored it; its sequence there."""
         try:
-            ack = await self.js.publish(subject, payload, headers=headers)
+            ack = await self.js.publish(self._out(subject), payload, headers=headers)
         except nats.js.errors.APIError as e:
             if e.err_code == 10071:  # wrong last sequence: a compare-and-set lost
                 raise KeyValueConflict(subject, None) from e
@@ -203,8 +228,12 @@ class JetStreamLink:
             if meta.num_pending == 0:
                 done.set()
 
-        inbox = self.nc.new_inbox()
-        sub = await self.nc.subscribe(inbox, cb=on_msg)
+        if self.scope:
+            token = self.nc.new_inbox().rsplit(".", 1)[-1]
+            inbox, local = f"{CONTROL_DELIVER}.{token}", f"{self.scope}.{CONTROL_DELIVER}.{token}"
+        else:
+            inbox = local = self.nc.new_inbox()
+        sub = await self.nc.subscribe(local, cb=on_msg)
         config = api.ConsumerConfig(
             filter_subject=subjects, deliver_subject=inbox, deliver_policy=policy, ack_policy=api.AckPolicy.NONE,
             mem_storage=True, num_replicas=1, inactive_threshold=10.0,
@@ -248,7 +277,7 @@ class JetStreamLink:
     async def domain_answers(self, domain: str, *, timeout: float = 1.0) -> bool:
         """Whether the JetStream of ``domain`` answers now (the link to it is up)."""
         try:
-            await self.nc.request(f"$JS.{domain}.API.INFO", b"", timeout=timeout)
+            await self.nc.request(self._out(f"$JS.{domain}.API.INFO"), b"", timeout=timeout)
         except (TimeoutError, nats.errors.Error):
             return False
         return True

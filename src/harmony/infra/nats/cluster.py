@@ -11,8 +11,8 @@ site must never be stored by another site's (or the hub's) stream listening on t
 crosses is the JetStream API (``$JS.<domain>.API.>``) and the flow of sourced streams, nothing else of KV.
 
 ``accounts`` (optional) is a block of server configuration text placed as is (tenants' accounts, see
-``nats_accounts``); with accounts, each leaf connection names the local account it binds and the credentials
-it presents to the hub (``LeafRemote``).
+``harmony.infra.nats.accounts``); with accounts, each leaf connection names the local account it binds and
+the credentials it presents to the hub (``LeafRemote``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,23 @@ class NatsProcess:
         log = self.log_file.read_text()[-800:]
         await self.stop()
         raise KeyValueUnavailable("", f"nats-server {self.name} did not become ready; its log ends: {log}")
+
+    async def reload(self, config: str) -> None:
+        """Write ``config`` and make the running server reread it (SIGHUP: connections stay)."""
+        self.config = config
+        fd = os.open(self.conf_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(config)
+        if self.process is not None and self.process.returncode is None:
+            before = self.log_file.read_text().count("Reloaded server configuration")
+            self.process.send_signal(signal.SIGHUP)
+            for _ in range(100):
+                if self.log_file.read_text().count("Reloaded server configuration") > before:
+                    return
+                await asyncio.sleep(0.05)
+            raise KeyValueUnavailable(
+                "", f"nats-server {self.name} did not reload; its log ends: {self.log_file.read_text()[-800:]}"
+            )
 
     def log_has(self, pattern: str) -> bool:
         return re.search(pattern, self.log_file.read_text()) is not None

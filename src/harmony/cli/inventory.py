@@ -1,0 +1,82 @@
+"""``harmony inventory``: machines that booted the discovery image and reported their hardware.
+
+Reads the reports the deployment's topology (a ``MachineDiscovery``, e.g. an ``EdgeRouter``) has received;
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harmony.cli.errors import guarded
+from harmony.cli.loading import load
+from harmony.domain.capabilities.discovery import MachineDiscovery
+from harmony.domain.discovery import DiscoveredMachine, discovered
+from harmony.domain.errors import DeploymentError
+from harmony.domain.topology import Topology
+
+inventory_app = typer.Typer(help="Machines discovered on the network, with their hardware.", no_args_is_help=True)
+console = Console()
+
+Deploy = Annotated[str, typer.Argument(help="Deployment: a .py file, a package directory, or a module name.")]
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def read_discovered(deploy: str) -> list[DiscoveredMachine]:
+    topology = load(deploy).deployment.topology
+    if not isinstance(topology, MachineDiscovery):
+        raise DeploymentError(f"{deploy}: topology {topology.name} discovers no machines (no MachineDiscovery)")
+    discovery: MachineDiscovery = topology
+
+    async def go(place: Topology) -> list[DiscoveredMachine]:
+        await place.ensure_ready()
+        try:
+            return discovered(await discovery.discovery_reports())
+        finally:
+            await place.close()
+
+    return asyncio.run(go(topology))
+
+
+@inventory_app.command("discovered")
+@guarded
+def discovered_cmd(
+    deploy: Deploy,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every machine that reported, by boot MAC: CPU, memory, disks, NICs and DMI identity."""
+    machines = read_discovered(deploy)
+    if as_json:
+        console.print_json(json.dumps([m.model_dump(mode="json") for m in machines]))
+        return
+    table = Table("MAC", "address", "seen", "vendor / product / serial", "CPUs", "memory", "disks", "NICs")
+    for m in machines:
+        f = m.facts
+        if f is None:
+            cells = (str(m.mac), str(m.address or "-"), m.seen.isoformat(timespec="seconds"), m.problem or "", "", "",
+                     "", "")  # fmt: skip
+        else:
+            cells = (
+                str(m.mac),
+                str(m.address or "-"),
+                m.seen.isoformat(timespec="seconds"),
+                f"{f.dmi_vendor} / {f.dmi_product} / {f.dmi_serial}",
+                f"{f.cpu_count} × {f.cpu_model}",
+                _gib(f.memory_bytes),
+                ", ".join(f"{d.name} {_gib(d.size_bytes)} {d.serial}".strip() for d in f.disks),
+                ", ".join(f"{n.name} {n.mac}" for n in f.nics),
+            )
+        table.add_row(*(Text(c) for c in cells))
+    console.print(table)
+    if not machines:
+        console.print("no machine has reported yet", markup=False, highlight=False)

@@ -1,0 +1,113 @@
+"""Bare metal, for real: a qemu machine with an iPXE boot ROM PXE-boots from the router's dnsmasq, runs the
+discovery image Harmony built, and reports its hardware; ``harmony inventory discovered`` lists it.
+
+Slow (software emulation: about a minute from power-on to the report on an idle machine; the kernel
+package is downloaded once into the boot image cache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harmony.domain.capabilities.dhcp import DhcpPool, DhcpSubnet, NetworkBoot
+from harmony.domain.capabilities.discovery import DiscoveryEndpoint
+from harmony.domain.discovery import DiscoveredMachine, discovered
+from harmony.domain.inventory import Inventory
+from harmony.domain.outcome import Status
+from harmony.domain.values import IPv4Address, MacAddress, Port
+from harmony.maestro import Maestro
+from harmony.modules.bare_metal import NetworkDiscovery
+from harmony.modules.dhcp import DhcpScope
+from harmony.topology.edge_router import EdgeRouter
+from tests.fixtures.machines import Machine, Machines, MachineSpec
+from tests.fixtures.netns import NETWORK, ROUTER, Lan
+
+pytestmark = pytest.mark.slow
+
+ENDPOINT = DiscoveryEndpoint(address=ROUTER, port=Port(8070))
+REPORT_DEADLINE = 600.0  # a failure deadline on a loaded 2-core machine, not a speed expectation
+
+
+def scores() -> list[DhcpScope | NetworkDiscovery]:
+    subnet = DhcpSubnet(
+        network=NETWORK,
+        pools=(DhcpPool(start=IPv4Address("10.77.0.100"), end=IPv4Address("10.77.0.149")),),
+        router=ROUTER,
+        lease_time=600,
+        boot=NetworkBoot(next_server=ROUTER),
+    )
+    return [DhcpScope(subnet=subnet), NetworkDiscovery(endpoint=ENDPOINT, poll_seconds=3)]
+
+
+async def wait_discovered(router: EdgeRouter, *machines: Machine) -> dict[str, DiscoveredMachine]:
+    """Poll the router's reports until every machine has reported (or fail showing their consoles)."""
+    wanted = {m.spec.mac for m in machines}
+    deadline = time.monotonic() + REPORT_DEADLINE
+    while True:
+        found = {str(m.mac): m for m in discovered(await router.discovery_reports())}
+        if wanted <= found.keys():
+            return found
+        for m in machines:
+            if m.process is not None and m.process.poll() is not None:
+                pytest.fail(f"machine {m.spec.mac} stopped (qemu exit {m.process.returncode}):\n{m.console_tail()}")
+        if time.monotonic() > deadline:
+            consoles = "\n\n".join(f"{m.spec.mac}:\n{m.console_tail()}" for m in machines if m.spec.mac not in found)
+            pytest.fail(f"no report after {REPORT_DEADLINE:.0f}s from {sorted(wanted - found.keys())}:\n{consoles}")
+        await asyncio.sleep(2)
+
+
+async def test_unknown_machine_boots_discovery_and_reports_its_hardware(
+    lan: Lan, edge_router: EdgeRouter, machines: Machines, tmp_path: Path
+) -> None:
+    maestro = Maestro(edge_router)
+    first = await maestro.apply(scores())
+    assert first.status is Status.SUCCESS, [r.outcome.message for r in first.results if r.outcome]
+    second = await maestro.apply(scores())
+    assert second.status is Status.NOOP, [r.changes for r in second.results]
+
+    spec = MachineSpec(
+        mac="52:54:00:19:00:01", cpus=2, memory_mib=640, disk_bytes=3 * 2**30, disk_serial="HM-D-19-01",
+        vendor="Harmony Labs", product="MiniPC 19", serial="HM-SN-19-01",
+    )  # fmt: skip
+    vm = machines.power_on(spec)
+    machine = (await wait_discovered(edge_router, vm))[spec.mac]
+
+    assert machine.problem is None
+    facts = machine.facts
+    assert facts is not None
+    assert facts.cpu_count == 2
+    assert facts.cpu_model  # qemu's default CPU model name, whatever this qemu calls it
+    assert facts.memory_bytes == 640 * 2**20
+    assert [(d.name, d.size_bytes, d.serial) for d in facts.disks] == [("vda", 3 * 2**30, "HM-D-19-01")]
+    assert [str(n.mac) for n in facts.nics] == [spec.mac]
+    assert (facts.dmi_vendor, facts.dmi_product, facts.dmi_serial) == ("Harmony Labs", "MiniPC 19", "HM-SN-19-01")
+    assert machine.address is not None and machine.address in NETWORK
+
+    host = machine.as_host()
+    inventory = Inventory(hosts=(host,))
+    assert inventory.hosts[0].hardware == facts
+    assert [n.mac for n in host.nics] == [MacAddress(spec.mac)]
+    assert str(host.name) == "m-525400190001"
+
+    deploy = tmp_path / "site_deploy.py"
+    deploy.write_text(
+        "from harmony.domain.deployment import Deployment\n"
+        "from harmony.topology.edge_router import EdgeRouter\n"
+        f"router = EdgeRouter(name='router', state_dir={str(edge_router.state_dir)!r}, netns={lan.router!r})\n"
+        "deployment = Deployment(topology=router, scores=[])\n"
+    )
+    cli = subprocess.run(
+        [str(Path(sys.executable).with_name("harmony")), "inventory", "discovered", str(deploy), "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    listed = json.loads(cli.stdout)
+    assert [m["mac"] for m in listed] == [spec.mac]
+    assert listed[0]["facts"]["disks"] == [{"name": "vda", "size_bytes": 3 * 2**30, "serial": "HM-D-19-01"}]
