@@ -8,7 +8,6 @@ same service becomes on a systemd host is checked with ``systemd-analyze verify`
 from __future__ import annotations
 
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -25,7 +24,6 @@ from harmony.maestro.runner import Maestro, RunReport
 from harmony.modules.agent.binary import AgentBinary as AgentBinaryScore
 from harmony.testing.ssh_lab import SshLab
 from harmony.topology.agent_host import AgentHost, StoreHeartbeats
-from tests.fixtures.nats_fleet import bus_options
 from tests.fixtures.ssh_hosts import lab_hosts
 
 pytestmark = pytest.mark.slow
@@ -35,33 +33,6 @@ def outcomes(report: RunReport) -> str:
     return "\n".join(
         f"{r.score}: {r.outcome.status} {r.outcome.message} {r.outcome.details}" for r in report.results if r.outcome
     )
-
-
-def gateway(lab: SshLab) -> str:
-    """This machine's side of lab host 0's link: every lab host routes the lab's /16 through this machine."""
-    return lab.hosts[0].address.rsplit(".", 1)[0] + ".1"
-
-
-@pytest.fixture
-async def lab_nats(tmp_path: Path, ssh_lab: SshLab, fleet_home: FleetHome) -> AsyncIterator[FleetNatsServer]:
-    (tmp_path / "lab-nats").mkdir()
-    server = FleetNatsServer(
-        store_dir=tmp_path / "lab-nats" / "store", host=gateway(ssh_lab), auth_file=fleet_home.auth_file
-    )
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def lab_control(fleet_home: FleetHome, lab_nats: FleetNatsServer) -> AsyncIterator[FleetControl]:
-    control = await FleetControl.connect(bus_options(fleet_home.control(), [lab_nats.url]), offline_after=10.0)
-    try:
-        yield control
-    finally:
-        await control.close()
 
 
 async def test_installed_as_scores_heartbeats_then_noop(

@@ -137,6 +137,15 @@ class FleetHome:
             self.write_auth()
         return identity
 
+    def remove_device(self, device: str) -> bool:
+        """Forget the device's identity and rewrite the authorization without it; False if it had none."""
+        path = self.device_file(device)
+        if not path.exists():
+            return False
+        path.unlink()
+        self.write_auth()
+        return True
+
     def devices(self) -> list[Identity]:
         folder = self.path / "devices"
         files = sorted(folder.glob("*.json")) if folder.exists() else []
