@@ -36,6 +36,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "edge": ("edge_bench.py", [], ["--repeat", "1"]),
     "config": ("config_bench.py", [], ["--repeat", "5"]),
     "app": ("app_bench.py", [], ["--repeat", "1"]),
+    "remote": ("remote_bench.py", [], ["--repeat", "1"]),
     "registry": ("registry_bench.py", [], ["--repeat", "1"]),
     "monitoring": ("monitoring_bench.py", [], ["--devices", "200"]),
     "dashboard": ("dashboard_bench.py", [], ["--renders", "10", "--changes", "5"]),

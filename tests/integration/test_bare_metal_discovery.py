@@ -111,3 +111,36 @@ async def test_unknown_machine_boots_discovery_and_reports_its_hardware(
     listed = json.loads(cli.stdout)
     assert [m["mac"] for m in listed] == [spec.mac]
     assert listed[0]["facts"]["disks"] == [{"name": "vda", "size_bytes": 3 * 2**30, "serial": "HM-D-19-01"}]
+
+
+async def test_a_machine_that_never_reports_is_listed_as_silent(
+    lan: Lan, edge_router: EdgeRouter, tmp_path: Path
+) -> None:
+    """A DHCP client that is no discovery image (busybox udhcpc in a namespace): it takes a lease and never
+    reports; once the timeout has passed, the inventory lists it with the reason."""
+    result = await Maestro(edge_router).apply(scores())
+    assert result.status is Status.SUCCESS, [r.outcome.message for r in result.results if r.outcome]
+    client = lan.add_client("52:54:00:19:00:09")
+    client.run(["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s", "/bin/true"])
+    deploy = tmp_path / "site_deploy.py"
+    deploy.write_text(
+        "from harmony.domain.deployment import Deployment\n"
+        "from harmony.topology.edge_router import EdgeRouter\n"
+        f"router = EdgeRouter(name='router', state_dir={str(edge_router.state_dir)!r}, netns={lan.router!r})\n"
+        "deployment = Deployment(topology=router, scores=[])\n"
+    )
+    harmony = str(Path(sys.executable).with_name("harmony"))
+
+    def listed(silent_after: str) -> list[dict[str, object]]:
+        cli = subprocess.run(
+            [harmony, "inventory", "discovered", str(deploy), "--json", "--silent-after", silent_after],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert cli.returncode == 0, cli.stderr
+        machines: list[dict[str, object]] = json.loads(cli.stdout)
+        return machines
+
+    assert listed("3600") == []  # not yet silent for that long
+    (machine,) = listed("0")
+    assert machine["mac"] == "52:54:00:19:00:09" and machine["facts"] is None
+    assert "has not reported" in str(machine["problem"])

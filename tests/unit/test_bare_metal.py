@@ -6,16 +6,17 @@ from __future__ import annotations
 import gzip
 import io
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from harmony.domain.capabilities.dhcp import DhcpLease, DhcpSubnet
 from harmony.domain.capabilities.discovery import DiscoveryEndpoint, DiscoveryImage, DiscoveryReport
-from harmony.domain.discovery import discovered, discovery_script
+from harmony.domain.discovery import discovered, discovery_script, silent_machines
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.hardware import Disk, HardwareFacts, NetworkInterface, parse_report
 from harmony.domain.inventory import Inventory
-from harmony.domain.values import IPv4Address, MacAddress, Port
+from harmony.domain.values import IPv4Address, IPv4Network, MacAddress, Port
 from harmony.infra.boot_image import Cpio, module_depends, module_load_order
 from harmony.infra.busybox_httpd import parse_stored_report
 
@@ -135,3 +136,24 @@ def test_the_initramfs_archive_is_newc_cpio() -> None:
     assert [line.split()[-1] if "->" not in line else line.split()[-3] for line in lines] == ["bin", "init", "bin/sh"]
     assert lines[1].startswith("-rwxr-xr-x") and lines[2].startswith("lrwxrwxrwx")
     assert io.BytesIO(archive.finish()).read(6) == b"070701"
+
+
+def test_a_machine_that_took_a_lease_and_never_reported_is_silent_after_the_timeout() -> None:
+    subnet = DhcpSubnet(network=IPv4Network("10.77.0.0/24"), lease_time=600)
+    now = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+    expires = now + timedelta(seconds=600 - 120)  # leased two minutes ago
+
+    def lease(mac: str, address: str, expiry: datetime | None = expires) -> DhcpLease:
+        return DhcpLease(mac=MacAddress(mac), address=IPv4Address(address), expires=expiry)
+
+    reported = DiscoveryReport(mac=MacAddress("52:54:00:00:00:01"), address=None, received=now, text="")
+    leases = [
+        lease("52:54:00:00:00:01", "10.77.0.101"),  # reported
+        lease("52:54:00:00:00:02", "10.77.0.102"),  # silent
+        lease("52:54:00:00:00:03", "10.77.0.103", None),  # infinite lease: not judged
+        lease("52:54:00:00:00:04", "10.99.0.104"),  # no subnet of ours
+    ]
+    silent = silent_machines(leases, [subnet], [reported], now=now, timeout=timedelta(seconds=60))
+    assert [(str(s.mac), s.waited) for s in silent] == [("52:54:00:00:00:02", timedelta(seconds=120))]
+    assert silent[0].reason == "took 10.77.0.102 120s ago and has not reported"
+    assert silent_machines(leases, [subnet], [reported], now=now, timeout=timedelta(seconds=121)) == []

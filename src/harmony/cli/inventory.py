@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -18,7 +19,8 @@ from rich.text import Text
 from harmony.cli.errors import guarded
 from harmony.cli.loading import load
 from harmony.domain.capabilities.discovery import MachineDiscovery
-from harmony.domain.discovery import DiscoveredMachine, discovered
+from harmony.domain.capabilities.edge import BareMetalEdge
+from harmony.domain.discovery import DiscoveredMachine, discovered, silent_machines
 from harmony.domain.errors import DeploymentError
 from harmony.domain.topology import Topology
 
@@ -32,7 +34,9 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def read_discovered(deploy: str) -> list[DiscoveredMachine]:
+def read_discovered(deploy: str, *, silent_after: float) -> list[DiscoveredMachine]:
+    """Machines that reported, and (on a topology that also serves DHCP) machines that took a lease more
+    than ``silent_after`` seconds ago and never reported, each with its problem."""
     topology = load(deploy).deployment.topology
     if not isinstance(topology, MachineDiscovery):
         raise DeploymentError(f"{deploy}: topology {topology.name} discovers no machines (no MachineDiscovery)")
@@ -41,7 +45,19 @@ def read_discovered(deploy: str) -> list[DiscoveredMachine]:
     async def go(place: Topology) -> list[DiscoveredMachine]:
         await place.ensure_ready()
         try:
-            return discovered(await discovery.discovery_reports())
+            reports = await discovery.discovery_reports()
+            machines = discovered(reports)
+            if isinstance(place, BareMetalEdge):
+                edge: BareMetalEdge = place
+                silent = silent_machines(
+                    await edge.dhcp_leases(), await edge.dhcp_subnets(), reports,
+                    now=datetime.now(UTC), timeout=timedelta(seconds=silent_after),
+                )  # fmt: skip
+                machines += [
+                    DiscoveredMachine(mac=s.mac, address=s.address, seen=s.leased, facts=None, problem=s.reason)
+                    for s in silent
+                ]
+            return machines
         finally:
             await place.close()
 
@@ -53,9 +69,18 @@ def read_discovered(deploy: str) -> list[DiscoveredMachine]:
 def discovered_cmd(
     deploy: Deploy,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    silent_after: Annotated[
+        float,
+        typer.Option(
+            "--silent-after",
+            min=0,
+            help="List a machine that took a lease this many seconds ago and never reported, saying so.",
+        ),
+    ] = 300.0,
 ) -> None:
-    """Every machine that reported, by boot MAC: CPU, memory, disks, NICs and DMI identity."""
-    machines = read_discovered(deploy)
+    """Every machine that reported, by boot MAC: CPU, memory, disks, NICs and DMI identity; and machines
+    that took a DHCP lease but never reported."""
+    machines = read_discovered(deploy, silent_after=silent_after)
     if as_json:
         console.print_json(json.dumps([m.model_dump(mode="json") for m in machines]))
         return

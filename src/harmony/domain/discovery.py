@@ -8,10 +8,11 @@ Pure: the reports come from a ``MachineDiscovery`` capability; this module reads
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from harmony.domain.capabilities.dhcp import DhcpLease, DhcpSubnet
 from harmony.domain.capabilities.discovery import DiscoveryEndpoint, DiscoveryImage, DiscoveryReport
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.hardware import HardwareFacts, parse_report
@@ -76,3 +77,41 @@ def discovery_script(endpoint: DiscoveryEndpoint, image: DiscoveryImage, *, poll
         f"initrd {url}/{image.initrd}\n"
         "boot\n"
     )
+
+
+class SilentMachine(BaseModel):
+    """A machine that took a DHCP lease on a discovery network but never reported (its boot stopped, the
+    image could not reach the endpoint, or it is no machine of ours)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mac: MacAddress
+    address: IPAddress
+    leased: datetime
+    waited: timedelta
+
+    @property
+    def reason(self) -> str:
+        return f"took {self.address} {self.waited.total_seconds():.0f}s ago and has not reported"
+
+
+def silent_machines(
+    leases: Sequence[DhcpLease],
+    subnets: Sequence[DhcpSubnet],
+    reports: Sequence[DiscoveryReport],
+    *,
+    now: datetime,
+    timeout: timedelta,
+) -> list[SilentMachine]:
+    """Leases older than ``timeout`` whose MAC has no report (pure). A lease's start is its expiry minus its
+    subnet's lease time; a lease without expiry (infinite) or outside every subnet is not judged."""
+    reported = {r.mac for r in reports}
+    found: list[SilentMachine] = []
+    for lease in sorted(leases, key=lambda x: str(x.mac)):
+        subnet = next((s for s in subnets if lease.address in s.network), None)
+        if lease.mac in reported or lease.expires is None or subnet is None:
+            continue
+        leased = lease.expires - timedelta(seconds=subnet.lease_time)
+        if now - leased >= timeout:
+            found.append(SilentMachine(mac=lease.mac, address=lease.address, leased=leased, waited=now - leased))
+    return found

@@ -31,7 +31,6 @@ from harmony.domain.capabilities.discovery import DiscoveryEndpoint, DiscoveryIm
 from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.firewall import Endpoint, FirewallPolicy, FirewallState
 from harmony.domain.capabilities.load_balancer import LoadBalancer
-from harmony.domain.errors import HarmonyError, TopologyError
 from harmony.domain.topology import RunLock
 from harmony.domain.values import IPv4Network, MacAddress
 from harmony.infra.boot_image import DEFAULT_CACHE, BootImageError, BuiltImage, build_discovery_image
@@ -44,6 +43,7 @@ from harmony.infra.programs import DNSMASQ, HAPROXY, IP, NFT, SOCAT
 from harmony.infra.run_lock import LocalRunLock
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 from harmony.topology.linux_host import LinuxHost
+from harmony.topology.prerequisites import make_state_dir, require_packages
 
 REQUIRED_PACKAGES = tuple(dict.fromkeys(p.package for p in (IP, DNSMASQ, HAPROXY, NFT, SOCAT)))
 """The Debian packages the router role needs on its box."""
@@ -132,27 +132,8 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
 
     async def ensure_ready(self) -> None:
         await self.host.ensure_ready()
-        await self._ensure_packages()
-        made = await self.host.run_command(["mkdir", "-p", "--", str(self.state_dir)], timeout=30)
-        if not made.ok:
-            raise TopologyError(
-                self._name, f"cannot create state directory {self.state_dir}: {made.stderr.strip() or made.stdout}"
-            )
-
-    async def _ensure_packages(self) -> None:
-        """Install what the role needs, or fail naming it, before any configuration is touched."""
-        installed = await self.host.installed_versions(REQUIRED_PACKAGES)
-        missing = [name for name in REQUIRED_PACKAGES if installed.get(name) is None]
-        if not missing:
-            return
-        try:
-            await self.host.install(dict.fromkeys(missing))
-        except HarmonyError as e:
-            raise TopologyError(
-                self._name,
-                f"package {', '.join(missing)} is not installed on {self.host.name} and could not be installed "
-                f"({e}); install it there (apt-get install {' '.join(missing)}) and run again",
-            ) from e
+        await require_packages(self.host, REQUIRED_PACKAGES, role="a router", where=self._name)
+        await make_state_dir(self.host, self.state_dir, where=self._name)
 
     async def close(self) -> None:
         await self.host.close()

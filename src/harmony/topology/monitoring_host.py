@@ -26,7 +26,7 @@ from harmony.domain.capabilities.metrics import (
     ScrapeJob,
     ServiceAddress,
 )
-from harmony.domain.errors import HarmonyError, TopologyError
+from harmony.domain.errors import TopologyError
 from harmony.domain.names import ResourceName
 from harmony.domain.topology import RunLock
 from harmony.domain.values import IPv4Address, Port
@@ -37,6 +37,7 @@ from harmony.infra.programs import ALERTMANAGER, AMTOOL, NODE_EXPORTER, PROMETHE
 from harmony.infra.prometheus import Prometheus
 from harmony.infra.run_lock import LocalRunLock
 from harmony.topology.linux_host import LinuxHost
+from harmony.topology.prerequisites import make_state_dir, require_packages
 
 METRICS_PORT = Port(9090)
 ALERTS_PORT = Port(9093)
@@ -116,27 +117,8 @@ class MonitoringHost:
                 raise TopologyError(self._name, f"cannot create state directory {self.state_dir}: {e}") from e
             return
         await self.host.ensure_ready()
-        await self._ensure_packages()
-        made = await self.host.run_command(["mkdir", "-p", "--", str(self.state_dir)], timeout=30)
-        if not made.ok:
-            raise TopologyError(
-                self._name, f"cannot create state directory {self.state_dir}: {made.stderr.strip() or made.stdout}"
-            )
-
-    async def _ensure_packages(self) -> None:
-        """Install what the role needs on the box, or fail naming it, before any configuration is touched."""
-        installed = await self.host.installed_versions(REQUIRED_PACKAGES)
-        missing = [name for name in REQUIRED_PACKAGES if installed.get(name) is None]
-        if not missing:
-            return
-        try:
-            await self.host.install(dict.fromkeys(missing))
-        except HarmonyError as e:
-            raise TopologyError(
-                self._name,
-                f"package {', '.join(missing)} is not installed on {self.host.name} and could not be installed "
-                f"({e}); install it there (apt-get install {' '.join(missing)}) and run again",
-            ) from e
+        await require_packages(self.host, REQUIRED_PACKAGES, role="a monitoring host", where=self._name)
+        await make_state_dir(self.host, self.state_dir, where=self._name)
 
     async def close(self) -> None:
         await self.host.close()

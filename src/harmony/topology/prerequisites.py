@@ -1,4 +1,4 @@
-"""What a role needs on its host before it configures anything: its Debian packages.
+"""What a role needs on its host before it configures anything: its Debian packages and its state directory.
 
 A role (a container host, a database server …) checks its packages through the host's ``SystemPackages``
 capability, installs the missing ones the same way, and stops with ``MissingPackageError`` naming them when
@@ -8,9 +8,11 @@ that fails — before any configuration is written.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 
+from harmony.domain.capabilities.commands import CommandRunner
 from harmony.domain.capabilities.packages import SystemPackages
-from harmony.domain.errors import MissingPackageError, PackagesError
+from harmony.domain.errors import MissingPackageError, PackagesError, TopologyError
 
 
 async def require_packages(host: SystemPackages, packages: Sequence[str], *, role: str, where: str) -> list[str]:
@@ -24,3 +26,10 @@ async def require_packages(host: SystemPackages, packages: Sequence[str], *, rol
     except PackagesError as e:
         raise MissingPackageError(where, missing, role, str(e)) from e
     return missing
+
+
+async def make_state_dir(host: CommandRunner, state_dir: PurePosixPath, *, where: str) -> None:
+    """Create the role's state directory on ``host`` (and its parents), or fail naming it."""
+    made = await host.run_command(["mkdir", "-p", "--", str(state_dir)], timeout=30)
+    if not made.ok:
+        raise TopologyError(where, f"cannot create state directory {state_dir}: {made.stderr.strip() or made.stdout}")

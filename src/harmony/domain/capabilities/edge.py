@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from harmony.domain.capabilities.boot import BootServer
 from harmony.domain.capabilities.dhcp import DhcpServer
@@ -24,5 +24,6 @@ class NetworkEdge(DnsServer, DhcpServer, BootServer, LoadBalancer, Firewall, Pro
     """A site's edge box: DNS, DHCP with network boot, load balancing and the firewall."""
 
 
+@runtime_checkable
 class BareMetalEdge(DhcpServer, BootServer, MachineDiscovery, Protocol):
     """Boots unknown machines into discovery, and known ones into what their role says."""
