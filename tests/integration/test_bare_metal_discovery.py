@@ -144,3 +144,25 @@ async def test_a_machine_that_never_reports_is_listed_as_silent(
     (machine,) = listed("0")
     assert machine["mac"] == "52:54:00:19:00:09" and machine["facts"] is None
     assert "has not reported" in str(machine["problem"])
+
+
+async def test_two_machines_booting_together_are_both_discovered_with_their_own_facts(
+    edge_router: EdgeRouter, machines: Machines
+) -> None:
+    result = await Maestro(edge_router).apply(scores())
+    assert result.status is Status.SUCCESS, [r.outcome.message for r in result.results if r.outcome]
+    a = machines.power_on(MachineSpec(mac="52:54:00:19:00:0a", cpus=1, memory_mib=512, disk_serial="HM-D-A",
+                                      serial="HM-SN-A"))  # fmt: skip
+    b = machines.power_on(MachineSpec(mac="52:54:00:19:00:0b", cpus=2, memory_mib=640, disk_bytes=4 * 2**30,
+                                      disk_serial="HM-D-B", serial="HM-SN-B"))  # fmt: skip
+    found = await wait_discovered(edge_router, a, b)
+    facts = {mac: m.facts for mac, m in found.items()}
+    fa, fb = facts[a.spec.mac], facts[b.spec.mac]
+    assert fa is not None and fb is not None
+    assert (fa.cpu_count, fa.memory_bytes, fa.dmi_serial, [d.serial for d in fa.disks]) == (
+        1, 512 * 2**20, "HM-SN-A", ["HM-D-A"]
+    )  # fmt: skip
+    assert (fb.cpu_count, fb.memory_bytes, fb.dmi_serial, [(d.serial, d.size_bytes) for d in fb.disks]) == (
+        2, 640 * 2**20, "HM-SN-B", [("HM-D-B", 4 * 2**30)]
+    )  # fmt: skip
+    assert found[a.spec.mac].address != found[b.spec.mac].address

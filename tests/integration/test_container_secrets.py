@@ -12,6 +12,7 @@ import secrets
 import threading
 from collections.abc import Generator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, EnvName, ImageRef
@@ -53,7 +54,7 @@ def worker(image: ImageRef, password: Secret) -> Container:
         command=("sleep", "1000"),
         env={EnvName("DB_USER"): "app", EnvName("DB_PASSWORD"): password},
     )
-    return Container(spec=spec, stop_grace=0)
+    return Container(spec=spec, stop_grace=timedelta(0))
 
 
 @contextmanager
@@ -151,8 +152,8 @@ async def test_a_rotated_application_secret_is_a_blue_green_redeploy(app_host: C
             command=("httpd", "-f", "-p", "8080", "-h", "/www"),
             env={EnvName("API_TOKEN"): token},
             expose=Exposure(hostname=Hostname("site.apps.test"), zone=Hostname("apps.test"), port=Port(lb)),
-            smoke=HttpCheck(path="/index.html", expect_body="site", timeout=10),
-            stop_grace=0,
+            smoke=HttpCheck(path="/index.html", expect_body="site", timeout=timedelta(seconds=10)),
+            stop_grace=timedelta(0),
         )
         return [image, app]
 

@@ -91,8 +91,10 @@ async def test_a_change_that_cuts_the_management_endpoint_is_rolled_back(site: S
     maestro = Maestro(site.router)
     assert (await maestro.apply([site.score(BASE)])).status is Status.SUCCESS
 
-    ssh_only = Rule(action="allow", source=LAN, destination=LOCAL, protocol="tcp", ports=(Port(22),))
-    broken = BASE.model_copy(update={"rules": (ssh_only, LAN_TO_DMZ_WEB)})  # forgets the management port
+    # the management port opened from the dmz, not from the lan the operator is on: `check` cannot know
+    # where the operator connects from (it refuses a policy that opens the port from nowhere), the probe can
+    from_dmz = Rule(action="allow", source=DMZ, destination=LOCAL, protocol="tcp", ports=(Port(8022),))
+    broken = BASE.model_copy(update={"rules": (from_dmz, LAN_TO_DMZ_WEB)})
     report = await maestro.apply([site.score(broken)])
     assert report.status is Status.FAILURE
     outcome = report.results[0].outcome

@@ -70,9 +70,11 @@ class ForwardClaim:
 
 @dataclass(frozen=True)
 class FirewallClaim:
-    """The Score installs ``policy`` as the host's whole ruleset."""
+    """The Score installs ``policy`` as the host's whole ruleset; ``must_reach`` are the TCP ports of this
+    host that must stay reachable after the switch (the operator's way in)."""
 
     policy: FirewallPolicy
+    must_reach: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

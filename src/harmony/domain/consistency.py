@@ -10,6 +10,13 @@ Rules, each a finding class (``Finding.rule``):
 - listeners: two listeners on one port (``port_clash``); a firewall port forward that takes a listener's
   traffic (``forward_shadows_listener``); a default-deny firewall that lets nobody reach a listener
   (``firewall_blocks_listener``);
+- firewall rules: a rule an earlier rule matches entirely, so it never applies (``firewall_rule_shadowed``:
+  an error for a deny behind an allow, which lets in what was meant to be blocked, a warning for an allow
+  behind a deny, which fails closed as a temporary block does; ``firewall_rule_redundant``, a warning when the
+  actions agree); a default-deny
+  policy that lets nobody open a connection to a ``must_reach`` port or to the port Harmony itself reaches
+  the host on (``firewall_cuts_management``); with the host's served ports known, an allow rule for a port
+  nothing on the host serves (``firewall_opens_unused_port``, a warning);
 - DNS: a CNAME on a name that has other records (``cname_with_other_records``), CNAMEs in a loop
   (``cname_loop``), a CNAME or SRV target in a zone served here that no Score gives a record
   (``dangling_dns_target``);
@@ -44,6 +51,7 @@ from harmony.domain.claims import (
     Suspicion,
 )
 from harmony.domain.errors import DeploymentError
+from harmony.domain.firewall_analysis import opened_host_ports, reaches_host, shadows
 from harmony.domain.inventory import HostResources
 from harmony.domain.origin import origin_of
 from harmony.domain.units import format_size
@@ -274,6 +282,9 @@ def _forwards(forwards: Owned[ForwardClaim], listeners: Owned[ListenClaim]) -> I
 
 def _firewall(firewalls: Owned[FirewallClaim], listeners: Owned[ListenClaim]) -> Iterable[Finding]:
     for s, fw in firewalls:
+        yield from _shadowed_rules(s, fw)
+        yield from _cut_off(s, fw, fw.must_reach, "on this host, which must_reach lists")
+    for s, fw in firewalls:
         policy = fw.policy
         if not policy.default_deny:
             continue
@@ -406,3 +417,72 @@ def _overflow(
                 f"{show(has)}; expected at most {show(has)} (lower a limit, or place a Score on another host)",
             )
             return
+
+
+def _shadowed_rules(s: AnyScore, fw: FirewallClaim) -> Iterable[Finding]:
+    rules = fw.policy.rules
+    for shadow in shadows(fw.policy):
+        later, earlier = rules[shadow.later], rules[shadow.earlier]
+        same = shadow.same_action(fw.policy)
+        opens_a_hole = later.action == "deny" and not same  # meant to block, but the earlier rule lets it in
+        yield finding(
+            "error" if opens_a_hole else "warning",
+            "firewall_rule_redundant" if same else "firewall_rule_shadowed",
+            s,
+            f"policy.rules[{shadow.later}]",
+            f"rule {shadow.later + 1} ({later.describe()}) never applies: rule {shadow.earlier + 1} "
+            f"({earlier.describe()}) matches all its traffic first; expected "
+            + ("one of the two only" if same else f"it before rule {shadow.earlier + 1}, or a narrower rule"),
+        )
+
+
+def _cut_off(s: AnyScore, fw: FirewallClaim, ports: Iterable[int], why: str) -> Iterable[Finding]:
+    for port in dict.fromkeys(ports):
+        if not reaches_host(fw.policy, "tcp", port):
+            yield finding(
+                "error",
+                "firewall_cuts_management",
+                s,
+                "policy.rules",
+                f"no zone may open a connection to tcp/{port} {why}, and unmatched traffic is "
+                f"denied: the apply would roll back, or lock Harmony out; expected an allow rule to LOCAL for "
+                f"tcp/{port} from the zone the operator connects from",
+            )
+
+
+def check_host_services(
+    scores: Sequence[AnyScore], *, host: str, management: Sequence[int], served: Sequence[tuple[str, int]] | None
+) -> list[Finding]:
+    """What the firewall Scores of ``scores`` do to ``host``: whether they cut the TCP ``management`` ports
+    Harmony reaches it on, and (when the ports the host's own daemons serve are known) whether an allow rule
+    opens a port nothing there serves."""
+    claims = [(s, c) for s in scores for c in s.claims()]
+    firewalls = [(s, c) for s, c in claims if isinstance(c, FirewallClaim)]
+    found: list[Finding] = []
+    for s, fw in firewalls:
+        found += _cut_off(
+            s, fw, [p for p in management if p not in fw.must_reach], f"on {host}, the port Harmony reaches it on"
+        )
+    if served is None:
+        return found
+    open_ports: set[tuple[str, int]] = {
+        (c.protocol, c.port) for _, c in claims if isinstance(c, ListenClaim) and not c.address.is_loopback
+    }
+    open_ports |= {(c.protocol, c.port) for _, c in claims if isinstance(c, ForwardClaim)}
+    open_ports |= set(served) | {("tcp", p) for p in management}
+    for s, fw in firewalls:
+        open_ports |= {("tcp", p) for p in fw.must_reach}
+        for i, protocol, port in opened_host_ports(fw.policy):
+            if (protocol, port) not in open_ports:
+                found.append(
+                    finding(
+                        "warning",
+                        "firewall_opens_unused_port",
+                        s,
+                        f"policy.rules[{i}]",
+                        f"rule {i + 1} ({fw.policy.rules[i].describe()}) opens {protocol}/{port} on {host}, where no "
+                        "Score listens on it and none of the host's own services does; expected a port something "
+                        "serves (or remove the rule)",
+                    )
+                )
+    return found

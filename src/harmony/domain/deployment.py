@@ -22,7 +22,7 @@ from harmony.domain.host_group import HostGroup
 from harmony.domain.inventory import resources_of
 from harmony.domain.origin import origin_of
 from harmony.domain.score import AnyScore, Score
-from harmony.domain.topology import Topology
+from harmony.domain.topology import Topology, management_ports_of, served_ports_of
 
 
 class Deployment[T: Topology]:
@@ -139,6 +139,11 @@ class Deployment[T: Topology]:
             done.add(id(scores))
             per_host.append((str(getattr(host, "name", host)), consistency.check(scores)))
         for host, scores in self._by_host:
+            management, served = management_ports_of(host), served_ports_of(host)
+            if management or served is not None:
+                name = str(getattr(host, "name", host))
+                found_here = consistency.check_host_services(scores, host=name, management=management, served=served)
+                per_host.append((name, found_here))
             resources = resources_of(host)
             if resources is not None:
                 name = str(getattr(host, "name", host))

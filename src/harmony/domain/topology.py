@@ -73,3 +73,30 @@ class LockedTarget(Protocol):
     the end of the run, so two runs on one target take turns instead of failing each other."""
 
     def run_lock(self) -> RunLock: ...
+
+
+@runtime_checkable
+class ReachedOverTheNetwork(Protocol):
+    """A topology that says which TCP ports of its machine Harmony connects to (SSH)."""
+
+    @property
+    def management_ports(self) -> tuple[int, ...]: ...
+
+
+@runtime_checkable
+class ServesOwnPorts(Protocol):
+    """A topology whose own daemons answer on known ports (DNS, DHCP, TFTP on a router): ``(protocol, port)``."""
+
+    @property
+    def served_ports(self) -> tuple[tuple[str, int], ...]: ...
+
+
+def management_ports_of(topology: object) -> tuple[int, ...]:
+    """The TCP ports Harmony reaches the machine behind ``topology`` on: a firewall that cuts them would lock
+    Harmony out. None when the topology does not say (a local machine, a namespace)."""
+    return topology.management_ports if isinstance(topology, ReachedOverTheNetwork) else ()
+
+
+def served_ports_of(topology: object) -> tuple[tuple[str, int], ...] | None:
+    """What the topology's own daemons serve; ``None``: not known, so no firewall rule is called unused."""
+    return topology.served_ports if isinstance(topology, ServesOwnPorts) else None

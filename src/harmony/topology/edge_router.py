@@ -79,6 +79,7 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
             state_dir=self.state_dir / "dnsmasq", connector=connector, port=dns_port, interfaces=interfaces
         )
         self.haproxy = Haproxy(state_dir=self.state_dir / "haproxy", connector=connector)
+        self.dns_port = dns_port
         self.discovery_http = BusyboxHttpd(
             state_dir=self.state_dir / "discovery", docroot=self.dnsmasq.boot_root, connector=connector
         )
@@ -117,6 +118,16 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
             firewall_rollback_after=firewall_rollback_after,
             host=host,
         )
+
+    @property
+    def management_ports(self) -> tuple[int, ...]:
+        """The SSH port Harmony reaches the router on, when it is managed over SSH."""
+        return self.host.management_ports
+
+    @property
+    def served_ports(self) -> tuple[tuple[str, int], ...]:
+        """What the router's own daemons answer on: DNS, DHCP and TFTP (dnsmasq), and its SSH daemon."""
+        return (("udp", self.dns_port), ("tcp", self.dns_port), ("udp", 67), ("udp", 69), ("tcp", 22))
 
     @property
     def load_balancer(self) -> LoadBalancer:

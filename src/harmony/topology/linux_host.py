@@ -116,6 +116,12 @@ class LinuxHost:
     def name(self) -> str:
         return self._name
 
+    @property
+    def management_ports(self) -> tuple[int, ...]:
+        """The SSH port Harmony reaches this host on (none for the local machine)."""
+        port: object = getattr(self.connector, "port", None)  # an SSH connector's; the local one has none
+        return (port,) if isinstance(port, int) else ()
+
     def variables_as[M: BaseModel](self, model: type[M]) -> M:
         """This host's inventory ``variables`` read into ``model`` (a host not from an inventory has none)."""
         return read_variables(model, self.variables, host=self._name)

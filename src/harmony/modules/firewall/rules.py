@@ -34,7 +34,7 @@ class FirewallRules(Score[Firewall]):
             ForwardClaim(f.port, f.protocol, f"port forward {f.describe()}", f"policy.port_forwards[{i}]")
             for i, f in enumerate(self.policy.port_forwards)
         ]
-        return (FirewallClaim(self.policy), *forwards)
+        return (FirewallClaim(self.policy, tuple(int(e.port) for e in self.must_reach)), *forwards)
 
     def interpret(self) -> Interpret[Firewall]:
         return FirewallRulesInterpret(self)
