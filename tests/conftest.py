@@ -28,6 +28,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.nats_auth",
     "tests.fixtures.monitoring",
     "tests.fixtures.registry",
+    "tests.fixtures.agent_binary",
 ]
 
 

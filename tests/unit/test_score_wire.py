@@ -18,12 +18,16 @@ from harmony.domain.capabilities.alerting import AlertRouting, Route, WebhookRec
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef
 from harmony.domain.capabilities.metrics import ScrapeJob, ScrapeTarget, Severity
 from harmony.domain.capabilities.registry import AccountName, RegistryAccount, RegistrySettings
+from harmony.domain.capabilities.services import ServiceSpec
 from harmony.domain.image_refs import PinnedImage, TaggedImage
 from harmony.domain.names import ResourceName
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
 from harmony.domain.secret import MASK, Secret
 from harmony.domain.units import FileMode
 from harmony.domain.values import Hostname, Port
+from harmony.modules.agent.binary import AgentBinary
+from harmony.modules.agent.credentials import AgentCredentials
+from harmony.modules.agent.service import AgentService
 from harmony.modules.application import Application, BusyboxImage, Container, Exposure, HttpCheck
 from harmony.modules.commands import Command
 from harmony.modules.files import ManagedDirectory, ManagedFile, Symlink, UploadedFile
@@ -41,6 +45,17 @@ EXAMPLES: dict[str, AnyScore] = {
     "symlink": Symlink(path=PurePosixPath("/srv/current"), target="/srv/app"),
     "uploaded_file": UploadedFile(source=Path("logo.png"), path=PurePosixPath("/srv/logo.png"), mode=FileMode("0644")),
     "user": User(user="deploy", groups=("web",), shell="/bin/sh"),
+    "agent_binary": AgentBinary(source=Path("harmony-agent"), sha256="0" * 64),
+    "agent_credentials": AgentCredentials(
+        path=PurePosixPath("/var/lib/harmony/agent/credentials.json"),
+        device="dev-a",
+        user="device-dev-a",
+        password=Secret(MASK),
+        servers=("nats://10.0.0.1:4222",),
+    ),
+    "agent_service": AgentService(
+        agent="dev-a", service=ServiceSpec(name="harmony-agent", argv=("/var/lib/harmony/agent/harmony-agent",))
+    ),
     "group": Group(group="web", gid=2000),
     "debian_package": DebianPackage(package="curl", version="7.88.1-10"),
     "command": Command(argv=("make", "install"), creates=PurePosixPath("/usr/local/bin/app"), unless=("true",)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from harmony.cli.errors import guarded
 from harmony.domain.errors import HarmonyError
 from harmony.fleet.roles import failover_config, load_roles, run_roles
 from harmony.infra.nats import NatsKeyValue
+from harmony.infra.pyinstaller import build_agent
 
 agent_app = typer.Typer(
     name="agent",
@@ -112,3 +114,29 @@ def history(config: ConfigFile, as_json: AsJson = False, limit: int = 200) -> No
     for r in rows:
         table.add_row(*(Text(str(r[k])) for k in ("revision", "stored_at", "kind", "node", "summary")))
     console.print(table)
+
+
+@agent_app.command("build")
+@guarded
+def build(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also copy the executable here (else print its cached path).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Build even if the cache has this source's build.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Build the agent as one executable (interpreter and every dependency inside), cached by source hash."""
+    built = build_agent(force=force)
+    path = built.path
+    if out is not None:
+        staged = out.with_name(f".{out.name}.partial")
+        shutil.copy2(built.path, staged)
+        staged.replace(out)
+        path = out
+    if as_json:
+        print(json.dumps({"path": str(path), "sha256": built.sha256, "source_digest": built.source_digest,
+                          "size": built.size, "build_seconds": round(built.build_seconds, 1),
+                          "cached": built.cached}))  # fmt: skip
+        return
+    how = "from the cache" if built.cached else f"built in {built.build_seconds:.0f}s"
+    console.print(f"{path} ({built.size / 1e6:.1f} MB, {how})\nsha256 {built.sha256}", markup=False, highlight=False)

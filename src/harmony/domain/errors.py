@@ -51,6 +51,7 @@
         │   ├── KeyValueConflict                a compare-and-set lost the race (expected revision moved)
         │   ├── KeyValueUnavailable (also TimeoutError)  the store did not answer in time
         │   └── KeyValueAuthError               the store refused this client's credentials
+        ├── ServiceError                        a service (systemd unit or supervised daemon) did not start
         ├── PostgreSQLError                     a PostgreSQL server or its data directory
         └── MonitoringError                     metrics and alerting capabilities
             ├── MetricsError                    MetricsCollector, HostMetricsExporter (a rejected rule group)
@@ -243,6 +244,10 @@ class PostgreSQLError(CapabilityError):
     def __init__(self, server: str, message: str) -> None:
         self.server = server
         super().__init__(f"postgresql {server}: {message}")
+
+
+class ServiceError(CapabilityError):
+    """A service did not start or stay up; the message carries its last log lines."""
 
 
 class AgentConfigError(HarmonyError):

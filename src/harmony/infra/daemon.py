@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Protocol
 
+from harmony.domain.capabilities.services import ServiceSpec, ServiceState
+from harmony.domain.errors import ServiceError
 from harmony.infra.connector import Connector
-from harmony.infra.programs import SH
+from harmony.infra.programs import SH, START_STOP_DAEMON
 
 LOG_LINES = 20
 SYSTEMD_MARKER = PurePosixPath("/run/systemd/system")
@@ -320,3 +322,60 @@ async def start_until_ready(
             return _with_log(why, log)
         await asyncio.sleep(0.05)
     return None
+
+
+SERVICE_RUN_DIR = PurePosixPath("/run/harmony")
+SERVICE_STATE_DIR = PurePosixPath("/var/lib/harmony/services")
+SERVICE_LOG_DIR = PurePosixPath("/var/log/harmony")
+
+
+class ConnectorServices:
+    """``ServiceManager`` over a connector: a foreground program as a systemd unit where the target runs
+    systemd, else a pid-file daemon (``start-stop-daemon`` backgrounds it). The revision a service was
+    started with is kept in ``/var/lib/harmony/services/<name>.revision``; its output goes to
+    ``/var/log/harmony/<name>.log``. Not guaranteed on the pid-file path: a crashed service stays down until
+    the next apply (the agent binary's own launcher restarts the agent it runs)."""
+
+    def __init__(self, connector: Connector) -> None:
+        self._c = connector
+        self._control: DaemonControl | None = None
+
+    async def daemons(self) -> DaemonControl:
+        if self._control is None:
+            self._control = await daemons_on(self._c)
+        return self._control
+
+    def daemon(self, spec: ServiceSpec) -> Daemon:
+        launcher = str(PurePosixPath("/usr/sbin") / START_STOP_DAEMON.name)  # dpkg puts it there on Debian
+        return detached(
+            spec.name, spec.argv, launcher=launcher, pid_file=SERVICE_RUN_DIR / f"{spec.name}.pid",
+            log_file=SERVICE_LOG_DIR / f"{spec.name}.log", description=spec.description or spec.name,
+        )  # fmt: skip
+
+    def _revision_file(self, spec: ServiceSpec) -> PurePosixPath:
+        return SERVICE_STATE_DIR / f"{spec.name}.revision"
+
+    async def service_state(self, spec: ServiceSpec) -> ServiceState:
+        control = await self.daemons()
+        path = self._revision_file(spec)
+        found = (await self._c.stat_files([path], with_content=True))[path]
+        revision = found.content.decode().strip() if found.content is not None else None
+        running = await control.pid(self.daemon(spec)) is not None
+        return ServiceState(
+            running=running, revision=revision, manager="systemd" if control.kind == "systemd" else "daemon"
+        )
+
+    async def start_service(self, spec: ServiceSpec) -> None:
+        control = await self.daemons()
+        daemon = self.daemon(spec)
+        made = await self._c.run_command(
+            ["mkdir", "-p", "--", str(SERVICE_RUN_DIR), str(SERVICE_STATE_DIR), str(SERVICE_LOG_DIR)], timeout=30
+        )
+        if not made.ok:
+            raise ServiceError(f"{spec.name}: cannot create its directories: {made.stderr.strip()}")
+        if await control.pid(daemon) is not None:
+            await control.stop(daemon)
+        why = await control.start(daemon, timeout=30)
+        if why is not None:
+            raise ServiceError(f"service {spec.name} did not start: {why}")
+        await self._c.write_file(self._revision_file(spec), spec.revision.encode(), mode=0o644, owner=None, group=None)
