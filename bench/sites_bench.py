@@ -180,6 +180,15 @@ async def floor_run(
     hub: JetStreamLink, topology: SitesTopology, by_site: dict[str, list[str]], reps: int
 ) -> list[float]:
     procs = spawn("floor", topology, by_site)
+    for site in by_site:
+        t = time.perf_counter()
+        try:
+            await hub.publish(outbox_subject(site, "warmup.x"), b"w")
+        except Exception as e:
+            print("warmup failed", site, type(e).__name__, e, time.perf_counter() - t, file=sys.stderr)
+            info = await hub.js.stream_info(f"OUT_{site}")
+            print(info.cluster, info.state, file=sys.stderr)
+            raise
     total = sum(len(d) for d in by_site.values())
     times: list[float] = []
     try:
@@ -221,7 +230,7 @@ async def main(sites: int, per_site: int, changes: int, reps: int) -> dict[str, 
         t = time.perf_counter()
         await topology.ensure_ready()
         results["topology_start_s"] = time.perf_counter() - t
-        hub_link = await topology.connect_hub(timeout=10.0)
+        hub_link = await topology.connect_hub(timeout=30.0)
         hub = await HubFleet.open(hub_link, names, offline_after=15.0)
         await asyncio.gather(*(hub.register(d, s, {"fleet": "bench"}) for s, ds in by_site.items() for d in ds))
         floors = await floor_run(hub_link, topology, by_site, reps)
