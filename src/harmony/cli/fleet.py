@@ -484,3 +484,74 @@ async def _with_control[R](home: Path, use: Callable[[FleetControl], Awaitable[R
         return await use(control)
     finally:
         await control.close()
+
+
+@fleet.command()
+@guarded
+def enroll(
+    host: Annotated[str, typer.Argument(help="The device's address (IP or host name), reached over SSH.")],
+    device: Annotated[str, typer.Option(help="The device's name in the fleet.")],
+    label: Annotated[list[str], typer.Option("--label", "-l", help="key=value, repeatable.")] = [],  # noqa: B006 - typer reads the default
+    user: Annotated[str, typer.Option(help="SSH user (sudo -n when not root).")] = "root",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="SSH port.")] = 22,
+    key: Annotated[Path | None, typer.Option(help="SSH private key.")] = None,
+    known_hosts: Annotated[Path | None, typer.Option(help="known_hosts file to check the host key with.")] = None,
+    server: Annotated[
+        list[str], typer.Option(help="How the device reaches the fleet's NATS (repeatable; default: the home's).")
+    ] = [],  # noqa: B006 - typer reads the default
+    binary: Annotated[
+        Path | None, typer.Option(help="The agent executable (default: `harmony agent build`'s, built if needed).")
+    ] = None,
+    home: Home = DEFAULT_HOME,
+) -> None:
+    """Enroll a device over SSH: its own NATS user, the agent installed and started; returns on its first
+    heartbeat. Enrolling again changes nothing."""
+    from ipaddress import ip_address
+
+    from harmony.domain.values import Hostname, IPAddress, Port
+    from harmony.fleet.enroll import enroll as enroll_device
+    from harmony.infra.pyinstaller import build_agent
+    from harmony.modules.agent.binary import AgentBinary
+    from harmony.topology.linux_host import LinuxHost
+
+    fh = FleetHome(home)
+    path = binary or build_agent().path
+    address: IPAddress | Hostname
+    try:
+        address = ip_address(host)
+    except ValueError:
+        address = Hostname(host)
+    target = LinuxHost.ssh(address, name=device, port=Port(port), user=user, key=key, known_hosts=known_hosts)
+
+    async def go() -> bool:
+        control = await _control(home)
+        try:
+            done = await enroll_device(
+                fh, control, target, device=device, binary=AgentBinary.of(path), labels=_labels(label),
+                servers=server or None,
+            )  # fmt: skip
+        finally:
+            await control.close()
+        return done.changed
+
+    changed = _run(go())
+    what = "enrolled; its agent heartbeats" if changed else "already enrolled: nothing changed"
+    console.print(f"{device} on {host}: {what}", markup=False, highlight=False)
+
+
+@fleet.command()
+@guarded
+def revoke(device: str, home: Home = DEFAULT_HOME) -> None:
+    """Remove a device's NATS user and record: the fleet's server refuses it once it rereads its authorization."""
+    from harmony.fleet.enroll import revoke as revoke_device
+
+    async def go() -> bool:
+        control = await _control(home)
+        try:
+            return await revoke_device(FleetHome(home), control, device)
+        finally:
+            await control.close()
+
+    if not _run(go()):
+        raise InvalidValueError("device", device, "an enrolled device (see `harmony fleet devices`)")
+    console.print(f"{device} revoked: its NATS user is removed", markup=False, highlight=False)
