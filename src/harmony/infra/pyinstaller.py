@@ -34,9 +34,10 @@ from harmony.domain.errors import HarmonyError
 BINARY_NAME = "harmony-agent"
 _ENTRY = "from harmony.cli.app import main\n\nmain()\n"
 _SKIP_DIRS = {"__pycache__"}
-# The CLI loads its command modules by name when a command runs (cli/lazy.py): PyInstaller sees only imports
-# it can read, so every module of ``harmony.cli`` is collected, and with it everything those modules import.
-_COLLECT = ("harmony.cli",)
+# The CLI loads its command modules by name when a command runs (cli/lazy.py), the package namespaces resolve
+# names on first use (domain/exports.py), and an agent validates Scores of any registered kind from desired
+# state: PyInstaller sees only imports it can read, so every module of ``harmony`` is collected.
+_COLLECT = ("harmony",)
 
 
 class AgentBuildError(HarmonyError):
