@@ -16,11 +16,11 @@ only registries it pulls from or pushes to.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-from harmony.domain.capabilities.containers import ContainerInfo, ContainerSpec, ImageInfo, ImageRef
+from harmony.domain.capabilities.containers import ContainerRuntime, ImageInfo, ImageRef
 from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.files import FileState, ManagedFiles
 from harmony.domain.capabilities.load_balancer import LoadBalancer
@@ -41,7 +41,7 @@ from harmony.infra.podman import Podman, PodmanError
 from harmony.infra.programs import BUSYBOX, CATATONIT, CURL, DNSMASQ, HAPROXY, PODMAN, RUNC, SOCAT
 from harmony.infra.run_lock import LocalRunLock
 from harmony.infra.skopeo import Skopeo
-from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
+from harmony.topology.forwarding import ForwardsContainerRuntime, ForwardsDnsServer, ForwardsLoadBalancer
 from harmony.topology.linux_host import LinuxHost
 from harmony.topology.prerequisites import require_packages
 
@@ -53,7 +53,7 @@ REQUIRED_PACKAGES: Final = tuple(
 DEFAULT_STATE_DIR = PurePosixPath("/var/lib/harmony/apps")
 
 
-class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
+class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsServer):
     def __init__(
         self,
         *,
@@ -163,63 +163,9 @@ class ContainerHost(ForwardsLoadBalancer, ForwardsDnsServer):
             return self.host.run_lock()
         return LocalRunLock(Path(self.haproxy.state_dir.parent) / "run.lock", topology=self._name)
 
-    # ContainerRuntime
-
-    async def import_image(
-        self, archive: PurePosixPath, ref: ImageRef, *, labels: Mapping[str, str] | None = None
-    ) -> ImageInfo:
-        return await self.podman.import_image(archive, ref, labels=labels)
-
-    async def build_image(self, context: PurePosixPath, ref: ImageRef) -> ImageInfo:
-        return await self.podman.build_image(context, ref)
-
-    async def load_image(self, archive: PurePosixPath) -> Sequence[ImageInfo]:
-        return await self.podman.load_image(archive)
-
-    async def tag_image(self, image: ImageRef, ref: ImageRef) -> None:
-        await self.podman.tag_image(image, ref)
-
-    async def list_images(self) -> Sequence[ImageInfo]:
-        return await self.podman.list_images()
-
-    async def inspect_image(self, ref: ImageRef | PinnedImage) -> ImageInfo | None:
-        return await self.podman.inspect_image(ref)
-
-    async def remove_image(self, ref: ImageRef) -> None:
-        await self.podman.remove_image(ref)
-
-    async def remove_image_if_unused(self, image_id: str) -> bool:
-        return await self.podman.remove_image_if_unused(image_id)
-
-    async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
-        return await self.podman.run_container(spec)
-
-    async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
-        return await self.podman.list_containers(labels)
-
-    async def inspect_container(self, name: str) -> ContainerInfo | None:
-        return await self.podman.inspect_container(name)
-
-    async def start_container(self, name: str) -> ContainerInfo:
-        return await self.podman.start_container(name)
-
-    async def stop_container(self, name: str, *, grace: float = 10.0) -> None:
-        await self.podman.stop_container(name, grace=grace)
-
-    async def remove_container(self, name: str, *, grace: float = 10.0) -> None:
-        await self.podman.remove_container(name, grace=grace)
-
-    async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
-        return await self.podman.exec_in_container(name, argv, timeout=timeout)
-
-    async def check_health(self, name: str) -> bool:
-        return await self.podman.check_health(name)
-
-    async def container_logs(self, name: str, *, tail: int = 50) -> Sequence[str]:
-        return await self.podman.container_logs(name, tail=tail)
-
-    def follow_logs(self, name: str, *, tail: int = 0) -> AsyncIterator[str]:
-        return self.podman.follow_logs(name, tail=tail)
+    @property
+    def container_runtime(self) -> ContainerRuntime:
+        return self.podman
 
     # RegistryClient
 
