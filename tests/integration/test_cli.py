@@ -18,6 +18,7 @@ HARMONY = str(Path(sys.executable).parent / "harmony")
 DEPLOY = """
 from pathlib import Path, PurePosixPath
 from harmony import Deployment
+from harmony.domain.units import FileMode
 from harmony.modules.files import ManagedDirectory, ManagedFile
 from harmony.topology.linux_host import LinuxHost
 
@@ -25,8 +26,8 @@ deployment = Deployment(
     topology=LinuxHost.local(root=Path({root!r})),
     scores=[
         ManagedDirectory(path=PurePosixPath("/etc")),
-        ManagedFile(path=PurePosixPath("/etc/motd"), content="hello\\n", mode=0o644),
-        ManagedFile(path=PurePosixPath("/etc/app.conf"), content="a=1\\n", mode={mode}),
+        ManagedFile(path=PurePosixPath("/etc/motd"), content="hello\\n", mode=FileMode("0644")),
+        ManagedFile(path=PurePosixPath("/etc/app.conf"), content="a=1\\n", mode=FileMode({mode!r})),
     ],
 )
 """
@@ -55,7 +56,7 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def deploy(tmp_path: Path, root: Path) -> Path:
     path = tmp_path / "site_deploy.py"
-    path.write_text(DEPLOY.format(root=str(root), mode="0o600"))
+    path.write_text(DEPLOY.format(root=str(root), mode="0600"))
     return path
 
 
@@ -201,18 +202,18 @@ def test_a_deployment_that_fails_to_import_names_file_and_line(tmp_path: Path, j
 
 def test_an_invalid_value_names_field_value_and_expectation(tmp_path: Path, root: Path, journal_path: Path) -> None:
     bad = tmp_path / "badmode_deploy.py"
-    bad.write_text(DEPLOY.format(root=str(root), mode="0o77777"))
+    bad.write_text(DEPLOY.format(root=str(root), mode="77777"))
     result = harmony("apply", str(bad), "--yes")
     assert result.returncode == 1
-    assert "badmode_deploy.py:12:" in result.stderr
-    assert "ManagedFile.mode: 32767 is not valid; expected less than or equal to 4095" in result.stderr
+    assert "badmode_deploy.py:13:" in result.stderr
+    assert "mode: '77777' is not valid; expected octal permission digits as a string" in result.stderr
     assert list(root.iterdir()) == []
     assert journal_rows(journal_path)[0][:2] == ("apply", "failure")
 
 
 def test_a_topology_that_cannot_get_ready(tmp_path: Path, journal_path: Path) -> None:
     gone = tmp_path / "gone_deploy.py"
-    gone.write_text(DEPLOY.format(root=str(tmp_path / "no-such-root"), mode="0o600"))
+    gone.write_text(DEPLOY.format(root=str(tmp_path / "no-such-root"), mode="0600"))
     result = harmony("apply", str(gone), "--yes")
     assert result.returncode == 1
     assert "root directory" in result.stdout and "does not exist" in result.stdout

@@ -13,6 +13,9 @@ from harmony.domain.capabilities.postgres import ServerEndpoint
 from harmony.domain.errors import PostgreSQLError
 from harmony.infra.postgres import PostgresInstance
 
+REWIND_ATTEMPTS = 3
+_CONNECTION_LOST = ("could not fetch file list", "server closed the connection", "could not connect to server")
+
 
 class AgentPostgres:
     def __init__(self, instance: PostgresInstance) -> None:
@@ -89,12 +92,20 @@ class AgentPostgres:
         if not await self.instance.initialized():
             await self.instance.clone_from(primary)
             return "re-cloned with pg_basebackup (no data directory)"
-        try:
-            await self.instance.rewind_from(primary)
-        except PostgreSQLError as e:
-            await self.instance.clone_from(primary)
-            return f"re-cloned with pg_basebackup after pg_rewind failed: {_error_lines(str(e))}"
-        return "rewound with pg_rewind"
+        attempt = 1
+        while True:
+            try:
+                await self.instance.rewind_from(primary)
+                return "rewound with pg_rewind"
+            except PostgreSQLError as e:
+                # A connection dropped before pg_rewind read anything (the new primary was reloading, say) is
+                # worth another try: a re-clone copies the whole cluster.
+                if attempt < REWIND_ATTEMPTS and any(m in str(e) for m in _CONNECTION_LOST):
+                    attempt += 1
+                    await asyncio.sleep(1)
+                    continue
+                await self.instance.clone_from(primary)
+                return f"re-cloned with pg_basebackup after pg_rewind failed: {_error_lines(str(e))}"
 
     async def require_sync(self, standby: str) -> None:
         await self.instance.set_synchronous_standby(standby)
