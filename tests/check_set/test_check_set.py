@@ -12,13 +12,14 @@ instead of once per file.
 from __future__ import annotations
 
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from harmony.cli.check import collect_after_typecheck
-from harmony.cli.typecheck import CHECKERS, Checker, run_checker
+from harmony.cli.typecheck import CHECKERS, Checker, run_checker, run_mypy
 
 HERE = Path(__file__).parent
 FILES = sorted(HERE.glob("*_deploy.py"))
@@ -32,7 +33,12 @@ class Verdict:
 
 
 def _verdicts(checker: Checker) -> list[Verdict]:
-    diagnostics = run_checker(checker, list(FILES), extra_paths=[HERE])
+    with tempfile.TemporaryDirectory(prefix="harmony-check-set-") as cache:  # mypy: a fresh cache, every run
+        diagnostics = (
+            run_mypy(list(FILES), extra_paths=[HERE], cache_dir=Path(cache))
+            if checker == "mypy"
+            else run_checker(checker, list(FILES), extra_paths=[HERE])
+        )
     typed = {Path(d.file).resolve() for d in diagnostics if d.severity == "error"}
     verdicts: list[Verdict] = []
     for path in FILES:
