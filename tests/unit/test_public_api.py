@@ -100,3 +100,12 @@ def test_importing_harmony_loads_no_wire_library() -> None:
     code = "import sys, harmony; print(sorted(m for m in ('nats', 'psycopg', 'asyncssh', 'hvac') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_capability_name_resolves_although_the_package_imports_them_on_first_use() -> None:
+    """``harmony.domain.capabilities`` lists its names twice (imports for type checkers, a map for the lazy
+    ``__getattr__``): a name missing from the map would type-check and fail only at run time."""
+    import harmony.domain.capabilities as capabilities
+
+    for name in capabilities.__all__:
+        assert getattr(capabilities, name) is not None, name
