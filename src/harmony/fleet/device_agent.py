@@ -44,6 +44,7 @@ from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
+from harmony.agent.supervisor import SupervisorLink
 from harmony.agent.tasks import Supervisor
 from harmony.domain.capabilities.containers import ContainerRuntime
 from harmony.domain.capabilities.key_value import KeyChange
@@ -182,6 +183,9 @@ class DeviceAgent:
     """The port /metrics listens on once started (None: no listener)."""
     journal: Journal | None = None
     """Where applies are journaled (opened at start from ``settings.journal`` when not given)."""
+    supervisor: SupervisorLink | None = field(default_factory=SupervisorLink.from_env)
+    """The supervisor this agent runs under (``harmony agent supervise``, from the environment): it is told of
+    each heartbeat sent, and applies agent upgrades. None: not supervised (an upgrade is then refused)."""
     tasks: Supervisor = field(init=False)
     """The agent's tasks (reconciler, ground truth, heartbeat, resync): crashes restarted and reported."""
 
@@ -450,7 +454,11 @@ class DeviceAgent:
             )  # fmt: skip
             if self.bus is not None and self.bus.connected:
                 with contextlib.suppress(KeyValueError):
-                    await self.bus.bucket(HEARTBEAT).put_nowait(self.device, beat.to_bytes())
+                    if self.supervisor is None:
+                        await self.bus.bucket(HEARTBEAT).put_nowait(self.device, beat.to_bytes())
+                    else:  # acknowledged: the supervisor keeps a new release only once NATS has its heartbeat
+                        await self.bus.bucket(HEARTBEAT).publish(self.device, beat.to_bytes())
+                        self.supervisor.beat()
             # the first beat at once (the device is online now), then at a random phase: no fleet-wide bursts
             pause = (
                 self._rng.uniform(0, self.settings.heartbeat_interval) if first else self.settings.heartbeat_interval

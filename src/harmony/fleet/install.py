@@ -2,8 +2,9 @@
 
 Everything lives under one directory of the host (``AgentLayout.root``, default ``/var/lib/harmony/agent``):
 the one-file binary, the credentials file (0600), the podman store of the device's workloads. The service
-runs ``harmony-agent fleet agent`` and its revision is the binary's and the credentials' digests, so a new
-binary or new credentials restart it, and nothing else does.
+runs ``harmony-agent agent supervise`` (``agent.supervisor``: it restarts the agent when it ends, and applies
+agent upgrades with rollback), which runs ``harmony-agent fleet agent``; the service's revision is the
+binary's and the credentials' digests, so a new binary or new credentials restart it, and nothing else does.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def install_scores(
         servers=identity.servers, inbox_prefix=identity.inbox_prefix,
     )  # fmt: skip
     argv = (
-        str(layout.binary), "fleet", "agent", "--credentials", str(layout.credentials), "--store", str(layout.store),
+        str(layout.binary), "agent", "supervise", "--dir", str(layout.root), "--",
+        "fleet", "agent", "--credentials", str(layout.credentials), "--store", str(layout.store),
         "--heartbeat", f"{layout.heartbeat_interval:g}",
     )  # fmt: skip
     service = ServiceSpec(
