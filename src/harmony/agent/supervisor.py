@@ -51,6 +51,7 @@ class UpgradeState(BaseModel):
 
     version: str
     """The release being (or last) installed."""
+    sha256: str = ""
     previous: str
     """The release that ran before (empty: the build installed with the service)."""
     phase: UpgradePhase

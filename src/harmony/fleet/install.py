@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from harmony.domain.capabilities.services import ServiceSpec
+from harmony.domain.units import FileMode
+from harmony.fleet.agent_release import PUBLIC_KEY_FILE
 from harmony.fleet.credentials import Identity
 from harmony.modules.agent.binary import AgentBinary
 from harmony.modules.agent.credentials import AgentCredentials
 from harmony.modules.agent.service import AgentService
+from harmony.modules.files.managed_file import ManagedFile
 
 SERVICE = "harmony-agent"
 DEFAULT_ROOT = PurePosixPath("/var/lib/harmony/agent")
@@ -38,6 +41,11 @@ class AgentLayout:
     @property
     def store(self) -> PurePosixPath:
         return self.root / "store"
+
+
+def release_key_file(layout: AgentLayout, public_key: str) -> ManagedFile:
+    """The fleet's release public key beside the agent: what the device checks agent releases with."""
+    return ManagedFile(path=layout.root / PUBLIC_KEY_FILE, content=public_key, mode=FileMode("0644"))
 
 
 def install_scores(
