@@ -131,8 +131,10 @@ class SupervisorLink:
         return cls(SupervisorPaths(Path(where)), int(pid))
 
     def beat(self) -> None:
-        """Tell the supervisor this agent is healthy (it sent a heartbeat)."""
-        self.paths.health.write_bytes(b"")
+        """Tell the supervisor this agent is healthy (it sent a heartbeat). The file is made once: the supervisor
+        removes it before each trial, and a beat costs a stat, not a write (flash storage wears)."""
+        if not self.paths.health.exists():
+            self.paths.health.write_bytes(b"")
 
     def request_upgrade(self) -> None:
         os.kill(self.pid, signal.SIGUSR1)
@@ -253,10 +255,16 @@ class AgentSupervisor:
         assert state is not None
         p = self.paths
         link = p.dir / f".{BINARY}.previous.partial"
-        link.unlink(missing_ok=True)
-        os.link(p.binary, link)
-        link.replace(p.previous)
-        p.next.replace(p.binary)
+        try:
+            link.unlink(missing_ok=True)
+            os.link(p.binary, link)
+            link.replace(p.previous)
+            p.next.replace(p.binary)
+        except OSError as e:  # the agent in place is untouched: it starts again, the upgrade is reported failed
+            why = f"could not put the new agent in place ({e}); check the space and permissions of {p.dir}"
+            p.write_state(state.model_copy(update={"phase": "rolled-back", "reason": why}))
+            self.log(f"upgrade to {state.version} abandoned: {why}")
+            return self._start()
         trial = state.model_copy(update={"phase": "trial"})
         p.write_state(trial)
         p.health.unlink(missing_ok=True)
