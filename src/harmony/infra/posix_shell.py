@@ -28,20 +28,30 @@ from harmony.infra.programs import PKILL, SETPRIV, SH
 
 type StatRequest = tuple[PurePosixPath, bool]  # (path, with content)
 
-# A command read ("x") is a base64 shell line, run with no stdin (under `timeout` when "t<seconds>:" leads
-# it), its status and base64 stdout and stderr on one line: out|STATUS|OUT|ERR.
+# Command reads ("x", or "t<seconds>" under `timeout`: a base64 shell line each) all start at once, with no
+# stdin, before the file reads; each answers with its status and base64 stdout and stderr on its line, in
+# request order: out|STATUS|OUT|ERR.
 _READ = r"""
+d=""
+i=0
 for a in "$@"; do
-  m=${a%%:*}; p=${a#*:}
+  i=$((i+1)); m=${a%%:*}; p=${a#*:}
   case $m in
   x|t*)
-    o=$(mktemp) && e=$(mktemp) || { echo "out|255||$(printf 'mktemp failed' | base64 -w0)"; continue; }
+    if [ -z "$d" ]; then d=$(mktemp -d) || exit 1; trap 'rm -rf -- "$d"' EXIT; fi
     c=$(printf %s "$p" | base64 -d)
     t=""; [ "$m" = x ] || t="timeout -k 5 ${m#t}"
-    $t sh -c "$c" </dev/null >"$o" 2>"$e"
-    s=$?
-    printf 'out|%s|%s|%s\n' "$s" "$(base64 -w0 -- "$o")" "$(base64 -w0 -- "$e")"
-    rm -f -- "$o" "$e"
+    { $t sh -c "$c" </dev/null >"$d/$i.o" 2>"$d/$i.e"; echo $? >"$d/$i.s"; } &
+    ;;
+  esac
+done
+wait
+i=0
+for a in "$@"; do
+  i=$((i+1)); m=${a%%:*}; p=${a#*:}
+  case $m in
+  x|t*)
+    printf 'out|%s|%s|%s\n' "$(cat "$d/$i.s")" "$(base64 -w0 -- "$d/$i.o")" "$(base64 -w0 -- "$d/$i.e")"
     ;;
   p)
     pid=$(head -n1 -- "$p" 2>/dev/null | tr -cd 0-9)
