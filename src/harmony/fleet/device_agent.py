@@ -193,7 +193,7 @@ class DeviceAgent:
     async def start(self) -> None:
         """Connect (waiting for NATS as long as it takes), subscribe, and start the agent's tasks."""
         if self.journal is None:
-            self.journal = Journal(self.settings.journal)
+            self.journal = Journal(self.settings.journal, lean=True)  # a few records per apply
         if self.settings.metrics_port is not None:
             self.metrics_port = self.metrics.endpoint.start(
                 port=self.settings.metrics_port, host=self.settings.metrics_host
