@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -123,6 +124,9 @@ async def agents_worker(home: Path, devices: list[str]) -> None:
     ]  # fmt: skip
     for i in range(0, len(agents), 50):
         await asyncio.gather(*(a.start() for a in agents[i : i + 50]))
+    # thousands of agents in one process are millions of long-lived objects that every full garbage collection
+    # walks, a cost a device (one agent per process) does not have: keep them out of the collector's way
+    gc.freeze()
     print(f"ready {before}", flush=True)  # the process's RSS before its agents existed: what they add is theirs
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await asyncio.gather(*(a.stop() for a in agents), return_exceptions=True)
@@ -231,7 +235,10 @@ async def floor_run(control: FleetControl, home: Path, names: list[str], workers
             watch = await control.bus.bucket("floor_state").watch(">", on_state)
             t0 = time.perf_counter()
             await asyncio.gather(*(control.bus.bucket("floor_desired").publish(n, payload) for n in names))
-            await asyncio.wait_for(done.wait(), 120)
+            try:
+                await asyncio.wait_for(done.wait(), 120)
+            except TimeoutError:
+                raise RuntimeError(f"floor run {rep}: {len(seen)} of {len(names)} states came back in 120 s") from None
             times.append(time.perf_counter() - t0)
             await watch.stop()
             await watch.delete_consumer()

@@ -44,6 +44,7 @@ MAX_WATCHES = 100_000
 old one until it expires). nats-server 2.15 caps a stream at 1,000 unless the stream says otherwise."""
 
 log = logging.getLogger(__name__)
+_BACKOFF = random.Random()  # shared by every connection of the process (a generator's state is 2.5 KiB)
 
 
 class NoResponders(KeyValueUnavailable):
@@ -127,7 +128,7 @@ class NatsConnection:
         Raises ``KeyValueAuthError`` at once when the server refuses the credentials, even with
         ``wait_for_server``; ``KeyValueUnavailable`` when no server answers (without it).
         """
-        rng = random.Random()
+        rng = _BACKOFF
         attempt = 0
         while True:
             try:
