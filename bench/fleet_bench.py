@@ -146,7 +146,7 @@ async def floor_worker(home: Path, devices: list[str]) -> None:
         )
 
     async def watch(nc, device: str):  # each watch exists before "ready", as each agent's does
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=30)  # set-up, not measured: the JetStream API is slow while thousands start
         kv = await js.key_value("floor_desired")
         return js, device, await kv.watch(device)
 
