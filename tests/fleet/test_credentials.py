@@ -11,7 +11,7 @@ import pytest
 from harmony.domain.capabilities.key_value import KeyChange
 from harmony.domain.errors import KeyValueAuthError, KeyValueError
 from harmony.fleet.control import FleetControl
-from harmony.fleet.credentials import FleetHome, auth_config, device_identity, device_permissions
+from harmony.fleet.credentials import FleetHome, auth_config, device_identity, device_permissions, release_reads
 from harmony.fleet.records import DESIRED, HEARTBEAT, STATE
 from harmony.infra.nats import FleetNatsServer, NatsConnection
 from tests.fixtures.nats_fleet import bus_options
@@ -84,7 +84,10 @@ def test_generated_authorization_confines_each_device_to_its_own_subjects() -> N
     assert '"jetstream": "enabled"' in text
     publish = perms["publish"]
     assert isinstance(publish, dict)
-    assert all(".dev-a" in subject for subject in publish["allow"])  # pyright: ignore[reportUnknownVariableType]
+    own = [s for s in publish["allow"] if s not in release_reads()]  # pyright: ignore[reportUnknownVariableType]
+    assert own and all(".dev-a" in subject for subject in own)  # pyright: ignore[reportUnknownVariableType]
+    # the agent releases' store: read only (stream info, gets, a consumer), never a publish into it
+    assert not [s for s in release_reads() if s.startswith("$O.")]
 
 
 def test_passwords_are_secrets_in_memory_and_clear_only_in_the_0600_files(fleet_home: FleetHome) -> None:
