@@ -29,6 +29,8 @@ DEFAULT_ROOT = PurePosixPath("/var/lib/harmony/agent")
 class AgentLayout:
     root: PurePosixPath = DEFAULT_ROOT
     heartbeat_interval: float = 2.0
+    trial_deadline: float = 60.0
+    """Seconds a new agent release has to heartbeat before its supervisor puts the previous one back."""
 
     @property
     def binary(self) -> PurePosixPath:
@@ -62,7 +64,8 @@ def install_scores(
         servers=identity.servers, inbox_prefix=identity.inbox_prefix,
     )  # fmt: skip
     argv = (
-        str(layout.binary), "agent", "supervise", "--dir", str(layout.root), "--",
+        str(layout.binary), "agent", "supervise", "--dir", str(layout.root),
+        "--trial-deadline", f"{layout.trial_deadline:g}", "--",
         "fleet", "agent", "--credentials", str(layout.credentials), "--store", str(layout.store),
         "--heartbeat", f"{layout.heartbeat_interval:g}",
     )  # fmt: skip
