@@ -103,3 +103,20 @@ def test_passwords_are_secrets_in_memory_and_clear_only_in_the_0600_files(fleet_
     assert fleet_home.auth_file.stat().st_mode & 0o777 == 0o600
     options = bus_options(identity, ["nats://127.0.0.1:4222"])
     assert clear not in repr(options)
+
+
+async def test_reload_returns_once_the_new_users_are_in_and_a_broken_file_is_refused_loudly(
+    fleet_home: FleetHome, fleet_server: FleetNatsServer
+) -> None:
+    # enough users that rereading them takes longer than the fixed pause reload used to make
+    devices = [fleet_home.add_device(f"dev-{i:04d}", rewrite_auth=False) for i in range(2000)]
+    fleet_home.write_auth()
+    await fleet_server.reload()
+    last = await NatsConnection.connect(bus_options(devices[-1], [fleet_server.url]))
+    await last.close()
+
+    fleet_home.auth_file.write_text(fleet_home.auth_file.read_text()[:-20])  # cut off: not a configuration
+    with pytest.raises(KeyValueError, match="nats-server kept its old configuration: Failed to reload"):
+        await fleet_server.reload()
+    first = await NatsConnection.connect(bus_options(devices[0], [fleet_server.url]))
+    await first.close()

@@ -36,6 +36,7 @@ import json
 import logging
 import random
 import socket
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ from harmony.fleet.records import (
 )
 from harmony.infra.nats import NatsConnection, NatsObjectStore, NatsOptions, NatsWatch
 from harmony.maestro.events import Event, ScoreFinished
-from harmony.maestro.journal import Journal
+from harmony.maestro.journal import Journal, default_journal_path
 from harmony.maestro.runner import Maestro, RunReport
 from harmony.modules.application.application import APP_LABEL, AppHost, Application
 from harmony.modules.application.container import Container
@@ -80,6 +81,7 @@ from harmony.topology.runtime_host import RuntimeHost
 log = logging.getLogger(__name__)
 
 AGENT_VERSION = "harmony-fleet-agent/1"
+_JITTER = random.Random()  # one for every agent of the process: its state is 2.5 KiB, the jitter needs no more
 LOGS_MAX_LINES = 500
 
 type DeviceScore = Container | Application
@@ -140,6 +142,24 @@ def applied(report: RunReport) -> tuple[Outcome, str]:
     return outcome or Outcome.failure(report.error or "not applied"), report.run_id
 
 
+_journals: dict[tuple[int, Path], Journal] = {}
+
+
+def shared_journal(path: Path | None) -> Journal:
+    """The journal at ``path`` (None: the machine's default), one connection for every agent of this thread.
+
+    A device runs one agent, but a test or a bench runs thousands in one process: one SQLite connection each
+    cost ~20 KiB per agent, and each connection's first run swept every run the others had in flight. Sharing
+    is safe: no ``Journal`` method awaits, so each record is written whole between two agents' steps.
+    ``lean``: an agent writes a few records per apply, for months; its connection keeps no page cache.
+    """
+    key = (threading.get_ident(), path or default_journal_path())
+    journal = _journals.get(key)
+    if journal is None:
+        journal = _journals[key] = Journal(key[1], lean=True)
+    return journal
+
+
 @dataclass
 class AgentSettings:
     heartbeat_interval: float = 5.0
@@ -178,7 +198,6 @@ class DeviceAgent:
     _dirty: asyncio.Queue[str] = field(default_factory=asyncio.Queue[str])
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _beats: int = 0
-    _rng: random.Random = field(default_factory=random.Random)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     metrics: DeviceMetrics = field(default_factory=DeviceMetrics)
     metrics_port: int | None = None
@@ -201,7 +220,7 @@ class DeviceAgent:
     async def start(self) -> None:
         """Connect (waiting for NATS as long as it takes), subscribe, and start the agent's tasks."""
         if self.journal is None:
-            self.journal = Journal(self.settings.journal)
+            self.journal = shared_journal(self.settings.journal)
         if self.settings.metrics_port is not None:
             self.metrics_port = self.metrics.endpoint.start(
                 port=self.settings.metrics_port, host=self.settings.metrics_host
@@ -235,7 +254,7 @@ class DeviceAgent:
 
     async def _on_reconnect(self) -> None:
         async def later() -> None:
-            await asyncio.sleep(self._rng.uniform(0, self.settings.resync_jitter))
+            await asyncio.sleep(_JITTER.uniform(0, self.settings.resync_jitter))
             with contextlib.suppress(KeyValueError):
                 await self._resync()
 
@@ -475,9 +494,7 @@ class DeviceAgent:
                         await self.bus.bucket(HEARTBEAT).publish(self.device, beat.to_bytes())
                         self.supervisor.beat()
             # the first beat at once (the device is online now), then at a random phase: no fleet-wide bursts
-            pause = (
-                self._rng.uniform(0, self.settings.heartbeat_interval) if first else self.settings.heartbeat_interval
-            )
+            pause = _JITTER.uniform(0, self.settings.heartbeat_interval) if first else self.settings.heartbeat_interval
             first = False
             await asyncio.sleep(pause)
 
