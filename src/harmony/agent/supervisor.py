@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -123,8 +123,7 @@ class SupervisorLink:
     pid: int
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> SupervisorLink | None:
-        env = dict(os.environ) if env is None else env
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> SupervisorLink | None:
         where, pid = env.get(ENV_DIR), env.get(ENV_PID, "")
         if not where or not pid.isdigit():
             return None
