@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import nats
 import nats.errors
@@ -233,7 +234,8 @@ class JetStreamLink:
             attempt = asyncio.ensure_future(
                 self.js.publish(self._out(subject), payload, headers=sent, timeout=max(0.01, deadline - loop.time()))
             )
-            await asyncio.wait({attempt, reconnected}, return_when=asyncio.FIRST_COMPLETED)
+            either = cast(set[asyncio.Future[object]], {attempt, reconnected})  # wait reads completion only
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             if not attempt.done() and loop.time() < deadline:
                 attempt.cancel()
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError, nats.errors.Error):
