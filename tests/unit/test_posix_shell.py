@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import time
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -84,3 +86,28 @@ def test_one_read_program_answers_file_and_command_reads_in_order(tmp_path: Path
 def test_a_command_read_line_that_is_not_one_is_refused() -> None:
     with pytest.raises(ValueError, match="not a command's result"):
         parse_reads([CommandRead(("true",))], "missing\n")
+
+
+def test_stopping_a_read_batch_stops_its_commands_with_a_timeout_too() -> None:
+    """`timeout` moves its command to a group of its own; the batch's stop must still reach it."""
+    marker = f"hm-read-{os.getpid()}"
+    batch = read_argv([CommandRead(("sh", "-c", f"sleep 600; : {marker}"), timeout=300), CommandRead(("sleep", "601"))])
+    proc = subprocess.Popen(guarded_argv(batch, "unit-read"), stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        while not running(marker):
+            time.sleep(0.05)
+        subprocess.run(stop_guarded_argv("unit-read"), check=True)
+        proc.communicate(timeout=30)
+        deadline = time.monotonic() + 10
+        while running(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(marker), "the timed command outlived its stopped batch"
+        assert living_in_group(proc.pid) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        subprocess.run(["pkill", "-f", marker], check=False)
+
+
+def running(marker: str) -> bool:
+    return subprocess.run(["pgrep", "-f", f"sleep 600; : {marker}"], capture_output=True).returncode == 0

@@ -98,15 +98,26 @@ class SupervisorPaths:
         _write_atomic(self.state, state.model_dump_json().encode())
 
     def current_version(self) -> str:
-        """The release the binary in place came from; empty for the build installed with the service."""
+        """The release the binary in place came from; empty for the build installed with the service, and when
+        the file was replaced since the release was put in place (enrolling again installs the enrolled build)."""
         try:
             found = json.loads(self.release.read_bytes())
         except (OSError, ValueError):
             return ""
-        return str(found.get("version", "")) if isinstance(found, dict) else ""  # pyright: ignore[reportUnknownArgumentType, reportUnknownMemberType]  # JSON
+        if not isinstance(found, dict) or found.get("file") != self._identity():  # pyright: ignore[reportUnknownMemberType]  # JSON
+            return ""
+        return str(found.get("version", ""))  # pyright: ignore[reportUnknownArgumentType, reportUnknownMemberType]  # JSON
 
     def set_current_version(self, version: str) -> None:
-        _write_atomic(self.release, json.dumps({"version": version}).encode())
+        _write_atomic(self.release, json.dumps({"version": version, "file": self._identity()}).encode())
+
+    def _identity(self) -> list[int]:
+        """Which file is in place (inode, size, mtime): a rename keeps it, any other writer changes it."""
+        try:
+            st = self.binary.stat()
+        except OSError:
+            return []
+        return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -30,7 +30,8 @@ type StatRequest = tuple[PurePosixPath, bool]  # (path, with content)
 
 # Command reads ("x", or "t<seconds>" under `timeout`: a base64 shell line each) all start at once, with no
 # stdin, before the file reads; each answers with its status and base64 stdout and stderr on its line, in
-# request order: out|STATUS|OUT|ERR.
+# request order: out|STATUS|OUT|ERR. `timeout` puts its command in a process group of its own, out of reach
+# of the guard's kill (a cancelled batch): it is told by its parent's death (pdeathsig), and passes the TERM on.
 _READ = r"""
 d=""
 i=0
@@ -40,7 +41,7 @@ for a in "$@"; do
   x|t*)
     if [ -z "$d" ]; then d=$(mktemp -d) || exit 1; trap 'rm -rf -- "$d"' EXIT; fi
     c=$(printf %s "$p" | base64 -d)
-    t=""; [ "$m" = x ] || t="timeout -k 5 ${m#t}"
+    t=""; [ "$m" = x ] || t="setpriv --pdeathsig TERM -- timeout -k 5 ${m#t}"
     { $t sh -c "$c" </dev/null >"$d/$i.o" 2>"$d/$i.e"; echo $? >"$d/$i.s"; } &
     ;;
   esac
