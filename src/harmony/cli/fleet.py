@@ -15,35 +15,28 @@ import runpy
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from harmony.cli.errors import guarded
-from harmony.domain.capabilities.containers import ImageRef
-from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.score import AnyScore, Score, score_adapter
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, Identity
-from harmony.fleet.device_agent import AgentSettings, DeviceAgent
+from harmony.fleet.device_run import DeviceSettings, FieldNames, device_run
 from harmony.fleet.exporter import export_rollouts
 from harmony.fleet.metrics import RolloutMetrics
 from harmony.fleet.rollout import Rollout, Strategy
 from harmony.fleet.status import DeploymentStatus
-from harmony.infra.dnsmasq import Dnsmasq
-from harmony.infra.haproxy import Haproxy
 from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options
-from harmony.infra.podman import Podman
 from harmony.infra.programs import BUSYBOX
 from harmony.modules.application.rootfs import busybox_rootfs_tar
-from harmony.topology.container_host import ContainerHost
 
 fleet = typer.Typer(help="Fleets of devices: desired state in NATS, device agents running podman workloads.")
 console = Console()
@@ -173,70 +166,15 @@ def agent(
 
     Without --dns-port the device runs Container Scores only and rejects Application Scores.
     """
-    identity = Identity.model_validate_json(credentials.read_text())
-    if identity.device is None:
-        raise InvalidValueError("--credentials", str(credentials), "a device credentials file")
-    logins = [read_registry_login(path) for path in registry_login]
-    if logins and dns_port is None:
-        raise InvalidValueError(
-            "--registry-login",
-            str(registry_login[0]),
-            "used with --dns-port (images are pulled for Application Scores)",
-        )
-    runtime = Podman.isolated(store)
-    settings = AgentSettings(
-        heartbeat_interval=heartbeat, ground_truth_interval=ground_truth, metrics_port=metrics_port
-    )
-    host = None
-    if dns_port is not None:
-        host = ContainerHost(
-            name=identity.device, podman=runtime, haproxy=Haproxy(state_dir=store.absolute() / "haproxy"),
-            dnsmasq=Dnsmasq(state_dir=store.absolute() / "dnsmasq", port=dns_port, interfaces=("lo",)),
-            registry_logins=logins,
-        )  # fmt: skip
-    device_agent = DeviceAgent(
-        device=identity.device, options=options(identity), runtime=host or runtime, applications=host,
-        settings=settings,
+    settings = DeviceSettings(
+        credentials=credentials, store=store, heartbeat=heartbeat, ground_truth=ground_truth,
+        images={ref: Path(tar) for ref, tar in _labels(image).items()}, dns_port=dns_port,
+        registry_logins=registry_login, metrics_port=metrics_port,
     )  # fmt: skip
-
-    preload = {ImageRef(ref): PurePosixPath(Path(tar).resolve()) for ref, tar in _labels(image).items()}
-
-    async def go() -> None:
-        await runtime.prepare()
-        for ref, tar in preload.items():
-            if await runtime.inspect_image(ref) is None:
-                await runtime.import_image(tar, ref)
-        stopping = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
-        await device_agent.start()
-        try:
-            await stopping.wait()  # the workloads keep running: stopping the agent never stops them
-        finally:
-            await device_agent.stop()
-
-    _run(go())
-
-
-def read_registry_login(path: Path) -> RegistryLogin:
-    """A registry login file: refused when others may read it (it holds a password) or a field is wrong."""
-    try:
-        mode = path.stat().st_mode & 0o777
-        text = path.read_text()
-    except OSError as e:
-        raise InvalidValueError("--registry-login", str(path), f"a readable file ({e.strerror})") from e
-    if mode & 0o077:
-        raise InvalidValueError(
-            "--registry-login", str(path), f"a file only its owner can read (mode is {mode:o}; chmod 600)"
-        )
-    try:
-        return RegistryLogin.model_validate_json(text)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(file)"
-        raise InvalidValueError(  # the field is named, its value never shown (it may be the password)
-            f"--registry-login {path}", where, f"{first['msg']} (fields: endpoint, user, password, ca_certificate)"
-        ) from e
+    names = FieldNames(
+        credentials="--credentials", registry_logins="--registry-login", images="--image", dns_port="--dns-port"
+    )
+    _run(device_run(settings, names).run_until_signal())
 
 
 @fleet.command(name="busybox-tar")

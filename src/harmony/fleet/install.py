@@ -1,21 +1,27 @@
 """The Scores that install a fleet device's agent on its host: binary, credentials, service.
 
 Everything lives under one directory of the host (``AgentLayout.root``, default ``/var/lib/harmony/agent``):
-the one-file binary, the credentials file (0600), the podman store of the device's workloads. The service
-runs ``harmony-agent fleet agent`` and its revision is the binary's and the credentials' digests, so a new
-binary or new credentials restart it, and nothing else does.
+the one-file binary, the credentials file (0600), the agent's configuration (``agent.toml``, 0600: the
+``[device]`` role of ``fleet.roles``), the podman store of the device's workloads. The service runs
+``harmony-agent agent run --config agent.toml``; its revision is the binary's, the credentials' and the
+configuration's digests, so a new binary, new credentials or a new configuration restart it, and nothing
+else does.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.services import ServiceSpec
+from harmony.domain.units import FileMode
 from harmony.fleet.credentials import Identity
+from harmony.fleet.roles import AgentRoles, DeviceRole, roles_toml
 from harmony.modules.agent.binary import AgentBinary
 from harmony.modules.agent.credentials import AgentCredentials
 from harmony.modules.agent.service import AgentService
+from harmony.modules.files.managed_file import ManagedFile
 
 SERVICE = "harmony-agent"
 DEFAULT_ROOT = PurePosixPath("/var/lib/harmony/agent")
@@ -38,12 +44,32 @@ class AgentLayout:
     def store(self) -> PurePosixPath:
         return self.root / "store"
 
+    @property
+    def config(self) -> PurePosixPath:
+        return self.root / "agent.toml"
+
+    def roles(self) -> AgentRoles:
+        """The installed agent's roles: the fleet device, its files under ``root``."""
+        device = DeviceRole(
+            credentials=Path(self.credentials), store=Path(self.store), heartbeat=self.heartbeat_interval
+        )
+        return AgentRoles(device=device)
+
+
+def agent_argv(layout: AgentLayout) -> tuple[str, ...]:
+    """The installed agent's command line: the one binary, its roles in its configuration file."""
+    return (str(layout.binary), "agent", "run", "--config", str(layout.config))
+
+
+def config_file(layout: AgentLayout) -> ManagedFile:
+    return ManagedFile(path=layout.config, content=roles_toml(layout.roles()), mode=FileMode("0600"))
+
 
 def install_scores(
     binary: AgentBinary, identity: Identity, *, layout: AgentLayout | None = None, heartbeat_timeout: float = 120.0
-) -> tuple[AgentBinary, AgentCredentials, AgentService]:
+) -> tuple[AgentBinary, AgentCredentials, ManagedFile, AgentService]:
     """``binary`` (made with ``AgentBinary.of(local_file)``) placed at the layout's path, ``identity``'s
-    credentials, and the service; apply them in this order."""
+    credentials, the agent's configuration, and the service; apply them in this order."""
     layout = layout or AgentLayout()
     if identity.device is None:
         raise ValueError(f"identity {identity.user} is not a device's (no device name)")
@@ -52,16 +78,15 @@ def install_scores(
         path=layout.credentials, device=identity.device, user=identity.user, password=identity.password,
         servers=identity.servers, inbox_prefix=identity.inbox_prefix,
     )  # fmt: skip
-    argv = (
-        str(layout.binary), "fleet", "agent", "--credentials", str(layout.credentials), "--store", str(layout.store),
-        "--heartbeat", f"{layout.heartbeat_interval:g}",
-    )  # fmt: skip
+    config = config_file(layout)
+    config_digest = hashlib.sha256(str(config.content).encode()).hexdigest()
     service = ServiceSpec(
-        name=SERVICE, argv=argv, description=f"Harmony agent of device {identity.device}",
-        revision=f"{binary.sha256[:16]}-{credentials.digest()[:16]}",
+        name=SERVICE, argv=agent_argv(layout), description=f"Harmony agent of device {identity.device}",
+        revision=f"{binary.sha256[:16]}-{credentials.digest()[:16]}-{config_digest[:16]}",
     )  # fmt: skip
     return (
         placed,
         credentials,
+        config,
         AgentService(agent=identity.device, service=service, heartbeat_timeout=heartbeat_timeout),
     )
