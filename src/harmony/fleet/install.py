@@ -20,6 +20,7 @@ from harmony.fleet.credentials import Identity
 from harmony.fleet.roles import AgentRoles, DeviceRole, roles_toml
 from harmony.modules.agent.binary import AgentBinary
 from harmony.modules.agent.credentials import AgentCredentials
+from harmony.modules.agent.removed import AgentRemoved
 from harmony.modules.agent.service import AgentService
 from harmony.modules.files.managed_file import ManagedFile
 
@@ -47,6 +48,10 @@ class AgentLayout:
     @property
     def config(self) -> PurePosixPath:
         return self.root / "agent.toml"
+
+    def installed_files(self) -> tuple[PurePosixPath, ...]:
+        """What installing the agent puts here (removed with it)."""
+        return (self.binary, self.credentials, self.config)
 
     def roles(self) -> AgentRoles:
         """The installed agent's roles: the fleet device, its files under ``root``."""
@@ -90,3 +95,11 @@ def install_scores(
         config,
         AgentService(agent=identity.device, service=service, heartbeat_timeout=heartbeat_timeout),
     )
+
+
+def removal_score(device: str, layout: AgentLayout | None = None) -> AgentRemoved:
+    """The agent gone from its host: the service stopped and forgotten, binary, credentials and configuration
+    removed (the store of the device's workloads is left: removing the agent never stops them)."""
+    layout = layout or AgentLayout()
+    service = ServiceSpec(name=SERVICE, argv=agent_argv(layout), description=f"Harmony agent of device {device}")
+    return AgentRemoved(agent=device, service=service, files=layout.installed_files())
