@@ -21,8 +21,8 @@ from harmony.domain.capabilities.containers import ContainerName, ContainerSpec,
 from harmony.domain.errors import AgentConfigError, InvalidValueError
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
-from harmony.fleet.records import HEARTBEAT, Heartbeat
 from harmony.fleet.device_run import DeviceSettings, device_run
+from harmony.fleet.records import HEARTBEAT, Heartbeat
 from harmony.fleet.roles import load_roles, roles_toml
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats import FleetNatsServer
@@ -99,9 +99,7 @@ def test_the_device_role_has_what_fleet_agent_takes_and_is_written_back_as_read(
     assert load_roles(again, env={}) == roles
 
 
-def test_a_device_file_that_cannot_run_is_refused_before_anything_starts(
-    tmp_path: Path, fleet_home: FleetHome
-) -> None:
+def test_a_device_file_that_cannot_run_is_refused_before_anything_starts(tmp_path: Path, fleet_home: FleetHome) -> None:
     fleet_home.add_device("dev-f")
     credentials = fleet_home.device_file("dev-f")
     with pytest.raises(InvalidValueError) as caught:
