@@ -26,6 +26,7 @@ from harmony.domain.errors import InvalidValueError, KeyValueConflict, KeyValueU
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.score import AnyScore, score_adapter
 from harmony.domain.secret import REVEAL
+from harmony.fleet.agent_release import AGENT_DEPLOYMENT
 from harmony.fleet.lease import LEASE_KEY, ControllerBeat, Lease
 from harmony.fleet.records import (
     BUCKETS,
@@ -246,6 +247,12 @@ class FleetControl:
     ) -> Rollout:
         """Record a new rollout of ``score`` to the devices matching ``selector``; ``drive`` releases it."""
         check_token("deployment", deployment)
+        if deployment == AGENT_DEPLOYMENT:
+            raise InvalidValueError(
+                "deployment",
+                deployment,
+                "another name: it is reserved for agent versions (harmony fleet agent-release)",
+            )
         desired = score_adapter().dump_json(score).decode()
         if desired != score_adapter().dump_json(score, context=REVEAL).decode():
             # The desired state is stored in NATS KV as it is; a masked secret would run as the mask itself.
@@ -371,7 +378,10 @@ class FleetControl:
         if rollout.phase != "running":
             return rollout, "idle", rollout.reason
         if rollout.next_wave:
-            verdict, why = wave_verdict(rollout, view.states.get(deployment, {}), view.online(), waited=waited(rollout))
+            online = view.online()
+            if deployment == AGENT_DEPLOYMENT:  # going silent is how a new agent fails: it holds its wave
+                online = dict.fromkeys(rollout.targets, True)
+            verdict, why = wave_verdict(rollout, view.states.get(deployment, {}), online, waited=waited(rollout))
             if verdict == "wait":
                 return rollout, "wait", why
             if verdict == "halt":
@@ -428,15 +438,21 @@ class FleetControl:
     async def status(self, deployment: str, *, fresh: bool = False) -> DeploymentStatus:
         """The deployment's status from the live view, or (``fresh``) from a view read just for this call."""
         rollout, _ = await self.rollout(deployment)
+        agents = await self.agent_releases()
         if not fresh:
             view = await self.live_view()
-            return aggregate(rollout, view.states.get(deployment, {}), view.online())
+            return aggregate(rollout, view.states.get(deployment, {}), view.online(), agents=agents)
         view = FleetView(self.bus, offline_after=self.offline_after)
         await view.start()
         try:
-            return aggregate(rollout, view.states.get(deployment, {}), view.online())
+            return aggregate(rollout, view.states.get(deployment, {}), view.online(), agents=agents)
         finally:
             await view.stop()
+
+    async def agent_releases(self) -> dict[str, str]:
+        """Each device's agent release, as it last announced it (empty: the build it was installed with)."""
+        found = await self.bus.bucket(INFO).snapshot()
+        return {device: DeviceInfo.from_bytes(u.value).release for device, u in found.items() if u.value}
 
     async def deployments(self) -> list[str]:
         return sorted((await self.bus.bucket(ROLLOUTS).snapshot()).keys())

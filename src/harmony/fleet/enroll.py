@@ -3,10 +3,11 @@
 ``enroll``: the host is reached over SSH first (an unreachable host changes nothing). Then the device gets
 its own NATS user (``FleetHome.add_device``: a new identity only the first time), is registered with its
 labels, and its agent is installed by the Scores of ``fleet.install`` on the host: binary, credentials,
-configuration, service; it returns once the agent's first heartbeat is seen, and records where the agent is
-installed (``fleet.enrollments``). Before the agent is started, enroll waits until the server accepts the
-device's new user (``fleet server`` rereads its authorization within a second of a change), so a slow reload
-is not mistaken for a broken agent. Enrolling an enrolled device again changes nothing (every Score is NOOP).
+configuration, the fleet's release public key (agent upgrades are checked with it), service; it returns once
+the agent's first heartbeat is seen, and records where the agent is installed (``fleet.enrollments``).
+Before the agent is started, enroll waits until the server accepts the device's new user (``fleet server``
+rereads its authorization within a second of a change), so a slow reload is not mistaken for a broken agent.
+Enrolling an enrolled device again changes nothing (every Score is NOOP).
 A first enrollment that fails is undone: the new user, the record and what was installed are removed again.
 
 ``revoke``: the device's user is removed from the authorization and its record from the fleet first; once
@@ -26,10 +27,11 @@ from dataclasses import dataclass
 
 from harmony.domain.errors import HarmonyError, InvalidValueError, KeyValueAuthError, KeyValueUnavailable
 from harmony.domain.outcome import Status
+from harmony.fleet.agent_release import public_key_text, signing_key
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, Identity
 from harmony.fleet.enrollments import Enrollment, HostAccess, forget_enrollment, load_enrollment, save_enrollment
-from harmony.fleet.install import AgentLayout, install_scores, removal_score
+from harmony.fleet.install import AgentLayout, install_scores, release_key_file, removal_score
 from harmony.fleet.records import DEVICES, HEARTBEAT
 from harmony.infra.nats import NatsConnection, NatsOptions, fleet_options
 from harmony.maestro.runner import Maestro, RunReport
@@ -123,8 +125,11 @@ async def enroll(
         current = next((r for r in await control.devices() if r.device == device), None)
         if current is None or current.labels != dict(labels):
             await control.register(device, labels)
-        scores = install_scores(binary, identity, layout=layout, heartbeat_timeout=heartbeat_timeout)
-        report = await Maestro(target).apply(scores)
+        placed, credentials, config, service = install_scores(
+            binary, identity, layout=layout, heartbeat_timeout=heartbeat_timeout
+        )
+        key = release_key_file(layout, public_key_text(signing_key(home.path)))
+        report = await Maestro(target).apply((placed, credentials, config, key, service))
         if report.status == Status.FAILURE:
             raise EnrollError(f"installing the agent of {device} on {host.name} failed: {report.error}")
     except Exception:

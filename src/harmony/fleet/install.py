@@ -2,10 +2,11 @@
 
 Everything lives under one directory of the host (``AgentLayout.root``, default ``/var/lib/harmony/agent``):
 the one-file binary, the credentials file (0600), the agent's configuration (``agent.toml``, 0600: the
-``[device]`` role of ``fleet.roles``), the podman store of the device's workloads. The service runs
-``harmony-agent agent run --config agent.toml``; its revision is the binary's, the credentials' and the
-configuration's digests, so a new binary, new credentials or a new configuration restart it, and nothing
-else does.
+``[device]`` role of ``fleet.roles``), the fleet's release public key, the podman store of the device's
+workloads. The service runs ``harmony-agent agent supervise`` (``agent.supervisor``: it restarts the agent when
+it ends, and applies agent upgrades with rollback), which runs ``harmony-agent agent run --config agent.toml``;
+the service's revision is the binary's, the credentials' and the configuration's digests, so a new binary, new
+credentials or a new configuration restart it, and nothing else does.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from harmony.agent.supervisor import SupervisorPaths
 from harmony.domain.capabilities.services import ServiceSpec
 from harmony.domain.units import FileMode
+from harmony.fleet.agent_release import PUBLIC_KEY_FILE
 from harmony.fleet.credentials import Identity
 from harmony.fleet.roles import AgentRoles, DeviceRole, roles_toml
 from harmony.modules.agent.binary import AgentBinary
@@ -32,6 +35,8 @@ DEFAULT_ROOT = PurePosixPath("/var/lib/harmony/agent")
 class AgentLayout:
     root: PurePosixPath = DEFAULT_ROOT
     heartbeat_interval: float = 2.0
+    trial_deadline: float = 60.0
+    """Seconds a new agent release has to heartbeat before its supervisor puts the previous one back."""
 
     @property
     def binary(self) -> PurePosixPath:
@@ -50,8 +55,12 @@ class AgentLayout:
         return self.root / "agent.toml"
 
     def installed_files(self) -> tuple[PurePosixPath, ...]:
-        """What installing the agent puts here (removed with it)."""
-        return (self.binary, self.credentials, self.config)
+        """What installing (and upgrading) the agent puts here, removed with it; not the workloads' store."""
+        upgrades = SupervisorPaths(Path(self.root))
+        kept = (upgrades.next, upgrades.previous, upgrades.state, upgrades.release, upgrades.health)
+        return (
+            self.binary, *(PurePosixPath(p) for p in kept), self.credentials, self.config, self.root / PUBLIC_KEY_FILE
+        )  # fmt: skip
 
     def roles(self) -> AgentRoles:
         """The installed agent's roles: the fleet device, its files under ``root``."""
@@ -62,12 +71,21 @@ class AgentLayout:
 
 
 def agent_argv(layout: AgentLayout) -> tuple[str, ...]:
-    """The installed agent's command line: the one binary, its roles in its configuration file."""
-    return (str(layout.binary), "agent", "run", "--config", str(layout.config))
+    """The installed service's command line: the agent's supervisor, which runs the one binary with its roles
+    in its configuration file."""
+    return (
+        str(layout.binary), "agent", "supervise", "--dir", str(layout.root),
+        "--trial-deadline", f"{layout.trial_deadline:g}", "--", "agent", "run", "--config", str(layout.config),
+    )  # fmt: skip
 
 
 def config_file(layout: AgentLayout) -> ManagedFile:
     return ManagedFile(path=layout.config, content=roles_toml(layout.roles()), mode=FileMode("0600"))
+
+
+def release_key_file(layout: AgentLayout, public_key: str) -> ManagedFile:
+    """The fleet's release public key beside the agent: what the device checks agent releases with."""
+    return ManagedFile(path=layout.root / PUBLIC_KEY_FILE, content=public_key, mode=FileMode("0644"))
 
 
 def install_scores(
