@@ -98,7 +98,7 @@ async def test_enroll_three_hosts_enroll_again_noop_then_revoke_one(
                         binary=binary,
                         labels={"site": "lab"},
                         servers=[lab_nats.url],
-                        heartbeat_interval=layout.heartbeat_interval,
+                        layout=layout,
                     )
                     for access, d in zip(accesses, devices, strict=True)
                 )
@@ -118,7 +118,7 @@ async def test_enroll_three_hosts_enroll_again_noop_then_revoke_one(
                         binary=binary,
                         labels={"site": "lab"},
                         servers=[lab_nats.url],
-                        heartbeat_interval=layout.heartbeat_interval,
+                        layout=layout,
                     )
                     for access, d in zip(accesses, devices, strict=True)
                 )

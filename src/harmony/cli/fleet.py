@@ -510,6 +510,7 @@ def enroll(
     from harmony.fleet.enroll import Enrolled
     from harmony.fleet.enroll import enroll as enroll_device
     from harmony.fleet.enrollments import HostAccess, parse_address
+    from harmony.fleet.install import AgentLayout
     from harmony.infra.pyinstaller import build_agent
     from harmony.modules.agent.binary import AgentBinary
 
@@ -521,7 +522,7 @@ def enroll(
         raise InvalidValueError("--dir", directory, "an absolute path on the host without '..'")
     if binary is not None and not binary.is_file():
         raise InvalidValueError("--binary", str(binary), "the agent executable (`harmony agent build --out FILE`)")
-    access = HostAccess(address=host, port=port, user=user, key=key, known_hosts=known_hosts, root=root)
+    access = HostAccess(address=host, port=port, user=user, key=key, known_hosts=known_hosts)
     fh = FleetHome(home)
     fh.control()  # a missing fleet home is named before the agent is built
     path = binary or build_agent().path
@@ -531,7 +532,7 @@ def enroll(
         try:
             return await enroll_device(
                 fh, control, access, device=device, binary=AgentBinary.of(path), labels=labels,
-                servers=server or None, heartbeat_interval=heartbeat,
+                servers=server or None, layout=AgentLayout(root=root, heartbeat_interval=heartbeat),
             )  # fmt: skip
         finally:
             await control.close()

@@ -100,17 +100,19 @@ async def enroll(
     binary: AgentBinary,
     labels: Mapping[str, str],
     servers: Sequence[str] | None = None,
-    heartbeat_interval: float = 2.0,
+    layout: AgentLayout | None = None,
     accept_timeout: float = 30.0,
     heartbeat_timeout: float = 120.0,
 ) -> Enrolled:
     """Register ``device`` with its own NATS user and install its agent on the host ``access`` reaches;
     ``servers``: how the device reaches NATS (default: the fleet home's)."""
-    enrollment = Enrollment(device=device, access=access, heartbeat_interval=heartbeat_interval)
+    enrollment = Enrollment.of(device, access, layout or AgentLayout())
     before = load_enrollment(home, device)
-    if before is not None and before.access != access:
+    if before is not None and (before.access, before.root) != (access, enrollment.root):
         raise InvalidValueError(
-            "HOST", access.where(), f"{before.access.where()} (where {device} is enrolled): revoke it first to move it"
+            "HOST",
+            f"{access.where()} {enrollment.root}",
+            f"{before.access.where()} {before.root} (where {device} is enrolled): revoke it first to move it",
         )
     host = access.host(device)
     await reach(host, access, device)

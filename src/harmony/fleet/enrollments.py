@@ -1,8 +1,8 @@
 """Where each enrolled device's agent is installed: kept in the fleet home, so ``revoke`` can clean the host.
 
 One file per device, ``enrolled/<device>.json``: how the host is reached over SSH (address, port, user, key,
-known_hosts; no secret: the key is a path) and the agent's directory there. ``fleet enroll`` writes it once
-the agent heartbeats; ``fleet revoke`` reads it to stop and remove the agent, and deletes it.
+known_hosts; no secret: the key is a path) and the agent's layout there (``AgentLayout``). ``fleet enroll``
+writes it once the agent heartbeats; ``fleet revoke`` reads it to stop and remove the agent, and deletes it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ class HostAccess(BaseModel):
     user: str = "root"
     key: Path | None = None
     known_hosts: Path | None = None
-    root: PurePosixPath = DEFAULT_ROOT
 
     def host(self, name: str) -> LinuxHost:
         return LinuxHost.ssh(
@@ -62,10 +61,21 @@ class Enrollment(BaseModel):
 
     device: str
     access: HostAccess
+    root: PurePosixPath = DEFAULT_ROOT
     heartbeat_interval: float = 2.0
+    trial_deadline: float = 60.0
+
+    @classmethod
+    def of(cls, device: str, access: HostAccess, layout: AgentLayout) -> Enrollment:
+        return cls(
+            device=device, access=access, root=layout.root, heartbeat_interval=layout.heartbeat_interval,
+            trial_deadline=layout.trial_deadline,
+        )  # fmt: skip
 
     def layout(self) -> AgentLayout:
-        return AgentLayout(root=self.access.root, heartbeat_interval=self.heartbeat_interval)
+        return AgentLayout(
+            root=self.root, heartbeat_interval=self.heartbeat_interval, trial_deadline=self.trial_deadline
+        )
 
 
 def enrollment_file(home: FleetHome, device: str) -> Path:
