@@ -64,7 +64,8 @@ async def test_installed_as_scores_heartbeats_then_noop(
         assert (state.running, state.manager, state.revision) == (True, "daemon", scores[3].service.revision)
         files = await host.stat_files([layout.credentials, layout.config], with_content=True)
         assert files[layout.credentials].mode == 0o600 and files[layout.config].mode == 0o600
-        assert scores[3].service.argv == (str(layout.binary), "agent", "run", "--config", str(layout.config))
+        argv = scores[3].service.argv  # the supervisor runs the agent with its roles' file
+        assert argv[1:3] == ("agent", "supervise") and argv[-4:] == ("agent", "run", "--config", str(layout.config))
         config = tmp_path / "agent.toml"  # what the service runs is the [device] role of `agent run --config`
         config.write_bytes(files[layout.config].content or b"")
         roles = load_roles(config, env={})
