@@ -14,7 +14,10 @@ podman store, HAProxy, dnsmasq, read-only account) with device agents on a real 
    digest, all at once, until every device reports it healthy: pull, new container beside the old one,
    smoke check, load-balancer switch, old one stopped;
 4. **rollback**: the same to the previous digest, which every device kept (``keep_images=2``): the
-   blue-green part alone, without a pull.
+   blue-green part alone, without a pull;
+5. **forward again, the old way**: back to the third digest (also kept), with HAProxy's runtime API reached by
+   one ``socat`` per exchange as before (now in-process): the before/after of that change in the same run.
+Every command Harmony runs on the devices is timed per program (``--profile`` prints the table per step).
 Each round pushes three new images, so nothing is ever pulled from a warm store. Medians go to
 ``docs/benchmarks.md`` between the markers.
 """
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from datetime import date, timedelta
 from ipaddress import IPv4Address
 from pathlib import Path, PurePosixPath
@@ -37,6 +41,7 @@ from pathlib import Path, PurePosixPath
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harmony.domain.capabilities.commands import CommandResult  # noqa: E402
 from harmony.domain.capabilities.containers import ImageRef  # noqa: E402
 from harmony.domain.capabilities.registry import (  # noqa: E402
     AccountName,
@@ -44,6 +49,7 @@ from harmony.domain.capabilities.registry import (  # noqa: E402
     RegistryLogin,
     RegistrySettings,
 )
+from harmony.domain.errors import CommandError  # noqa: E402
 from harmony.domain.image_refs import PinnedImage, RepositoryRef, TaggedImage  # noqa: E402
 from harmony.domain.names import ResourceName  # noqa: E402
 from harmony.domain.secret import Secret  # noqa: E402
@@ -52,8 +58,10 @@ from harmony.fleet.control import FleetControl  # noqa: E402
 from harmony.fleet.credentials import FleetHome, Identity  # noqa: E402
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent  # noqa: E402
 from harmony.fleet.rollout import Strategy  # noqa: E402
+from harmony.infra.local_connector import LocalConnector  # noqa: E402
 from harmony.infra.local_process import run_local  # noqa: E402
 from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options  # noqa: E402
+from harmony.infra.programs import SOCAT  # noqa: E402
 from harmony.infra.registry_login import login_files  # noqa: E402
 from harmony.modules.application import Application, BusyboxImage, HttpCheck  # noqa: E402
 from harmony.modules.application.exposure import Exposure  # noqa: E402
@@ -63,6 +71,7 @@ from harmony.topology.registry_host import RegistryHost  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from app_bench import drop_store, free_port  # noqa: E402
+from results import record  # noqa: E402 - bench/results.py, beside this script
 
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- registry-bench:start -->", "<!-- registry-bench:end -->"
@@ -129,6 +138,83 @@ def answers(url: str) -> bool:
         return False
 
 
+class CommandTimes:
+    """Calls and wall time per program of every command and unix-socket exchange the devices' connectors make."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+        self.socat = False  # HAProxy's runtime API through one socat per exchange (the old way)
+
+    def note(self, program: str, took: float) -> None:
+        self.calls[program] = self.calls.get(program, 0) + 1
+        self.seconds[program] = self.seconds.get(program, 0.0) + took
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.seconds.clear()
+
+    def table(self, devices: int) -> str:
+        rows = sorted(self.calls, key=lambda p: -self.seconds[p])
+        return "\n".join(
+            f"    {p:28} {self.calls[p] / devices:6.1f} per device  {self.seconds[p] / self.calls[p]:6.3f} s each"
+            for p in rows
+        )
+
+    def install(self) -> None:
+        """Wrap ``LocalConnector``'s command and socket methods (instrumentation; the calls still run)."""
+        run, read, exchange = LocalConnector.run_command, LocalConnector.read_command, LocalConnector.exchange_unix
+        times = self
+
+        async def run_command(
+            c: LocalConnector, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
+        ) -> CommandResult:
+            t0 = time.monotonic()
+            try:
+                return await run(c, argv, stdin=stdin, timeout=timeout)
+            finally:
+                times.note(program_of(argv), time.monotonic() - t0)
+
+        async def read_command(
+            c: LocalConnector, argv: Sequence[str], *, timeout: float | None = None
+        ) -> CommandResult:
+            t0 = time.monotonic()
+            try:
+                return await read(c, argv, timeout=timeout)
+            finally:
+                times.note(program_of(argv), time.monotonic() - t0)
+
+        async def exchange_unix(c: LocalConnector, path: PurePosixPath, request: bytes, *, timeout: float) -> bytes:
+            t0 = time.monotonic()
+            try:
+                if not times.socat:
+                    return await exchange(c, path, request, timeout=timeout)
+                argv = SOCAT.argv("-t", f"{timeout:g}", "-", f"UNIX-CONNECT:{path}")
+                result = await run_local(argv, stdin=request, timeout=timeout + 10)
+                if not result.ok:
+                    raise CommandError(f"unix socket {path}", result.exit_status, result.stderr)
+                return result.stdout.encode()
+            finally:
+                times.note("socat (runtime API)" if times.socat else f"unix socket {path.name}", time.monotonic() - t0)
+
+        LocalConnector.run_command = run_command  # type: ignore[method-assign,assignment]  # timing wrapper, bench only
+        LocalConnector.read_command = read_command  # type: ignore[method-assign,assignment]
+        LocalConnector.exchange_unix = exchange_unix  # type: ignore[method-assign,assignment]
+
+
+def program_of(argv: Sequence[str]) -> str:
+    """``podman <subcommand>`` for podman (after ``env`` and its global options), else the program's name."""
+    words = [a for a in argv if "=" not in a or not a.isupper()]
+    if "podman" in words:
+        rest = words[words.index("podman") + 1 :]
+        sub = next(
+            (w for i, w in enumerate(rest) if not w.startswith("-") and (i == 0 or not rest[i - 1].startswith("--"))),
+            "",
+        )
+        return f"podman {sub}"
+    return PurePosixPath(argv[0]).name if argv else "?"
+
+
 def device_host(directory: Path, name: str, login: RegistryLogin, driver: str) -> ContainerHost:
     """A device: its own store (with ``driver``; devices use overlay, the tests vfs), HAProxy and dnsmasq."""
     host = ContainerHost.isolated(directory, dns_port=free_port(), name=name, registry_logins=[login])
@@ -145,7 +231,9 @@ def app(image: PinnedImage, lb: int) -> Application:
     )  # fmt: skip
 
 
-async def main(devices: int, mib: int, repeat: int, driver: str) -> list[dict[str, float]]:
+async def main(devices: int, mib: int, repeat: int, driver: str, profile: bool) -> list[dict[str, float]]:
+    times = CommandTimes()
+    times.install()
     tmp = Path(tempfile.mkdtemp(prefix="harmony-registry-bench-"))
     registry = RegistryHost.local(tmp / "registry-host")
     await registry.ensure_ready()
@@ -193,12 +281,17 @@ async def main(devices: int, mib: int, repeat: int, driver: str) -> list[dict[st
             await agent.start()
         lb = free_port()
 
-        async def roll_out(image: PinnedImage) -> float:
+        async def roll_out(image: PinnedImage, step: str = "", *, socat: bool = False) -> float:
+            times.reset()
+            times.socat = socat
             t0 = time.monotonic()
             everyone = Strategy(wave_timeout=600)
             await control.deploy("site", app(image, lb), selector={"bench": "yes"}, strategy=everyone)
             done = await control.drive("site")
             took = time.monotonic() - t0
+            times.socat = False
+            if profile and step:
+                print(f"  {step}: {took:.2f}s; commands per device:\n{times.table(devices)}", flush=True)
             status = await control.status("site")
             if done.phase != "done" or status.healthy != devices:
                 raise SystemExit(f"rollout {done.phase}: {done.reason}; {status.healthy} healthy")
@@ -226,15 +319,18 @@ async def main(devices: int, mib: int, repeat: int, driver: str) -> list[dict[st
                     info = await h.inspect_image(image)
                     if info is not None:
                         await h.remove_image_if_unused(info.id)
-            rollout = await roll_out(rollout_image)
-            back = await roll_out(previous)  # kept on every device (keep_images=2): no pull, blue-green only
-            await roll_out(rollout_image)  # the next round rolls back to this one
+            rollout = await roll_out(rollout_image, "rollout")
+            back = await roll_out(previous, "rollback")  # kept on every device (keep_images=2): blue-green only
+            # The next round rolls back to this one; also kept: blue-green only, HAProxy reached the old way.
+            socat = await roll_out(rollout_image, "forward again, runtime API through socat", socat=True)
             previous = rollout_image
-            rounds.append({"floor": floor, "hand": by_hand, "pull": pulled, "rollout": rollout, "back": back})
+            rounds.append(
+                {"floor": floor, "hand": by_hand, "pull": pulled, "rollout": rollout, "back": back, "socat": socat}
+            )
             print(
                 f"round {r + 1}: floor {floor:.2f}s, by hand pull+run {by_hand:.2f}s, harmony pull {pulled:.2f}s, "
-                f"rollout {rollout:.2f}s, "
-                f"rollback to the kept image {back:.2f}s",
+                f"rollout {rollout:.2f}s, rollback to the kept image {back:.2f}s, "
+                f"the same with socat for the runtime API {socat:.2f}s",
                 flush=True,
             )
     finally:
@@ -255,6 +351,11 @@ def write_doc(rounds: list[dict[str, float]], devices: int, mib: int, driver: st
     rollout = statistics.median(r["rollout"] for r in rounds)
     back = statistics.median(r["back"] for r in rounds)
     hand = statistics.median(r["hand"] for r in rounds)
+    socat = statistics.median(r["socat"] for r in rounds)
+    note = f"{mib} MiB to {devices} devices, median of {len(rounds)}"
+    record("registry", "fleet rollout / bare podman pull", rollout / floor, "x", target=1.3, note=note)
+    record("registry", "blue-green only (no pull) / bare podman pull", back / floor, "x", note=note)
+    record("registry", "blue-green only, runtime API through socat / bare podman pull", socat / floor, "x", note=note)
     table = "\n".join(
         [
             START,
@@ -273,6 +374,8 @@ def write_doc(rounds: list[dict[str, float]], devices: int, mib: int, driver: st
             f"| {rollout:.2f} s ({rollout / floor:.1f}×) |",
             f"| fleet rollout back to the previous digest, still on every device (no pull: blue-green only) "
             f"| {back:.2f} s ({back / floor:.1f}×) |",
+            f"| the same, HAProxy's runtime API through one `socat` per exchange (before this change) "
+            f"| {socat:.2f} s ({socat / floor:.1f}×) |",
             END,
         ]
     )
@@ -291,6 +394,7 @@ if __name__ == "__main__":
     parser.add_argument("--mib", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--storage-driver", default="overlay", choices=["overlay", "vfs"])
+    parser.add_argument("--profile", action="store_true", help="print the commands per device of each step")
     args = parser.parse_args()
-    results = asyncio.run(main(args.devices, args.mib, args.repeat, args.storage_driver))
+    results = asyncio.run(main(args.devices, args.mib, args.repeat, args.storage_driver, args.profile))
     write_doc(results, args.devices, args.mib, args.storage_driver)
