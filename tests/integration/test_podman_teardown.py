@@ -1,4 +1,5 @@
-"""The test fixtures' teardown against a container that never finishes starting (``runc init`` stuck).
+"""A container that never finishes starting (``runc init`` stuck): the test fixtures' teardown and Harmony's
+own removal of it.
 
 The stuck start is real: an OCI prestart hook that never returns keeps ``runc create`` (and the container's
 ``runc init``) waiting under ``conmon``, and ``podman run`` waiting for them, the state a loaded machine
@@ -12,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from harmony.domain.capabilities.containers import ImageRef
+from harmony.domain.capabilities.containers import MANAGED_LABEL, ImageRef
 from harmony.infra.podman import Podman
 from tests.fixtures.container_leaks import Leftover, leftovers
 from tests.fixtures.podman import wipe
@@ -24,7 +25,10 @@ def _start_stuck(podman: Podman, image: ImageRef, hooks: Path) -> subprocess.Pop
     (hooks / "hang.json").write_text(
         json.dumps({"version": "1.0.0", "hook": hang, "when": {"always": True}, "stages": ["prestart"]})
     )
-    argv = podman.argv("--hooks-dir", str(hooks), "run", "-d", "--name", "stuck", image.qualified, "sleep", "600")
+    labels = ["--label", f"{MANAGED_LABEL}=true"]  # Harmony's: its own removal may act on it
+    argv = podman.argv(
+        "--hooks-dir", str(hooks), "run", "-d", *labels, "--name", "stuck", image.qualified, "sleep", "600"
+    )
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -38,6 +42,13 @@ def _stuck_in_runc_init(podman: Podman) -> list[Leftover]:
     raise AssertionError(f"the container never got stuck in runc init: {leftovers([f'{podman.root}/'])}")
 
 
+def _all_gone(processes: list[Leftover]) -> bool:
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{x.pid}").exists() for x in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(Path(f"/proc/{x.pid}").exists() for x in processes)
+
+
 async def test_a_container_stuck_in_runc_init_is_killed_and_removed(
     podman: Podman, busybox_image: ImageRef, tmp_path: Path
 ) -> None:
@@ -49,10 +60,31 @@ async def test_a_container_stuck_in_runc_init_is_killed_and_removed(
         wipe(podman, remove_timeout=3)  # `podman rm -f` waits on the stuck start's lock: it is killed
 
         assert leftovers([f"{podman.root}/"]) == []
-        assert all(not Path(f"/proc/{x.pid}").exists() for x in stuck), "conmon, runc and the hook are gone"
+        assert _all_gone(stuck), "conmon, runc, runc init and the hook are gone"
         assert client.wait(timeout=60) != 0, "the stuck `podman run` fails once its runc is gone"
         listed = subprocess.run(podman.argv("ps", "-a", "--format", "{{.Names}}"), capture_output=True, timeout=60)
         assert listed.stdout.decode().split() == [], "the container is removed from the store"
+    finally:
+        client.kill()
+        client.wait(timeout=60)
+
+
+async def test_harmony_removes_a_container_that_never_finished_starting_with_all_its_processes(
+    podman: Podman, busybox_image: ImageRef, tmp_path: Path
+) -> None:
+    client = _start_stuck(podman, busybox_image, tmp_path / "hooks")
+    try:
+        stuck = _stuck_in_runc_init(podman)
+        client.kill()  # what a timed-out `podman run` of Harmony's comes to: the client gone, the start stuck
+        client.wait(timeout=60)
+        info = await podman.inspect_container("stuck")
+        assert info is not None and info.state == "created", info
+
+        await podman.remove_container("stuck", grace=0)
+
+        assert await podman.inspect_container("stuck") is None
+        assert leftovers([f"{podman.root}/"]) == [], "`podman rm -f` alone leaves conmon and runc init running"
+        assert _all_gone(stuck), "runc init dies with its parent (the kernel delivers that a moment later)"
     finally:
         client.kill()
         client.wait(timeout=60)

@@ -25,6 +25,7 @@ a process that dies later is the supervisor's (and the smoke test's) business.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import shlex
@@ -312,8 +313,15 @@ class Podman:
                     raise ContainerStartError(
                         spec.name, f"volume source {v.source} does not exist on the host (for target {v.target})"
                     )
-        async with self._env_file(spec) as env_file:
-            status, _, err = await self._run(*run_argv(spec, env_file=env_file), check=False)
+        try:
+            async with self._env_file(spec) as env_file:
+                status, _, err = await self._run(*run_argv(spec, env_file=env_file), check=False)
+        except PodmanError as e:  # timed out: the container may be stuck starting (`runc init` never done)
+            with contextlib.suppress(ContainerError):
+                await self.remove_container(spec.name, grace=0)
+            raise ContainerStartError(
+                spec.name, f"{e}; it was removed. Is the host overloaded, or an OCI hook stuck?"
+            ) from e
         if status != 0:
             # An unknown image makes `podman run --pull=never` fail before it creates anything: looked into
             # only then (one podman call fewer per start, which a fleet of small devices feels).
@@ -401,7 +409,24 @@ class Podman:
             return
         if not _managed(info):
             raise ForeignContainerError(name)
+        if info.state in ("created", "unknown"):  # never started, or stuck starting or stopping
+            await self._kill_unfinished_start(info.id)
         await self._run("rm", "-f", "-t", str(max(0, round(grace))), name, timeout=grace + self.timeout)
+
+    async def _kill_unfinished_start(self, container_id: str) -> None:
+        """Kill the ``conmon`` of a container that never finished starting, and all it runs (``runc create``,
+        its hooks; ``runc init`` dies with its parent). ``podman rm -f`` alone removes such a container from
+        the store but leaves them running for good."""
+        _, out, _ = await self._run(
+            "container", "inspect", "--format", "{{.ConmonPidFile}}", container_id, check=False, reads_only=True
+        )
+        if not out.strip():
+            return
+        result = await self.connector.run_command(
+            [SH.name, "-c", _KILL_CONMON, "sh", out.strip(), container_id], timeout=self.timeout
+        )
+        if not result.ok:
+            raise PodmanError(f"cannot stop the unfinished start of container {container_id[:12]}: {result.stderr}")
 
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
         await self._own(name)
@@ -489,6 +514,15 @@ def run_argv(spec: ContainerSpec, *, env_file: PurePosixPath | None = None) -> l
 
 def _managed(info: ContainerInfo) -> bool:
     return info.labels.get(MANAGED_LABEL) == "true"
+
+
+# $1: conmon's pid file, $2: the container id. conmon leads its own process group (itself, runc create, hooks).
+_KILL_CONMON = r"""
+pid=$(cat -- "$1" 2>/dev/null) || exit 0
+case "$pid" in ''|*[!0-9]*) exit 0 ;; esac
+grep -qF -- "$2" "/proc/$pid/cmdline" 2>/dev/null || exit 0
+kill -9 "-$pid" 2>/dev/null || [ ! -d "/proc/$pid" ]
+"""
 
 
 def _parse_container(data: Mapping[str, Any]) -> ContainerInfo:
