@@ -267,8 +267,10 @@ class Podman:
     async def pull_image(self, image: PinnedImage, login: RegistryLogin) -> ImageInfo:
         """Fetch ``image`` by digest unless the store has it; podman writes it whole or not at all."""
         found = await self.inspect_image(image)
-        if found is not None:
-            return found
+        return found if found is not None else await self.fetch_image(image, login)
+
+    async def fetch_image(self, image: PinnedImage, login: RegistryLogin) -> ImageInfo:
+        """``pull_image`` for a caller that has just looked for ``image`` and not found it: no look first."""
         async with remote_login_files(login, self.connector) as files:
             status, _, err = await self._run("pull", "--quiet", *files.options(), image, check=False)
         if status != 0:
@@ -297,11 +299,6 @@ class Podman:
     # Containers
 
     async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
-        existing = await self.inspect_container(spec.name)
-        if existing is not None:
-            if not _managed(existing):
-                raise ForeignContainerError(spec.name)
-            raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
         if self._here:
             RUNC.require()
             if spec.init:
@@ -323,8 +320,13 @@ class Podman:
                 spec.name, f"{e}; it was removed. Is the host overloaded, or an OCI hook stuck?"
             ) from e
         if status != 0:
-            # An unknown image makes `podman run --pull=never` fail before it creates anything: looked into
-            # only then (one podman call fewer per start, which a fleet of small devices feels).
+            # A taken name or an unknown image makes `podman run` fail before it creates anything: looked
+            # into only then (podman calls fewer per start, which a fleet of small devices feels).
+            if "already in use" in err:
+                existing = await self.inspect_container(spec.name)
+                if existing is not None and not _managed(existing):
+                    raise ForeignContainerError(spec.name)
+                raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
             await self._image_or_fail(spec.image)
             await self._discard(spec.name)
             raise ContainerStartError(spec.name, _last_error(err), evidence=tuple(err.strip().splitlines()[-10:]))

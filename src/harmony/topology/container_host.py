@@ -218,7 +218,7 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
 
     async def pull_image(self, image: PinnedImage) -> ImageInfo:
         found = await self.podman.inspect_image(image)  # already here: no login needed, no registry asked
-        return found if found is not None else await self.podman.pull_image(image, self.login_for(image.registry))
+        return found if found is not None else await self.podman.fetch_image(image, self.login_for(image.registry))
 
     async def registry_image_labels(self, image: TaggedImage) -> tuple[ImageDigest, dict[str, str]] | None:
         return await self._skopeo.image_labels(image, self.login_for(image.repository.registry))
