@@ -299,6 +299,12 @@ class Podman:
     # Containers
 
     async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
+        # Looked for first: `podman run` checks the command before the name, and a failed run is discarded.
+        existing = await self.inspect_container(spec.name)
+        if existing is not None:
+            if not _managed(existing):
+                raise ForeignContainerError(spec.name)
+            raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
         if self._here:
             RUNC.require()
             if spec.init:
@@ -320,13 +326,8 @@ class Podman:
                 spec.name, f"{e}; it was removed. Is the host overloaded, or an OCI hook stuck?"
             ) from e
         if status != 0:
-            # A taken name or an unknown image makes `podman run` fail before it creates anything: looked
-            # into only then (podman calls fewer per start, which a fleet of small devices feels).
-            if "already in use" in err:
-                existing = await self.inspect_container(spec.name)
-                if existing is not None and not _managed(existing):
-                    raise ForeignContainerError(spec.name)
-                raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
+            # An unknown image makes `podman run --pull=never` fail before it creates anything: looked into
+            # only then (one podman call fewer per start, which a fleet of small devices feels).
             await self._image_or_fail(spec.image)
             await self._discard(spec.name)
             raise ContainerStartError(spec.name, _last_error(err), evidence=tuple(err.strip().splitlines()[-10:]))
