@@ -5,7 +5,7 @@
 For each size it writes a deployment package (an Inventory of N typed hosts and N ManagedFile Scores on a
 LinuxHost) and times, as the median of ``--repeat`` runs:
 - ``harmony check`` end to end (type check + load + validation of every Score, through the console script):
-  with mypy and a warm cache of Harmony's types (the default, after the first check on a machine), with mypy
+  with mypy and a warm cache (the default checker; warm after the first check of that deployment), with mypy
   cold (no cache: the first check), and with ``--checker pyright``;
 - pyright alone (every run is cold: pyright keeps no cache between processes);
 - mypy cold (no cache) and warm (cache from the previous run, file unchanged);
