@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from harmony.agent.supervisor import SupervisorPaths, UpgradeState
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.records import HEARTBEAT
@@ -74,3 +75,29 @@ def test_backoff_doubles_while_the_agent_keeps_exiting(tmp_path: Path) -> None:
     delays = [float(d) for d in re.findall(r"exited with status 3; restarting in ([0-9.]+)s", log.read_text())]
     assert delays[:6] == [0.05, 0.1, 0.2, 0.4, 0.4, 0.4], log.read_text()
     assert process.returncode == 0
+
+
+def test_a_trial_cut_short_by_the_supervisors_end_is_rolled_back_when_it_starts_again(tmp_path: Path) -> None:
+    paths = SupervisorPaths(tmp_path)
+    old = script(tmp_path / "harmony-agent.previous", "exec sleep 600").read_bytes()
+    script(tmp_path / "harmony-agent", "exec sleep 600  # the release on trial")
+    paths.write_state(UpgradeState(version="2.0.0", previous="1.0.0", phase="trial"))
+    program = (
+        "import sys; from pathlib import Path;"
+        "from harmony.agent.supervisor import AgentSupervisor, SupervisorPaths;"
+        "sys.exit(AgentSupervisor(SupervisorPaths(Path(sys.argv[1])), []).run())"
+    )
+    log = tmp_path / "supervisor.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-c", program, str(tmp_path)], stdout=out, stderr=out)
+    try:
+        while "agent started" not in log.read_text() and process.poll() is None:
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert (tmp_path / "harmony-agent").read_bytes() == old, log.read_text()
+    state = paths.read_state()
+    assert state is not None and state.phase == "rolled-back", state
+    assert state.reason == "the supervisor stopped during the new agent's trial"
+    assert paths.current_version() == "1.0.0"

@@ -120,6 +120,10 @@ async def test_good_release_runs_on_every_device(
     assert (status["healthy"], status["failed"]) == (2, 0)
     rows = {d["device"]: (d["agent"], d["phase"]) for d in status["devices"]}
     assert rows == {a.device: ("2.0.0", "running") for a in agents}
+    listed = harmony_cli(fleet_home, fleet_server, "fleet", "devices", "--json")
+    assert listed.returncode == 0, listed.stderr
+    overview = {d["device"]: (d["agent"], d["upgrade"]) for d in json.loads(listed.stdout)}
+    assert overview == {a.device: ("2.0.0", "2.0.0 running: agent 2.0.0 runs") for a in agents}
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -98,15 +98,26 @@ class SupervisorPaths:
         _write_atomic(self.state, state.model_dump_json().encode())
 
     def current_version(self) -> str:
-        """The release the binary in place came from; empty for the build installed with the service."""
+        """The release the binary in place came from; empty for the build installed with the service, and when
+        the file was replaced since the release was put in place (enrolling again installs the enrolled build)."""
         try:
             found = json.loads(self.release.read_bytes())
         except (OSError, ValueError):
             return ""
-        return str(found.get("version", "")) if isinstance(found, dict) else ""  # pyright: ignore[reportUnknownArgumentType, reportUnknownMemberType]  # JSON
+        if not isinstance(found, dict) or found.get("file") != self._identity():  # pyright: ignore[reportUnknownMemberType]  # JSON
+            return ""
+        return str(found.get("version", ""))  # pyright: ignore[reportUnknownArgumentType, reportUnknownMemberType]  # JSON
 
     def set_current_version(self, version: str) -> None:
-        _write_atomic(self.release, json.dumps({"version": version}).encode())
+        _write_atomic(self.release, json.dumps({"version": version, "file": self._identity()}).encode())
+
+    def _identity(self) -> list[int]:
+        """Which file is in place (inode, size, mtime): a rename keeps it, any other writer changes it."""
+        try:
+            st = self.binary.stat()
+        except OSError:
+            return []
+        return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -123,16 +134,17 @@ class SupervisorLink:
     pid: int
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> SupervisorLink | None:
-        env = dict(os.environ) if env is None else env
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> SupervisorLink | None:
         where, pid = env.get(ENV_DIR), env.get(ENV_PID, "")
         if not where or not pid.isdigit():
             return None
         return cls(SupervisorPaths(Path(where)), int(pid))
 
     def beat(self) -> None:
-        """Tell the supervisor this agent is healthy (it sent a heartbeat)."""
-        self.paths.health.write_bytes(b"")
+        """Tell the supervisor this agent is healthy (it sent a heartbeat). The file is made once: the supervisor
+        removes it before each trial, and a beat costs a stat, not a write (flash storage wears)."""
+        if not self.paths.health.exists():
+            self.paths.health.write_bytes(b"")
 
     def request_upgrade(self) -> None:
         os.kill(self.pid, signal.SIGUSR1)
@@ -253,10 +265,16 @@ class AgentSupervisor:
         assert state is not None
         p = self.paths
         link = p.dir / f".{BINARY}.previous.partial"
-        link.unlink(missing_ok=True)
-        os.link(p.binary, link)
-        link.replace(p.previous)
-        p.next.replace(p.binary)
+        try:
+            link.unlink(missing_ok=True)
+            os.link(p.binary, link)
+            link.replace(p.previous)
+            p.next.replace(p.binary)
+        except OSError as e:  # the agent in place is untouched: it starts again, the upgrade is reported failed
+            why = f"could not put the new agent in place ({e}); check the space and permissions of {p.dir}"
+            p.write_state(state.model_copy(update={"phase": "rolled-back", "reason": why}))
+            self.log(f"upgrade to {state.version} abandoned: {why}")
+            return self._start()
         trial = state.model_copy(update={"phase": "trial"})
         p.write_state(trial)
         p.health.unlink(missing_ok=True)

@@ -506,19 +506,23 @@ def restart(device: str, deployment: str, home: Home = DEFAULT_HOME) -> None:
 @fleet.command()
 @guarded
 def devices(home: Home = DEFAULT_HOME, as_json: AsJson = False) -> None:
-    """Registered devices: labels, online or not, last heartbeat, healthy/unhealthy deployments."""
+    """Registered devices: labels, online or not, last heartbeat, healthy/unhealthy deployments, agent release
+    and last agent upgrade."""
     found = _run(_with_control(home, lambda c: c.fleet_overview()))
     if as_json:
         print(json.dumps([d.model_dump(mode="json") for d in found]))
         return
     table = Table()
-    for column in ("device", "labels", "online", "last heartbeat", "healthy", "unhealthy"):
+    for column in ("device", "labels", "online", "last heartbeat", "healthy", "unhealthy", "agent", "last upgrade"):
         table.add_column(column)
     for d in found:
         seen = d.last_seen.strftime("%H:%M:%S") if d.last_seen else "never"
         online = Text("online", style="green") if d.online else Text("offline", style="yellow")
         labels = " ".join(f"{k}={v}" for k, v in sorted(d.labels.items()))
-        table.add_row(Text(d.device), Text(labels), online, seen, str(d.healthy), str(d.unhealthy))
+        table.add_row(
+            Text(d.device), Text(labels), online, seen, str(d.healthy), str(d.unhealthy), Text(d.agent or ""),
+            Text(d.upgrade[:60]),
+        )  # fmt: skip
     console.print(table)
 
 

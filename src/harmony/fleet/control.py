@@ -76,6 +76,10 @@ class DeviceOverview(BaseModel):
     last_seen: datetime | None
     healthy: int
     unhealthy: int
+    agent: str | None = None
+    """The agent release it runs (``installed``: the enrolled build); None: it has not said."""
+    upgrade: str = ""
+    """Its last agent upgrade: version, phase and why (``harmony-agent`` state), empty when none."""
 
 
 class FleetView:
@@ -222,12 +226,16 @@ class FleetControl:
         return sorted((DeviceRecord.from_bytes(u.value or b"") for u in found.values()), key=lambda r: r.device)
 
     async def fleet_overview(self) -> list[DeviceOverview]:
-        """Every registered device with its labels, whether it is online, and its last heartbeat's counts."""
+        """Every registered device with its labels, whether it is online, its last heartbeat's counts, the agent
+        release it runs and its last agent upgrade."""
         view = await self.live_view()
         online = view.online()
+        agents = await self.agent_releases()
+        upgrades = view.states.get(AGENT_DEPLOYMENT, {})
         rows: list[DeviceOverview] = []
         for record in await self.devices():
             beat = view.beats.get(record.device)
+            upgrade = upgrades.get(record.device)
             rows.append(
                 DeviceOverview(
                     device=record.device,
@@ -236,6 +244,8 @@ class FleetControl:
                     last_seen=beat[1] if beat else None,
                     healthy=beat[0].ok if beat else 0,
                     unhealthy=beat[0].bad if beat else 0,
+                    agent=(agents[record.device] or "installed") if record.device in agents else None,
+                    upgrade=f"{upgrade.version} {upgrade.phase}: {upgrade.message}" if upgrade else "",
                 )
             )
         return rows
