@@ -14,6 +14,8 @@ cannot be produced by any real component.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import signal
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePosixPath
@@ -162,3 +164,27 @@ async def _connected(agent: DeviceAgent) -> bool:
 
 async def _count(agent: DeviceAgent) -> int:
     return agent.tasks.running
+
+
+async def test_a_server_too_busy_to_answer_the_first_resync_delays_the_start_instead_of_ending_it(
+    tmp_path: Path, fleet_home: FleetHome, fleet_server: FleetNatsServer, fleet_control: FleetControl
+) -> None:
+    # SIGSTOP makes a real server that accepted the connection answer nothing for a while, as one busy with
+    # 10,000 agents starting at once does; the agent's calls time out after 0.5 s meanwhile
+    options = dataclasses.replace(bus_options(fleet_home.add_device("dev-busy"), [fleet_server.url]), timeout=0.5)
+    await fleet_server.reload()
+    agent = DeviceAgent(device="dev-busy", options=options, runtime=podman_in(tmp_path / "podman"), settings=SETTINGS)
+    assert fleet_server.process is not None
+    starting = asyncio.create_task(agent.start())
+    try:
+        while agent.bus is None and not starting.done():  # noqa: ASYNC110 - nothing signals "connected"
+            await asyncio.sleep(0)  # once connected, the resync comes next
+        fleet_server.process.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(1.5)
+        fleet_server.process.send_signal(signal.SIGCONT)
+        await asyncio.wait_for(starting, 30)
+        assert agent.ready.is_set()
+    finally:
+        fleet_server.process.send_signal(signal.SIGCONT)
+        starting.cancel()
+        await agent.stop()

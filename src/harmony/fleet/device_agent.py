@@ -49,7 +49,7 @@ from harmony.agent.supervisor import SupervisorLink
 from harmony.agent.tasks import Supervisor
 from harmony.domain.capabilities.containers import ContainerRuntime
 from harmony.domain.capabilities.key_value import KeyChange
-from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError, RegistryError
+from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError, KeyValueUnavailable, RegistryError
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
@@ -69,7 +69,7 @@ from harmony.fleet.records import (
     now,
     version_of,
 )
-from harmony.infra.nats import NatsConnection, NatsObjectStore, NatsOptions, NatsWatch
+from harmony.infra.nats import NatsConnection, NatsObjectStore, NatsOptions, NatsWatch, backoff_delay
 from harmony.maestro.events import Event, ScoreFinished
 from harmony.maestro.journal import Journal, default_journal_path
 from harmony.maestro.runner import Maestro, RunReport
@@ -233,7 +233,7 @@ class DeviceAgent:
         self.tasks.start("ground-truth", self._ground_truth)
         self.tasks.start("heartbeat", self._heartbeat)
         await self.bus.serve(f"{COMMANDS}.{self.device}.*", self._command)
-        await self._resync()
+        await self._first_resync()
         self.ready.set()
 
     async def stop(self) -> None:
@@ -259,6 +259,21 @@ class DeviceAgent:
                 await self._resync()
 
         self.tasks.start_once("resync", later())  # replaces a resync still waiting: reconnects never pile up
+
+    async def _first_resync(self) -> None:
+        """The start's resync, tried again (with backoff) while the server answers too late: thousands of agents
+        starting at once (a fleet after the hub restarted) keep it busy. A refusal still ends the start."""
+        attempt = 0
+        while True:
+            try:
+                return await self._resync()
+            except KeyValueUnavailable as e:
+                delay = backoff_delay(
+                    attempt, base=self.options.reconnect_base, cap=self.options.reconnect_cap, rng=_JITTER
+                )
+                log.warning("%s: resync at start: %s; trying again in %.1fs", self.device, e, delay)
+                await asyncio.sleep(delay)
+                attempt += 1
 
     async def _resync(self) -> None:
         assert self.bus is not None
