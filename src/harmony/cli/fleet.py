@@ -39,6 +39,7 @@ from harmony.fleet.device_agent import AgentSettings, DeviceAgent
 from harmony.fleet.exporter import export_rollouts
 from harmony.fleet.metrics import RolloutMetrics
 from harmony.fleet.rollout import Rollout, Strategy
+from harmony.fleet.sites import SiteStrategy
 from harmony.fleet.status import DeploymentStatus
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
@@ -53,6 +54,10 @@ console = Console()
 
 Home = Annotated[Path, typer.Option("--home", envvar="HARMONY_FLEET_HOME", help="The fleet home directory.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+HubUrls = Annotated[
+    list[str], typer.Option("--hub", help="A fleet of sites: a hub server URL, repeatable (nats://HOST:PORT).")
+]
+HUB_OFFLINE_AFTER = 15.0  # seconds without a heartbeat before a device at a site counts as offline
 DEFAULT_HOME = Path("fleet")
 
 
@@ -275,14 +280,41 @@ def deploy(
     wave_timeout: Annotated[float, typer.Option(help="Seconds a wave may take.")] = 300.0,
     home: Home = DEFAULT_HOME,
     as_json: AsJson = False,
+    hub: HubUrls = [],  # noqa: B006 - typer reads the default
+    canary_site: Annotated[
+        str | None, typer.Option(help="With --hub: this site alone is the first wave (the canary site).")
+    ] = None,
+    sites_per_wave: Annotated[int, typer.Option(min=1, help="With --hub: sites per wave after the canary.")] = 1,
 ) -> None:
     """Roll a Score out to the devices matching the selector, wave by wave, halting on failures.
 
     When a `harmony fleet serve` controller is active it drives the rollout; this command records it and
-    follows it.
+    follows it. With --hub (a fleet of sites) the waves are whole sites: --canary-site first, then
+    --sites-per-wave sites at a time; a failure at the canary site halts the rollout before any other site.
     """
-    strategy = Strategy(canary=canary, waves=waves, failure_threshold=threshold, wave_timeout=wave_timeout)
     score = _load_score(score_file, attr)
+    if hub:
+        from harmony.cli.fleet_hub import deploy_by_site  # fleet_hub's tables sit beside this module's
+
+        if canary or waves != 1:
+            raise InvalidValueError(
+                "--canary/--waves", f"{canary}/{waves}", "waves by site at a hub: --canary-site and --sites-per-wave"
+            )
+        by_site = SiteStrategy(
+            canary=canary_site, sites_per_wave=sites_per_wave, failure_threshold=threshold, wave_timeout=wave_timeout
+        )  # fmt: skip
+        _run(
+            deploy_by_site(
+                hub, deployment, score, selector=_labels(selector), strategy=by_site, as_json=as_json,
+                offline_after=HUB_OFFLINE_AFTER,
+            )
+        )  # fmt: skip
+        return
+    if canary_site is not None or sites_per_wave != 1:
+        raise InvalidValueError(
+            "--canary-site/--sites-per-wave", canary_site, "--hub as well (waves by site are for a fleet of sites)"
+        )
+    strategy = Strategy(canary=canary, waves=waves, failure_threshold=threshold, wave_timeout=wave_timeout)
 
     async def go() -> None:
         control = await _control(home)
@@ -421,8 +453,18 @@ def status(
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep the table live until Ctrl-C.")] = False,
     home: Home = DEFAULT_HOME,
     as_json: AsJson = False,
+    hub: HubUrls = [],  # noqa: B006 - typer reads the default
 ) -> None:
-    """Status per deployment: targeted, updated, healthy, failed, offline; per device with --json or the table."""
+    """Status per deployment: targeted, updated, healthy, failed, offline; per device with --json or the table.
+
+    With --hub (a fleet of sites): each site's link (reachable, or unreachable since when) and each rollout's
+    counts per site; --json prints {"sites": [...], "deployments": [...]}.
+    """
+    if hub:
+        from harmony.cli.fleet_hub import show_status  # fleet_hub's tables sit beside this module's
+
+        _run(show_status(hub, deployment, as_json=as_json, watch=watch, offline_after=HUB_OFFLINE_AFTER))
+        return
 
     async def go() -> None:
         control = await _control(home)
