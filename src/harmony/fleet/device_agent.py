@@ -181,6 +181,7 @@ class _Deployment:
     score: DeviceScore | None  # None: rejected
     state: DeploymentState
     reported: bool = False
+    missed: int = 0  # reports in a row the server did not take while connected (the retry's backoff)
 
 
 @dataclass
@@ -348,6 +349,8 @@ class DeviceAgent:
                 self.metrics.reconciled(seconds=time.monotonic() - started, failed=dep.state.phase == "failed")
         if not dep.reported or dep.state.phase != "running":
             await self._report_dep(dep)
+            if not dep.reported:
+                self._report_again(name, dep)
 
     async def _converge(self, name: str, version: str, score: DeviceScore) -> DeploymentState:
         """Plan, apply if needed, then the health gate; any capability error becomes a ``failed`` state."""
@@ -479,6 +482,23 @@ class DeviceAgent:
 
     async def _report_dep(self, dep: _Deployment) -> None:
         dep.reported = await self._report(dep.state)
+        if dep.reported:
+            dep.missed = 0
+
+    def _report_again(self, name: str, dep: _Deployment) -> None:
+        """A report the server did not take while connected (no acknowledgement in time from a busy server,
+        its bucket missing) is made again after a backoff, not at the next ground-truth pass. While
+        disconnected nothing is retried: the resync after the reconnect reports everything."""
+        if self.bus is None or not self.bus.connected:
+            return
+        delay = backoff_delay(dep.missed, base=self.options.reconnect_base, cap=self.options.reconnect_cap, rng=_JITTER)
+        dep.missed += 1
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            self._dirty.put_nowait(name)
+
+        self.tasks.start_once(f"report-again:{name}", later())  # one pending retry per deployment
 
     async def _report(self, state: DeploymentState) -> bool:
         if self.bus is None or not self.bus.connected:
