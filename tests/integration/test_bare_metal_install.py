@@ -2,9 +2,8 @@
 half-way is reported as failed and retried, never marked installed), boots from its disk, answers SSH, takes
 a Score, and a second network boot does not install it again.
 
-Slow: the install image is built once (debootstrap, about 3 minutes; cached under /var/cache/harmony), and
-the machine runs under software emulation (GRUB does not boot under this host's nested KVM; see
-``tests.fixtures.machines.accelerator``).
+Slow (about 10 minutes): the install image is built once (debootstrap, about 3 minutes; cached under
+/var/cache/harmony), and the machine runs under software emulation (see ``tests.fixtures.machines``).
 """
 
 from __future__ import annotations
@@ -116,7 +115,7 @@ async def test_a_discovered_machine_is_installed_boots_from_disk_and_is_managed_
     with pytest.raises(ValidationError, match=r"assignments\[1\]\.mac.*not already in assignments\[0\]"):
         MachineRoles(endpoint=ENDPOINT, assignments=(web, other))
 
-    vm = machines.power_on(MachineSpec(mac=MAC, cpus=1, memory_mib=768, disk_bytes=3 * 2**30, accelerator="tcg"))
+    vm = machines.power_on(MachineSpec(mac=MAC, cpus=1, memory_mib=768, disk_bytes=3 * 2**30))
 
     async def reported() -> bool | None:
         return True if any(str(r.mac) == MAC for r in await edge_router.discovery_reports()) else None
@@ -174,6 +173,7 @@ async def test_a_discovered_machine_is_installed_boots_from_disk_and_is_managed_
             # A second network boot goes to the disk: no second install (the file is still there, the
             # installer's report is the same one).
             reboot = "nohup sh -c 'sleep 2; systemctl reboot' >/dev/null 2>&1 &"
+            await host.ensure_ready()  # the Maestro closed its connection after the run
             await host.connector.run_command(["sh", "-c", reboot], timeout=30)
             await host.close()
             await asyncio.sleep(10)

@@ -23,7 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from harmony.domain.capabilities.dhcp import DhcpReservation
 from harmony.domain.capabilities.discovery import DiscoveryEndpoint, DiscoveryImage
 from harmony.domain.capabilities.installation import INSTALLED_PATH, InstallImage
-from harmony.domain.discovery import REPORT_PATH, DiscoveredMachine
+from harmony.domain.discovery import KERNEL_ARGS, REPORT_PATH, DiscoveredMachine
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.inventory import Host
 from harmony.domain.values import Hostname, IPv4Address, MacAddress
@@ -166,7 +166,7 @@ def install_script(
     return (
         "#!ipxe\n"
         f"# harmony install: {assignment.hostname} (role {assignment.role.name}), image {image.digest[:16]}\n"
-        f"kernel {url}/{boot.kernel} console=ttyS0 quiet {args}\n"
+        f"kernel {url}/{boot.kernel} console=ttyS0 quiet {KERNEL_ARGS} {args}\n"
         f"initrd {url}/{boot.initrd}\n"
         "boot\n"
     )

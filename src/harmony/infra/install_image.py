@@ -13,8 +13,9 @@ Nothing is mounted and no loop device is used: ``mke2fs -d`` fills the filesyste
 way ``grub-bios-setup`` does (the sector of core.img in boot.img, core.img's own block list). The image
 holds no SSH host keys (each machine makes its own at first boot) and no hostname of its own.
 
-It is served gzip-compressed (``disk.img.gz``); ``sha256`` and ``size_bytes`` describe the raw image,
-which the installer checks on the disk after writing it.
+It is served gzip-compressed (``disk.img.gz``); ``sha256`` is the compressed file's (the installer hashes
+the download as it streams by; gunzip checks the CRC and length of what it writes), ``size_bytes`` the raw
+image's.
 
 Cache: ``<cache>/install/<digest>/`` (``disk.img.gz``, ``image.json``), where the digest hashes every
 input (suite, mirror, packages, size, the files in ``install_files/``, GRUB's images). It is built in a
@@ -90,10 +91,13 @@ async def build_install_image(cache: Path = DEFAULT_CACHE) -> BuiltInstallImage:
         await _build(target)
     meta = json.loads((target / "image.json").read_text())
     path = target / "disk.img.gz"
+    if "compressed_sha256" not in meta:  # an image cached before the field existed
+        meta["compressed_sha256"] = await asyncio.to_thread(_sha256, path)
+        await asyncio.to_thread(_write_meta, target, meta)
     image = InstallImage(
         digest=digest,
         file=f"install/{digest[:16]}/disk.img.gz",
-        sha256=str(meta["sha256"]),
+        sha256=str(meta["compressed_sha256"]),
         size_bytes=int(meta["size_bytes"]),
         compressed_bytes=path.stat().st_size,
         seed_sector=_seed_sector(),
@@ -148,8 +152,10 @@ async def _build(target: Path) -> None:
         await _run("boot loader", grub, timeout=120)
         sha256 = await asyncio.to_thread(_assemble, disk, rootfs, core)
         await _run("compress", GZIP.argv("-1", "-n", str(disk)), timeout=1800)
-        meta = {"sha256": sha256, "size_bytes": IMAGE_BYTES, "suite": SUITE, "packages": list(PACKAGES)}
-        (image / "image.json").write_text(json.dumps(meta, indent=2) + "\n")
+        compressed = await asyncio.to_thread(_sha256, image / "disk.img.gz")
+        meta = {"sha256": sha256, "compressed_sha256": compressed, "size_bytes": IMAGE_BYTES, "suite": SUITE,
+                "packages": list(PACKAGES)}  # fmt: skip
+        _write_meta(image, meta)
         try:
             image.rename(target)
         except OSError:
@@ -222,8 +228,18 @@ def _assemble(disk: Path, rootfs: Path, core_img: Path) -> str:
                     out.seek(len(chunk), os.SEEK_CUR)  # keep the image sparse
                 else:
                     out.write(chunk)
+    return _sha256(disk)
+
+
+def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with disk.open("rb") as f:
+    with path.open("rb") as f:
         while chunk := f.read(4 * 2**20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _write_meta(directory: Path, meta: dict[str, object]) -> None:
+    tmp = directory / ".image.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    tmp.rename(directory / "image.json")

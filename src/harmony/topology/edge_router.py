@@ -41,7 +41,7 @@ from harmony.infra.haproxy import Haproxy
 from harmony.infra.install_image import BuiltInstallImage, InstallImageError, build_install_image
 from harmony.infra.local_connector import LocalConnector
 from harmony.infra.nftables import Nftables, tcp_probe
-from harmony.infra.programs import DNSMASQ, HAPROXY, IP, NFT, SOCAT
+from harmony.infra.programs import DNSMASQ, HAPROXY, IP, NFT, SH, SOCAT
 from harmony.infra.run_lock import LocalRunLock
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 from harmony.topology.linux_host import LinuxHost
@@ -248,7 +248,7 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
             'mkdir -p "$(dirname "$2")" && { ln -f "$1" "$2.part" 2>/dev/null || cp "$1" "$2.part"; }'
             ' && mv -f "$2.part" "$2"'
         )
-        done = await connector.run_command(["sh", "-c", script, "sh", str(built.path), target], timeout=600)
+        done = await connector.run_command([SH.name, "-c", script, "sh", str(built.path), target], timeout=600)
         if not done.ok:
             raise InstallImageError("serve", f"cannot place {built.path} at {target}: {done.stderr.strip()}")
 

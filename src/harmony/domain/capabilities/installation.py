@@ -35,8 +35,9 @@ INSTALLED_PATH = "/cgi-bin/installed"
 
 
 class InstallImage(BaseModel):
-    """A built install image: ``file`` (gzip) under the boot root; ``sha256`` and ``size_bytes`` of the raw
-    image; ``seed_sector``: where on the disk each machine's own seed archive goes."""
+    """A built install image: ``file`` (gzip) under the boot root and its ``sha256`` (what the installer
+    checks as it downloads); ``size_bytes`` of the raw image; ``seed_sector``: where on the disk each
+    machine's own seed archive goes."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
