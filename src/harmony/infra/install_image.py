@@ -30,6 +30,7 @@ import json
 import os
 import struct
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,7 +240,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_meta(directory: Path, meta: dict[str, object]) -> None:
+def _write_meta(directory: Path, meta: Mapping[str, object]) -> None:
     tmp = directory / ".image.json.tmp"
     tmp.write_text(json.dumps(meta, indent=2) + "\n")
     tmp.rename(directory / "image.json")
