@@ -42,6 +42,7 @@ from harmony.fleet.sites import HubFleet, SiteStrategy  # noqa: E402
 from harmony.infra.nats import NatsOptions  # noqa: E402
 from harmony.infra.nats.sites import JetStreamLink, outbox_subject  # noqa: E402
 from harmony.topology.sites import SiteSpec, SitesTopology, sites_spec  # noqa: E402
+from results import record  # noqa: E402 - bench/results.py, beside this script
 
 
 def free_port() -> int:
@@ -141,6 +142,10 @@ async def floor_worker(url: str, devices: list[str]) -> None:
 # ---------------------------------------------------------------- driver
 
 
+def progress(what: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
+
+
 def spawn(mode: str, topology: SitesTopology, by_site: dict[str, list[str]]) -> list[subprocess.Popen[str]]:
     procs = []
     for site, devices in by_site.items():
@@ -179,7 +184,7 @@ def stop(procs: list[subprocess.Popen[str]]) -> None:
 async def floor_run(
     hub: JetStreamLink, topology: SitesTopology, by_site: dict[str, list[str]], reps: int
 ) -> list[float]:
-    procs = spawn("floor", topology, by_site)
+    procs = await asyncio.to_thread(spawn, "floor", topology, by_site)  # the loop keeps answering pings
     for site in by_site:
         t = time.perf_counter()
         try:
@@ -213,7 +218,7 @@ async def floor_run(
             times.append(time.perf_counter() - t0)
         return times
     finally:
-        stop(procs)
+        await asyncio.to_thread(stop, procs)
 
 
 async def main(sites: int, per_site: int, changes: int, reps: int) -> dict[str, object]:
@@ -233,12 +238,14 @@ async def main(sites: int, per_site: int, changes: int, reps: int) -> dict[str, 
         hub_link = await topology.connect_hub(timeout=30.0)
         hub = await HubFleet.open(hub_link, names, offline_after=15.0)
         await asyncio.gather(*(hub.register(d, s, {"fleet": "bench"}) for s, ds in by_site.items() for d in ds))
+        progress("topology up, devices registered")
         floors = await floor_run(hub_link, topology, by_site, reps)
+        progress(f"floor runs {floors}")
         results["floor_runs_s"] = floors
         results["floor_median_s"] = statistics.median(floors)
 
         t = time.perf_counter()
-        procs = spawn("agents", topology, by_site)
+        procs = await asyncio.to_thread(spawn, "agents", topology, by_site)
         results["agents_start_s"] = time.perf_counter() - t
         try:
             while sum((await hub.view()).online().values()) < sites * per_site:  # noqa: ASYNC110 - polling another process's state
@@ -254,6 +261,7 @@ async def main(sites: int, per_site: int, changes: int, reps: int) -> dict[str, 
                 )
                 final = await hub.drive("web")
                 rollouts.append(time.perf_counter() - t0)
+                progress(f"rollout v{version}: {rollouts[-1]:.1f} s")
                 assert final.phase == "done", final.reason
             results["rollout_first_deploy_s"] = rollouts[0]
             results["rollout_upgrade_runs_s"] = rollouts[1:]
@@ -284,6 +292,7 @@ async def main(sites: int, per_site: int, changes: int, reps: int) -> dict[str, 
             while (await site_link.js.stream_info("KV_fleet_desired")).state.last_seq < before + changes:  # noqa: ASYNC110 - polling another process's state
                 await asyncio.sleep(0.05)
             results["catchup_site_bucket_s"] = time.perf_counter() - t0
+            progress(f"catch-up: the site's bucket holds all {changes} changes")
             while True:
                 states = (await hub.view()).states.get("web", {})
                 if sum(states.get(d) is not None and states[d].version == last_version for d in devices) == len(
@@ -295,7 +304,7 @@ async def main(sites: int, per_site: int, changes: int, reps: int) -> dict[str, 
             results["catchup_changes"] = changes
             await site_link.close()
         finally:
-            stop(procs)
+            await asyncio.to_thread(stop, procs)
         await hub_link.close()
     finally:
         await topology.close()
@@ -319,4 +328,14 @@ if __name__ == "__main__":
     elif args.worker == "floor":
         asyncio.run(floor_worker(args.url, args.names.split(",")))
     else:
-        print(json.dumps(asyncio.run(main(args.sites, args.per_site, args.changes, args.reps)), indent=2))
+        out = asyncio.run(main(args.sites, args.per_site, args.changes, args.reps))
+        print(json.dumps(out, indent=2))
+        size = f"{args.sites}x{args.per_site}"
+        record("sites", f"hub rollout until all report, {size}", float(out["rollout_upgrade_median_s"]), "s")  # type: ignore[arg-type]
+        record("sites", f"rollout vs raw floor, {size}", float(out["ratio_upgrade_to_floor"]), "x")  # type: ignore[arg-type]
+        record(
+            "sites",
+            f"catch-up of a cut-off site, {args.changes} changes",
+            float(out["catchup_devices_reported_s"]),
+            "s",
+        )  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import pytest
 from harmony.domain.capabilities.key_value import KeyChange
 from harmony.domain.errors import KeyValueAuthError, KeyValueError
 from harmony.fleet.control import FleetControl
-from harmony.fleet.credentials import FleetHome, auth_config, device_identity, device_permissions
+from harmony.fleet.credentials import FleetHome, auth_config, device_identity, device_permissions, release_reads
 from harmony.fleet.records import DESIRED, HEARTBEAT, STATE
 from harmony.infra.nats import FleetNatsServer, NatsConnection
 from tests.fixtures.nats_fleet import bus_options
@@ -84,7 +84,10 @@ def test_generated_authorization_confines_each_device_to_its_own_subjects() -> N
     assert '"jetstream": "enabled"' in text
     publish = perms["publish"]
     assert isinstance(publish, dict)
-    assert all(".dev-a" in subject for subject in publish["allow"])  # pyright: ignore[reportUnknownVariableType]
+    own = [s for s in publish["allow"] if s not in release_reads()]  # pyright: ignore[reportUnknownVariableType]
+    assert own and all(".dev-a" in subject for subject in own)  # pyright: ignore[reportUnknownVariableType]
+    # the agent releases' store: read only (stream info, gets, a consumer), never a publish into it
+    assert not [s for s in release_reads() if s.startswith("$O.")]
 
 
 def test_passwords_are_secrets_in_memory_and_clear_only_in_the_0600_files(fleet_home: FleetHome) -> None:
@@ -100,3 +103,20 @@ def test_passwords_are_secrets_in_memory_and_clear_only_in_the_0600_files(fleet_
     assert fleet_home.auth_file.stat().st_mode & 0o777 == 0o600
     options = bus_options(identity, ["nats://127.0.0.1:4222"])
     assert clear not in repr(options)
+
+
+async def test_reload_returns_once_the_new_users_are_in_and_a_broken_file_is_refused_loudly(
+    fleet_home: FleetHome, fleet_server: FleetNatsServer
+) -> None:
+    # enough users that rereading them takes longer than the fixed pause reload used to make
+    devices = [fleet_home.add_device(f"dev-{i:04d}", rewrite_auth=False) for i in range(2000)]
+    fleet_home.write_auth()
+    await fleet_server.reload()
+    last = await NatsConnection.connect(bus_options(devices[-1], [fleet_server.url]))
+    await last.close()
+
+    fleet_home.auth_file.write_text(fleet_home.auth_file.read_text()[:-20])  # cut off: not a configuration
+    with pytest.raises(KeyValueError, match="nats-server kept its old configuration: Failed to reload"):
+        await fleet_server.reload()
+    first = await NatsConnection.connect(bus_options(devices[0], [fleet_server.url]))
+    await first.close()

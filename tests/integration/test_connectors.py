@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from harmony.domain.errors import CommandError
 from harmony.infra.connector import Connector
 from harmony.infra.daemon import Daemon, PidFileDaemons, SystemdDaemons, daemons_on, render_unit
 from harmony.infra.local_connector import LocalConnector
@@ -73,6 +74,30 @@ async def test_reads_of_one_tick_are_one_round_trip(connector: tuple[Connector, 
     assert dirs[base / "conf.d"] == {"a.conf": b"alpha\n", "empty.conf": b""}
     assert dirs[base / "absent"] is None
     await c.run_command(["kill", str(live)])
+
+
+async def test_commands_that_only_read_join_the_round_trip_of_the_file_reads(connector: tuple[Connector, P]) -> None:
+    c, base = connector
+    await c.write_file(base / "a.conf", b"alpha\n", mode=None, owner=None, group=None)
+    before = dict(c.execs) if isinstance(c, SshConnector) else None
+
+    files, listing, failing, quoted = await asyncio.gather(
+        c.stat_files([base / "a.conf"], with_content=True),
+        c.read_command(["ls", "-1", str(base)]),
+        c.read_command(["sh", "-c", "echo out; echo 'the reason' >&2; exit 3"]),
+        c.read_command(["printf", "%s|%s\n\n", "it's", "a b"]),
+    )
+
+    if isinstance(c, SshConnector):
+        assert before is not None
+        spent = {k: n - before.get(k, 0) for k, n in c.execs.items() if n != before.get(k, 0)}
+        assert spent == {"read": 1}, "the file read and the three commands: one exec channel"
+    assert files[base / "a.conf"].content == b"alpha\n"
+    assert listing.ok and listing.stdout == "a.conf\n"
+    assert (failing.exit_status, failing.stdout, failing.stderr) == (3, "out\n", "the reason\n")
+    assert quoted.stdout == "it's|a b\n\n", "arguments and trailing newlines arrive as given"
+    with pytest.raises(CommandError, match="timed out"):
+        await c.read_command(["sleep", "30"], timeout=1)
 
 
 async def test_pid_file_daemon_starts_reports_its_pid_and_stops(connector: tuple[Connector, P]) -> None:

@@ -30,10 +30,12 @@ from harmony.topology.edge_router import EdgeRouter
 from harmony.topology.linux_host import LinuxHost
 from tests.fixtures.edge import Load, get
 from tests.fixtures.netns import Lan, sh
+from tests.fixtures.ports import free_port
 from tests.integration.test_edge_address_services import check_dhcp_dns_and_boot, dns_zone
 
 N = ResourceName
 ROUTER_HOST = 2  # the lab host that plays the office router in this file
+WEB_HOST = 0  # the lab host whose web servers are the router's load-balancing backends
 
 
 @dataclass
@@ -95,12 +97,12 @@ async def test_remote_router_serves_dhcp_reservations_pxe_and_dns(
     await check_dhcp_dns_and_boot(remote_lan, remote.router(), tmp_path)
 
 
-async def _serve_http(host: LinuxHost, name: str, port: int) -> str:
-    """A busybox httpd on the remote host's loopback answering ``name``; returns its pid."""
+async def _serve_http(host: LinuxHost, name: str, address: str, port: int) -> str:
+    """A busybox httpd on the lab host answering ``name`` at ``address:port``; returns its pid."""
     root = f"/srv/hm-{name}-{secrets.token_hex(2)}"
     script = (
         f"mkdir -p {root} && printf {name} > {root}/index.html && "
-        f"busybox httpd -f -p 127.0.0.1:{port} -h {root} </dev/null >/dev/null 2>&1 & echo $!"
+        f"busybox httpd -f -p {address}:{port} -h {root} </dev/null >/dev/null 2>&1 & echo $!"
     )
     started = await host.run_command(["sh", "-c", script])
     assert started.ok, started.stderr
@@ -108,20 +110,25 @@ async def _serve_http(host: LinuxHost, name: str, port: int) -> str:
 
 
 async def test_remote_load_balancer_serves_and_drains_with_no_failed_request(remote: RemoteSite) -> None:
+    """The router's HAProxy in front of web servers on another lab box (its backends are across the network)."""
     router = remote.router()
     await router.ensure_ready()
-    pids = [await _serve_http(router.host, "blue", 8081), await _serve_http(router.host, "green", 8082)]
+    web_box = LinuxHost.from_inventory(remote.lab.inventory().hosts[WEB_HOST], known_hosts=remote.lab.known_hosts)
+    web_address = remote.lab.hosts[WEB_HOST].address
+    ports = {"blue": free_port(), "green": free_port()}
+    await web_box.ensure_ready()
+    pids = [await _serve_http(web_box, name, web_address, port) for name, port in ports.items()]
     try:
 
         def lb(draining: str | None = None) -> LoadBalancing:
             backends = tuple(
                 Backend(
                     name=N(name),
-                    address=IPv4Address("127.0.0.1"),
+                    address=IPv4Address(web_address),
                     port=Port(port),
                     state="draining" if name == draining else "active",
                 )
-                for name, port in (("blue", 8081), ("green", 8082))
+                for name, port in ports.items()
             )
             front = Frontend(
                 name=N("intranet"),
@@ -155,8 +162,8 @@ async def test_remote_load_balancer_serves_and_drains_with_no_failed_request(rem
         assert after["green"] > seen["green"]
         assert (await maestro.apply([lb(draining="blue")])).status is Status.NOOP
     finally:
-        await router.host.ensure_ready()  # each Maestro run closes the connection at its end
-        await router.host.run_command(["kill", *pids])
+        await web_box.run_command(["kill", *pids])
+        await web_box.close()
         await router.close()
 
 

@@ -8,8 +8,9 @@ import itertools
 
 import pytest
 
+from harmony.domain.capabilities.key_value import KeyChange
 from harmony.domain.errors import KeyValueConflict, KeyValueUnavailable
-from harmony.infra.nats import MAX_HISTORY, EmbeddedNats, NatsKeyValue, NatsOptions
+from harmony.infra.nats import MAX_HISTORY, EmbeddedNats, NatsKeyValue, NatsOptions, NatsWatch
 
 
 async def connect(server: EmbeddedNats, timeout: float = 1.0) -> NatsKeyValue:
@@ -88,3 +89,20 @@ async def test_unavailable_while_the_server_is_down_then_back(nats_server: Embed
             await back.stop()
     finally:
         await store.close()
+
+
+async def test_a_bucket_takes_a_watch_per_device_past_the_servers_default_of_1000(nats_server: EmbeddedNats) -> None:
+    # nats-server 2.15 refuses the 1,001st consumer of a stream that sets no limit of its own ("maximum
+    # consumers limit reached"): a fleet of more than 1,000 devices could not watch its desired state
+    kv = await connect(nats_server, timeout=5.0)
+    try:
+
+        async def ignore(_change: KeyChange) -> None:
+            return None
+
+        watches: list[NatsWatch] = []
+        for first in range(0, 1100, 100):
+            watches += await asyncio.gather(*(kv.watch(f"device-{i}.>", ignore) for i in range(first, first + 100)))
+        assert len({w.consumer for w in watches}) == 1100
+    finally:
+        await kv.close()

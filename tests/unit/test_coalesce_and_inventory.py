@@ -27,6 +27,25 @@ async def test_reads_in_one_tick_are_one_batch_and_the_next_tick_another() -> No
     assert len(batches) == 2
 
 
+async def test_reads_from_nested_gathers_join_the_same_batch() -> None:
+    """A role's prerequisites gathered beside plans that gather their own reads: one batch, not one a level."""
+    batches: list[list[int]] = []
+
+    async def fetch(keys: Sequence[int]) -> Mapping[int, int]:
+        batches.append(list(keys))
+        return {k: k for k in keys}
+
+    c: Coalescer[int, int] = Coalescer(fetch)
+
+    async def nested(depth: int, key: int) -> object:
+        if depth == 0:
+            return await c.get([key])
+        return await asyncio.gather(nested(depth - 1, key), nested(depth - 1, key + 100))
+
+    await asyncio.gather(c.get([0]), nested(1, 1), nested(2, 2), nested(3, 3))
+    assert len(batches) == 1, batches
+
+
 async def test_a_failed_batch_fails_every_caller() -> None:
     async def fetch(keys: Sequence[int]) -> Mapping[int, int]:
         raise OSError("gone")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
-from pathlib import Path
+import time
+from pathlib import Path, PurePosixPath
 
-from harmony.infra.posix_shell import guarded_argv, stop_guarded_argv
+import pytest
+
+from harmony.domain.capabilities.commands import CommandResult
+from harmony.domain.capabilities.files import FileState
+from harmony.infra.connector import BatchRead, CommandRead
+from harmony.infra.posix_shell import guarded_argv, parse_reads, read_argv, stop_guarded_argv
 
 
 def test_the_guard_passes_stdin_and_the_exit_status_through() -> None:
@@ -53,3 +60,54 @@ def test_stopping_the_guard_kills_its_whole_group() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_one_read_program_answers_file_and_command_reads_in_order(tmp_path: Path) -> None:
+    """The read program run on this machine's sh: each kind of request gets its own line, parsed back."""
+    conf = tmp_path / "a.conf"
+    conf.write_bytes(b"x = 1\n")
+    two_lines = CommandRead(("sh", "-c", "printf 'two\\nlines'; echo warn >&2; exit 4"))
+    quoted = CommandRead(("echo", "it's a b"), timeout=5)
+    requests: list[BatchRead] = [
+        (PurePosixPath(conf), "content"),
+        two_lines,
+        (PurePosixPath(tmp_path / "no"), "stat"),
+        quoted,
+    ]
+    out = subprocess.run(read_argv(requests), capture_output=True, text=True, check=True).stdout
+    found = parse_reads(requests, out)
+    file_state, missing = found[requests[0]], found[requests[2]]
+    assert isinstance(file_state, FileState) and file_state.content == b"x = 1\n"
+    assert isinstance(missing, FileState) and missing.kind == "missing"
+    assert found[two_lines] == CommandResult(argv=two_lines.argv, exit_status=4, stdout="two\nlines", stderr="warn\n")
+    assert found[quoted] == CommandResult(argv=quoted.argv, exit_status=0, stdout="it's a b\n", stderr="")
+
+
+def test_a_command_read_line_that_is_not_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a command's result"):
+        parse_reads([CommandRead(("true",))], "missing\n")
+
+
+def test_stopping_a_read_batch_stops_its_commands_with_a_timeout_too() -> None:
+    """`timeout` moves its command to a group of its own; the batch's stop must still reach it."""
+    marker = f"hm-read-{os.getpid()}"
+    batch = read_argv([CommandRead(("sh", "-c", f"sleep 600; : {marker}"), timeout=300), CommandRead(("sleep", "601"))])
+    proc = subprocess.Popen(guarded_argv(batch, "unit-read"), stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        while not running(marker):
+            time.sleep(0.05)
+        subprocess.run(stop_guarded_argv("unit-read"), check=True)
+        proc.communicate(timeout=30)
+        deadline = time.monotonic() + 10
+        while running(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(marker), "the timed command outlived its stopped batch"
+        assert living_in_group(proc.pid) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        subprocess.run(["pkill", "-f", marker], check=False)
+
+
+def running(marker: str) -> bool:
+    return subprocess.run(["pgrep", "-f", f"sleep 600; : {marker}"], capture_output=True).returncode == 0

@@ -17,6 +17,7 @@ from rich.text import Text
 from harmony.agent.history import failover_history
 from harmony.agent.journal import read_decisions, read_status
 from harmony.agent.main import nats_options, resolve_credentials, run_agent
+from harmony.agent.supervisor import AgentSupervisor, SupervisorPaths
 from harmony.cli.errors import guarded
 from harmony.domain.errors import HarmonyError
 from harmony.fleet.roles import failover_config, load_roles, run_roles
@@ -114,6 +115,22 @@ def history(config: ConfigFile, as_json: AsJson = False, limit: int = 200) -> No
     for r in rows:
         table.add_row(*(Text(str(r[k])) for k in ("revision", "stored_at", "kind", "node", "summary")))
     console.print(table)
+
+
+@agent_app.command("supervise")
+def supervise(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the agent's file harmony-agent and its upgrade state are.")
+    ],
+    args: Annotated[list[str], typer.Argument(help="The agent's arguments (after --), e.g. -- fleet agent ….")],
+    trial_deadline: Annotated[
+        float, typer.Option("--trial-deadline", help="Seconds a new release has to send its first heartbeat.")
+    ] = 60.0,
+) -> None:
+    """Run DIR/harmony-agent ARGS as a child: restart it when it ends (doubling back-off), apply agent upgrades
+    (a new release is kept only once it heartbeats, else the previous file comes back). The service runs this."""
+    paths = SupervisorPaths(directory.resolve())
+    raise typer.Exit(AgentSupervisor(paths, args, trial_deadline=trial_deadline).run())
 
 
 @agent_app.command("build")

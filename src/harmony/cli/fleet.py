@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import runpy
 import signal
 import sys
@@ -30,6 +31,8 @@ from harmony.domain.capabilities.containers import ImageRef
 from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.score import AnyScore, Score, score_adapter
+from harmony.fleet.agent_release import AGENT_DEPLOYMENT, VERSION_PATTERN
+from harmony.fleet.agent_rollout import publish_release, roll_out_release
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, Identity
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
@@ -297,6 +300,46 @@ def deploy(
     _run(go())
 
 
+@fleet.command(name="agent-release")
+@guarded
+def agent_release(
+    binary: Annotated[Path, typer.Argument(help="The agent file (harmony agent build --out FILE).")],
+    version: Annotated[str, typer.Option("--version", help="The release's name, e.g. 1.4.0 (letters, digits, ._+-).")],
+    selector: Annotated[list[str], typer.Option("--selector", "-s", help="key=value, repeatable.")] = [],  # noqa: B006 - typer reads the default
+    canary: Annotated[float, typer.Option(help="Share of devices in the canary wave (0: none).")] = 0.0,
+    waves: Annotated[int, typer.Option(help="Waves after the canary.")] = 1,
+    threshold: Annotated[float, typer.Option(help="Halt when the failed share exceeds this.")] = 0.0,
+    wave_timeout: Annotated[float, typer.Option(help="Seconds a wave may take.")] = 300.0,
+    home: Home = DEFAULT_HOME,
+    as_json: AsJson = False,
+) -> None:
+    """Sign an agent file with the fleet's key, publish it, and upgrade the matching devices' agents wave by wave.
+
+    Each device checks the file (sha256, signature) before it runs it and keeps it only once the new agent
+    heartbeats; otherwise its supervisor puts the previous agent back, and the rollout halts.
+    """
+    strategy = Strategy(canary=canary, waves=waves, failure_threshold=threshold, wave_timeout=wave_timeout)
+    if not re.match(VERSION_PATTERN, version):
+        raise InvalidValueError("--version", version, "letters, digits and ._+- (at most 63), e.g. 1.4.0")
+
+    async def go() -> None:
+        control = await _control(home)
+        try:
+            release = await publish_release(control, home, version=version, binary=binary)
+            rollout = await roll_out_release(control, release, selector=_labels(selector), strategy=strategy)
+            if not as_json:
+                sizes = ", ".join(str(len(w)) for w in rollout.waves)
+                console.print(
+                    f"agent {release.version} (sha256 {release.sha256[:12]}, {release.size / 1e6:.1f} MB, signed): "
+                    f"waves of {sizes} device(s)", markup=False, highlight=False,
+                )  # fmt: skip
+            await _drive(control, AGENT_DEPLOYMENT, as_json=as_json)
+        finally:
+            await control.close()
+
+    _run(go())
+
+
 async def _drive(control: FleetControl, deployment: str, *, as_json: bool) -> None:
     """Drive the rollout here, or, when a `fleet serve` controller is active, follow it while it drives."""
     served = await control.active_controller()
@@ -356,7 +399,7 @@ def status_table(s: DeploymentStatus) -> Table:
         f"updated {s.updated}, healthy {s.healthy}, failed {s.failed}, offline {s.offline}"
     )
     table = Table(title=title, title_justify="left")
-    for column in ("device", "status", "version", "phase", "message"):
+    for column in ("device", "status", "version", "phase", "agent", "message"):
         table.add_column(column)
     for d in s.devices:
         colour = {"healthy": "green", "failed": "red", "offline": "yellow"}.get(d.verdict, "dim")
@@ -365,6 +408,7 @@ def status_table(s: DeploymentStatus) -> Table:
             Text(d.verdict, style=colour),
             Text(d.version or ""),
             Text(d.phase or ""),
+            Text(d.agent or ""),
             Text(d.message[:80]),
         )
     return table
@@ -462,19 +506,23 @@ def restart(device: str, deployment: str, home: Home = DEFAULT_HOME) -> None:
 @fleet.command()
 @guarded
 def devices(home: Home = DEFAULT_HOME, as_json: AsJson = False) -> None:
-    """Registered devices: labels, online or not, last heartbeat, healthy/unhealthy deployments."""
+    """Registered devices: labels, online or not, last heartbeat, healthy/unhealthy deployments, agent release
+    and last agent upgrade."""
     found = _run(_with_control(home, lambda c: c.fleet_overview()))
     if as_json:
         print(json.dumps([d.model_dump(mode="json") for d in found]))
         return
     table = Table()
-    for column in ("device", "labels", "online", "last heartbeat", "healthy", "unhealthy"):
+    for column in ("device", "labels", "online", "last heartbeat", "healthy", "unhealthy", "agent", "last upgrade"):
         table.add_column(column)
     for d in found:
         seen = d.last_seen.strftime("%H:%M:%S") if d.last_seen else "never"
         online = Text("online", style="green") if d.online else Text("offline", style="yellow")
         labels = " ".join(f"{k}={v}" for k, v in sorted(d.labels.items()))
-        table.add_row(Text(d.device), Text(labels), online, seen, str(d.healthy), str(d.unhealthy))
+        table.add_row(
+            Text(d.device), Text(labels), online, seen, str(d.healthy), str(d.unhealthy), Text(d.agent or ""),
+            Text(d.upgrade[:60]),
+        )  # fmt: skip
     console.print(table)
 
 

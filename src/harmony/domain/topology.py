@@ -28,6 +28,23 @@ class Topology(Protocol):
         ...
 
 
+@runtime_checkable
+class PreparedWhilePlanning(Protocol):
+    """A topology whose ``ensure_ready`` has two halves: ``connect`` (reach the target) and ``prepare`` (what
+    its role needs there — Debian packages, a state directory, a daemon's base configuration — made when
+    missing). The Maestro connects, then runs ``prepare`` together with the plans, so that over SSH the
+    reads of both share one round trip; when ``prepare`` changed something, the plans are made again (they
+    may have read the target before it was ready), and an error of ``prepare`` wins over the plans' own.
+    ``prepare`` changes nothing once the target is ready: on a no-op run it only reads.
+    """
+
+    async def connect(self) -> None: ...
+
+    async def prepare(self) -> bool:
+        """Make the target ready for this role; whether anything had to be changed there."""
+        ...
+
+
 class LockHolder(BaseModel):
     """Who holds a run lock: written next to the lock by its holder, read by whoever waits for it."""
 

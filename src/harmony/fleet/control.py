@@ -26,6 +26,7 @@ from harmony.domain.errors import InvalidValueError, KeyValueConflict, KeyValueU
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.score import AnyScore, score_adapter
 from harmony.domain.secret import REVEAL
+from harmony.fleet.agent_release import AGENT_DEPLOYMENT
 from harmony.fleet.lease import LEASE_KEY, ControllerBeat, Lease
 from harmony.fleet.records import (
     BUCKETS,
@@ -75,6 +76,10 @@ class DeviceOverview(BaseModel):
     last_seen: datetime | None
     healthy: int
     unhealthy: int
+    agent: str | None = None
+    """The agent release it runs (``installed``: the enrolled build); None: it has not said."""
+    upgrade: str = ""
+    """Its last agent upgrade: version, phase and why (``harmony-agent`` state), empty when none."""
 
 
 class FleetView:
@@ -221,12 +226,16 @@ class FleetControl:
         return sorted((DeviceRecord.from_bytes(u.value or b"") for u in found.values()), key=lambda r: r.device)
 
     async def fleet_overview(self) -> list[DeviceOverview]:
-        """Every registered device with its labels, whether it is online, and its last heartbeat's counts."""
+        """Every registered device with its labels, whether it is online, its last heartbeat's counts, the agent
+        release it runs and its last agent upgrade."""
         view = await self.live_view()
         online = view.online()
+        agents = await self.agent_releases()
+        upgrades = view.states.get(AGENT_DEPLOYMENT, {})
         rows: list[DeviceOverview] = []
         for record in await self.devices():
             beat = view.beats.get(record.device)
+            upgrade = upgrades.get(record.device)
             rows.append(
                 DeviceOverview(
                     device=record.device,
@@ -235,6 +244,8 @@ class FleetControl:
                     last_seen=beat[1] if beat else None,
                     healthy=beat[0].ok if beat else 0,
                     unhealthy=beat[0].bad if beat else 0,
+                    agent=(agents[record.device] or "installed") if record.device in agents else None,
+                    upgrade=f"{upgrade.version} {upgrade.phase}: {upgrade.message}" if upgrade else "",
                 )
             )
         return rows
@@ -246,6 +257,12 @@ class FleetControl:
     ) -> Rollout:
         """Record a new rollout of ``score`` to the devices matching ``selector``; ``drive`` releases it."""
         check_token("deployment", deployment)
+        if deployment == AGENT_DEPLOYMENT:
+            raise InvalidValueError(
+                "deployment",
+                deployment,
+                "another name: it is reserved for agent versions (harmony fleet agent-release)",
+            )
         desired = score_adapter().dump_json(score).decode()
         if desired != score_adapter().dump_json(score, context=REVEAL).decode():
             # The desired state is stored in NATS KV as it is; a masked secret would run as the mask itself.
@@ -371,7 +388,10 @@ class FleetControl:
         if rollout.phase != "running":
             return rollout, "idle", rollout.reason
         if rollout.next_wave:
-            verdict, why = wave_verdict(rollout, view.states.get(deployment, {}), view.online(), waited=waited(rollout))
+            online = view.online()
+            if deployment == AGENT_DEPLOYMENT:  # going silent is how a new agent fails: it holds its wave
+                online = dict.fromkeys(rollout.targets, True)
+            verdict, why = wave_verdict(rollout, view.states.get(deployment, {}), online, waited=waited(rollout))
             if verdict == "wait":
                 return rollout, "wait", why
             if verdict == "halt":
@@ -428,15 +448,21 @@ class FleetControl:
     async def status(self, deployment: str, *, fresh: bool = False) -> DeploymentStatus:
         """The deployment's status from the live view, or (``fresh``) from a view read just for this call."""
         rollout, _ = await self.rollout(deployment)
+        agents = await self.agent_releases()
         if not fresh:
             view = await self.live_view()
-            return aggregate(rollout, view.states.get(deployment, {}), view.online())
+            return aggregate(rollout, view.states.get(deployment, {}), view.online(), agents=agents)
         view = FleetView(self.bus, offline_after=self.offline_after)
         await view.start()
         try:
-            return aggregate(rollout, view.states.get(deployment, {}), view.online())
+            return aggregate(rollout, view.states.get(deployment, {}), view.online(), agents=agents)
         finally:
             await view.stop()
+
+    async def agent_releases(self) -> dict[str, str]:
+        """Each device's agent release, as it last announced it (empty: the build it was installed with)."""
+        found = await self.bus.bucket(INFO).snapshot()
+        return {device: DeviceInfo.from_bytes(u.value).release for device, u in found.items() if u.value}
 
     async def deployments(self) -> list[str]:
         return sorted((await self.bus.bucket(ROLLOUTS).snapshot()).keys())

@@ -8,6 +8,8 @@ What a device may do (everything else is denied by the server):
 - create a consumer on ``KV_fleet_desired`` only through the subject that carries its own filter,
   ``$KV.fleet_desired.<id>.>``: it reads only its own desired state (no stream reads, no direct gets);
 - publish only to ``$KV.fleet_state.<id>.>``, ``$KV.fleet_info.<id>`` and ``$KV.fleet_heartbeat.<id>``;
+- read the agent releases' object store (``OBJ_fleet_agent_releases``: stream info, message gets, an ordered
+  consumer): every device may read every release (they are signed, not secret), none may write one;
 - subscribe only to its own inbox prefix ``_INBOX_<id>`` and its command subject ``fleet.cmd.<id>.*``,
   and answer the requests it receives.
 The control user has no restriction. In memory a password is a ``Secret`` (masked in every repr, log, dump
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.secret import Secret
+from harmony.fleet.agent_release import RELEASES
 from harmony.fleet.records import COMMANDS, DESIRED, HEARTBEAT, INFO, STATE, check_token
 from harmony.infra.state_files import write_atomic
 
@@ -69,11 +72,22 @@ def device_permissions(device: str) -> dict[str, object]:
                 f"$KV.{STATE}.{device}.>",
                 f"$KV.{INFO}.{device}",
                 f"$KV.{HEARTBEAT}.{device}",
+                *release_reads(),
             ]
         },
         "subscribe": {"allow": [f"_INBOX_{device}.>", f"{COMMANDS}.{device}.*"]},
         "allow_responses": True,
     }
+
+
+def release_reads() -> list[str]:
+    """The JetStream API subjects that reading an object of the agent releases' store takes (nats-py)."""
+    stream = f"OBJ_{RELEASES}"
+    return [
+        f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.MSG.GET.{stream}", f"$JS.API.DIRECT.GET.{stream}.>",
+        "$JS.API.STREAM.NAMES", f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.CREATE.{stream}.>",
+        f"$JS.API.CONSUMER.DELETE.{stream}.>", f"$JS.FC.{stream}.>",
+    ]  # fmt: skip
 
 
 def auth_config(control: Identity, devices: Sequence[Identity]) -> str:

@@ -36,6 +36,7 @@ import json
 import logging
 import random
 import socket
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
+from harmony.agent.supervisor import SupervisorLink
 from harmony.agent.tasks import Supervisor
 from harmony.domain.capabilities.containers import ContainerRuntime
 from harmony.domain.capabilities.key_value import KeyChange
@@ -52,6 +54,8 @@ from harmony.domain.image_refs import PinnedImage
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
 from harmony.domain.topology import Topology
+from harmony.fleet.agent_release import AGENT_DEPLOYMENT, RELEASES
+from harmony.fleet.agent_upgrade import AgentUpgrader
 from harmony.fleet.metrics import DeviceMetrics
 from harmony.fleet.records import (
     COMMANDS,
@@ -65,9 +69,9 @@ from harmony.fleet.records import (
     now,
     version_of,
 )
-from harmony.infra.nats import NatsConnection, NatsOptions, NatsWatch
+from harmony.infra.nats import NatsConnection, NatsObjectStore, NatsOptions, NatsWatch
 from harmony.maestro.events import Event, ScoreFinished
-from harmony.maestro.journal import Journal
+from harmony.maestro.journal import Journal, default_journal_path
 from harmony.maestro.runner import Maestro, RunReport
 from harmony.modules.application.application import APP_LABEL, AppHost, Application
 from harmony.modules.application.container import Container
@@ -77,6 +81,7 @@ from harmony.topology.runtime_host import RuntimeHost
 log = logging.getLogger(__name__)
 
 AGENT_VERSION = "harmony-fleet-agent/1"
+_JITTER = random.Random()  # one for every agent of the process: its state is 2.5 KiB, the jitter needs no more
 LOGS_MAX_LINES = 500
 
 type DeviceScore = Container | Application
@@ -137,6 +142,24 @@ def applied(report: RunReport) -> tuple[Outcome, str]:
     return outcome or Outcome.failure(report.error or "not applied"), report.run_id
 
 
+_journals: dict[tuple[int, Path], Journal] = {}
+
+
+def shared_journal(path: Path | None) -> Journal:
+    """The journal at ``path`` (None: the machine's default), one connection for every agent of this thread.
+
+    A device runs one agent, but a test or a bench runs thousands in one process: one SQLite connection each
+    cost ~20 KiB per agent, and each connection's first run swept every run the others had in flight. Sharing
+    is safe: no ``Journal`` method awaits, so each record is written whole between two agents' steps.
+    ``lean``: an agent writes a few records per apply, for months; its connection keeps no page cache.
+    """
+    key = (threading.get_ident(), path or default_journal_path())
+    journal = _journals.get(key)
+    if journal is None:
+        journal = _journals[key] = Journal(key[1], lean=True)
+    return journal
+
+
 @dataclass
 class AgentSettings:
     heartbeat_interval: float = 5.0
@@ -175,13 +198,17 @@ class DeviceAgent:
     _dirty: asyncio.Queue[str] = field(default_factory=asyncio.Queue[str])
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _beats: int = 0
-    _rng: random.Random = field(default_factory=random.Random)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     metrics: DeviceMetrics = field(default_factory=DeviceMetrics)
     metrics_port: int | None = None
     """The port /metrics listens on once started (None: no listener)."""
     journal: Journal | None = None
     """Where applies are journaled (opened at start from ``settings.journal`` when not given)."""
+    supervisor: SupervisorLink | None = field(default_factory=SupervisorLink.from_env)
+    """The supervisor this agent runs under (``harmony agent supervise``, from the environment): it is told of
+    each heartbeat sent, and applies agent upgrades. None: not supervised (an upgrade is then refused)."""
+    upgrader: AgentUpgrader | None = None
+    """Applies desired agent versions (the ``harmony-agent`` key); made once connected."""
     tasks: Supervisor = field(init=False)
     """The agent's tasks (reconciler, ground truth, heartbeat, resync): crashes restarted and reported."""
 
@@ -193,12 +220,15 @@ class DeviceAgent:
     async def start(self) -> None:
         """Connect (waiting for NATS as long as it takes), subscribe, and start the agent's tasks."""
         if self.journal is None:
-            self.journal = Journal(self.settings.journal)
+            self.journal = shared_journal(self.settings.journal)
         if self.settings.metrics_port is not None:
             self.metrics_port = self.metrics.endpoint.start(
                 port=self.settings.metrics_port, host=self.settings.metrics_host
             )
         self.bus = await NatsConnection.connect(self.options, on_reconnect=self._on_reconnect, wait_for_server=True)
+        self.upgrader = AgentUpgrader(
+            self.supervisor, NatsObjectStore(self.bus, RELEASES), self._report, on_running=self._publish_info
+        )
         self.tasks.start("reconciler", self._reconciler)
         self.tasks.start("ground-truth", self._ground_truth)
         self.tasks.start("heartbeat", self._heartbeat)
@@ -224,7 +254,7 @@ class DeviceAgent:
 
     async def _on_reconnect(self) -> None:
         async def later() -> None:
-            await asyncio.sleep(self._rng.uniform(0, self.settings.resync_jitter))
+            await asyncio.sleep(_JITTER.uniform(0, self.settings.resync_jitter))
             with contextlib.suppress(KeyValueError):
                 await self._resync()
 
@@ -236,17 +266,25 @@ class DeviceAgent:
             await self._watch.stop()
         for dep in self.deployments.values():
             dep.reported = False
-        info = DeviceInfo(
-            device=self.device, hostname=socket.gethostname(), agent=AGENT_VERSION, runtime=self.runtime_name,
-            started_at=now(),
-        )  # fmt: skip
-        await self.bus.bucket(INFO).publish(self.device, info.to_bytes())
+        await self._publish_info()
         self._watch = await self.bus.bucket(DESIRED).watch(f"{self.device}.>", self._on_desired)
         for name in self.deployments:
             self._dirty.put_nowait(name)
 
+    async def _publish_info(self) -> None:
+        assert self.bus is not None
+        info = DeviceInfo(
+            device=self.device, hostname=socket.gethostname(), agent=AGENT_VERSION, runtime=self.runtime_name,
+            started_at=now(), release=self.supervisor.paths.current_version() if self.supervisor else "",
+        )  # fmt: skip
+        await self.bus.bucket(INFO).publish(self.device, info.to_bytes())
+
     async def _on_desired(self, update: KeyChange) -> None:
         name = update.key.partition(".")[2]
+        if name == AGENT_DEPLOYMENT:  # the agent's own version, not a workload
+            if update.value is not None and self.upgrader is not None:
+                self.tasks.start_once("upgrade", self.upgrader.apply(update.value))
+            return
         if update.value is None:
             async with self._lock:  # never under a reconcile of the same workload
                 old = self.deployments.pop(name, None)
@@ -450,11 +488,13 @@ class DeviceAgent:
             )  # fmt: skip
             if self.bus is not None and self.bus.connected:
                 with contextlib.suppress(KeyValueError):
-                    await self.bus.bucket(HEARTBEAT).put_nowait(self.device, beat.to_bytes())
+                    if self.supervisor is None:
+                        await self.bus.bucket(HEARTBEAT).put_nowait(self.device, beat.to_bytes())
+                    else:  # acknowledged: the supervisor keeps a new release only once NATS has its heartbeat
+                        await self.bus.bucket(HEARTBEAT).publish(self.device, beat.to_bytes())
+                        self.supervisor.beat()
             # the first beat at once (the device is online now), then at a random phase: no fleet-wide bursts
-            pause = (
-                self._rng.uniform(0, self.settings.heartbeat_interval) if first else self.settings.heartbeat_interval
-            )
+            pause = _JITTER.uniform(0, self.settings.heartbeat_interval) if first else self.settings.heartbeat_interval
             first = False
             await asyncio.sleep(pause)
 

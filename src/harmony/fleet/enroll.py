@@ -2,10 +2,11 @@
 
 ``enroll``: the device gets its own NATS user (``FleetHome.add_device``: a new identity only the first time),
 is registered with its labels, and its agent is installed by the Scores of ``fleet.install`` on the host over
-SSH: binary, credentials, service; it returns once the agent's first heartbeat is seen. Before the agent is
-started, enroll waits until the server accepts the device's new user (``fleet server`` rereads its
-authorization within a second of a change), so a slow reload is not mistaken for a broken agent. Enrolling an
-enrolled device again changes nothing (every Score is NOOP).
+SSH: binary, credentials, the fleet's release public key (agent upgrades are checked with it), service; it
+returns once the agent's first heartbeat is seen. Before the agent is started, enroll waits until the server
+accepts the device's new user (``fleet server`` rereads its authorization within a second of a change), so a
+slow reload is not mistaken for a broken agent. Enrolling an enrolled device again changes nothing (every
+Score is NOOP).
 
 ``revoke``: the device's user is removed from the authorization and its record from the fleet; once the
 server has reread the authorization it refuses that device (its open connection is closed by the server).
@@ -22,9 +23,10 @@ from dataclasses import dataclass
 
 from harmony.domain.errors import HarmonyError, KeyValueAuthError, KeyValueUnavailable
 from harmony.domain.outcome import Status
+from harmony.fleet.agent_release import public_key_text, signing_key
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, Identity
-from harmony.fleet.install import AgentLayout, install_scores
+from harmony.fleet.install import AgentLayout, install_scores, release_key_file
 from harmony.fleet.records import DEVICES, HEARTBEAT
 from harmony.infra.nats import NatsConnection, NatsOptions, fleet_options
 from harmony.maestro.runner import Maestro, RunReport
@@ -94,7 +96,9 @@ async def enroll(
     current = next((r for r in await control.devices() if r.device == device), None)
     if current is None or current.labels != dict(labels):
         await control.register(device, labels)
-    scores = install_scores(binary, identity, layout=layout, heartbeat_timeout=heartbeat_timeout)
+    placed, credentials, service = install_scores(binary, identity, layout=layout, heartbeat_timeout=heartbeat_timeout)
+    key = release_key_file(layout or AgentLayout(), public_key_text(signing_key(home.path)))
+    scores = (placed, credentials, key, service)
     target = AgentHost(host, heartbeats=StoreHeartbeats(control.bus.bucket(HEARTBEAT)))
     try:
         report = await Maestro(target).apply(scores)

@@ -2,8 +2,9 @@
 
 Everything lives under one directory of the host (``AgentLayout.root``, default ``/var/lib/harmony/agent``):
 the one-file binary, the credentials file (0600), the podman store of the device's workloads. The service
-runs ``harmony-agent fleet agent`` and its revision is the binary's and the credentials' digests, so a new
-binary or new credentials restart it, and nothing else does.
+runs ``harmony-agent agent supervise`` (``agent.supervisor``: it restarts the agent when it ends, and applies
+agent upgrades with rollback), which runs ``harmony-agent fleet agent``; the service's revision is the
+binary's and the credentials' digests, so a new binary or new credentials restart it, and nothing else does.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from harmony.domain.capabilities.services import ServiceSpec
+from harmony.domain.units import FileMode
+from harmony.fleet.agent_release import PUBLIC_KEY_FILE
 from harmony.fleet.credentials import Identity
 from harmony.modules.agent.binary import AgentBinary
 from harmony.modules.agent.credentials import AgentCredentials
 from harmony.modules.agent.service import AgentService
+from harmony.modules.files.managed_file import ManagedFile
 
 SERVICE = "harmony-agent"
 DEFAULT_ROOT = PurePosixPath("/var/lib/harmony/agent")
@@ -25,6 +29,8 @@ DEFAULT_ROOT = PurePosixPath("/var/lib/harmony/agent")
 class AgentLayout:
     root: PurePosixPath = DEFAULT_ROOT
     heartbeat_interval: float = 2.0
+    trial_deadline: float = 60.0
+    """Seconds a new agent release has to heartbeat before its supervisor puts the previous one back."""
 
     @property
     def binary(self) -> PurePosixPath:
@@ -37,6 +43,11 @@ class AgentLayout:
     @property
     def store(self) -> PurePosixPath:
         return self.root / "store"
+
+
+def release_key_file(layout: AgentLayout, public_key: str) -> ManagedFile:
+    """The fleet's release public key beside the agent: what the device checks agent releases with."""
+    return ManagedFile(path=layout.root / PUBLIC_KEY_FILE, content=public_key, mode=FileMode("0644"))
 
 
 def install_scores(
@@ -53,7 +64,9 @@ def install_scores(
         servers=identity.servers, inbox_prefix=identity.inbox_prefix,
     )  # fmt: skip
     argv = (
-        str(layout.binary), "fleet", "agent", "--credentials", str(layout.credentials), "--store", str(layout.store),
+        str(layout.binary), "agent", "supervise", "--dir", str(layout.root),
+        "--trial-deadline", f"{layout.trial_deadline:g}", "--",
+        "fleet", "agent", "--credentials", str(layout.credentials), "--store", str(layout.store),
         "--heartbeat", f"{layout.heartbeat_interval:g}",
     )  # fmt: skip
     service = ServiceSpec(

@@ -5,6 +5,7 @@
     fleet_desired       <device>.<deployment>       control      the Score's own JSON (the union's wire form)
     fleet_rollouts      <deployment>                control      Rollout (see rollout.py)
     fleet_state         <device>.<deployment>       device       DeploymentState
+    (``<device>.harmony-agent`` in fleet_desired/fleet_state: the agent's own version, see agent_release.py)
     fleet_info          <device>                    device       DeviceInfo
     fleet_heartbeat     <device>                    device       Heartbeat (agent.heartbeat; a few dozen bytes)
     fleet_controller    lease                       controllers  Lease: which `fleet serve` drives rollouts
@@ -104,3 +105,5 @@ class DeviceInfo(Record):
     agent: str
     runtime: str
     started_at: datetime
+    release: str = ""
+    """The agent release it runs (``harmony fleet agent-release``); empty: the build it was installed with."""

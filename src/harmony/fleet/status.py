@@ -1,9 +1,9 @@
 """Status of a deployment across the fleet: a pure aggregation of what devices reported.
 
-Per device: ``healthy`` (new version running), ``failed`` (new version failed or was rejected), ``offline``
-(no heartbeat for ``offline_after`` seconds; takes precedence), ``updating`` (released, not reported yet) and
-``pending`` (not released yet). Counts: targeted, updated (reported the new version, healthy or failed),
-healthy, failed, offline.
+Per device (with the agent release it runs, when known): ``healthy`` (new version running), ``failed`` (new
+version failed or was rejected), ``offline`` (no heartbeat for ``offline_after`` seconds; takes precedence),
+``updating`` (released, not reported yet) and ``pending`` (not released yet). Counts: targeted, updated
+(reported the new version, healthy or failed), healthy, failed, offline.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class DeviceStatus(BaseModel):
     version: str | None
     phase: str | None
     message: str
+    agent: str | None = None
+    """The agent release the device runs (``installed``: the build it was enrolled with); None: not known."""
 
 
 class DeploymentStatus(BaseModel):
@@ -52,7 +54,14 @@ def is_online(beat: Heartbeat | None, at: datetime | None, *, now: datetime, off
     return beat is not None and at is not None and (now - at).total_seconds() < offline_after
 
 
-def aggregate(rollout: Rollout, states: Mapping[str, DeploymentState], online: Mapping[str, bool]) -> DeploymentStatus:
+def aggregate(
+    rollout: Rollout,
+    states: Mapping[str, DeploymentState],
+    online: Mapping[str, bool],
+    *,
+    agents: Mapping[str, str] | None = None,
+) -> DeploymentStatus:
+    """``agents``: each device's agent release (``DeviceInfo.release``, empty for the installed build)."""
     released = set(rollout.released)
     rows: list[DeviceStatus] = []
     for device in rollout.targets:
@@ -74,6 +83,7 @@ def aggregate(rollout: Rollout, states: Mapping[str, DeploymentState], online: M
                 version=state.version if state else None,
                 phase=state.phase if state else None,
                 message=state.message if state else "",
+                agent=None if agents is None or device not in agents else agents[device] or "installed",
             )
         )
     updated = [r for r in rows if r.version == rollout.version and r.phase in ("running", "failed", "rejected")]

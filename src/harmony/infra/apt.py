@@ -1,6 +1,7 @@
 """Debian packages with ``dpkg-query`` (reads) and ``apt-get`` (changes), on any connector.
 
-The version queries of one event-loop tick are coalesced into one ``dpkg-query`` per host. Installs pin
+A version query is a read of the connector (``read_command``): over SSH the queries of one event-loop tick
+go to the host with its other reads, in one round trip. Installs pin
 the exact version when one is given (``apt-get install name=version``, which also downgrades); they do not
 ``apt-mark hold`` the package. ``apt-get update`` is not run implicitly: keeping indexes fresh is its own
 decision (a ``Command`` Score, or the host's own timer).
@@ -11,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from harmony.domain.errors import PackagesError
-from harmony.infra.coalesce import Coalescer
 from harmony.infra.connector import Connector
 
 _FORMAT = "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
@@ -32,7 +32,6 @@ class AptPackages:
     def __init__(self, connector: Connector, host: str) -> None:
         self._c = connector
         self._host = host
-        self._queries: Coalescer[str, str | None] = Coalescer(self._query)
 
     def _refuse_sandbox(self, what: str) -> None:
         if self._c.prefix is not None:
@@ -40,16 +39,13 @@ class AptPackages:
                 what, f"{self._host} is a sandbox rooted at {self._c.prefix}; packages need a real host"
             )
 
-    async def _query(self, names: Sequence[str]) -> Mapping[str, str | None]:
+    async def installed_versions(self, names: Sequence[str]) -> Mapping[str, str | None]:
         self._refuse_sandbox(", ".join(names))
-        result = await self._c.run_command(["dpkg-query", "-W", "-f", _FORMAT, *names])
+        result = await self._c.read_command(["dpkg-query", "-W", "-f", _FORMAT, *names])
         # dpkg-query exits 1 when some name is unknown, and still prints the known ones.
         if result.exit_status not in (0, 1):
             raise PackagesError(", ".join(names), f"dpkg-query exited {result.exit_status}: {result.stderr.strip()}")
         return parse_dpkg_query(names, result.stdout)
-
-    async def installed_versions(self, names: Sequence[str]) -> Mapping[str, str | None]:
-        return await self._queries.get(list(names))
 
     async def install(self, versions: Mapping[str, str | None]) -> None:
         what = ", ".join(versions)

@@ -6,10 +6,11 @@ Three connectors satisfy it: ``LocalConnector`` (this machine, in-process where 
 through ``sudo`` when it logs in as another user). ``prefix`` is the directory managed paths are re-rooted
 under (only a local sandbox has one); tools that write account or package databases refuse a prefix.
 
-Reads are coalesced: the ``stat_files``, ``read_pids`` and ``read_directories`` calls issued in one
-event-loop tick go to the host together, as one remote command over SSH (one thread hop locally). An
-adapter that gathers its reads (``asyncio.gather``) therefore costs one round trip per plan, whatever
-mix of files, pid files and directories it reads.
+Reads are coalesced: the ``stat_files``, ``read_pids``, ``read_directories`` and ``read_command`` calls
+issued in one event-loop tick go to the host together, as one remote command over SSH (locally: one thread
+hop for the files, the commands as subprocesses at once). An adapter that gathers its reads
+(``asyncio.gather``) therefore costs one round trip per plan, whatever mix of files, pid files,
+directories and read-only commands (``dpkg-query``, ``podman ps``, ``nft list``) it reads.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal, Protocol
 
-from harmony.domain.capabilities.commands import CommandRunner
+from harmony.domain.capabilities.commands import CommandResult, CommandRunner
 from harmony.domain.capabilities.files import FileState, ManagedFiles, SymbolicLinks
 from harmony.domain.topology import RunLock
 
@@ -42,6 +43,18 @@ class DirectoryState:
 
 
 type ReadResult = FileState | PidState | DirectoryState
+
+
+@dataclass(frozen=True)
+class CommandRead:
+    """A command that only reads (changes nothing on the host), run with the other reads of its tick."""
+
+    argv: tuple[str, ...]
+    timeout: float | None = None
+
+
+type BatchRead = ReadRequest | CommandRead
+type BatchResult = ReadResult | CommandResult
 
 
 class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
@@ -69,6 +82,11 @@ class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
         """The regular files directly in each directory, name -> content (``None``: no such directory)."""
         ...
 
+    async def read_command(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+        """Run ``argv``, a command that changes nothing on the host, with the other reads of this tick (over
+        SSH: in their one round trip); its result as ``run_command`` gives it, ``CommandError`` on timeout."""
+        ...
+
     def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
         """The output lines of a long-running ``argv`` (stdout and stderr merged) as they come, e.g. a log
         being followed; the program is stopped when the caller stops iterating."""
@@ -80,7 +98,7 @@ class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
 
 
 def split_reads(
-    requests: Sequence[ReadRequest], found: Mapping[ReadRequest, ReadResult]
+    requests: Sequence[ReadRequest], found: Mapping[ReadRequest, ReadResult] | Mapping[BatchRead, BatchResult]
 ) -> tuple[
     dict[PurePosixPath, FileState], dict[PurePosixPath, int | None], dict[PurePosixPath, Mapping[str, bytes] | None]
 ]:
@@ -97,4 +115,6 @@ def split_reads(
                 pids[request[0]] = result.pid
             case DirectoryState():
                 dirs[request[0]] = result.files
+            case CommandResult():
+                raise TypeError(f"a command's result for the read of {request[0]}")
     return files, pids, dirs

@@ -334,7 +334,8 @@ class ConnectorServices:
     systemd, else a pid-file daemon (``start-stop-daemon`` backgrounds it). The revision a service was
     started with is kept in ``/var/lib/harmony/services/<name>.revision``; its output goes to
     ``/var/log/harmony/<name>.log``. Not guaranteed on the pid-file path: a crashed service stays down until
-    the next apply (the agent binary's own launcher restarts the agent it runs)."""
+    the next apply (the agent's service is its supervisor, ``harmony agent supervise``, which restarts the
+    agent it runs)."""
 
     def __init__(self, connector: Connector) -> None:
         self._c = connector

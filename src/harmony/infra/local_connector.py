@@ -3,7 +3,8 @@
 With ``netns`` commands run inside that network namespace (``ip netns exec``) while files stay this
 machine's: a router simulated by a namespace on this machine. The reads of one event-loop tick
 (``stat_files``, ``read_pids``, ``read_directories``) are coalesced into one hop to a worker thread
-(1,000 plans reading one file each cost one thread hop, not 1,000).
+(1,000 plans reading one file each cost one thread hop, not 1,000); a ``read_command`` is a subprocess of
+its own, started at once.
 """
 
 from __future__ import annotations
@@ -105,6 +106,10 @@ class LocalConnector:
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
         return await run_local(argv, stdin=stdin, timeout=timeout, netns=self._netns)
+
+    async def read_command(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+        # a subprocess costs the same batched or not: nothing to coalesce here
+        return await run_local(argv, timeout=timeout, netns=self._netns)
 
     async def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
         try:

@@ -308,7 +308,7 @@ class Nftables:
 
     async def firewall_state(self) -> FirewallState:
         found, listing = await asyncio.gather(
-            self._c.stat_files([self._state_file], with_content=True), self._nft(["-j", "list", "ruleset"])
+            self._c.stat_files([self._state_file], with_content=True), self._list_ruleset()
         )
         state = found[self._state_file]
         policy: FirewallPolicy | None = None
@@ -367,12 +367,10 @@ class Nftables:
             raise NftablesError("firewall", f"cannot {how} generation {generation}: {detail}")
         return result.stdout.strip()
 
-    async def _nft(self, args: Sequence[str], *, stdin: str | None = None) -> str:
-        result = await self._c.run_command(
-            [NFT.name, *args], stdin=None if stdin is None else stdin.encode(), timeout=30
-        )
+    async def _list_ruleset(self) -> str:
+        result = await self._c.read_command([NFT.name, "-j", "list", "ruleset"], timeout=30)  # with the other reads
         if not result.ok:
-            raise NftablesError(f"nft {' '.join(args)}", result.stderr.strip() or f"exited {result.exit_status}")
+            raise NftablesError("nft -j list ruleset", result.stderr.strip() or f"exited {result.exit_status}")
         return result.stdout
 
 

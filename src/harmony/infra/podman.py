@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import shlex
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path, PurePosixPath
@@ -57,7 +58,7 @@ from harmony.domain.secret import Secret
 from harmony.domain.units import MiB
 from harmony.infra.connector import Connector
 from harmony.infra.local_connector import LocalConnector
-from harmony.infra.programs import CATATONIT, ENV, PODMAN, RUNC
+from harmony.infra.programs import CATATONIT, ENV, PODMAN, RUNC, SH
 from harmony.infra.registry_login import registry_error, remote_login_files
 
 
@@ -75,6 +76,13 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
 SETTLE_SECONDS = 0.3
+# "$@" is podman with this store's options; a container removed between the two commands is left out.
+_LIST_AND_INSPECT = """
+names=$("$@" ps -a --format '{{.Names}}' FILTERS) || exit
+if [ -z "$names" ]; then echo '[]'; exit 0; fi
+"$@" container inspect --format json $names
+status=$?; [ "$status" -le 125 ] || exit "$status"
+"""
 _STATES: frozenset[str] = frozenset({"created", "running", "paused", "exited", "stopped"})
 
 
@@ -123,16 +131,27 @@ class Podman:
             conf=directory / "containers.conf",
         )
 
-    async def prepare(self) -> None:
-        """Write this store's containers.conf on the host when it is missing (runc, cgroupfs, ulimits)."""
+    async def prepare(self) -> bool:
+        """Write this store's containers.conf on the host when it is missing (runc, cgroupfs, ulimits); whether
+        it was missing."""
+        if not await self.conf_missing():
+            return False
+        await self.write_conf()
+        return True
+
+    async def conf_missing(self) -> bool:
+        """This store has a containers.conf of its own, and it is not on the host."""
+        if self.conf is None:
+            return False
+        return (await self.connector.stat_files([self.conf], with_content=False))[self.conf].kind == "missing"
+
+    async def write_conf(self) -> None:
         if self.conf is None:
             return
-        found = (await self.connector.stat_files([self.conf], with_content=False))[self.conf]
-        if found.kind == "missing":
-            made = await self.connector.run_command(["mkdir", "-p", "--", str(self.conf.parent)], timeout=30)
-            if not made.ok:
-                raise PodmanError(f"cannot create {self.conf.parent} for containers.conf: {made.stderr.strip()}")
-            await self.connector.write_file(self.conf, CONTAINERS_CONF.encode(), mode=0o644, owner=None, group=None)
+        made = await self.connector.run_command(["mkdir", "-p", "--", str(self.conf.parent)], timeout=30)
+        if not made.ok:
+            raise PodmanError(f"cannot create {self.conf.parent} for containers.conf: {made.stderr.strip()}")
+        await self.connector.write_file(self.conf, CONTAINERS_CONF.encode(), mode=0o644, owner=None, group=None)
 
     @property
     def base_argv(self) -> list[str]:
@@ -153,9 +172,13 @@ class Podman:
         conf = [ENV.name, f"CONTAINERS_CONF={self.conf}"] if self.conf is not None else []
         return [*conf, *self.base_argv, *args]
 
-    async def _run(self, *args: str, timeout: float | None = None, check: bool = True) -> tuple[int, str, str]:
+    async def _run(
+        self, *args: str, timeout: float | None = None, check: bool = True, reads_only: bool = False
+    ) -> tuple[int, str, str]:
+        """``podman ARGS``; ``reads_only`` (it changes nothing): with the connector's other reads of this tick."""
+        run = self.connector.read_command if reads_only else self.connector.run_command
         try:
-            result = await self.connector.run_command(self.argv(*args), timeout=timeout or self.timeout)
+            result = await run(self.argv(*args), timeout=timeout or self.timeout)
         except CommandError as e:
             raise PodmanError(f"podman {' '.join(args[:2])}: {e.stderr}") from e
         if check and not result.ok:
@@ -192,11 +215,13 @@ class Podman:
         await self._run("tag", image.qualified, ref.qualified)
 
     async def list_images(self) -> Sequence[ImageInfo]:
-        _, out, _ = await self._run("images", "--format", "json")
+        _, out, _ = await self._run("images", "--format", "json", reads_only=True)
         return [ImageInfo(id=i["Id"], tags=tuple(i.get("Names") or ())) for i in _json_list(out)]
 
     async def inspect_image(self, ref: ImageRef | PinnedImage) -> ImageInfo | None:
-        status, out, _ = await self._run("image", "inspect", "--format", "json", ref.qualified, check=False)
+        status, out, _ = await self._run(
+            "image", "inspect", "--format", "json", ref.qualified, check=False, reads_only=True
+        )
         if status != 0:
             return None
         (data,) = _json_list(out)
@@ -213,7 +238,7 @@ class Podman:
             await self._run("rmi", ref.qualified)
 
     async def remove_image_if_unused(self, image_id: str) -> bool:
-        status, out, _ = await self._run("image", "inspect", "--format", "json", image_id, check=False)
+        status, out, _ = await self._run("image", "inspect", "--format", "json", image_id, check=False, reads_only=True)
         if status != 0:
             return False
         (data,) = _json_list(out)
@@ -251,7 +276,7 @@ class Podman:
 
     async def local_image_digests(self, repository: RepositoryRef) -> Sequence[tuple[ImageDigest, ImageInfo]]:
         """Images of ``repository`` pulled by digest, newest first (by creation time)."""
-        _, out, _ = await self._run("images", "--format", "json")
+        _, out, _ = await self._run("images", "--format", "json", reads_only=True)
         found: list[tuple[int, ImageDigest, ImageInfo]] = []
         for data in _json_list(out):
             for pinned in cast(list[str], data.get("RepoDigests") or []):
@@ -327,15 +352,23 @@ class Podman:
 
     async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
         filters = [f"--filter=label={k}={v}" for k, v in {MANAGED_LABEL: "true", **(labels or {})}.items()]
-        _, out, _ = await self._run("ps", "-a", "--format", "{{.Names}}", *filters)
-        names = out.split()
-        if not names:
-            return []
-        _, out, _ = await self._run("container", "inspect", "--format", "json", *names, check=False)
-        return [_parse_container(d) for d in _json_list(out)]
+        # One command lists and inspects them (a listing then an inspection would be two round trips).
+        script = _LIST_AND_INSPECT.replace("FILTERS", shlex.join(filters))
+        try:
+            result = await self.connector.read_command(
+                [SH.name, "-c", script, "sh", *self.argv()], timeout=self.timeout
+            )
+        except CommandError as e:
+            raise PodmanError(f"podman ps: {e.stderr}") from e
+        if not result.ok:
+            raise PodmanError(
+                f"podman ps -a exited {result.exit_status}: {_last_error(result.stderr)}",
+                evidence=tuple(result.stderr.strip().splitlines()[-10:]),
+            )
+        return [_parse_container(d) for d in _json_list(result.stdout)]
 
     async def inspect_container(self, name: str) -> ContainerInfo | None:
-        status, out, _ = await self._run("container", "inspect", "--format", "json", name, check=False)
+        status, out, _ = await self._run("container", "inspect", "--format", "json", name, check=False, reads_only=True)
         if status != 0:
             return None
         (data,) = _json_list(out)

@@ -9,19 +9,51 @@ sees the old file or the new one, never a part; a failure removes the temporary 
 from __future__ import annotations
 
 import base64
+import shlex
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
+from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileKind, FileState
-from harmony.infra.connector import DirectoryState, PidState, ReadKind, ReadRequest, ReadResult
+from harmony.infra.connector import (
+    BatchRead,
+    BatchResult,
+    CommandRead,
+    DirectoryState,
+    PidState,
+    ReadKind,
+    ReadRequest,
+)
 from harmony.infra.programs import PKILL, SETPRIV, SH
 
 type StatRequest = tuple[PurePosixPath, bool]  # (path, with content)
 
+# Command reads ("x", or "t<seconds>" under `timeout`: a base64 shell line each) all start at once, with no
+# stdin, before the file reads; each answers with its status and base64 stdout and stderr on its line, in
+# request order: out|STATUS|OUT|ERR. `timeout` puts its command in a process group of its own, out of reach
+# of the guard's kill (a cancelled batch): it is told by its parent's death (pdeathsig), and passes the TERM on.
 _READ = r"""
+d=""
+i=0
 for a in "$@"; do
-  m=${a%%:*}; p=${a#*:}
+  i=$((i+1)); m=${a%%:*}; p=${a#*:}
   case $m in
+  x|t*)
+    if [ -z "$d" ]; then d=$(mktemp -d) || exit 1; trap 'rm -rf -- "$d"' EXIT; fi
+    c=$(printf %s "$p" | base64 -d)
+    t=""; [ "$m" = x ] || t="setpriv --pdeathsig TERM -- timeout -k 5 ${m#t}"
+    { $t sh -c "$c" </dev/null >"$d/$i.o" 2>"$d/$i.e"; echo $? >"$d/$i.s"; } &
+    ;;
+  esac
+done
+wait
+i=0
+for a in "$@"; do
+  i=$((i+1)); m=${a%%:*}; p=${a#*:}
+  case $m in
+  x|t*)
+    printf 'out|%s|%s|%s\n' "$(cat "$d/$i.s")" "$(base64 -w0 -- "$d/$i.o")" "$(base64 -w0 -- "$d/$i.e")"
+    ;;
   p)
     pid=$(head -n1 -- "$p" 2>/dev/null | tr -cd 0-9)
     st=""
@@ -125,9 +157,17 @@ def _sh(script: str, *args: str) -> list[str]:
 _MODES: dict[ReadKind, str] = {"stat": "s", "content": "c", "pid": "p", "directory": "d"}
 
 
-def read_argv(requests: Sequence[ReadRequest]) -> list[str]:
+def read_argv(requests: Sequence[BatchRead]) -> list[str]:
     """One ``sh`` program answering every request, one output line each, in order."""
-    return _sh(_READ, *(f"{_MODES[kind]}:{path}" for path, kind in requests))
+    return _sh(_READ, *(_read_arg(r) for r in requests))
+
+
+def _read_arg(request: BatchRead) -> str:
+    if isinstance(request, CommandRead):
+        mode = "x" if request.timeout is None else f"t{request.timeout:g}"
+        return f"{mode}:{base64.b64encode(shlex.join(request.argv).encode()).decode()}"
+    path, kind = request
+    return f"{_MODES[kind]}:{path}"
 
 
 # Held by a process on the host: it takes the flock, says "locked", then reads heartbeat lines on its stdin
@@ -163,7 +203,7 @@ def stat_argv(requests: Sequence[StatRequest]) -> list[str]:
 def parse_stat(requests: Sequence[StatRequest], output: str) -> dict[StatRequest, FileState]:
     """One output line per request, in order: ``missing``, or ``KIND|MODE|OWNER|GROUP|BASE64``."""
     reads: list[ReadRequest] = [(path, "content" if content else "stat") for path, content in requests]
-    found = parse_reads(reads, output)
+    found = parse_reads(reads, output)  # file reads only: every result is a FileState
     states: dict[StatRequest, FileState] = {}
     for request, read in zip(requests, reads, strict=True):
         state = found[read]
@@ -172,18 +212,34 @@ def parse_stat(requests: Sequence[StatRequest], output: str) -> dict[StatRequest
     return states
 
 
-def parse_reads(requests: Sequence[ReadRequest], output: str) -> dict[ReadRequest, ReadResult]:
+def parse_reads(requests: Sequence[BatchRead], output: str) -> dict[BatchRead, BatchResult]:
     """The results of ``read_argv(requests)``; ``ValueError`` when the output is not its shape."""
     lines = output.splitlines()
     if len(lines) != len(requests):
         raise ValueError(f"expected {len(requests)} lines of read output, got {len(lines)}")
-    results: dict[ReadRequest, ReadResult] = {}
-    for (path, kind), line in zip(requests, lines, strict=True):
-        results[(path, kind)] = _parse_line(path, kind, line)
+    results: dict[BatchRead, BatchResult] = {}
+    for request, line in zip(requests, lines, strict=True):
+        if isinstance(request, CommandRead):
+            results[request] = _parse_command(request, line)
+        else:
+            results[request] = _parse_line(*request, line)
     return results
 
 
-def _parse_line(path: PurePosixPath, kind: ReadKind, line: str) -> ReadResult:
+def _parse_command(request: CommandRead, line: str) -> CommandResult:
+    parts = line.split("|")
+    if len(parts) != 4 or parts[0] != "out" or not parts[1].isdigit():
+        raise ValueError(f"not a command's result: {line[:80]!r}")
+    _, status, out, err = parts
+    return CommandResult(
+        argv=request.argv,
+        exit_status=int(status),
+        stdout=base64.b64decode(out).decode(errors="replace"),
+        stderr=base64.b64decode(err).decode(errors="replace"),
+    )
+
+
+def _parse_line(path: PurePosixPath, kind: ReadKind, line: str) -> FileState | PidState | DirectoryState:
     if kind == "pid":
         value = line.removeprefix("pid ")
         return PidState(pid=int(value) if value.isdigit() else None)

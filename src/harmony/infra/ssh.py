@@ -13,9 +13,10 @@ sshd's session process exits and the kernel signals the guard (``setpriv --pdeat
 program that leaves its process group (``setsid``), and, with ``become``, a killed Harmony (sudo stands
 between sshd and the guard).
 
-The reads (``stat_files``, ``read_pids``, ``read_directories``) of one event-loop tick are coalesced
-into one remote command (see ``coalesce``), and at most ``max_channels`` commands run at once, below
-sshd's default ``MaxSessions`` of 10.
+The reads (``stat_files``, ``read_pids``, ``read_directories``, ``read_command``) of one event-loop tick
+are coalesced into one remote command (see ``coalesce``): a no-op run of a role costs one such round trip
+besides the run lock's channel (``execs`` counts them, per program). At most ``max_channels`` commands run
+at once, below sshd's default ``MaxSessions`` of 10.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import contextlib
 import os
 import secrets
 import shlex
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -45,7 +47,7 @@ from harmony.domain.errors import (
 from harmony.domain.topology import LockHolder, OnWait, RunLock
 from harmony.infra import posix_shell
 from harmony.infra.coalesce import Coalescer
-from harmony.infra.connector import ReadRequest, ReadResult, split_reads
+from harmony.infra.connector import BatchRead, BatchResult, CommandRead, ReadRequest, split_reads
 from harmony.infra.local_process import OUTPUT_LIMIT
 
 KEEPALIVE_MISSED = 3
@@ -84,7 +86,8 @@ class SshConnector:
         self._keepalive = keepalive
         self._channels = asyncio.Semaphore(max_channels)
         self._conn: asyncssh.SSHClientConnection | None = None
-        self._reads: Coalescer[ReadRequest, ReadResult] = Coalescer(self._read_batch)
+        self._reads: Coalescer[BatchRead, BatchResult] = Coalescer(self._read_batch)
+        self._execs: Counter[str] = Counter()
 
     @property
     def prefix(self) -> PurePosixPath | None:
@@ -106,8 +109,19 @@ class SshConnector:
 
     @property
     def round_trips(self) -> int:
-        """How many batched reads (``stat_files``, ``read_pids``, ``read_directories``) went to the host."""
+        """How many batched reads (``stat_files``, ``read_pids``, ``read_directories``, ``read_command``) went
+        to the host."""
         return self._reads.batches
+
+    @property
+    def execs(self) -> Mapping[str, int]:
+        """How many commands (one SSH exec channel each) went to the host, per program (``read`` for the
+        batched reads, ``run-lock`` for the run lock's holder); the sum is the host's round trips."""
+        return dict(self._execs)
+
+    def note_exec(self, program: str) -> None:
+        """Count one exec channel opened for ``program`` (see ``execs``)."""
+        self._execs[program] += 1
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -165,12 +179,14 @@ class SshConnector:
         timeout: float | None = None,
         limit: int | None = OUTPUT_LIMIT,
         doing: str | None = None,
+        count_as: str | None = None,
     ) -> CommandResult:
         """Run ``argv`` (through sudo when becoming root); ``limit`` bounds the output kept (None: all)."""
         if self._conn is None:
             raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
         token = secrets.token_hex(8)
         line = "exec " + self.command_line(posix_shell.guarded_argv(argv, token))
+        self.note_exec(count_as or (argv[0] if argv else "?"))
         async with self._channels:
             try:
                 # Empty input must still close the remote stdin (asyncssh only does so for non-empty input).
@@ -226,6 +242,7 @@ class SshConnector:
     async def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
         if self._conn is None:
             raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
+        self.note_exec(argv[0] if argv else "?")
         try:
             proc = await self._conn.create_process(
                 self.command_line(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
@@ -254,13 +271,23 @@ class SshConnector:
         requests: list[ReadRequest] = [(p, "directory") for p in directories]
         return split_reads(requests, await self._reads.get(requests))[2]
 
-    async def _read_batch(self, requests: Sequence[ReadRequest]) -> Mapping[ReadRequest, ReadResult]:
-        result = await self._run(posix_shell.read_argv(requests), limit=None)  # file contents: never truncate
+    async def read_command(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+        request = CommandRead(tuple(argv), timeout)
+        found = (await self._reads.get([request]))[request]
+        assert isinstance(found, CommandResult)
+        if timeout is not None and found.exit_status == 124:  # coreutils timeout's status
+            raise CommandError(shlex.join(argv), None, f"timed out after {timeout}s")
+        return found
+
+    async def _read_batch(self, requests: Sequence[BatchRead]) -> Mapping[BatchRead, BatchResult]:
+        # file contents and command outputs: never truncated
+        result = await self._run(posix_shell.read_argv(requests), limit=None, count_as="read")
         try:
             return posix_shell.parse_reads(requests, result.stdout)
         except ValueError as e:
-            first = str(requests[0][0]) if requests else "?"
-            raise FilesError(first, f"cannot read file state on {self._name}: {result.stderr.strip() or e}") from e
+            first = requests[0] if requests else None
+            what = "?" if first is None else shlex.join(first.argv) if isinstance(first, CommandRead) else str(first[0])
+            raise FilesError(what, f"cannot read file state on {self._name}: {result.stderr.strip() or e}") from e
 
     async def _change(self, path: PurePosixPath, argv: Sequence[str], stdin: bytes | None = None) -> None:
         result = await self._run(argv, stdin, doing=f"changing {path}")
@@ -320,6 +347,7 @@ class SshRunLock:
         c = self._connector
         conn = c.connection
         argv = posix_shell.run_lock_argv(holder.model_dump_json(), expiry=LOCK_EXPIRY)
+        c.note_exec("run-lock")
         try:
             proc = await conn.create_process(c.command_line(argv), encoding=None)
             first = await proc.stdout.readline()

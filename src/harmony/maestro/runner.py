@@ -25,7 +25,7 @@ from harmony.domain.deployment import validate_order
 from harmony.domain.errors import HarmonyError, InterpretError
 from harmony.domain.outcome import Outcome, Status
 from harmony.domain.score import Score, kind_of
-from harmony.domain.topology import LockedTarget, LockHolder, Topology
+from harmony.domain.topology import LockedTarget, LockHolder, PreparedWhilePlanning, Topology
 from harmony.maestro.events import (
     Event,
     EventSink,
@@ -152,10 +152,7 @@ class Maestro[T: Topology]:
                 )
                 locked = True
                 await pause_point("locked")
-            t0 = time.monotonic()
-            await self.topology.ensure_ready()
-            self._emit(TopologyReady(topology=self.topology.name, duration=time.monotonic() - t0))
-            await self._plan_all(run_id, scores, results)
+            await self._ready_and_plan(run_id, scores, results)
             await pause_point("planned")
             has_changes = any(pending(r.changes) for r in results)
             if mode == "apply" and confirm is not None and has_changes and not await confirm(results):
@@ -204,15 +201,40 @@ class Maestro[T: Topology]:
                 )
         return report
 
-    async def _plan_all(self, run_id: str, scores: Sequence[Score[T]], results: list[ScoreResult]) -> None:
+    async def _ready_and_plan(self, run_id: str, scores: Sequence[Score[T]], results: list[ScoreResult]) -> None:
+        t0 = time.monotonic()
+        target: object = self.topology
+        if not isinstance(target, PreparedWhilePlanning):
+            await self.topology.ensure_ready()
+            self._emit(TopologyReady(topology=self.topology.name, duration=time.monotonic() - t0))
+            self._record_plans(run_id, scores, results, await self._plan_all(scores))
+            return
+        await target.connect()
+        # The role's prerequisites and the plans only read on a ready target: together, their reads share
+        # one round trip to a remote host.
+        prepared, planned = await asyncio.gather(target.prepare(), self._plan_all(scores), return_exceptions=True)
+        if isinstance(prepared, BaseException):
+            raise prepared
+        self._emit(TopologyReady(topology=self.topology.name, duration=time.monotonic() - t0))
+        if prepared:  # the plans may have read the target before it was ready
+            planned = await self._plan_all(scores)
+        if isinstance(planned, BaseException):
+            raise planned
+        self._record_plans(run_id, scores, results, planned)
+
+    async def _plan_all(self, scores: Sequence[Score[T]]) -> list[list[Change]]:
         # Plans only read, so they run concurrently: a connector can coalesce the reads that all plans
         # issue in the same event-loop tick into one round trip per host.
         planned = await asyncio.gather(*(self._plan_one(score) for score in scores))
         failures = [p for p in planned if isinstance(p, InterpretError)]
         if failures:
             raise PlanFailed(failures)
+        return [p for p in planned if not isinstance(p, InterpretError)]
+
+    def _record_plans(
+        self, run_id: str, scores: Sequence[Score[T]], results: list[ScoreResult], planned: list[list[Change]]
+    ) -> None:
         for position, (score, result, changes) in enumerate(zip(scores, results, planned, strict=True)):
-            assert not isinstance(changes, InterpretError)
             result.changes = changes
             if self.journal:
                 self.journal.record_plan(

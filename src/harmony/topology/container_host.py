@@ -16,6 +16,7 @@ only registries it pulls from or pushes to.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Final
@@ -142,15 +143,47 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
         return self._name
 
     async def ensure_ready(self) -> None:
+        await self.connect()
+        await self.prepare()
+
+    async def connect(self) -> None:
         if self.host is not None:
             await self.host.ensure_ready()
-            await require_packages(self.host, REQUIRED_PACKAGES, role="a container host", where=self._name)
+
+    async def prepare(self) -> bool:
+        """The role's packages (installed when missing, else ``MissingPackageError``, before anything else is
+        written) and podman's store: all read at once (one round trip to a remote host), podman checked again
+        when something had to be made."""
+        installed, conf_missing, problem = await asyncio.gather(
+            self._require_packages(), self.podman.conf_missing(), self._podman_problem(), return_exceptions=True
+        )
+        if isinstance(installed, BaseException):  # first: the missing package explains the rest
+            raise installed
+        if isinstance(conf_missing, BaseException):
+            raise conf_missing
+        if isinstance(problem, BaseException) and not isinstance(problem, PodmanError):  # a podman error is returned
+            raise problem
+        if conf_missing:
+            await self.podman.write_conf()
+        changed = bool(installed) or conf_missing
+        if changed:
+            problem = await self._podman_problem()
+        if problem is not None:
+            fix = "run scripts/install" if self.host is None else f"check podman on {self._name}"
+            raise TopologyError(self._name, f"podman is not usable: {problem} ({fix})") from problem
+        return changed
+
+    async def _require_packages(self) -> list[str]:
+        if self.host is None:
+            return []
+        return await require_packages(self.host, REQUIRED_PACKAGES, role="a container host", where=self._name)
+
+    async def _podman_problem(self) -> PodmanError | None:
         try:
-            await self.podman.prepare()
             await self.podman.list_images()
         except PodmanError as e:
-            fix = "run scripts/install" if self.host is None else f"check podman on {self._name}"
-            raise TopologyError(self._name, f"podman is not usable: {e} ({fix})") from e
+            return e
+        return None
 
     async def close(self) -> None:
         if self.host is not None:

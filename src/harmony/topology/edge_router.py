@@ -45,7 +45,7 @@ from harmony.infra.programs import DNSMASQ, HAPROXY, IP, NFT, SH, SOCAT
 from harmony.infra.run_lock import LocalRunLock
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 from harmony.topology.linux_host import LinuxHost
-from harmony.topology.prerequisites import make_state_dir, require_packages
+from harmony.topology.prerequisites import prepare_role
 
 REQUIRED_PACKAGES = tuple(dict.fromkeys(p.package for p in (IP, DNSMASQ, HAPROXY, NFT, SOCAT)))
 """The Debian packages the router role needs on its box."""
@@ -145,9 +145,15 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
         return self._name
 
     async def ensure_ready(self) -> None:
+        await self.connect()
+        await self.prepare()
+
+    async def connect(self) -> None:
         await self.host.ensure_ready()
-        await require_packages(self.host, REQUIRED_PACKAGES, role="a router", where=self._name)
-        await make_state_dir(self.host, self.state_dir, where=self._name)
+
+    async def prepare(self) -> bool:
+        """The role's packages and state directory on the box (see ``prerequisites.prepare_role``)."""
+        return await prepare_role(self.host, REQUIRED_PACKAGES, self.state_dir, role="a router", where=self._name)
 
     async def close(self) -> None:
         await self.host.close()

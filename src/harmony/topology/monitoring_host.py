@@ -37,7 +37,7 @@ from harmony.infra.programs import ALERTMANAGER, AMTOOL, NODE_EXPORTER, PROMETHE
 from harmony.infra.prometheus import Prometheus
 from harmony.infra.run_lock import LocalRunLock
 from harmony.topology.linux_host import LinuxHost
-from harmony.topology.prerequisites import make_state_dir, require_packages
+from harmony.topology.prerequisites import prepare_role
 
 METRICS_PORT = Port(9090)
 ALERTS_PORT = Port(9093)
@@ -108,6 +108,16 @@ class MonitoringHost:
         return ServiceAddress(host=IPv4Address(self._address), port=self.alertmanager.port)
 
     async def ensure_ready(self) -> None:
+        await self.connect()
+        await self.prepare()
+
+    async def connect(self) -> None:
+        if not self._here:
+            await self.host.ensure_ready()
+
+    async def prepare(self) -> bool:
+        """The role's packages and state directory on the box (see ``prerequisites.prepare_role``); here: its
+        programs, checked on this machine, and the state directory."""
         if self._here:
             for program in REQUIRED_PROGRAMS:
                 program.require()  # MissingProgramError names the Debian package
@@ -115,10 +125,10 @@ class MonitoringHost:
                 await asyncio.to_thread(Path(self.state_dir).mkdir, parents=True, exist_ok=True)
             except OSError as e:
                 raise TopologyError(self._name, f"cannot create state directory {self.state_dir}: {e}") from e
-            return
-        await self.host.ensure_ready()
-        await require_packages(self.host, REQUIRED_PACKAGES, role="a monitoring host", where=self._name)
-        await make_state_dir(self.host, self.state_dir, where=self._name)
+            return False
+        return await prepare_role(
+            self.host, REQUIRED_PACKAGES, self.state_dir, role="a monitoring host", where=self._name
+        )
 
     async def close(self) -> None:
         await self.host.close()

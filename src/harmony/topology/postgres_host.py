@@ -9,6 +9,7 @@ error. ``LocalPostgreSQL`` is the same server on this machine, with the binaries
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -77,11 +78,33 @@ class PostgreSQLHost:
         return self.instance.endpoint
 
     async def ensure_ready(self) -> None:
+        await self.connect()
+        await self.prepare()
+
+    async def connect(self) -> None:
         if self.host is not None:
             await self.host.ensure_ready()
-            await require_packages(self.host, PACKAGES, role="a PostgreSQL server", where=self.name)
-        if not await self.instance.exists(self.instance.bin_dir / "postgres"):
+
+    async def prepare(self) -> bool:
+        """The server's packages on its host (installed when missing) and its binaries, read at once."""
+        installed, found = await asyncio.gather(self._require_packages(), self._has_binaries(), return_exceptions=True)
+        if isinstance(installed, BaseException):  # first: the missing package explains the missing binaries
+            raise installed
+        if isinstance(found, BaseException):
+            raise found
+        if installed:
+            found = await self._has_binaries()
+        if not found:
             raise TopologyError(self.name, f"no PostgreSQL server binaries in {self.instance.bin_dir}")
+        return bool(installed)
+
+    async def _require_packages(self) -> list[str]:
+        if self.host is None:
+            return []
+        return await require_packages(self.host, PACKAGES, role="a PostgreSQL server", where=self.name)
+
+    async def _has_binaries(self) -> bool:
+        return await self.instance.exists(self.instance.bin_dir / "postgres")
 
     async def close(self) -> None:
         if self.host is not None:

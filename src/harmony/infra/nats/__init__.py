@@ -1,5 +1,6 @@
 """NATS, the agents' and the fleet's one mesh: a connection (``connection``), KV buckets behind
-``WatchableKeyValueStore`` (``bucket``), and a real ``nats-server`` this process can own (``server``).
+``WatchableKeyValueStore`` (``bucket``), files through an object store (``objects``), and a real
+``nats-server`` this process can own (``server``).
 
 The only package that imports ``nats``; nothing from it crosses this package (errors are Harmony's).
 """
@@ -16,6 +17,7 @@ from harmony.infra.nats.connection import (
     fleet_options,
     is_refusal,
 )
+from harmony.infra.nats.objects import NatsObjectStore, ObjectMissing
 from harmony.infra.nats.server import EmbeddedNats, FleetNatsServer, nats_server_binary
 
 __all__ = [
@@ -24,9 +26,11 @@ __all__ = [
     "FleetNatsServer",
     "NatsConnection",
     "NatsKeyValue",
+    "NatsObjectStore",
     "NatsOptions",
     "NatsWatch",
     "NoResponders",
+    "ObjectMissing",
     "Serving",
     "backoff_delay",
     "connect_failure",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,12 @@ if TYPE_CHECKING:
     from harmony.infra.nats.bucket import NatsKeyValue
 
 MAX_HISTORY = 64  # the most revisions per key a NATS KV bucket keeps
+MAX_WATCHES = 100_000
+"""Consumers a bucket allows: one per watch, so one per device on ``fleet_desired`` (plus a reconnected device's
+old one until it expires). nats-server 2.15 caps a stream at 1,000 unless the stream says otherwise."""
+
+log = logging.getLogger(__name__)
+_BACKOFF = random.Random()  # shared by every connection of the process (a generator's state is 2.5 KiB)
 
 
 class NoResponders(KeyValueUnavailable):
@@ -121,7 +128,7 @@ class NatsConnection:
         Raises ``KeyValueAuthError`` at once when the server refuses the credentials, even with
         ``wait_for_server``; ``KeyValueUnavailable`` when no server answers (without it).
         """
-        rng = random.Random()
+        rng = _BACKOFF
         attempt = 0
         while True:
             try:
@@ -265,7 +272,7 @@ class NatsConnection:
         admin = self._nc.jetstream(timeout=admin_timeout)
         try:
             try:
-                await admin.stream_info(f"KV_{bucket}")
+                config = (await admin.stream_info(f"KV_{bucket}")).config
             except nats.js.errors.NotFoundError:
                 await admin.create_key_value(
                     api.KeyValueConfig(
@@ -276,6 +283,9 @@ class NatsConnection:
                         direct=False,
                     )
                 )
+                config = (await admin.stream_info(f"KV_{bucket}")).config
+            if config.max_consumers != MAX_WATCHES:
+                await _allow_watches(admin, config)
         except nats.js.errors.APIError as e:
             if isinstance(e, nats.js.errors.ServiceUnavailableError):
                 raise KeyValueUnavailable(bucket, f"JetStream unavailable: {e}") from e
@@ -337,6 +347,15 @@ class Serving:
             with contextlib.suppress(nats.errors.Error):  # the connection is gone; so is the subscription
                 await self._subscription.unsubscribe()
             self._subscription = None
+
+
+async def _allow_watches(admin: JetStreamContext, config: api.StreamConfig) -> None:
+    """Raise the bucket's consumer limit to ``MAX_WATCHES``. A server that cannot change it (before 2.12) has
+    no default cap either, so a refusal there changes nothing."""
+    try:
+        await admin.update_stream(config.evolve(max_consumers=MAX_WATCHES))
+    except nats.js.errors.BadRequestError as e:
+        log.info("stream %s keeps its consumer limit %s: %s", config.name, config.max_consumers, e.description or e)
 
 
 def connect_failure(e: BaseException) -> str:

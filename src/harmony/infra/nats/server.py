@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harmony.domain.errors import KeyValueUnavailable
+from harmony.domain.errors import KeyValueError, KeyValueUnavailable
 from harmony.domain.secret import Secret
 from harmony.infra.programs import NATS_SERVER
 
@@ -128,8 +128,21 @@ class FleetNatsServer(EmbeddedNats):
             text += f'include "{relative}"\n'
         return text
 
-    async def reload(self) -> None:
-        """Make the running server reread its configuration (new devices' users), keeping connections."""
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGHUP)
-            await asyncio.sleep(0.2)
+    async def reload(self, *, timeout: float = 30.0) -> None:
+        """Make the running server reread its configuration (new devices' users), keeping connections; returns
+        once the server says it reloaded (10,000 users take longer than a fixed pause)."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        done = re.compile(r"(Reloaded server configuration|Failed to reload server configuration.*)")
+        seen = len(done.findall(self.log_file.read_text()))
+        self.process.send_signal(signal.SIGHUP)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            found = done.findall(self.log_file.read_text())
+            if len(found) > seen:
+                if found[seen].startswith("Failed"):
+                    raise KeyValueError("", f"nats-server kept its old configuration: {found[seen]}")
+                return
+            await asyncio.sleep(0.05)
+        raise KeyValueUnavailable("", f"nats-server did not reload within {timeout:g}s; log: {self.log_file}")

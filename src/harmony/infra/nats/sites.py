@@ -16,16 +16,23 @@ it got, so a copy interrupted by a cut link resumes where it stopped: every mess
   newest stamp of a site is when the hub last heard from it.
 
 Not guaranteed: a source resumes a few seconds after the link returns (the server's retry), not at once.
+
+A publish sent on a connection that then drops is sent again on the next one (``JetStreamLink.publish``): the
+servers ping every second and close a client that has not answered three pings, which a busy event loop (a
+process starting a thousand device agents, say) easily misses; without the resend its publish waited out the
+whole timeout unacknowledged although the stream was healthy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import nats
 import nats.errors
@@ -77,12 +84,32 @@ def kv_stream_config(
     )  # fmt: skip
 
 
+class Reconnects:
+    """A future per wait that completes when the connection is next re-established (``reconnected_cb``)."""
+
+    def __init__(self) -> None:
+        self._next: asyncio.Future[None] | None = None
+
+    def next(self) -> asyncio.Future[None]:
+        if self._next is None or self._next.done():
+            self._next = asyncio.get_running_loop().create_future()
+        return self._next
+
+    async def fired(self) -> None:
+        if self._next is not None and not self._next.done():
+            self._next.set_result(None)
+        self._next = None
+
+
 class JetStreamLink:
     """One NATS connection (to the hub or to a site's leaf node) and the JetStream calls sites need."""
 
-    def __init__(self, nc: Client, timeout: float, *, scope: str | None = None) -> None:
+    def __init__(
+        self, nc: Client, timeout: float, *, scope: str | None = None, reconnects: Reconnects | None = None
+    ) -> None:
         self.nc = nc
         self.scope = scope
+        self.reconnects = reconnects or Reconnects()
         prefix = f"{scope}.$JS.API" if scope else "$JS.API"
         self.js: JetStreamContext = nc.jetstream(timeout=timeout, prefix=prefix)
         self.timeout = timeout
@@ -93,7 +120,7 @@ class JetStreamLink:
         Every subject gets the ``<tenant>.`` prefix the control account imports it under; consumers deliver to
         ``deliver.control.<id>`` in the tenant, which arrives here as ``<tenant>.deliver.control.<id>``.
         """
-        return JetStreamLink(self.nc, self.timeout, scope=tenant)
+        return JetStreamLink(self.nc, self.timeout, scope=tenant, reconnects=self.reconnects)
 
     def _out(self, subject: str) -> str:
         return f"{self.scope}.{subject}" if self.scope else subject
@@ -104,6 +131,7 @@ class JetStreamLink:
         credentials: Path | None = None,
     ) -> JetStreamLink:  # fmt: skip
         refusal: list[str] = []
+        reconnects = Reconnects()
 
         async def quiet(e: Exception) -> None:
             if is_refusal(e):
@@ -114,6 +142,7 @@ class JetStreamLink:
                 nats.connect(
                     list(servers), name=name, connect_timeout=max(1, round(timeout)), max_reconnect_attempts=-1,
                     reconnect_time_wait=0.2, ping_interval=1, max_outstanding_pings=3, error_cb=quiet,
+                    reconnected_cb=reconnects.fired,
                     nkeys_seed=str(nkey_seed) if nkey_seed else None,
                     user_credentials=str(credentials) if credentials else None,
                 ),
@@ -122,7 +151,7 @@ class JetStreamLink:
         except (TimeoutError, OSError, nats.errors.Error) as e:
             why = f"refused: {refusal[-1]}" if refusal else connect_failure(e)
             raise KeyValueUnavailable("", f"cannot connect to NATS at {', '.join(servers)}: {why}") from e
-        return cls(nc, timeout)
+        return cls(nc, timeout, reconnects=reconnects)
 
     async def close(self) -> None:
         with contextlib.suppress(TimeoutError, nats.errors.Error):
@@ -191,16 +220,36 @@ class JetStreamLink:
         )  # fmt: skip
 
     async def publish(self, subject: str, payload: bytes, *, headers: dict[str, str] | None = None) -> int:
-        """A JetStream publish, acknowledged by the stream that stored it; its sequence there."""
-        try:
-            ack = await self.js.publish(self._out(subject), payload, headers=headers)
-        except nats.js.errors.APIError as e:
-            if e.err_code == 10071:  # wrong last sequence: a compare-and-set lost
-                raise KeyValueConflict(subject, None) from e
-            raise KeyValueError(subject, f"JetStream refused the write: {e.description or e}") from e
-        except (TimeoutError, nats.errors.Error) as e:
-            raise KeyValueUnavailable(subject, f"no acknowledgement: {type(e).__name__} {e}") from e
-        return ack.seq
+        """A JetStream publish, acknowledged by the stream that stored it; its sequence there.
+
+        If the connection is re-established before the acknowledgement arrives, the message is sent again with
+        the same ``Nats-Msg-Id``: the stream stores it once (a resend of a stored message is acknowledged as a
+        duplicate with the first sequence, before any ``Nats-Expected-*`` check).
+        """
+        sent = {**(headers or {}), "Nats-Msg-Id": secrets.token_hex(12)}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while True:
+            reconnected = self.reconnects.next()
+            attempt = asyncio.ensure_future(
+                self.js.publish(self._out(subject), payload, headers=sent, timeout=max(0.01, deadline - loop.time()))
+            )
+            either = cast(set[asyncio.Future[object]], {attempt, reconnected})  # wait reads completion only
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if not attempt.done() and loop.time() < deadline:
+                attempt.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError, nats.errors.Error):
+                    await attempt
+                continue
+            try:
+                ack = await attempt
+            except nats.js.errors.APIError as e:
+                if e.err_code == 10071:  # wrong last sequence: a compare-and-set lost
+                    raise KeyValueConflict(subject, None) from e
+                raise KeyValueError(subject, f"JetStream refused the write: {e.description or e}") from e
+            except (TimeoutError, nats.errors.Error) as e:
+                raise KeyValueUnavailable(subject, f"no acknowledgement: {type(e).__name__} {e}") from e
+            return ack.seq
 
     async def last_values(self, stream: str, subjects: str) -> dict[str, StoredValue]:
         """The last message of every subject matching ``subjects`` in ``stream``, keyed by subject."""
