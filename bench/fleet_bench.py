@@ -269,7 +269,8 @@ async def main(n: int, workers: int, heartbeat_window: float, reps: int) -> dict
     home.write_auth()
     await server.reload()
     results: dict[str, float] = {"devices": n, "workers": workers}
-    control = await FleetControl.connect(opts(home.control()), offline_after=15.0)
+    # 10,000 acknowledged puts in flight at once: a loaded machine answers the last of them after more than 10 s
+    control = await FleetControl.connect(opts(home.control(), timeout=60.0), offline_after=15.0)
     try:
         await asyncio.gather(*(control.register(d, {"fleet": "bench"}) for d in names))
         progress(f"{n} devices registered; raw nats-py floor")

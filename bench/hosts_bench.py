@@ -130,7 +130,8 @@ if not host.get_fact(File, path={stamp!r}):
 def ansible_hosts(work: Path, lab: SshLab, n: int, tag: str, payload: Path) -> list[str]:
     user, conf, upload, stamp = paths(tag)
     (work / "ansible.cfg").write_text(
-        f"[defaults]\nforks = {n}\nhost_key_checking = True\ngathering = explicit\n"
+        # timeout: SSH connect and login; 100 logins at once on 2 shared cores can take longer than the default 10 s
+        f"[defaults]\nforks = {n}\nhost_key_checking = True\ngathering = explicit\ntimeout = 60\n"
         "interpreter_python = /usr/bin/python3\n[ssh_connection]\npipelining = True\n"
     )
     inventory = work / f"ansible_inv_{tag}.ini"

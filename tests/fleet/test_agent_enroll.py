@@ -20,6 +20,7 @@ from harmony.domain.errors import KeyValueAuthError
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.enroll import device_options, enroll, revoke
+from harmony.fleet.enrollments import HostAccess
 from harmony.fleet.install import SERVICE, AgentLayout
 from harmony.fleet.rollout import Strategy
 from harmony.infra.daemon import ConnectorServices
@@ -84,7 +85,7 @@ async def test_enroll_three_hosts_enroll_again_noop_then_revoke_one(
     binary = AgentBinaryScore.of(agent_binary.path)
     layout = AgentLayout(heartbeat_interval=0.5)
     devices = [f"enr-{i}-{ssh_lab.token}" for i in range(len(ssh_lab.hosts))]
-    hosts = lab_hosts(ssh_lab)
+    accesses = [HostAccess(address=h.address, key=ssh_lab.key, known_hosts=ssh_lab.known_hosts) for h in ssh_lab.hosts]
     async with reloading(lab_nats, fleet_home):
         try:
             first = await asyncio.gather(
@@ -92,14 +93,14 @@ async def test_enroll_three_hosts_enroll_again_noop_then_revoke_one(
                     enroll(
                         fleet_home,
                         lab_control,
-                        host,
+                        access,
                         device=d,
                         binary=binary,
                         labels={"site": "lab"},
                         servers=[lab_nats.url],
                         layout=layout,
                     )
-                    for host, d in zip(hosts, devices, strict=True)
+                    for access, d in zip(accesses, devices, strict=True)
                 )
             )
             assert all(e.changed for e in first)
@@ -112,14 +113,14 @@ async def test_enroll_three_hosts_enroll_again_noop_then_revoke_one(
                     enroll(
                         fleet_home,
                         lab_control,
-                        host,
+                        access,
                         device=d,
                         binary=binary,
                         labels={"site": "lab"},
                         servers=[lab_nats.url],
                         layout=layout,
                     )
-                    for host, d in zip(lab_hosts(ssh_lab), devices, strict=True)
+                    for access, d in zip(accesses, devices, strict=True)
                 )
             )
             assert not any(e.changed for e in again), [e.report.results for e in again]
@@ -143,7 +144,8 @@ async def test_enroll_three_hosts_enroll_again_noop_then_revoke_one(
             identity = fleet_home.add_device(revoked, rewrite_auth=False).model_copy(
                 update={"servers": (lab_nats.url,)}
             )
-            assert await revoke(fleet_home, lab_control, revoked)
+            done = await revoke(fleet_home, lab_control, revoked)
+            assert done.cleaned, done.sentence()  # its agent is stopped and removed from its host
             refused = False
             for _ in range(100):  # until the server has reread its authorization
                 try:

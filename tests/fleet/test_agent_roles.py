@@ -18,11 +18,12 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef
-from harmony.domain.errors import AgentConfigError
+from harmony.domain.errors import AgentConfigError, InvalidValueError
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
+from harmony.fleet.device_run import DeviceSettings, device_run
 from harmony.fleet.records import HEARTBEAT, Heartbeat
-from harmony.fleet.roles import load_roles
+from harmony.fleet.roles import load_roles, roles_toml
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats import FleetNatsServer
 from harmony.modules.application.container import Container
@@ -71,6 +72,8 @@ def test_roles_are_the_tables_present(tmp_path: Path) -> None:
         ('[device]\nstore = "/s"\n', "device.credentials"),
         ('[device]\ncredentials = "d.json"\nstore = "/s"\nheartbeat = 0\n', "device.heartbeat"),
         ("[containers]\nintervall = 1\n", "containers.intervall"),
+        ('[device]\ncredentials = "d.json"\nstore = "/s"\ndns_port = 0\n', "device.dns_port"),
+        ('[device]\ncredentials = "d.json"\nstore = "/s"\nregistry_logins = ["l.json"]\n', "device.registry_logins"),
     ],
 )
 def test_a_bad_role_names_its_field(tmp_path: Path, text: str, field: str) -> None:
@@ -79,6 +82,40 @@ def test_a_bad_role_names_its_field(tmp_path: Path, text: str, field: str) -> No
     with pytest.raises(AgentConfigError) as caught:
         load_roles(path, env={})
     assert caught.value.field == field and str(path) in str(caught.value)
+
+
+def test_the_device_role_has_what_fleet_agent_takes_and_is_written_back_as_read(tmp_path: Path) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(
+        '[device]\ncredentials = "d.json"\nstore = "/s"\ndns_port = 5353\nregistry_logins = ["site.json"]\n'
+        '[device.images]\n"localhost/web:1" = "/img/web.tar"\n'
+    )
+    roles = load_roles(path, env={})
+    assert roles.device is not None
+    assert roles.device.images == {"localhost/web:1": Path("/img/web.tar")}
+    assert (roles.device.dns_port, roles.device.registry_logins) == (5353, (Path("site.json"),))
+    again = tmp_path / "again.toml"
+    again.write_text(roles_toml(roles))
+    assert load_roles(again, env={}) == roles
+
+
+def test_a_device_file_that_cannot_run_is_refused_before_anything_starts(tmp_path: Path, fleet_home: FleetHome) -> None:
+    fleet_home.add_device("dev-f")
+    credentials = fleet_home.device_file("dev-f")
+    with pytest.raises(InvalidValueError) as caught:
+        device_run(DeviceSettings(credentials=fleet_home.control_file, store=tmp_path / "s"))
+    assert caught.value.field == "device.credentials" and "not a device's" in str(caught.value)
+    missing = tmp_path / "missing.tar"
+    with pytest.raises(InvalidValueError) as caught:
+        device_run(DeviceSettings(credentials=credentials, store=tmp_path / "s", images={"localhost/x:1": missing}))
+    assert caught.value.field == "device.images" and str(missing) in str(caught.value)
+    login = tmp_path / "login.json"
+    login.write_text("{}")
+    login.chmod(0o644)
+    settings = DeviceSettings(credentials=credentials, store=tmp_path / "s", dns_port=5353, registry_logins=[login])
+    with pytest.raises(InvalidValueError) as caught:
+        device_run(settings)
+    assert caught.value.field == "device.registry_logins" and "chmod 600" in str(caught.value)
 
 
 async def until[T](probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, timeout: float = 60) -> T:

@@ -23,6 +23,7 @@ from harmony.fleet.agent_rollout import publish_release, roll_out_release
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.enroll import enroll
+from harmony.fleet.enrollments import HostAccess
 from harmony.fleet.install import SERVICE, AgentLayout
 from harmony.fleet.records import HEARTBEAT, STATE, DeploymentState
 from harmony.fleet.rollout import Strategy
@@ -72,6 +73,7 @@ async def test_upgrade_good_then_broken_releases_on_lab_hosts(
     layout = AgentLayout(heartbeat_interval=0.5, trial_deadline=30.0)
     devices = [f"upg-{i}-{ssh_lab.token}" for i in range(len(ssh_lab.hosts))]
     hosts = lab_hosts(ssh_lab)
+    accesses = [HostAccess(address=h.address, key=ssh_lab.key, known_hosts=ssh_lab.known_hosts) for h in ssh_lab.hosts]
     binary = AgentBinaryScore.of(agent_binary.path)
     beats = StoreHeartbeats(lab_control.bus.bucket(HEARTBEAT))
     async with reloading(lab_nats, fleet_home):
@@ -81,14 +83,14 @@ async def test_upgrade_good_then_broken_releases_on_lab_hosts(
                     enroll(
                         fleet_home,
                         lab_control,
-                        host,
+                        access,
                         device=d,
                         binary=binary,
                         labels={"site": "lab"},
                         servers=[lab_nats.url],
                         layout=layout,
                     )
-                    for host, d in zip(hosts, devices, strict=True)
+                    for access, d in zip(accesses, devices, strict=True)
                 )
             )
             tar = tmp_path / "busybox.tar"

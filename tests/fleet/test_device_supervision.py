@@ -14,6 +14,8 @@ cannot be produced by any real component.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import signal
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePosixPath
@@ -24,7 +26,7 @@ from harmony.domain.capabilities.containers import ContainerInfo, ContainerName,
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
-from harmony.fleet.records import HEARTBEAT, STATE, DeploymentState, Heartbeat
+from harmony.fleet.records import DESIRED, HEARTBEAT, STATE, DeploymentState, Heartbeat
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats import FleetNatsServer
 from harmony.infra.podman import Podman
@@ -162,3 +164,58 @@ async def _connected(agent: DeviceAgent) -> bool:
 
 async def _count(agent: DeviceAgent) -> int:
     return agent.tasks.running
+
+
+async def test_a_server_too_busy_to_answer_the_first_resync_delays_the_start_instead_of_ending_it(
+    tmp_path: Path, fleet_home: FleetHome, fleet_server: FleetNatsServer, fleet_control: FleetControl
+) -> None:
+    # SIGSTOP makes a real server that accepted the connection answer nothing for a while, as one busy with
+    # 10,000 agents starting at once does; the agent's calls time out after 0.5 s meanwhile
+    options = dataclasses.replace(bus_options(fleet_home.add_device("dev-busy"), [fleet_server.url]), timeout=0.5)
+    await fleet_server.reload()
+    agent = DeviceAgent(device="dev-busy", options=options, runtime=podman_in(tmp_path / "podman"), settings=SETTINGS)
+    assert fleet_server.process is not None
+    starting = asyncio.create_task(agent.start())
+    try:
+        while agent.bus is None and not starting.done():  # noqa: ASYNC110 - nothing signals "connected"
+            await asyncio.sleep(0)  # once connected, the resync comes next
+        fleet_server.process.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(1.5)
+        fleet_server.process.send_signal(signal.SIGCONT)
+        await asyncio.wait_for(starting, 30)
+        assert agent.ready.is_set()
+    finally:
+        fleet_server.process.send_signal(signal.SIGCONT)
+        starting.cancel()
+        await agent.stop()
+
+
+async def test_a_report_the_server_did_not_take_is_made_again_before_the_next_ground_truth_pass(
+    tmp_path: Path,
+    fleet_home: FleetHome,
+    fleet_server: FleetNatsServer,
+    fleet_control: FleetControl,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the state bucket is gone while the device is connected (a real fault: the server answers "no stream"),
+    # so its report of a rejected entry fails; the ground truth would report again only after 600 s
+    options = bus_options(fleet_home.add_device("dev-late"), [fleet_server.url])
+    await fleet_server.reload()
+    settings = dataclasses.replace(SETTINGS, ground_truth_interval=600.0)
+    agent = DeviceAgent(device="dev-late", options=options, runtime=podman_in(tmp_path / "podman"), settings=settings)
+    await agent.start()
+    try:
+        await fleet_control.bus.js.delete_stream(f"KV_{STATE}")
+        await fleet_control.bus.bucket(DESIRED).publish("dev-late.odd", b'{"kind": "no-such-kind"}')
+        failed = await until(lambda: _failed_reports(caplog, "dev-late: could not report odd"), lambda n: n >= 1)
+        assert failed >= 1, "the report failed while the state bucket was missing"
+        await fleet_control.bus.ensure_bucket(STATE)
+        state = await until(lambda: fleet_control.bus.bucket(STATE).get("dev-late.odd"), lambda e: e is not None)
+        assert state is not None, "reported again once the bucket was back, without waiting for the ground truth"
+        assert DeploymentState.from_bytes(state.value).phase == "rejected"
+    finally:
+        await agent.stop()
+
+
+async def _failed_reports(caplog: pytest.LogCaptureFixture, prefix: str) -> int:
+    return sum(r.getMessage().startswith(prefix) for r in caplog.records)

@@ -10,29 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path
 
 import pytest
 
 from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef
 from harmony.domain.score import score_adapter
-from harmony.fleet.device_agent import AgentSettings, DeviceAgent
-from harmony.fleet.records import DeploymentState, version_of
+from harmony.fleet.device_agent import AgentSettings
+from harmony.fleet.records import version_of
 from harmony.fleet.sites import HubFleet, SiteStrategy
-from harmony.infra.nats import fleet_options
 from harmony.infra.nats.sites import outbox_stream
-from harmony.infra.podman import Podman
 from harmony.modules.application.container import Container
-from harmony.modules.application.rootfs import busybox_rootfs_tar
 from harmony.topology.sites import SitesTopology
 from tests.fixtures.failover_netns import Netns
-from tests.fixtures.podman import busybox_binary, podman_in, wipe
-from tests.fixtures.sites import cut_site, start_sites
+from tests.fixtures.sites import Devices, cut_site, harmony_json, start_sites, until
 
 pytestmark = pytest.mark.slow
 
@@ -48,62 +41,6 @@ def work(version: str) -> Container:
             name=ContainerName("work"), image=IMAGE, command=("sh", "-c", f"echo {version} > /v; exec sleep 3600"),
         )
     )  # fmt: skip
-
-
-async def until[T](probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, timeout: float = 60) -> T:
-    """Poll ``probe`` until ``ok`` (readiness with a deadline; the caller asserts on the last value)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if ok(value) or loop.time() > deadline:
-            return value
-        await asyncio.sleep(0.2)
-
-
-async def harmony_json(*args: str) -> list[dict[str, Any]]:
-    """The ``harmony`` command of this venv, its --json output parsed."""
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("harmony")), *args, "--json", stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
-    rows: list[dict[str, Any]] = json.loads(out)
-    return rows
-
-
-class Devices:
-    def __init__(self, tmp: Path, topology: SitesTopology) -> None:
-        self.tmp, self.topology = tmp, topology
-        self.runtimes: dict[str, Podman] = {}
-        self.agents: dict[str, DeviceAgent] = {}
-
-    async def start(self, device: str, site: str) -> DeviceAgent:
-        runtime = podman_in(self.tmp / f"podman-{device}")
-        archive = self.tmp / "work.tar"
-        if not archive.exists():
-            archive.write_bytes(busybox_rootfs_tar(busybox_binary(), {}))
-        await runtime.import_image(PurePosixPath(archive), IMAGE)
-        self.runtimes[device] = runtime
-        options = fleet_options(
-            servers=[self.topology.spec.site_url(site)], user=None, password=None, name=device, timeout=2.0,
-            reconnect_base=0.05, reconnect_cap=0.5, ping_interval=2,
-        )  # fmt: skip
-        agent = DeviceAgent(device=device, options=options, runtime=runtime, settings=SETTINGS)
-        await agent.start()
-        self.agents[device] = agent
-        return agent
-
-    def state(self, device: str, deployment: str) -> DeploymentState | None:
-        dep = self.agents[device].deployments.get(deployment)
-        return None if dep is None else dep.state
-
-    async def close(self) -> None:
-        for agent in self.agents.values():
-            await agent.stop()
-        for runtime in self.runtimes.values():
-            wipe(runtime)
 
 
 @pytest.fixture
@@ -122,7 +59,7 @@ async def topology(tmp_path: Path, remote_ns: Netns) -> AsyncIterator[SitesTopol
 
 @pytest.fixture
 async def devices(tmp_path: Path, topology: SitesTopology) -> AsyncIterator[Devices]:
-    fleet = Devices(tmp_path, topology)
+    fleet = Devices(tmp_path, topology, IMAGE, SETTINGS)
     try:
         yield fleet
     finally:

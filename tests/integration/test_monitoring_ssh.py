@@ -22,6 +22,7 @@ from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Status
 from harmony.domain.score import Score
 from harmony.domain.values import IPv4Address, Port
+from harmony.infra.ssh import SshConnector
 from harmony.maestro import Maestro
 from harmony.modules.monitoring import AlertRoutes, HostMetrics, MetricsServer, Scrape, default_alert_pack
 from harmony.modules.monitoring.pack import NODE_JOB
@@ -91,8 +92,13 @@ async def test_monitoring_on_a_lab_host_scrapes_another_and_delivers_node_down(
         assert exporter.status is Status.SUCCESS, exporter.error
         first = await Maestro(watcher).apply(scores)
         assert first.status is Status.SUCCESS, first.error
+        connector = watcher.host.connector
+        assert isinstance(connector, SshConnector)
+        before = dict(connector.execs)
         again = await Maestro(watcher).apply(scores)
         assert again.status is Status.NOOP, again.results
+        spent = {k: n - before.get(k, 0) for k, n in connector.execs.items() if n != before.get(k, 0)}
+        assert spent == {"run-lock": 1, "read": 1}, "a no-op: the run lock and one round trip of reads"
 
         await watcher.host.ensure_ready()  # each run closed its connection to the box
         await watched.host.ensure_ready()

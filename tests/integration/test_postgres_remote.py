@@ -13,6 +13,7 @@ import pytest
 from harmony.domain.errors import MissingPackageError
 from harmony.domain.outcome import Status
 from harmony.domain.values import Port
+from harmony.infra.ssh import SshConnector
 from harmony.maestro import Maestro
 from harmony.modules.postgres import Database, PostgreSQLServer, Role
 from harmony.testing.ssh_lab import SshLab
@@ -35,8 +36,12 @@ async def test_a_server_on_an_ssh_host_applies_then_is_a_noop(ssh_lab: SshLab) -
     try:
         first = await Maestro(pg).apply([SCORE])
         assert first.status is Status.SUCCESS, first.error
+        assert isinstance(host.connector, SshConnector)
+        before = dict(host.connector.execs)
         second = await Maestro(pg).apply([SCORE])
         assert second.status is Status.NOOP, [r.changes for r in second.results]
+        spent = {k: n - before.get(k, 0) for k, n in host.connector.execs.items() if n != before.get(k, 0)}
+        assert spent == {"run-lock": 1, "read": 1}, "a no-op: the run lock and one round trip of reads"
         await pg.ensure_ready()
         state = await pg.postgres_state(["work_mem"])
         assert state.server == "primary"

@@ -15,7 +15,15 @@ from harmony.domain.capabilities.load_balancer import Backend, BackendHealth, Fr
 from harmony.domain.names import ResourceName
 from harmony.domain.values import Hostname, IPv4Address, IPv4Network, IPv6Address, MacAddress, Port
 from harmony.infra.dnsmasq import parse_fragment, parse_leases, render_main, render_record_set, render_subnet
-from harmony.infra.haproxy import only_states_differ, parse_frontend, parse_stat, render_frontend
+from harmony.infra.haproxy import (
+    HaproxyError,
+    current_worker,
+    only_states_differ,
+    parse_frontend,
+    parse_stat,
+    render_frontend,
+    split_answers,
+)
 from harmony.infra.nftables import layout, parse_ruleset, render
 
 DATA = Path(__file__).parent / "data"
@@ -264,3 +272,46 @@ def test_dnsmasq_listens_on_tftp_only_when_there_is_something_to_boot() -> None:
     assert "enable-tftp" not in without and "tftp-root" not in without
     with_boot = render_main(state, port=5353, interfaces=("lo",), tftp=True)
     assert "enable-tftp" in with_boot.splitlines() and f"tftp-root={state / 'tftp'}" in with_boot.splitlines()
+
+
+SHOW_PROC_AFTER_RELOAD = """\
+#<PID>          <type>          <reloads>       <uptime>        <version>
+18550           master          1 [failed: 0]   0d00h00m08s     2.6.12
+# workers
+27225           worker          0               0d00h00m01s     2.6.12
+# old workers
+18552           worker          1               0d00h00m08s     2.6.12
+# programs
+
+"""
+
+
+@pytest.mark.parametrize(
+    ("show_proc", "worker"),
+    [
+        (SHOW_PROC_AFTER_RELOAD, 27225),
+        (SHOW_PROC_AFTER_RELOAD.replace("27225           worker", "27225           program"), None),
+        ("#<PID> <type>\n18550 master 0 [failed: 0] 0d 2.6\n# workers\n# programs\n", None),
+        ("", None),
+    ],
+)
+def test_current_worker_is_the_one_of_the_workers_section(show_proc: str, worker: int | None) -> None:
+    assert current_worker(show_proc) == worker
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "answers"),
+    [
+        ("\n\n# pxname,svname\nbe,s1\n\n", 3, ["", "", "# pxname,svname\nbe,s1\n"]),
+        ("No such server.\n\n\n", 2, ["No such server.\n", ""]),
+        ("\n", 1, [""]),
+    ],
+)
+def test_runtime_answers_are_split_on_their_empty_lines(text: str, count: int, answers: list[str]) -> None:
+    assert split_answers(text, count) == answers
+
+
+@pytest.mark.parametrize(("text", "count"), [("\n", 2), ("a\n\nb\n\nc\n\n", 2), ("a\n", 1)])
+def test_runtime_answers_that_do_not_match_the_commands_are_an_error(text: str, count: int) -> None:
+    with pytest.raises(HaproxyError, match=f"expected {count} answer"):
+        split_answers(text, count)

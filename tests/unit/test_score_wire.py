@@ -27,6 +27,7 @@ from harmony.domain.units import FileMode
 from harmony.domain.values import Hostname, Port
 from harmony.modules.agent.binary import AgentBinary
 from harmony.modules.agent.credentials import AgentCredentials
+from harmony.modules.agent.removed import AgentRemoved
 from harmony.modules.agent.service import AgentService
 from harmony.modules.application import Application, BusyboxImage, Container, Exposure, HttpCheck
 from harmony.modules.commands import Command
@@ -55,6 +56,11 @@ EXAMPLES: dict[str, AnyScore] = {
     ),
     "agent_service": AgentService(
         agent="dev-a", service=ServiceSpec(name="harmony-agent", argv=("/var/lib/harmony/agent/harmony-agent",))
+    ),
+    "agent_removed": AgentRemoved(
+        agent="dev-a",
+        service=ServiceSpec(name="harmony-agent", argv=("/var/lib/harmony/agent/harmony-agent",)),
+        files=(PurePosixPath("/var/lib/harmony/agent/harmony-agent"),),
     ),
     "group": Group(group="web", gid=2000),
     "debian_package": DebianPackage(package="curl", version="7.88.1-10"),

@@ -32,6 +32,7 @@ from harmony.infra.programs import PG_BIN
 
 ENV_PREFIX = "HARMONY_AGENT__"
 _SERVER_URL = re.compile(r"^(nats|tls|ws|wss)://[^\s/@]+$")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _USERINFO = re.compile(r"^([a-z]+://)[^@]*@")
 SECRET_FIELDS = frozenset({"password", "token"})  # kept as given from env, masked in errors
 
@@ -199,26 +200,40 @@ def _override(data: dict[str, object], path: list[str], value: str) -> None:
 
 def to_toml(config: AgentConfig) -> str:
     """The configuration as a TOML file ``load_config`` reads back (secrets in clear: write it 0600)."""
+    return toml_document(config_data(config))
+
+
+def config_data(config: AgentConfig) -> dict[str, object]:
+    """The configuration as plain data, its secrets in clear (for a file written 0600)."""
     data = config.model_dump(mode="json", exclude_none=True)
     for name in ("password", "token"):
         secret: Secret | None = getattr(config.nats, name)
         if secret is not None:
             data["nats"][name] = secret.reveal()
+    return data
+
+
+def toml_document(data: dict[str, object]) -> str:
+    """Plain data (strings, numbers, booleans, lists, nested tables) as a TOML document."""
     top = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    lines = [f"{k} = {_toml_value(v)}" for k, v in top.items()]
+    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in top.items()]
     for section, values in data.items():
         if isinstance(values, dict):
-            lines += _toml_table(section, cast(dict[str, object], values))
-    return "\n".join(lines) + "\n"
+            lines += _toml_table(_toml_key(section), cast(dict[str, object], values))
+    return "\n".join(lines).lstrip("\n") + "\n"
 
 
 def _toml_table(name: str, values: dict[str, object]) -> list[str]:
     lines = ["", f"[{name}]"]
-    lines += [f"{k} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
     for k, v in values.items():
         if isinstance(v, dict):
-            lines += _toml_table(f"{name}.{k}", cast(dict[str, object], v))
+            lines += _toml_table(f"{name}.{_toml_key(k)}", cast(dict[str, object], v))
     return lines
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
 
 
 def _toml_value(value: object) -> str:

@@ -20,39 +20,38 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from harmony.cli.errors import guarded
-from harmony.domain.capabilities.containers import ImageRef
-from harmony.domain.capabilities.registry import RegistryLogin
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.score import AnyScore, Score, score_adapter
 from harmony.fleet.agent_release import AGENT_DEPLOYMENT, VERSION_PATTERN
 from harmony.fleet.agent_rollout import publish_release, roll_out_release
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, Identity
-from harmony.fleet.device_agent import AgentSettings, DeviceAgent
+from harmony.fleet.device_run import DeviceSettings, FieldNames, device_run
 from harmony.fleet.exporter import export_rollouts
 from harmony.fleet.metrics import RolloutMetrics
+from harmony.fleet.records import check_token
 from harmony.fleet.rollout import Rollout, Strategy
+from harmony.fleet.sites import SiteStrategy
 from harmony.fleet.status import DeploymentStatus
-from harmony.infra.dnsmasq import Dnsmasq
-from harmony.infra.haproxy import Haproxy
 from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options
-from harmony.infra.podman import Podman
 from harmony.infra.programs import BUSYBOX
 from harmony.modules.application.rootfs import busybox_rootfs_tar
-from harmony.topology.container_host import ContainerHost
 
 fleet = typer.Typer(help="Fleets of devices: desired state in NATS, device agents running podman workloads.")
 console = Console()
 
 Home = Annotated[Path, typer.Option("--home", envvar="HARMONY_FLEET_HOME", help="The fleet home directory.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+HubUrls = Annotated[
+    list[str], typer.Option("--hub", help="A fleet of sites: a hub server URL, repeatable (nats://HOST:PORT).")
+]
+HUB_OFFLINE_AFTER = 15.0  # seconds without a heartbeat before a device at a site counts as offline
 DEFAULT_HOME = Path("fleet")
 
 
@@ -86,9 +85,22 @@ def _labels(pairs: list[str]) -> dict[str, str]:
 
 @fleet.command()
 @guarded
-def init(home: Home = DEFAULT_HOME, port: Annotated[int, typer.Option(help="NATS client port.")] = 4222) -> None:
+def init(
+    home: Home = DEFAULT_HOME,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="NATS client port.")] = 4222,
+    host: Annotated[
+        str, typer.Option(help="The address the fleet's NATS listens on (devices on other hosts reach it there).")
+    ] = "127.0.0.1",
+) -> None:
     """Create the fleet home: the control identity and the NATS authorization."""
-    FleetHome(home).init(servers=[f"nats://127.0.0.1:{port}"])
+    from ipaddress import ip_address
+
+    try:
+        address = ip_address(host)
+    except ValueError:
+        raise InvalidValueError("--host", host, "an IP address of this machine, e.g. 10.0.0.1") from None
+    where = f"[{address}]" if address.version == 6 else str(address)
+    FleetHome(home).init(servers=[f"nats://{where}:{port}"])
     console.print(f"fleet home {home}: control identity and nats-auth.conf written", markup=False, highlight=False)
 
 
@@ -97,10 +109,10 @@ def init(home: Home = DEFAULT_HOME, port: Annotated[int, typer.Option(help="NATS
 def server(home: Home = DEFAULT_HOME) -> None:
     """Run the fleet's nats-server (JetStream, per-device users) in the foreground; reloads when devices register."""
     fh = FleetHome(home)
-    port = int(fh.control().servers[0].rsplit(":", 1)[1])
+    host, _, port = fh.control().servers[0].removeprefix("nats://").rpartition(":")
 
     async def serve() -> None:
-        nats = FleetNatsServer(store_dir=home / "nats", port=port, auth_file=fh.auth_file)
+        nats = FleetNatsServer(store_dir=home / "nats", host=host.strip("[]"), port=int(port), auth_file=fh.auth_file)
         await nats.start()
         console.print(f"nats-server listening on {nats.url} (log {nats.log_file})", markup=False, highlight=False)
         seen = fh.auth_file.stat().st_mtime
@@ -176,70 +188,15 @@ def agent(
 
     Without --dns-port the device runs Container Scores only and rejects Application Scores.
     """
-    identity = Identity.model_validate_json(credentials.read_text())
-    if identity.device is None:
-        raise InvalidValueError("--credentials", str(credentials), "a device credentials file")
-    logins = [read_registry_login(path) for path in registry_login]
-    if logins and dns_port is None:
-        raise InvalidValueError(
-            "--registry-login",
-            str(registry_login[0]),
-            "used with --dns-port (images are pulled for Application Scores)",
-        )
-    runtime = Podman.isolated(store)
-    settings = AgentSettings(
-        heartbeat_interval=heartbeat, ground_truth_interval=ground_truth, metrics_port=metrics_port
-    )
-    host = None
-    if dns_port is not None:
-        host = ContainerHost(
-            name=identity.device, podman=runtime, haproxy=Haproxy(state_dir=store.absolute() / "haproxy"),
-            dnsmasq=Dnsmasq(state_dir=store.absolute() / "dnsmasq", port=dns_port, interfaces=("lo",)),
-            registry_logins=logins,
-        )  # fmt: skip
-    device_agent = DeviceAgent(
-        device=identity.device, options=options(identity), runtime=host or runtime, applications=host,
-        settings=settings,
+    settings = DeviceSettings(
+        credentials=credentials, store=store, heartbeat=heartbeat, ground_truth=ground_truth,
+        images={ref: Path(tar) for ref, tar in _labels(image).items()}, dns_port=dns_port,
+        registry_logins=registry_login, metrics_port=metrics_port,
     )  # fmt: skip
-
-    preload = {ImageRef(ref): PurePosixPath(Path(tar).resolve()) for ref, tar in _labels(image).items()}
-
-    async def go() -> None:
-        await runtime.prepare()
-        for ref, tar in preload.items():
-            if await runtime.inspect_image(ref) is None:
-                await runtime.import_image(tar, ref)
-        stopping = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
-        await device_agent.start()
-        try:
-            await stopping.wait()  # the workloads keep running: stopping the agent never stops them
-        finally:
-            await device_agent.stop()
-
-    _run(go())
-
-
-def read_registry_login(path: Path) -> RegistryLogin:
-    """A registry login file: refused when others may read it (it holds a password) or a field is wrong."""
-    try:
-        mode = path.stat().st_mode & 0o777
-        text = path.read_text()
-    except OSError as e:
-        raise InvalidValueError("--registry-login", str(path), f"a readable file ({e.strerror})") from e
-    if mode & 0o077:
-        raise InvalidValueError(
-            "--registry-login", str(path), f"a file only its owner can read (mode is {mode:o}; chmod 600)"
-        )
-    try:
-        return RegistryLogin.model_validate_json(text)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(file)"
-        raise InvalidValueError(  # the field is named, its value never shown (it may be the password)
-            f"--registry-login {path}", where, f"{first['msg']} (fields: endpoint, user, password, ca_certificate)"
-        ) from e
+    names = FieldNames(
+        credentials="--credentials", registry_logins="--registry-login", images="--image", dns_port="--dns-port"
+    )
+    _run(device_run(settings, names).run_until_signal())
 
 
 @fleet.command(name="busybox-tar")
@@ -275,14 +232,41 @@ def deploy(
     wave_timeout: Annotated[float, typer.Option(help="Seconds a wave may take.")] = 300.0,
     home: Home = DEFAULT_HOME,
     as_json: AsJson = False,
+    hub: HubUrls = [],  # noqa: B006 - typer reads the default
+    canary_site: Annotated[
+        str | None, typer.Option(help="With --hub: this site alone is the first wave (the canary site).")
+    ] = None,
+    sites_per_wave: Annotated[int, typer.Option(min=1, help="With --hub: sites per wave after the canary.")] = 1,
 ) -> None:
     """Roll a Score out to the devices matching the selector, wave by wave, halting on failures.
 
     When a `harmony fleet serve` controller is active it drives the rollout; this command records it and
-    follows it.
+    follows it. With --hub (a fleet of sites) the waves are whole sites: --canary-site first, then
+    --sites-per-wave sites at a time; a failure at the canary site halts the rollout before any other site.
     """
-    strategy = Strategy(canary=canary, waves=waves, failure_threshold=threshold, wave_timeout=wave_timeout)
     score = _load_score(score_file, attr)
+    if hub:
+        from harmony.cli.fleet_hub import deploy_by_site  # fleet_hub's tables sit beside this module's
+
+        if canary or waves != 1:
+            raise InvalidValueError(
+                "--canary/--waves", f"{canary}/{waves}", "waves by site at a hub: --canary-site and --sites-per-wave"
+            )
+        by_site = SiteStrategy(
+            canary=canary_site, sites_per_wave=sites_per_wave, failure_threshold=threshold, wave_timeout=wave_timeout
+        )  # fmt: skip
+        _run(
+            deploy_by_site(
+                hub, deployment, score, selector=_labels(selector), strategy=by_site, as_json=as_json,
+                offline_after=HUB_OFFLINE_AFTER,
+            )
+        )  # fmt: skip
+        return
+    if canary_site is not None or sites_per_wave != 1:
+        raise InvalidValueError(
+            "--canary-site/--sites-per-wave", canary_site, "--hub as well (waves by site are for a fleet of sites)"
+        )
+    strategy = Strategy(canary=canary, waves=waves, failure_threshold=threshold, wave_timeout=wave_timeout)
 
     async def go() -> None:
         control = await _control(home)
@@ -421,8 +405,18 @@ def status(
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep the table live until Ctrl-C.")] = False,
     home: Home = DEFAULT_HOME,
     as_json: AsJson = False,
+    hub: HubUrls = [],  # noqa: B006 - typer reads the default
 ) -> None:
-    """Status per deployment: targeted, updated, healthy, failed, offline; per device with --json or the table."""
+    """Status per deployment: targeted, updated, healthy, failed, offline; per device with --json or the table.
+
+    With --hub (a fleet of sites): each site's link (reachable, or unreachable since when) and each rollout's
+    counts per site; --json prints {"sites": [...], "deployments": [...]}.
+    """
+    if hub:
+        from harmony.cli.fleet_hub import show_status  # fleet_hub's tables sit beside this module's
+
+        _run(show_status(hub, deployment, as_json=as_json, watch=watch, offline_after=HUB_OFFLINE_AFTER))
+        return
 
     async def go() -> None:
         control = await _control(home)
@@ -550,56 +544,77 @@ def enroll(
     binary: Annotated[
         Path | None, typer.Option(help="The agent executable (default: `harmony agent build`'s, built if needed).")
     ] = None,
+    directory: Annotated[
+        str, typer.Option("--dir", help="The agent's directory on the host (binary, credentials, config, store).")
+    ] = "/var/lib/harmony/agent",
+    heartbeat: Annotated[float, typer.Option(min=0.1, help="Seconds between the agent's heartbeats.")] = 2.0,
     home: Home = DEFAULT_HOME,
+    as_json: AsJson = False,
 ) -> None:
     """Enroll a device over SSH: its own NATS user, the agent installed and started; returns on its first
-    heartbeat. Enrolling again changes nothing."""
-    from ipaddress import ip_address
-
-    from harmony.domain.values import Hostname, IPAddress, Port
+    heartbeat. Enrolling again changes nothing; a host that cannot be reached changes nothing either."""
+    from harmony.fleet.enroll import Enrolled
     from harmony.fleet.enroll import enroll as enroll_device
+    from harmony.fleet.enrollments import HostAccess, parse_address
+    from harmony.fleet.install import AgentLayout
     from harmony.infra.pyinstaller import build_agent
     from harmony.modules.agent.binary import AgentBinary
-    from harmony.topology.linux_host import LinuxHost
 
+    check_token("--device", device)
+    labels = _labels(label)
+    parse_address(host)
+    root = PurePosixPath(directory)
+    if not root.is_absolute() or ".." in root.parts:
+        raise InvalidValueError("--dir", directory, "an absolute path on the host without '..'")
+    if binary is not None and not binary.is_file():
+        raise InvalidValueError("--binary", str(binary), "the agent executable (`harmony agent build --out FILE`)")
+    access = HostAccess(address=host, port=port, user=user, key=key, known_hosts=known_hosts)
     fh = FleetHome(home)
+    fh.control()  # a missing fleet home is named before the agent is built
     path = binary or build_agent().path
-    address: IPAddress | Hostname
-    try:
-        address = ip_address(host)
-    except ValueError:
-        address = Hostname(host)
-    target = LinuxHost.ssh(address, name=device, port=Port(port), user=user, key=key, known_hosts=known_hosts)
 
-    async def go() -> bool:
+    async def go() -> Enrolled:
         control = await _control(home)
         try:
-            done = await enroll_device(
-                fh, control, target, device=device, binary=AgentBinary.of(path), labels=_labels(label),
-                servers=server or None,
+            return await enroll_device(
+                fh, control, access, device=device, binary=AgentBinary.of(path), labels=labels,
+                servers=server or None, layout=AgentLayout(root=root, heartbeat_interval=heartbeat),
             )  # fmt: skip
         finally:
             await control.close()
-        return done.changed
 
-    changed = _run(go())
-    what = "enrolled; its agent heartbeats" if changed else "already enrolled: nothing changed"
-    console.print(f"{device} on {host}: {what}", markup=False, highlight=False)
+    done = _run(go())
+    if as_json:
+        steps = [
+            {"score": r.score, "status": r.outcome.status.value, "message": r.outcome.message}
+            for r in done.report.results
+            if r.outcome is not None
+        ]
+        print(json.dumps({"device": device, "host": access.where(), "changed": done.changed, "steps": steps}))
+        return
+    what = "enrolled; its agent heartbeats" if done.changed else "already enrolled: nothing changed"
+    console.print(f"{device} on {access.where()}: {what}", markup=False, highlight=False, soft_wrap=True)
 
 
 @fleet.command()
 @guarded
-def revoke(device: str, home: Home = DEFAULT_HOME) -> None:
-    """Remove a device's NATS user and record: the fleet's server refuses it once it rereads its authorization."""
+def revoke(device: str, home: Home = DEFAULT_HOME, as_json: AsJson = False) -> None:
+    """Remove a device's NATS user and record (the fleet's server refuses it once it rereads its authorization),
+    then stop and remove its agent on its host when that host can be reached."""
+    from harmony.fleet.enroll import Revoked
     from harmony.fleet.enroll import revoke as revoke_device
 
-    async def go() -> bool:
+    check_token("DEVICE", device)
+
+    async def go() -> Revoked:
         control = await _control(home)
         try:
             return await revoke_device(FleetHome(home), control, device)
         finally:
             await control.close()
 
-    if not _run(go()):
-        raise InvalidValueError("device", device, "an enrolled device (see `harmony fleet devices`)")
-    console.print(f"{device} revoked: its NATS user is removed", markup=False, highlight=False)
+    done = _run(go())
+    if as_json:
+        print(json.dumps({"device": done.device, "host": done.where, "cleaned": done.cleaned, "detail": done.detail}))
+        return
+    console.print(done.sentence(), markup=False, highlight=False, soft_wrap=True)

@@ -49,7 +49,7 @@ from harmony.agent.supervisor import SupervisorLink
 from harmony.agent.tasks import Supervisor
 from harmony.domain.capabilities.containers import ContainerRuntime
 from harmony.domain.capabilities.key_value import KeyChange
-from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError, RegistryError
+from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError, KeyValueUnavailable, RegistryError
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.outcome import Outcome
 from harmony.domain.score import AnyScore, kind_of, score_adapter, score_kinds
@@ -69,7 +69,7 @@ from harmony.fleet.records import (
     now,
     version_of,
 )
-from harmony.infra.nats import NatsConnection, NatsObjectStore, NatsOptions, NatsWatch
+from harmony.infra.nats import NatsConnection, NatsObjectStore, NatsOptions, NatsWatch, backoff_delay
 from harmony.maestro.events import Event, ScoreFinished
 from harmony.maestro.journal import Journal, default_journal_path
 from harmony.maestro.runner import Maestro, RunReport
@@ -181,6 +181,7 @@ class _Deployment:
     score: DeviceScore | None  # None: rejected
     state: DeploymentState
     reported: bool = False
+    missed: int = 0  # reports in a row the server did not take while connected (the retry's backoff)
 
 
 @dataclass
@@ -233,7 +234,7 @@ class DeviceAgent:
         self.tasks.start("ground-truth", self._ground_truth)
         self.tasks.start("heartbeat", self._heartbeat)
         await self.bus.serve(f"{COMMANDS}.{self.device}.*", self._command)
-        await self._resync()
+        await self._first_resync()
         self.ready.set()
 
     async def stop(self) -> None:
@@ -259,6 +260,21 @@ class DeviceAgent:
                 await self._resync()
 
         self.tasks.start_once("resync", later())  # replaces a resync still waiting: reconnects never pile up
+
+    async def _first_resync(self) -> None:
+        """The start's resync, tried again (with backoff) while the server answers too late: thousands of agents
+        starting at once (a fleet after the hub restarted) keep it busy. A refusal still ends the start."""
+        attempt = 0
+        while True:
+            try:
+                return await self._resync()
+            except KeyValueUnavailable as e:
+                delay = backoff_delay(
+                    attempt, base=self.options.reconnect_base, cap=self.options.reconnect_cap, rng=_JITTER
+                )
+                log.warning("%s: resync at start: %s; trying again in %.1fs", self.device, e, delay)
+                await asyncio.sleep(delay)
+                attempt += 1
 
     async def _resync(self) -> None:
         assert self.bus is not None
@@ -333,6 +349,8 @@ class DeviceAgent:
                 self.metrics.reconciled(seconds=time.monotonic() - started, failed=dep.state.phase == "failed")
         if not dep.reported or dep.state.phase != "running":
             await self._report_dep(dep)
+            if not dep.reported:
+                self._report_again(name, dep)
 
     async def _converge(self, name: str, version: str, score: DeviceScore) -> DeploymentState:
         """Plan, apply if needed, then the health gate; any capability error becomes a ``failed`` state."""
@@ -464,6 +482,23 @@ class DeviceAgent:
 
     async def _report_dep(self, dep: _Deployment) -> None:
         dep.reported = await self._report(dep.state)
+        if dep.reported:
+            dep.missed = 0
+
+    def _report_again(self, name: str, dep: _Deployment) -> None:
+        """A report the server did not take while connected (no acknowledgement in time from a busy server,
+        its bucket missing) is made again after a backoff, not at the next ground-truth pass. While
+        disconnected nothing is retried: the resync after the reconnect reports everything."""
+        if self.bus is None or not self.bus.connected:
+            return
+        delay = backoff_delay(dep.missed, base=self.options.reconnect_base, cap=self.options.reconnect_cap, rng=_JITTER)
+        dep.missed += 1
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            self._dirty.put_nowait(name)
+
+        self.tasks.start_once(f"report-again:{name}", later())  # one pending retry per deployment
 
     async def _report(self, state: DeploymentState) -> bool:
         if self.bus is None or not self.bus.connected:

@@ -3,7 +3,9 @@
 The file (``harmony agent run --config FILE``) has one table per role; a role without its table is off:
 
     [failover]      the failover agent's configuration (``harmony.agent.config.AgentConfig``)
-    [device]        credentials = "pi-1.json", store = "/var/lib/harmony/podman", heartbeat = 5.0, …
+    [device]        credentials = "pi-1.json", store = "/var/lib/harmony/podman", heartbeat = 5.0, dns_port = 5353,
+                    registry_logins = ["site.json"], and [device.images] "localhost/web:1" = "web.tar" (what
+                    ``harmony fleet agent`` takes as options: ``fleet.device_run``)
     [containers]    store = "/var/lib/harmony/podman", interval = 1.0   (restart-on-failure for Harmony's containers)
 
 A file without any of these tables is the failover agent's own configuration (what ``harmony agent run``
@@ -22,17 +24,16 @@ import contextlib
 import signal
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harmony.agent.config import AgentConfig, load_config, load_model, read_toml
+from harmony.agent.config import AgentConfig, config_data, load_config, load_model, read_toml, toml_document
 from harmony.agent.container_supervisor import ContainerSupervisor
 from harmony.agent.main import run_agent
 from harmony.agent.tasks import Supervisor
 from harmony.domain.errors import AgentConfigError, InvalidValueError
-from harmony.fleet.credentials import Identity
-from harmony.fleet.device_agent import AgentSettings, DeviceAgent
-from harmony.infra.nats import NatsOptions, fleet_options
+from harmony.fleet.device_run import DeviceSettings, device_run
 from harmony.infra.podman import Podman
 
 ROLES = ("failover", "device", "containers")
@@ -48,6 +49,33 @@ class DeviceRole(_Role):
     heartbeat: float = Field(default=5.0, gt=0, description="seconds between heartbeats")
     ground_truth: float = Field(default=30.0, gt=0, description="seconds between drift checks")
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="serve /metrics on this port")
+    images: dict[str, Path] = Field(
+        default_factory=dict, description="REF = TAR: import this rootfs tar as REF when the store lacks it"
+    )
+    dns_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="also run Application Scores: HAProxy and dnsmasq (on this loopback port) under the store",
+    )  # fmt: skip
+    registry_logins: tuple[Path, ...] = Field(
+        default=(), description="site registry login files (mode 0600) to pull pinned images with (needs dns_port)"
+    )
+
+    @model_validator(mode="after")
+    def _logins_need_applications(self) -> Self:
+        if self.registry_logins and self.dns_port is None:
+            raise InvalidValueError(
+                "device.registry_logins",
+                [str(p) for p in self.registry_logins],
+                "set together with device.dns_port (images are pulled for Application Scores)",
+            )
+        return self
+
+    def settings(self) -> DeviceSettings:
+        return DeviceSettings(
+            credentials=self.credentials, store=self.store, heartbeat=self.heartbeat, ground_truth=self.ground_truth,
+            images=self.images, dns_port=self.dns_port, registry_logins=self.registry_logins,
+            metrics_port=self.metrics_port,
+        )  # fmt: skip
 
 
 class ContainersRole(_Role):
@@ -79,31 +107,20 @@ def load_roles(path: Path, env: Mapping[str, str] | None = None) -> AgentRoles:
     return load_model(path, AgentRoles, data, env)
 
 
+def roles_toml(roles: AgentRoles) -> str:
+    """The roles as a file ``load_roles`` reads back (a failover role's secrets in clear: write it 0600)."""
+    data = roles.model_dump(mode="json", exclude_none=True)
+    if roles.failover is not None:
+        data["failover"] = config_data(roles.failover)
+    return toml_document(data)
+
+
 def failover_config(path: Path) -> AgentConfig:
     """The failover role's configuration in ``path``; ``AgentConfigError`` when that role is off there."""
     roles = load_roles(path)
     if roles.failover is None:
         raise AgentConfigError(str(path), "failover", "absent", "a [failover] table (this agent has no failover role)")
     return roles.failover
-
-
-def device_options(identity: Identity) -> NatsOptions:
-    """How a fleet identity reaches the fleet's NATS (the fleet's defaults)."""
-    return fleet_options(
-        servers=identity.servers, user=identity.user, password=identity.password,
-        inbox_prefix=identity.inbox_prefix, name=identity.user,
-    )  # fmt: skip
-
-
-def device_agent(role: DeviceRole) -> DeviceAgent:
-    identity = Identity.model_validate_json(role.credentials.read_text())
-    if identity.device is None:
-        raise InvalidValueError("device.credentials", str(role.credentials), "a device credentials file")
-    settings = AgentSettings(
-        heartbeat_interval=role.heartbeat, ground_truth_interval=role.ground_truth, metrics_port=role.metrics_port
-    )
-    runtime = Podman.isolated(role.store)
-    return DeviceAgent(device=identity.device, options=device_options(identity), runtime=runtime, settings=settings)
 
 
 async def run_roles(roles: AgentRoles) -> None:
@@ -122,15 +139,7 @@ async def run_roles(roles: AgentRoles) -> None:
 
         tasks.start("failover", member, restart=False)
     if roles.device is not None:
-        agent = device_agent(roles.device)
-        assert isinstance(agent.runtime, Podman)
-        prepare = agent.runtime.prepare
-
-        async def device() -> None:
-            await prepare()
-            await agent.run_forever()
-
-        tasks.start("device", device)
+        tasks.start("device", device_run(roles.device.settings()).run_forever)
     if roles.containers is not None:
         c = roles.containers
         supervisor = ContainerSupervisor(Podman.isolated(c.store) if c.store else Podman(), interval=c.interval)

@@ -178,8 +178,9 @@ class HubFleet:
         await asyncio.gather(*(one(s) for s in self.sites))
         return view
 
-    async def site_status(self) -> list[SiteStatus]:
-        view = await self.view()
+    async def site_status(self, view: SitesView | None = None) -> list[SiteStatus]:
+        """Each site's link and devices, from ``view`` (default: a fresh read)."""
+        view = view or await self.view()
         devices = await self.devices()
         online = view.online()
         return [
@@ -210,6 +211,11 @@ class HubFleet:
         )  # fmt: skip
         await self.hub.publish(f"$KV.{ROLLOUTS}.{deployment}", rollout.to_bytes())
         return rollout
+
+    async def deployments(self) -> list[str]:
+        """The deployments with a rollout recorded at the hub, sorted."""
+        found = await self.hub.last_values(f"KV_{ROLLOUTS}", f"$KV.{ROLLOUTS}.>")
+        return sorted(key.removeprefix(f"$KV.{ROLLOUTS}.") for key, v in found.items() if v.value is not None)
 
     async def rollout(self, deployment: str) -> tuple[SiteRollout, int]:
         found = await self.hub.last_values(f"KV_{ROLLOUTS}", f"$KV.{ROLLOUTS}.{check_token('deployment', deployment)}")

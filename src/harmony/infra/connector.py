@@ -87,6 +87,13 @@ class Connector(ManagedFiles, SymbolicLinks, CommandRunner, Protocol):
         SSH: in their one round trip); its result as ``run_command`` gives it, ``CommandError`` on timeout."""
         ...
 
+    async def exchange_unix(self, path: PurePosixPath, request: bytes, *, timeout: float) -> bytes:
+        """Send ``request`` to the unix stream socket ``path`` on the host (the real path, as commands see it),
+        end it, and return the answer read until the peer closes: HAProxy's runtime API and master CLI.
+        Locally in-process; over SSH one ``socat`` as root. ``CommandError`` when nothing listens there or
+        no answer comes within ``timeout`` seconds."""
+        ...
+
     def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
         """The output lines of a long-running ``argv`` (stdout and stderr merged) as they come, e.g. a log
         being followed; the program is stopped when the caller stops iterating."""

@@ -219,6 +219,11 @@ class SystemdDaemons(_Base):
     async def reload(self, daemon: Daemon) -> None:
         await self._systemctl("reload", self.unit(daemon))
 
+    async def forget(self, daemon: Daemon) -> None:
+        """Its unit file removed (after ``stop``), and systemd told."""
+        await self._c.remove_path(UNIT_DIR / self.unit(daemon))
+        await self._systemctl("daemon-reload")
+
 
 def _with_log(why: str, log: str) -> str:
     return f"{why}; last log lines:\n{log}" if log else why
@@ -380,3 +385,11 @@ class ConnectorServices:
         if why is not None:
             raise ServiceError(f"service {spec.name} did not start: {why}")
         await self._c.write_file(self._revision_file(spec), spec.revision.encode(), mode=0o644, owner=None, group=None)
+
+    async def remove_service(self, spec: ServiceSpec) -> None:
+        control = await self.daemons()
+        daemon = self.daemon(spec)
+        await control.stop(daemon)
+        if isinstance(control, SystemdDaemons):
+            await control.forget(daemon)
+        await self._c.remove_path(self._revision_file(spec))

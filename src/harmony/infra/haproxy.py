@@ -35,13 +35,13 @@ from harmony.domain.capabilities.load_balancer import (
     Frontend,
     binds_clash,
 )
-from harmony.domain.errors import FilesError, LoadBalancerError
+from harmony.domain.errors import CommandError, FilesError, LoadBalancerError
 from harmony.domain.names import NonEmpty, ResourceName, non_empty
 from harmony.infra.connector import Connector
 from harmony.infra.daemon import Daemon, DaemonControl, daemons_on, poll_until
 from harmony.infra.local_connector import LocalConnector
 from harmony.infra.model_comment import embed, extract
-from harmony.infra.programs import HAPROXY, SH, SOCAT
+from harmony.infra.programs import HAPROXY, SH
 
 
 class HaproxyError(LoadBalancerError):
@@ -147,8 +147,9 @@ def only_states_differ(old: Frontend, new: Frontend) -> bool:
 class Haproxy:
     """One HAProxy master-worker daemon on the host behind ``connector``, configured under ``state_dir`` there.
 
-    The runtime API and the master CLI are unix sockets on that host, reached with ``socat`` through the
-    connector (one command per request), so one implementation serves this machine and a remote router.
+    The runtime API and the master CLI are unix sockets on that host, reached through the connector
+    (in-process locally, one ``socat`` over SSH), so one implementation serves this machine and a remote
+    router. Commands that go together are sent as one request (``cmd1; cmd2``): one exchange, not one each.
     """
 
     def __init__(self, *, state_dir: Path | PurePosixPath, connector: Connector | None = None) -> None:
@@ -218,7 +219,7 @@ class Haproxy:
 
     async def backend_states(self, frontend: ResourceName) -> Sequence[BackendStatus]:
         declared = await self._declared(frontend)
-        return parse_stat(await self.runtime("show stat -1 4 -1"), declared)
+        return parse_stat(await self.runtime(_SHOW_STAT), declared)
 
     async def _declared(self, name: ResourceName) -> Frontend:
         current = {f.name: f for f in await self.frontends()}
@@ -276,34 +277,42 @@ class Haproxy:
                 return
             if not rest:
                 raise HaproxyError(subject, "is the last backend of the frontend; remove the frontend instead")
-            await self._set_states(f, _with_state(f, backend, "draining"))
-            if not await self._wait_idle(f, backend, grace):
+            stat = await self._set_states(f, _with_state(f, backend, "draining"), then=_SHOW_STAT)
+            if not await self._wait_idle(f, backend, grace, stat):
                 await self.runtime(f"shutdown sessions server {frontend}/{backend}")
             updated = f.model_copy(update={"backends": non_empty(rest, "backends")})
             await self._change({frontend: render_frontend(updated)}, subject=subject)
 
-    async def _wait_idle(self, frontend: Frontend, backend: str, grace: float) -> bool:
+    async def _wait_idle(self, frontend: Frontend, backend: str, grace: float, stat: str) -> bool:
+        """``stat``: the first ``show stat`` answer, read with the drain itself."""
         deadline = time.monotonic() + grace
         while True:
-            states = parse_stat(await self.runtime("show stat -1 4 -1"), frontend)
+            states = parse_stat(stat, frontend)
             if all(s.sessions == 0 for s in states if s.name == backend):
                 return True
             if time.monotonic() > deadline:
                 return False
             await asyncio.sleep(0.05)
+            stat = await self.runtime(_SHOW_STAT)
 
-    async def _set_states(self, old: Frontend, new: Frontend) -> None:
+    async def _set_states(self, old: Frontend, new: Frontend, *, then: str | None = None) -> str:
+        """Every admin-state change in one runtime request, ``then`` (a read) in the same one; its answer."""
+        changes: list[str] = []
         for before, after in zip(old.backends, new.backends, strict=True):
             if before.state == after.state:
                 continue
             server = f"{new.name}/{after.name}"
             if after.state == "draining":
-                await self.runtime(f"set server {server} state drain")
+                changes.append(f"set server {server} state drain")
             else:
-                await self.runtime(f"set server {server} state ready")
-                await self.runtime(f"set weight {server} {after.weight}")
+                changes += [f"set server {server} state ready", f"set weight {server} {after.weight}"]
+        answers = await self.runtime_batch([*changes, *([then] if then is not None else [])])
+        refused = [f"{c!r}: {a.strip()}" for c, a in zip(changes, answers, strict=False) if a.strip()]
+        if refused:
+            raise HaproxyError(f"frontend {new.name}", f"HAProxy refused {'; '.join(refused)}")
         await self._write(self._file(new.name), render_frontend(new))
         await self._mark_loaded()
+        return answers[-1] if then is not None else ""
 
     async def _write(self, path: PurePosixPath, text: str) -> None:
         try:
@@ -356,11 +365,12 @@ class Haproxy:
             old_worker = await self._worker_pid()
             await self._master("reload")
 
-            # The master re-executes itself on reload: ready again once it answers and a new worker serves.
+            # The master re-executes itself on reload: ready again once it answers and lists a new worker
+            # (forked after the listeners, the runtime socket among them, were bound).
             deadline = time.monotonic() + 10
             while True:
                 pid = await self._worker_pid()
-                if pid is not None and pid != old_worker and await self._master_answers():
+                if pid is not None and pid != old_worker:
                     break
                 if time.monotonic() > deadline:
                     raise HaproxyError(subject, "HAProxy did not bring up a new worker after the reload")
@@ -385,33 +395,32 @@ class Haproxy:
                     raise
                 await asyncio.sleep(0.02)
 
-    async def _master_answers(self) -> bool:
-        try:
-            return "worker" in await self._socket(self.state_dir / "master.sock", "show proc")
-        except HaproxyError:
-            return False
-
     async def _worker_pid(self) -> int | None:
+        """The current worker's pid as the master lists it (``None``: the master does not answer)."""
         try:
-            info = await self.runtime("show info")
+            return current_worker(await self._socket(self.state_dir / "master.sock", "show proc"))
         except HaproxyError:
             return None
-        for line in info.splitlines():
-            if line.startswith("Pid:"):
-                return int(line.split(":", 1)[1])
-        return None
 
     async def runtime(self, command: str) -> str:
         """Send one command to the worker's runtime API and return its answer."""
-        return await self._socket(self.state_dir / "admin.sock", command)
+        return (await self.runtime_batch([command]))[0]
+
+    async def runtime_batch(self, commands: Sequence[str]) -> list[str]:
+        """Send ``commands`` to the runtime API as one request (``a; b; c``); their answers, in order."""
+        if not commands:
+            return []
+        if any(";" in c or "\n" in c for c in commands):
+            raise HaproxyError("runtime API", f"a command may not contain ';' or a newline: {list(commands)!r}")
+        answer = await self._socket(self.state_dir / "admin.sock", "; ".join(commands))
+        return [answer] if len(commands) == 1 else split_answers(answer, len(commands))
 
     async def _socket(self, path: PurePosixPath, command: str) -> str:
-        result = await self._c.run_command(
-            [SOCAT.name, "-t", "5", "-", f"UNIX-CONNECT:{path}"], stdin=command.encode() + b"\n", timeout=15
-        )
-        if not result.ok:
-            raise HaproxyError(str(path), f"{command!r} failed: {result.stderr.strip() or result.exit_status}")
-        return result.stdout
+        try:
+            answer = await self._c.exchange_unix(path, command.encode() + b"\n", timeout=5)
+        except CommandError as e:
+            raise HaproxyError(str(path), f"{command!r} failed: {e.stderr.strip() or e}") from e
+        return answer.decode(errors="replace")
 
     async def stop(self) -> None:
         """Stop the daemon (tests and teardown); the configuration stays on disk."""
@@ -425,6 +434,37 @@ rm -rf -- "$2"
 mkdir -p "$2"
 for f in "$1"/*.cfg; do if [ -f "$f" ]; then cp -- "$f" "$2/"; fi; done
 """
+
+
+_SHOW_STAT = "show stat -1 4 -1"
+
+
+def split_answers(text: str, count: int) -> list[str]:
+    """The runtime API's answers to ``count`` commands of one request: each ends with an empty line."""
+    answers: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines():
+        if line:
+            current.append(line)
+        else:
+            answers.append("".join(f"{x}\n" for x in current))
+            current = []
+    if len(answers) != count or any(current):
+        raise HaproxyError("runtime API", f"expected {count} answer(s), got {text!r}")
+    return answers
+
+
+def current_worker(show_proc: str) -> int | None:
+    """The pid in the ``# workers`` section of the master CLI's ``show proc`` (not an old worker)."""
+    section = ""
+    for line in show_proc.splitlines():
+        if line.startswith("#"):
+            section = line
+            continue
+        fields = line.split()
+        if section == "# workers" and len(fields) >= 2 and fields[1] == "worker" and fields[0].isdigit():
+            return int(fields[0])
+    return None
 
 
 def _with_state(frontend: Frontend, backend: str, state: BackendAdminState) -> Frontend:

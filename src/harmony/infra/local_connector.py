@@ -17,6 +17,7 @@ from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.errors import CommandError, TopologyError
 from harmony.domain.topology import RunLock
+from harmony.infra import unix_socket
 from harmony.infra.coalesce import Coalescer
 from harmony.infra.connector import ReadRequest, ReadResult, split_reads
 from harmony.infra.local_files import LocalFiles
@@ -110,6 +111,10 @@ class LocalConnector:
     async def read_command(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
         # a subprocess costs the same batched or not: nothing to coalesce here
         return await run_local(argv, timeout=timeout, netns=self._netns)
+
+    async def exchange_unix(self, path: PurePosixPath, request: bytes, *, timeout: float) -> bytes:
+        # a filesystem socket is reachable from any network namespace: no process needed
+        return await unix_socket.exchange_unix(path, request, timeout=timeout)
 
     async def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
         try:

@@ -49,6 +49,9 @@ from harmony.infra.programs import (
 _CONF = "harmony.conf"
 
 
+_SYNC_STANDBYS = "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync' AND state = 'streaming'"
+
+
 class PostgresInstance:
     """A PostgreSQL server in ``data_dir`` listening on ``listen_address:port`` and in ``socket_dir``, on the
     host behind ``connector`` (this machine when none is given); the paths are that host's."""
@@ -99,18 +102,21 @@ class PostgresInstance:
 
     async def role(self) -> ServerRole:
         """``absent`` (no data directory), ``stopped``, ``primary`` or ``standby``."""
-        if not await self.initialized():
+        initialized, rows = await asyncio.gather(
+            self.initialized(), self.query("SELECT pg_is_in_recovery()", reads_only=True), return_exceptions=True
+        )  # at once: one round trip to a remote host
+        if isinstance(initialized, BaseException):
+            raise initialized
+        if not initialized:
             return "absent"
-        try:
-            rows = await self.query("SELECT pg_is_in_recovery()")
-        except PostgreSQLError:
+        if isinstance(rows, PostgreSQLError):
             return "stopped"
+        if isinstance(rows, BaseException):
+            raise rows
         return "standby" if rows[0][0] else "primary"
 
     async def sync_standbys(self) -> tuple[str, ...]:
-        rows = await self.query(
-            "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync' AND state = 'streaming'"
-        )
+        rows = await self.query(_SYNC_STANDBYS, reads_only=True)
         return tuple(str(r[0]) for r in rows)
 
     async def streaming_standbys(self) -> tuple[str, ...]:
@@ -139,35 +145,57 @@ class PostgresInstance:
         return await self.exists(self.data_dir / "standby.signal")
 
     async def state(self, settings: Sequence[str]) -> PostgreSQLState:
-        role = await self.role()
+        # Every query at once, with the role's own reads (one round trip to a remote host); their failures
+        # only count when the server is running.
+        role, *answers = await asyncio.gather(
+            self.role(),
+            self.query(
+                "SELECT d.datname, r.rolname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
+                "WHERE NOT d.datistemplate",
+                reads_only=True,
+            ),
+            self.query("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname !~ '^pg_'", reads_only=True),
+            self.query(
+                "SELECT name, current_setting(name), unit, pending_restart FROM pg_settings WHERE name = ANY(%s)",
+                (list(settings),),
+                reads_only=True,
+            ),
+            self.query(_SYNC_STANDBYS, reads_only=True),
+            return_exceptions=True,
+        )
+        if isinstance(role, BaseException):
+            raise role
         if role in ("absent", "stopped"):
             return PostgreSQLState(server=role)
-        dbs = await self.query(
-            "SELECT d.datname, r.rolname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
-            "WHERE NOT d.datistemplate"
-        )
-        roles = await self.query("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname !~ '^pg_'")
-        values = await self.query(
-            "SELECT name, current_setting(name), unit, pending_restart FROM pg_settings WHERE name = ANY(%s)",
-            (list(settings),),
-        )
+        rows: list[list[tuple[object, ...]]] = []
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+            rows.append(answer)
+        dbs, roles, values, sync = rows
         return PostgreSQLState(
             server=role,
             databases={str(n): str(o) for n, o in dbs},
             roles={str(n): RoleState(login=bool(login)) for n, login in roles},
             settings={str(n): str(v) for n, v, _, _ in values},
             pending_restart=tuple(str(n) for n, _, _, pending in values if pending),
-            sync_standbys=await self.sync_standbys() if role == "primary" else (),
+            sync_standbys=tuple(str(r[0]) for r in sync) if role == "primary" else (),
         )
 
     # -- SQL -------------------------------------------------------------------------------------------
 
     async def query(
-        self, statement: str | sql.Composed, params: Sequence[object] = (), *, timeout: float | None = None
+        self,
+        statement: str | sql.Composed,
+        params: Sequence[object] = (),
+        *,
+        timeout: float | None = None,
+        reads_only: bool = False,
     ) -> list[tuple[object, ...]]:
-        """Run one statement on the local socket (autocommit) and return its rows."""
+        """Run one statement on the local socket (autocommit) and return its rows; ``reads_only`` (it changes
+        nothing): on a remote host, with the connector's other reads of this tick."""
         try:
-            return await asyncio.wait_for(self._query(statement, params), timeout or self.query_timeout)
+            return await asyncio.wait_for(self._query(statement, params, reads_only), timeout or self.query_timeout)
         except TimeoutError as e:
             raise PostgreSQLError(self.name, f"no answer within {timeout or self.query_timeout}s") from e
         except psycopg.Error as e:
@@ -175,9 +203,11 @@ class PostgresInstance:
         except OSError as e:
             raise PostgreSQLError(self.name, str(e)) from e
 
-    async def _query(self, statement: str | sql.Composed, params: Sequence[object]) -> list[tuple[object, ...]]:
+    async def _query(
+        self, statement: str | sql.Composed, params: Sequence[object], reads_only: bool
+    ) -> list[tuple[object, ...]]:
         if not self._here:
-            return await self._psql(statement, params)
+            return await self._psql(statement, params, reads_only)
         async with await psycopg.AsyncConnection.connect(
             host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres", autocommit=True
         ) as conn:
@@ -185,7 +215,9 @@ class PostgresInstance:
             cur = await conn.execute(statement, params or None)  # pyright: ignore[reportArgumentType]  # stubs omit None
             return list(await cur.fetchall()) if cur.description else []
 
-    async def _psql(self, statement: str | sql.Composed, params: Sequence[object]) -> list[tuple[object, ...]]:
+    async def _psql(
+        self, statement: str | sql.Composed, params: Sequence[object], reads_only: bool
+    ) -> list[tuple[object, ...]]:
         """The statement through ``psql`` on the host; a query's rows come back as one JSON array."""
         text = _render(statement, params)
         rows_wanted = text.lstrip().upper().startswith("SELECT")
@@ -194,7 +226,8 @@ class PostgresInstance:
         argv = [*self._as_owner(), self._bin(PSQL), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
         argv += ["-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-c", text]
         try:
-            result = await self.connector.run_command(argv, timeout=self.query_timeout + 5)
+            run = self.connector.read_command if reads_only else self.connector.run_command
+            result = await run(argv, timeout=self.query_timeout + 5)
         except CommandError as e:
             raise PostgreSQLError(self.name, f"psql: {e}") from e
         if not result.ok:

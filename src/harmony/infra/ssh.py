@@ -49,6 +49,7 @@ from harmony.infra import posix_shell
 from harmony.infra.coalesce import Coalescer
 from harmony.infra.connector import BatchRead, BatchResult, CommandRead, ReadRequest, split_reads
 from harmony.infra.local_process import OUTPUT_LIMIT
+from harmony.infra.programs import SOCAT
 
 KEEPALIVE_MISSED = 3
 LOCK_HEARTBEAT = 10.0
@@ -238,6 +239,14 @@ class SshConnector:
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
         return await self._run(argv, stdin, timeout)
+
+    async def exchange_unix(self, path: PurePosixPath, request: bytes, *, timeout: float) -> bytes:
+        # through socat as root: the socket is root's (mode 600), and sshd may not forward unix sockets
+        argv = SOCAT.argv("-t", f"{timeout:g}", "-", f"UNIX-CONNECT:{path}")
+        result = await self._run(argv, request, timeout + 10, limit=None)
+        if not result.ok:
+            raise CommandError(f"unix socket {path}", result.exit_status, result.stderr)
+        return result.stdout.encode()
 
     async def follow_lines(self, argv: Sequence[str]) -> AsyncIterator[str]:
         if self._conn is None:

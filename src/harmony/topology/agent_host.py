@@ -30,6 +30,10 @@ class AgentHost(LinuxHost):
     async def start_service(self, spec: ServiceSpec) -> None:
         await self.services.start_service(spec)
 
+    # ServiceRemover
+    async def remove_service(self, spec: ServiceSpec) -> None:
+        await self.services.remove_service(spec)
+
     # HeartbeatMonitor
     async def heartbeat_mark(self, agent: str) -> int:
         return await self.heartbeats.heartbeat_mark(agent)

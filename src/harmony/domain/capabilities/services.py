@@ -45,6 +45,12 @@ class ServiceManager(Protocol):
         ...
 
 
+class ServiceRemover(Protocol):
+    async def remove_service(self, spec: ServiceSpec) -> None:
+        """Stop it and forget it (its unit, its revision); a service that is not there is not an error."""
+        ...
+
+
 class HeartbeatMonitor(Protocol):
     async def heartbeat_mark(self, agent: str) -> int:
         """Where the agent's heartbeats are now (0: none yet)."""

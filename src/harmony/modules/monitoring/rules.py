@@ -84,9 +84,9 @@ class _AlertRulesInterpret(Interpret[MetricsCollector]):
 
     async def plan(self, topology: MetricsCollector) -> Sequence[Change]:
         group = self.score.group
-        if self.score.present:
-            await topology.check_alert_rule_group(group)
         current = next((g for g in await topology.alert_rule_groups() if g.name == group.name), None)
+        if self.score.present and current != group:  # the group as applied passed this check then
+            await topology.check_alert_rule_group(group)
         changes = plan_group(group if self.score.present else None, current)
         if self.score.present and current is not None and not changes and current != group:
             changes.append(Change.update(f"alert rule group {group.name}", "rule tests changed\n"))
