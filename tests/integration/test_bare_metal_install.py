@@ -2,8 +2,8 @@
 half-way is reported as failed and retried, never marked installed), boots from its disk, answers SSH, takes
 a Score, and a second network boot does not install it again.
 
-Slow (12 to 19 minutes on the loaded CI host): the install image is built once (debootstrap, about 3 minutes; cached under
-/var/cache/harmony), and the machine runs under software emulation (see ``tests.fixtures.machines``).
+Slow (12 to 19 minutes on the loaded CI host): the install image is built once (debootstrap, 3 to 7 minutes;
+cached under /var/cache/harmony), and the machine runs under software emulation (see ``tests.fixtures.machines``).
 """
 
 from __future__ import annotations
