@@ -101,3 +101,48 @@ def test_a_trial_cut_short_by_the_supervisors_end_is_rolled_back_when_it_starts_
     assert state is not None and state.phase == "rolled-back", state
     assert state.reason == "the supervisor stopped during the new agent's trial"
     assert paths.current_version() == "1.0.0"
+
+
+def test_an_agent_left_by_a_killed_supervisor_keeps_running_until_the_next_supervisor_replaces_it(
+    tmp_path: Path,
+) -> None:
+    script(tmp_path / "harmony-agent", "exec sleep 600")
+    program = (
+        "import sys; from pathlib import Path;"
+        "from harmony.agent.supervisor import AgentSupervisor, SupervisorPaths;"
+        "sys.exit(AgentSupervisor(SupervisorPaths(Path(sys.argv[1])), [], grace=2.0).run())"
+    )
+
+    def supervisor(log: Path) -> tuple[subprocess.Popen[bytes], int]:
+        with log.open("wb") as out:
+            process = subprocess.Popen([sys.executable, "-c", program, str(tmp_path)], stdout=out, stderr=out)
+        recorded = tmp_path / "agent.pid"  # written just after the agent started
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+            if children and recorded.exists() and recorded.read_text().strip() == children[0]:
+                return process, int(children[0])
+            time.sleep(0.05)
+        raise AssertionError(f"no agent started: {log.read_text()}")
+
+    first, orphan = supervisor(tmp_path / "first.log")
+    first.kill()
+    first.wait()
+    time.sleep(0.5)
+    assert alive(orphan), "the agent went down with its supervisor"
+
+    second, agent = supervisor(tmp_path / "second.log")
+    try:
+        assert agent != orphan
+        deadline = time.monotonic() + 30
+        while alive(orphan) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(orphan), (tmp_path / "second.log").read_text()
+        assert (
+            f"stopping the agent (pid {orphan}) a previous supervisor left running"
+            in (tmp_path / "second.log").read_text()
+        )
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    assert not alive(agent)

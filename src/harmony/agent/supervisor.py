@@ -14,9 +14,11 @@ does so after each heartbeat it sent to NATS) within ``trial_deadline`` seconds.
 deadline passes (it hangs), it is killed, the previous file is renamed back and started, and
 ``upgrade.json`` says ``rolled-back`` with the reason, which the restarted agent reports to the fleet.
 
-Not guaranteed: the supervisor itself keeps running the code it started with (an upgrade replaces the agent,
-not the supervisor; the next service restart runs the new one). A trial interrupted by the supervisor's own
-end (SIGTERM, reboot) is rolled back when it starts again.
+If the supervisor itself is killed, its agent keeps running; the next supervisor (the service started again)
+stops that agent (its pid is in ``agent.pid``) before it starts its own. Not guaranteed: the supervisor itself
+keeps running the code it started with (an upgrade replaces the agent, not the supervisor; the next service
+restart runs the new one). A trial interrupted by the supervisor's own end (SIGTERM, reboot) is rolled back
+when it starts again.
 """
 
 from __future__ import annotations
@@ -87,6 +89,10 @@ class SupervisorPaths:
     @property
     def health(self) -> Path:
         return self.dir / "healthy"
+
+    @property
+    def agent_pid(self) -> Path:
+        return self.dir / "agent.pid"
 
     def read_state(self) -> UpgradeState | None:
         try:
@@ -188,6 +194,7 @@ class AgentSupervisor:
         if not self.paths.binary.is_file():
             self.log(f"no agent at {self.paths.binary}: install it (harmony fleet enroll) and start the service again")
             return 2
+        self._stop_leftover()
         self._recover()
         delay = self.base_delay
         while not self._stop:
@@ -212,8 +219,28 @@ class AgentSupervisor:
         child = subprocess.Popen(
             [str(self.paths.binary), *self.args], env=child_env(self.paths), start_new_session=True
         )
+        _write_atomic(self.paths.agent_pid, f"{child.pid}\n".encode())
         self.log(f"agent started (pid {child.pid}, release {self.paths.current_version() or 'as installed'})")
         return child
+
+    def _stop_leftover(self) -> None:
+        """The agent a previous supervisor left running (it was killed, the agent was not): stopped before a new
+        one starts, so a device never runs two agents. Only a process this directory's supervisor started is."""
+        try:
+            pid = int(self.paths.agent_pid.read_text())
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except (OSError, ValueError):
+            return
+        if f"{ENV_DIR}={self.paths.dir}".encode() not in environ.split(b"\0"):
+            return  # that pid is now another program's
+        self.log(f"stopping the agent (pid {pid}) a previous supervisor left running")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        while _state(pid) not in ("", "Z") and time.monotonic() < deadline:
+            time.sleep(EXIT_POLL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
 
     def _wait(self, child: subprocess.Popen[bytes]) -> Literal["exited", "stop", "upgrade"]:
         while True:
@@ -311,6 +338,14 @@ class AgentSupervisor:
         self.paths.set_current_version(state.previous)
         self.paths.write_state(state.model_copy(update={"phase": "rolled-back", "reason": why}))
         self.log(f"upgrade to {state.version} rolled back to {state.previous or 'the installed build'}: {why}")
+
+
+def _state(pid: int) -> str:
+    """The process's state letter (``Z``: a zombie), empty when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def child_env(paths: SupervisorPaths) -> dict[str, str]:
