@@ -85,11 +85,11 @@ def test_check_reports_a_type_error_at_its_line_and_loads_nothing(tmp_path: Path
         deployment = Deployment(topology=LinuxHost.local(root=Path({str(root)!r})), scores=[])
     """)
     )
-    result = harmony("check", "--checker", "mypy", str(bad))
+    result = harmony("check", str(bad))  # mypy, the default
     assert result.returncode == 1
     assert f"{bad}:7: error [type_error]" in result.stdout
     assert 'Argument "address" to "Host" has incompatible type "str"; expected "IPv4Address' in result.stdout
-    result = harmony("check", str(bad))
+    result = harmony("check", "--checker", "pyright", str(bad))
     assert result.returncode == 1
     assert f"{bad}:7: error [type_error]" in result.stdout
     assert '"Literal[\'10.0.0.5\']" is not assignable to "IPv4Address"' in result.stdout
@@ -101,13 +101,13 @@ def test_the_type_check_cache_never_hides_an_error_made_after_a_clean_check(
     tmp_path: Path, deploy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert harmony("check", "--checker", "mypy", str(deploy)).returncode == 0
+    assert harmony("check", str(deploy)).returncode == 0
     cache = tmp_path / "cache" / "harmony"
     assert sum(1 for p in cache.glob("mypy-*/*/*") if p.is_file()) > 0, "Harmony's own types are cached"
     source = deploy.read_text()
     deploy.write_text(source.replace('content="hello\\n"', "content=42"))
     assert deploy.read_text() != source
-    result = harmony("check", "--checker", "mypy", str(deploy))
+    result = harmony("check", str(deploy))
     assert result.returncode == 1
     assert f"{deploy}:" in result.stdout and "[type_error]" in result.stdout and '"int"' in result.stdout
 

@@ -9,12 +9,14 @@ errors to its files (the check set, an editor, CI annotations) saw none.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from pathlib import Path
 
 import pytest
 
-from harmony.cli.typecheck import Diagnostic, mypy_cache_dir, run_mypy
+from harmony.cli.typecheck import _KEPT, Diagnostic, _evict, mypy_cache_dir, run_mypy  # pyright: ignore[reportPrivateUsage]  # eviction is tested alone: filling 17 real caches would take minutes
 
 MISTAKEN = """\
 from pathlib import Path, PurePosixPath
@@ -87,3 +89,15 @@ def test_each_deployment_copy_of_harmony_and_configuration_has_its_own_cache(tmp
     assert mypy_cache_dir([a], [a.parent]) == mypy_cache_dir([a], [a.parent])
     assert mypy_cache_dir([a], [a.parent]) != mypy_cache_dir([b], [b.parent])
     assert mypy_cache_dir([a], [a.parent]) != mypy_cache_dir([a], [])
+
+
+def test_only_the_most_recently_used_caches_are_kept_and_none_in_use_is_deleted(tmp_path: Path) -> None:
+    caches = [tmp_path / f"mypy-3.12-{i:02}" for i in range(_KEPT + 4)]
+    for age, cache in enumerate(caches):
+        (cache / "3.12").mkdir(parents=True)
+        os.utime(cache, (1_000_000 - age, 1_000_000 - age))  # caches[0] the most recently used
+    in_use = caches[-1]
+    with (tmp_path / f"{in_use.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _evict(keep=caches[0])
+    assert sorted(p for p in tmp_path.iterdir() if p.is_dir()) == [*caches[: _KEPT + 1], in_use]

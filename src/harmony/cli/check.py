@@ -1,7 +1,7 @@
 """``harmony check``: everything that can be known before touching a machine, as one list of findings.
 
 In order, each stage only when the one before found no error:
-1. the type checker (pyright, or mypy with its cache; strict) over the deployment's files — class ``type_error``;
+1. the type checker (mypy with its cache, or pyright; strict) over the deployment's files — class ``type_error``;
 2. loading the deployment: every Score validates its own fields, and the deployment-wide pass relates the
    claims of all Scores on a host (``domain.consistency``) — errors and warnings with their own classes;
 3. every Score survives its JSON round trip (the wire form fleets and the journal use);
@@ -36,7 +36,7 @@ class CheckFailed(DeploymentError):
 
 
 def check_deployment(
-    spec: str, *, as_json: bool, strict: bool = False, daemons: bool = True, checker: Checker = "pyright"
+    spec: str, *, as_json: bool, strict: bool = False, daemons: bool = True, checker: Checker = "mypy"
 ) -> None:
     findings, loaded, notes = collect_findings(spec, daemons=daemons, checker=checker)
     blocking = [f for f in findings if f.severity == "error" or strict]
@@ -69,7 +69,7 @@ def check_deployment(
 
 
 def collect_findings(
-    spec: str, *, daemons: bool = True, checker: Checker = "pyright"
+    spec: str, *, daemons: bool = True, checker: Checker = "mypy"
 ) -> tuple[list[Finding], LoadedDeployment | None, list[str]]:
     """Every finding of the stages above for ``spec``, the loaded deployment (``None`` if it did not load),
     and notes (validators not run)."""
