@@ -40,6 +40,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "registry": ("registry_bench.py", [], ["--repeat", "1"]),
     "monitoring": ("monitoring_bench.py", [], ["--devices", "200"]),
     "dashboard": ("dashboard_bench.py", [], ["--renders", "10", "--changes", "5"]),
+    "bare_metal": ("bare_metal_bench.py", [], ["--repeat", "1", "--no-install"]),
     "sites": ("sites_bench.py", [], ["--sites", "2", "--per-site", "20", "--changes", "100", "--reps", "1"]),
     "agent-upgrade": ("agent_upgrade_bench.py", ["--devices", "3"], ["--devices", "2"]),
 }

@@ -21,6 +21,7 @@ import gc
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -348,6 +349,7 @@ async def main(n: int, workers: int, heartbeat_window: float, reps: int) -> dict
     finally:
         await control.close()
         await server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # 10,000 identities, the store, the journals
     results["ratio_upgrade_to_floor"] = results["rollout_upgrade_median_s"] / results["floor_median_s"]
     return results
 

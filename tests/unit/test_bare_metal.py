@@ -104,7 +104,7 @@ def test_the_discovery_script_boots_the_image_over_http() -> None:
     assert script.splitlines() == [
         "#!ipxe",
         f"# harmony discovery image {'ab' * 32}",
-        "kernel http://10.77.0.1:8070/discovery/abab/vmlinuz console=ttyS0 quiet"
+        "kernel http://10.77.0.1:8070/discovery/abab/vmlinuz console=ttyS0 quiet no_timer_check panic=10"
         " harmony.report=http://10.77.0.1:8070/cgi-bin/report harmony.mac=${mac} harmony.poll=5",
         "initrd http://10.77.0.1:8070/discovery/abab/initrd.img",
         "boot",

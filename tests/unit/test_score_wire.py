@@ -127,6 +127,20 @@ EXAMPLES: dict[str, AnyScore] = {
     "network_discovery": score_kinds()["network_discovery"].model_validate(
         {"endpoint": {"address": "10.77.0.1", "port": 8070}, "poll_seconds": 3}
     ),
+    "machine_roles": score_kinds()["machine_roles"].model_validate(
+        {
+            "endpoint": {"address": "10.77.0.1", "port": 8070},
+            "assignments": [
+                {
+                    "mac": "52:54:00:19:01:01",
+                    "hostname": "web-1",
+                    "role": {"name": "web", "min_disk_bytes": 2147483648},
+                    "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb0bVn1o0v0PmxQ2zK3P5wGdXJtq2m0Sx3xq6Qe7vS",
+                    "address": "10.77.0.50",
+                }
+            ],
+        }
+    ),
     "load_balancing": score_kinds()["load_balancing"].model_validate(
         {"frontends": [{"name": "web", "port": 80, "backends": [{"name": "a", "address": "10.0.0.5", "port": 8080}]}]}
     ),

@@ -19,6 +19,10 @@ from harmony.domain.hardware import HardwareFacts, parse_report
 from harmony.domain.inventory import Host, Nic
 from harmony.domain.values import Hostname, IPAddress, MacAddress
 
+KERNEL_ARGS = "no_timer_check panic=10"
+"""Every boot of the image: no IO-APIC timer check (a slow or emulated machine fails it and panics), and a
+panic reboots after 10 s (the machine boots again) instead of hanging."""
+
 REPORT_PATH = "/cgi-bin/report"
 """Where, under the endpoint's URL, the discovery image posts its report (``?mac=<boot MAC>``)."""
 
@@ -72,7 +76,7 @@ def discovery_script(endpoint: DiscoveryEndpoint, image: DiscoveryImage, *, poll
     return (
         "#!ipxe\n"
         f"# harmony discovery image {image.digest}\n"
-        f"kernel {url}/{image.kernel} console=ttyS0 quiet harmony.report={url}{REPORT_PATH}"
+        f"kernel {url}/{image.kernel} console=ttyS0 quiet {KERNEL_ARGS} harmony.report={url}{REPORT_PATH}"
         f" harmony.mac=${{mac}} harmony.poll={poll_seconds}\n"
         f"initrd {url}/{image.initrd}\n"
         "boot\n"

@@ -5,7 +5,10 @@ boot server's root, so the kernel and initramfs go over HTTP instead of TFTP —
 and port. ``cgi-bin/report`` (written by Harmony) stores each report as ``reports/<mac>.report``
 (``address=``, ``received=`` and the machine's text; written to a temporary name and renamed, so a read never
 sees half a report) and answers ``reboot`` when the machine has a boot script of its own (a role was
-assigned), else ``wait``.
+assigned), else ``wait``. ``cgi-bin/installed`` stores each installer's report as
+``installs/<mac>.state`` (``status=installed|failed``, ``received=``, the reason); on ``installed`` it first
+replaces that machine's boot script by ``LOCAL_BOOT_SCRIPT``, so the machine's next network boot goes to its
+disk even if no Harmony run happens in between.
 
 ``endpoint.json`` records the endpoint the daemon was started for; "served" means that file matches and the
 daemon's pid is alive. busybox httpd does not write a pid file: ``start-stop-daemon`` keeps it in the
@@ -22,6 +25,7 @@ from pathlib import PurePosixPath
 from pydantic import ValidationError
 
 from harmony.domain.capabilities.discovery import DiscoveryEndpoint, DiscoveryReport
+from harmony.domain.capabilities.installation import LOCAL_BOOT_SCRIPT, InstallState
 from harmony.domain.errors import BootError, FilesError
 from harmony.domain.values import MacAddress, ip_address
 from harmony.infra.connector import Connector
@@ -42,6 +46,46 @@ tmp="$REPORTS/.$mac.$$"
 mv -f "$tmp" "$REPORTS/$mac.report"
 if [ -e "$DOCROOT/ipxe/$mac.ipxe" ]; then echo reboot; else echo wait; fi
 """
+
+
+INSTALLED_CGI = r"""#!/bin/sh
+# managed by harmony: stores an installer's report; an installed machine's script becomes the local boot
+field() { printf '%s' "$QUERY_STRING" | sed -n "s/^\(.*&\)\{0,1\}$1=\([$2]*\).*$/\2/p"; }
+mac=$(field mac '0-9a-fA-F:' | tr 'A-F:' 'a-f-')
+status=$(field status 'a-z')
+printf 'Content-Type: text/plain\r\n\r\n'
+case "$mac" in ??-??-??-??-??-??) ;; *) echo "error: no mac= in the query"; exit 0 ;; esac
+case "$status" in installed|failed) ;; *) echo "error: status= must be installed or failed"; exit 0 ;; esac
+tmp="$INSTALLS/.$mac.$$"
+{ echo "status=$status"; echo "received=$(date +%s)"; head -c "${CONTENT_LENGTH:-0}" | head -c 2000; } > "$tmp"
+if [ "$status" = installed ]; then
+  printf '%s' "$LOCAL_SCRIPT" > "$DOCROOT/ipxe/.$mac.$$" && mv -f "$DOCROOT/ipxe/.$mac.$$" "$DOCROOT/ipxe/$mac.ipxe"
+fi
+mv -f "$tmp" "$INSTALLS/$mac.state"
+echo ok
+"""
+
+
+def parse_install_state(mac_stem: str, content: str) -> InstallState | None:
+    """An installer report as the CGI program stored it; ``None`` when it is not one (pure)."""
+    header, _, rest = content.partition("\n")
+    received, _, detail = rest.partition("\n")
+    status = header.removeprefix("status=").strip()
+    if (
+        not header.startswith("status=")
+        or not received.startswith("received=")
+        or status not in ("installed", "failed")
+    ):
+        return None
+    try:
+        return InstallState(
+            mac=MacAddress(mac_stem.replace("-", ":")),
+            status="installed" if status == "installed" else "failed",
+            received=datetime.fromtimestamp(int(received.removeprefix("received=")), UTC),
+            detail=detail.strip(),
+        )
+    except (ValueError, ValidationError):
+        return None
 
 
 class BusyboxHttpdError(BootError):
@@ -80,6 +124,10 @@ class BusyboxHttpd:
     @property
     def reports_dir(self) -> PurePosixPath:
         return self.state_dir / "reports"
+
+    @property
+    def installs_dir(self) -> PurePosixPath:
+        return self.state_dir / "installs"
 
     @property
     def _endpoint_file(self) -> PurePosixPath:
@@ -121,19 +169,26 @@ class BusyboxHttpd:
             return None
 
     async def serve(self, endpoint: DiscoveryEndpoint) -> None:
-        """Start (or restart, for another endpoint) the daemon, with the report program in place."""
+        """Start (or restart, for another endpoint) the daemon, with the CGI programs in place."""
         if await self.served() == endpoint:
             return
         made = await self._c.run_command(
-            ["mkdir", "-p", "--", str(self.reports_dir), str(self.docroot / "cgi-bin"), str(self.docroot / "ipxe")],
+            ["mkdir", "-p", "--", str(self.reports_dir), str(self.installs_dir), str(self.docroot / "cgi-bin"),
+             str(self.docroot / "ipxe")],
             timeout=30,
-        )
+        )  # fmt: skip
         if not made.ok:
             raise BusyboxHttpdError(str(self.state_dir), f"cannot create it: {made.stderr.strip()}")
         cgi = REPORT_CGI.replace(
             "#!/bin/sh\n", f"#!/bin/sh\nREPORTS='{self.reports_dir}'\nDOCROOT='{self.docroot}'\n", 1
         )
         await self._write(self.docroot / "cgi-bin" / "report", cgi.encode(), 0o755)
+        installed = INSTALLED_CGI.replace(
+            "#!/bin/sh\n",
+            f"#!/bin/sh\nINSTALLS='{self.installs_dir}'\nDOCROOT='{self.docroot}'\nLOCAL_SCRIPT='{LOCAL_BOOT_SCRIPT}'\n",
+            1,
+        )
+        await self._write(self.docroot / "cgi-bin" / "installed", installed.encode(), 0o755)
         control = await self._control()
         daemon = self.daemon(endpoint)
         await control.stop(self.daemon(None))
@@ -154,6 +209,17 @@ class BusyboxHttpd:
             report = parse_stored_report(name.removesuffix(".report"), content.decode(errors="replace"))
             if report is not None:
                 found.append(report)
+        return found
+
+    async def install_states(self) -> Sequence[InstallState]:
+        files = (await self._c.read_directories([self.installs_dir]))[self.installs_dir] or {}
+        found: list[InstallState] = []
+        for name, content in sorted(files.items()):
+            if name.startswith(".") or not name.endswith(".state"):
+                continue
+            state = parse_install_state(name.removesuffix(".state"), content.decode(errors="replace"))
+            if state is not None:
+                found.append(state)
         return found
 
     async def _write(self, path: PurePosixPath, content: bytes, mode: int) -> None:

@@ -213,6 +213,12 @@ BAO = Program(
 # Bare metal: the discovery image is built from Debian's packages on this machine
 APT_GET = Program("apt-get", "apt", "downloads the kernel package of the discovery image (apt-get download)")
 APT_CACHE = Program("apt-cache", "apt", "resolves the kernel package of the discovery image (offline)")
+DEBOOTSTRAP = Program("debootstrap", "debootstrap", "builds the Debian root filesystem of the install image")
+CHROOT = Program("chroot", "coreutils", "enables the install image's services (systemctl enable, offline)")
+MKE2FS = Program("mke2fs", "e2fsprogs", "makes the install image's root filesystem from a directory (-d)")
+SFDISK = Program("sfdisk", "fdisk", "writes the install image's partition table")
+GRUB_MKIMAGE = Program("grub-mkimage", "grub-common", "builds the install image's boot loader (GRUB core.img)")
+GZIP = Program("gzip", "gzip", "compresses the install image for the network")
 QEMU = Program("qemu-system-x86_64", "qemu-system-x86", "virtual bare-metal machines in PXE tests", role="tests")
 
 # The SSH lab (harmony.testing) and the test suite
@@ -264,6 +270,12 @@ ALL: tuple[Program, ...] = (
     BAO,
     APT_GET,
     APT_CACHE,
+    DEBOOTSTRAP,
+    CHROOT,
+    MKE2FS,
+    SFDISK,
+    GRUB_MKIMAGE,
+    GZIP,
     QEMU,
     SSHD,
     SSH_KEYGEN,

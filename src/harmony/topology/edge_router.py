@@ -30,6 +30,7 @@ from harmony.domain.capabilities.dhcp import DhcpLease, DhcpSubnet
 from harmony.domain.capabilities.discovery import DiscoveryEndpoint, DiscoveryImage, DiscoveryReport
 from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.firewall import Endpoint, FirewallPolicy, FirewallState
+from harmony.domain.capabilities.installation import InstallImage, InstallState
 from harmony.domain.capabilities.load_balancer import LoadBalancer
 from harmony.domain.topology import RunLock
 from harmony.domain.values import IPv4Network, MacAddress
@@ -37,9 +38,10 @@ from harmony.infra.boot_image import DEFAULT_CACHE, BootImageError, BuiltImage, 
 from harmony.infra.busybox_httpd import BusyboxHttpd
 from harmony.infra.dnsmasq import Dnsmasq
 from harmony.infra.haproxy import Haproxy
+from harmony.infra.install_image import BuiltInstallImage, InstallImageError, build_install_image
 from harmony.infra.local_connector import LocalConnector
 from harmony.infra.nftables import Nftables, tcp_probe
-from harmony.infra.programs import DNSMASQ, HAPROXY, IP, NFT, SOCAT
+from harmony.infra.programs import DNSMASQ, HAPROXY, IP, NFT, SH, SOCAT
 from harmony.infra.run_lock import LocalRunLock
 from harmony.topology.forwarding import ForwardsDnsServer, ForwardsLoadBalancer
 from harmony.topology.linux_host import LinuxHost
@@ -85,6 +87,7 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
         )
         self.image_cache = image_cache
         self._images: dict[str, BuiltImage] = {}
+        self._install_images: dict[str, BuiltInstallImage] = {}
 
         async def probe(endpoint: Endpoint) -> str | None:
             return await tcp_probe(endpoint, netns=management_netns)
@@ -216,6 +219,47 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
 
     async def discovery_reports(self) -> Sequence[DiscoveryReport]:
         return await self.discovery_http.reports()
+
+    # MachineInstaller
+    async def install_image(self) -> InstallImage:
+        built = await build_install_image(self.image_cache)
+        self._install_images[built.image.digest] = built
+        return built.image
+
+    async def install_image_served(self, image: InstallImage) -> bool:
+        path = self.dnsmasq.boot_root / image.file
+        state = (await self.host.connector.stat_files([path], with_content=False))[path]
+        return state.kind == "file"
+
+    async def serve_install_image(self, image: InstallImage) -> None:
+        """Link (or copy) the cached image into the boot root: the router must be this machine (a namespace
+        of it, or itself); uploading the image to a remote router is not supported yet."""
+        built = self._install_images.get(image.digest)
+        if built is None:
+            await self.install_image()
+            built = self._install_images.get(image.digest)
+        if built is None:
+            raise InstallImageError("serve", f"image {image.digest[:16]} is not the one this machine builds now")
+        connector = self.host.connector
+        if not isinstance(connector, LocalConnector) or connector.prefix is not None:
+            raise InstallImageError(
+                "serve",
+                f"router {self._name} is not this machine: serve the install image from a router in a namespace "
+                "of the Harmony host (uploading it to a remote router is not supported yet)",
+            )
+        if await self.install_image_served(image):
+            return
+        target = str(self.dnsmasq.boot_root / image.file)
+        script = (
+            'mkdir -p "$(dirname "$2")" && { ln -f "$1" "$2.part" 2>/dev/null || cp "$1" "$2.part"; }'
+            ' && mv -f "$2.part" "$2"'
+        )
+        done = await connector.run_command([SH.name, "-c", script, "sh", str(built.path), target], timeout=600)
+        if not done.ok:
+            raise InstallImageError("serve", f"cannot place {built.path} at {target}: {done.stderr.strip()}")
+
+    async def install_states(self) -> Sequence[InstallState]:
+        return await self.discovery_http.install_states()
 
     # Firewall
     async def firewall_state(self) -> FirewallState:

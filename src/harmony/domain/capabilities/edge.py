@@ -9,6 +9,7 @@ from harmony.domain.capabilities.dhcp import DhcpServer
 from harmony.domain.capabilities.discovery import MachineDiscovery
 from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.firewall import Firewall
+from harmony.domain.capabilities.installation import MachineInstaller
 from harmony.domain.capabilities.load_balancer import LoadBalancer
 
 
@@ -25,5 +26,5 @@ class NetworkEdge(DnsServer, DhcpServer, BootServer, LoadBalancer, Firewall, Pro
 
 
 @runtime_checkable
-class BareMetalEdge(DhcpServer, BootServer, MachineDiscovery, Protocol):
-    """Boots unknown machines into discovery, and known ones into what their role says."""
+class BareMetalEdge(DhcpServer, BootServer, MachineDiscovery, MachineInstaller, Protocol):
+    """Boots unknown machines into discovery, and known ones into what their role says (the installer)."""
