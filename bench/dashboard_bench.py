@@ -106,12 +106,16 @@ async def main(count: int, renders: int, changes: int) -> None:
     )  # fmt: skip
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            for _ in range(100):
+            for _ in range(300):
                 try:
                     form = await client.get("/login")
                     break
                 except httpx.TransportError:
+                    if serve.poll() is not None:
+                        raise SystemExit(f"fleet serve ended:\n{(tmp / 'serve.log').read_text()}") from None
                     await asyncio.sleep(0.2)
+            else:
+                raise SystemExit(f"fleet serve did not answer in 60 s:\n{(tmp / 'serve.log').read_text()}")
             token = re.search(r'name="csrf" value="([^"]+)"', form.text)
             assert token
             await client.post(
