@@ -17,8 +17,9 @@ import pytest
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.infra.nats import FleetNatsServer
-from harmony.infra.pyinstaller import AgentBinary, build_agent, file_sha256, source_digest
+from harmony.infra.pyinstaller import AgentBinary, build_agent, source_digest
 from harmony.infra.state_files import write_atomic
+from harmony.modules.agent.binary import sha256_of
 from tests.fixtures.agent_binary import python_locations, without_python
 
 pytestmark = pytest.mark.slow
@@ -41,7 +42,7 @@ def test_no_python_runs_inside_the_wrapper(tmp_path: Path) -> None:
 
 def test_the_build_is_cached_by_source_hash(agent_binary: AgentBinary) -> None:
     assert agent_binary.source_digest == source_digest()
-    assert agent_binary.sha256 == file_sha256(agent_binary.path)
+    assert agent_binary.sha256 == sha256_of(agent_binary.path)
     again = build_agent()
     assert (again.cached, again.path, again.sha256) == (True, agent_binary.path, agent_binary.sha256)
 

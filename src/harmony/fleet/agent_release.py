@@ -13,7 +13,6 @@ under another version's name. Not guaranteed: no key rotation or revocation (a n
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -24,6 +23,7 @@ from pydantic import Field
 from harmony.domain.errors import HarmonyError, InvalidValueError
 from harmony.fleet.records import Record
 from harmony.infra.state_files import write_atomic
+from harmony.modules.agent.binary import sha256_of
 
 AGENT_DEPLOYMENT = "harmony-agent"
 """The deployment name of agent versions (reserved: ``fleet deploy`` refuses it)."""
@@ -51,14 +51,6 @@ def signed_message(version: str, sha256: str, size: int) -> bytes:
     return f"harmony-agent-release\n{version}\n{sha256}\n{size}\n".encode()
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def signing_key(home: Path) -> Ed25519PrivateKey:
     """The fleet's release signing key in the fleet home ``home``, made (mode 0600) on first use."""
     path = home / KEY_FILE
@@ -82,7 +74,7 @@ def public_key_text(key: Ed25519PrivateKey) -> str:
 
 
 def sign_release(key: Ed25519PrivateKey, version: str, path: Path) -> AgentRelease:
-    sha256, size = file_sha256(path), path.stat().st_size
+    sha256, size = sha256_of(path), path.stat().st_size
     signature = key.sign(signed_message(version, sha256, size)).hex()
     return AgentRelease(version=version, sha256=sha256, size=size, signature=signature)
 
@@ -96,7 +88,7 @@ def verify_release(release: AgentRelease, path: Path, public_key: str) -> None:
     size = path.stat().st_size
     if size != release.size:
         raise ReleaseRefused(f"release {release.version}: {size} bytes arrived, the release has {release.size}")
-    digest = file_sha256(path)
+    digest = sha256_of(path)
     if digest != release.sha256:
         raise ReleaseRefused(
             f"release {release.version}: sha256 {digest[:16]}… of the file does not match {release.sha256[:16]}… "

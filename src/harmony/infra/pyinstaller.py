@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harmony.domain.errors import HarmonyError
+from harmony.modules.agent.binary import sha256_of
 
 BINARY_NAME = "harmony-agent"
 _ENTRY = "from harmony.cli.app import main\n\nmain()\n"
@@ -94,14 +95,6 @@ def _pyinstaller_version() -> str:
         return "missing"
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "harmony" / "agent-builds"
@@ -124,11 +117,11 @@ def build_agent(*, cache_dir: Path | None = None, force: bool = False) -> AgentB
     target = folder / BINARY_NAME
     with _locked(folder / ".lock"):
         if target.exists() and not force:
-            return AgentBinary(target, file_sha256(target), digest, target.stat().st_size, 0.0, cached=True)
+            return AgentBinary(target, sha256_of(target), digest, target.stat().st_size, 0.0, cached=True)
         started = time.monotonic()
         _run_pyinstaller(target)
         elapsed = time.monotonic() - started
-    return AgentBinary(target, file_sha256(target), digest, target.stat().st_size, elapsed, cached=False)
+    return AgentBinary(target, sha256_of(target), digest, target.stat().st_size, elapsed, cached=False)
 
 
 @contextlib.contextmanager
