@@ -38,6 +38,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from harmony.infra.state_files import write_atomic
+
 ENV_DIR = "HARMONY_AGENT_SUPERVISOR_DIR"
 ENV_PID = "HARMONY_AGENT_SUPERVISOR_PID"
 BINARY = "harmony-agent"
@@ -101,7 +103,7 @@ class SupervisorPaths:
             return None
 
     def write_state(self, state: UpgradeState) -> None:
-        _write_atomic(self.state, state.model_dump_json().encode())
+        write_atomic(self.state, state.model_dump_json().encode())
 
     def current_version(self) -> str:
         """The release the binary in place came from; empty for the build installed with the service, and when
@@ -115,7 +117,7 @@ class SupervisorPaths:
         return str(found.get("version", ""))  # pyright: ignore[reportUnknownArgumentType, reportUnknownMemberType]  # JSON
 
     def set_current_version(self, version: str) -> None:
-        _write_atomic(self.release, json.dumps({"version": version, "file": self._identity()}).encode())
+        write_atomic(self.release, json.dumps({"version": version, "file": self._identity()}).encode())
 
     def _identity(self) -> list[int]:
         """Which file is in place (inode, size, mtime): a rename keeps it, any other writer changes it."""
@@ -124,12 +126,6 @@ class SupervisorPaths:
         except OSError:
             return []
         return [st.st_ino, st.st_size, st.st_mtime_ns]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    staged = path.with_name(f".{path.name}.partial")
-    staged.write_bytes(data)
-    staged.replace(path)
 
 
 @dataclass(frozen=True)
@@ -219,7 +215,7 @@ class AgentSupervisor:
         child = subprocess.Popen(
             [str(self.paths.binary), *self.args], env=child_env(self.paths), start_new_session=True
         )
-        _write_atomic(self.paths.agent_pid, f"{child.pid}\n".encode())
+        write_atomic(self.paths.agent_pid, f"{child.pid}\n".encode())
         self.log(f"agent started (pid {child.pid}, release {self.paths.current_version() or 'as installed'})")
         return child
 
