@@ -39,6 +39,7 @@ from harmony.domain.errors import BootError
 from harmony.infra.boot_image import DEFAULT_CACHE
 from harmony.infra.local_process import run_local
 from harmony.infra.programs import CHROOT, DEBOOTSTRAP, GRUB_MKIMAGE, GZIP, MKE2FS, SFDISK
+from harmony.modules.agent.binary import sha256_of
 
 SUITE = "bookworm"
 MIRROR = os.environ.get("HARMONY_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -93,7 +94,7 @@ async def build_install_image(cache: Path = DEFAULT_CACHE) -> BuiltInstallImage:
     meta = json.loads((target / "image.json").read_text())
     path = target / "disk.img.gz"
     if "compressed_sha256" not in meta:  # an image cached before the field existed
-        meta["compressed_sha256"] = await asyncio.to_thread(_sha256, path)
+        meta["compressed_sha256"] = await asyncio.to_thread(sha256_of, path)
         await asyncio.to_thread(_write_meta, target, meta)
     image = InstallImage(
         digest=digest,
@@ -153,7 +154,7 @@ async def _build(target: Path) -> None:
         await _run("boot loader", grub, timeout=120)
         sha256 = await asyncio.to_thread(_assemble, disk, rootfs, core)
         await _run("compress", GZIP.argv("-1", "-n", str(disk)), timeout=1800)
-        compressed = await asyncio.to_thread(_sha256, image / "disk.img.gz")
+        compressed = await asyncio.to_thread(sha256_of, image / "disk.img.gz")
         meta = {"sha256": sha256, "compressed_sha256": compressed, "size_bytes": IMAGE_BYTES, "suite": SUITE,
                 "packages": list(PACKAGES)}  # fmt: skip
         _write_meta(image, meta)
@@ -229,15 +230,7 @@ def _assemble(disk: Path, rootfs: Path, core_img: Path) -> str:
                     out.seek(len(chunk), os.SEEK_CUR)  # keep the image sparse
                 else:
                     out.write(chunk)
-    return _sha256(disk)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(4 * 2**20):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_of(disk)
 
 
 def _write_meta(directory: Path, meta: Mapping[str, object]) -> None:
