@@ -405,33 +405,39 @@ def _holder(text: bytes) -> LockHolder | None:
         return None
 
 
-_KNOWN_HOSTS: dict[tuple[str, int, int], asyncssh.SSHKnownHosts] = {}
+_KNOWN_HOSTS: dict[tuple[str, bytes], asyncssh.SSHKnownHosts] = {}
 
 
 def _parsed_known_hosts(path: Path) -> asyncssh.SSHKnownHosts | str:
-    """``path`` parsed once per version of the file: given the path, asyncssh reads and parses it again for
-    every connection (1.7 s of CPU for 100 hosts sharing one 100-line file)."""
+    """``path`` parsed once per content of the file: given the path, asyncssh reads and parses it again for
+    every connection (1.7 s of CPU for 100 hosts sharing one 100-line file). Keyed by content, not by
+    modification time: an edit within the file system's timestamp granularity is still seen."""
     try:
-        stat = path.stat()
+        content = path.read_bytes()
     except OSError:
         return str(path)  # asyncssh says what is wrong with it, naming the host
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    key = (str(path), content)
     if key not in _KNOWN_HOSTS:
-        _KNOWN_HOSTS[key] = asyncssh.read_known_hosts(str(path))
+        _KNOWN_HOSTS[key] = asyncssh.import_known_hosts(content.decode(errors="replace"))
     return _KNOWN_HOSTS[key]
 
 
-_KEYS: dict[tuple[str, int, int], Sequence[asyncssh.SSHKeyPair]] = {}
+_KEYS: dict[tuple[str, bytes, bytes | None], Sequence[asyncssh.SSHKeyPair]] = {}
 
 
 def _loaded_key(path: Path) -> Sequence[asyncssh.SSHKeyPair] | list[str]:
-    """The client key at ``path`` (with its ``-cert.pub`` certificate, if any) loaded once per version of the
-    file, instead of once per connection as asyncssh does given the path."""
+    """The client key at ``path`` (with its ``-cert.pub`` certificate, if any) parsed once per content of
+    the files, instead of once per connection as asyncssh does given the path. Keyed by content, not by
+    modification time: a key replaced within the file system's timestamp granularity is still seen."""
     try:
-        stat = path.stat()
+        content = path.read_bytes()
     except OSError:
         return [str(path)]  # asyncssh says what is wrong with it, naming the host
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    try:
+        cert: bytes | None = Path(f"{path}-cert.pub").read_bytes()
+    except OSError:
+        cert = None
+    key = (str(path), content, cert)
     if key not in _KEYS:
         _KEYS[key] = asyncssh.load_keypairs([str(path)])
     return _KEYS[key]
