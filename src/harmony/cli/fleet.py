@@ -51,6 +51,14 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 HubUrls = Annotated[
     list[str], typer.Option("--hub", help="A fleet of sites: a hub server URL, repeatable (nats://HOST:PORT).")
 ]
+HubCredentials = Annotated[
+    Path | None,
+    typer.Option(
+        "--hub-credentials",
+        help="With --hub, when the hub requires authentication: the credentials file of a user of the hub (its "
+        "NKey seed, mode 0600: a tenant's operator.nk in the tenants home).",
+    ),
+]
 HUB_OFFLINE_AFTER = 15.0  # seconds without a heartbeat before a device at a site counts as offline
 DEFAULT_HOME = Path("fleet")
 
@@ -233,6 +241,7 @@ def deploy(
     home: Home = DEFAULT_HOME,
     as_json: AsJson = False,
     hub: HubUrls = [],  # noqa: B006 - typer reads the default
+    hub_credentials: HubCredentials = None,
     canary_site: Annotated[
         str | None, typer.Option(help="With --hub: this site alone is the first wave (the canary site).")
     ] = None,
@@ -258,7 +267,7 @@ def deploy(
         _run(
             deploy_by_site(
                 hub, deployment, score, selector=_labels(selector), strategy=by_site, as_json=as_json,
-                offline_after=HUB_OFFLINE_AFTER,
+                offline_after=HUB_OFFLINE_AFTER, credentials=hub_credentials,
             )
         )  # fmt: skip
         return
@@ -406,6 +415,7 @@ def status(
     home: Home = DEFAULT_HOME,
     as_json: AsJson = False,
     hub: HubUrls = [],  # noqa: B006 - typer reads the default
+    hub_credentials: HubCredentials = None,
 ) -> None:
     """Status per deployment: targeted, updated, healthy, failed, offline; per device with --json or the table.
 
@@ -415,7 +425,12 @@ def status(
     if hub:
         from harmony.cli.fleet_hub import show_status  # fleet_hub's tables sit beside this module's
 
-        _run(show_status(hub, deployment, as_json=as_json, watch=watch, offline_after=HUB_OFFLINE_AFTER))
+        _run(
+            show_status(
+                hub, deployment, as_json=as_json, watch=watch, offline_after=HUB_OFFLINE_AFTER,
+                credentials=hub_credentials,
+            )
+        )  # fmt: skip
         return
 
     async def go() -> None:

@@ -4,6 +4,9 @@ The site list is what the hub keeps a view of (its ``VIEW_<site>`` streams), in 
 waves of whole sites (``--canary-site`` alone first, then ``--sites-per-wave`` sites at a time) with the fleet's
 automatic halt: a canary site whose devices fail the workload's health check halts the rollout, and the other
 sites never receive it.
+
+A hub that requires authentication is reached with ``--hub-credentials``: the NKey seed file of one of its
+users; a hub that refuses the connection is named with the option to pass, not retried.
 """
 
 from __future__ import annotations
@@ -11,17 +14,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
+import nkeys  # pyright: ignore[reportMissingTypeStubs]  # nkeys ships no stubs; only its error class is used
 import typer
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from harmony.domain.errors import InvalidValueError
+from harmony.domain.errors import InvalidValueError, KeyValueAuthError
 from harmony.domain.score import AnyScore
 from harmony.fleet.hub_status import HubDeploymentStatus, HubStatus, hub_status
 from harmony.fleet.sites import HubFleet, SiteStatus, SiteStrategy
 from harmony.fleet.status import DeploymentStatus
+from harmony.infra.nats.accounts import public_key
 from harmony.infra.nats.sites import JetStreamLink
 
 console = Console()
@@ -71,8 +77,33 @@ def status_json(status: HubStatus) -> str:
     )  # fmt: skip
 
 
-async def open_hub(urls: Sequence[str], *, name: str, offline_after: float) -> HubFleet:
-    link = await JetStreamLink.connect(urls, name=name)
+def hub_seed(credentials: Path) -> Path:
+    """``--hub-credentials``, checked before connecting: a readable NKey user seed file."""
+    try:
+        public_key(credentials)
+    except OSError as e:
+        raise InvalidValueError("--hub-credentials", str(credentials), f"a readable file ({e.strerror})") from e
+    except (nkeys.NkeysError, ValueError) as e:
+        raise InvalidValueError(
+            "--hub-credentials", str(credentials), f"an NKey user seed file, e.g. a tenant's operator.nk ({e})"
+        ) from e
+    return credentials
+
+
+async def open_hub(
+    urls: Sequence[str], *, name: str, offline_after: float, credentials: Path | None = None
+) -> HubFleet:
+    seed = hub_seed(credentials) if credentials is not None else None
+    try:
+        link = await JetStreamLink.connect(urls, name=name, nkey_seed=seed)
+    except KeyValueAuthError as e:
+        if credentials is None:
+            raise InvalidValueError(
+                "--hub-credentials", None, f"the credentials of a user of this hub: it requires authentication ({e})"
+            ) from e
+        raise InvalidValueError(
+            "--hub-credentials", str(credentials), f"the seed of a user this hub knows: it refused this one ({e})"
+        ) from e
     try:
         sites = await link.viewed_sites()
         if not sites:
@@ -84,9 +115,10 @@ async def open_hub(urls: Sequence[str], *, name: str, offline_after: float) -> H
 
 
 async def show_status(
-    urls: Sequence[str], deployment: str | None, *, as_json: bool, watch: bool, offline_after: float
-) -> None:
-    fleet = await open_hub(urls, name="harmony-fleet-status", offline_after=offline_after)
+    urls: Sequence[str], deployment: str | None, *, as_json: bool, watch: bool, offline_after: float,
+    credentials: Path | None = None,
+) -> None:  # fmt: skip
+    fleet = await open_hub(urls, name="harmony-fleet-status", offline_after=offline_after, credentials=credentials)
     try:
         names = [deployment] if deployment else None
         if watch and not as_json:
@@ -109,10 +141,10 @@ def _render(status: HubStatus) -> Group:
 
 async def deploy_by_site(
     urls: Sequence[str], deployment: str, score: AnyScore, *, selector: dict[str, str], strategy: SiteStrategy,
-    as_json: bool, offline_after: float,
+    as_json: bool, offline_after: float, credentials: Path | None = None,
 ) -> None:  # fmt: skip
     """Record the rollout at the hub and drive it here until done or halted (exit status 1 when halted)."""
-    fleet = await open_hub(urls, name="harmony-fleet-deploy", offline_after=offline_after)
+    fleet = await open_hub(urls, name="harmony-fleet-deploy", offline_after=offline_after, credentials=credentials)
     try:
         rollout = await fleet.deploy(deployment, score, selector=selector, strategy=strategy)
         if not as_json:

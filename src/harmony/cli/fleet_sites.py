@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from harmony.cli.errors import guarded
-from harmony.cli.fleet import AsJson, fleet
+from harmony.cli.fleet import AsJson, HubCredentials, fleet
 from harmony.cli.fleet_hub import console, open_hub, site_json, sites_table
 
 
@@ -19,11 +19,14 @@ def sites(
     hub: Annotated[list[str], typer.Option("--hub", help="A hub server URL, repeatable (nats://HOST:PORT).")],
     offline_after: Annotated[float, typer.Option(min=0.1, help="Seconds without a heartbeat: offline.")] = 15.0,
     as_json: AsJson = False,
+    hub_credentials: HubCredentials = None,
 ) -> None:
     """Each site seen from the hub: its link (unreachable since the last time the hub heard from it), devices."""
 
     async def go() -> None:
-        fleet_at_hub = await open_hub(hub, name="harmony-fleet-sites", offline_after=offline_after)
+        fleet_at_hub = await open_hub(
+            hub, name="harmony-fleet-sites", offline_after=offline_after, credentials=hub_credentials
+        )
         try:
             rows = await fleet_at_hub.site_status()
         finally:

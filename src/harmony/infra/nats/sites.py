@@ -42,7 +42,7 @@ from nats.aio.msg import Msg
 from nats.js import api
 from nats.js.client import JetStreamContext
 
-from harmony.domain.errors import KeyValueConflict, KeyValueError, KeyValueUnavailable
+from harmony.domain.errors import KeyValueAuthError, KeyValueConflict, KeyValueError, KeyValueUnavailable
 from harmony.infra.nats.accounts import CONTROL_DELIVER
 from harmony.infra.nats.connection import connect_failure, is_refusal
 
@@ -149,8 +149,10 @@ class JetStreamLink:
                 timeout * 3,
             )  # fmt: skip
         except (TimeoutError, OSError, nats.errors.Error) as e:
-            why = f"refused: {refusal[-1]}" if refusal else connect_failure(e)
-            raise KeyValueUnavailable("", f"cannot connect to NATS at {', '.join(servers)}: {why}") from e
+            where = ", ".join(servers)
+            if refusal:  # waiting cannot fix credentials: say so apart from an unreachable server
+                raise KeyValueAuthError("", f"NATS at {where} refused the connection: {refusal[-1]}") from e
+            raise KeyValueUnavailable("", f"cannot connect to NATS at {where}: {connect_failure(e)}") from e
         return cls(nc, timeout, reconnects=reconnects)
 
     async def close(self) -> None:
