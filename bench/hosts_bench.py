@@ -18,6 +18,7 @@ this side (the tool and its child processes), which move less than wall-clock ti
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import shutil
@@ -155,6 +156,33 @@ def ansible_hosts(work: Path, lab: SshLab, n: int, tag: str, payload: Path) -> l
     return [str(BIN / "ansible-playbook"), "-i", str(inventory), str(play)]
 
 
+def ssh_floor(work: Path, lab: SshLab, n: int) -> list[str]:
+    """The floor under any SSH tool in Python: one process (start-up included) opening N asyncssh connections
+    at once, host keys checked, and running one command on each, with the ciphers Harmony asks for."""
+    script = work / "ssh_floor.py"
+    script.write_text(f"""
+import asyncio, json
+from pathlib import Path
+import asyncssh
+
+async def one(host, known_hosts, key):
+    async with asyncssh.connect(
+        host["address"], username="root", known_hosts=known_hosts, client_keys=[key], config=None,
+        encryption_algs=["aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"],
+    ) as conn:
+        await conn.run("true", check=True)
+
+async def main():
+    hosts = json.loads(Path({str(lab.workdir / "inventory.json")!r}).read_text())["hosts"][:{n}]
+    known_hosts = asyncssh.read_known_hosts({str(lab.known_hosts)!r})
+    key = asyncssh.read_private_key({str(lab.key)!r})
+    await asyncio.gather(*(one(h, known_hosts, key) for h in hosts))
+
+asyncio.run(main())
+""")
+    return [sys.executable, str(script)]
+
+
 # --- 1,000 files on the local host ---------------------------------------------------------------------
 
 
@@ -241,10 +269,17 @@ def main() -> None:
     payload = work / "payload.bin"
     payload.write_bytes(os.urandom(64 * 1024))
     hosts_rows: list[tuple[str, dict[str, tuple[float, float]]]] = []
+    floors: dict[int, float] = {}
+    cpu_rows: dict[int, tuple[float, float]] = {}
+    # Harmony runs from this checkout's sources: compile them once, as pip does for pyinfra's and Ansible's,
+    # so that PYTHONDONTWRITEBYTECODE in the environment does not make every run compile them again.
+    compileall.compile_dir(ROOT / "src", quiet=1)
     try:
         if sizes:
             with SshLab(work / "lab", max(sizes)) as lab:
                 for n in sizes:
+                    floors[n] = min(timed(ssh_floor(work, lab, n), env, work) for _ in range(args.repeat))
+                    print(f"N={n} floor (asyncssh, N connections + one command each): {floors[n]:.2f}s")
                     row: dict[str, tuple[float, float]] = {}
                     for tool in tools:
                         make = {"harmony": harmony_hosts, "pyinfra": pyinfra_hosts, "ansible": ansible_hosts}[tool]
@@ -253,6 +288,9 @@ def main() -> None:
                             argv = make(work, lab, n, f"{tool[:2]}{n}r{k}", payload)
                             pairs.append((timed(argv, env, work), timed(argv, env, work)))
                         row[tool] = (min(p[0] for p in pairs), min(p[1] for p in pairs))
+                        if tool == "harmony":  # its CPU seconds on this side: (first, no-op) per repeat, in order
+                            spent = CPU["harmony"][-2 * args.repeat :]
+                            cpu_rows[n] = (min(spent[0::2]), min(spent[1::2]))
                         first, noop = row[tool]
                         print(f"N={n} {tool}: first {first:.2f}s, no-op {noop:.2f}s (best of {args.repeat})")
                     hosts_rows.append((f"N = {n}", row))
@@ -267,6 +305,15 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     record_figures(hosts_rows, local_row, args.files)
+    for n, floor in floors.items():
+        record("hosts", f"SSH floor, N = {n}: {n} asyncssh connections + one command each", floor, "s")
+        print(f"N={n}: floor {floor:.2f}s", end="")
+        if n in cpu_rows:
+            first, noop = cpu_rows[n]
+            record("hosts", f"Harmony CPU seconds on this side, N = {n}, first run", first, "s")
+            record("hosts", f"Harmony CPU seconds on this side, N = {n}, no-op", noop, "s")
+            print(f"; Harmony CPU on this side: first {first:.2f}s, no-op {noop:.2f}s", end="")
+        print()
     tables: list[str] = []
     if hosts_rows:
         tables.append(table("4-operation deploy on N SSH hosts", hosts_rows))

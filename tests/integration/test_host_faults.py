@@ -12,6 +12,7 @@ from harmony.domain.errors import HostAuthError
 from harmony.domain.host_group import HostGroup
 from harmony.domain.outcome import Status
 from harmony.domain.values import Port, ip_address
+from harmony.infra.ssh import SshConnector
 from harmony.maestro.fanout import run_group
 from harmony.maestro.runner import Maestro
 from harmony.modules.files import ManagedFile
@@ -134,3 +135,32 @@ async def test_a_host_key_added_to_known_hosts_is_trusted_at_the_next_connection
     known_hosts.write_text("")
     with pytest.raises(HostAuthError, match="not known"):
         await LinuxHost.ssh(address, key=ssh_lab.key, known_hosts=known_hosts).ensure_ready()
+
+
+async def test_a_client_key_replaced_on_disk_is_used_at_the_next_connection(
+    ssh_lab: SshLab, tmp_path: Path, wrong_key: Path
+) -> None:
+    """The client key is loaded once per version of the file (not once per connection): a new key is seen."""
+    key = tmp_path / "key"
+    key.write_bytes(ssh_lab.key.read_bytes())
+    address = ip_address(str(ssh_lab.inventory().hosts[1].address))
+    host = LinuxHost.ssh(address, key=key, known_hosts=ssh_lab.known_hosts)
+    await host.ensure_ready()
+    await host.close()
+    key.write_bytes(wrong_key.read_bytes())
+    with pytest.raises(HostAuthError, match="rejected our key"):
+        await LinuxHost.ssh(address, key=key, known_hosts=ssh_lab.known_hosts).ensure_ready()
+
+
+async def test_the_connection_is_encrypted_with_aes_gcm(ssh_lab: SshLab) -> None:
+    """AES-GCM is asked for first (cheaper than asyncssh's default chacha20-poly1305 on both sides)."""
+    lab_host = ssh_lab.hosts[1]
+    connector = SshConnector(
+        name=lab_host.name, address=lab_host.address, key=ssh_lab.key, known_hosts=ssh_lab.known_hosts
+    )
+    await connector.open()
+    try:
+        ciphers = {connector.connection.get_extra_info(side) for side in ("send_cipher", "recv_cipher")}
+    finally:
+        await connector.close()
+    assert ciphers == {"aes256-gcm@openssh.com"}

@@ -115,7 +115,7 @@ def server(home: Home = DEFAULT_HOME) -> None:
         nats = FleetNatsServer(store_dir=home / "nats", host=host.strip("[]"), port=int(port), auth_file=fh.auth_file)
         await nats.start()
         console.print(f"nats-server listening on {nats.url} (log {nats.log_file})", markup=False, highlight=False)
-        seen = fh.auth_file.stat().st_mtime
+        seen = fh.auth_file.stat().st_mtime_ns
         stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
@@ -123,8 +123,8 @@ def server(home: Home = DEFAULT_HOME) -> None:
             while nats.process is not None and nats.process.returncode is None and not stopping.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), 1)
-                if fh.auth_file.stat().st_mtime != seen:  # a device was registered: let the server reread
-                    seen = fh.auth_file.stat().st_mtime
+                if fh.auth_file.stat().st_mtime_ns != seen:  # the authorization changed: let the server reread it
+                    seen = fh.auth_file.stat().st_mtime_ns
                     await nats.reload()
         finally:
             await nats.stop()

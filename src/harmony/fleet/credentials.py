@@ -14,12 +14,23 @@ What a device may do (everything else is denied by the server):
   and answer the requests it receives.
 The control user has no restriction. In memory a password is a ``Secret`` (masked in every repr, log, dump
 and CLI output); it is revealed only into the identity files, the server authorization and the NATS
-CONNECT message. Not guaranteed: passwords are stored in clear in files of mode 0600 (nkeys or an auth
-callout would avoid that); the control side is a separate user, not a separate account.
+CONNECT message.
+
+Concurrent commands (two enrolls, an enroll and a revoke) change the authorization one at a time: every
+read-modify-write of the identities and ``nats-auth.conf`` holds an exclusive lock on ``auth.lock`` in the
+fleet home (released by the kernel if the command is killed). Each file is replaced atomically, so a command
+killed at any step leaves a valid ``nats-auth.conf`` (the previous one when it dies before rewriting it),
+and ``nats-auth.conf`` is rewritten only when its content changes, so the server reloads once per change. A
+device identity written by a command killed before the authorization was rewritten is taken in by the next
+change (adding that device again rewrites it).
+
+Not guaranteed: passwords are stored in clear in files of mode 0600 (nkeys or an auth callout would avoid
+that); the control side is a separate user, not a separate account.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -31,6 +42,8 @@ from harmony.domain.errors import InvalidValueError
 from harmony.domain.secret import Secret
 from harmony.fleet.agent_release import RELEASES
 from harmony.fleet.records import COMMANDS, DESIRED, HEARTBEAT, INFO, STATE, check_token
+from harmony.infra.crash_points import crash_point
+from harmony.infra.run_lock import held
 from harmony.infra.state_files import write_atomic
 
 ACCOUNT = "FLEET"
@@ -123,14 +136,19 @@ class FleetHome:
     def device_file(self, device: str) -> Path:
         return self.path / "devices" / f"{check_token('device', device)}.json"
 
+    @property
+    def lock_file(self) -> Path:
+        return self.path / "auth.lock"
+
     def init(self, servers: Sequence[str]) -> Identity:
         """Create the control identity (kept if it exists) and the authorization file."""
-        if self.control_file.exists():
-            return self.control()
-        control = Identity(user="control", password=new_password(), servers=tuple(servers))
-        _write_private(self.control_file, control.file_json())
-        self.write_auth()
-        return control
+        with held(self.lock_file):
+            if self.control_file.exists():
+                return self.control()
+            control = Identity(user="control", password=new_password(), servers=tuple(servers))
+            _write_private(self.control_file, control.file_json())
+            self._write_auth()
+            return control
 
     def control(self) -> Identity:
         if not self.control_file.exists():
@@ -138,27 +156,33 @@ class FleetHome:
         return Identity.model_validate_json(self.control_file.read_text())
 
     def add_device(self, device: str, *, rewrite_auth: bool = True) -> Identity:
-        """The device's identity, created on first registration; the authorization is rewritten.
+        """The device's identity, created on first registration; the authorization is brought up to date.
 
         ``rewrite_auth=False`` when adding many devices: call ``write_auth`` once afterwards.
         """
         path = self.device_file(device)
-        if path.exists():
-            return Identity.model_validate_json(path.read_text())
-        identity = device_identity(device, self.control().servers)
-        _write_private(path, identity.file_json())
-        if rewrite_auth:
-            self.write_auth()
-        return identity
+        control = self.control()
+        with held(self.lock_file):
+            if path.exists():
+                identity = Identity.model_validate_json(path.read_text())
+            else:
+                identity = device_identity(device, control.servers)
+                _write_private(path, identity.file_json())
+                crash_point("fleet-device-written")
+            if rewrite_auth:  # also when it existed: a command killed here before left it out
+                self._write_auth()
+            return identity
 
     def remove_device(self, device: str) -> bool:
-        """Forget the device's identity and rewrite the authorization without it; False if it had none."""
+        """Forget the device's identity and rewrite the authorization without it; False if it had none (the
+        authorization is still brought up to date: a command killed before it left the device in)."""
         path = self.device_file(device)
-        if not path.exists():
-            return False
-        path.unlink()
-        self.write_auth()
-        return True
+        with held(self.lock_file):
+            existed = path.exists()
+            path.unlink(missing_ok=True)
+            crash_point("fleet-device-removed")
+            self._write_auth()
+            return existed
 
     def devices(self) -> list[Identity]:
         folder = self.path / "devices"
@@ -166,7 +190,16 @@ class FleetHome:
         return [Identity.model_validate_json(p.read_text()) for p in files]
 
     def write_auth(self) -> None:
-        _write_private(self.auth_file, auth_config(self.control(), self.devices()))
+        with held(self.lock_file):
+            self._write_auth()
+
+    def _write_auth(self) -> None:
+        """Rewrite ``nats-auth.conf`` from the identities, only if that changes it; the caller holds the lock."""
+        text = auth_config(self.control(), self.devices())
+        with contextlib.suppress(FileNotFoundError):
+            if self.auth_file.read_text() == text:
+                return
+        _write_private(self.auth_file, text)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -1,5 +1,8 @@
 """Run locks on this machine: ``fcntl.flock`` on a lock file, which the kernel releases when its holder dies.
 
+``held`` is the short, blocking form for a few file operations (a read-modify-write of one file) rather than
+a whole run: it waits without polling and says nothing about its holder.
+
 The holder writes who it is (``LockHolder`` as JSON) into the lock file once it holds it; a waiting run reads
 that to say whom it waits for. A lock file left behind by a killed run is harmless: it is the flock, not
 the file, that locks.
@@ -13,6 +16,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
+from collections.abc import Generator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -21,6 +25,21 @@ from harmony.domain.errors import TargetBusyError, TopologyError
 from harmony.domain.topology import LockHolder, OnWait
 
 POLL = 0.1
+
+
+@contextlib.contextmanager
+def held(path: Path) -> Generator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created 0600) for the ``with`` block; a killed holder releases it.
+
+    Not re-entrant: taking it again in the same process, even in the same thread, waits forever.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor releases the flock
 
 
 def lock_file_for(key: Path) -> Path:
