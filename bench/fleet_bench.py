@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import json
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -33,6 +35,7 @@ from pathlib import Path, PurePosixPath
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from harmony.agent.heartbeat import Heartbeat  # noqa: E402
 from harmony.domain.capabilities.containers import (  # noqa: E402
     ContainerInfo,
     ContainerSpec,
@@ -48,6 +51,8 @@ from harmony.fleet.rollout import ALL_AT_ONCE  # noqa: E402
 from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options  # noqa: E402
 from harmony.modules.application.container import Container  # noqa: E402
 from results import record  # noqa: E402 - bench/results.py, beside this script
+
+HEARTBEAT_INTERVAL = 5.0
 
 
 class NoContainerRuntimeForBench:
@@ -116,10 +121,13 @@ async def agents_worker(home: Path, devices: list[str]) -> None:
     # one journal per worker process (a device has its own): agents in one process never wait for another
     # process's write lock, and the bench never writes into the user's own journal
     journal = home / f"journal-{os.getpid()}.sqlite3"
-    settings = AgentSettings(heartbeat_interval=5.0, ground_truth_interval=30.0, journal=journal)
+    settings = AgentSettings(heartbeat_interval=HEARTBEAT_INTERVAL, ground_truth_interval=30.0, journal=journal)
     before = rss_mib(os.getpid())
+    # A report waits for its acknowledgement as long as the floor's puts do (30 s): thousands of agents share
+    # this process's event loop, so an acknowledgement that arrived waits behind the other agents' work; with a
+    # shorter wait the bench retried reports a device (one agent per event loop) would have had acknowledged.
     agents = [
-        DeviceAgent(device=d, options=opts(Identity.model_validate_json(fh.device_file(d).read_text())),
+        DeviceAgent(device=d, options=opts(Identity.model_validate_json(fh.device_file(d).read_text()), timeout=30.0),
                     runtime=NoContainerRuntimeForBench(), runtime_name="bench-none", settings=settings)  # type: ignore[arg-type]  # bench-only runtime
         for d in devices
     ]  # fmt: skip
@@ -128,6 +136,8 @@ async def agents_worker(home: Path, devices: list[str]) -> None:
     # thousands of agents in one process are millions of long-lived objects that every full garbage collection
     # walks, a cost a device (one agent per process) does not have: keep them out of the collector's way
     gc.freeze()
+    # and a full collection walks every agent of the process (a device's walks its one agent): rarely
+    gc.set_threshold(*gc.get_threshold()[:2], 1000)
     print(f"ready {before}", flush=True)  # the process's RSS before its agents existed: what they add is theirs
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await asyncio.gather(*(a.stop() for a in agents), return_exceptions=True)
@@ -162,7 +172,16 @@ async def floor_worker(home: Path, devices: list[str]) -> None:
             if entry is not None and entry.value:
                 await js.publish(f"$KV.floor_state.{device}", entry.value)
 
+    async def beat(nc, device: str) -> None:  # the agents' heartbeats: the same traffic, as they send it
+        rng = random.Random(device)
+        await asyncio.sleep(rng.uniform(0, HEARTBEAT_INTERVAL))
+        for seq in itertools.count(1):
+            beat = Heartbeat(t=round(time.time(), 3), seq=seq, ok=1)
+            await nc.publish(f"$KV.floor_heartbeat.{device}", beat.to_bytes())
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+
     watchers = [asyncio.create_task(loop(*w)) for w in watches]
+    watchers += [asyncio.create_task(beat(nc, d)) for nc, d in zip(conns, devices, strict=True)]
     await asyncio.sleep(1)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
@@ -216,9 +235,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def floor_run(control: FleetControl, home: Path, names: list[str], workers: int, reps: int) -> list[float]:
+async def floor_run(
+    control: FleetControl, home: Path, names: list[str], workers: int, reps: int, cpu: list[float]
+) -> list[float]:
+    """The floor's times; ``cpu`` gets each run's CPU seconds (this process + the watchers)."""
     await control.bus.ensure_bucket("floor_desired")
     await control.bus.ensure_bucket("floor_state")
+    await control.bus.ensure_bucket("floor_heartbeat")
     procs, _ = spawn("floor", home, names, workers)
     times: list[float] = []
     try:
@@ -234,6 +257,7 @@ async def floor_run(control: FleetControl, home: Path, names: list[str], workers
                         done.set()
 
             watch = await control.bus.bucket("floor_state").watch(">", on_state)
+            cpu0 = time.process_time(), sum(cpu_seconds(p.pid) for p in procs)
             t0 = time.perf_counter()
             await asyncio.gather(*(control.bus.bucket("floor_desired").publish(n, payload) for n in names))
             try:
@@ -241,6 +265,9 @@ async def floor_run(control: FleetControl, home: Path, names: list[str], workers
             except TimeoutError:
                 raise RuntimeError(f"floor run {rep}: {len(seen)} of {len(names)} states came back in 120 s") from None
             times.append(time.perf_counter() - t0)
+            spent = time.process_time() - cpu0[0], sum(cpu_seconds(p.pid) for p in procs) - cpu0[1]
+            cpu.append(sum(spent))
+            progress(f"floor run {rep}: {times[-1]:.2f}s (CPU: control {spent[0]:.2f}s, watchers {spent[1]:.2f}s)")
             await watch.stop()
             await watch.delete_consumer()
         return times
@@ -275,10 +302,12 @@ async def main(n: int, workers: int, heartbeat_window: float, reps: int) -> dict
     try:
         await asyncio.gather(*(control.register(d, {"fleet": "bench"}) for d in names))
         progress(f"{n} devices registered; raw nats-py floor")
-        floors = await floor_run(control, home.path, names, workers, reps)
+        floor_cpu: list[float] = []
+        floors = await floor_run(control, home.path, names, workers, reps, floor_cpu)
         progress(f"floor runs: {', '.join(f'{f:.2f}s' for f in floors)}; starting {n} agents")
         results["floor_runs_s"] = floors  # type: ignore[assignment]  # a list in the JSON output
         results["floor_median_s"] = statistics.median(floors)
+        results["floor_cpu_median_s"] = statistics.median(floor_cpu)
 
         t = time.perf_counter()
         procs, baseline_mib = spawn("agents", home.path, names, workers)
@@ -297,18 +326,30 @@ async def main(n: int, workers: int, heartbeat_window: float, reps: int) -> dict
                     break
                 await asyncio.sleep(0.5)
             rollouts: list[float] = []
+            cpu: list[tuple[float, float, float]] = []  # per rollout: control (this process), agents, nats-server
+            assert server.process is not None
             for version in range(reps + 1):
+                before = (time.process_time(), sum(cpu_seconds(p.pid) for p in procs), cpu_seconds(server.process.pid))
                 t0 = time.perf_counter()
                 await control.deploy("web", score(f"v{version}"), selector={"fleet": "bench"}, strategy=ALL_AT_ONCE)
                 final = await control.drive("web")
                 rollouts.append(time.perf_counter() - t0)
-                progress(f"rollout v{version}: {rollouts[-1]:.2f}s")
+                after = (time.process_time(), sum(cpu_seconds(p.pid) for p in procs), cpu_seconds(server.process.pid))
+                cpu.append((after[0] - before[0], after[1] - before[1], after[2] - before[2]))
+                progress(
+                    f"rollout v{version}: {rollouts[-1]:.2f}s (CPU: control {cpu[-1][0]:.2f}s, "
+                    f"agents {cpu[-1][1]:.2f}s, nats-server {cpu[-1][2]:.2f}s)"
+                )
                 assert final.phase == "done", final.reason
                 status = await control.status("web")
                 assert status.healthy == n, status.model_dump(exclude={"devices"})
             results["rollout_first_deploy_s"] = rollouts[0]
             results["rollout_upgrade_runs_s"] = rollouts[1:]  # type: ignore[assignment]  # a list in the JSON output
             results["rollout_upgrade_median_s"] = statistics.median(rollouts[1:])
+            # CPU seconds of an upgrade: this process (the control side) + the agents (without nats-server, as
+            # the floor's figure): what the machine's cores have to give, whatever the load
+            results["rollout_upgrade_cpu_median_s"] = statistics.median(c[0] + c[1] for c in cpu[1:])
+            results["rollout_upgrade_server_cpu_median_s"] = statistics.median(c[2] for c in cpu[1:])
             latencies = []
             for _ in range(5):
                 t0 = time.perf_counter()

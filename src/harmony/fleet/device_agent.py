@@ -411,7 +411,7 @@ class DeviceAgent:
     def _on_event(self, event: Event) -> None:
         if isinstance(event, ScoreFinished):
             log.info("%s: %s: %s %s", self.device, event.score, event.outcome.status.value, event.outcome.message)
-        else:
+        elif log.isEnabledFor(logging.DEBUG):  # a fleet's agents emit thousands: no JSON nobody reads
             log.debug("%s: %s", self.device, event.model_dump_json())
 
     async def _pull(self, image: PinnedImage) -> str | None:

@@ -29,6 +29,8 @@ class DeviceMetrics:
         self._failures = e.counter("harmony_device_reconcile_failures", "reconciles that ended in a failed state")
         self._deployments = e.gauge("harmony_device_deployments", "deployments on this device by phase", ("phase",))
         self._crashes = e.counter(TASK_CRASHES, "crashes of this agent's tasks (each one restarted)", ("task",))
+        self._by_phase = {phase: self._deployments.labels(phase=phase) for phase in PHASES}  # set every heartbeat
+        self._last: dict[str, int] = {}
 
     def task_crashed(self, task: str, _error: BaseException) -> None:
         self._crashes.labels(task=task).inc()
@@ -42,8 +44,11 @@ class DeviceMetrics:
             self._failures.inc()
 
     def deployments(self, by_phase: Mapping[str, int]) -> None:
-        for phase in PHASES:
-            self._deployments.labels(phase=phase).set(by_phase.get(phase, 0))
+        for phase, gauge in self._by_phase.items():
+            count = by_phase.get(phase, 0)
+            if self._last.get(phase) != count:  # every heartbeat asks; a gauge's set takes a lock
+                self._last[phase] = count
+                gauge.set(count)
 
 
 class RolloutMetrics:
