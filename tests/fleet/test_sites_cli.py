@@ -18,7 +18,7 @@ from harmony.domain.capabilities.containers import ContainerHealthCheck, Contain
 from harmony.domain.score import score_adapter
 from harmony.fleet.device_agent import AgentSettings
 from harmony.fleet.records import version_of
-from harmony.fleet.sites import HubFleet
+from harmony.fleet.sites import HubFleet, SiteStrategy
 from harmony.infra.nats.sites import outbox_stream
 from harmony.modules.application.container import Container
 from harmony.topology.sites import SitesTopology
@@ -135,3 +135,43 @@ async def test_deploy_refuses_share_waves_at_a_hub_and_site_waves_without_one(tm
     code, out, err = await harmony("fleet", "deploy", "work", score, "--canary-site", "north")
     said = " ".join((out + err).split())  # the message is wrapped at the terminal's width
     assert code == 1 and "expected --hub as well" in said
+
+
+async def test_pause_resume_and_abort_a_rollout_by_site_from_the_cli(
+    tmp_path: Path, topology: SitesTopology, devices: Devices, hub: HubFleet
+) -> None:
+    hubs = [a for u in topology.spec.hub_urls for a in ("--hub", u)]
+    for site in SITES:
+        await devices.start(f"dev-{site}", site)
+        await hub.register(f"dev-{site}", site, {"role": "worker"})
+
+    # recorded at the hub, not yet driven; paused from the CLI, a driver releases nothing
+    recorded = await hub.deploy("work", work("v1"), selector={"role": "worker"}, strategy=SiteStrategy(canary="east"))
+    code, out, err = await harmony("fleet", "pause", "work", *hubs)
+    assert code == 0 and "work: paused" in out, out + err
+    stopped = await hub.drive("work")
+    assert (stopped.phase, stopped.next_wave) == ("paused", 0)
+    for site in SITES:
+        assert await hub.hub.stream_messages(outbox_stream(site), f"hub.out.{site}.>") == []
+    code, out, err = await harmony("fleet", "pause", "work", *hubs)
+    assert code == 1 and "a rollout that is running" in " ".join((out + err).split()), out + err
+
+    # resumed from the CLI: driven to the end, every site's device on v1
+    code, out, err = await harmony("fleet", "resume", "work", *hubs)
+    assert code == 0 and "work: running" in out and "rollout done" in out, out + err
+    status = await harmony_json("fleet", "status", "work", *hubs)
+    [done] = status["deployments"]
+    assert (done["version"], done["phase"], done["healthy"]) == (recorded.version, "done", 3)
+
+    # v2 recorded, aborted from the CLI before any wave: nothing released, resume refused
+    v2 = await hub.deploy("work", work("v2"), selector={"role": "worker"}, strategy=SiteStrategy(canary="east"))
+    code, out, err = await harmony("fleet", "abort", "work", *hubs)
+    assert code == 0 and "work: aborted" in out, out + err
+    assert (await hub.drive("work")).phase == "aborted"
+    code, out, err = await harmony("fleet", "resume", "work", *hubs)
+    assert code == 1 and "a rollout that is paused or halted" in " ".join((out + err).split()), out + err
+    for site in SITES:
+        outbox = await hub.hub.stream_messages(outbox_stream(site), f"hub.out.{site}.>")
+        assert [version_of(m.value or b"") for m in outbox] == [recorded.version]
+        state = devices.state(f"dev-{site}", "work")
+        assert state is not None and state.version == recorded.version and v2.version != recorded.version

@@ -466,22 +466,43 @@ def _phase_command(name: str, help_text: str) -> None:
     @fleet.command(name=name, help=help_text)
     @guarded
     def command(deployment: str, home: Home = DEFAULT_HOME) -> None:
-        async def go() -> None:
-            control = await _control(home)
-            try:
-                rollout = await getattr(control, name)(deployment)
-                console.print(f"{deployment}: {rollout.phase}", markup=False, highlight=False)
-                if name == "resume":
-                    await _drive(control, deployment, as_json=False)
-            finally:
-                await control.close()
-
-        _run(go())
+        _run(_set_phase(name, deployment, home))
 
 
-_phase_command("pause", "Pause a running rollout after its current wave.")
-_phase_command("resume", "Resume a paused or halted rollout and drive it on.")
-_phase_command("abort", "Abort a rollout; devices already updated stay on the new version (roll forward only).")
+async def _set_phase(name: str, deployment: str, home: Path) -> None:
+    control = await _control(home)
+    try:
+        rollout = await getattr(control, name)(deployment)
+        console.print(f"{deployment}: {rollout.phase}", markup=False, highlight=False)
+        if name == "resume":
+            await _drive(control, deployment, as_json=False)
+    finally:
+        await control.close()
+
+
+def _hub_phase_command(name: str, help_text: str) -> None:
+    @fleet.command(name=name, help=help_text)
+    @guarded
+    def command(
+        deployment: str,
+        home: Home = DEFAULT_HOME,
+        hub: HubUrls = [],  # noqa: B006 - typer reads the default
+        hub_credentials: HubCredentials = None,
+    ) -> None:
+        if hub:
+            from harmony.cli.fleet_hub import set_phase  # fleet_hub's tables sit beside this module's
+
+            _run(set_phase(hub, deployment, name, offline_after=HUB_OFFLINE_AFTER, credentials=hub_credentials))
+            return
+        _run(_set_phase(name, deployment, home))
+
+
+_hub_phase_command("pause", "Pause a running rollout after its current wave (with --hub: a rollout by site).")
+_hub_phase_command("resume", "Resume a paused or halted rollout and drive it on (with --hub: a rollout by site).")
+_hub_phase_command(
+    "abort",
+    "Abort a rollout; devices already updated stay on the new version (roll forward only; with --hub: by site).",
+)
 _phase_command("undeploy", "Remove a deployment from every device it targets (agents stop and remove its workload).")
 
 

@@ -25,7 +25,7 @@ from rich.table import Table
 from harmony.domain.errors import InvalidValueError, KeyValueAuthError
 from harmony.domain.score import AnyScore
 from harmony.fleet.hub_status import HubDeploymentStatus, HubStatus, hub_status
-from harmony.fleet.sites import HubFleet, SiteStatus, SiteStrategy
+from harmony.fleet.sites import HubFleet, SiteRollout, SiteStatus, SiteStrategy
 from harmony.fleet.status import DeploymentStatus
 from harmony.infra.nats.accounts import public_key
 from harmony.infra.nats.sites import JetStreamLink
@@ -151,22 +151,43 @@ async def deploy_by_site(
             waves = " then ".join("+".join(w) for w in rollout.site_waves)
             first = f"{deployment} version {rollout.version}: waves by site {waves}"
             console.print(first, markup=False, highlight=False)
-
-        said: list[str] = [""]
-
-        def progress(_status: DeploymentStatus, why: str) -> None:
-            if not as_json and why and why != said[-1]:  # drive reports every poll: say each change once
-                said.append(why)
-                console.print(f"  {why}", markup=False, highlight=False)
-
-        final = await fleet.drive(deployment, on_progress=progress)
-        status = (await hub_status(fleet, [deployment])).deployments[0]
-        if as_json:
-            print(status_json(HubStatus(sites=(), deployments=(status,))))
-        else:
-            console.print(deployment_table(status))
-            console.print(f"\nrollout {final.phase}: {final.reason}", markup=False, highlight=False)
+        final = await follow(fleet, deployment, as_json=as_json)
     finally:
         await fleet.hub.close()
     if final.phase in ("halted", "aborted"):
         raise typer.Exit(1)
+
+
+async def set_phase(
+    urls: Sequence[str], deployment: str, action: str, *, offline_after: float, credentials: Path | None = None
+) -> None:
+    """``pause``, ``resume`` or ``abort`` a rollout at the hub; ``resume`` then drives it here like ``deploy``."""
+    fleet = await open_hub(urls, name=f"harmony-fleet-{action}", offline_after=offline_after, credentials=credentials)
+    try:
+        actions = {"pause": fleet.pause, "resume": fleet.resume, "abort": fleet.abort}
+        rollout = await actions[action](deployment)
+        console.print(f"{deployment}: {rollout.phase}", markup=False, highlight=False)
+        final = await follow(fleet, deployment, as_json=False) if action == "resume" else rollout
+    finally:
+        await fleet.hub.close()
+    if action == "resume" and final.phase in ("halted", "aborted"):
+        raise typer.Exit(1)
+
+
+async def follow(fleet: HubFleet, deployment: str, *, as_json: bool) -> SiteRollout:
+    """Drive the rollout until done, halted, paused or aborted, saying each change; the final record."""
+    said: list[str] = [""]
+
+    def progress(_status: DeploymentStatus, why: str) -> None:
+        if not as_json and why and why != said[-1]:  # drive reports every poll: say each change once
+            said.append(why)
+            console.print(f"  {why}", markup=False, highlight=False)
+
+    final = await fleet.drive(deployment, on_progress=progress)
+    status = (await hub_status(fleet, [deployment])).deployments[0]
+    if as_json:
+        print(status_json(HubStatus(sites=(), deployments=(status,))))
+    else:
+        console.print(deployment_table(status))
+        console.print(f"\nrollout {final.phase}: {final.reason}", markup=False, highlight=False)
+    return final

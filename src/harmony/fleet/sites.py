@@ -16,6 +16,10 @@ hub cannot hear are offline, so they neither hold a wave back nor count as faile
 After the last wave the rollout stays ``running`` while a site it targets is unreachable and has not
 reported the version ("waiting for site X, unreachable since T"), and is ``done`` once every such site caught up.
 
+``pause``, ``resume`` and ``abort`` change the rollout record's phase at the hub (compare-and-set, as a driver
+releases a wave): a driver in another process stops at its next look, and its in-flight write loses the race
+instead of overwriting the pause; ``resume`` makes it ``running`` again for ``drive`` to go on with.
+
 Waves by site: ``plan_site_waves`` puts the canary site's devices first, then ``sites_per_wave`` sites per wave.
 """
 
@@ -31,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harmony.domain.errors import InvalidValueError, KeyValueConflict
 from harmony.domain.score import AnyScore, score_adapter
 from harmony.fleet.records import DeploymentState, Heartbeat, Record, check_token, version_of
-from harmony.fleet.rollout import Rollout, Strategy, WaveStart, matches, wave_verdict
+from harmony.fleet.rollout import Rollout, RolloutPhase, Strategy, WaveStart, matches, wave_verdict
 from harmony.fleet.status import DeploymentStatus, aggregate, is_online
 from harmony.infra.nats.sites import JetStreamLink, StoredValue, kv_stream_config, outbox_subject, view_stream
 
@@ -223,6 +227,32 @@ class HubFleet:
         if value is None or value.value is None:
             raise InvalidValueError("deployment", deployment, "a deployment deployed at this hub")
         return SiteRollout.from_bytes(value.value), value.sequence
+
+    async def pause(self, deployment: str) -> SiteRollout:
+        return await self._set_phase(deployment, "paused", "paused by the operator", allowed=("running",))
+
+    async def resume(self, deployment: str) -> SiteRollout:
+        return await self._set_phase(deployment, "running", "", allowed=("paused", "halted"))
+
+    async def abort(self, deployment: str) -> SiteRollout:
+        return await self._set_phase(
+            deployment, "aborted", "aborted by the operator; updated devices stay on this version",
+            allowed=("running", "paused", "halted"),
+        )  # fmt: skip
+
+    async def _set_phase(
+        self, deployment: str, phase: RolloutPhase, reason: str, *, allowed: tuple[RolloutPhase, ...]
+    ) -> SiteRollout:
+        while True:
+            rollout, revision = await self.rollout(deployment)
+            if rollout.phase not in allowed:
+                raise InvalidValueError(
+                    f"rollout of {deployment}", rollout.phase,
+                    f"a rollout that is {' or '.join(allowed)} (to make it {phase})",
+                )  # fmt: skip
+            updated = rollout.model_copy(update={"phase": phase, "reason": reason})
+            if (await self._write(updated, revision, "set"))[0] == "set":
+                return updated
 
     async def drive(
         self, deployment: str, *, on_progress: Callable[[DeploymentStatus, str], None] | None = None,
