@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
+from ipaddress import IPv4Interface
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,7 @@ from tests.fixtures.netns import NETWORK, ROUTER, Lan
 pytestmark = pytest.mark.slow
 
 ENDPOINT = DiscoveryEndpoint(address=ROUTER, port=Port(8070))
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb0bVn1o0v0PmxQ2zK3P5wGdXJtq2m0Sx3xq6Qe7vS harmony@test"
 REPORT_DEADLINE = 600.0  # a failure deadline on a loaded 2-core machine, not a speed expectation
 
 
@@ -93,6 +96,7 @@ async def test_unknown_machine_boots_discovery_and_reports_its_hardware(
     host = machine.as_host()
     inventory = Inventory(hosts=(host,))
     assert inventory.hosts[0].hardware == facts
+    assert (host.cpus, host.memory) == (2, 640 * 2**20)
     assert [n.mac for n in host.nics] == [MacAddress(spec.mac)]
     assert str(host.name) == "m-525400190001"
 
@@ -144,6 +148,59 @@ async def test_a_machine_that_never_reports_is_listed_as_silent(
     (machine,) = listed("0")
     assert machine["mac"] == "52:54:00:19:00:09" and machine["facts"] is None
     assert "has not reported" in str(machine["problem"])
+
+
+async def test_the_inventory_says_why_an_install_failed(lan: Lan, edge_router: EdgeRouter, tmp_path: Path) -> None:
+    """A machine's installer reports a failure to the router's endpoint as the install image does (an HTTP POST
+    to ``cgi-bin/installed``); ``harmony inventory discovered`` lists the machine with that reason, and says
+    it installs again at its next boot while the deployment gives it a role."""
+    result = await Maestro(edge_router).apply(scores())
+    assert result.status is Status.SUCCESS, [r.outcome.message for r in result.results if r.outcome]
+    mac = "52:54:00:19:00:0c"
+    client = lan.add_client(mac)
+    client.run(["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s", "/bin/true"])
+    client.set_address(IPv4Interface("10.77.0.160/24"))
+    answer = client.run([
+        "busybox", "wget", "-q", "-O", "-", "--post-data", "writing the root filesystem: no space left on device",
+        f"{ENDPOINT.url}/cgi-bin/installed?mac={mac}&status=failed",
+    ])  # fmt: skip
+    assert answer.strip() == "ok"
+    deploy = tmp_path / "site_deploy.py"
+    deploy.write_text(
+        "from harmony.domain.deployment import Deployment\n"
+        "from harmony.domain.capabilities.discovery import DiscoveryEndpoint\n"
+        "from harmony.domain.installation import MachineRole, RoleAssignment\n"
+        "from harmony.domain.values import Hostname, IPv4Address, MacAddress, Port\n"
+        "from harmony.modules.bare_metal.roles import MachineRoles\n"
+        "from harmony.topology.edge_router import EdgeRouter\n"
+        f"router = EdgeRouter(name='router', state_dir={str(edge_router.state_dir)!r}, netns={lan.router!r})\n"
+        f"roles = MachineRoles(endpoint=DiscoveryEndpoint(address=IPv4Address('{ROUTER}'), port=Port(8070)),\n"
+        f"    assignments=(RoleAssignment(mac=MacAddress('{mac}'), hostname=Hostname('web-3'),\n"
+        "        role=MachineRole(name='web'), address=IPv4Address('10.77.0.53'),\n"
+        f"        ssh_public_key={SSH_KEY!r}),))\n"
+        "deployment = Deployment(topology=router, scores=[roles])\n"
+    )
+    harmony = str(Path(sys.executable).with_name("harmony"))
+    cli = subprocess.run(
+        [harmony, "inventory", "discovered", str(deploy), "--json", "--silent-after", "0"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    (machine,) = json.loads(cli.stdout)
+    assert machine["mac"] == mac
+    assert machine["install"] == {
+        "state": "install failed", "hostname": "web-3", "role": "web",
+        "detail": "writing the root filesystem: no space left on device", "script_served": False,
+    }  # fmt: skip
+    table = subprocess.run(
+        [harmony, "inventory", "discovered", str(deploy), "--silent-after", "0"],
+        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, "COLUMNS": "400"},
+    )  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert (
+        "install failed: writing the root filesystem: no space left on device; installs again as web-3 (web) once "
+        "the deployment is applied"
+    ) in table.stdout
 
 
 async def test_two_machines_booting_together_are_both_discovered_with_their_own_facts(

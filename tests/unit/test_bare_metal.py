@@ -15,7 +15,8 @@ from harmony.domain.capabilities.discovery import DiscoveryEndpoint, DiscoveryIm
 from harmony.domain.discovery import discovered, discovery_script, silent_machines
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.hardware import Disk, HardwareFacts, NetworkInterface, parse_report
-from harmony.domain.inventory import Inventory
+from harmony.domain.inventory import HostResources, Inventory
+from harmony.domain.units import Bytes
 from harmony.domain.values import IPv4Address, IPv4Network, MacAddress, Port
 from harmony.infra.boot_image import Cpio, module_depends, module_load_order
 from harmony.infra.busybox_httpd import parse_stored_report
@@ -93,6 +94,8 @@ def test_stored_reports_and_unreadable_machines() -> None:
     assert bad.problem is not None and "line 1" in bad.problem
     host = good.as_host()
     assert Inventory(hosts=(host,)).hosts[0].hardware == good.facts
+    # what it reported is what the check fits Scores into
+    assert host.resources == HostResources(cpus=good.facts.cpu_count, memory=Bytes(good.facts.memory_bytes))
     with pytest.raises(InvalidValueError, match="52:54:00:19:00:02"):
         bad.as_host()
 

@@ -17,6 +17,7 @@ from harmony.domain.capabilities.discovery import DiscoveryEndpoint, DiscoveryIm
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.hardware import HardwareFacts, parse_report
 from harmony.domain.inventory import Host, Nic
+from harmony.domain.units import Bytes
 from harmony.domain.values import Hostname, IPAddress, MacAddress
 
 KERNEL_ARGS = "no_timer_check panic=10"
@@ -45,7 +46,8 @@ class DiscoveredMachine(BaseModel):
         return Hostname("m-" + str(self.mac).replace(":", ""))
 
     def as_host(self, name: Hostname | None = None) -> Host:
-        """This machine as an inventory entry (its NICs, hardware and boot address)."""
+        """This machine as an inventory entry: its NICs, hardware and boot address, and the CPUs and memory it
+        reported (what ``harmony check`` fits the Scores placed on it into)."""
         if self.address is None or self.facts is None:
             raise InvalidValueError(
                 f"machine {self.mac}", self.problem or "no address", "a readable report sent from an address"
@@ -55,6 +57,8 @@ class DiscoveredMachine(BaseModel):
             address=self.address,
             nics=tuple(Nic(name=n.name, mac=n.mac) for n in self.facts.nics),
             hardware=self.facts,
+            cpus=self.facts.cpu_count,
+            memory=Bytes(self.facts.memory_bytes) if self.facts.memory_bytes > 0 else None,
         )
 
 
