@@ -185,3 +185,23 @@ def test_the_installed_program_refuses_a_bad_query_and_stores_nothing(tmp_path: 
 def test_a_stored_install_state_that_is_not_one_is_ignored() -> None:
     assert parse_install_state("52-54-00-19-01-01", "garbage") is None
     assert parse_install_state("52-54-00-19-01-01", "status=maybe\nreceived=1\n") is None
+
+
+def test_the_installed_program_stamps_the_report_with_the_generation_harmony_served(tmp_path: Path) -> None:
+    (tmp_path / "installs").mkdir()
+    (tmp_path / "installs" / "52-54-00-19-01-01.generation").write_text("3\n")
+    run_cgi(tmp_path, "mac=52:54:00:19:01:01&status=installed", b"image cdcd on /dev/vda")
+    state = parse_install_state("52-54-00-19-01-01", (tmp_path / "installs" / "52-54-00-19-01-01.state").read_text())
+    assert state is not None and (state.status, state.generation) == ("installed", 3)
+    # a report of an older edge (no generation on its first line) is generation 1
+    old = parse_install_state("52-54-00-19-01-01", "status=failed\nreceived=1764336000\nno disk\n")
+    assert old is not None and (old.status, old.generation, old.detail) == ("failed", 1, "no disk")
+
+
+def test_a_reinstall_is_asked_by_a_later_generation_only() -> None:
+    assert assignment().generation == 1
+    with pytest.raises(ValidationError, match="generation"):
+        RoleAssignment.model_validate({**assignment().model_dump(), "generation": 0})
+    again = assignment(generation=2)
+    script = install_script(ENDPOINT, BOOT, IMAGE, again, "seed/x.tar")
+    assert "generation 2" in script.splitlines()[1]

@@ -43,7 +43,8 @@ def _gib(n: int) -> str:
 
 class Install(BaseModel):
     """Where a machine is on its way to a managed host: ``discovered`` (no role), ``role assigned`` (installs
-    at its next boot), ``installed``, or ``install failed`` (``detail``: the installer's reason)."""
+    at its next boot), ``installed``, ``install failed`` (``detail``: the installer's reason), or
+    ``reinstall requested`` (a later generation was assigned)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -57,8 +58,8 @@ class Install(BaseModel):
     def describe(self) -> str:
         named = f" as {self.hostname} ({self.role})" if self.hostname else ""
         when = "at its next boot" if self.script_served else "once the deployment is applied"
-        if self.state == "role assigned":
-            return f"role assigned{named}: installs {when}"
+        if self.state in ("role assigned", "reinstall requested"):
+            return f"{self.state}{named}: installs {when}"
         if self.state == "install failed":
             again = f"; installs again{named} {when}" if self.hostname else ""
             return f"install failed: {self.detail or 'no reason given'}{again}"
@@ -72,6 +73,8 @@ def install_of(state: InstallState | None, role: RoleAssignment | None, *, scrip
     if state is not None and state.status == "installed":
         return Install(state="installed", hostname=hostname, role=name)
     served = role is not None and script_served
+    if state is not None and state.status == "requested":
+        return Install(state="reinstall requested", script_served=served, hostname=hostname, role=name)
     if state is not None:
         return Install(state="install failed", detail=state.detail, script_served=served, hostname=hostname, role=name)
     if role is None:

@@ -63,7 +63,8 @@ class MachineRole(BaseModel):
 class RoleAssignment(BaseModel):
     """The machine whose boot NIC is ``mac`` becomes host ``hostname`` with ``role``: installed onto
     ``disk``, reachable as root with the private half of ``ssh_public_key``, at ``address`` (a DHCP
-    reservation on the edge: see ``reservation``)."""
+    reservation on the edge: see ``reservation``). A machine is installed once; raising ``generation``
+    asks for one more install (everything on its disk is lost) at its next network boot."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -73,6 +74,7 @@ class RoleAssignment(BaseModel):
     ssh_public_key: SshPublicKey
     address: IPv4Address
     disk: DiskName = "vda"
+    generation: int = Field(default=1, ge=1)
 
     @property
     def reservation(self) -> DhcpReservation:
@@ -165,7 +167,8 @@ def install_script(
     )
     return (
         "#!ipxe\n"
-        f"# harmony install: {assignment.hostname} (role {assignment.role.name}), image {image.digest[:16]}\n"
+        f"# harmony install: {assignment.hostname} (role {assignment.role.name}), generation"
+        f" {assignment.generation}, image {image.digest[:16]}\n"
         f"kernel {url}/{boot.kernel} console=ttyS0 quiet {KERNEL_ARGS} {args}\n"
         f"initrd {url}/{boot.initrd}\n"
         "boot\n"

@@ -6,9 +6,11 @@ and port. ``cgi-bin/report`` (written by Harmony) stores each report as ``report
 (``address=``, ``received=`` and the machine's text; written to a temporary name and renamed, so a read never
 sees half a report) and answers ``reboot`` when the machine has a boot script of its own (a role was
 assigned), else ``wait``. ``cgi-bin/installed`` stores each installer's report as
-``installs/<mac>.state`` (``status=installed|failed``, ``received=``, the reason); on ``installed`` it first
-replaces that machine's boot script by ``LOCAL_BOOT_SCRIPT``, so the machine's next network boot goes to its
-disk even if no Harmony run happens in between.
+``installs/<mac>.state`` (``status=installed|failed generation=<n>``, ``received=``, the reason; the
+generation is the one Harmony wrote to ``installs/<mac>.generation`` when it served the install, 1 without
+one); on ``installed`` it first replaces that machine's boot script by ``LOCAL_BOOT_SCRIPT``, so the machine's
+next network boot goes to its disk even if no Harmony run happens in between. A reinstall asked by Harmony
+replaces an ``installed`` state by ``status=requested generation=<n>``.
 
 ``endpoint.json`` records the endpoint the daemon was started for; "served" means that file matches and the
 daemon's pid is alive. busybox httpd does not write a pid file: ``start-stop-daemon`` keeps it in the
@@ -18,6 +20,7 @@ foreground and writes one.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -56,8 +59,11 @@ status=$(field status 'a-z')
 printf 'Content-Type: text/plain\r\n\r\n'
 case "$mac" in ??-??-??-??-??-??) ;; *) echo "error: no mac= in the query"; exit 0 ;; esac
 case "$status" in installed|failed) ;; *) echo "error: status= must be installed or failed"; exit 0 ;; esac
+generation=$(cat "$INSTALLS/$mac.generation" 2>/dev/null)
+case "$generation" in ''|*[!0-9]*) generation=1 ;; esac
 tmp="$INSTALLS/.$mac.$$"
-{ echo "status=$status"; echo "received=$(date +%s)"; head -c "${CONTENT_LENGTH:-0}" | head -c 2000; } > "$tmp"
+{ echo "status=$status generation=$generation"; echo "received=$(date +%s)"
+  head -c "${CONTENT_LENGTH:-0}" | head -c 2000; } > "$tmp"
 if [ "$status" = installed ]; then
   printf '%s' "$LOCAL_SCRIPT" > "$DOCROOT/ipxe/.$mac.$$" && mv -f "$DOCROOT/ipxe/.$mac.$$" "$DOCROOT/ipxe/$mac.ipxe"
 fi
@@ -70,19 +76,19 @@ def parse_install_state(mac_stem: str, content: str) -> InstallState | None:
     """An installer report as the CGI program stored it; ``None`` when it is not one (pure)."""
     header, _, rest = content.partition("\n")
     received, _, detail = rest.partition("\n")
-    status = header.removeprefix("status=").strip()
-    if (
-        not header.startswith("status=")
-        or not received.startswith("received=")
-        or status not in ("installed", "failed")
-    ):
+    fields = {key: value for key, _, value in (f.partition("=") for f in header.split())}
+    status = fields.get("status")
+    if not header.startswith("status=") or not received.startswith("received="):
         return None
     try:
-        return InstallState(
-            mac=MacAddress(mac_stem.replace("-", ":")),
-            status="installed" if status == "installed" else "failed",
-            received=datetime.fromtimestamp(int(received.removeprefix("received=")), UTC),
-            detail=detail.strip(),
+        return InstallState.model_validate(
+            {
+                "mac": MacAddress(mac_stem.replace("-", ":")),
+                "status": status,
+                "received": datetime.fromtimestamp(int(received.removeprefix("received=")), UTC),
+                "detail": detail.strip(),
+                "generation": int(fields.get("generation", "1")),
+            }
         )
     except (ValueError, ValidationError):
         return None
@@ -221,6 +227,15 @@ class BusyboxHttpd:
             if state is not None:
                 found.append(state)
         return found
+
+    async def request_install(self, mac: MacAddress, generation: int, *, reinstall: bool) -> None:
+        # The generation first: a run cut in between leaves the old ``installed`` state, which the next run
+        # sees as out of date and asks again; never a ``requested`` state whose install would be stamped old.
+        stem = str(mac).replace(":", "-")
+        await self._write(self.installs_dir / f"{stem}.generation", f"{generation}\n".encode(), 0o644)
+        if reinstall:
+            state = f"status=requested generation={generation}\nreceived={int(time.time())}\n"
+            await self._write(self.installs_dir / f"{stem}.state", state.encode(), 0o644)
 
     async def _write(self, path: PurePosixPath, content: bytes, mode: int) -> None:
         try:

@@ -261,6 +261,9 @@ class EdgeRouter(ForwardsLoadBalancer, ForwardsDnsServer):
     async def install_states(self) -> Sequence[InstallState]:
         return await self.discovery_http.install_states()
 
+    async def request_install(self, mac: MacAddress, generation: int, *, reinstall: bool) -> None:
+        await self.discovery_http.request_install(mac, generation, reinstall=reinstall)
+
     # Firewall
     async def firewall_state(self) -> FirewallState:
         return await self.nftables.firewall_state()

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from harmony.domain.capabilities.boot import BootFileName
 from harmony.domain.values import MacAddress
@@ -51,14 +51,17 @@ class InstallImage(BaseModel):
 
 
 class InstallState(BaseModel):
-    """What the installer of one machine reported last: ``installed``, or ``failed`` with the reason."""
+    """What the installer of one machine reported last: ``installed``, or ``failed`` with the reason; or
+    ``requested``: Harmony asked for a new install (a ``RoleAssignment`` of a later ``generation``) and the
+    machine has not reported since. ``generation``: the install generation the report belongs to."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mac: MacAddress
-    status: Literal["installed", "failed"]
+    status: Literal["installed", "failed", "requested"]
     received: datetime
     detail: str = ""
+    generation: int = Field(default=1, ge=1)
 
 
 @runtime_checkable
@@ -77,4 +80,9 @@ class MachineInstaller(Protocol):
 
     async def install_states(self) -> Sequence[InstallState]:
         """The latest installer report of every machine that ran it, by boot MAC."""
+        ...
+
+    async def request_install(self, mac: MacAddress, generation: int, *, reinstall: bool) -> None:
+        """Stamp the machine's next installer report with ``generation``; ``reinstall``: also replace its
+        ``installed`` report by a ``requested`` one of that generation (its install script is served again)."""
         ...

@@ -4,6 +4,8 @@ For each assignment the Score serves the machine's seed (hostname, SSH key) and 
 installer while the machine is not installed, the local disk once its installer reported ``installed``
 (the endpoint switches the script itself at that moment, so a reboot right after the install never
 installs twice). A machine waiting in discovery is told to reboot at its next poll, and boots its script.
+Installed is installed for good: only an assignment of a later ``generation`` than the installed one serves
+the installer again (the edge records a request, so the machine's next network boot installs).
 
 Refused at plan, before any machine boots: a MAC that never reported to discovery, a disk the machine
 does not have or that is smaller than the role needs (or than the install image). Refused when the Score
@@ -54,10 +56,14 @@ class MachineRoles(Score[BareMetalEdge]):
 
 
 class _Wanted:
-    def __init__(self, assignment: RoleAssignment, script: str, seed: tuple[str, bytes] | None) -> None:
+    def __init__(
+        self, assignment: RoleAssignment, script: str, seed: tuple[str, bytes] | None, *, reinstall: bool = False
+    ) -> None:
         self.assignment = assignment
         self.script = BootScript(mac=assignment.mac, content=script)
         self.seed = seed
+        self.reinstall = reinstall
+        """Installed at an earlier generation: its ``installed`` report is replaced by a request."""
 
 
 class MachineRolesInterpret(Interpret[BareMetalEdge]):
@@ -72,13 +78,15 @@ class MachineRolesInterpret(Interpret[BareMetalEdge]):
         wanted: list[_Wanted] = []
         for i, a in enumerate(self.score.assignments):
             state = states.get(a.mac)
-            if state is not None and state.status == "installed":
+            installed = state is not None and state.status == "installed"
+            if state is not None and installed and state.generation >= a.generation:
                 wanted.append(_Wanted(a, LOCAL_BOOT_SCRIPT, None))
                 continue
             check_assignment(f"assignments[{i}]", a, machines.get(a.mac), image)
             seed = seed_archive(a)
             name = seed_file(a, seed)
-            wanted.append(_Wanted(a, install_script(self.score.endpoint, boot, image, a, name), (name, seed)))
+            script = install_script(self.score.endpoint, boot, image, a, name)
+            wanted.append(_Wanted(a, script, (name, seed), reinstall=installed))
         return wanted, states
 
     async def plan(self, topology: BareMetalEdge) -> Sequence[Change]:
@@ -97,6 +105,8 @@ class MachineRolesInterpret(Interpret[BareMetalEdge]):
                 continue
             state = states.get(mac)
             why = f" (last install failed: {state.detail})" if state is not None and state.status == "failed" else ""
+            if w.reinstall and state is not None:
+                why = f" (reinstall: generation {w.assignment.generation}, installed at generation {state.generation})"
             diff = text_diff(have, w.script.content, w.script.path) + why
             make = Change.create if have is None else Change.update
             changes.append(make(f"boot script of {mac} ({w.assignment.hostname})", diff))
@@ -113,6 +123,7 @@ class MachineRolesInterpret(Interpret[BareMetalEdge]):
                 continue
             if w.seed is not None:
                 await topology.put_boot_file(w.seed[0], w.seed[1])
+                await topology.request_install(w.assignment.mac, w.assignment.generation, reinstall=w.reinstall)
             await topology.put_boot_script(w.script)
         installing = [str(w.assignment.hostname) for w in wanted if w.seed is not None]
         installed = [str(w.assignment.hostname) for w in wanted if w.seed is None]
