@@ -110,7 +110,7 @@ async def install(work: Path) -> dict[str, float]:
         installed = 0.0
         while not installed:
             states = {str(s.mac): s for s in await router.install_states()}
-            if mac in states:
+            if mac in states and states[mac].status != "installing":  # "installing": the writing goes on
                 if states[mac].status != "installed":
                     raise RuntimeError(f"install failed: {states[mac].detail}")
                 installed = time.monotonic()

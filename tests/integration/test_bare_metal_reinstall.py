@@ -9,6 +9,7 @@ router (dnsmasq, busybox httpd and its CGI programs) and the real install image.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from ipaddress import IPv4Interface
@@ -67,6 +68,13 @@ async def test_an_installed_machine_is_installed_again_only_for_a_later_generati
     first = await maestro.apply([MachineRoles(endpoint=ENDPOINT, assignments=(web,))])
     assert first.status is Status.SUCCESS, [r.outcome.message for r in first.results if r.outcome]
     assert "harmony.install=" in await script() and "generation 1" in await script()
+    # The installer says it started (its first call): the state is "installing", the install script stays.
+    assert post(f"/cgi-bin/installed?mac={MAC}&status=installing", "writing disk.img.gz onto /dev/vda") == "ok"
+    (state,) = await edge_router.install_states()
+    assert (state.status, state.generation, state.detail) == ("installing", 1, "writing disk.img.gz onto /dev/vda")
+    assert "harmony.install=" in await script()
+    refused = post(f"/cgi-bin/installed?mac={MAC}&status=bogus", "")
+    assert refused == "error: status= must be installing, installed or failed"
     assert post(f"/cgi-bin/installed?mac={MAC}&status=installed", "image on /dev/vda") == "ok"
     assert await script() == LOCAL_BOOT_SCRIPT
     (state,) = await edge_router.install_states()
@@ -101,7 +109,14 @@ async def test_an_installed_machine_is_installed_again_only_for_a_later_generati
     (listed,) = json.loads(cli.stdout)
     assert listed["install"]["state"] == "reinstall requested"
 
-    # The installer of generation 2 reports: installed at generation 2, and nothing more to do.
+    # The installer of generation 2 reports: installing, then installed at generation 2, and nothing more to do.
+    assert post(f"/cgi-bin/installed?mac={MAC}&status=installing", "writing disk.img.gz onto /dev/vda") == "ok"
+    cli = subprocess.run(
+        [str(Path(sys.executable).with_name("harmony")), "inventory", "discovered", str(deploy)],
+        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, "COLUMNS": "400"},
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert "installing: writing disk.img.gz onto /dev/vda" in cli.stdout, cli.stdout
     assert post(f"/cgi-bin/installed?mac={MAC}&status=installed", "image on /dev/vda") == "ok"
     (state,) = await edge_router.install_states()
     assert (state.status, state.generation) == ("installed", 2)

@@ -40,3 +40,11 @@ def test_the_installers_report_wins_over_the_role() -> None:
     assert install_of(failed, ROLE, script_served=True).describe() == (
         "install failed: disk vda not found; installs again as web-1 (web) at its next boot"
     )
+
+
+def test_an_installer_that_started_shows_installing_with_what_it_writes() -> None:
+    started = InstallState(mac=MAC, status="installing", received=WHEN, detail="writing disk.img.gz onto /dev/vda")
+    install = install_of(started, ROLE, script_served=True)
+    assert (install.state, install.detail) == ("installing", "writing disk.img.gz onto /dev/vda")
+    assert install.describe() == "installing as web-1 (web): writing disk.img.gz onto /dev/vda"
+    assert install_of(started.model_copy(update={"detail": ""}), None).describe() == "installing: started"

@@ -43,8 +43,9 @@ def _gib(n: int) -> str:
 
 class Install(BaseModel):
     """Where a machine is on its way to a managed host: ``discovered`` (no role), ``role assigned`` (installs
-    at its next boot), ``installed``, ``install failed`` (``detail``: the installer's reason), or
-    ``reinstall requested`` (a later generation was assigned)."""
+    at its next boot), ``installing`` (the installer said it started and has not reported the end yet;
+    ``detail``: what it writes where), ``installed``, ``install failed`` (``detail``: the installer's reason),
+    or ``reinstall requested`` (a later generation was assigned)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -60,6 +61,8 @@ class Install(BaseModel):
         when = "at its next boot" if self.script_served else "once the deployment is applied"
         if self.state in ("role assigned", "reinstall requested"):
             return f"{self.state}{named}: installs {when}"
+        if self.state == "installing":
+            return f"installing{named}: {self.detail or 'started'}"
         if self.state == "install failed":
             again = f"; installs again{named} {when}" if self.hostname else ""
             return f"install failed: {self.detail or 'no reason given'}{again}"
@@ -75,6 +78,8 @@ def install_of(state: InstallState | None, role: RoleAssignment | None, *, scrip
     served = role is not None and script_served
     if state is not None and state.status == "requested":
         return Install(state="reinstall requested", script_served=served, hostname=hostname, role=name)
+    if state is not None and state.status == "installing":
+        return Install(state="installing", detail=state.detail, script_served=served, hostname=hostname, role=name)
     if state is not None:
         return Install(state="install failed", detail=state.detail, script_served=served, hostname=hostname, role=name)
     if role is None:

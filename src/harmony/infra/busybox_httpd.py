@@ -6,7 +6,7 @@ and port. ``cgi-bin/report`` (written by Harmony) stores each report as ``report
 (``address=``, ``received=`` and the machine's text; written to a temporary name and renamed, so a read never
 sees half a report) and answers ``reboot`` when the machine has a boot script of its own (a role was
 assigned), else ``wait``. ``cgi-bin/installed`` stores each installer's report as
-``installs/<mac>.state`` (``status=installed|failed generation=<n>``, ``received=``, the reason; the
+``installs/<mac>.state`` (``status=installing|installed|failed generation=<n>``, ``received=``, the reason; the
 generation is the one Harmony wrote to ``installs/<mac>.generation`` when it served the install, 1 without
 one); on ``installed`` it first replaces that machine's boot script by ``LOCAL_BOOT_SCRIPT``, so the machine's
 next network boot goes to its disk even if no Harmony run happens in between. A reinstall asked by Harmony
@@ -58,7 +58,10 @@ mac=$(field mac '0-9a-fA-F:' | tr 'A-F:' 'a-f-')
 status=$(field status 'a-z')
 printf 'Content-Type: text/plain\r\n\r\n'
 case "$mac" in ??-??-??-??-??-??) ;; *) echo "error: no mac= in the query"; exit 0 ;; esac
-case "$status" in installed|failed) ;; *) echo "error: status= must be installed or failed"; exit 0 ;; esac
+case "$status" in
+  installing|installed|failed) ;;
+  *) echo "error: status= must be installing, installed or failed"; exit 0 ;;
+esac
 generation=$(cat "$INSTALLS/$mac.generation" 2>/dev/null)
 case "$generation" in ''|*[!0-9]*) generation=1 ;; esac
 tmp="$INSTALLS/.$mac.$$"

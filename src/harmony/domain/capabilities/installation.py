@@ -1,10 +1,11 @@
 """``MachineInstaller``: machines with a role are installed from a disk image the edge serves over HTTP.
 
 The flow: a machine with a script of its own (``BootServer``) boots the discovery image in install mode;
-it writes the install image onto its disk, checks it, writes its own seed (hostname, SSH key) and reports
-``installed`` or ``failed`` to the discovery endpoint. On ``installed`` the endpoint itself replaces that
-machine's script by ``LOCAL_BOOT_SCRIPT``, so its next network boot goes to its disk even when no Harmony
-run happens in between; on ``failed`` the script stays and the next boot tries again.
+it reports ``installing``, writes the install image onto its disk, checks it, writes its own seed
+(hostname, SSH key) and reports ``installed`` or ``failed`` to the discovery endpoint. On ``installed`` the
+endpoint itself replaces that machine's script by ``LOCAL_BOOT_SCRIPT``, so its next network boot goes to
+its disk even when no Harmony run happens in between; on ``failed`` (and while ``installing``) the script
+stays and the next boot tries again.
 
 Consistency contract:
 - ``install_image`` builds the image or takes it from a cache keyed by the hash of its inputs; the same
@@ -51,14 +52,15 @@ class InstallImage(BaseModel):
 
 
 class InstallState(BaseModel):
-    """What the installer of one machine reported last: ``installed``, or ``failed`` with the reason; or
+    """What the installer of one machine reported last: ``installing`` (it started writing the disk; ``detail``
+    says what where), ``installed``, or ``failed`` with the reason; or
     ``requested``: Harmony asked for a new install (a ``RoleAssignment`` of a later ``generation``) and the
     machine has not reported since. ``generation``: the install generation the report belongs to."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mac: MacAddress
-    status: Literal["installed", "failed", "requested"]
+    status: Literal["installing", "installed", "failed", "requested"]
     received: datetime
     detail: str = ""
     generation: int = Field(default=1, ge=1)
