@@ -165,3 +165,18 @@ def test_a_revoke_killed_mid_way_keeps_the_server_up_and_revoking_again_finishes
     assert refuses(gone)
     accepts(identity(op, "dev-b"))
     assert os.stat(home_of(op).auth_file).st_mode & 0o777 == 0o600
+
+
+def test_the_authorization_is_rewritten_only_when_it_changes(tmp_path: Path) -> None:
+    """What ``fleet server`` reloads on is a new file: a change that changes nothing makes no reload."""
+    home = FleetHome(tmp_path / "fleet")
+    home.init(servers=["nats://127.0.0.1:4222"])
+    home.add_device("dev-a")
+    written = home.auth_file.stat().st_mtime_ns, home.auth_file.stat().st_ino
+    home.add_device("dev-a")  # already there
+    assert not home.remove_device("dev-gone")  # never there
+    home.write_auth()
+    assert (home.auth_file.stat().st_mtime_ns, home.auth_file.stat().st_ino) == written
+    home.add_device("dev-b")
+    assert home.auth_file.stat().st_ino != written[1]
+    assert "device-dev-b" in home.auth_file.read_text()
