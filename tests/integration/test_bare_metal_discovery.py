@@ -21,11 +21,13 @@ import pytest
 from harmony.domain.capabilities.dhcp import DhcpPool, DhcpSubnet, NetworkBoot
 from harmony.domain.capabilities.discovery import DiscoveryEndpoint
 from harmony.domain.discovery import DiscoveredMachine, discovered
+from harmony.domain.installation import MachineRole, RoleAssignment
 from harmony.domain.inventory import Inventory
 from harmony.domain.outcome import Status
-from harmony.domain.values import IPv4Address, MacAddress, Port
+from harmony.domain.values import Hostname, IPv4Address, MacAddress, Port
 from harmony.maestro import Maestro
 from harmony.modules.bare_metal import NetworkDiscovery
+from harmony.modules.bare_metal.roles import MachineRoles
 from harmony.modules.dhcp import DhcpScope
 from harmony.topology.edge_router import EdgeRouter
 from tests.fixtures.machines import Machine, Machines, MachineSpec
@@ -223,3 +225,20 @@ async def test_two_machines_booting_together_are_both_discovered_with_their_own_
         2, 640 * 2**20, "HM-SN-B", [("HM-D-B", 4 * 2**30)]
     )  # fmt: skip
     assert found[a.spec.mac].address != found[b.spec.mac].address
+
+    # A role each: the edge serves each MAC the installer of its own host.
+    def role(mac: str, hostname: str, address: str) -> RoleAssignment:
+        return RoleAssignment(
+            mac=MacAddress(mac), hostname=Hostname(hostname), role=MachineRole(name="web"), ssh_public_key=SSH_KEY,
+            address=IPv4Address(address),
+        )  # fmt: skip
+
+    roles = MachineRoles(
+        endpoint=ENDPOINT,
+        assignments=(role(a.spec.mac, "web-a", "10.77.0.61"), role(b.spec.mac, "web-b", "10.77.0.62")),
+    )
+    applied = await Maestro(edge_router).apply([roles])
+    assert applied.status is Status.SUCCESS, [r.outcome.message for r in applied.results if r.outcome]
+    scripts = {str(s.mac): s.content for s in await edge_router.boot_scripts()}
+    assert "harmony install: web-a " in scripts[a.spec.mac] and "web-b" not in scripts[a.spec.mac]
+    assert "harmony install: web-b " in scripts[b.spec.mac] and "web-a" not in scripts[b.spec.mac]

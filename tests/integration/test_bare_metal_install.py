@@ -164,6 +164,9 @@ async def test_a_discovered_machine_is_installed_boots_from_disk_and_is_managed_
             await wait_for("SSH on the installed machine", vm, lambda: ssh_ready(host))
             hostname = await host.connector.run_command(["hostname"], timeout=30)
             assert hostname.stdout.strip() == "web-19"
+            # the root filesystem was grown from the image's 1.5 GiB to the 3 GiB disk at first boot
+            root = await host.connector.run_command(["df", "-B1", "--output=size", "/"], timeout=30)
+            assert int(root.stdout.split()[-1]) > int(2.5 * 2**30), root.stdout
             motd = ManagedFile(path=PurePosixPath("/etc/motd"), content="web-19, installed by harmony\n")
             host_maestro = Maestro(host)
             first_file = await host_maestro.apply([motd])

@@ -185,6 +185,26 @@ async def test_foreign_containers_are_never_listed_or_touched(podman: Podman, bu
     assert theirs is not None and theirs.running
 
 
+async def test_remove_as_listed_goes_by_id_and_spares_a_newer_container_of_that_name(
+    podman: Podman, busybox_image: ImageRef
+) -> None:
+    spec = ContainerSpec(name=ContainerName("old"), image=busybox_image, command=("sleep", "1000"))
+    await podman.run_container(spec)
+    (listed,) = await podman.list_containers()
+    await podman.remove_container("old", grace=0, listed=listed)
+    assert await podman.inspect_container("old") is None
+    # Listed, then replaced by another container of the same name: removing the listed one leaves the new one.
+    await podman.run_container(spec)
+    (stale,) = await podman.list_containers()
+    await podman.remove_container("old", grace=0)
+    newer = await podman.run_container(spec)
+    await podman.remove_container("old", grace=0, listed=stale)
+    now = await podman.inspect_container("old")
+    assert now is not None and now.id == newer.id and now.running
+    with pytest.raises(ValueError, match="'other'"):
+        await podman.remove_container("other", listed=stale)
+
+
 async def test_unknown_image_names_the_image_and_what_exists(podman: Podman, busybox_image: ImageRef) -> None:
     with pytest.raises(ImageNotFoundError, match=r"localhost/nope:1.*localhost/busybox:test"):
         await podman.run_container(ContainerSpec(name=ContainerName("x"), image=ImageRef("localhost/nope:1")))

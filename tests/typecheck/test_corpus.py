@@ -15,6 +15,7 @@ Each checker runs once over the whole corpus; each file is then its own test cas
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,38 @@ def mypy_errors(kind: str) -> Errors:
     files = PASS if kind == "pass" else FAIL
     with tempfile.TemporaryDirectory(prefix="harmony-corpus-mypy-") as cache:
         diagnostics = run_mypy(files, extra_paths=[], cache_dir=Path(cache))
+    errors: Errors = defaultdict(set)
+    for d in diagnostics:
+        errors[str(Path(d.file).resolve())].add(d.line)
+    return errors
+
+
+@cache
+def _base_from_another_checkout() -> Path:
+    """A base for seeded caches (``harmony.cli.mypy_base``), built as a machine would build it: by checking another
+    copy of the same files (the must-fail corpus, at another path: the case where mypy replays errors)."""
+    root = Path(_TEMP.name)
+    copy = root / "other-checkout"
+    copy.mkdir()
+    for f in FAIL:
+        shutil.copy(f, copy / f.name)
+    base = root / "base"
+    run_mypy(sorted(copy.glob("*.py")), extra_paths=[], cache_dir=root / "other-cache", base_dir=base)
+    assert base.is_dir(), "the first check on the machine left no base"
+    return base
+
+
+_TEMP = tempfile.TemporaryDirectory(prefix="harmony-corpus-base-")
+
+
+@cache
+def mypy_seeded_errors(kind: str) -> Errors:
+    """mypy as ``harmony check`` runs a new deployment on a machine that checked one before: its fresh cache
+    starts from the base of Harmony's types, built from another checkout of the same files."""
+    files = PASS if kind == "pass" else FAIL
+    base = _base_from_another_checkout()
+    with tempfile.TemporaryDirectory(prefix="harmony-corpus-mypy-") as cache:
+        diagnostics = run_mypy(files, extra_paths=[], cache_dir=Path(cache), base_dir=base)
     errors: Errors = defaultdict(set)
     for d in diagnostics:
         errors[str(Path(d.file).resolve())].add(d.line)
@@ -127,14 +160,18 @@ def test_must_pass_loads_without_findings(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", PASS, ids=lambda p: p.name)
-@pytest.mark.parametrize("checker", [pyright_errors, mypy_errors], ids=["pyright", "mypy"])
+@pytest.mark.parametrize(
+    "checker", [pyright_errors, mypy_errors, mypy_seeded_errors], ids=["pyright", "mypy", "mypy-seeded"]
+)
 def test_must_pass(path: Path, checker: Callable[[str], Errors]) -> None:
     errors = checker("pass")
     assert not errors.get(str(path.resolve())), f"{path.name} should type-check cleanly"
 
 
 @pytest.mark.parametrize("path", FAIL, ids=lambda p: p.name)
-@pytest.mark.parametrize("checker", [pyright_errors, mypy_errors], ids=["pyright", "mypy"])
+@pytest.mark.parametrize(
+    "checker", [pyright_errors, mypy_errors, mypy_seeded_errors], ids=["pyright", "mypy", "mypy-seeded"]
+)
 def test_must_fail_at_marked_line(path: Path, checker: Callable[[str], Errors]) -> None:
     errors = checker("fail")
     found = errors.get(str(path.resolve()), set())

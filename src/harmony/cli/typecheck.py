@@ -34,6 +34,7 @@ from typing import Literal
 import platformdirs
 from pydantic import BaseModel, ValidationError
 
+from harmony.cli import mypy_base
 from harmony.domain.errors import HarmonyError
 
 
@@ -80,6 +81,13 @@ def run_checker(checker: Checker, paths: list[Path], *, extra_paths: list[Path])
     )
 
 
+def mypy_base_dir() -> Path:
+    """The base new deployments' caches start from (``mypy_base``): Harmony's, the standard library's and the
+    installed packages' types, for this copy of Harmony, mypy and configuration."""
+    key = "\0".join([str(_HARMONY), _mypy_version(), _MYPY_CONFIG])
+    return mypy_base.base_dir(Path(platformdirs.user_cache_dir("harmony")), key)
+
+
 def mypy_cache_dir(paths: list[Path], extra_paths: list[Path]) -> Path:
     """The cache for checking ``paths`` (with ``extra_paths`` on the module path): one per user, interpreter,
     installed copy of Harmony, deployment, mypy version and configuration (see the module's docstring)."""
@@ -113,9 +121,13 @@ def _mypy_version() -> str:
         raise TypeCheckUnavailable(f"cannot read mypy's version ({e}); reinstall with `bash scripts/install`") from e
 
 
-def run_mypy(paths: list[Path], *, extra_paths: list[Path], cache_dir: Path | None = None) -> list[Diagnostic]:
-    """Type-check ``paths`` with mypy (strict, the corpus's configuration) and its incremental cache."""
+def run_mypy(
+    paths: list[Path], *, extra_paths: list[Path], cache_dir: Path | None = None, base_dir: Path | None = None
+) -> list[Diagnostic]:
+    """Type-check ``paths`` with mypy (strict, the corpus's configuration) and its incremental cache; a new cache
+    starts from ``base_dir`` (by default, with the default cache, ``mypy_base_dir()``; see ``mypy_base``)."""
     cache = cache_dir or mypy_cache_dir(paths, extra_paths)
+    base = base_dir or (mypy_base_dir() if cache_dir is None else None)
     try:
         cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock = (cache.parent / f"{cache.name}.lock").open("a")
@@ -128,11 +140,17 @@ def run_mypy(paths: list[Path], *, extra_paths: list[Path], cache_dir: Path | No
             os.utime(cache)  # its last use, for _evict
         except OSError as e:
             raise TypeCheckUnavailable(f"cannot use the type checker's cache {cache} ({e}); set XDG_CACHE_HOME") from e
+        shadowed = mypy_base.shadowed_names(paths, extra_paths) if base is not None else set[str]()
+        fresh = mypy_base.is_empty(cache)
+        if base is not None and fresh:
+            mypy_base.seed(cache, base, shadowed=shadowed)
         diagnostics = _run_mypy(paths, extra_paths, cache)
         if _foreign(diagnostics, paths, extra_paths):
             # errors replayed from the cache under another file's path: the cache is not trusted, not the answer
             _empty(cache)
             diagnostics = _run_mypy(paths, extra_paths, cache)
+        if base is not None and fresh:
+            mypy_base.build(cache, base, shadowed=shadowed, harmony=_HARMONY)
     if cache_dir is None:
         _evict(keep=cache)
     return diagnostics

@@ -6,7 +6,8 @@ Layout (``IMAGE_BYTES``, MBR disk id ``DISK_ID``):
     sectors 1..     GRUB's core.img (normal, linux, ext2, part_msdos built in; prefix (hd0,msdos1)/boot/grub)
     partition 1     the root filesystem, ext4, made by ``mke2fs -d`` from the debootstrap tree
     partition 2     the seed (``SEED_BYTES``): the installer writes each machine's own tar archive there
-                    (hostname, SSH key); the installed system's ``harmony-seed`` unit unpacks it at first boot
+                    (hostname, SSH key); the installed system's ``harmony-seed`` unit unpacks it at first boot,
+                    then deletes partition 2 and grows partition 1 and its filesystem to the end of the disk
 
 Nothing is mounted and no loop device is used: ``mke2fs -d`` fills the filesystem from a directory,
 ``sfdisk`` writes the partition table into the file, and GRUB's two images are placed and patched here the
@@ -43,7 +44,10 @@ from harmony.modules.agent.binary import sha256_of
 
 SUITE = "bookworm"
 MIRROR = os.environ.get("HARMONY_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-PACKAGES = ("systemd-sysv", "udev", "linux-image-amd64", "openssh-server", "iproute2", "ca-certificates")
+PACKAGES = (
+    "systemd-sysv", "udev", "linux-image-amd64", "openssh-server", "iproute2", "ca-certificates",
+    "fdisk", "e2fsprogs",  # sfdisk and resize2fs: the first boot grows the root filesystem to the disk
+)  # fmt: skip
 DISK_ID = "48524d59"
 """The MBR disk identifier ("HRMY"): the root is ``PARTUUID=48524d59-01``, the seed ``-02``."""
 SECTOR = 512

@@ -406,15 +406,20 @@ class Podman:
         await self._own(name)
         await self._run("stop", "-t", str(max(0, round(grace))), name, timeout=grace + self.timeout)
 
-    async def remove_container(self, name: str, *, grace: float = 10.0) -> None:
-        info = await self.inspect_container(name)
+    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerInfo | None = None) -> None:
+        if listed is not None and listed.name != name:
+            raise ValueError(f"remove_container({name!r}) was given the listing of {listed.name!r}")
+        info = listed or await self.inspect_container(name)
         if info is None:
             return
         if not _managed(info):
             raise ForeignContainerError(name)
         if info.state in ("created", "unknown"):  # never started, or stuck starting or stopping
             await self._kill_unfinished_start(info.id)
-        await self._run("rm", "-f", "-t", str(max(0, round(grace))), name, timeout=grace + self.timeout)
+        # By id when listed: `rm -f` of an id that is gone succeeds, and a container that took the name since
+        # (not the one listed) is not touched.
+        target = info.id if listed is not None else name
+        await self._run("rm", "-f", "-t", str(max(0, round(grace))), target, timeout=grace + self.timeout)
 
     async def _kill_unfinished_start(self, container_id: str) -> None:
         """Kill the ``conmon`` of a container that never finished starting, and all it runs (``runc create``,

@@ -112,8 +112,8 @@ class ForwardsContainerRuntime(ABC):
     async def stop_container(self, name: str, *, grace: float = 10.0) -> None:
         await self.container_runtime.stop_container(name, grace=grace)
 
-    async def remove_container(self, name: str, *, grace: float = 10.0) -> None:
-        await self.container_runtime.remove_container(name, grace=grace)
+    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerInfo | None = None) -> None:
+        await self.container_runtime.remove_container(name, grace=grace, listed=listed)
 
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
         return await self.container_runtime.exec_in_container(name, argv, timeout=timeout)

@@ -299,10 +299,11 @@ class ApplicationInterpret(Interpret[AppHost]):
 
     async def apply(self, topology: AppHost, changes: Sequence[Change]) -> Outcome:
         app = self.score
-        version, image = await self._resolve(topology, applying=True)
-        containers = await topology.list_containers({APP_LABEL: app.app})
+        (version, image), containers, frontends = await asyncio.gather(
+            self._resolve(topology, applying=True), topology.list_containers({APP_LABEL: app.app}), topology.frontends()
+        )
         running = {c.name: c for c in containers if c.running}
-        frontend = next((f for f in await topology.frontends() if f.name == app.app), None)
+        frontend = next((f for f in frontends if f.name == app.app), None)
         in_load_balancer = {b.name for b in frontend.backends} if frontend else set[str]()
         if isinstance(app.image, PinnedImage) and not all(n in running for n in app.container_names(version)):
             try:
@@ -343,8 +344,8 @@ class ApplicationInterpret(Interpret[AppHost]):
             return Outcome.failure(f"{app.app}: switching traffic to version {version} failed: {e}")
         kept = {c.name for c in ready}
         old = [c for c in containers if c.name not in kept]
-        for c in old:
-            await topology.remove_container(c.name, grace=app.stop_grace.total_seconds())
+        for c in old:  # as listed above: removed by id, without looking each up again
+            await topology.remove_container(c.name, grace=app.stop_grace.total_seconds(), listed=c)
         if isinstance(app.image, PinnedImage):
             pruned = await self._prune(topology, app.image)
         else:
