@@ -25,7 +25,7 @@ from harmony.infra.nats.sites import outbox_stream
 from harmony.modules.application.container import Container
 from harmony.topology.sites import SitesTopology
 from tests.fixtures.failover_netns import Netns
-from tests.fixtures.sites import Devices, cut_site, harmony_json, start_sites, until
+from tests.fixtures.sites import Devices, cut_site, harmony_json, start_sites, until, until_online
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +81,7 @@ async def test_a_cut_off_site_keeps_running_and_catches_up_once_in_order(
     for site in SITES:
         await devices.start(f"dev-{site}", site)
         await hub.register(f"dev-{site}", site, {"role": "worker"})
+    await until_online(hub, [f"dev-{site}" for site in SITES])
     strategy = SiteStrategy(canary="north", sites_per_wave=1)
 
     # v1 everywhere, the canary site first

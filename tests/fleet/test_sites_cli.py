@@ -22,7 +22,7 @@ from harmony.fleet.sites import HubFleet, SiteStrategy
 from harmony.infra.nats.sites import outbox_stream
 from harmony.modules.application.container import Container
 from harmony.topology.sites import SitesTopology
-from tests.fixtures.sites import Devices, harmony, harmony_json, start_sites
+from tests.fixtures.sites import Devices, harmony, harmony_json, start_sites, until_online
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ async def devices(tmp_path: Path, topology: SitesTopology) -> AsyncIterator[Devi
 async def hub(topology: SitesTopology) -> AsyncIterator[HubFleet]:
     link = await topology.connect_hub()
     try:
-        yield await HubFleet.open(link, SITES, offline_after=3.0)
+        yield await HubFleet.open(link, SITES, offline_after=15.0)
     finally:
         await link.close()
 
@@ -81,6 +81,7 @@ async def test_rollouts_by_site_from_the_cli_halt_at_a_failing_canary_site(
     for site in SITES:
         await devices.start(f"dev-{site}", site)
         await hub.register(f"dev-{site}", site, {"role": "worker"})
+    await until_online(hub, [f"dev-{site}" for site in SITES])
 
     # v1: the canary site south alone, then two sites per wave; every device healthy
     shown: dict[str, Any] = await harmony_json(
@@ -144,6 +145,7 @@ async def test_pause_resume_and_abort_a_rollout_by_site_from_the_cli(
     for site in SITES:
         await devices.start(f"dev-{site}", site)
         await hub.register(f"dev-{site}", site, {"role": "worker"})
+    await until_online(hub, [f"dev-{site}" for site in SITES])
 
     # recorded at the hub, not yet driven; paused from the CLI, a driver releases nothing
     recorded = await hub.deploy("work", work("v1"), selector={"role": "worker"}, strategy=SiteStrategy(canary="east"))

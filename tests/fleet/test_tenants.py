@@ -34,6 +34,7 @@ from harmony.modules.application.rootfs import busybox_rootfs_tar
 from harmony.topology.sites import SiteSpec, SitesTopology, sites_spec
 from tests.fixtures.podman import busybox_binary, podman_in, wipe
 from tests.fixtures.ports import free_port
+from tests.fixtures.sites import until_online
 
 pytestmark = pytest.mark.slow
 
@@ -111,8 +112,9 @@ async def test_the_control_account_rolls_out_to_each_tenant_through_its_imports_
     control = await JetStreamLink.connect(topology.spec.hub_urls, name="control", nkey_seed=home.control_seed)
     try:
         for tenant, device in TENANTS.items():
-            hub = await HubFleet.open(control.scoped(tenant), ["north"], offline_after=3.0)
+            hub = await HubFleet.open(control.scoped(tenant), ["north"], offline_after=15.0)
             await hub.register(device, "north", {"tenant": tenant})
+            await until_online(hub, [device])
             rollout = await hub.deploy("work", work(tenant), selector={}, strategy=SiteStrategy())
             assert rollout.targets == (device,)  # the other tenant's device is not even visible
             done = await asyncio.wait_for(hub.drive("work"), 90)

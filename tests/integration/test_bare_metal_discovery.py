@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from ipaddress import IPv4Interface
 from pathlib import Path
@@ -30,6 +27,7 @@ from harmony.modules.bare_metal import NetworkDiscovery
 from harmony.modules.bare_metal.roles import MachineRoles
 from harmony.modules.dhcp import DhcpScope
 from harmony.topology.edge_router import EdgeRouter
+from tests.fixtures.edge import harmony_inventory, router_deployment
 from tests.fixtures.machines import Machine, Machines, MachineSpec
 from tests.fixtures.netns import NETWORK, ROUTER, Lan
 
@@ -102,19 +100,7 @@ async def test_unknown_machine_boots_discovery_and_reports_its_hardware(
     assert [n.mac for n in host.nics] == [MacAddress(spec.mac)]
     assert str(host.name) == "m-525400190001"
 
-    deploy = tmp_path / "site_deploy.py"
-    deploy.write_text(
-        "from harmony.domain.deployment import Deployment\n"
-        "from harmony.topology.edge_router import EdgeRouter\n"
-        f"router = EdgeRouter(name='router', state_dir={str(edge_router.state_dir)!r}, netns={lan.router!r})\n"
-        "deployment = Deployment(topology=router, scores=[])\n"
-    )
-    cli = subprocess.run(
-        [str(Path(sys.executable).with_name("harmony")), "inventory", "discovered", str(deploy), "--json"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert cli.returncode == 0, cli.stderr
-    listed = json.loads(cli.stdout)
+    listed = json.loads(harmony_inventory(router_deployment(edge_router, tmp_path), "--json"))
     assert [m["mac"] for m in listed] == [spec.mac]
     assert listed[0]["facts"]["disks"] == [{"name": "vda", "size_bytes": 3 * 2**30, "serial": "HM-D-19-01"}]
 
@@ -128,22 +114,12 @@ async def test_a_machine_that_never_reports_is_listed_as_silent(
     assert result.status is Status.SUCCESS, [r.outcome.message for r in result.results if r.outcome]
     client = lan.add_client("52:54:00:19:00:09")
     client.run(["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s", "/bin/true"])
-    deploy = tmp_path / "site_deploy.py"
-    deploy.write_text(
-        "from harmony.domain.deployment import Deployment\n"
-        "from harmony.topology.edge_router import EdgeRouter\n"
-        f"router = EdgeRouter(name='router', state_dir={str(edge_router.state_dir)!r}, netns={lan.router!r})\n"
-        "deployment = Deployment(topology=router, scores=[])\n"
-    )
-    harmony = str(Path(sys.executable).with_name("harmony"))
+    deploy = router_deployment(edge_router, tmp_path)
 
     def listed(silent_after: str) -> list[dict[str, object]]:
-        cli = subprocess.run(
-            [harmony, "inventory", "discovered", str(deploy), "--json", "--silent-after", silent_after],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert cli.returncode == 0, cli.stderr
-        machines: list[dict[str, object]] = json.loads(cli.stdout)
+        machines: list[dict[str, object]] = json.loads(
+            harmony_inventory(deploy, "--json", "--silent-after", silent_after)
+        )
         return machines
 
     assert listed("3600") == []  # not yet silent for that long
@@ -167,42 +143,29 @@ async def test_the_inventory_says_why_an_install_failed(lan: Lan, edge_router: E
         f"{ENDPOINT.url}/cgi-bin/installed?mac={mac}&status=failed",
     ])  # fmt: skip
     assert answer.strip() == "ok"
-    deploy = tmp_path / "site_deploy.py"
-    deploy.write_text(
-        "from harmony.domain.deployment import Deployment\n"
-        "from harmony.domain.capabilities.discovery import DiscoveryEndpoint\n"
-        "from harmony.domain.installation import MachineRole, RoleAssignment\n"
-        "from harmony.domain.values import Hostname, IPv4Address, MacAddress, Port\n"
-        "from harmony.modules.bare_metal.roles import MachineRoles\n"
-        "from harmony.topology.edge_router import EdgeRouter\n"
-        f"router = EdgeRouter(name='router', state_dir={str(edge_router.state_dir)!r}, netns={lan.router!r})\n"
-        f"roles = MachineRoles(endpoint=DiscoveryEndpoint(address=IPv4Address('{ROUTER}'), port=Port(8070)),\n"
-        f"    assignments=(RoleAssignment(mac=MacAddress('{mac}'), hostname=Hostname('web-3'),\n"
-        "        role=MachineRole(name='web'), address=IPv4Address('10.77.0.53'),\n"
-        f"        ssh_public_key={SSH_KEY!r}),))\n"
-        "deployment = Deployment(topology=router, scores=[roles])\n"
-    )
-    harmony = str(Path(sys.executable).with_name("harmony"))
-    cli = subprocess.run(
-        [harmony, "inventory", "discovered", str(deploy), "--json", "--silent-after", "0"],
-        capture_output=True, text=True, timeout=120, check=False,
+    deploy = router_deployment(
+        edge_router, tmp_path, scores="[roles]",
+        prelude=(
+            "from harmony.domain.capabilities.discovery import DiscoveryEndpoint\n"
+            "from harmony.domain.installation import MachineRole, RoleAssignment\n"
+            "from harmony.domain.values import Hostname, IPv4Address, MacAddress, Port\n"
+            "from harmony.modules.bare_metal.roles import MachineRoles\n"
+            f"roles = MachineRoles(endpoint=DiscoveryEndpoint(address=IPv4Address('{ROUTER}'), port=Port(8070)),\n"
+            f"    assignments=(RoleAssignment(mac=MacAddress('{mac}'), hostname=Hostname('web-3'),\n"
+            "        role=MachineRole(name='web'), address=IPv4Address('10.77.0.53'),\n"
+            f"        ssh_public_key={SSH_KEY!r}),))\n"
+        ),
     )  # fmt: skip
-    assert cli.returncode == 0, cli.stderr
-    (machine,) = json.loads(cli.stdout)
+    (machine,) = json.loads(harmony_inventory(deploy, "--json", "--silent-after", "0"))
     assert machine["mac"] == mac
     assert machine["install"] == {
         "state": "install failed", "hostname": "web-3", "role": "web",
         "detail": "writing the root filesystem: no space left on device", "script_served": False,
     }  # fmt: skip
-    table = subprocess.run(
-        [harmony, "inventory", "discovered", str(deploy), "--silent-after", "0"],
-        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, "COLUMNS": "400"},
-    )  # fmt: skip
-    assert table.returncode == 0, table.stderr
     assert (
         "install failed: writing the root filesystem: no space left on device; installs again as web-3 (web) once "
         "the deployment is applied"
-    ) in table.stdout
+    ) in harmony_inventory(deploy, "--silent-after", "0")
 
 
 async def test_two_machines_booting_together_are_both_discovered_with_their_own_facts(

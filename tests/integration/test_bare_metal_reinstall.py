@@ -9,9 +9,6 @@ router (dnsmasq, busybox httpd and its CGI programs) and the real install image.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from ipaddress import IPv4Interface
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from harmony.maestro import Maestro
 from harmony.modules.bare_metal import NetworkDiscovery
 from harmony.modules.bare_metal.roles import MachineRoles
 from harmony.topology.edge_router import EdgeRouter
+from tests.fixtures.edge import harmony_inventory, router_deployment
 from tests.fixtures.netns import ROUTER, Lan
 
 pytestmark = pytest.mark.slow  # the install image: built once (minutes), then taken from the machine's cache
@@ -94,29 +92,14 @@ async def test_an_installed_machine_is_installed_again_only_for_a_later_generati
     assert post(f"/cgi-bin/report?mac={MAC}", REPORT) == "reboot"  # a machine in discovery reboots into it
     assert (await maestro.plan([again])).status is Status.NOOP  # asked once, not at every run
 
-    deploy = tmp_path / "site_deploy.py"
-    deploy.write_text(
-        "from harmony.domain.deployment import Deployment\n"
-        "from harmony.topology.edge_router import EdgeRouter\n"
-        f"router = EdgeRouter(name='router', state_dir={str(edge_router.state_dir)!r}, netns={lan.router!r})\n"
-        "deployment = Deployment(topology=router, scores=[])\n"
-    )
-    cli = subprocess.run(
-        [str(Path(sys.executable).with_name("harmony")), "inventory", "discovered", str(deploy), "--json"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert cli.returncode == 0, cli.stderr
-    (listed,) = json.loads(cli.stdout)
+    deploy = router_deployment(edge_router, tmp_path)
+    (listed,) = json.loads(harmony_inventory(deploy, "--json"))
     assert listed["install"]["state"] == "reinstall requested"
 
     # The installer of generation 2 reports: installing, then installed at generation 2, and nothing more to do.
     assert post(f"/cgi-bin/installed?mac={MAC}&status=installing", "writing disk.img.gz onto /dev/vda") == "ok"
-    cli = subprocess.run(
-        [str(Path(sys.executable).with_name("harmony")), "inventory", "discovered", str(deploy)],
-        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, "COLUMNS": "400"},
-    )  # fmt: skip
-    assert cli.returncode == 0, cli.stderr
-    assert "installing: writing disk.img.gz onto /dev/vda" in cli.stdout, cli.stdout
+    shown = harmony_inventory(deploy)
+    assert "installing: writing disk.img.gz onto /dev/vda" in shown, shown
     assert post(f"/cgi-bin/installed?mac={MAC}&status=installed", "image on /dev/vda") == "ok"
     (state,) = await edge_router.install_states()
     assert (state.status, state.generation) == ("installed", 2)

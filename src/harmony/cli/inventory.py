@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from pydantic import BaseModel, ConfigDict
@@ -41,6 +41,9 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
+InstallStage = Literal["discovered", "role assigned", "installed", "install failed", "reinstall requested"]
+
+
 class Install(BaseModel):
     """Where a machine is on its way to a managed host: ``discovered`` (no role), ``role assigned`` (installs
     at its next boot), ``installing`` (the installer said it started and has not reported the end yet;
@@ -49,7 +52,7 @@ class Install(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    state: str
+    state: InstallStage
     hostname: str | None = None
     role: str | None = None
     detail: str = ""

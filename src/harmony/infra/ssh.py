@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import shlex
@@ -443,19 +444,15 @@ def _loaded_key(path: Path) -> Sequence[asyncssh.SSHKeyPair] | list[str]:
     return _KEYS[key]
 
 
-_ENCRYPTION_ALGS: list[str] = []
-
-
-def _encryption_algs() -> list[str]:
+@functools.cache
+def _encryption_algs() -> tuple[str, ...]:
     """asyncssh's default ciphers with AES-GCM first: asyncssh puts chacha20-poly1305 first, which it builds
     from a new cipher context per packet (a quarter of its CPU in a 100-host no-op), while AES-GCM is one
     call into OpenSSL, with AES instructions on both sides. Both are authenticated ciphers that OpenSSH
     offers by default; a host without AES-GCM still negotiates the next one in the list."""
-    if not _ENCRYPTION_ALGS:
-        defaults = [alg.decode() for alg in get_default_encryption_algs()]
-        gcm = [alg for alg in defaults if alg.endswith("-gcm@openssh.com")]
-        _ENCRYPTION_ALGS.extend(gcm + [alg for alg in defaults if alg not in gcm])
-    return _ENCRYPTION_ALGS
+    defaults = [alg.decode() for alg in get_default_encryption_algs()]
+    gcm = [alg for alg in defaults if alg.endswith("-gcm@openssh.com")]
+    return (*gcm, *(alg for alg in defaults if alg not in gcm))
 
 
 def _reason(e: BaseException) -> str:
