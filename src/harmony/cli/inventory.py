@@ -41,7 +41,9 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-InstallStage = Literal["discovered", "role assigned", "installing", "installed", "install failed", "reinstall requested"]
+InstallStage = Literal[
+    "discovered", "role assigned", "installing", "installed", "install failed", "reinstall requested"
+]
 
 
 class Install(BaseModel):
