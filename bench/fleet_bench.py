@@ -79,8 +79,9 @@ class NoContainerRuntimeForBench:
     async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
         return list(self.containers.values())
 
-    async def remove_container(self, name: str, *, grace: float = 10.0) -> None:
-        self.containers.pop(name, None)
+    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerInfo | None = None) -> None:
+        if listed is None or self.containers.get(name) == listed:  # a newer container that took the name stays
+            self.containers.pop(name, None)
 
     async def stop_container(self, name: str, *, grace: float = 10.0) -> None:
         return None
@@ -128,7 +129,7 @@ async def agents_worker(home: Path, devices: list[str]) -> None:
     # shorter wait the bench retried reports a device (one agent per event loop) would have had acknowledged.
     agents = [
         DeviceAgent(device=d, options=opts(Identity.model_validate_json(fh.device_file(d).read_text()), timeout=30.0),
-                    runtime=NoContainerRuntimeForBench(), runtime_name="bench-none", settings=settings)  # type: ignore[arg-type]  # bench-only runtime
+                    runtime=NoContainerRuntimeForBench(), runtime_name="bench-none", settings=settings)  # type: ignore[arg-type]  # bench-only runtime: the calls an agent makes, not the whole protocol
         for d in devices
     ]  # fmt: skip
     for i in range(0, len(agents), 50):
