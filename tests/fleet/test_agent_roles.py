@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -118,6 +119,11 @@ def test_a_device_file_that_cannot_run_is_refused_before_anything_starts(tmp_pat
     assert caught.value.field == "device.registry_logins" and "chmod 600" in str(caught.value)
 
 
+def main_pid(inspect: list[str]) -> int:
+    """The container's main process on this machine (0 while it is not running)."""
+    return int(subprocess.run(inspect, capture_output=True, text=True, check=True).stdout.strip() or 0)
+
+
 async def until[T](probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], *, timeout: float = 60) -> T:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -166,9 +172,15 @@ async def test_one_process_runs_the_device_and_container_supervisor_roles(
         beat = await control.bus.bucket(HEARTBEAT).get(device)
         assert beat is not None and Heartbeat.from_bytes(beat.value).crashes == 0
 
-        await runtime.stop_container("sleeper", grace=0)  # returns once it has exited
-        again = await until(lambda: runtime.inspect_container("sleeper"), lambda c: c is not None and c.running)
-        assert again is not None and again.running, (tmp_path / "agent.log").read_text()[-2000:]
+        # a crash: its process killed from outside (`podman stop` would race the supervisor's restart in its
+        # own clean-up and fail with "container state improper")
+        crashed = await asyncio.to_thread(main_pid, runtime.argv("inspect", "--format", "{{.State.Pid}}", "sleeper"))
+        os.kill(crashed, signal.SIGKILL)
+        again = await until(
+            lambda: asyncio.to_thread(main_pid, runtime.argv("inspect", "--format", "{{.State.Pid}}", "sleeper")),
+            lambda pid: pid not in (0, crashed),
+        )
+        assert again not in (0, crashed), (tmp_path / "agent.log").read_text()[-2000:]
     finally:
         process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(process.wait, 60)
