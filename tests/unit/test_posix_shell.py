@@ -12,7 +12,7 @@ import pytest
 
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
-from harmony.infra.connector import BatchRead, CommandRead
+from harmony.infra.connector import BatchRead, CommandRead, DirectoryState, PidState
 from harmony.infra.posix_shell import guarded_argv, parse_reads, read_argv, stop_guarded_argv
 
 
@@ -111,3 +111,36 @@ def test_stopping_a_read_batch_stops_its_commands_with_a_timeout_too() -> None:
 
 def running(marker: str) -> bool:
     return subprocess.run(["pgrep", "-f", f"sleep 600; : {marker}"], capture_output=True).returncode == 0
+
+
+def test_pid_and_directory_reads_are_answered_by_the_shell_itself(tmp_path: Path) -> None:
+    """Pid files (live, dead, garbage, without a newline, missing) and a directory's files (safe names sent as they
+    are, others in base64; empty files; a symlink and a subdirectory skipped) read by the program on this sh."""
+    live, dead, garbage, bare = (tmp_path / n for n in ("live.pid", "dead.pid", "garbage.pid", "bare.pid"))
+    live.write_text(f"{os.getpid()}\n")
+    dead.write_text(f"{_dead_pid()}\n")
+    garbage.write_text("12ab\n")
+    bare.write_text(str(os.getpid()))
+    conf = tmp_path / "conf.d"
+    conf.mkdir()
+    (conf / "a.conf").write_bytes(b"x = 1\n")
+    (conf / "we ird:name").write_bytes(b"\x00\xff")
+    (conf / "empty").write_bytes(b"")
+    (conf / "sub").mkdir()
+    (conf / "link").symlink_to(conf / "a.conf")
+    pids: list[BatchRead] = [(PurePosixPath(p), "pid") for p in (live, dead, garbage, bare, tmp_path / "none.pid")]
+    directory: BatchRead = (PurePosixPath(conf), "directory")
+    requests = [*pids, directory, (PurePosixPath(tmp_path / "no.d"), "directory")]
+    out = subprocess.run(read_argv(requests), capture_output=True, text=True, check=True).stdout
+    found = parse_reads(requests, out)
+    assert [found[r] for r in pids] == [
+        PidState(pid=os.getpid()), PidState(pid=None), PidState(pid=None), PidState(pid=os.getpid()), PidState(pid=None)
+    ]  # fmt: skip
+    assert found[directory] == DirectoryState(files={"a.conf": b"x = 1\n", "we ird:name": b"\x00\xff", "empty": b""})
+    assert found[requests[-1]] == DirectoryState(files=None)
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

@@ -28,10 +28,14 @@ from harmony.infra.programs import PKILL, SETPRIV, SH
 
 type StatRequest = tuple[PurePosixPath, bool]  # (path, with content)
 
-# Command reads ("x", or "t<seconds>" under `timeout`: a base64 shell line each) all start at once, with no
-# stdin, before the file reads; each answers with its status and base64 stdout and stderr on its line, in
-# request order: out|STATUS|OUT|ERR. `timeout` puts its command in a process group of its own, out of reach
-# of the guard's kill (a cancelled batch): it is told by its parent's death (pdeathsig), and passes the TERM on.
+# Command reads ("x", or "t<seconds>" under `timeout`: a shell line each) all start at once, with no stdin,
+# before the file reads; each answers with its status and base64 stdout and stderr on its line, in request
+# order: out|STATUS|OUT|ERR. `timeout` puts its command in a process group of its own, out of reach of the
+# guard's kill (a cancelled batch): it is told by its parent's death (pdeathsig), and passes the TERM on.
+# Every process the script starts is a cost paid per host and run (a no-op over SSH is mostly this script), so
+# it uses the shell's builtins wherever they do: a command line runs by `eval` in its background subshell
+# (not a new `sh -c`), statuses, pid files and /proc/PID/stat are read with `read`, an empty output is not
+# piped through base64, and a directory's file names made of safe characters are sent as they are (`=NAME`).
 _READ = r"""
 d=""
 i=0
@@ -40,9 +44,12 @@ for a in "$@"; do
   case $m in
   x|t*)
     if [ -z "$d" ]; then d=$(mktemp -d) || exit 1; trap 'rm -rf -- "$d"' EXIT; fi
-    c=$(printf %s "$p" | base64 -d)
-    t=""; [ "$m" = x ] || t="setpriv --pdeathsig TERM -- timeout -k 5 ${m#t}"
-    { $t sh -c "$c" </dev/null >"$d/$i.o" 2>"$d/$i.e"; echo $? >"$d/$i.s"; } &
+    if [ "$m" = x ]; then
+      { eval "$p" </dev/null >"$d/$i.o" 2>"$d/$i.e"; echo $? >"$d/$i.s"; } &
+    else
+      { setpriv --pdeathsig TERM -- timeout -k 5 "${m#t}" sh -c "$p" </dev/null >"$d/$i.o" 2>"$d/$i.e"
+        echo $? >"$d/$i.s"; } &
+    fi
     ;;
   esac
 done
@@ -52,12 +59,20 @@ for a in "$@"; do
   i=$((i+1)); m=${a%%:*}; p=${a#*:}
   case $m in
   x|t*)
-    printf 'out|%s|%s|%s\n' "$(cat "$d/$i.s")" "$(base64 -w0 -- "$d/$i.o")" "$(base64 -w0 -- "$d/$i.e")"
+    s=""; o=""; e=""
+    read -r s <"$d/$i.s" || :
+    if [ -s "$d/$i.o" ]; then o=$(base64 -w0 -- "$d/$i.o"); fi
+    if [ -s "$d/$i.e" ]; then e=$(base64 -w0 -- "$d/$i.e"); fi
+    printf 'out|%s|%s|%s\n' "$s" "$o" "$e"
     ;;
   p)
-    pid=$(head -n1 -- "$p" 2>/dev/null | tr -cd 0-9)
-    st=""
-    if [ -n "$pid" ]; then st=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1); fi
+    pid=""; st=""
+    if [ -f "$p" ] && [ -r "$p" ]; then read -r pid <"$p" || :; fi
+    case $pid in ''|*[!0-9]*) pid="" ;; esac
+    if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
+      { read -r st <"/proc/$pid/stat" || :; } 2>/dev/null
+      st=${st##*) }; st=${st%"${st#?}"}
+    fi
     if [ -n "$st" ] && [ "$st" != Z ]; then echo "pid $pid"; else echo "pid -"; fi
     ;;
   d)
@@ -65,7 +80,13 @@ for a in "$@"; do
       printf dir
       for f in "$p"/*; do
         if [ -f "$f" ] && [ ! -L "$f" ]; then
-          printf ' %s:%s' "$(printf %s "${f##*/}" | base64 -w0)" "$(base64 -w0 -- "$f")"
+          n=${f##*/}
+          case $n in
+          *[!A-Za-z0-9._+@-]*) n=$(printf %s "$n" | base64 -w0) ;;
+          *) n="=$n" ;;
+          esac
+          c=""; if [ -s "$f" ]; then c=$(base64 -w0 -- "$f"); fi
+          printf ' %s:%s' "$n" "$c"
         fi
       done
       echo
@@ -77,7 +98,7 @@ for a in "$@"; do
     if [ -L "$p" ] || [ -e "$p" ]; then
       stat --printf '%F|%a|%U|%G|' -- "$p"
       if [ -L "$p" ]; then readlink -n -- "$p" | base64 -w0
-      elif [ "$m" = c ] && [ -f "$p" ]; then base64 -w0 -- "$p"
+      elif [ "$m" = c ] && [ -f "$p" ] && [ -s "$p" ]; then base64 -w0 -- "$p"
       fi
       echo
     else
@@ -165,7 +186,7 @@ def read_argv(requests: Sequence[BatchRead]) -> list[str]:
 def _read_arg(request: BatchRead) -> str:
     if isinstance(request, CommandRead):
         mode = "x" if request.timeout is None else f"t{request.timeout:g}"
-        return f"{mode}:{base64.b64encode(shlex.join(request.argv).encode()).decode()}"
+        return f"{mode}:{shlex.join(request.argv)}"
     path, kind = request
     return f"{_MODES[kind]}:{path}"
 
@@ -250,7 +271,9 @@ def _parse_line(path: PurePosixPath, kind: ReadKind, line: str) -> FileState | P
         files: dict[str, bytes] = {}
         for entry in entries:
             name, _, data = entry.partition(":")
-            files[base64.b64decode(name).decode(errors="surrogateescape")] = base64.b64decode(data)
+            plain = name.removeprefix("=") if name.startswith("=") else None  # a safe name, sent as it is
+            text = plain if plain is not None else base64.b64decode(name).decode(errors="surrogateescape")
+            files[text] = base64.b64decode(data)
         return DirectoryState(files=files)
     if line == "missing":
         return FileState(path=path, kind="missing")
