@@ -237,7 +237,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def floor_run(
-    control: FleetControl, home: Path, names: list[str], workers: int, reps: int, cpu: list[float]
+    control: FleetControl, home: Path, names: list[str], workers: int, reps: int, cpu: list[float], server_pid: int
 ) -> list[float]:
     """The floor's times; ``cpu`` gets each run's CPU seconds (this process + the watchers)."""
     await control.bus.ensure_bucket("floor_desired")
@@ -258,7 +258,7 @@ async def floor_run(
                         done.set()
 
             watch = await control.bus.bucket("floor_state").watch(">", on_state)
-            cpu0 = time.process_time(), sum(cpu_seconds(p.pid) for p in procs)
+            cpu0 = time.process_time(), sum(cpu_seconds(p.pid) for p in procs), cpu_seconds(server_pid)
             t0 = time.perf_counter()
             await asyncio.gather(*(control.bus.bucket("floor_desired").publish(n, payload) for n in names))
             try:
@@ -268,7 +268,10 @@ async def floor_run(
             times.append(time.perf_counter() - t0)
             spent = time.process_time() - cpu0[0], sum(cpu_seconds(p.pid) for p in procs) - cpu0[1]
             cpu.append(sum(spent))
-            progress(f"floor run {rep}: {times[-1]:.2f}s (CPU: control {spent[0]:.2f}s, watchers {spent[1]:.2f}s)")
+            progress(
+                f"floor run {rep}: {times[-1]:.2f}s (CPU: control {spent[0]:.2f}s, watchers {spent[1]:.2f}s, "
+                f"nats-server {cpu_seconds(server_pid) - cpu0[2]:.2f}s)"
+            )
             await watch.stop()
             await watch.delete_consumer()
         return times
@@ -304,7 +307,8 @@ async def main(n: int, workers: int, heartbeat_window: float, reps: int) -> dict
         await asyncio.gather(*(control.register(d, {"fleet": "bench"}) for d in names))
         progress(f"{n} devices registered; raw nats-py floor")
         floor_cpu: list[float] = []
-        floors = await floor_run(control, home.path, names, workers, reps, floor_cpu)
+        assert server.process is not None
+        floors = await floor_run(control, home.path, names, workers, reps, floor_cpu, server.process.pid)
         progress(f"floor runs: {', '.join(f'{f:.2f}s' for f in floors)}; starting {n} agents")
         results["floor_runs_s"] = floors  # type: ignore[assignment]  # a list in the JSON output
         results["floor_median_s"] = statistics.median(floors)
