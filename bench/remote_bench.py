@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import statistics
@@ -141,19 +142,55 @@ class Measured:
     first: float
     noop: float
     trips: list[int]
+    cpu: float
+    """CPU seconds of one no-op (mean): this process and its children, and everything run on the lab hosts."""
 
 
-async def measure(label: str, runs: Sequence[Run], repeat: int) -> Measured:
+def cpu_seconds(lab: SshLab) -> float:
+    """CPU used so far by this process, its children, and every lab host's sshd with what it started (an sshd
+    reaps its connections, which reap their commands: its children's time holds all of a host's work)."""
+    own = os.times()
+    total = own.user + own.system + own.children_user + own.children_system
+    tick = os.sysconf("SC_CLK_TCK")
+    for host in lab.hosts:
+        if host.process is not None:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{host.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[13]) + int(fields[14])) / tick  # cutime, cstime
+    return total
+
+
+async def measure(label: str, runs: Sequence[Run], repeat: int, lab: SshLab) -> Measured:
     first = await apply_all(runs, Status.SUCCESS)
     print(f"  {label} first apply: {first:.2f}s", flush=True)
     noops: list[float] = []
     trips: list[int] = []
+    await asyncio.sleep(1)  # the first apply's connections reaped on the hosts
+    cpu_before = cpu_seconds(lab)
     for _ in range(repeat):
         before = round_trips(runs)
         noops.append(await apply_all(runs, Status.NOOP))
         trips = [a - b for a, b in zip(round_trips(runs), before, strict=True)]
         print(f"  {label} no-op: {noops[-1]:.2f}s", flush=True)
-    return Measured(first=first, noop=statistics.median(noops), trips=trips)
+    await asyncio.sleep(1)
+    cpu = (cpu_seconds(lab) - cpu_before) / repeat
+    print(f"  {label} no-op CPU: {cpu:.2f}s", flush=True)
+    return Measured(first=first, noop=statistics.median(noops), trips=trips, cpu=cpu)
+
+
+async def first_commands(host: LinuxHost, times: int = 10) -> tuple[float, float]:
+    """Median seconds of the first command on a new connection and of the one after it (``true``, each)."""
+    first: list[float] = []
+    second: list[float] = []
+    for _ in range(times):
+        connector = host.connector
+        await connector.open()
+        for timings in (first, second):
+            t0 = time.perf_counter()
+            await connector.run_command(["true"])
+            timings.append(time.perf_counter() - t0)
+        await connector.close()
+    return statistics.median(first), statistics.median(second)
 
 
 def load() -> str:
@@ -205,8 +242,11 @@ async def run(repeat: int) -> str:
     ]
     try:
         print(f"machine load before: {load()}", flush=True)
-        over_ssh = await measure("ssh", remote, repeat)
-        here = await measure("local", local, repeat)
+        over_ssh = await measure("ssh", remote, repeat, lab)
+        here = await measure("local", local, repeat, lab)
+        first_command, next_command = await first_commands(
+            LinuxHost.from_inventory(inventory[1], known_hosts=lab.known_hosts)
+        )
         print(f"machine load after: {load()}", flush=True)
     finally:
         for h in [*remote_apps, *local_apps]:
@@ -224,16 +264,23 @@ async def run(repeat: int) -> str:
     ratio = over_ssh.noop / here.noop
     record("remote", "no-op over SSH / local, edge + 10 container hosts", ratio, "x", target=1.5, note=f"load {load()}")
     record("remote", "round trips per SSH host in a no-op (most of any host)", max(trips), "", target=1)
+    record("remote", "CPU of a no-op over SSH / local (both ends)", over_ssh.cpu / here.cpu, "x")
+    record("remote", "first command on a new SSH connection (median of 10)", first_command * 1000, "ms")
     return "\n".join(
         [
             "| 11 topologies (office edge + 10 container hosts, 1 app each) | over SSH | local | SSH / local |",
             "|---|---:|---:|---:|",
             f"| first apply | {over_ssh.first:.2f} s | {here.first:.2f} s | {over_ssh.first / here.first:.2f}× |",
             f"| no-op re-apply (median of {repeat}) | {over_ssh.noop:.2f} s | {here.noop:.2f} s | {ratio:.2f}× |",
+            f"| CPU of one no-op (both ends, all processes) | {over_ssh.cpu:.2f} s | {here.cpu:.2f} s | "
+            f"{over_ssh.cpu / here.cpu:.2f}× |",
             "",
             f"Round trips per SSH host in one no-op run: {min(trips)}–{max(trips)} (every command sent to the host, "
             "the run lock's holder aside: the role's prerequisites, the plans' file reads and their read-only "
             "commands — dpkg-query, podman, nft — in one batch).",
+            f"First command on a new connection (`true`, median of 10): {first_command * 1000:.0f} ms, the next one "
+            f"{next_command * 1000:.0f} ms (sshd's answer to the first channel waited 40 ms for a delayed ACK "
+            "before the connector turned quick-ACK on for it).",
             f"Machine load (1 min / 5 min) at the end of the run: {load()}. The lab hosts are namespaces of this "
             "machine: over SSH, both ends (Harmony, and on each host sshd, a shell per command, the encryption) "
             "share the same cores, which a real site's boxes would not.",

@@ -27,8 +27,9 @@ import functools
 import os
 import secrets
 import shlex
+import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 import asyncssh
@@ -91,6 +92,7 @@ class SshConnector:
         self._conn: asyncssh.SSHClientConnection | None = None
         self._reads: Coalescer[BatchRead, BatchResult] = Coalescer(self._read_batch)
         self._execs: Counter[str] = Counter()
+        self._acked = False
 
     @property
     def prefix(self) -> PurePosixPath | None:
@@ -121,6 +123,16 @@ class SshConnector:
         """How many commands (one SSH exec channel each) went to the host, per program (``read`` for the
         batched reads, ``run-lock`` for the run lock's holder); the sum is the host's round trips."""
         return dict(self._execs)
+
+    async def open_channel[P](self, opening: Awaitable[P]) -> P:
+        """Await ``opening`` (a channel's request to the host); the connection's first one acknowledges the
+        host's answer at once (``_ack_promptly``)."""
+        if self._acked or self._conn is None:
+            return await opening
+        self._acked = True
+        task = asyncio.ensure_future(opening)
+        asyncio.get_running_loop().call_soon(_ack_promptly, self._conn)  # after the task's first step: sent
+        return await task
 
     def note_exec(self, program: str) -> None:
         """Count one exec channel opened for ``program`` (see ``execs``)."""
@@ -155,6 +167,7 @@ class SshConnector:
             raise HostAuthError(self._name, f"{where} rejected our key ({e.reason})") from e
         except (OSError, asyncssh.Error, TimeoutError) as e:
             raise HostUnreachableError(self._name, f"cannot connect to {where}: {_reason(e)}") from e
+        self._acked = False
         if self.become:
             probe = await self._run(["true"])
             if probe.exit_status != 0:
@@ -194,7 +207,7 @@ class SshConnector:
         async with self._channels:
             try:
                 # Empty input must still close the remote stdin (asyncssh only does so for non-empty input).
-                process = await (
+                process = await self.open_channel(
                     self._conn.create_process(line, input=stdin, encoding=None)
                     if stdin
                     else self._conn.create_process(line, stdin=asyncssh.DEVNULL, encoding=None)
@@ -256,8 +269,10 @@ class SshConnector:
             raise CommandError(shlex.join(argv), None, f"not connected to {self._name}")
         self.note_exec(argv[0] if argv else "?")
         try:
-            proc = await self._conn.create_process(
-                self.command_line(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+            proc = await self.open_channel(
+                self._conn.create_process(
+                    self.command_line(argv), stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+                )
             )
         except (asyncssh.Error, OSError) as e:
             raise self._lost(f"following {argv[0] if argv else 'a command'}", e) from e
@@ -361,7 +376,7 @@ class SshRunLock:
         argv = posix_shell.run_lock_argv(holder.model_dump_json(), expiry=LOCK_EXPIRY)
         c.note_exec("run-lock")
         try:
-            proc = await conn.create_process(c.command_line(argv), encoding=None)
+            proc = await c.open_channel(conn.create_process(c.command_line(argv), encoding=None))
             first = await proc.stdout.readline()
             if first == b"locked\n":
                 self._proc = proc
@@ -397,6 +412,22 @@ async def _heartbeat(proc: asyncssh.SSHClientProcess[bytes]) -> None:
         while True:
             await asyncio.sleep(LOCK_HEARTBEAT)
             proc.stdin.write(b".\n")
+
+
+def _ack_promptly(conn: asyncssh.SSHClientConnection) -> None:
+    """Acknowledge what the host sends next without Linux's delayed ACK (40 ms).
+
+    Right after authentication, sshd sends a burst of small messages of its own (debug lines, its host keys);
+    with Nagle's algorithm (sshd leaves it on for sessions without a terminal) its answer to the first channel
+    waits for our ACK of that burst, which the kernel delays because we had just sent the channel's request:
+    every run's first command took 40-50 ms longer than the next ones. Quick-ACK mode, set after that request
+    went out, sends the ACK at once. Best effort: a platform without TCP_QUICKACK keeps the delay.
+    """
+    sock = conn.get_extra_info("socket")
+    quickack: int | None = getattr(socket, "TCP_QUICKACK", None)
+    if sock is not None and quickack is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
 
 
 def _holder(text: bytes) -> LockHolder | None:
