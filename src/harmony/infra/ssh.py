@@ -134,9 +134,14 @@ class SshConnector:
         opened on the host."""
         return self._channels_opened
 
-    def serve_reads_through(self, lock: SshRunLock | None) -> None:
+    def serve_reads_through(self, lock: SshRunLock) -> None:
         """While ``lock`` holds the host's run lock, batched reads go through its holder's channel."""
         self._lock_holder = lock
+
+    def stop_serving_reads(self, lock: SshRunLock) -> None:
+        """``lock`` no longer holds the run lock (released): batched reads go on channels of their own."""
+        if self._lock_holder is lock:
+            self._lock_holder = None
 
     async def open_channel[P](self, opening: Awaitable[P]) -> P:
         """Await ``opening`` (a channel's request to the host); the connection's first one acknowledges the
@@ -449,7 +454,7 @@ class SshRunLock:
             self._reading = False
 
     async def release(self) -> None:
-        self._connector.serve_reads_through(None)
+        self._connector.stop_serving_reads(self)
         beat, self._heartbeat = self._heartbeat, None
         if beat is not None:
             beat.cancel()
