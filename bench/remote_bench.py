@@ -127,7 +127,7 @@ async def apply_all(runs: Sequence[Run], expect: Status) -> float:
 
 
 def round_trips(runs: Sequence[Run]) -> list[int]:
-    """Per SSH host so far: every command sent to it (one exec channel each), the run lock's holder aside."""
+    """Per SSH host so far: every command sent to it, the run lock's holder aside."""
     counts: list[int] = []
     for r in runs:
         host = getattr(r.topology, "host", None)
@@ -277,7 +277,8 @@ async def run(repeat: int) -> str:
             "",
             f"Round trips per SSH host in one no-op run: {min(trips)}–{max(trips)} (every command sent to the host, "
             "the run lock's holder aside: the role's prerequisites, the plans' file reads and their read-only "
-            "commands — dpkg-query, podman, nft — in one batch).",
+            "commands — dpkg-query, podman, nft — in one batch, answered by the run lock's holder on its channel: "
+            "one channel per host and run).",
             f"First command on a new connection (`true`, median of 10): {first_command * 1000:.0f} ms, the next one "
             f"{next_command * 1000:.0f} ms (sshd's answer to the first channel waited 40 ms for a delayed ACK "
             "before the connector turned quick-ACK on for it).",

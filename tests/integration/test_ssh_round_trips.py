@@ -3,9 +3,10 @@
 Two lab boxes: the office router (``EdgeRouter.on``: DNS, boot scripts, a load balancer, a firewall) and a
 box with two roles (``ContainerHost.on`` with a web app, and a router role of its own with DNS). The
 router's HAProxy fronts the app on the other box: requests from this machine go through it. After the
-first apply, every no-op run opens exactly two exec channels on its box — the run lock's holder and one
-batched read (packages, state directories, podman, nftables and the daemons' files all in it). A new read
-done in a row with the others, or a command not folded into the batch, fails this test by name.
+first apply, every no-op run sends its box exactly two commands — the run lock's holder and one batched read
+(packages, state directories, podman, nftables and the daemons' files all in it) — on one channel: the
+holder answers the batch. A new read done in a row with the others, or a command not folded into the batch,
+fails this test by name; a batch on a channel of its own fails it too.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ from tests.fixtures.ports import free_port
 
 EDGE_BOX, APP_BOX = 2, 1
 NOOP_EXECS = {"run-lock": 1, "read": 1}
-"""A no-op run's exec channels on its box: the run lock's holder, and one batch of every read."""
+"""A no-op run's commands on its box: the run lock's holder, and one batch of every read (answered by the holder)."""
+NOOP_CHANNELS = 1
+"""A no-op run's channels on its box: the run lock's holder's only."""
 
 
 @dataclass
@@ -178,10 +181,13 @@ def _execs(connector: object) -> Mapping[str, int]:
 
 
 async def _noop_execs[T: Topology](topology: T, connector: object, scores: list[Score[T]]) -> dict[str, int]:
-    """The exec channels a no-op run of ``scores`` opened on the box, per program."""
+    """The commands a no-op run of ``scores`` sent to the box, per program; it opened one channel for them."""
     before = dict(_execs(connector))
+    assert isinstance(connector, SshConnector)
+    channels = connector.channels
     report = await Maestro(topology).apply(scores)
     assert report.status is Status.NOOP, (report.error, [(r.score, r.outcome) for r in report.results])
+    assert connector.channels - channels == NOOP_CHANNELS, "the batch of reads went on a channel of its own"
     return {k: n - before.get(k, 0) for k, n in _execs(connector).items() if n != before.get(k, 0)}
 
 

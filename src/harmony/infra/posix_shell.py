@@ -191,30 +191,66 @@ def _read_arg(request: BatchRead) -> str:
     return f"{_MODES[kind]}:{path}"
 
 
-# Held by a process on the host: it takes the flock, says "locked", then reads heartbeat lines on its stdin
-# until the channel closes (Harmony ended, or died and the connection dropped) or no line came for $2
-# seconds (Harmony's machine vanished from the network: the host may never hear the connection close), and
-# the flock goes with it. The file is named after /etc/hostname so that hosts sharing a /run (namespaces on
-# one machine) still lock apart.
-_RUN_LOCK = """
+# Held by a process on the host: it takes the flock, says "locked", then reads lines on its stdin until the
+# channel closes (Harmony ended, or died and the connection dropped) or no line came for $2 seconds (Harmony's
+# machine vanished from the network: the host may never hear the connection close), and the flock goes with
+# it. A line is a heartbeat (".") or a batch of reads ("r" and its shell-quoted arguments, a newline in them
+# written "$n"): the holder runs the read program ($3) on them, closing the flock's descriptor for it, and
+# answers with the program's output then RS "end STATUS STDERR-BASE64": the run's reads share the lock's
+# channel, no new one. A line is read by `read` in a shell of its own under `timeout` (never more than the
+# line: a heartbeat and a batch sent together both arrive). The file is named after /etc/hostname so that
+# hosts sharing a /run (namespaces on one machine) still lock apart.
+_RUN_LOCK = r"""
 d=/run/lock; [ -d "$d" ] && [ -w "$d" ] || d=/tmp
-f="$d/harmony-$(cat /etc/hostname 2>/dev/null || echo host).lock"
+h=""; { read -r h </etc/hostname || :; } 2>/dev/null
+f="$d/harmony-${h:-host}.lock"
 exec 9<>"$f" || exit 2
 if flock -n 9; then
   printf '%s' "$1" > "$f"; echo locked
-  while line=$(timeout "$2" head -n 1 9>&-) && [ -n "$line" ]; do :; done
+  x=$2; r=$3; n='
+'
+  while line=$(timeout "$x" sh -c 'IFS= read -r l && printf "%s\n" "$l"' 9>&-) && [ -n "$line" ]; do
+    case $line in
+    r*)
+      ( eval "set -- ${line#r}"; eval "$r" ) </dev/null 9>&- 2>"$f.err"
+      s=$?; e=""
+      if [ -s "$f.err" ]; then e=$(base64 -w0 -- "$f.err"); fi
+      printf '\036end %s %s\n' "$s" "$e"
+      ;;
+    esac
+  done
   exit 0
 fi
 echo busy; cat "$f"; exit 75
 """
 
+READ_END = "\x1eend "
+"""What starts the line ending a batch of reads answered by the run lock's holder (``run_lock_argv``)."""
+
 
 def run_lock_argv(holder: str, *, expiry: float) -> list[str]:
     """Take the host's run lock (``holder`` is written into it) and hold it while stdin stays open and a line
-    arrives on it at least every ``expiry`` seconds.
+    arrives on it at least every ``expiry`` seconds; a line ``read_request(…)`` is answered as a batch of reads.
 
     Prints ``locked`` and holds, or ``busy`` plus the current holder's record and exits 75."""
-    return _sh(_RUN_LOCK, holder, f"{expiry:g}")
+    return _sh(_RUN_LOCK, holder, f"{expiry:g}", _READ)
+
+
+def read_request(requests: Sequence[BatchRead]) -> bytes:
+    """The line asking the run lock's holder for ``read_argv(requests)``'s answer."""
+    quoted = " ".join('"$n"'.join(shlex.quote(part) for part in _read_arg(r).split("\n")) for r in requests)
+    return b"r" + quoted.encode() + b"\n"
+
+
+def parse_read_answer(answer: str) -> tuple[str, int, str]:
+    """The output, status and stderr of a batch answered by the run lock's holder (``answer`` ends with its
+    ``READ_END`` line); ``ValueError`` when it is not one."""
+    output, marker, tail = answer.rpartition(READ_END)
+    fields = tail.split()
+    if not marker or not fields or not fields[0].isdigit():
+        raise ValueError(f"not an answer to a batch of reads: {answer[-80:]!r}")
+    err = base64.b64decode(fields[1]).decode(errors="replace") if len(fields) > 1 else ""
+    return output, int(fields[0]), err
 
 
 def stat_argv(requests: Sequence[StatRequest]) -> list[str]:

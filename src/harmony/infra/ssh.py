@@ -15,8 +15,9 @@ between sshd and the guard).
 
 The reads (``stat_files``, ``read_pids``, ``read_directories``, ``read_command``) of one event-loop tick
 are coalesced into one remote command (see ``coalesce``): a no-op run of a role costs one such round trip
-besides the run lock's channel (``execs`` counts them, per program). At most ``max_channels`` commands run
-at once, below sshd's default ``MaxSessions`` of 10.
+besides taking the run lock (``execs`` counts them, per program). While the run lock is held, its holder on
+the host answers those batches on its own channel (``SshRunLock.read``): a no-op run opens one channel
+(``channels``). At most ``max_channels`` commands run at once, below sshd's default ``MaxSessions`` of 10.
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ class SshConnector:
         self._conn: asyncssh.SSHClientConnection | None = None
         self._reads: Coalescer[BatchRead, BatchResult] = Coalescer(self._read_batch)
         self._execs: Counter[str] = Counter()
+        self._channels_opened = 0
         self._acked = False
+        self._lock_holder: SshRunLock | None = None
 
     @property
     def prefix(self) -> PurePosixPath | None:
@@ -120,13 +123,30 @@ class SshConnector:
 
     @property
     def execs(self) -> Mapping[str, int]:
-        """How many commands (one SSH exec channel each) went to the host, per program (``read`` for the
-        batched reads, ``run-lock`` for the run lock's holder); the sum is the host's round trips."""
+        """How many commands went to the host, per program (``read`` for the batched reads, on a channel of
+        their own or answered by the run lock's holder; ``run-lock`` for the holder); the sum is the host's
+        round trips."""
         return dict(self._execs)
+
+    @property
+    def channels(self) -> int:
+        """How many channels (the run lock's holder, commands, batched reads not answered by the holder) were
+        opened on the host."""
+        return self._channels_opened
+
+    def serve_reads_through(self, lock: SshRunLock) -> None:
+        """While ``lock`` holds the host's run lock, batched reads go through its holder's channel."""
+        self._lock_holder = lock
+
+    def stop_serving_reads(self, lock: SshRunLock) -> None:
+        """``lock`` no longer holds the run lock (released): batched reads go on channels of their own."""
+        if self._lock_holder is lock:
+            self._lock_holder = None
 
     async def open_channel[P](self, opening: Awaitable[P]) -> P:
         """Await ``opening`` (a channel's request to the host); the connection's first one acknowledges the
         host's answer at once (``_ack_promptly``)."""
+        self._channels_opened += 1
         if self._acked or self._conn is None:
             return await opening
         self._acked = True
@@ -135,7 +155,7 @@ class SshConnector:
         return await task
 
     def note_exec(self, program: str) -> None:
-        """Count one exec channel opened for ``program`` (see ``execs``)."""
+        """Count one command sent to the host for ``program`` (see ``execs``)."""
         self._execs[program] += 1
 
     async def open(self) -> None:
@@ -177,6 +197,9 @@ class SshConnector:
                 )
 
     async def close(self) -> None:
+        holder = self._lock_holder
+        if holder is not None:  # ended by its closed stdin rather than killed with the connection (the guard)
+            await holder.release()
         if self._conn is not None:
             self._conn.close()
             await self._conn.wait_closed()
@@ -307,14 +330,22 @@ class SshConnector:
         return found
 
     async def _read_batch(self, requests: Sequence[BatchRead]) -> Mapping[BatchRead, BatchResult]:
-        # file contents and command outputs: never truncated
-        result = await self._run(posix_shell.read_argv(requests), limit=None, count_as="read")
+        # Through the run lock's holder when it is free (no channel to open: the run's reads share the lock's),
+        # else on a channel of its own. File contents and command outputs: never truncated.
+        holder = self._lock_holder
+        answered = await holder.read(requests) if holder is not None else None
+        if answered is None:
+            result = await self._run(posix_shell.read_argv(requests), limit=None, count_as="read")
+            output, stderr = result.stdout, result.stderr
+        else:
+            self.note_exec("read")
+            output, _, stderr = answered
         try:
-            return posix_shell.parse_reads(requests, result.stdout)
+            return posix_shell.parse_reads(requests, output)
         except ValueError as e:
             first = requests[0] if requests else None
             what = "?" if first is None else shlex.join(first.argv) if isinstance(first, CommandRead) else str(first[0])
-            raise FilesError(what, f"cannot read file state on {self._name}: {result.stderr.strip() or e}") from e
+            raise FilesError(what, f"cannot read file state on {self._name}: {stderr.strip() or e}") from e
 
     async def _change(self, path: PurePosixPath, argv: Sequence[str], stdin: bytes | None = None) -> None:
         result = await self._run(argv, stdin, doing=f"changing {path}")
@@ -345,6 +376,8 @@ class SshRunLock:
         self._connector = connector
         self._proc: asyncssh.SSHClientProcess[bytes] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._reading = False
+        self._answers_pending = False  # a read given up on (cancelled): its answer would come first
 
     @property
     def target(self) -> str:
@@ -376,11 +409,15 @@ class SshRunLock:
         argv = posix_shell.run_lock_argv(holder.model_dump_json(), expiry=LOCK_EXPIRY)
         c.note_exec("run-lock")
         try:
-            proc = await c.open_channel(conn.create_process(c.command_line(argv), encoding=None))
+            # under the guard: a dropped connection kills the holder with the reads it runs, and the flock goes
+            line = "exec " + c.command_line(posix_shell.guarded_argv(argv, secrets.token_hex(8)))
+            proc = await c.open_channel(conn.create_process(line, encoding=None))
             first = await proc.stdout.readline()
             if first == b"locked\n":
                 self._proc = proc
+                self._answers_pending = False
                 self._heartbeat = asyncio.create_task(_heartbeat(proc), name=f"run lock heartbeat {c.name}")
+                c.serve_reads_through(self)
                 return None
             rest: bytes = await proc.stdout.read()
             await proc.wait()
@@ -392,7 +429,32 @@ class SshRunLock:
             )
         return rest
 
+    async def read(self, requests: Sequence[BatchRead]) -> tuple[str, int, str] | None:
+        """The output, status and stderr of ``posix_shell.read_argv(requests)`` answered by the lock's holder;
+        None when it cannot take them now (not held, answering another batch, or one given up on), so that
+        they go on a channel of their own."""
+        proc = self._proc
+        if proc is None or self._reading or self._answers_pending:
+            return None
+        c = self._connector
+        self._reading = True
+        try:
+            proc.stdin.write(posix_shell.read_request(requests))
+            answer = await _read_answer(proc)
+            return posix_shell.parse_read_answer(answer.decode(errors="replace"))
+        except (asyncssh.Error, OSError, EOFError, ValueError) as e:
+            self._answers_pending = True
+            raise ConnectionLostError(
+                c.name, self.target, "reading through the run lock's holder", _reason(e) or "it ended"
+            ) from e
+        except BaseException:  # cancelled: the holder still answers, later; no batch may take that answer
+            self._answers_pending = True
+            raise
+        finally:
+            self._reading = False
+
     async def release(self) -> None:
+        self._connector.stop_serving_reads(self)
         beat, self._heartbeat = self._heartbeat, None
         if beat is not None:
             beat.cancel()
@@ -404,6 +466,24 @@ class SshRunLock:
                 proc.stdin.write_eof()
                 await asyncio.wait_for(proc.wait_closed(), 5)
             proc.close()
+
+
+async def _read_answer(proc: asyncssh.SSHClientProcess[bytes]) -> bytes:
+    """The holder's answer to one batch: its output up to the end of its ``READ_END`` line (in chunks: an answer
+    may be larger than the channel's buffer). ``EOFError`` when the holder ends first."""
+    end = posix_shell.READ_END.encode()
+    answer = bytearray()
+    marker = -1
+    while True:
+        chunk = await proc.stdout.read(1 << 16)
+        if not chunk:
+            raise EOFError("the run lock's holder ended")
+        searched = max(0, len(answer) - len(end))
+        answer += chunk
+        if marker < 0:
+            marker = answer.find(end, searched)
+        if marker >= 0 and answer.find(b"\n", marker) >= 0:
+            return bytes(answer)
 
 
 async def _heartbeat(proc: asyncssh.SSHClientProcess[bytes]) -> None:
