@@ -40,8 +40,8 @@ def test_loading_the_cli_for_apply_leaves_heavy_machinery_unimported() -> None:
 
 
 # What a no-op ``harmony apply`` of local files never needs: other adapters' drivers, the firewall's models
-# (no firewall Score), the click package (typer vendors its own), the JSON event schema (no --json), the
-# type checkers' machinery and the web.
+# (no firewall Score), the click package (typer vendors its own), the type checkers' machinery, the web, and
+# rich's progress bar and emoji codes (output to a pipe, no :codes: rendered).
 NOT_ON_THE_APPLY_PATH = (
     "asyncssh",
     "nats",
@@ -61,6 +61,8 @@ NOT_ON_THE_APPLY_PATH = (
     "harmony.domain.capabilities.firewall",
     "harmony.domain.firewall_analysis",
     "harmony.infra.ssh",
+    "rich.progress",  # the bar is drawn on a terminal only
+    "rich._emoji_codes",
 )
 
 

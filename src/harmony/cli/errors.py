@@ -24,7 +24,7 @@ from harmony.domain.errors import (
     TopologyError,
 )
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, emoji=False)  # messages are shown as they are, :codes: too
 
 _NEXT_STEP: list[tuple[type[BaseException], str]] = [
     (ConfigError, "provide the settings listed (nothing was applied); `harmony config --help` shows how"),

@@ -29,8 +29,10 @@ from harmony.maestro.fanout import GroupConfirm, HostRun
 from harmony.maestro.journal import Journal
 from harmony.maestro.runner import Confirm, Maestro, RunReport, ScoreResult
 
-console = Console()
-stderr = Console(stderr=True)
+# No :emoji: codes: a path or message that holds one is shown as it is, and the code table (a few ms to
+# load) stays unloaded.
+console = Console(emoji=False)
+stderr = Console(stderr=True, emoji=False)
 
 
 def select[S: AnyScore](scores: Sequence[S], pattern: str | None) -> list[S]:
@@ -175,7 +177,7 @@ def _confirm(as_json: bool) -> Confirm:
                 "refusing to apply without confirmation in a non-interactive shell; review `harmony plan`, "
                 "then rerun with --yes"
             )
-        out = Console(stderr=True) if as_json else console
+        out = stderr if as_json else console
         for r in results:
             out.print(plan_text(r.score, r.changes))
         return typer.confirm("Apply these changes?", default=False)
@@ -190,7 +192,7 @@ def _confirm_group(as_json: bool) -> GroupConfirm:
                 "refusing to apply without confirmation in a non-interactive shell; review `harmony plan`, "
                 "then rerun with --yes"
             )
-        out = Console(stderr=True) if as_json else console
+        out = stderr if as_json else console
         for h in hosts:
             out.print(host_plan_text(h))
         return typer.confirm("Apply these changes on these hosts?", default=False)

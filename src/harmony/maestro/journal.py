@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import itertools
 import json
 import os
 import socket
@@ -161,8 +162,9 @@ class Journal:
         for attempt in range(attempts):
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                for sql, params in statements:
-                    self._db.execute(sql, _storable(params))
+                # a run of one statement (the plans, the unchanged outcomes) goes in one call
+                for sql, same in itertools.groupby(statements, key=lambda s: s[0]):
+                    self._db.executemany(sql, [_storable(params) for _, params in same])
                 self._db.execute("COMMIT")
                 return
             except sqlite3.Error as e:
