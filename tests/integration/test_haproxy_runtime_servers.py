@@ -12,18 +12,16 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 
 from harmony.domain.capabilities.load_balancer import Backend, Frontend, HealthCheck
-from harmony.domain.errors import CommandError, LoadBalancerError
+from harmony.domain.errors import LoadBalancerError
 from harmony.domain.names import ResourceName, non_empty
 from harmony.domain.values import IPv4Address, Port
-from harmony.infra.haproxy import current_worker
-from harmony.infra.local_connector import LocalConnector
 from harmony.topology.edge_router import EdgeRouter
-from tests.fixtures.edge import HttpBackend, get
+from tests.fixtures.edge import HttpBackend, get, haproxy_master, haproxy_reloads
 from tests.fixtures.ports import free_port
 
 N = ResourceName
@@ -46,21 +44,11 @@ def blue_only(port: int, backends: dict[str, HttpBackend]) -> Frontend:
 
 
 async def master(router: EdgeRouter, command: str) -> str:
-    """A master CLI command, retried while the master is not listening yet (just started or re-executing)."""
-    sock = PurePosixPath(router.haproxy.state_dir / "master.sock")
-    for _ in range(500):
-        try:
-            return (await LocalConnector(name="test").exchange_unix(sock, command.encode() + b"\n", timeout=5)).decode()
-        except CommandError:
-            await asyncio.sleep(0.02)
-    pytest.fail(f"HAProxy's master CLI did not answer {command!r}")
+    return await haproxy_master(router.haproxy, command)
 
 
 async def proxy_state(router: EdgeRouter) -> tuple[int | None, int]:
-    """(the current worker's pid, how many times the master reloaded)."""
-    proc = await master(router, "show proc")
-    master_line = next(line.split() for line in proc.splitlines() if " master " in f" {line} ")
-    return current_worker(proc), int(master_line[2])
+    return await haproxy_reloads(router.haproxy)
 
 
 async def reload(router: EdgeRouter) -> None:
