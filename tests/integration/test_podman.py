@@ -205,6 +205,24 @@ async def test_remove_as_listed_goes_by_id_and_spares_a_newer_container_of_that_
         await podman.remove_container("other", listed=stale)
 
 
+async def test_a_failed_start_removes_what_it_created_and_never_a_container_that_had_the_name(
+    podman: Podman, busybox_image: ImageRef
+) -> None:
+    spec = ContainerSpec(name=ContainerName("app"), image=busybox_image, command=("sleep", "1000"))
+    first = await podman.run_container(spec)
+    with pytest.raises(ContainerStartError, match="a container of that name already exists; remove it first"):
+        await podman.run_container(spec)
+    # A start that fails leaves nothing of itself, and the first container as it was.
+    broken = ContainerSpec(name=ContainerName("broken"), image=busybox_image, command=("/no/such/command",))
+    with pytest.raises(ContainerStartError, match="'broken' did not start"):
+        await podman.run_container(broken)
+    with pytest.raises(ContainerStartError, match="already exists"):
+        await podman.run_container(spec.model_copy(update={"command": ("/no/such/command",)}))
+    now = await podman.inspect_container("app")
+    assert now is not None and now.id == first.id and now.running
+    assert (await raw(podman, "ps", "-aq")).stdout.split() == [first.id[:12]]
+
+
 async def test_unknown_image_names_the_image_and_what_exists(podman: Podman, busybox_image: ImageRef) -> None:
     with pytest.raises(ImageNotFoundError, match=r"localhost/nope:1.*localhost/busybox:test"):
         await podman.run_container(ContainerSpec(name=ContainerName("x"), image=ImageRef("localhost/nope:1")))

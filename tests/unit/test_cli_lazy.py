@@ -3,8 +3,10 @@ plain ``harmony apply`` imports none of the agent, fleet, dashboard or SSH machi
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -35,3 +37,53 @@ def test_loading_the_cli_for_apply_leaves_heavy_machinery_unimported() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == []
+
+
+# What a no-op ``harmony apply`` of local files never needs: other adapters' drivers, the firewall's models
+# (no firewall Score), the click package (typer vendors its own), the JSON event schema (no --json), the
+# type checkers' machinery and the web.
+NOT_ON_THE_APPLY_PATH = (
+    "asyncssh",
+    "nats",
+    "psycopg",
+    "hvac",
+    "dns",
+    "prometheus_client",
+    "starlette",
+    "jinja2",
+    "click",
+    "harmony.agent",
+    "harmony.fleet",
+    "harmony.dashboard",
+    "harmony.config.model",
+    "harmony.cli.check",
+    "harmony.cli.typecheck",
+    "harmony.domain.capabilities.firewall",
+    "harmony.domain.firewall_analysis",
+    "harmony.infra.ssh",
+)
+
+
+def test_a_real_apply_of_local_files_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
+    deploy = tmp_path / "few_files.py"
+    deploy.write_text(
+        "from pathlib import Path, PurePosixPath\n"
+        "from harmony.domain.deployment import Deployment\n"
+        "from harmony.modules.files import ManagedFile\n"
+        "from harmony.topology.linux_host import LinuxHost\n"
+        f"deployment = Deployment(topology=LinuxHost.local(root=Path({str(tmp_path / 'root')!r}), create_root=True),"
+        " scores=[ManagedFile(path=PurePosixPath(f'/f{i}.conf'), content='x') for i in range(3)])\n"
+    )
+    code = (
+        "import sys\n"
+        "from harmony.cli.app import main\n"
+        f"sys.argv = ['harmony', 'apply', {str(deploy)!r}, '--yes']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        f"print('LOADED', *(m for m in {NOT_ON_THE_APPLY_PATH!r} if m in sys.modules))\n"
+    )
+    env = {**os.environ, "HARMONY_JOURNAL": str(tmp_path / "journal.sqlite3")}
+    for run in ("first", "no-op"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+        assert (tmp_path / "root" / "f2.conf").read_text() == "x"
+        loaded = next(line for line in out.splitlines() if line.startswith("LOADED")).split()[1:]
+        assert loaded == [], f"the {run} apply imported {loaded}"

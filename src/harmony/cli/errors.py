@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -67,7 +66,7 @@ def guarded[**P](fn: Callable[P, None]) -> Callable[P, None]:
         except KeyboardInterrupt:
             stderr.print("interrupted", highlight=False)
             sys.exit(130)
-        except (typer.Exit, typer.Abort, TyperException, click.exceptions.ClickException, SystemExit):
+        except (typer.Exit, typer.Abort, TyperException, SystemExit):  # typer's usage errors are TyperExceptions
             raise
         except Exception as e:
             if DEBUG:

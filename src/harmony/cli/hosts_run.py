@@ -7,12 +7,11 @@ import json
 import sys
 from collections.abc import Sequence
 
-from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harmony.cli.render import STATUS_STYLE, plan_text
+from harmony.cli.render import STATUS_STYLE, event_adapter, plan_text
 from harmony.cli.signals import run_cancellable
 from harmony.domain.change import pending
 from harmony.domain.companion import Verification
@@ -22,8 +21,6 @@ from harmony.domain.topology import Topology
 from harmony.maestro.events import Event, Mode, RunFinished
 from harmony.maestro.fanout import GroupConfirm, GroupReport, HostRun, ScoresPerHost, run_group
 from harmony.maestro.journal import Journal
-
-_EVENT = TypeAdapter[Event](Event)
 
 
 def run_on_group(
@@ -42,7 +39,7 @@ def run_on_group(
 ) -> GroupReport:
     def on_event(host: str, event: Event) -> None:
         if as_json:
-            line = {"host": host, **json.loads(_EVENT.dump_json(event))}
+            line = {"host": host, **json.loads(event_adapter().dump_json(event))}
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
         elif isinstance(event, RunFinished) and mode == "apply":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Sequence
 
@@ -28,7 +29,13 @@ from harmony.maestro.events import (
 )
 from harmony.maestro.runner import RunReport
 
-_EVENT = TypeAdapter[Event](Event)
+
+@functools.cache
+def event_adapter() -> TypeAdapter[Event]:
+    """Built on the first ``--json`` event: a run that prints no JSON does not pay for its schema."""
+    return TypeAdapter[Event](Event)
+
+
 STATUS_STYLE = {Status.SUCCESS: "green", Status.NOOP: "dim", Status.FAILURE: "bold red"}
 ACTION_MARK = {
     Action.CREATE: ("+", "green"),
@@ -42,7 +49,7 @@ class JsonLines:
     """One JSON object per event on stdout."""
 
     def __call__(self, event: Event) -> None:
-        sys.stdout.write(_EVENT.dump_json(event).decode() + "\n")
+        sys.stdout.write(event_adapter().dump_json(event).decode() + "\n")
         sys.stdout.flush()
 
 
@@ -123,7 +130,7 @@ class LiveProgress:
                 self.progress.stop()
 
     def _advance(self, n: int, description: str) -> None:
-        if self.task is not None:
+        if self.task is not None and not self.progress.disable:
             self.progress.update(self.task, advance=n, description=escape(description))
 
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from harmony.domain.capabilities.firewall import FirewallPolicy
 from harmony.domain.values import IPAddress
+
+if TYPE_CHECKING:  # the firewall's models cost a no-op run that has no firewall Score ~20 ms to build
+    from harmony.domain.capabilities.firewall import FirewallPolicy
 
 type PathKind = Literal["file", "directory", "symlink", "absent"]
 type Namespace = Literal[

@@ -51,7 +51,6 @@ from harmony.domain.claims import (
     Suspicion,
 )
 from harmony.domain.errors import DeploymentError
-from harmony.domain.firewall_analysis import opened_host_ports, reaches_host, shadows
 from harmony.domain.inventory import HostResources
 from harmony.domain.origin import origin_of
 from harmony.domain.units import format_size
@@ -420,6 +419,10 @@ def _overflow(
 
 
 def _shadowed_rules(s: AnyScore, fw: FirewallClaim) -> Iterable[Finding]:
+    # Imported here, as in the two functions below: only a deployment with a firewall Score needs the
+    # firewall's models, and it has built them already; a run without one is spared building them.
+    from harmony.domain.firewall_analysis import shadows
+
     rules = fw.policy.rules
     for shadow in shadows(fw.policy):
         later, earlier = rules[shadow.later], rules[shadow.earlier]
@@ -437,6 +440,8 @@ def _shadowed_rules(s: AnyScore, fw: FirewallClaim) -> Iterable[Finding]:
 
 
 def _cut_off(s: AnyScore, fw: FirewallClaim, ports: Iterable[int], why: str) -> Iterable[Finding]:
+    from harmony.domain.firewall_analysis import reaches_host
+
     for port in dict.fromkeys(ports):
         if not reaches_host(fw.policy, "tcp", port):
             yield finding(
@@ -456,6 +461,8 @@ def check_host_services(
     """What the firewall Scores of ``scores`` do to ``host``: whether they cut the TCP ``management`` ports
     Harmony reaches it on, and (when the ports the host's own daemons serve are known) whether an allow rule
     opens a port nothing there serves."""
+    from harmony.domain.firewall_analysis import opened_host_ports
+
     claims = [(s, c) for s in scores for c in s.claims()]
     firewalls = [(s, c) for s, c in claims if isinstance(c, FirewallClaim)]
     found: list[Finding] = []

@@ -11,6 +11,14 @@ How the contract is kept:
   (``expose-fd listeners``) and the old one finishes its connections, so none is refused or cut;
 - drain and activate go through the runtime API (``set server … state drain|ready``) without a reload,
   and are written to the frontend's file (a draining backend has ``weight 0``) so a later reload keeps them;
+- adding a new backend and removing one also go through the runtime API when HAProxy can do them there
+  (``add server`` + ``enable health`` + ``enable server``; ``set server … state maint`` + ``del server``): a
+  blue-green switch then costs no ``haproxy -c`` and no reload. The frontend's file is written once the
+  running proxy has the change, so a later reload shows the same state; a runtime change whose file cannot
+  be written is taken back out of the running proxy. What the runtime API cannot do — a static balance
+  (``source``), replacing a backend of the same name, adding a draining one, deleting a server that still
+  holds connections (idle ones kept for reuse included) or an ``add server`` HAProxy refuses — goes the
+  validated reload way above;
 - a failing connection attempt is retried on another backend (``retries``, ``option redispatch``).
 Not guaranteed: health state carries over a reload (the new worker checks afresh, assuming up).
 """
@@ -80,17 +88,22 @@ def render_frontend(frontend: Frontend) -> str:
         f"    mode {f.mode}",
         f"    balance {f.balance}",
     ]
-    check = ""
     hc = f.health_check
-    if hc is not None:
-        if hc.protocol == "http":
-            lines += [f"    option httpchk GET {hc.path}", f"    http-check expect status {hc.expect_status}"]
-        check = f" check inter {max(1, round(hc.interval.total_seconds() * 1000))} rise {hc.rise} fall {hc.fall}"
-    for b in f.backends:
-        weight = 0 if b.state == "draining" else b.weight
-        address = f"[{b.address}]" if b.address.version == 6 else str(b.address)
-        lines.append(f"    server {b.name} {address}:{b.port} weight {weight}{check}")
+    if hc is not None and hc.protocol == "http":
+        lines += [f"    option httpchk GET {hc.path}", f"    http-check expect status {hc.expect_status}"]
+    lines += [f"    server {b.name} {server_arguments(f, b)}" for b in f.backends]
     return "\n".join(lines) + "\n"
+
+
+def server_arguments(frontend: Frontend, backend: Backend) -> str:
+    """What follows the name on a ``server`` line: the same for the file and the runtime ``add server``."""
+    weight = 0 if backend.state == "draining" else backend.weight
+    address = f"[{backend.address}]" if backend.address.version == 6 else str(backend.address)
+    check = ""
+    hc = frontend.health_check
+    if hc is not None:
+        check = f" check inter {max(1, round(hc.interval.total_seconds() * 1000))} rise {hc.rise} fall {hc.fall}"
+    return f"{address}:{backend.port} weight {weight}{check}"
 
 
 def parse_frontend(text: str) -> Frontend | None:
@@ -254,9 +267,68 @@ class Haproxy:
     async def add_backend(self, frontend: ResourceName, backend: Backend) -> None:
         async with self._lock:
             f = await self._declared(frontend)
+            existing = f.backend(backend.name)
+            if existing == backend:
+                return
             backends = [b for b in f.backends if b.name != backend.name] + [backend]
             updated = f.model_copy(update={"backends": non_empty(backends, "backends")})
-            await self._change({frontend: render_frontend(updated)}, subject=f"backend {frontend}/{backend.name}")
+            subject = f"backend {frontend}/{backend.name}"
+            refused = ""
+            if existing is None and backend.state == "active" and f.balance in _DYNAMIC_BALANCE:
+                refused = await self._add_server(updated, backend, subject)
+                if not refused:
+                    return
+            try:
+                await self._change({frontend: render_frontend(updated)}, subject=subject)
+            except HaproxyError as e:
+                if refused:
+                    raise HaproxyError(subject, f"{_reason(e)} (before that, {refused})") from e
+                raise
+
+    async def _add_server(self, updated: Frontend, backend: Backend, subject: str) -> str:
+        """Add ``backend`` to the running proxy and then to the file; ``""`` when done, else why HAProxy
+        refused the ``add server`` (nothing changed: the caller takes the validated reload way instead).
+
+        Once the server exists in the running proxy, a failure to enable it or to write the file takes it
+        out again and raises: the proxy and the file keep agreeing."""
+        server = f"{updated.name}/{backend.name}"
+        add = f"add server {server} {server_arguments(updated, backend)}"
+        answer = (await self.runtime(add)).strip()
+        if answer != "New server registered.":
+            return f"HAProxy's runtime API refused {add!r}: {answer}"
+        enable = [*([f"enable health {server}"] if updated.health_check is not None else []), f"enable server {server}"]
+        try:
+            answers = await self.runtime_batch(enable)
+            refused = [f"{c!r}: {a.strip()}" for c, a in zip(enable, answers, strict=True) if a.strip()]
+            if refused:
+                raise HaproxyError(subject, f"HAProxy refused {'; '.join(refused)}")
+            await self._write(self._file(updated.name), render_frontend(updated))
+        except HaproxyError as e:
+            undo = await self._delete_server(server)
+            outcome = (
+                "it was taken out of the running proxy again, nothing changed"
+                if not undo
+                else (
+                    f"taking it out of the running proxy failed too ({undo}): reload HAProxy "
+                    f"(harmony re-applies the frontend) to bring it back to {self._file(updated.name)}"
+                )
+            )
+            raise HaproxyError(subject, f"added at run time, then {_reason(e)}; {outcome}; fix that and re-run") from e
+        await self._mark_loaded()
+        return ""
+
+    async def _delete_server(self, server: str) -> str:
+        """Take ``server`` out of the running proxy (maintenance, then delete); ``""`` when done, else
+        HAProxy's answer (the server is then back in drain: no new connections, the existing ones finish)."""
+        # Two exchanges: "del server" ends its answer without the empty line that separates batched answers.
+        maint = (await self.runtime(f"set server {server} state maint")).strip()
+        deleted = "" if maint else (await self.runtime(f"del server {server}")).strip()
+        if deleted == "Server deleted.":
+            return ""
+        await self.runtime(f"set server {server} state drain")
+        return (
+            f"HAProxy's runtime API refused {'set server … state maint' if maint else 'del server'}: {maint or deleted}"
+        )
 
     async def drain_backend(self, frontend: ResourceName, backend: ResourceName) -> None:
         async with self._lock:
@@ -281,6 +353,18 @@ class Haproxy:
             if not await self._wait_idle(f, backend, grace, stat):
                 await self.runtime(f"shutdown sessions server {frontend}/{backend}")
             updated = f.model_copy(update={"backends": non_empty(rest, "backends")})
+            # Deleted at run time when HAProxy can (no connection left to it, idle ones included); else reloaded.
+            if not await self._delete_server(f"{frontend}/{backend}"):
+                try:
+                    await self._write(self._file(frontend), render_frontend(updated))
+                except HaproxyError as e:
+                    raise HaproxyError(
+                        subject,
+                        f"deleted from the running proxy, but {_reason(e)}; the file still lists it as draining "
+                        "(no new connections go to it after a reload): fix that and re-run",
+                    ) from e
+                await self._mark_loaded()
+                return
             await self._change({frontend: render_frontend(updated)}, subject=subject)
 
     async def _wait_idle(self, frontend: Frontend, backend: str, grace: float, stat: str) -> bool:
@@ -438,6 +522,9 @@ for f in "$1"/*.cfg; do if [ -f "$f" ]; then cp -- "$f" "$2/"; fi; done
 
 _SHOW_STAT = "show stat -1 4 -1"
 
+# The balance algorithms whose backends accept servers added at run time (``source`` hashes map-based: static).
+_DYNAMIC_BALANCE = frozenset({"roundrobin", "leastconn"})
+
 
 def split_answers(text: str, count: int) -> list[str]:
     """The runtime API's answers to ``count`` commands of one request: each ends with an empty line."""
@@ -475,6 +562,11 @@ def _with_state(frontend: Frontend, backend: str, state: BackendAdminState) -> F
         (b.model_copy(update={"state": state}) if b.name == backend else b for b in frontend.backends), "backends"
     )
     return frontend.model_copy(update={"backends": backends})
+
+
+def _reason(error: HaproxyError) -> str:
+    """The error's message without its subject (for an error that wraps it under another subject)."""
+    return str(error).removeprefix(f"{error.subject}: ")
 
 
 def _digest(texts: dict[str, str]) -> str:

@@ -32,18 +32,20 @@ class LocalFiles:
     async def stat_files(
         self, paths: Sequence[PurePosixPath], *, with_content: bool
     ) -> Mapping[PurePosixPath, FileState]:
-        return await asyncio.to_thread(lambda: {p: self._stat(p, with_content) for p in paths})
+        names = _AccountNames()
+        return await asyncio.to_thread(lambda: {p: self._stat(p, with_content, names) for p in paths})
 
     async def read_many(self, requests: Sequence[ReadRequest]) -> Mapping[ReadRequest, ReadResult]:
         """File states, live pids of pid files and directory contents, in one worker thread."""
-        return await asyncio.to_thread(lambda: {r: self._read(*r) for r in requests})
+        names = _AccountNames()
+        return await asyncio.to_thread(lambda: {r: self._read(*r, names) for r in requests})
 
-    def _read(self, path: PurePosixPath, kind: ReadKind) -> ReadResult:
+    def _read(self, path: PurePosixPath, kind: ReadKind, names: _AccountNames) -> ReadResult:
         if kind == "pid":
             return PidState(pid=self._live_pid(path))
         if kind == "directory":
             return DirectoryState(files=self._directory(path))
-        return self._stat(path, kind == "content")
+        return self._stat(path, kind == "content", names)
 
     def _live_pid(self, pid_file: PurePosixPath) -> int | None:
         try:
@@ -69,7 +71,7 @@ class LocalFiles:
             raise FilesError(str(path), e.strerror or str(e)) from e
         return files
 
-    def _stat(self, path: PurePosixPath, with_content: bool) -> FileState:
+    def _stat(self, path: PurePosixPath, with_content: bool, names: _AccountNames) -> FileState:
         real = self._real(path)
         try:
             st = real.lstat()
@@ -90,8 +92,8 @@ class LocalFiles:
             path=path,
             kind=kind,
             mode=stat.S_IMODE(st.st_mode),
-            owner=_user(st.st_uid),
-            group=_group(st.st_gid),
+            owner=names.user(st.st_uid),
+            group=names.group(st.st_gid),
             content=real.read_bytes() if with_content and kind == "file" else None,
             link_target=os.readlink(real) if kind == "symlink" else None,
         )
@@ -184,15 +186,31 @@ class LocalFiles:
             raise FilesError(str(path), e.strerror or str(e)) from e
 
 
-def _user(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
+class _AccountNames:
+    """User and group names by id, looked up once per batch of reads: each lookup reads /etc/passwd or
+    /etc/group again (1,000 files of one owner cost 2,000 reads of them). Not kept longer, so a renamed
+    account shows in the next batch."""
 
+    def __init__(self) -> None:
+        self._users: dict[int, str] = {}
+        self._groups: dict[int, str] = {}
 
-def _group(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
+    def user(self, uid: int) -> str:
+        name = self._users.get(uid)
+        if name is None:
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                name = str(uid)
+            self._users[uid] = name
+        return name
+
+    def group(self, gid: int) -> str:
+        name = self._groups.get(gid)
+        if name is None:
+            try:
+                name = grp.getgrgid(gid).gr_name
+            except KeyError:
+                name = str(gid)
+            self._groups[gid] = name
+        return name

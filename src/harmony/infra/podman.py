@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import secrets
 import shlex
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -51,6 +52,7 @@ from harmony.domain.errors import (
     ContainerError,
     ContainerNotFoundError,
     ContainerStartError,
+    FilesError,
     ForeignContainerError,
     ImageNotFoundError,
 )
@@ -299,12 +301,6 @@ class Podman:
     # Containers
 
     async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
-        # Looked for first: `podman run` checks the command before the name, and a failed run is discarded.
-        existing = await self.inspect_container(spec.name)
-        if existing is not None:
-            if not _managed(existing):
-                raise ForeignContainerError(spec.name)
-            raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
         if self._here:
             RUNC.require()
             if spec.init:
@@ -316,20 +312,40 @@ class Podman:
                     raise ContainerStartError(
                         spec.name, f"volume source {v.source} does not exist on the host (for target {v.target})"
                     )
+        # podman writes the id of the container it created to the cidfile, and nothing when it created none
+        # (a name already in use): a failed run is then discarded by that id, never a container that had the
+        # name before — without a look for the name before every start (one podman process fewer each).
+        cidfile = PurePosixPath(f"/tmp/harmony-cid-{secrets.token_hex(12)}")
+        try:
+            return await self._run_with_cidfile(spec, cidfile)
+        finally:
+            with contextlib.suppress(FilesError):
+                await self.connector.remove_path(cidfile)
+
+    async def _run_with_cidfile(self, spec: ContainerSpec, cidfile: PurePosixPath) -> ContainerInfo:
         try:
             async with self._env_file(spec) as env_file:
-                status, _, err = await self._run(*run_argv(spec, env_file=env_file), check=False)
+                status, _, err = await self._run(*run_argv(spec, env_file=env_file, cidfile=cidfile), check=False)
         except PodmanError as e:  # timed out: the container may be stuck starting (`runc init` never done)
             with contextlib.suppress(ContainerError):
-                await self.remove_container(spec.name, grace=0)
+                created = await self._created(cidfile)
+                await self.remove_container(spec.name, grace=0, listed=created)
             raise ContainerStartError(
                 spec.name, f"{e}; it was removed. Is the host overloaded, or an OCI hook stuck?"
             ) from e
         if status != 0:
+            created = await self._created(cidfile)
+            if created is None:  # nothing created: the name is taken, or podman refused before creating
+                existing = await self.inspect_container(spec.name)
+                if existing is not None:
+                    if not _managed(existing):
+                        raise ForeignContainerError(spec.name)
+                    raise ContainerStartError(spec.name, "a container of that name already exists; remove it first")
             # An unknown image makes `podman run --pull=never` fail before it creates anything: looked into
             # only then (one podman call fewer per start, which a fleet of small devices feels).
             await self._image_or_fail(spec.image)
-            await self._discard(spec.name)
+            if created is not None:
+                await self._run("rm", "-f", "-t", "0", created.id, check=False)
             raise ContainerStartError(spec.name, _last_error(err), evidence=tuple(err.strip().splitlines()[-10:]))
         # A process that dies right away (bad command, port taken inside the container) is exited by now.
         await asyncio.sleep(SETTLE_SECONDS)
@@ -340,6 +356,12 @@ class Podman:
             code = f" (exit code {info.exit_code})" if info is not None else ""
             raise ContainerStartError(spec.name, f"it exited right after starting{code}", evidence=tuple(logs))
         return info
+
+    async def _created(self, cidfile: PurePosixPath) -> ContainerInfo | None:
+        """The container a ``podman run --cidfile`` created, as it is now (``None``: it created none)."""
+        found = (await self.connector.stat_files([cidfile], with_content=True))[cidfile].content
+        container_id = (found or b"").decode(errors="replace").strip()
+        return await self.inspect_container(container_id) if container_id else None
 
     @asynccontextmanager
     async def _env_file(self, spec: ContainerSpec) -> AsyncGenerator[PurePosixPath | None]:
@@ -483,14 +505,18 @@ def env_file_content(spec: ContainerSpec) -> bytes:
     return "".join(lines).encode()
 
 
-def run_argv(spec: ContainerSpec, *, env_file: PurePosixPath | None = None) -> list[str]:
+def run_argv(
+    spec: ContainerSpec, *, env_file: PurePosixPath | None = None, cidfile: PurePosixPath | None = None
+) -> list[str]:
     """The ``podman run`` arguments for ``spec``: a pure function, tested as a table.
 
-    Secret variables come from ``env_file`` (see ``env_file_content``), which a spec with secrets needs.
+    Secret variables come from ``env_file`` (see ``env_file_content``), which a spec with secrets needs;
+    podman writes the id of the container it creates to ``cidfile``.
     """
     if secret_names(spec.env) and env_file is None:
         raise ValueError(f"container {spec.name}: secret variables {secret_names(spec.env)} need an env file")
-    argv = ["run", "-d", "--pull=never", "--name", spec.name, f"--network={spec.network}"]
+    argv = ["run", "-d", "--pull=never", *([f"--cidfile={cidfile}"] if cidfile is not None else [])]
+    argv += ["--name", spec.name, f"--network={spec.network}"]
     labels = {**spec.labels, MANAGED_LABEL: "true", RESTART_LABEL: spec.restart}
     argv += [f"--label={k}={v}" for k, v in sorted(labels.items())]
     if env_file is not None:
