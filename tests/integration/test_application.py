@@ -25,6 +25,7 @@ from harmony.modules.application.application import APP_LABEL
 from harmony.modules.application.exposure import Exposure
 from harmony.topology.container_host import ContainerHost
 from tests.fixtures.app_host import same_store
+from tests.fixtures.edge import haproxy_reloads
 from tests.fixtures.ports import free_port
 from tests.integration.client_loop import ClientLoop
 from tests.integration.polling import eventually
@@ -128,12 +129,14 @@ async def test_deploy_then_upgrades_with_zero_failed_requests(app_host: Containe
     status, text = await apply(app_host, stack(tmp_path, lb, "1"))
     assert status is Status.NOOP, text
 
+    proxy = await haproxy_reloads(app_host.haproxy)
     with ClientLoop(f"http://127.0.0.1:{lb}/index.html") as passing:
         await asyncio.sleep(0.3)
         status, text = await apply(app_host, stack(tmp_path, lb, "2"))
         await asyncio.sleep(0.3)
     assert status is Status.SUCCESS, text
     assert passing.failures == []
+    assert await haproxy_reloads(app_host.haproxy) == proxy, "the switch goes through the runtime API, no reload"
     assert passing.requests >= 10, "the client loop ran during the upgrade"
     assert set(passing.bodies) == {"site version 1\n", "site version 2\n"}, passing.bodies
     assert get(lb) == "site version 2\n"

@@ -6,21 +6,22 @@ the same state, and when the runtime API cannot do it the validated reload takes
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 
 from harmony.domain.capabilities.load_balancer import Backend, Frontend, HealthCheck
-from harmony.domain.errors import CommandError, LoadBalancerError
+from harmony.domain.errors import LoadBalancerError
 from harmony.domain.names import ResourceName, non_empty
 from harmony.domain.values import IPv4Address, Port
-from harmony.infra.haproxy import current_worker
-from harmony.infra.local_connector import LocalConnector
 from harmony.topology.edge_router import EdgeRouter
-from tests.fixtures.edge import HttpBackend, get
+from tests.fixtures.edge import HttpBackend, get, haproxy_master, haproxy_reloads
 from tests.fixtures.ports import free_port
 
 N = ResourceName
@@ -43,21 +44,11 @@ def blue_only(port: int, backends: dict[str, HttpBackend]) -> Frontend:
 
 
 async def master(router: EdgeRouter, command: str) -> str:
-    """A master CLI command, retried while the master is not listening yet (just started or re-executing)."""
-    sock = PurePosixPath(router.haproxy.state_dir / "master.sock")
-    for _ in range(500):
-        try:
-            return (await LocalConnector(name="test").exchange_unix(sock, command.encode() + b"\n", timeout=5)).decode()
-        except CommandError:
-            await asyncio.sleep(0.02)
-    pytest.fail(f"HAProxy's master CLI did not answer {command!r}")
+    return await haproxy_master(router.haproxy, command)
 
 
 async def proxy_state(router: EdgeRouter) -> tuple[int | None, int]:
-    """(the current worker's pid, how many times the master reloaded)."""
-    proc = await master(router, "show proc")
-    master_line = next(line.split() for line in proc.splitlines() if " master " in f" {line} ")
-    return current_worker(proc), int(master_line[2])
+    return await haproxy_reloads(router.haproxy)
 
 
 async def reload(router: EdgeRouter) -> None:
@@ -74,6 +65,18 @@ async def reload(router: EdgeRouter) -> None:
 
 async def answers(port: int, count: int = 8) -> set[str]:
     return {await asyncio.to_thread(get, f"http://127.0.0.1:{port}/") for _ in range(count)}
+
+
+def wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def file_of(router: EdgeRouter) -> Path:
@@ -177,3 +180,63 @@ async def test_a_runtime_add_whose_file_cannot_be_written_is_taken_back_out(
     (state / "filler").unlink()
     (declared,) = await router.frontends()
     assert [b.name for b in declared.backends] == ["blue"]
+
+
+_KEEP_ALIVE_SERVER = """
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keeps the connection open: HAProxy holds it idle for reuse
+    def do_GET(self):
+        body = sys.argv[2].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args): pass
+    def handle(self):
+        try:
+            super().handle()
+        except ConnectionError:
+            pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+async def test_a_server_holding_idle_connections_goes_at_run_time_and_a_static_balance_reloads(
+    loopback_router: EdgeRouter, http_backends: dict[str, HttpBackend]
+) -> None:
+    port, kept = free_port(), free_port()
+    server = await asyncio.create_subprocess_exec(sys.executable, "-c", _KEEP_ALIVE_SERVER, str(kept), "kept")
+    try:
+        await asyncio.to_thread(wait_listening, kept)
+        keep_alive = Backend(name=N("kept"), address=LOCALHOST, port=Port(kept))
+        web = blue_only(port, http_backends)
+        await loopback_router.put_frontend(
+            web.model_copy(update={"backends": non_empty([keep_alive, *web.backends], "backends")})
+        )
+        assert "kept" in await answers(port, 12)
+        # HAProxy keeps connections to "kept" open for reuse; set to maintenance, it lets them go for the delete.
+        conns = await loopback_router.haproxy.runtime("show servers conn web")
+        idle = next(line.split() for line in conns.splitlines() if line.startswith("web/kept "))
+        assert int(idle[9]) + int(idle[10]) > 0, f"no idle connection kept to the backend: {conns}"
+        started = await proxy_state(loopback_router)
+
+        await loopback_router.remove_backend(WEB, N("kept"), grace=5)
+        assert await proxy_state(loopback_router) == started, "deleted without a reload"
+        assert await answers(port) == {"blue"}
+        assert "server kept" not in file_of(loopback_router).read_text()
+        await reload(loopback_router)
+        assert await answers(port) == {"blue"}
+    finally:
+        server.kill()
+        await server.wait()
+
+    # A backend balanced by a static algorithm cannot take servers at run time: a reload adds it.
+    hashed = blue_only(port, http_backends).model_copy(update={"balance": "source"})
+    await loopback_router.put_frontend(hashed)
+    _, reloads = await proxy_state(loopback_router)
+    await loopback_router.add_backend(WEB, backend(http_backends["green"]))
+    _, reloaded = await proxy_state(loopback_router)
+    assert reloaded == reloads + 1
+    (declared,) = await loopback_router.frontends()
+    assert [b.name for b in declared.backends] == ["blue", "green"]

@@ -17,8 +17,8 @@ How the contract is kept:
   running proxy has the change, so a later reload shows the same state; a runtime change whose file cannot
   be written is taken back out of the running proxy. What the runtime API cannot do — a static balance
   (``source``), replacing a backend of the same name, adding a draining one, deleting a server that still
-  holds connections (idle ones kept for reuse included) or an ``add server`` HAProxy refuses — goes the
-  validated reload way above;
+  holds connections (idle ones kept for reuse are let go when it enters maintenance) or an ``add server``
+  HAProxy refuses — goes the validated reload way above;
 - a failing connection attempt is retried on another backend (``retries``, ``option redispatch``).
 Not guaranteed: health state carries over a reload (the new worker checks afresh, assuming up).
 """

@@ -192,14 +192,16 @@ def _read_arg(request: BatchRead) -> str:
 
 
 # Held by a process on the host: it takes the flock, says "locked", then reads lines on its stdin until the
-# channel closes (Harmony ended, or died and the connection dropped) or no line came for $2 seconds (Harmony's
-# machine vanished from the network: the host may never hear the connection close), and the flock goes with
-# it. A line is a heartbeat (".") or a batch of reads ("r" and its shell-quoted arguments, a newline in them
-# written "$n"): the holder runs the read program ($3) on them, closing the flock's descriptor for it, and
-# answers with the program's output then RS "end STATUS STDERR-BASE64": the run's reads share the lock's
-# channel, no new one. A line is read by `read` in a shell of its own under `timeout` (never more than the
-# line: a heartbeat and a batch sent together both arrive). The file is named after /etc/hostname so that
-# hosts sharing a /run (namespaces on one machine) still lock apart.
+# channel closes (Harmony ended, or died and the connection dropped) or no line came for the expiry (twice $2)
+# to 1.5 times it (Harmony's machine vanished from the network: the host may never hear the connection
+# close), and the flock goes with it. A line is a heartbeat (".") or a batch of reads ("r" and its
+# shell-quoted arguments, a newline in them written "$n"): the holder runs the read program ($3) on them,
+# closing the flock's descriptor for it, and answers with the program's output then RS "end STATUS
+# STDERR-BASE64": the run's reads share the lock's channel, no new one. Lines are read by the shell's `read`
+# (a byte at a time from a pipe: never more than the line) and counted in "$f.beat"; a watchdog started once
+# (without the flock's descriptor) looks every $2 seconds and ends the holder when the count stayed the same
+# twice, unless a batch is being answered: no process is started per line. The file is named after
+# /etc/hostname so that hosts sharing a /run (namespaces on one machine) still lock apart.
 _RUN_LOCK = r"""
 d=/run/lock; [ -d "$d" ] && [ -w "$d" ] || d=/tmp
 h=""; { read -r h </etc/hostname || :; } 2>/dev/null
@@ -207,18 +209,36 @@ f="$d/harmony-${h:-host}.lock"
 exec 9<>"$f" || exit 2
 if flock -n 9; then
   printf '%s' "$1" > "$f"; echo locked
-  x=$2; r=$3; n='
+  r=$3; n='
 '
-  while line=$(timeout "$x" sh -c 'IFS= read -r l && printf "%s\n" "$l"' 9>&-) && [ -n "$line" ]; do
+  b=0; echo "$b" >"$f.beat"
+  holder=$$
+  (
+    trap 'kill "$t" 2>/dev/null; exit 0' TERM
+    last=""; same=0
+    while :; do
+      sleep "$2" & t=$!; wait "$t" || exit 0
+      now=""; read -r now <"$f.beat" || :  # empty while the holder rewrites it: counts as a change
+      if [ "$now" = busy ] || [ "$now" != "$last" ]; then same=0; else same=$((same+1)); fi
+      last=$now
+      if [ "$same" -ge 2 ]; then kill "$holder"; exit 0; fi
+    done
+  ) </dev/null >/dev/null 2>&1 9>&- &
+  w=$!
+  while IFS= read -r line && [ -n "$line" ]; do
+    b=$((b+1)); echo "$b" >"$f.beat"
     case $line in
     r*)
+      echo busy >"$f.beat"
       ( eval "set -- ${line#r}"; eval "$r" ) </dev/null 9>&- 2>"$f.err"
       s=$?; e=""
       if [ -s "$f.err" ]; then e=$(base64 -w0 -- "$f.err"); fi
+      echo "$b" >"$f.beat"
       printf '\036end %s %s\n' "$s" "$e"
       ;;
     esac
   done
+  kill "$w" 2>/dev/null
   exit 0
 fi
 echo busy; cat "$f"; exit 75
@@ -230,10 +250,11 @@ READ_END = "\x1eend "
 
 def run_lock_argv(holder: str, *, expiry: float) -> list[str]:
     """Take the host's run lock (``holder`` is written into it) and hold it while stdin stays open and a line
-    arrives on it at least every ``expiry`` seconds; a line ``read_request(…)`` is answered as a batch of reads.
+    arrives on it at least every ``expiry`` seconds (it goes after ``expiry`` to 1.5 times ``expiry`` seconds
+    of silence); a line ``read_request(…)`` is answered as a batch of reads.
 
     Prints ``locked`` and holds, or ``busy`` plus the current holder's record and exits 75."""
-    return _sh(_RUN_LOCK, holder, f"{expiry:g}", _READ)
+    return _sh(_RUN_LOCK, holder, f"{expiry / 2:g}", _READ)
 
 
 def read_request(requests: Sequence[BatchRead]) -> bytes:
