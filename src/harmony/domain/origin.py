@@ -8,6 +8,7 @@ the origin never reaches the Score's JSON form.
 
 from __future__ import annotations
 
+import functools
 import sys
 import weakref
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ def record_origin(obj: object) -> None:
     _ORIGINS[key] = Origin(frame.f_code.co_filename, frame.f_lineno)
 
 
+@functools.cache  # a handful of files, asked once per frame of every Score built
 def _internal(filename: str) -> bool:
     return filename.startswith(_HARMONY) or any(part in filename for part in _SKIP)
 
