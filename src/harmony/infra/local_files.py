@@ -12,7 +12,7 @@ import os
 import pwd
 import stat
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from harmony.domain.capabilities.files import FileKind, FileState
@@ -209,21 +209,19 @@ class _AccountNames:
         self._groups: dict[int, str] = {}
 
     def user(self, uid: int) -> str:
-        name = self._users.get(uid)
-        if name is None:
-            try:
-                name = pwd.getpwuid(uid).pw_name
-            except KeyError:
-                name = str(uid)
-            self._users[uid] = name
-        return name
+        return _looked_up(self._users, uid, lambda i: pwd.getpwuid(i).pw_name)
 
     def group(self, gid: int) -> str:
-        name = self._groups.get(gid)
-        if name is None:
-            try:
-                name = grp.getgrgid(gid).gr_name
-            except KeyError:
-                name = str(gid)
-            self._groups[gid] = name
-        return name
+        return _looked_up(self._groups, gid, lambda i: grp.getgrgid(i).gr_name)
+
+
+def _looked_up(names: dict[int, str], key: int, lookup: Callable[[int], str]) -> str:
+    """``names[key]``, looked up once; an id with no name is shown as the number."""
+    name = names.get(key)
+    if name is None:
+        try:
+            name = lookup(key)
+        except KeyError:
+            name = str(key)
+        names[key] = name
+    return name
