@@ -345,7 +345,7 @@ class Podman:
             # only then (one podman call fewer per start, which a fleet of small devices feels).
             await self._image_or_fail(spec.image)
             if created is not None:
-                await self._run("rm", "-f", "-t", "0", created.id, check=False)
+                await self._discard(created.id)
             raise ContainerStartError(spec.name, _last_error(err), evidence=tuple(err.strip().splitlines()[-10:]))
         # A process that dies right away (bad command, port taken inside the container) is exited by now.
         await asyncio.sleep(SETTLE_SECONDS)
@@ -380,8 +380,9 @@ class Podman:
         finally:
             await self.connector.run_command(["rm", "-rf", "--", str(directory)], timeout=30)
 
-    async def _discard(self, name: str) -> None:
-        await self._run("rm", "-f", "-t", "0", name, check=False)
+    async def _discard(self, container: str) -> None:
+        """Remove ``container`` (a name or an id) at once, whatever its state; gone already is fine."""
+        await self._run("rm", "-f", "-t", "0", container, check=False)
 
     async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
         filters = [f"--filter=label={k}={v}" for k, v in {MANAGED_LABEL: "true", **(labels or {})}.items()]
