@@ -144,3 +144,69 @@ def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+def _file_reads(tmp_path: Path) -> tuple[list[BatchRead], dict[str, BatchRead]]:
+    (tmp_path / "a.conf").write_bytes(b"x = 1\n")
+    (tmp_path / "b.bin").write_bytes(b"\x00\xff")
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "link").symlink_to("a.conf")
+    (tmp_path / "d").mkdir()
+    named: dict[str, BatchRead] = {
+        "a": (PurePosixPath(tmp_path / "a.conf"), "content"),
+        "b": (PurePosixPath(tmp_path / "b.bin"), "content"),
+        "empty": (PurePosixPath(tmp_path / "empty"), "content"),
+        "a-stat": (PurePosixPath(tmp_path / "a.conf"), "stat"),
+        "link": (PurePosixPath(tmp_path / "link"), "content"),
+        "dir": (PurePosixPath(tmp_path / "d"), "stat"),
+        "missing": (PurePosixPath(tmp_path / "none"), "content"),
+    }
+    requests = [named["a"], CommandRead(("echo", "between")), *(named[k] for k in list(named)[1:])]
+    return requests, named
+
+
+def _stat_logged(tmp_path: Path, before: str = "") -> tuple[dict[str, str], Path]:
+    """PATH with a ``stat`` that logs each call, runs ``before`` (shell) on the first, then execs the real one."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "stat.log"
+    bin_dir.mkdir()
+    real = subprocess.run(["sh", "-c", "command -v stat"], capture_output=True, text=True, check=True).stdout.strip()
+    wrapper = bin_dir / "stat"
+    first = f'if [ ! -e {log} ]; then {before or ":"}; fi\n' if before else ""
+    wrapper.write_text(f'#!/bin/sh\n{first}echo "$#" >> {log}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}, log
+
+
+def _check_file_reads(found: dict[BatchRead, object], named: dict[str, BatchRead], *, b_missing: bool) -> None:
+    a, b, empty, a_stat = (found[named[k]] for k in ("a", "b", "empty", "a-stat"))
+    link, directory, missing = (found[named[k]] for k in ("link", "dir", "missing"))
+    assert isinstance(a, FileState) and (a.kind, a.content) == ("file", b"x = 1\n")
+    assert isinstance(b, FileState) and (b.kind, b.content) == (("missing", None) if b_missing else ("file", b"\x00\xff"))
+    assert isinstance(empty, FileState) and (empty.kind, empty.content) == ("file", b"")
+    assert isinstance(a_stat, FileState) and (a_stat.kind, a_stat.content) == ("file", None)
+    assert isinstance(link, FileState) and (link.kind, link.link_target) == ("symlink", "a.conf")
+    assert isinstance(directory, FileState) and directory.kind == "directory"
+    assert isinstance(missing, FileState) and missing.kind == "missing"
+    assert isinstance(a, FileState) and a.mode is not None and a.owner and a.group
+
+
+def test_every_file_of_a_batch_is_stat_ed_by_one_stat(tmp_path: Path) -> None:
+    """Files, an empty one, a symlink, a directory and a missing path, around a command: one ``stat`` run for all
+    that exist (a process per file was a third of a no-op's processes on an SSH host), the answers in order."""
+    requests, named = _file_reads(tmp_path)
+    env, log = _stat_logged(tmp_path)
+    out = subprocess.run(read_argv(requests), capture_output=True, text=True, check=True, env=env).stdout
+    found = parse_reads(requests, out)
+    _check_file_reads(dict(found), named, b_missing=False)
+    assert found[requests[1]] == CommandResult(argv=("echo", "between"), exit_status=0, stdout="between\n", stderr="")
+    assert log.read_text().split() == ["9"], "one stat: --printf, its format, -- and the 6 paths that exist"
+
+
+def test_a_file_removed_before_the_batch_stat_is_read_on_its_own(tmp_path: Path) -> None:
+    """A file that goes between the look at which files exist and the ``stat`` of them all (removed here by that
+    very ``stat``'s first call): that ``stat`` fails, and every file is then read on its own, the gone one missing."""
+    requests, named = _file_reads(tmp_path)
+    env, log = _stat_logged(tmp_path, before=f"rm -f {tmp_path / 'b.bin'}")
+    out = subprocess.run(read_argv(requests), capture_output=True, text=True, check=True, env=env).stdout
+    _check_file_reads(dict(parse_reads(requests, out)), named, b_missing=True)
+    assert len(log.read_text().split()) == 1 + 5, "the failed batch, then each of the 5 files left"

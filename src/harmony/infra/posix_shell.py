@@ -36,9 +36,34 @@ type StatRequest = tuple[PurePosixPath, bool]  # (path, with content)
 # it uses the shell's builtins wherever they do: a command line runs by `eval` in its background subshell
 # (not a new `sh -c`), statuses, pid files and /proc/PID/stat are read with `read`, an empty output is not
 # piped through base64, and a directory's file names made of safe characters are sent as they are (`=NAME`).
+# The metadata of every file read comes from one `stat` run on all that exist (a `stat` per file was a third of
+# a no-op's processes); which ones exist is decided once, beforehand, in $F (a character per request: 1 to
+# stat, 0 missing, - not a file read), and the answers follow those decisions, so a file created or removed
+# meanwhile cannot shift the lines. Should that `stat` fail (a file removed in between), each file is read on
+# its own, as it is then.
 _READ = r"""
 d=""
 i=0
+F=""
+for a in "$@"; do
+  m=${a%%:*}; p=${a#*:}
+  case $m in
+  s|c) if [ -L "$p" ] || [ -e "$p" ]; then F="${F}1"; else F="${F}0"; fi ;;
+  *) F="${F}-" ;;
+  esac
+done
+stat_all() {
+  g=$1; shift
+  for a do
+    shift
+    case $g in 1*) set -- "$@" "${a#*:}" ;; esac
+    g=${g#?}
+  done
+  [ $# -eq 0 ] || stat --printf '%F|%a|%U|%G|\n' -- "$@"
+}
+S=""; one=""; nl='
+'
+case $F in *1*) S=$(stat_all "$F" "$@" 2>/dev/null) || one=1 ;; esac
 for a in "$@"; do
   i=$((i+1)); m=${a%%:*}; p=${a#*:}
   case $m in
@@ -57,6 +82,7 @@ wait
 i=0
 for a in "$@"; do
   i=$((i+1)); m=${a%%:*}; p=${a#*:}
+  g=${F%"${F#?}"}; F=${F#?}
   case $m in
   x|t*)
     s=""; o=""; e=""
@@ -95,8 +121,14 @@ for a in "$@"; do
     fi
     ;;
   *)
-    if [ -L "$p" ] || [ -e "$p" ]; then
-      stat --printf '%F|%a|%U|%G|' -- "$p"
+    l=""
+    if [ -n "$one" ]; then
+      if [ -L "$p" ] || [ -e "$p" ]; then l=$(stat --printf '%F|%a|%U|%G|' -- "$p") || l=""; fi
+    elif [ "$g" = 1 ]; then
+      l=${S%%"$nl"*}; S=${S#*"$nl"}
+    fi
+    if [ -n "$l" ]; then
+      printf %s "$l"
       if [ -L "$p" ]; then readlink -n -- "$p" | base64 -w0
       elif [ "$m" = c ] && [ -f "$p" ] && [ -s "$p" ]; then base64 -w0 -- "$p"
       fi
