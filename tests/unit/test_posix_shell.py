@@ -171,7 +171,7 @@ def _stat_logged(tmp_path: Path, before: str = "") -> tuple[dict[str, str], Path
     bin_dir.mkdir()
     real = subprocess.run(["sh", "-c", "command -v stat"], capture_output=True, text=True, check=True).stdout.strip()
     wrapper = bin_dir / "stat"
-    first = f'if [ ! -e {log} ]; then {before or ":"}; fi\n' if before else ""
+    first = f"if [ ! -e {log} ]; then {before}; fi\n" if before else ""
     wrapper.write_text(f'#!/bin/sh\n{first}echo "$#" >> {log}\nexec {real} "$@"\n')
     wrapper.chmod(0o755)
     return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}, log
@@ -181,7 +181,8 @@ def _check_file_reads(found: dict[BatchRead, object], named: dict[str, BatchRead
     a, b, empty, a_stat = (found[named[k]] for k in ("a", "b", "empty", "a-stat"))
     link, directory, missing = (found[named[k]] for k in ("link", "dir", "missing"))
     assert isinstance(a, FileState) and (a.kind, a.content) == ("file", b"x = 1\n")
-    assert isinstance(b, FileState) and (b.kind, b.content) == (("missing", None) if b_missing else ("file", b"\x00\xff"))
+    b_expected = ("missing", None) if b_missing else ("file", b"\x00\xff")
+    assert isinstance(b, FileState) and (b.kind, b.content) == b_expected
     assert isinstance(empty, FileState) and (empty.kind, empty.content) == ("file", b"")
     assert isinstance(a_stat, FileState) and (a_stat.kind, a_stat.content) == ("file", None)
     assert isinstance(link, FileState) and (link.kind, link.link_target) == ("symlink", "a.conf")
