@@ -11,8 +11,8 @@ the heartbeat and the task restarted with back-off):
   (a ``Container`` with a ``PinnedImage`` is pulled the same way, before its old container is touched).
   Without it an ``Application`` is rejected.
 - reconcile = the Score's own plan (the drift check, reads only); nothing planned is a NOOP, otherwise apply
-  through the Maestro like any other run (journaled on the device, ``harmony runs``; the reported state
-  names the run; its events are logged) (the ``Container`` Score
+  through the Maestro like any other run, with that plan as the run's (journaled on the device, ``harmony
+  runs``; the reported state names the run; its events are logged) (the ``Container`` Score
   replaces a changed container gracefully: stop signal, grace, kill, then the new one; an ``Application``
   deploys blue-green behind the device's load balancer). Then the health gate: for a ``Container``, it runs
   and its health command (if any) passes; for an ``Application``, its apply passed the smoke check (an apply
@@ -372,7 +372,7 @@ class DeviceAgent:
         outcome = None
         if changes:
             outcome, run = applied(
-                await self._maestro(name, RuntimeHost(self.runtime, name=self.device)).apply([score])
+                await self._maestro(name, RuntimeHost(self.runtime, name=self.device)).apply([score], planned=[changes])
             )
             if not outcome.ok:
                 return DeploymentState(
@@ -392,9 +392,10 @@ class DeviceAgent:
         """Blue-green apply on the device's ``applications`` topology; its smoke check is the health gate."""
         host = self.applications
         assert host is not None, "accept() rejects applications on a device without them"
-        if not await score.interpret().plan(host):
+        changes = await score.interpret().plan(host)  # the drift check, reads only; the run's plan if not empty
+        if not changes:
             return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
-        outcome, run = applied(await self._maestro(name, host).apply([score]))
+        outcome, run = applied(await self._maestro(name, host).apply([score], planned=[changes]))
         if not outcome.ok:  # not started, smoke check failed, or switch failed: the old version keeps serving
             return DeploymentState(
                 deployment=name, version=version, phase="failed", message=outcome.message, details=outcome.details,
