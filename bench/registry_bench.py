@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import base64
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -130,6 +131,11 @@ async def start_by_hand(host: ContainerHost, image: PinnedImage, name: str) -> N
     raise SystemExit(f"{name} never answered on {address}")
 
 
+def cpu_since(before: resource.struct_rusage, who: int) -> float:
+    now = resource.getrusage(who)
+    return now.ru_utime + now.ru_stime - before.ru_utime - before.ru_stime
+
+
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
@@ -145,8 +151,11 @@ class CommandTimes:
         self.calls: dict[str, int] = {}
         self.seconds: dict[str, float] = {}
         self.socat = False  # HAProxy's runtime API through one socat per exchange (the old way)
+        self.trace = False  # print every command as it ends: the clock, how long it took, its command line
 
-    def note(self, program: str, took: float) -> None:
+    def note(self, program: str, took: float, argv: Sequence[str] = ()) -> None:
+        if self.trace and argv:
+            print(f"  {time.monotonic() % 1000:8.3f} {took:6.3f}s {' '.join(argv)[-300:]}")
         self.calls[program] = self.calls.get(program, 0) + 1
         self.seconds[program] = self.seconds.get(program, 0.0) + took
 
@@ -173,7 +182,7 @@ class CommandTimes:
             try:
                 return await run(c, argv, stdin=stdin, timeout=timeout)
             finally:
-                times.note(program_of(argv), time.monotonic() - t0)
+                times.note(program_of(argv), time.monotonic() - t0, argv)
 
         async def read_command(
             c: LocalConnector, argv: Sequence[str], *, timeout: float | None = None
@@ -182,7 +191,7 @@ class CommandTimes:
             try:
                 return await read(c, argv, timeout=timeout)
             finally:
-                times.note(program_of(argv), time.monotonic() - t0)
+                times.note(program_of(argv), time.monotonic() - t0, argv)
 
         async def exchange_unix(c: LocalConnector, path: PurePosixPath, request: bytes, *, timeout: float) -> bytes:
             t0 = time.monotonic()
@@ -231,8 +240,11 @@ def app(image: PinnedImage, lb: int) -> Application:
     )  # fmt: skip
 
 
-async def main(devices: int, mib: int, repeat: int, driver: str, profile: bool) -> list[dict[str, float]]:
+async def main(
+    devices: int, mib: int, repeat: int, driver: str, profile: bool, trace: bool = False
+) -> list[dict[str, float]]:
     times = CommandTimes()
+    times.trace = trace
     times.install()
     tmp = Path(tempfile.mkdtemp(prefix="harmony-registry-bench-"))
     registry = RegistryHost.local(tmp / "registry-host")
@@ -284,14 +296,24 @@ async def main(devices: int, mib: int, repeat: int, driver: str, profile: bool) 
         async def roll_out(image: PinnedImage, step: str = "", *, socat: bool = False) -> float:
             times.reset()
             times.socat = socat
+            own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.monotonic()
+            if times.trace:
+                print(f"  {t0 % 1000:8.3f} deploy ({step})")
             everyone = Strategy(wave_timeout=600)
             await control.deploy("site", app(image, lb), selector={"bench": "yes"}, strategy=everyone)
             done = await control.drive("site")
             took = time.monotonic() - t0
+            if times.trace:
+                print(f"  {time.monotonic() % 1000:8.3f} every device reports it ({step})")
             times.socat = False
             if profile and step:
-                print(f"  {step}: {took:.2f}s; commands per device:\n{times.table(devices)}", flush=True)
+                cpu = cpu_since(own, resource.RUSAGE_SELF), cpu_since(children, resource.RUSAGE_CHILDREN)
+                print(
+                    f"  {step}: {took:.2f}s; CPU: this process (agents, control) {cpu[0]:.2f}s, the commands it ran "
+                    f"{cpu[1]:.2f}s; commands per device:\n{times.table(devices)}",
+                    flush=True,
+                )
             status = await control.status("site")
             if done.phase != "done" or status.healthy != devices:
                 raise SystemExit(f"rollout {done.phase}: {done.reason}; {status.healthy} healthy")
@@ -301,12 +323,19 @@ async def main(devices: int, mib: int, repeat: int, driver: str, profile: bool) 
         await roll_out(previous)  # the first deploy also starts every device's HAProxy and dnsmasq
         for r in range(repeat):
             floor_image, pull_image, rollout_image = [await push(build, settings, tmp, f"r{r}-{k}", mib) for k in "abc"]
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.monotonic()
             await asyncio.gather(*(bare_pull(h, floor_image) for h in hosts))
             floor = time.monotonic() - t0
+            if profile:
+                print(f"  floor: {floor:.2f}s; CPU of the pulls {cpu_since(children, resource.RUSAGE_CHILDREN):.2f}s")
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.monotonic()
             await asyncio.gather(*(start_by_hand(h, floor_image, f"by-hand-{r}") for h in hosts))
             by_hand = floor + time.monotonic() - t0
+            if profile:
+                took, cpu = by_hand - floor, cpu_since(children, resource.RUSAGE_CHILDREN)
+                print(f"  by hand, the start after the pull: {took:.2f}s; CPU of its commands {cpu:.2f}s")
             for h in hosts:
                 await run_local(h.podman.argv("rm", "-f", "-t", "0", f"by-hand-{r}"), timeout=120)
             t0 = time.monotonic()
@@ -395,6 +424,7 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--storage-driver", default="overlay", choices=["overlay", "vfs"])
     parser.add_argument("--profile", action="store_true", help="print the commands per device of each step")
+    parser.add_argument("--trace", action="store_true", help="print every command the devices run, as it ends")
     args = parser.parse_args()
-    results = asyncio.run(main(args.devices, args.mib, args.repeat, args.storage_driver, args.profile))
+    results = asyncio.run(main(args.devices, args.mib, args.repeat, args.storage_driver, args.profile, args.trace))
     write_doc(results, args.devices, args.mib, args.storage_driver)

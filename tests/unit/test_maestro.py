@@ -253,3 +253,21 @@ async def test_journal_records_plan_spec_and_outcome(tmp_path: Path) -> None:
     assert record.results[1].changes[0].action.value == "create"
     assert record.results[1].outcome is not None and record.results[1].outcome.status is Status.SUCCESS
     assert record.finished is not None and record.finished >= record.started
+
+
+async def test_a_plan_made_by_the_caller_is_the_runs_plan(tmp_path: Path) -> None:
+    """A device agent plans (its drift check), then applies with that plan: the Maestro does not plan again."""
+    maestro = Maestro(LinuxHost.local(root=tmp_path))
+    scores = etc(tmp_path)
+    plan = await maestro.plan(scores)
+    (tmp_path / "etc").mkdir()  # changed after the caller planned: a fresh plan would not create it
+    report = await maestro.apply(scores, planned=[r.changes for r in plan.results])
+    assert [c.action.value for r in report.results for c in r.changes] == ["create", "create", "create"]
+    assert report.status is Status.SUCCESS
+    assert (tmp_path / "etc/motd").read_text() == "hello\n"
+
+
+async def test_a_callers_plan_must_have_one_entry_per_score(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"planned: 1 plans for 3 Scores"):
+        await Maestro(LinuxHost.local(root=tmp_path)).apply(etc(tmp_path), planned=[[]])
+    assert list(tmp_path.iterdir()) == []

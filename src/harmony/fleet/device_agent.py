@@ -11,8 +11,8 @@ the heartbeat and the task restarted with back-off):
   (a ``Container`` with a ``PinnedImage`` is pulled the same way, before its old container is touched).
   Without it an ``Application`` is rejected.
 - reconcile = the Score's own plan (the drift check, reads only); nothing planned is a NOOP, otherwise apply
-  through the Maestro like any other run (journaled on the device, ``harmony runs``; the reported state
-  names the run; its events are logged) (the ``Container`` Score
+  through the Maestro like any other run, with that plan as the run's (journaled on the device, ``harmony
+  runs``; the reported state names the run; its events are logged) (the ``Container`` Score
   replaces a changed container gracefully: stop signal, grace, kill, then the new one; an ``Application``
   deploys blue-green behind the device's load balancer). Then the health gate: for a ``Container``, it runs
   and its health command (if any) passes; for an ``Application``, its apply passed the smoke check (an apply
@@ -39,6 +39,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +50,7 @@ from harmony.agent.supervisor import SupervisorLink
 from harmony.agent.tasks import Supervisor
 from harmony.domain.capabilities.containers import ContainerRuntime
 from harmony.domain.capabilities.key_value import KeyChange
+from harmony.domain.change import Change
 from harmony.domain.errors import CapabilityError, HarmonyError, KeyValueError, KeyValueUnavailable, RegistryError
 from harmony.domain.image_refs import PinnedImage
 from harmony.domain.outcome import Outcome
@@ -345,34 +347,62 @@ class DeviceAgent:
                 return  # replaced or undeployed while waiting for the lock
             if dep.score is not None:
                 started = time.monotonic()
-                dep.state = await self._converge(name, dep.version, dep.score)
+                settled = dep.state.phase == "running"  # serving this version already: a drift check
+                dep.state = await self._converge(name, dep.version, dep.score, settled=settled)
                 self.metrics.reconciled(seconds=time.monotonic() - started, failed=dep.state.phase == "failed")
         if not dep.reported or dep.state.phase != "running":
             await self._report_dep(dep)
             if not dep.reported:
                 self._report_again(name, dep)
 
-    async def _converge(self, name: str, version: str, score: DeviceScore) -> DeploymentState:
-        """Plan, apply if needed, then the health gate; any capability error becomes a ``failed`` state."""
+    async def _converge(self, name: str, version: str, score: DeviceScore, *, settled: bool) -> DeploymentState:
+        """Plan, apply if needed, then the health gate; any capability error becomes a ``failed`` state.
+
+        A version not ``settled`` yet (new, or failed before) with an image from the registry has that image
+        pulled while the plan is made: in a rollout the pull is most of a device's time, and it touches no
+        container (a drift check of a settled version pulls only when the plan asks for it)."""
         try:
             if isinstance(score, Application):
-                return await self._converge_application(name, version, score)
-            return await self._converge_once(name, version, score)
+                return await self._converge_application(name, version, score, settled=settled)
+            return await self._converge_once(name, version, score, settled=settled)
         except HarmonyError as e:
             return DeploymentState(deployment=name, version=version, phase="failed", message=str(e))
 
-    async def _converge_once(self, name: str, version: str, score: Container) -> DeploymentState:
-        changes = await score.interpret().plan(self.runtime)  # the drift check: reads only
+    async def _plan_and_pull(
+        self, plan: Awaitable[Sequence[Change]], image: PinnedImage | None
+    ) -> tuple[Sequence[Change], str | None]:
+        """``plan``'s changes, with ``image`` (if any) pulled meanwhile; why the pull failed, if it did."""
+        if image is None:
+            return await plan, None
+        pulling = asyncio.ensure_future(self._pull(image))
+        try:
+            changes = await plan
+        except BaseException:
+            pulling.cancel()
+            with contextlib.suppress(BaseException):  # the plan's error is the one to tell
+                await pulling
+            raise
+        return changes, await pulling
+
+    async def _converge_once(self, name: str, version: str, score: Container, *, settled: bool) -> DeploymentState:
         image = score.spec.image
+        early = image if isinstance(image, PinnedImage) and not settled else None
+        changes, failed = await self._plan_and_pull(score.interpret().plan(self.runtime), early)  # plan: reads only
         if changes and isinstance(image, PinnedImage):  # fetched before the old container is touched
-            failed = await self._pull(image)
+            if early is None:
+                failed = await self._pull(image)
             if failed is not None:
-                return DeploymentState(deployment=name, version=version, phase="failed", message=failed)
+                return DeploymentState(
+                    deployment=name,
+                    version=version,
+                    phase="failed",
+                    message=f"{failed}; the current container keeps running",
+                )
         run = ""
         outcome = None
         if changes:
             outcome, run = applied(
-                await self._maestro(name, RuntimeHost(self.runtime, name=self.device)).apply([score])
+                await self._maestro(name, RuntimeHost(self.runtime, name=self.device)).apply([score], planned=[changes])
             )
             if not outcome.ok:
                 return DeploymentState(
@@ -388,13 +418,23 @@ class DeviceAgent:
             )
         return DeploymentState(deployment=name, version=version, phase="running", message=message, run=run)
 
-    async def _converge_application(self, name: str, version: str, score: Application) -> DeploymentState:
+    async def _converge_application(
+        self, name: str, version: str, score: Application, *, settled: bool
+    ) -> DeploymentState:
         """Blue-green apply on the device's ``applications`` topology; its smoke check is the health gate."""
         host = self.applications
         assert host is not None, "accept() rejects applications on a device without them"
-        if not await score.interpret().plan(host):
+        early = score.image if isinstance(score.image, PinnedImage) and not settled else None
+        # The drift check (reads only) is the run's plan if not empty; the apply pulls what was not pulled here.
+        changes, failed = await self._plan_and_pull(score.interpret().plan(host), early)
+        if not changes:
             return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
-        outcome, run = applied(await self._maestro(name, host).apply([score]))
+        if failed is not None:
+            return DeploymentState(
+                deployment=name, version=version, phase="failed",
+                message=f"{failed}; the previous version keeps serving",
+            )  # fmt: skip
+        outcome, run = applied(await self._maestro(name, host).apply([score], planned=[changes]))
         if not outcome.ok:  # not started, smoke check failed, or switch failed: the old version keeps serving
             return DeploymentState(
                 deployment=name, version=version, phase="failed", message=outcome.message, details=outcome.details,
@@ -415,7 +455,8 @@ class DeviceAgent:
             log.debug("%s: %s", self.device, event.model_dump_json())
 
     async def _pull(self, image: PinnedImage) -> str | None:
-        """Pull a pinned image with this device's own registry login; why not, if it failed."""
+        """Pull a pinned image with this device's own registry login; why not, if it failed (the caller says
+        what keeps running)."""
         if self.applications is None:
             return (
                 f"image {image} is in a registry, and this device has no registry login "
@@ -424,7 +465,7 @@ class DeviceAgent:
         try:
             await self.applications.pull_image(image)
         except RegistryError as e:
-            return f"image pull failed: {e}; the current container keeps running"
+            return f"image pull failed: {e}"
         return None
 
     def _runtime_for(self, score: DeviceScore) -> ContainerRuntime:

@@ -115,9 +115,18 @@ class Maestro[T: Topology]:
         smoke_tests: Sequence[Verification] = (),
         keep_going: bool = False,
         confirm: Confirm | None = None,
+        planned: Sequence[Sequence[Change]] | None = None,
     ) -> RunReport:
-        """Plan every Score, ask ``confirm`` (if given) with the plan, then apply in order."""
-        return await self._run("apply", scores, smoke_tests=smoke_tests, keep_going=keep_going, confirm=confirm)
+        """Plan every Score, ask ``confirm`` (if given) with the plan, then apply in order.
+
+        ``planned``: the changes of each Score that the caller planned just before (a device agent's drift
+        check), used as the run's plan instead of planning again — unless readying the target changed
+        something there, which makes any plan made before it stale."""
+        if planned is not None and len(planned) != len(scores):
+            raise ValueError(f"planned: {len(planned)} plans for {len(scores)} Scores; expected one per Score")
+        return await self._run(
+            "apply", scores, smoke_tests=smoke_tests, keep_going=keep_going, confirm=confirm, planned=planned
+        )
 
     async def _run(
         self,
@@ -127,6 +136,7 @@ class Maestro[T: Topology]:
         smoke_tests: Sequence[Verification],
         keep_going: bool,
         confirm: Confirm | None,
+        planned: Sequence[Sequence[Change]] | None = None,
     ) -> RunReport:
         run_id = uuid.uuid4().hex[:12]
         started = time.monotonic()
@@ -152,7 +162,7 @@ class Maestro[T: Topology]:
                 )
                 locked = True
                 await pause_point("locked")
-            await self._ready_and_plan(run_id, scores, results)
+            await self._ready_and_plan(run_id, scores, results, planned)
             await pause_point("planned")
             has_changes = any(pending(r.changes) for r in results)
             if mode == "apply" and confirm is not None and has_changes and not await confirm(results):
@@ -201,18 +211,26 @@ class Maestro[T: Topology]:
                 )
         return report
 
-    async def _ready_and_plan(self, run_id: str, scores: Sequence[Score[T]], results: list[ScoreResult]) -> None:
+    async def _ready_and_plan(
+        self,
+        run_id: str,
+        scores: Sequence[Score[T]],
+        results: list[ScoreResult],
+        given: Sequence[Sequence[Change]] | None,
+    ) -> None:
         t0 = time.monotonic()
         target: object = self.topology
         if not isinstance(target, PreparedWhilePlanning):
             await self.topology.ensure_ready()
             self._emit(TopologyReady(topology=self.topology.name, duration=time.monotonic() - t0))
-            self._record_plans(run_id, scores, results, await self._plan_all(scores))
+            plans = [list(p) for p in given] if given is not None else await self._plan_all(scores)
+            self._record_plans(run_id, scores, results, plans)
             return
         await target.connect()
         # The role's prerequisites and the plans only read on a ready target: together, their reads share
         # one round trip to a remote host.
-        prepared, planned = await asyncio.gather(target.prepare(), self._plan_all(scores), return_exceptions=True)
+        planning = self._plan_all(scores) if given is None else _as_planned(given)
+        prepared, planned = await asyncio.gather(target.prepare(), planning, return_exceptions=True)
         if isinstance(prepared, BaseException):
             raise prepared
         self._emit(TopologyReady(topology=self.topology.name, duration=time.monotonic() - t0))
@@ -314,6 +332,10 @@ class Maestro[T: Topology]:
                     f"smoke test {v.test_name} failed: {result.message}", *outcome.details, *result.details
                 )
         return outcome
+
+
+async def _as_planned(given: Sequence[Sequence[Change]]) -> list[list[Change]]:
+    return [list(p) for p in given]
 
 
 def _overall(results: Sequence[ScoreResult]) -> Status:

@@ -79,6 +79,7 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
         self.resources = resources if resources is not None else host.resources if host is not None else None
         self._files: ManagedFiles = host if host is not None else files or LocalFiles(Path("/"))
         self._probe: Prober = CurlProbe(host.connector) if host is not None else NetProbe()
+        self._podman_worked = False  # seen answering once: a long-lived agent does not ask again every run
 
     @classmethod
     def on(
@@ -167,6 +168,7 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
             await self.podman.write_conf()
         changed = bool(installed) or conf_missing
         if changed:
+            self._podman_worked = False  # it answered before its configuration was written: ask again
             problem = await self._podman_problem()
         if problem is not None:
             fix = "run scripts/install" if self.host is None else f"check podman on {self._name}"
@@ -179,10 +181,15 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
         return await require_packages(self.host, REQUIRED_PACKAGES, role="a container host", where=self._name)
 
     async def _podman_problem(self) -> PodmanError | None:
+        """Why podman does not work, asked once per host object: afterwards a broken podman fails the command
+        that meets it, with podman's own error (a device agent applies for months; one process fewer each time)."""
+        if self._podman_worked:
+            return None
         try:
             await self.podman.list_images()
         except PodmanError as e:
             return e
+        self._podman_worked = True
         return None
 
     async def close(self) -> None:

@@ -14,9 +14,10 @@ appears in no plan, label or container name. Containers of other applications an
 containers Harmony did not create are never looked at.
 After the switch, the images only the old version ran are removed once untagged (a rebuilt tag).
 An image from the site registry is a ``PinnedImage`` (``registry/path@sha256:…``, never a tag): the apply pulls
-it by digest with the host's own login before anything starts (a failed pull is a FAILURE saying "image pull
-failed: …" and changes nothing), and after the switch keeps the newest ``keep_images`` pulled versions of its
-repository (the one now serving and the previous one, by default), removing older ones.
+it by digest with the host's own login (while it reads what runs) before anything starts (a failed pull is a
+FAILURE saying "image pull failed: …" and changes nothing), and after the switch keeps the newest
+``keep_images`` pulled versions of its repository (the one now serving and the previous one, by default),
+removing older ones.
 Not guaranteed: two applies of the same application at the same time (nothing locks an application).
 """
 
@@ -257,6 +258,17 @@ def plan_application(
     return changes
 
 
+async def _pull(host: AppHost, image: BusyboxImage | ImageRef | PinnedImage) -> RegistryError | None:
+    """``image`` in the host's store if it comes from the registry; why not, if the pull failed."""
+    if not isinstance(image, PinnedImage):
+        return None
+    try:
+        await host.pull_image(image)
+    except RegistryError as e:
+        return e
+    return None
+
+
 def serving_backends(app: Application, containers: Sequence[ContainerInfo]) -> NonEmpty[Backend] | None:
     """One load-balancer backend per container, on its published loopback port (``None`` if there are none)."""
     backends: list[Backend] = []
@@ -299,19 +311,21 @@ class ApplicationInterpret(Interpret[AppHost]):
 
     async def apply(self, topology: AppHost, changes: Sequence[Change]) -> Outcome:
         app = self.score
-        (version, image), containers, frontends = await asyncio.gather(
-            self._resolve(topology, applying=True), topology.list_containers({APP_LABEL: app.app}), topology.frontends()
+        # The pull (of a registry image not in the store yet) goes with the reads: a version whose containers
+        # all run already has its image, which the pull then only looks at.
+        (version, image), containers, frontends, pull_error = await asyncio.gather(
+            self._resolve(topology, applying=True),
+            topology.list_containers({APP_LABEL: app.app}),
+            topology.frontends(),
+            _pull(topology, app.image),
         )
         running = {c.name: c for c in containers if c.running}
         frontend = next((f for f in frontends if f.name == app.app), None)
         in_load_balancer = {b.name for b in frontend.backends} if frontend else set[str]()
-        if isinstance(app.image, PinnedImage) and not all(n in running for n in app.container_names(version)):
-            try:
-                await topology.pull_image(app.image)
-            except RegistryError as e:
-                return Outcome.failure(
-                    f"{app.app}: image pull failed: {e}; the previous version keeps serving", *e.evidence
-                )
+        if pull_error is not None and not all(n in running for n in app.container_names(version)):
+            return Outcome.failure(
+                f"{app.app}: image pull failed: {pull_error}; the previous version keeps serving", *pull_error.evidence
+            )
         ready: list[ContainerInfo] = []
         fresh: list[str] = []  # containers not taking traffic yet: removed again if anything fails
         for replica, name in enumerate(app.container_names(version), start=1):
