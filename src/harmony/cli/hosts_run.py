@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harmony.cli.render import STATUS_STYLE, event_adapter, plan_text
+from harmony.cli.render import STATUS_STYLE, SUMMARY_ROWS, event_adapter, plan_text
 from harmony.cli.signals import run_cancellable
 from harmony.domain.change import pending
 from harmony.domain.companion import Verification
@@ -37,12 +37,17 @@ def run_on_group(
     confirm: GroupConfirm | None,
     lock_wait: float | None = None,
 ) -> GroupReport:
+    # Past SUMMARY_ROWS hosts, as past SUMMARY_ROWS Scores on one (render.LiveProgress): no line per unchanged
+    # host, and the table counts them instead of listing them (lines and rows of 100 unchanged hosts took longer
+    # to render than any other part of a no-op run but the SSH traffic).
+    quiet_noop = len(group.hosts) > SUMMARY_ROWS
+
     def on_event(host: str, event: Event) -> None:
         if as_json:
             line = {"host": host, **json.loads(event_adapter().dump_json(event))}
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
-        elif isinstance(event, RunFinished) and mode == "apply":
+        elif isinstance(event, RunFinished) and mode == "apply" and not (quiet_noop and event.status is Status.NOOP):
             style = STATUS_STYLE[event.status]
             console.print(
                 Text.assemble(f"  {host}: ", (event.status.value, style), (f" {event.duration:.2f}s", "dim")),
@@ -96,13 +101,21 @@ def host_plan_text(run: HostRun) -> Text:
 
 
 def group_table(report: GroupReport) -> Table:
+    """One row per host; past ``SUMMARY_ROWS`` hosts, unchanged ones are counted instead of listed (every
+    other host keeps its row: a failure is never left out)."""
     title = f"{report.mode} on {len(report.hosts)} hosts: {report.status.value.upper()}"
     table = Table(title=title, title_justify="left")
     for col in ("host", "status", "changed", "unchanged", "failed", "skipped", "time", "error"):
         table.add_column(
             col, justify="right" if col in ("changed", "unchanged", "failed", "skipped", "time") else "left"
         )
-    for h in report.hosts:
+    hosts = report.hosts
+    if len(hosts) > SUMMARY_ROWS:
+        hosts = [h for h in hosts if h.status is not Status.NOOP]  # in a plan: nothing to change
+        unchanged = len(report.hosts) - len(hosts)
+        if unchanged:
+            table.caption = f"{unchanged} unchanged host(s) not listed (`harmony journal` lists every host's run)"
+    for h in hosts:
         status = h.status
         label = Text(status.value if status else "skipped", style=STATUS_STYLE[status] if status else "yellow")
         if h.report is None:
@@ -124,7 +137,7 @@ def group_table(report: GroupReport) -> Table:
             _first_failure(h),
         )
     if report.error:
-        table.caption = report.error
+        table.caption = report.error if table.caption is None else f"{report.error}\n{table.caption}"
     return table
 
 
