@@ -60,6 +60,9 @@ def test_a_large_group_s_unchanged_hosts_are_counted_not_listed(tmp_path: Path) 
     assert [h.host for h in second.hosts if h.status is Status.SUCCESS] == ["h3"]
     assert _host_lines(out) == ["h3"] and _rows(out) == ["h3"]
     assert f"{count - 1} unchanged host(s) not listed" in out
+    third, out = _apply(group, journal, "x\n")
+    assert third.status is Status.NOOP and _host_lines(out) == [] and _rows(out) == []
+    assert f"apply on {count} hosts: NOOP; {count} unchanged host(s) not listed" in out, "one line, no empty table"
 
 
 def test_a_small_group_lists_every_host_and_a_large_one_every_host_that_is_not_unchanged() -> None:

@@ -100,21 +100,25 @@ def host_plan_text(run: HostRun) -> Text:
     return text
 
 
-def group_table(report: GroupReport) -> Table:
+def group_table(report: GroupReport) -> Table | Text:
     """One row per host; past ``SUMMARY_ROWS`` hosts, unchanged ones are counted instead of listed (every
-    other host keeps its row: a failure is never left out)."""
+    other host keeps its row: a failure is never left out), and a group left with no row is one line."""
     title = f"{report.mode} on {len(report.hosts)} hosts: {report.status.value.upper()}"
-    table = Table(title=title, title_justify="left")
+    hosts = report.hosts
+    unlisted = ""
+    if len(hosts) > SUMMARY_ROWS:
+        hosts = [h for h in hosts if h.status is not Status.NOOP]  # in a plan: nothing to change
+        if len(hosts) < len(report.hosts):
+            unlisted = (
+                f"{len(report.hosts) - len(hosts)} unchanged host(s) not listed (`harmony journal` lists their runs)"
+            )
+        if not hosts and not report.error:
+            return Text.assemble((title, "italic"), f"; {unlisted}")
+    table = Table(title=title, title_justify="left", caption=unlisted or None)
     for col in ("host", "status", "changed", "unchanged", "failed", "skipped", "time", "error"):
         table.add_column(
             col, justify="right" if col in ("changed", "unchanged", "failed", "skipped", "time") else "left"
         )
-    hosts = report.hosts
-    if len(hosts) > SUMMARY_ROWS:
-        hosts = [h for h in hosts if h.status is not Status.NOOP]  # in a plan: nothing to change
-        unchanged = len(report.hosts) - len(hosts)
-        if unchanged:
-            table.caption = f"{unchanged} unchanged host(s) not listed (`harmony journal` lists every host's run)"
     for h in hosts:
         status = h.status
         label = Text(status.value if status else "skipped", style=STATUS_STYLE[status] if status else "yellow")
