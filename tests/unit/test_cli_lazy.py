@@ -89,3 +89,20 @@ def test_a_real_apply_of_local_files_imports_nothing_it_does_not_use(tmp_path: P
         assert (tmp_path / "root" / "f2.conf").read_text() == "x"
         loaded = next(line for line in out.splitlines() if line.startswith("LOADED")).split()[1:]
         assert loaded == [], f"the {run} apply imported {loaded}"
+
+
+def test_the_host_checks_of_a_deployment_without_a_firewall_build_no_firewall_models() -> None:
+    """Every SSH host's management port is checked against the deployment's firewall Scores: without one, the
+    firewall's models are not imported (a few ms of every run over SSH)."""
+    code = (
+        "import sys\n"
+        "from pathlib import PurePosixPath\n"
+        "from harmony.domain.consistency import check_host_services\n"
+        "from harmony.modules.files import ManagedFile\n"
+        "scores = [ManagedFile(path=PurePosixPath('/etc/x.conf'), content='x')]\n"
+        "assert check_host_services(scores, host='h', management=[22], served=[('tcp', 22)]) == []\n"
+        "print(*(m for m in ('harmony.domain.capabilities.firewall', 'harmony.domain.firewall_analysis')"
+        " if m in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []

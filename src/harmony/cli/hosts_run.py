@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harmony.cli.render import STATUS_STYLE, event_adapter, plan_text
+from harmony.cli.render import STATUS_STYLE, SUMMARY_ROWS, event_adapter, plan_text
 from harmony.cli.signals import run_cancellable
 from harmony.domain.change import pending
 from harmony.domain.companion import Verification
@@ -37,12 +37,17 @@ def run_on_group(
     confirm: GroupConfirm | None,
     lock_wait: float | None = None,
 ) -> GroupReport:
+    # Past SUMMARY_ROWS hosts, as past SUMMARY_ROWS Scores on one (render.LiveProgress): no line per unchanged
+    # host, and the table counts them instead of listing them (lines and rows of 100 unchanged hosts took longer
+    # to render than any other part of a no-op run but the SSH traffic).
+    quiet_noop = len(group.hosts) > SUMMARY_ROWS
+
     def on_event(host: str, event: Event) -> None:
         if as_json:
             line = {"host": host, **json.loads(event_adapter().dump_json(event))}
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
-        elif isinstance(event, RunFinished) and mode == "apply":
+        elif isinstance(event, RunFinished) and mode == "apply" and not (quiet_noop and event.status is Status.NOOP):
             style = STATUS_STYLE[event.status]
             console.print(
                 Text.assemble(f"  {host}: ", (event.status.value, style), (f" {event.duration:.2f}s", "dim")),
@@ -95,14 +100,26 @@ def host_plan_text(run: HostRun) -> Text:
     return text
 
 
-def group_table(report: GroupReport) -> Table:
+def group_table(report: GroupReport) -> Table | Text:
+    """One row per host; past ``SUMMARY_ROWS`` hosts, unchanged ones are counted instead of listed (every
+    other host keeps its row: a failure is never left out), and a group left with no row is one line."""
     title = f"{report.mode} on {len(report.hosts)} hosts: {report.status.value.upper()}"
-    table = Table(title=title, title_justify="left")
+    hosts = report.hosts
+    unlisted = ""
+    if len(hosts) > SUMMARY_ROWS:
+        hosts = [h for h in hosts if h.status is not Status.NOOP]  # in a plan: nothing to change
+        if len(hosts) < len(report.hosts):
+            unlisted = (
+                f"{len(report.hosts) - len(hosts)} unchanged host(s) not listed (`harmony journal` lists their runs)"
+            )
+        if not hosts and not report.error:
+            return Text.assemble((title, "italic"), f"; {unlisted}")
+    table = Table(title=title, title_justify="left", caption=unlisted or None)
     for col in ("host", "status", "changed", "unchanged", "failed", "skipped", "time", "error"):
         table.add_column(
             col, justify="right" if col in ("changed", "unchanged", "failed", "skipped", "time") else "left"
         )
-    for h in report.hosts:
+    for h in hosts:
         status = h.status
         label = Text(status.value if status else "skipped", style=STATUS_STYLE[status] if status else "yellow")
         if h.report is None:
@@ -124,7 +141,7 @@ def group_table(report: GroupReport) -> Table:
             _first_failure(h),
         )
     if report.error:
-        table.caption = report.error
+        table.caption = report.error if table.caption is None else f"{report.error}\n{table.caption}"
     return table
 
 

@@ -461,10 +461,12 @@ def check_host_services(
     """What the firewall Scores of ``scores`` do to ``host``: whether they cut the TCP ``management`` ports
     Harmony reaches it on, and (when the ports the host's own daemons serve are known) whether an allow rule
     opens a port nothing there serves."""
-    from harmony.domain.firewall_analysis import opened_host_ports
-
     claims = [(s, c) for s in scores for c in s.claims()]
     firewalls = [(s, c) for s, c in claims if isinstance(c, FirewallClaim)]
+    if not firewalls:  # nothing to check, and no firewall models to build (as for the functions above)
+        return []
+    from harmony.domain.firewall_analysis import opened_host_ports
+
     found: list[Finding] = []
     for s, fw in firewalls:
         found += _cut_off(

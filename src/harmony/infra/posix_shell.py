@@ -53,13 +53,13 @@ for a in "$@"; do
   esac
 done
 stat_all() {
-  g=$1; shift
+  g=$1; shift; q=""; j=0
   for a do
-    shift
-    case $g in 1*) set -- "$@" "${a#*:}" ;; esac
+    j=$((j+1))
+    case $g in 1*) q="$q \"\${$j#*:}\"" ;; esac
     g=${g#?}
   done
-  [ $# -eq 0 ] || stat --printf '%F|%a|%U|%G|\n' -- "$@"
+  [ -z "$q" ] || eval "stat --printf '%F|%a|%U|%G|\n' -- $q"
 }
 S=""; one=""; nl='
 '
@@ -82,7 +82,8 @@ wait
 i=0
 for a in "$@"; do
   i=$((i+1)); m=${a%%:*}; p=${a#*:}
-  g=${F%"${F#?}"}; F=${F#?}
+  case $F in 1*) g=1 ;; *) g="" ;; esac
+  F=${F#?}
   case $m in
   x|t*)
     s=""; o=""; e=""

@@ -33,9 +33,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-import asyncssh
-from asyncssh.encryption import get_default_encryption_algs
-
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.files import FileState
 from harmony.domain.errors import (
@@ -54,6 +51,11 @@ from harmony.infra.coalesce import Coalescer
 from harmony.infra.connector import BatchRead, BatchResult, CommandRead, ReadRequest, split_reads
 from harmony.infra.local_process import OUTPUT_LIMIT
 from harmony.infra.programs import SOCAT
+from harmony.infra.shared_libraries import linker_cache_lookups
+
+with linker_cache_lookups():  # asyncssh's import looks for optional C libraries: see shared_libraries
+    import asyncssh
+    from asyncssh.encryption import get_default_encryption_algs
 
 KEEPALIVE_MISSED = 3
 LOCK_HEARTBEAT = 10.0
