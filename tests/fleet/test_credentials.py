@@ -7,14 +7,19 @@ import asyncio
 import dataclasses
 
 import pytest
+from nats.aio.msg import Msg
 
 from harmony.domain.capabilities.key_value import KeyChange
 from harmony.domain.errors import KeyValueAuthError, KeyValueError
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome, auth_config, device_identity, device_permissions, release_reads
-from harmony.fleet.records import DESIRED, HEARTBEAT, STATE
+from harmony.fleet.records import DESIRED, DESIRED_LIVE, HEARTBEAT, STATE
 from harmony.infra.nats import FleetNatsServer, NatsConnection
 from tests.fixtures.nats_fleet import bus_options
+
+
+async def collect_raw(msg: Msg) -> None:
+    raise AssertionError(f"a device received another device's desired state: {msg.subject}")
 
 
 async def device_bus(home: FleetHome, server: FleetNatsServer, device: str) -> NatsConnection:
@@ -38,9 +43,27 @@ async def test_device_reads_only_its_own_desired_state_and_writes_only_its_own_s
         async def collect(u: KeyChange) -> None:
             seen.append(u)
 
-        own = await a.bucket(DESIRED).watch("dev-a.>", collect)
+        own = await a.bucket(DESIRED).watch("dev-a.>", collect, live=DESIRED_LIVE)  # as the agent watches
         await asyncio.wait_for(own.replayed.wait(), 5)
         assert [(u.key, u.value) for u in seen] == [("dev-a.web", b'{"for": "a"}')]
+        # later changes come republished: its own, never another device's
+        await fleet_control.bus.bucket(DESIRED).publish("dev-b.web", b'{"for": "b", "v": 2}')
+        await fleet_control.bus.bucket(DESIRED).publish("dev-a.web", b'{"for": "a", "v": 2}')
+        for _ in range(50):
+            if len(seen) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert [(u.key, u.value) for u in seen] == [
+            ("dev-a.web", b'{"for": "a"}'),
+            ("dev-a.web", b'{"for": "a", "v": 2}'),
+        ]
+        await a.subscribe(f"{DESIRED_LIVE}.dev-b.>", collect_raw)
+        await a.flush()
+        for _ in range(50):
+            if any(f"{DESIRED_LIVE}.dev-b" in e for e in a.server_errors):
+                break
+            await asyncio.sleep(0.1)
+        assert "permissions violation" in a.server_errors[-1].lower() and "dev-b" in a.server_errors[-1]
 
         with pytest.raises(KeyValueError):
             await a.bucket(DESIRED).watch("dev-b.>", collect)
@@ -65,7 +88,7 @@ async def test_device_reads_only_its_own_desired_state_and_writes_only_its_own_s
     assert set(states) == {"dev-a.web"}
     assert "dev-b" not in await fleet_control.bus.bucket(HEARTBEAT).snapshot()
     desired = await fleet_control.bus.bucket(DESIRED).get("dev-a.web")
-    assert desired is not None and desired.value == b'{"for": "a"}'
+    assert desired is not None and desired.value == b'{"for": "a", "v": 2}'  # the device's publish was refused
 
 
 async def test_an_unknown_user_cannot_connect(fleet_home: FleetHome, fleet_server: FleetNatsServer) -> None:

@@ -106,3 +106,52 @@ async def test_a_bucket_takes_a_watch_per_device_past_the_servers_default_of_100
         assert len({w.consumer for w in watches}) == 1100
     finally:
         await kv.close()
+
+
+async def test_a_live_watch_replays_through_its_consumer_then_follows_the_republished_changes(
+    nats_server: EmbeddedNats,
+) -> None:
+    # what a device agent's watch does: the consumer (a wildcard filter, which nats-server serves by walking
+    # the stream) only replays; later changes come from the stream's republish, each once and in order
+    kv = await connect(nats_server, timeout=5.0)
+    try:
+        await kv.connection.ensure_bucket("contract", history=MAX_HISTORY, republish="contract.live")
+        await kv.connection.ensure_bucket("contract", history=MAX_HISTORY, republish="contract.live")  # idempotent
+        await kv.put("d1.web", b"v1")
+        await kv.put("d2.web", b"other device")
+        seen: list[tuple[str, bytes | None, int]] = []
+        changed = asyncio.Event()
+
+        async def record(change: KeyChange) -> None:
+            seen.append((change.key, change.value, change.revision))
+            changed.set()
+
+        watch = await kv.watch("d1.>", record, live="contract.live")
+        await asyncio.wait_for(watch.replayed.wait(), 5)
+        assert seen == [("d1.web", b"v1", 1)]
+        await asyncio.sleep(0.1)  # the consumer's delivery subscription is dropped right after the replay
+        info = await kv.connection.js.consumer_info("KV_contract", watch.consumer)
+        assert not info.push_bound, "the replay's consumer still has a listener: the server would keep waking it"
+
+        changed.clear()
+        await kv.put("d1.web", b"v2")
+        await kv.put("d2.web", b"not mine")
+        await kv.put("d1.db", b"v1")
+        await kv.delete("d1.web")
+        while len(seen) < 4:
+            changed.clear()
+            await asyncio.wait_for(changed.wait(), 5)
+        assert [(k, v) for k, v, _ in seen] == [
+            ("d1.web", b"v1"),
+            ("d1.web", b"v2"),
+            ("d1.db", b"v1"),
+            ("d1.web", None),
+        ]
+        revisions = [r for _, _, r in seen]
+        assert revisions == sorted(revisions) and len(set(revisions)) == 4
+        await watch.stop()
+        await kv.put("d1.web", b"after the stop")
+        await asyncio.sleep(0.2)
+        assert len(seen) == 4
+    finally:
+        await kv.close()

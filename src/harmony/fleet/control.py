@@ -37,6 +37,7 @@ from harmony.fleet.records import (
     DEVICES,
     HEARTBEAT,
     INFO,
+    REPUBLISHED,
     ROLLOUTS,
     STATE,
     DeploymentState,
@@ -197,7 +198,7 @@ class FleetControl:
 
         bus = await NatsConnection.connect(options, on_reconnect=reconnected)
         for bucket in BUCKETS:
-            await bus.ensure_bucket(bucket)
+            await bus.ensure_bucket(bucket, republish=REPUBLISHED.get(bucket))
         controls.append(cls(bus, offline_after=offline_after))
         return controls[0]
 

@@ -41,7 +41,7 @@ from harmony.fleet.lease import (
     lease_move,
     next_lease,
 )
-from harmony.fleet.records import BUCKETS, CONTROLLER, CONTROLLER_STATUS, check_token
+from harmony.fleet.records import BUCKETS, CONTROLLER, CONTROLLER_STATUS, REPUBLISHED, check_token
 from harmony.fleet.rollout import Rollout
 from harmony.infra.nats import NatsConnection, NatsOptions, Serving
 
@@ -93,7 +93,7 @@ class Controller:
 
         bus = await NatsConnection.connect(options, on_reconnect=reconnected, wait_for_server=True)
         for bucket in BUCKETS:
-            await bus.ensure_bucket(bucket)
+            await bus.ensure_bucket(bucket, republish=REPUBLISHED.get(bucket))
         self.control = FleetControl(bus, offline_after=self.settings.offline_after)
         view = FleetView(bus, offline_after=self.settings.offline_after, everything=True)
         await view.start()

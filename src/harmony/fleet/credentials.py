@@ -10,8 +10,9 @@ What a device may do (everything else is denied by the server):
 - publish only to ``$KV.fleet_state.<id>.>``, ``$KV.fleet_info.<id>`` and ``$KV.fleet_heartbeat.<id>``;
 - read the agent releases' object store (``OBJ_fleet_agent_releases``: stream info, message gets, an ordered
   consumer): every device may read every release (they are signed, not secret), none may write one;
-- subscribe only to its own inbox prefix ``_INBOX_<id>`` and its command subject ``fleet.cmd.<id>.*``,
-  and answer the requests it receives.
+- subscribe only to its own inbox prefix ``_INBOX_<id>``, its command subject ``fleet.cmd.<id>.*`` and its
+  own desired state as ``fleet_desired`` republishes it (``fleet.desired.<id>.>``), and answer the requests
+  it receives.
 The control user has no restriction. In memory a password is a ``Secret`` (masked in every repr, log, dump
 and CLI output); it is revealed only into the identity files, the server authorization and the NATS
 CONNECT message.
@@ -41,7 +42,7 @@ from pydantic import BaseModel, ConfigDict
 from harmony.domain.errors import InvalidValueError
 from harmony.domain.secret import Secret
 from harmony.fleet.agent_release import RELEASES
-from harmony.fleet.records import COMMANDS, DESIRED, HEARTBEAT, INFO, STATE, check_token
+from harmony.fleet.records import COMMANDS, DESIRED, DESIRED_LIVE, HEARTBEAT, INFO, STATE, check_token
 from harmony.infra.crash_points import crash_point
 from harmony.infra.run_lock import held
 from harmony.infra.state_files import write_atomic
@@ -88,7 +89,7 @@ def device_permissions(device: str) -> dict[str, object]:
                 *release_reads(),
             ]
         },
-        "subscribe": {"allow": [f"_INBOX_{device}.>", f"{COMMANDS}.{device}.*"]},
+        "subscribe": {"allow": [f"_INBOX_{device}.>", f"{COMMANDS}.{device}.*", f"{DESIRED_LIVE}.{device}.>"]},
         "allow_responses": True,
     }
 

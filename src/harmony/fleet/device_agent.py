@@ -3,8 +3,10 @@
 Loop (named tasks of one process under the agents' ``Supervisor``: a crash is logged, counted, reported in
 the heartbeat and the task restarted with back-off):
 - a watch on ``fleet_desired.<device>.>`` replays the last value of each key at start (so workloads come back
-  after a reboot), then delivers changes. Each value is validated with the Score union; a malformed entry or
-  a kind a device cannot run is *rejected*: recorded in this device's state, nothing else touched.
+  after a reboot), then delivers changes (as the bucket's stream republishes them on
+  ``fleet.desired.<device>.>``: a wildcard consumer kept for them cost the server a walk past every other
+  device's change). Each value is validated with the Score union; a malformed entry or a kind a device cannot
+  run is *rejected*: recorded in this device's state, nothing else touched.
 - a device runs ``Container`` Scores; given ``applications`` (a topology with a load balancer, DNS and a
   prober, e.g. a per-device ``ContainerHost.isolated``) it also runs ``Application`` Scores, whose image is
   a reference already in the device's store or a ``PinnedImage`` pulled with the device's own registry login
@@ -62,6 +64,7 @@ from harmony.fleet.metrics import DeviceMetrics
 from harmony.fleet.records import (
     COMMANDS,
     DESIRED,
+    DESIRED_LIVE,
     HEARTBEAT,
     INFO,
     STATE,
@@ -285,7 +288,7 @@ class DeviceAgent:
         for dep in self.deployments.values():
             dep.reported = False
         await self._publish_info()
-        self._watch = await self.bus.bucket(DESIRED).watch(f"{self.device}.>", self._on_desired)
+        self._watch = await self.bus.bucket(DESIRED).watch(f"{self.device}.>", self._on_desired, live=DESIRED_LIVE)
         for name in self.deployments:
             self._dirty.put_nowait(name)
 

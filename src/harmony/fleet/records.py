@@ -37,6 +37,11 @@ INFO = "fleet_info"
 HEARTBEAT = "fleet_heartbeat"
 CONTROLLER = "fleet_controller"
 BUCKETS = (DEVICES, DESIRED, ROLLOUTS, STATE, INFO, HEARTBEAT, CONTROLLER)
+DESIRED_LIVE = "fleet.desired"
+"""fleet.desired.<device>.<deployment>: each desired state ``fleet_desired`` stored, republished by its stream
+(a device agent's watch takes its changes from there: see ``NatsKeyValue.watch(live=...)``)."""
+REPUBLISHED = {DESIRED: DESIRED_LIVE}
+"""The buckets whose streams republish what they store, and where to."""
 COMMANDS = "fleet.cmd"  # fleet.cmd.<device>.<verb>
 CONTROLLER_STATUS = "fleet.controller.status"  # answered by the active controller only
 

@@ -28,6 +28,7 @@ from harmony.infra.nats.sites import JetStreamLink
 
 HUB_DOMAIN = "hub"
 SITE_FED = "fleet_desired"
+SITE_FED_LIVE = "fleet.desired"  # where the site's fed bucket republishes (the fleet's DESIRED_LIVE)
 SITE_LOCAL = ("fleet_state", "fleet_info", "fleet_heartbeat")
 SITE_VIEWED = ("fleet_state", "fleet_heartbeat", "fleet_info")
 
@@ -153,7 +154,7 @@ class SitesTopology:
                 link = await self.connect_site(site.name, nkey_seed=seed)
                 try:
                     await link.ensure_site_buckets(
-                        site=site.name, hub_domain=HUB_DOMAIN, fed=SITE_FED, local=SITE_LOCAL
+                        site=site.name, hub_domain=HUB_DOMAIN, fed=SITE_FED, local=SITE_LOCAL, republish=SITE_FED_LIVE
                     )
                 finally:
                     await link.close()

@@ -265,8 +265,13 @@ class NatsConnection:
 
     # -- buckets -----------------------------------------------------------------------------------------
 
-    async def ensure_bucket(self, bucket: str, *, history: int = 1, replicas: int = 1) -> None:
-        """Create the KV bucket ``bucket`` (file storage, no TTL, reads from the leader) if it is missing."""
+    async def ensure_bucket(
+        self, bucket: str, *, history: int = 1, replicas: int = 1, republish: str | None = None
+    ) -> None:
+        """Create the KV bucket ``bucket`` (file storage, no TTL, reads from the leader) if it is missing.
+
+        ``republish``: the stream also sends each value it stored to core NATS at ``<republish>.<key>`` (see
+        ``NatsKeyValue.watch(live=...)``); an existing bucket without it gets it."""
         # creating a replicated stream takes a raft election: a longer deadline than a read
         admin_timeout = max(5.0, self.options.timeout * 5)
         admin = self._nc.jetstream(timeout=admin_timeout)
@@ -285,7 +290,10 @@ class NatsConnection:
                 )
                 config = (await admin.stream_info(f"KV_{bucket}")).config
             if config.max_consumers != MAX_WATCHES:
-                await _allow_watches(admin, config)
+                config = await _allow_watches(admin, config)
+            wanted = republished(bucket, republish) if republish is not None else None
+            if wanted is not None and (config.republish is None or config.republish.dest != wanted.dest):
+                await admin.update_stream(config.evolve(republish=wanted))
         except nats.js.errors.APIError as e:
             if isinstance(e, nats.js.errors.ServiceUnavailableError):
                 raise KeyValueUnavailable(bucket, f"JetStream unavailable: {e}") from e
@@ -349,13 +357,19 @@ class Serving:
             self._subscription = None
 
 
-async def _allow_watches(admin: JetStreamContext, config: api.StreamConfig) -> None:
-    """Raise the bucket's consumer limit to ``MAX_WATCHES``. A server that cannot change it (before 2.12) has
-    no default cap either, so a refusal there changes nothing."""
+async def _allow_watches(admin: JetStreamContext, config: api.StreamConfig) -> api.StreamConfig:
+    """Raise the bucket's consumer limit to ``MAX_WATCHES``; the stream's configuration now. A server that cannot
+    change it (before 2.12) has no default cap either, so a refusal there changes nothing."""
     try:
-        await admin.update_stream(config.evolve(max_consumers=MAX_WATCHES))
+        return (await admin.update_stream(config.evolve(max_consumers=MAX_WATCHES))).config
     except nats.js.errors.BadRequestError as e:
         log.info("stream %s keeps its consumer limit %s: %s", config.name, config.max_consumers, e.description or e)
+        return config
+
+
+def republished(bucket: str, prefix: str) -> api.RePublish:
+    """Every value stored in ``bucket`` sent on at ``<prefix>.<key>`` (with the stream's sequence and time)."""
+    return api.RePublish(src=f"$KV.{bucket}.>", dest=f"{prefix}.>")
 
 
 def connect_failure(e: BaseException) -> str:

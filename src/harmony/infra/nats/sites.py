@@ -44,7 +44,7 @@ from nats.js.client import JetStreamContext
 
 from harmony.domain.errors import KeyValueAuthError, KeyValueConflict, KeyValueError, KeyValueUnavailable
 from harmony.infra.nats.accounts import CONTROL_DELIVER
-from harmony.infra.nats.connection import connect_failure, is_refusal
+from harmony.infra.nats.connection import connect_failure, is_refusal, republished
 
 KV_HISTORY = 5
 
@@ -74,13 +74,19 @@ def view_subject(site: str, bucket: str, key: str = ">") -> str:
 
 
 def kv_stream_config(
-    bucket: str, *, history: int = KV_HISTORY, sources: Sequence[api.StreamSource] = ()
+    bucket: str,
+    *,
+    history: int = KV_HISTORY,
+    sources: Sequence[api.StreamSource] = (),
+    republish: str | None = None,
 ) -> api.StreamConfig:
-    """A stream that nats KV clients treat as bucket ``bucket`` (the same settings ``create_key_value`` uses)."""
+    """A stream that nats KV clients treat as bucket ``bucket`` (the same settings ``create_key_value`` uses);
+    ``republish``: what it stores is also sent to ``<republish>.<key>`` (``NatsKeyValue.watch(live=...)``)."""
     return api.StreamConfig(
         name=f"KV_{bucket}", subjects=[f"$KV.{bucket}.>"], max_msgs_per_subject=history,
         discard=api.DiscardPolicy.NEW, allow_rollup_hdrs=True, deny_delete=True, allow_direct=True,
         storage=api.StorageType.FILE, num_replicas=1, sources=list(sources) or None,
+        republish=republished(bucket, republish) if republish is not None else None,
     )  # fmt: skip
 
 
@@ -187,13 +193,16 @@ class JetStreamLink:
 
     # the site's side
 
-    async def ensure_site_buckets(self, *, site: str, hub_domain: str, fed: str, local: Sequence[str]) -> None:
-        """At a site (connected to its leaf node): bucket ``fed`` sourced from the hub's outbox, ``local`` plain."""
+    async def ensure_site_buckets(
+        self, *, site: str, hub_domain: str, fed: str, local: Sequence[str], republish: str | None = None
+    ) -> None:
+        """At a site (connected to its leaf node): bucket ``fed`` sourced from the hub's outbox (republished to
+        ``republish``, if given), ``local`` plain."""
         source = api.StreamSource(
             name=outbox_stream(site), external=api.ExternalStream(api=f"$JS.{hub_domain}.API"),
             subject_transforms=[api.SubjectTransform(src=outbox_subject(site), dest=f"$KV.{fed}.>")],
         )  # fmt: skip
-        await self.ensure_stream(kv_stream_config(fed, sources=[source]))
+        await self.ensure_stream(kv_stream_config(fed, sources=[source], republish=republish))
         for bucket in local:
             await self.ensure_stream(kv_stream_config(bucket, history=1))
 
