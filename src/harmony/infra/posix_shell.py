@@ -124,12 +124,11 @@ for a in "$@"; do
   *)
     l=""
     if [ -n "$one" ]; then
-      if [ -L "$p" ] || [ -e "$p" ]; then l=$(stat --printf '%F|%a|%U|%G|' -- "$p") || l=""; fi
+      if [ -L "$p" ] || [ -e "$p" ]; then stat --printf '%F|%a|%U|%G|' -- "$p"; l=1; fi
     elif [ "$g" = 1 ]; then
-      l=${S%%"$nl"*}; S=${S#*"$nl"}
+      printf %s "${S%%"$nl"*}"; S=${S#*"$nl"}; l=1
     fi
     if [ -n "$l" ]; then
-      printf %s "$l"
       if [ -L "$p" ]; then readlink -n -- "$p" | base64 -w0
       elif [ "$m" = c ] && [ -f "$p" ] && [ -s "$p" ]; then base64 -w0 -- "$p"
       fi
