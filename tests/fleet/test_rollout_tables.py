@@ -10,7 +10,7 @@ from harmony.domain.capabilities.containers import ContainerName, ContainerSpec,
 from harmony.domain.score import score_adapter
 from harmony.fleet.device_agent import Rejected, accept
 from harmony.fleet.records import DeploymentState, Phase
-from harmony.fleet.rollout import Rollout, Strategy, plan_waves, wave_verdict
+from harmony.fleet.rollout import Rollout, Strategy, plan_waves, waiting_for, wave_verdict
 from harmony.fleet.status import aggregate
 from harmony.modules.application.container import Container
 
@@ -67,6 +67,16 @@ def test_canary_gate(
     reported: dict[str, DeploymentState], online: dict[str, bool], waited: float, threshold: float, verdict: str
 ) -> None:
     assert wave_verdict(rollout(1, threshold), reported, online, waited=waited)[0] == verdict
+
+
+def test_a_look_waits_for_the_online_devices_not_settled_on_this_version() -> None:
+    # canary d0, d1; then d2..d5
+    reported = {**states(d0="running", d2="failed", d3="applying"), "d4": states(d4="running")["d4"].model_copy(
+        update={"version": "v1"})}  # fmt: skip
+    assert waiting_for(rollout(1), reported, ALL_ONLINE) == ["d1"]
+    assert waiting_for(rollout(2), reported, {**ALL_ONLINE, "d5": False}) == ["d3", "d4"]
+    # what a driver's next look checks first: only the devices its last look waited for
+    assert waiting_for(rollout(2), reported, ALL_ONLINE, among=["d2", "d3", "d9"]) == ["d3", "d9"]
 
 
 def test_old_version_reports_do_not_count() -> None:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -47,7 +47,16 @@ from harmony.fleet.records import (
     check_token,
     version_of,
 )
-from harmony.fleet.rollout import Rollout, RolloutPhase, Strategy, WaveStart, matches, plan_waves, wave_verdict
+from harmony.fleet.rollout import (
+    Rollout,
+    RolloutPhase,
+    Strategy,
+    WaveStart,
+    matches,
+    plan_waves,
+    waiting_for,
+    wave_verdict,
+)
 from harmony.fleet.status import DeploymentStatus, aggregate, is_online
 from harmony.infra.nats import NatsConnection, NatsOptions, NatsWatch, NoResponders
 from harmony.modules.application.application import Application
@@ -177,6 +186,29 @@ class FleetView:
         at = datetime.now(UTC)
         return {d: is_online(b, t, now=at, offline_after=self.offline_after) for d, (b, t) in self.beats.items()}
 
+    def online_now(self) -> OnlineNow:
+        """``online()`` read per device when asked: a driver's look asks only of the devices not settled yet."""
+        return OnlineNow(self.beats, now=datetime.now(UTC), offline_after=self.offline_after)
+
+
+class OnlineNow(Mapping[str, bool]):
+    """Whether each device with a heartbeat is online at ``now``, worked out per look-up."""
+
+    def __init__(self, beats: Mapping[str, tuple[Heartbeat, datetime]], *, now: datetime, offline_after: float) -> None:
+        self._beats = beats
+        self._now = now
+        self._offline_after = offline_after
+
+    def __getitem__(self, device: str) -> bool:
+        beat, at = self._beats[device]
+        return is_online(beat, at, now=self._now, offline_after=self._offline_after)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._beats)
+
+    def __len__(self) -> int:
+        return len(self._beats)
+
 
 class FleetControl:
     def __init__(
@@ -187,6 +219,10 @@ class FleetControl:
         self.poll = poll
         self.batch = batch
         self._live: FleetView | None = None
+        self._waiting: dict[str, tuple[str, int, list[str]]] = {}
+        """Per deployment: (version, wave, the devices its last look waited for). A look checks those first, so
+        while thousands report it costs what is left, not the wave; only once they settled is the wave looked at
+        whole (which also finds a device that came back online unsettled)."""
 
     @classmethod
     async def connect(cls, options: NatsOptions, *, offline_after: float = 15.0) -> FleetControl:
@@ -389,12 +425,21 @@ class FleetControl:
         if rollout.phase != "running":
             return rollout, "idle", rollout.reason
         if rollout.next_wave:
-            online = view.online()
+            online: Mapping[str, bool] = view.online_now()
             if deployment == AGENT_DEPLOYMENT:  # going silent is how a new agent fails: it holds its wave
                 online = dict.fromkeys(rollout.targets, True)
-            verdict, why = wave_verdict(rollout, view.states.get(deployment, {}), online, waited=waited(rollout))
+            states = view.states.get(deployment, {})
+            last = self._waiting.get(deployment)
+            if last is not None and last[:2] == (rollout.version, rollout.next_wave):
+                still = waiting_for(rollout, states, online, among=last[2])
+                if still and waited(rollout) < rollout.strategy.wave_timeout:
+                    self._waiting[deployment] = (rollout.version, rollout.next_wave, still)
+                    return rollout, "wait", f"waiting for {len(still)} device(s) of wave {rollout.next_wave}"
+            verdict, why = wave_verdict(rollout, states, online, waited=waited(rollout))
             if verdict == "wait":
+                self._waiting[deployment] = (rollout.version, rollout.next_wave, waiting_for(rollout, states, online))
                 return rollout, "wait", why
+            self._waiting.pop(deployment, None)
             if verdict == "halt":
                 return await self._step(
                     rollout.model_copy(update={"phase": "halted", "reason": why}), revision, "halted"

@@ -94,6 +94,19 @@ def matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
+def waiting_for(
+    rollout: Rollout,
+    states: Mapping[str, DeploymentState],
+    online: Mapping[str, bool],
+    *,
+    among: Sequence[str] | None = None,
+) -> list[str]:
+    """The online devices of the last released wave (or of ``among``) not settled on this version yet."""
+    wave = among if among is not None else rollout.waves[rollout.next_wave - 1] if rollout.next_wave else ()
+    # settled first: a look while thousands report asks whether each is online only for those not settled yet
+    return [d for d in wave if _settled(states.get(d), rollout.version) is None and online.get(d, False)]
+
+
 def wave_verdict(
     rollout: Rollout,
     states: Mapping[str, DeploymentState],
@@ -102,8 +115,7 @@ def wave_verdict(
     waited: float,
 ) -> tuple[WaveVerdict, str]:
     """Whether the last released wave is settled and the rollout may go on: (verdict, why in one line)."""
-    wave = rollout.waves[rollout.next_wave - 1] if rollout.next_wave else ()
-    unsettled = [d for d in wave if online.get(d, False) and _settled(states.get(d), rollout.version) is None]
+    unsettled = set(waiting_for(rollout, states, online))
     if unsettled and waited < rollout.strategy.wave_timeout:
         return "wait", f"waiting for {len(unsettled)} device(s) of wave {rollout.next_wave}"
     released = rollout.released
