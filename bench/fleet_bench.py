@@ -387,7 +387,14 @@ async def main(n: int, workers: int, heartbeat_window: float, reps: int) -> dict
             rollouts: list[float] = []
             cpu: list[tuple[float, float, float]] = []  # per rollout: control (this process), agents, nats-server
             assert server.process is not None
+            profile = None
+            if os.environ.get("FLEET_BENCH_PROFILE"):  # the control side's rollouts, as the agents' workers are
+                import cProfile
+
+                profile = cProfile.Profile()
             for version in range(reps + 1):
+                if profile is not None:
+                    profile.enable()
                 before = (time.process_time(), sum(cpu_seconds(p.pid) for p in procs), cpu_seconds(server.process.pid))
                 traffic0 = server.traffic()
                 t0 = time.perf_counter()
@@ -396,6 +403,8 @@ async def main(n: int, workers: int, heartbeat_window: float, reps: int) -> dict
                 rollouts.append(time.perf_counter() - t0)
                 after = (time.process_time(), sum(cpu_seconds(p.pid) for p in procs), cpu_seconds(server.process.pid))
                 after_traffic = server.traffic()
+                if profile is not None:
+                    profile.disable()
                 cpu.append((after[0] - before[0], after[1] - before[1], after[2] - before[2]))
                 progress(
                     f"rollout v{version}: {rollouts[-1]:.2f}s (CPU: control {cpu[-1][0]:.2f}s, "
@@ -405,6 +414,8 @@ async def main(n: int, workers: int, heartbeat_window: float, reps: int) -> dict
                 assert final.phase == "done", final.reason
                 status = await control.status("web")
                 assert status.healthy == n, status.model_dump(exclude={"devices"})
+            if profile is not None:
+                profile.dump_stats(f"/tmp/fleet_control_{os.getpid()}.prof")
             results["rollout_first_deploy_s"] = rollouts[0]
             results["rollout_upgrade_runs_s"] = rollouts[1:]  # type: ignore[assignment]  # a list in the JSON output
             results["rollout_upgrade_median_s"] = statistics.median(rollouts[1:])

@@ -271,3 +271,23 @@ async def test_a_callers_plan_must_have_one_entry_per_score(tmp_path: Path) -> N
     with pytest.raises(ValueError, match=r"planned: 1 plans for 3 Scores"):
         await Maestro(LinuxHost.local(root=tmp_path)).apply(etc(tmp_path), planned=[[]])
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_journal_holding_outcomes_commits_a_one_score_run_twice_and_records_all_of_it(tmp_path: Path) -> None:
+    # a device agent's applies: its start and plan before the change, its outcome and end after it
+    journal = Journal(tmp_path / "j.sqlite3", hold_outcomes=True)
+    statements: list[str] = []
+    journal._db.set_trace_callback(statements.append)  # pyright: ignore[reportPrivateUsage]  # what reaches SQLite
+    motd = ManagedFile(path=PurePosixPath("/etc/motd"), content="hello\n", mode=FileMode("0644"))
+    (tmp_path / "etc").mkdir()
+    report = await Maestro(LinuxHost.local(root=tmp_path), journal=journal).apply([motd])
+    assert report.status is Status.SUCCESS
+    commits = [s for s in statements if s == "COMMIT"]
+    assert len(commits) == 2, statements
+    before_change = statements[: statements.index("COMMIT")]
+    assert any(s.startswith("INSERT INTO runs") for s in before_change)
+    assert any(s.startswith("INSERT OR REPLACE INTO results") for s in before_change)
+    (run,) = journal.runs()
+    assert run.status is RunStatus.SUCCESS and run.finished is not None
+    record = journal.run(report.run_id)
+    assert record is not None and [r.outcome.status for r in record.results if r.outcome] == [Status.SUCCESS]

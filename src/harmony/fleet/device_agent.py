@@ -157,11 +157,12 @@ def shared_journal(path: Path | None) -> Journal:
     cost ~20 KiB per agent, and each connection's first run swept every run the others had in flight. Sharing
     is safe: no ``Journal`` method awaits, so each record is written whole between two agents' steps.
     ``lean``: an agent writes a few records per apply, for months; its connection keeps no page cache.
+    ``hold_outcomes``: an apply is one Score, so two commits (before it changes anything, after) instead of four.
     """
     key = (threading.get_ident(), path or default_journal_path())
     journal = _journals.get(key)
     if journal is None:
-        journal = _journals[key] = Journal(key[1], lean=True)
+        journal = _journals[key] = Journal(key[1], lean=True, hold_outcomes=True)
     return journal
 
 

@@ -108,15 +108,26 @@ class Journal:
     """
 
     def __init__(
-        self, path: Path | None = None, *, busy_timeout: float = _BUSY_TIMEOUT_MS / 1000, lean: bool = False
+        self,
+        path: Path | None = None,
+        *,
+        busy_timeout: float = _BUSY_TIMEOUT_MS / 1000,
+        lean: bool = False,
+        hold_outcomes: bool = False,
     ) -> None:
         """``busy_timeout``: how long one write waits for another process's write before it is retried.
         ``lean``: SQLite keeps no page cache and no prepared statements between statements (~115 KiB less per
         connection; the OS caches the file, and preparing a statement again costs microseconds): for a
-        long-lived writer of a few records at a time, such as a device agent."""
+        long-lived writer of a few records at a time, such as a device agent.
+        ``hold_outcomes``: a run's start and every outcome are held back too, so a run that changes something
+        is two commits (its start and plans before the change, its outcomes and end after it) instead of one
+        more per outcome: for runs of one Score, such as a device agent's applies. Not kept: a process killed
+        after a Score changed something and before the next flush leaves that outcome out (the run is marked
+        abandoned, its plan on record)."""
         self.path = path or default_journal_path()
         self.problems: list[str] = []
         self._held: list[tuple[str, tuple[object, ...]]] = []
+        self._hold_outcomes = hold_outcomes
         self._swept = False
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -193,12 +204,15 @@ class Journal:
         if not self._swept:  # once per process: a run on 100 hosts starts 100 runs, each saw the 99 others
             self._swept = True
             self.mark_abandoned()
-        self._write(
-            f"start of run {run_id}",
+        start = (
             "INSERT INTO runs (id, mode, deployment, topology, started, pid, host, proc_start) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, mode, deployment, topology, time.time(), os.getpid(), socket.gethostname(), _own_start()),
         )
+        if self._hold_outcomes:
+            self._held.append(start)  # written with the plans, before anything changes
+        else:
+            self._write(f"start of run {run_id}", *start)
 
     def record_plan(
         self, run_id: str, position: int, *, score: str, kind: str, spec: str, changes: Sequence[Change]
@@ -212,23 +226,26 @@ class Journal:
         )
 
     def record_outcome(self, run_id: str, position: int, outcome: Outcome) -> None:
-        """Held back while unchanged (``flush`` writes it); any other outcome is written at once."""
+        """Held back while unchanged (``flush`` writes it); any other outcome is written at once (unless
+        ``hold_outcomes``)."""
         self._held.append(
             (
                 "UPDATE results SET outcome = ? WHERE run_id = ? AND position = ?",
                 (outcome.model_dump_json(), run_id, position),
             )
         )
-        if outcome.status is not Status.NOOP:
+        if outcome.status is not Status.NOOP and not self._hold_outcomes:
             self.flush()
 
     def finish_run(self, run_id: str, status: Status, error: str | None = None, *, interrupted: bool = False) -> None:
-        self.flush()
-        self._write(
-            f"end of run {run_id}",
-            "UPDATE runs SET finished = ?, status = ?, error = ? WHERE id = ?",
-            (time.time(), RunStatus.INTERRUPTED.value if interrupted else status.value, error, run_id),
+        """The records held back and the run's end, in one transaction."""
+        self._held.append(
+            (
+                "UPDATE runs SET finished = ?, status = ?, error = ? WHERE id = ?",
+                (time.time(), RunStatus.INTERRUPTED.value if interrupted else status.value, error, run_id),
+            )
         )
+        self.flush()
 
     def mark_abandoned(self) -> list[str]:
         """Mark runs this host left ``running`` whose process is gone (pid and start time, so a reused pid
