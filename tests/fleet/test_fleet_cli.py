@@ -78,6 +78,8 @@ def wait_until(check: object, timeout: float = 30) -> None:
 def test_readme_walkthrough(operator: Operator, tmp_path: Path) -> None:
     op = operator
     op.run("init", "--port", str(free_port()))
+    auth = tmp_path / "fleet" / "nats-auth.conf"
+    auth.write_text(auth.read_text() + "# as an older release wrote it\n")
     op.start("server", "server")
     wait_until(
         lambda: (
@@ -85,6 +87,7 @@ def test_readme_walkthrough(operator: Operator, tmp_path: Path) -> None:
             and "Server is ready" in (tmp_path / "fleet" / "nats.log").read_text()
         )
     )
+    assert "older release" not in auth.read_text()  # the server's start rewrote the authorization
     op.run("busybox-tar", str(tmp_path / "web.tar"))
     for device in DEVICES:
         op.run("register", device, "-l", "site=lab", "-l", f"ring={'canary' if device == 'pi-1' else 'main'}")

@@ -118,6 +118,9 @@ def server(home: Home = DEFAULT_HOME) -> None:
     """Run the fleet's nats-server (JetStream, per-device users) in the foreground; reloads when devices register."""
     fh = FleetHome(home)
     host, _, port = fh.control().servers[0].removeprefix("nats://").rpartition(":")
+    # the authorization as this Harmony writes it: one written by an older release may lack a permission its
+    # agents now use (their desired state's republish subject), and is otherwise rewritten only at an enroll
+    fh.write_auth()
 
     async def serve() -> None:
         nats = FleetNatsServer(store_dir=home / "nats", host=host.strip("[]"), port=int(port), auth_file=fh.auth_file)
