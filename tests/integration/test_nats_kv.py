@@ -129,9 +129,6 @@ async def test_a_live_watch_replays_through_its_consumer_then_follows_the_republ
         watch = await kv.watch("d1.>", record, live="contract.live")
         await asyncio.wait_for(watch.replayed.wait(), 5)
         assert seen == [("d1.web", b"v1", 1)]
-        await asyncio.sleep(0.1)  # the consumer's delivery subscription is dropped right after the replay
-        info = await kv.connection.js.consumer_info("KV_contract", watch.consumer)
-        assert not info.push_bound, "the replay's consumer still has a listener: the server would keep waking it"
 
         changed.clear()
         await kv.put("d1.web", b"v2")
@@ -141,6 +138,9 @@ async def test_a_live_watch_replays_through_its_consumer_then_follows_the_republ
         while len(seen) < 4:
             changed.clear()
             await asyncio.wait_for(changed.wait(), 5)
+        await asyncio.sleep(0.1)  # the consumer's delivery subscription is dropped once a republished change came
+        info = await kv.connection.js.consumer_info("KV_contract", watch.consumer)
+        assert not info.push_bound, "the replay's consumer still has a listener: the server would keep waking it"
         assert [(k, v) for k, v, _ in seen] == [
             ("d1.web", b"v1"),
             ("d1.web", b"v2"),
@@ -153,5 +153,34 @@ async def test_a_live_watch_replays_through_its_consumer_then_follows_the_republ
         await kv.put("d1.web", b"after the stop")
         await asyncio.sleep(0.2)
         assert len(seen) == 4
+    finally:
+        await kv.close()
+
+
+async def test_a_live_watch_on_a_bucket_that_does_not_republish_keeps_its_consumer(nats_server: EmbeddedNats) -> None:
+    # an upgrade: the agent asks for republished changes before the bucket's stream republishes (made by an older
+    # release, until its controller connects again); the watch must not go deaf after its replay
+    kv = await connect(nats_server, timeout=5.0)
+    try:
+        await kv.connection.ensure_bucket("older", history=MAX_HISTORY)
+        older = kv.connection.bucket("older")
+        await older.put("d1.web", b"v1")
+        seen: list[bytes | None] = []
+        changed = asyncio.Event()
+
+        async def record(change: KeyChange) -> None:
+            seen.append(change.value)
+            changed.set()
+
+        watch = await older.watch("d1.>", record, live="older.live")
+        await asyncio.wait_for(watch.replayed.wait(), 5)
+        for value in (b"v2", b"v3"):
+            changed.clear()
+            await older.put("d1.web", value)
+            await asyncio.wait_for(changed.wait(), 5)
+        assert seen == [b"v1", b"v2", b"v3"]
+        info = await kv.connection.js.consumer_info("KV_older", watch.consumer)
+        assert info.push_bound, "the consumer carries the changes while nothing is republished"
+        await watch.stop()
     finally:
         await kv.close()

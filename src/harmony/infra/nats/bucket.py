@@ -21,7 +21,10 @@ walking the stream from where that consumer last looked, so with thousands of de
 ``<device>.>`` on one bucket, each device's change cost the server a walk past every other device's change
 (a rollout to N devices: N^2/2 steps; at 3,000 devices 0.5 of the server's 0.85 CPU-s). A subscription's
 match costs the same whatever else the stream holds. Changes come in the order the stream stored them; one
-seen already (in the replay, or both ways during it) is not handed on again.
+seen already (in the replay, or both ways during it) is not handed on again. The consumer is let go only once
+a republished change has come in: a stream not republishing yet (a bucket made by an older release, until its
+controller connects again) or a subscription the server refuses (a device's permissions from an older
+release) leave the watch on its consumer, as before, rather than deaf.
 """
 
 from __future__ import annotations
@@ -159,6 +162,7 @@ class NatsKeyValue:
         deliver = self.connection.new_inbox()
         watch = NatsWatch(self, self.connection.unique_id())
         seen: dict[str, int] = {}  # with ``live``: the newest revision handed on per key (two ways in)
+        heard_live = False  # a republished change came in: the consumer can go once it has replayed
         one_at_a_time = asyncio.Lock()
 
         async def hand_on(change: KeyChange) -> None:
@@ -189,14 +193,19 @@ class NatsKeyValue:
 
         def replayed() -> None:
             watch.replayed.set()
-            if live is not None and watch.subscription is not None:  # the consumer is idle from now on
+            if heard_live:
                 watch.retire_consumer()
 
         async def on_republished(msg: Msg) -> None:
+            nonlocal heard_live
             headers = msg.headers or {}
             subject, sequence, stamp = (headers.get(h) for h in ("Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp"))
             if subject is None or sequence is None or stamp is None or not subject.startswith(self._prefix):
                 return  # not a republished value
+            if not heard_live:
+                heard_live = True
+                if watch.replayed.is_set():  # the subscription carries every later change from now on
+                    watch.retire_consumer()
             deleted = headers.get(KV_OPERATION) in ("DEL", "PURGE")
             stored_at = api.Base._parse_utc_iso(stamp)  # pyright: ignore[reportPrivateUsage]  # nats-py's own parser
             change = KeyChange(
