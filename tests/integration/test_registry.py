@@ -8,6 +8,7 @@ registry down) as its own error with nothing left in the store.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import ssl
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from harmony.domain.capabilities.containers import ImageInfo
 from harmony.domain.capabilities.registry import RegistryAccount, RegistryLogin
 from harmony.domain.errors import (
     ImageNotInRegistryError,
@@ -22,7 +24,7 @@ from harmony.domain.errors import (
     RegistryCertificateError,
     RegistryUnreachableError,
 )
-from harmony.domain.image_refs import TaggedImage
+from harmony.domain.image_refs import PinnedImage, TaggedImage
 from harmony.domain.secret import Secret
 from harmony.infra.daemon import poll_until
 from harmony.infra.registry import answers_tls
@@ -85,7 +87,7 @@ async def test_the_registry_serves_over_tls_from_the_site_ca_and_a_second_apply_
 
 
 async def test_an_image_built_offline_is_pushed_and_pulled_by_digest_into_another_store(
-    site_registry: Site, build_host: ContainerHost, tmp_path: Path
+    site_registry: Site, build_host: ContainerHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = site_registry
     image = site_image(site, tmp_path, body="registry v1\n")
@@ -109,7 +111,19 @@ async def test_an_image_built_offline_is_pushed_and_pulled_by_digest_into_anothe
         assert update.action == "update" and image.content in update.diff
         newer = await publish(site, build_host, changed)
         assert newer.digest != pinned.digest
-        assert (await device.pull_image(newer)).labels[CONTENT_LABEL] == changed.content
+        # Two pulls of it at once (an agent's, started while it plans, and its apply's) share one podman pull.
+        fetched: list[PinnedImage] = []
+        fetch = device.podman.fetch_image
+
+        async def counted(image: PinnedImage, login: RegistryLogin) -> ImageInfo:
+            fetched.append(image)
+            return await fetch(image, login)
+
+        monkeypatch.setattr(device.podman, "fetch_image", counted)  # counts the real pulls
+        first, second = await asyncio.gather(device.pull_image(newer), device.pull_image(newer))
+        assert fetched == [newer] and first == second
+        assert first.labels[CONTENT_LABEL] == changed.content
+        assert await device.pull_image(newer) == first and fetched == [newer]  # since then: a look, no pull
     finally:
         wipe(device.podman)
 

@@ -425,21 +425,28 @@ class DeviceAgent:
     async def _converge_application(
         self, name: str, version: str, score: Application, *, settled: bool
     ) -> DeploymentState:
-        """Blue-green apply on the device's ``applications`` topology; its smoke check is the health gate."""
+        """Blue-green apply on the device's ``applications`` topology; its smoke check is the health gate.
+
+        The drift check (reads only) is the run's plan if not empty. A new version's image is pulled from
+        the start, while the plan is made: the apply's own pull joins that one (the host shares it), so the
+        apply's reads of what runs also happen during the pull, and a failed pull fails the run before
+        anything is touched."""
         host = self.applications
         assert host is not None, "accept() rejects applications on a device without them"
         early = score.image if isinstance(score.image, PinnedImage) and not settled else None
-        # The drift check (reads only) is the run's plan if not empty; the apply pulls what was not pulled here.
-        changes, failed = await self._plan_and_pull(score.interpret().plan(host), early)
-        if not changes:
-            return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
-        if failed is not None:
-            return DeploymentState(
-                deployment=name, version=version, phase="failed",
-                message=f"{failed}; the previous version keeps serving",
-            )  # fmt: skip
-        outcome, run = applied(await self._maestro(name, host).apply([score], planned=[changes]))
-        if not outcome.ok:  # not started, smoke check failed, or switch failed: the old version keeps serving
+        pulling = asyncio.ensure_future(self._pull(early)) if early is not None else None
+        try:
+            changes = await score.interpret().plan(host)
+            if not changes:
+                return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
+            outcome, run = applied(await self._maestro(name, host).apply([score], planned=[changes]))
+        finally:
+            if pulling is not None and not pulling.done():  # no change to make, or a failure: nobody waits for it
+                pulling.cancel()
+            if pulling is not None:
+                with contextlib.suppress(BaseException):
+                    await pulling
+        if not outcome.ok:  # not pulled, not started, smoke check failed, or switch failed: the old one serves
             return DeploymentState(
                 deployment=name, version=version, phase="failed", message=outcome.message, details=outcome.details,
                 run=run,

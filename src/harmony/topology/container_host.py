@@ -41,6 +41,7 @@ from harmony.infra.net_probe import NetProbe
 from harmony.infra.podman import Podman, PodmanError
 from harmony.infra.programs import BUSYBOX, CATATONIT, CURL, DNSMASQ, HAPROXY, PODMAN, RUNC, SOCAT
 from harmony.infra.run_lock import LocalRunLock
+from harmony.infra.shared_calls import SharedCalls
 from harmony.infra.skopeo import Skopeo
 from harmony.topology.forwarding import ForwardsContainerRuntime, ForwardsDnsServer, ForwardsLoadBalancer
 from harmony.topology.linux_host import LinuxHost
@@ -80,6 +81,7 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
         self._files: ManagedFiles = host if host is not None else files or LocalFiles(Path("/"))
         self._probe: Prober = CurlProbe(host.connector) if host is not None else NetProbe()
         self._podman_worked = False  # seen answering once: a long-lived agent does not ask again every run
+        self._pulls = SharedCalls[PinnedImage, ImageInfo]()
 
     @classmethod
     def on(
@@ -224,6 +226,11 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
         return await self.podman.push_image(image, destination, self.login_for(destination.repository.registry))
 
     async def pull_image(self, image: PinnedImage) -> ImageInfo:
+        """Callers pulling the same image at once share one pull (an agent's, started while it plans, and its
+        apply's)."""
+        return await self._pulls.call(image, lambda: self._pull(image))
+
+    async def _pull(self, image: PinnedImage) -> ImageInfo:
         found = await self.podman.inspect_image(image)  # already here: no login needed, no registry asked
         return found if found is not None else await self.podman.fetch_image(image, self.login_for(image.registry))
 
