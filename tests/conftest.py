@@ -8,6 +8,7 @@ run, not quietly skip because the component is missing.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Generator
 from pathlib import Path
 
@@ -30,6 +31,13 @@ pytest_plugins: list[str] = [
     "tests.fixtures.registry",
     "tests.fixtures.agent_binary",
 ]
+
+# The Ctrl-C tests send SIGINT to processes they start. Launched as a background job of a non-interactive shell
+# (or under nohup), the test run inherits SIGINT ignored; so would every process it starts (an ignored signal
+# stays ignored across exec, and Python then installs no KeyboardInterrupt handler), and those tests would wait
+# forever. Handled here instead, it is back to the default in what the tests start.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(hookwrapper=True)
