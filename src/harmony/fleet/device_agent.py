@@ -441,9 +441,8 @@ class DeviceAgent:
                 return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
             outcome, run = applied(await self._maestro(name, host).apply([score], planned=[changes]))
         finally:
-            if pulling is not None and not pulling.done():  # no change to make, or a failure: nobody waits for it
+            if pulling is not None:  # done unless there was nothing to change or a failure: nobody waits for it
                 pulling.cancel()
-            if pulling is not None:
                 with contextlib.suppress(BaseException):
                     await pulling
         if not outcome.ok:  # not pulled, not started, smoke check failed, or switch failed: the old one serves

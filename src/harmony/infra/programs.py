@@ -188,6 +188,12 @@ SETPRIV = Program(
 )
 UNSHARE = Program("unshare", "util-linux", "private mounts for SSH lab hosts", role="tests")
 ENV = Program("env", "coreutils", "sets CONTAINERS_CONF for podman")
+LDCONFIG = Program(
+    "ldconfig",
+    "libc-bin",
+    "lists the linker's cache: asyncssh's optional C libraries, looked up at its import",
+    directory=Path("/sbin"),
+)
 SH = Program("sh", "dash", "runs shell scripts (commands, nftables apply with rollback)")
 PKILL = Program("pkill", "procps", "stops a cancelled or timed-out command's process group on an SSH host")
 
@@ -265,6 +271,7 @@ ALL: tuple[Program, ...] = (
     SETPRIV,
     UNSHARE,
     ENV,
+    LDCONFIG,
     SH,
     NATS_SERVER,
     BAO,

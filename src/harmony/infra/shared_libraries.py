@@ -27,6 +27,8 @@ import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
 
+from harmony.infra.programs import LDCONFIG
+
 # As ctypes.util does: the ABI tag of this interpreter's entries in ``ldconfig -p`` (libc6 when not listed)
 _ABI = {
     "x86_64-64": "libc6,x86-64",
@@ -69,9 +71,12 @@ def _cache_lookup() -> Callable[[str], str | None]:
 
 
 def _ld_cache() -> bytes:
+    ldconfig = LDCONFIG.find()
+    if ldconfig is None:  # nothing listed: asyncssh leaves out the algorithms of the libraries it looks for
+        return b""
     try:
         return subprocess.run(
-            ["/sbin/ldconfig", "-p"], capture_output=True, env={"LC_ALL": "C", "LANG": "C"}, check=False
+            [str(ldconfig), "-p"], capture_output=True, env={"LC_ALL": "C", "LANG": "C"}, check=False
         ).stdout
     except OSError:
         return b""

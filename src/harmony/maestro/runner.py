@@ -223,7 +223,7 @@ class Maestro[T: Topology]:
         if not isinstance(target, PreparedWhilePlanning):
             await self.topology.ensure_ready()
             self._emit(TopologyReady(topology=self.topology.name, duration=time.monotonic() - t0))
-            plans = [list(p) for p in given] if given is not None else await self._plan_all(scores)
+            plans = await (_as_planned(given) if given is not None else self._plan_all(scores))
             self._record_plans(run_id, scores, results, plans)
             return
         await target.connect()
