@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from examples import web_deploy  # noqa: E402 - after the repository is on sys.path
+from tests.fixtures.ports import free_port  # noqa: E402
 
 from harmony.infra.podman import Podman, write_containers_conf  # noqa: E402
 from harmony.modules.application.rootfs import busybox_rootfs_tar  # noqa: E402
@@ -37,20 +37,6 @@ from harmony.testing import apply  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- app-bench:start -->", "<!-- app-bench:end -->"
-
-
-def free_port() -> int:
-    """A loopback port free for TCP and UDP (dnsmasq binds both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                    udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 def drop_store(podman: Podman) -> None:

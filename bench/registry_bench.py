@@ -42,6 +42,8 @@ from pathlib import Path, PurePosixPath
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.fixtures.ports import free_port  # noqa: E402
+
 from harmony.domain.capabilities.commands import CommandResult  # noqa: E402
 from harmony.domain.capabilities.containers import ImageRef  # noqa: E402
 from harmony.domain.capabilities.registry import (  # noqa: E402
@@ -71,7 +73,7 @@ from harmony.topology.container_host import ContainerHost  # noqa: E402
 from harmony.topology.registry_host import RegistryHost  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from app_bench import drop_store, free_port  # noqa: E402
+from app_bench import drop_store  # noqa: E402
 from results import record  # noqa: E402 - bench/results.py, beside this script
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -316,7 +318,8 @@ async def main(
                 )
             status = await control.status("site")
             if done.phase != "done" or status.healthy != devices:
-                raise SystemExit(f"rollout {done.phase}: {done.reason}; {status.healthy} healthy")
+                failed = "; ".join(f"{d.device}: {d.message}" for d in status.devices if d.verdict != "healthy")
+                raise SystemExit(f"rollout {done.phase}: {done.reason}; {status.healthy} healthy; {failed}")
             return took
 
         previous = await push(build, settings, tmp, "warm-up", mib)

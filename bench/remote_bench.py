@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from tests.fixtures.ports import free_port  # noqa: E402
+
 from harmony.domain.capabilities.containers import ImageRef  # noqa: E402 - after the sys.path set-up above
 from harmony.domain.capabilities.firewall import Endpoint  # noqa: E402
 from harmony.domain.names import ResourceName  # noqa: E402
@@ -70,21 +72,6 @@ class Run:
 
 def sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
-
-
-def free_port() -> int:
-    import socket
-
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                    udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 def web_app(address: IPv4Address, port: int, staging: PurePosixPath) -> list[Score[ContainerHost]]:

@@ -32,6 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from tests.fixtures.ports import free_port  # noqa: E402
 
 from fleet_bench import NoContainerRuntimeForBench, score  # noqa: E402
 from harmony.domain.score import score_adapter  # noqa: E402
@@ -43,14 +46,6 @@ from harmony.infra.nats import NatsOptions  # noqa: E402
 from harmony.infra.nats.sites import JetStreamLink, outbox_subject  # noqa: E402
 from harmony.topology.sites import SiteSpec, SitesTopology, sites_spec  # noqa: E402
 from results import record  # noqa: E402 - bench/results.py, beside this script
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Namespace:
