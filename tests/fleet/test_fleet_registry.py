@@ -28,13 +28,14 @@ from harmony.infra.nats import FleetNatsServer
 from harmony.modules.application import Application, Container, HttpCheck
 from harmony.modules.application.application import APP_LABEL
 from harmony.modules.application.exposure import Exposure
-from harmony.modules.registry import RegistryGarbageCollection
+from harmony.modules.registry import RegistryGarbageCollection, SiteRegistry
 from harmony.topology.container_host import ContainerHost
 from tests.fixtures.nats_fleet import bus_options
 from tests.fixtures.podman import wipe
 from tests.fixtures.ports import free_port
 from tests.fixtures.registry import PULLERS, Site, publish, site_image
 from tests.fleet.test_fleet_applications import state_of
+from tests.fleet.test_fleet_devices import until
 
 DEVICES = ("dev-a", "dev-b", "dev-c")
 SETTINGS = AgentSettings(heartbeat_interval=0.5, ground_truth_interval=2.0, resync_jitter=0.5, health_timeout=8.0)
@@ -166,6 +167,15 @@ async def test_new_image_versions_roll_out_through_the_registry_and_a_registry_o
     outcome = await gc.interpret().apply(site.host, await gc.interpret().plan(site.host))
     assert outcome.ok, outcome
     assert {m.digest for m in await site.host.stored_manifests()} == {v2.digest, v3.digest}
+
+    # The registry back: the canary's next ground-truth pass pulls v3, serves it, and reports that it recovered.
+    restart = SiteRegistry(settings=site.settings)
+    assert (await restart.interpret().apply(site.host, await restart.interpret().plan(site.host))).ok
+    recovered = await until(
+        lambda: state_of(control, canary, "site"), lambda s: s is not None and s.phase == "running", timeout=60
+    )
+    assert recovered is not None and recovered.phase == "running" and recovered.version == rollout.version
+    assert await serving(registry_devices.hosts[canary]) == ["fleet v3\n"]
 
 
 def worker(image: PinnedImage) -> Container:

@@ -186,7 +186,7 @@ class _Deployment:
     version: str
     score: DeviceScore | None  # None: rejected
     state: DeploymentState
-    reported: bool = False
+    reported: bool = False  # the server has this state (a running one is reported once, a change of phase again)
     missed: int = 0  # reports in a row the server did not take while connected (the retry's backoff)
 
 
@@ -352,7 +352,10 @@ class DeviceAgent:
             if dep.score is not None:
                 started = time.monotonic()
                 settled = dep.state.phase == "running"  # serving this version already: a drift check
+                before = dep.state.phase
                 dep.state = await self._converge(name, dep.version, dep.score, settled=settled)
+                if dep.state.phase != before:  # a recovery (failed, now running) is news too
+                    dep.reported = False
                 self.metrics.reconciled(seconds=time.monotonic() - started, failed=dep.state.phase == "failed")
         if not dep.reported or dep.state.phase != "running":
             await self._report_dep(dep)
