@@ -61,6 +61,7 @@ from harmony.fleet.control import FleetControl  # noqa: E402
 from harmony.fleet.credentials import FleetHome, Identity  # noqa: E402
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent  # noqa: E402
 from harmony.fleet.rollout import Strategy  # noqa: E402
+from harmony.infra.daemon import poll_until  # noqa: E402
 from harmony.infra.local_connector import LocalConnector  # noqa: E402
 from harmony.infra.local_process import run_local  # noqa: E402
 from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options  # noqa: E402
@@ -79,6 +80,7 @@ from results import record  # noqa: E402 - bench/results.py, beside this script
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- registry-bench:start -->", "<!-- registry-bench:end -->"
 BASE = ImageRef("localhost/busybox:base")
+STOPPING = "; stopping the previous version"  # the end of a device's report made before it stops the old version
 
 
 def opts(identity: Identity, servers: list[str]) -> NatsOptions:
@@ -320,6 +322,16 @@ async def main(
             if done.phase != "done" or status.healthy != devices:
                 failed = "; ".join(f"{d.device}: {d.message}" for d in status.devices if d.verdict != "healthy")
                 raise SystemExit(f"rollout {done.phase}: {done.reason}; {status.healthy} healthy; {failed}")
+
+            # A device reports the new version serving before it stops the old one: the next step starts once
+            # every device has (not timed; printed with --profile).
+            async def tidy() -> bool:
+                return not any(d.message.endswith(STOPPING) for d in (await control.status("site")).devices)
+
+            if not await poll_until(tidy, timeout=600, interval=0.05):
+                raise SystemExit("a device never reported its old version stopped")
+            if profile and step:
+                print(f"  {step}: every old version stopped {time.monotonic() - t0 - took:.2f}s later", flush=True)
             return took
 
         previous = await push(build, settings, tmp, "warm-up", mib)

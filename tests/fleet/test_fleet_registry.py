@@ -9,6 +9,7 @@ every device keeps serving the version it had. Garbage collection then keeps eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import urllib.request
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -23,6 +24,7 @@ from harmony.domain.values import Hostname, Port
 from harmony.fleet.control import FleetControl
 from harmony.fleet.credentials import FleetHome
 from harmony.fleet.device_agent import AgentSettings, DeviceAgent
+from harmony.fleet.records import DeploymentState
 from harmony.fleet.rollout import Strategy
 from harmony.infra.nats import FleetNatsServer
 from harmony.modules.application import Application, Container, HttpCheck
@@ -58,6 +60,11 @@ def site_app(image: PinnedImage, lb_port: int) -> Application:
 def _get(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as r:
         return r.read().decode()
+
+
+def early(state: DeploymentState) -> bool:
+    """A device's report of a new version serving, made before the old version is stopped."""
+    return state.message.endswith("; stopping the previous version")
 
 
 async def serving(host: ContainerHost) -> list[str]:
@@ -133,13 +140,36 @@ async def test_new_image_versions_roll_out_through_the_registry_and_a_registry_o
     for host in registry_devices.hosts.values():
         assert await serving(host) == ["fleet v1\n"]
 
-    # A new version is a new digest: a canary, then the rest; each device pulls with its own account.
-    await control.deploy("site", site_app(v2, lb), selector={"site": "lab"}, strategy=CANARY_FIRST)
+    # A new version is a new digest: a canary, then the rest; each device pulls with its own account. A device
+    # reports the new version once it serves it (the rollout goes on then), and again once the old one is stopped.
+    seen: dict[str, list[DeploymentState]] = {device: [] for device in DEVICES}
+
+    async def listen() -> None:  # every report each device makes, as the rollout goes
+        while True:
+            for device in DEVICES:
+                state = await state_of(control, device, "site")
+                if state is not None and (not seen[device] or seen[device][-1] != state):
+                    seen[device].append(state)
+            await asyncio.sleep(0.01)
+
+    listener = asyncio.ensure_future(listen())
+    second = await control.deploy("site", site_app(v2, lb), selector={"site": "lab"}, strategy=CANARY_FIRST)
     done = await control.drive("site")
     assert done.phase == "done", done.reason
     status = await control.status("site")
     assert (status.targeted, status.healthy, status.failed) == (3, 3, 0)
-    for host in registry_devices.hosts.values():
+
+    def stopped_old(reports: list[DeploymentState]) -> bool:
+        return bool(reports) and reports[-1].version == second.version and not early(reports[-1])
+
+    for device in DEVICES:
+        await until(lambda d=device: asyncio.sleep(0, seen[d]), stopped_old, timeout=30)
+    listener.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await listener
+    for device, host in registry_devices.hosts.items():
+        told = [(r.phase, early(r)) for r in seen[device] if r.version == second.version]
+        assert told == [("running", True), ("running", False)], seen[device]
         assert await serving(host) == ["fleet v2\n"]
         kept = {d for d, _ in await host.local_image_digests(v1.repository)}
         assert kept == {v1.digest, v2.digest}  # the previous version's image stays for a quick way back

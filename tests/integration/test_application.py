@@ -21,7 +21,7 @@ from harmony.domain.score import Score
 from harmony.domain.values import Hostname, Port
 from harmony.maestro import Maestro
 from harmony.modules.application import Application, BusyboxImage, CommandCheck, Container, HttpCheck
-from harmony.modules.application.application import APP_LABEL
+from harmony.modules.application.application import APP_LABEL, ON_SERVING
 from harmony.modules.application.exposure import Exposure
 from harmony.topology.container_host import ContainerHost
 from tests.fixtures.app_host import same_store
@@ -155,6 +155,34 @@ async def test_deploy_then_upgrades_with_zero_failed_requests(app_host: Containe
     assert set(failing.bodies) == {"site version 2\n"}, failing.bodies
     assert get(lb) == "site version 2\n"
     assert len(await app_host.list_containers({APP_LABEL: "site"})) == 1
+
+
+async def test_whoever_listens_hears_the_new_version_serve_before_the_old_one_is_stopped(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    lb = free_port()
+    heard: list[tuple[str, str, list[str]]] = []
+
+    async def serving(message: str) -> None:  # what a device agent reports then
+        running = [c.name for c in await app_host.list_containers({APP_LABEL: "site"}) if c.running]
+        heard.append((message, await asyncio.to_thread(get, lb), running))
+
+    hook = ON_SERVING.set(serving)
+    try:
+        status, text = await apply(app_host, stack(tmp_path, lb, "1"))
+        assert status is Status.SUCCESS, text
+        assert heard == [], "a first deploy has no old version to stop: the run's end says it all"
+        status, text = await apply(app_host, stack(tmp_path, lb, "2"))
+        assert status is Status.SUCCESS, text
+    finally:
+        ON_SERVING.reset(hook)
+    ((message, body, running),) = heard
+    assert body == "site version 2\n", "told only once the load balancer sends the traffic to the new version"
+    assert len(running) == 2, f"and before the old version is stopped: {running}"
+    assert message.startswith("site version ") and message.endswith("; stopping the previous version"), message
+    assert "serving at http://site.apps.test" in message
+    (now,) = await app_host.list_containers({APP_LABEL: "site"})  # the old one is gone by the end of the run
+    assert now.name in running
 
 
 async def test_smoke_timeout_reports_probe_and_logs_and_leaves_nothing(app_host: ContainerHost, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import ssl
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -102,8 +103,10 @@ async def test_an_image_built_offline_is_pushed_and_pulled_by_digest_into_anothe
     await device.ensure_ready()
     try:
         assert await device.inspect_image(pinned) is None
+        logins = set(Path(tempfile.gettempdir()).glob("harmony-login-*"))
         pulled = await device.pull_image(pinned)
         assert pulled.labels[CONTENT_LABEL] == image.content
+        assert set(Path(tempfile.gettempdir()).glob("harmony-login-*")) == logins, "the password left no file"
         assert [d for d, _ in await device.local_image_digests(pinned.repository)] == [pinned.digest]
         # A changed file plans a new build and push; the new digest differs, the old one still pulls.
         changed = site_image(site, tmp_path, body="registry v2\n")

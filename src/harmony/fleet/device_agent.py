@@ -19,7 +19,9 @@ the heartbeat and the task restarted with back-off):
   deploys blue-green behind the device's load balancer). Then the health gate: for a ``Container``, it runs
   and its health command (if any) passes; for an ``Application``, its apply passed the smoke check (an apply
   fails otherwise) or, when nothing was planned, its version's containers run behind the load balancer.
-  The result goes to ``fleet_state``.
+  The result goes to ``fleet_state``; an ``Application`` that replaces a version also reports as soon as the new
+  one serves, before the old one is stopped (podman's clean-up of a container is most of a device's time after
+  its pull, and a rollout waits for devices to serve, not to tidy up).
 - every ``ground_truth_interval`` the same reconcile runs for every deployment: drift (a container removed
   or stopped by hand) is repaired. It needs no NATS, so it also runs while NATS is unreachable.
 - heartbeats (a few dozen bytes) every ``heartbeat_interval``; ``fleet_info`` once per connection.
@@ -78,7 +80,7 @@ from harmony.infra.nats import NatsConnection, NatsObjectStore, NatsOptions, Nat
 from harmony.maestro.events import Event, ScoreFinished
 from harmony.maestro.journal import Journal, default_journal_path
 from harmony.maestro.runner import Maestro, RunReport
-from harmony.modules.application.application import APP_LABEL, AppHost, Application
+from harmony.modules.application.application import APP_LABEL, ON_SERVING, AppHost, Application
 from harmony.modules.application.container import Container
 from harmony.modules.application.image import BusyboxImage
 from harmony.topology.runtime_host import RuntimeHost
@@ -438,12 +440,18 @@ class DeviceAgent:
         assert host is not None, "accept() rejects applications on a device without them"
         early = score.image if isinstance(score.image, PinnedImage) and not settled else None
         pulling = asyncio.ensure_future(self._pull(early)) if early is not None else None
+
+        async def serving(message: str) -> None:  # reported before the old version is stopped: see ON_SERVING
+            await self._report(DeploymentState(deployment=name, version=version, phase="running", message=message))
+
+        hook = ON_SERVING.set(serving)
         try:
             changes = await score.interpret().plan(host)
             if not changes:
                 return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
             outcome, run = applied(await self._maestro(name, host).apply([score], planned=[changes]))
         finally:
+            ON_SERVING.reset(hook)
             if pulling is not None:  # done unless there was nothing to change or a failure: nobody waits for it
                 pulling.cancel()
                 with contextlib.suppress(BaseException):

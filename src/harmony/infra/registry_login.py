@@ -31,6 +31,7 @@ from harmony.domain.errors import (
     RegistryError,
     RegistryUnreachableError,
 )
+from harmony.infra.local_connector import LocalConnector
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,12 @@ class _Host(ManagedFiles, CommandRunner, Protocol):
 
 @asynccontextmanager
 async def remote_login_files(login: RegistryLogin, host: _Host) -> AsyncGenerator[LoginFiles]:
-    """The same files on ``host``, in a fresh ``mktemp -d`` directory (0700) removed on exit."""
+    """The same files on ``host``, in a fresh ``mktemp -d`` directory (0700) removed on exit; on this machine
+    (a connector that does not re-root paths) written in-process, without two programs around every pull."""
+    if isinstance(host, LocalConnector) and host.prefix is None:
+        with login_files(login) as files:
+            yield files
+        return
     made = await host.run_command(["mktemp", "-d", "/tmp/harmony-login-XXXXXXXX"], timeout=30)
     if not made.ok:
         raise RegistryError(login.endpoint, f"cannot create a directory for the registry login: {made.stderr.strip()}")

@@ -7,7 +7,8 @@ Each version (a digest of the container settings and the image's content) runs i
    on failure the new container is removed, the old version keeps serving untouched, and the Outcome is
    FAILURE with the probe's last result and the container's last log lines;
 3. switches the load balancer to it and publishes the DNS name (see ``exposure.py``), and only then
-4. stops the old version (with ``stop_grace``, so in-flight requests finish) and removes it.
+4. stops the old version (with ``stop_grace``, so in-flight requests finish) and removes it. Whoever set
+   ``ON_SERVING`` (the device agent) is told before this step that the new version serves.
 A second apply of the same version finds it serving and is a NOOP. A ``Secret`` in ``env`` enters the version
 through its fingerprint: a rotated secret is a new version (deployed blue-green like any other), and the value
 appears in no plan, label or container name. Containers of other applications and
@@ -26,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Literal, Protocol
 
@@ -71,6 +73,11 @@ APP_LABEL = "io.harmony.app"
 VERSION_LABEL = "io.harmony.version"
 LOOPBACK = IPv4Address("127.0.0.1")
 MAX_APP_NAME = 50  # container names are at most 63 characters: "<app>-<10-character version>-<replica>"
+
+
+ON_SERVING: ContextVar[Callable[[str], Awaitable[None]] | None] = ContextVar("harmony_on_serving", default=None)
+"""Told (a message) the moment a new version has the traffic and an old one is still to be stopped: the device
+agent reports the new version serving then, so a rollout waits for devices to serve, not for their clean-up."""
 
 
 class AppHost(ContainerRuntime, RegistryClient, Prober, WebEdge, Protocol):
@@ -358,6 +365,8 @@ class ApplicationInterpret(Interpret[AppHost]):
             return Outcome.failure(f"{app.app}: switching traffic to version {version} failed: {e}")
         kept = {c.name for c in ready}
         old = [c for c in containers if c.name not in kept]
+        if old and (serving := ON_SERVING.get()) is not None:
+            await serving(f"{self._serving_at(version)}; stopping the previous version")
         for c in old:  # as listed above: removed by id, without looking each up again
             await topology.remove_container(c.name, grace=app.stop_grace.total_seconds(), listed=c)
         if isinstance(app.image, PinnedImage):
@@ -368,12 +377,16 @@ class ApplicationInterpret(Interpret[AppHost]):
             for image_id in {c.image_id for c in old if c.image_id} - {c.image_id for c in ready}:
                 await topology.remove_image_if_unused(image_id)
         return Outcome.success(
-            f"{app.app} version {version} serving at {app.url} ({app.expose.address}:{app.expose.port})",
+            self._serving_at(version),
             *(f"container {b.name} on {b.address}:{b.port}" for b in backends),
             f"try: curl --resolve {app.expose.hostname}:{app.expose.port}:{app.expose.address} {app.url}",
             *(f"stopped old version {c.name}" for c in old),
             *(f"removed old image {p}" for p in pruned),
         )
+
+    def _serving_at(self, version: str) -> str:
+        app = self.score
+        return f"{app.app} version {version} serving at {app.url} ({app.expose.address}:{app.expose.port})"
 
     async def _prune(self, host: AppHost, serving: PinnedImage) -> list[str]:
         """Keep the serving image and the newest others up to ``keep_images``; remove the rest if unused."""
