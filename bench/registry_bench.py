@@ -8,7 +8,7 @@ podman store, HAProxy, dnsmasq, read-only account) with device agents on a real 
 1. **floor**: every device store runs ``podman pull --authfile --cert-dir`` of a fresh digest at once (the
    same command Harmony's adapter runs), timed until all have it; then, by hand, ``podman run -d`` of it and
    ``GET /`` until it answers (pull + start: what a rollout has to do at the least);
-2. **pull through Harmony**: every device host's ``pull_image`` (login files, pull, inspect) of another
+2. **pull through Harmony**: every device host's ``pull_image`` (a look, login files, the pull) of another
    fresh digest, concurrently;
 3. **fleet rollout**: ``FleetControl.deploy`` + ``drive`` of an ``Application`` pinned to a third fresh
    digest, all at once, until every device reports it healthy: pull, new container beside the old one,

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from harmony.domain.capabilities.containers import ImageInfo
 from harmony.domain.capabilities.registry import RegistryAccount, RegistryLogin
 from harmony.domain.errors import (
     ImageNotInRegistryError,
@@ -104,8 +103,9 @@ async def test_an_image_built_offline_is_pushed_and_pulled_by_digest_into_anothe
     try:
         assert await device.inspect_image(pinned) is None
         logins = set(Path(tempfile.gettempdir()).glob("harmony-login-*"))
-        pulled = await device.pull_image(pinned)
-        assert pulled.labels[CONTENT_LABEL] == image.content
+        pulled_id = await device.pull_image(pinned)
+        pulled = await device.inspect_image(pinned)
+        assert pulled is not None and pulled.id == pulled_id and pulled.labels[CONTENT_LABEL] == image.content
         assert set(Path(tempfile.gettempdir()).glob("harmony-login-*")) == logins, "the password left no file"
         assert [d for d, _ in await device.local_image_digests(pinned.repository)] == [pinned.digest]
         # A changed file plans a new build and push; the new digest differs, the old one still pulls.
@@ -118,14 +118,15 @@ async def test_an_image_built_offline_is_pushed_and_pulled_by_digest_into_anothe
         fetched: list[PinnedImage] = []
         fetch = device.podman.fetch_image
 
-        async def counted(image: PinnedImage, login: RegistryLogin) -> ImageInfo:
+        async def counted(image: PinnedImage, login: RegistryLogin) -> str:
             fetched.append(image)
             return await fetch(image, login)
 
         monkeypatch.setattr(device.podman, "fetch_image", counted)  # counts the real pulls
         first, second = await asyncio.gather(device.pull_image(newer), device.pull_image(newer))
         assert fetched == [newer] and first == second
-        assert first.labels[CONTENT_LABEL] == changed.content
+        stored = await device.inspect_image(newer)
+        assert stored is not None and stored.id == first and stored.labels[CONTENT_LABEL] == changed.content
         assert await device.pull_image(newer) == first and fetched == [newer]  # since then: a look, no pull
     finally:
         wipe(device.podman)
@@ -204,6 +205,6 @@ async def test_a_second_puller_logs_in_with_its_own_account(
     )
     await device.ensure_ready()
     try:
-        assert (await device.pull_image(pinned)).id
+        assert await device.pull_image(pinned)
     finally:
         wipe(device.podman)

@@ -59,7 +59,9 @@ async def test_a_registry_on_an_ssh_host_serves_pushes_and_pulls(ssh_lab: SshLab
             tmp_path / "device", dns_port=free_port(), name="device", registry_logins=[site.pull_login()]
         )
         await device.ensure_ready()
-        assert (await device.pull_image(v2)).id
+        pulled = await device.pull_image(v2)  # the id podman printed on the host
+        stored = await device.inspect_image(v2)
+        assert stored is not None and stored.id == pulled
 
         gc = RegistryGarbageCollection(keep=())
         (change,) = await gc.interpret().plan(registry)

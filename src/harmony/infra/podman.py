@@ -266,18 +266,21 @@ class Podman:
             found = (await self.connector.stat_files([digest_file], with_content=True))[digest_file]
             return ImageDigest((found.content or b"").decode().strip())
 
-    async def pull_image(self, image: PinnedImage, login: RegistryLogin) -> ImageInfo:
-        """Fetch ``image`` by digest unless the store has it; podman writes it whole or not at all."""
+    async def pull_image(self, image: PinnedImage, login: RegistryLogin) -> str:
+        """Fetch ``image`` by digest unless the store has it; podman writes it whole or not at all. The id of
+        the image in the store."""
         found = await self.inspect_image(image)
-        return found if found is not None else await self.fetch_image(image, login)
+        return found.id if found is not None else await self.fetch_image(image, login)
 
-    async def fetch_image(self, image: PinnedImage, login: RegistryLogin) -> ImageInfo:
-        """``pull_image`` for a caller that has just looked for ``image`` and not found it: no look first."""
+    async def fetch_image(self, image: PinnedImage, login: RegistryLogin) -> str:
+        """``pull_image`` for a caller that has just looked for ``image`` and not found it: no look first, and
+        none after (``--quiet`` prints the id; a look costs a device's rollout a podman process)."""
         async with remote_login_files(login, self.connector) as files:
-            status, _, err = await self._run("pull", "--quiet", *files.options(), image, check=False)
+            status, out, err = await self._run("pull", "--quiet", *files.options(), image, check=False)
         if status != 0:
             raise registry_error(login.endpoint, f"pull of {image}", err)
-        return await self._image_or_fail(image)
+        printed = out.split()
+        return printed[-1] if printed else (await self._image_or_fail(image)).id
 
     async def local_image_digests(self, repository: RepositoryRef) -> Sequence[tuple[ImageDigest, ImageInfo]]:
         """Images of ``repository`` pulled by digest, newest first (by creation time)."""

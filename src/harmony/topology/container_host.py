@@ -81,7 +81,7 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
         self._files: ManagedFiles = host if host is not None else files or LocalFiles(Path("/"))
         self._probe: Prober = CurlProbe(host.connector) if host is not None else NetProbe()
         self._podman_worked = False  # seen answering once: a long-lived agent does not ask again every run
-        self._pulls = SharedCalls[PinnedImage, ImageInfo]()
+        self._pulls = SharedCalls[PinnedImage, str]()
 
     @classmethod
     def on(
@@ -225,14 +225,14 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
     async def push_image(self, image: ImageRef, destination: TaggedImage) -> ImageDigest:
         return await self.podman.push_image(image, destination, self.login_for(destination.repository.registry))
 
-    async def pull_image(self, image: PinnedImage) -> ImageInfo:
+    async def pull_image(self, image: PinnedImage) -> str:
         """Callers pulling the same image at once share one pull (an agent's, started while it plans, and its
         apply's)."""
         return await self._pulls.call(image, lambda: self._pull(image))
 
-    async def _pull(self, image: PinnedImage) -> ImageInfo:
+    async def _pull(self, image: PinnedImage) -> str:
         found = await self.podman.inspect_image(image)  # already here: no login needed, no registry asked
-        return found if found is not None else await self.podman.fetch_image(image, self.login_for(image.registry))
+        return found.id if found is not None else await self.podman.fetch_image(image, self.login_for(image.registry))
 
     async def registry_image_labels(self, image: TaggedImage) -> tuple[ImageDigest, dict[str, str]] | None:
         return await self._skopeo.image_labels(image, self.login_for(image.repository.registry))

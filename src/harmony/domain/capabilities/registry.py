@@ -142,8 +142,8 @@ class RegistryClient(Protocol):
         """Push a local image; the manifest digest the registry stored."""
         ...
 
-    async def pull_image(self, image: PinnedImage) -> ImageInfo:
-        """Fetch ``image`` by digest (a NOOP when the store has it); the image as stored locally."""
+    async def pull_image(self, image: PinnedImage) -> str:
+        """Fetch ``image`` by digest (a NOOP when the store has it); the id of the image in the local store."""
         ...
 
     async def registry_image_labels(self, image: TaggedImage) -> tuple[ImageDigest, dict[str, str]] | None:
