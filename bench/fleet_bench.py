@@ -109,7 +109,7 @@ class NoContainerRuntimeForBench:
     def __init__(self) -> None:
         self.containers: dict[str, ContainerInfo] = {}
 
-    async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
+    async def run_container(self, spec: ContainerSpec, *, settle: bool = True) -> ContainerInfo:
         ports = tuple(
             PublishedPort(container=int(p.container), host=20000, host_ip="127.0.0.1", protocol="tcp")
             for p in spec.ports

@@ -185,6 +185,27 @@ async def test_whoever_listens_hears_the_new_version_serve_before_the_old_one_is
     assert now.name in running
 
 
+async def test_a_new_version_that_exits_at_start_fails_at_once_with_its_logs_and_the_old_one_serves(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    lb = free_port()
+    status, text = await apply(app_host, stack(tmp_path, lb, "1"))
+    assert status is Status.SUCCESS, text
+    # It dies a second after its start, and has a minute to pass its smoke check: the check gives up as soon as
+    # the container no longer runs.
+    crashing = stack(
+        tmp_path, lb, "2", command=("sh", "-c", "echo no config found; sleep 1; exit 3"),
+        smoke={"kind": "http", "path": "/index.html", "timeout": 60},
+    )  # fmt: skip
+    status, text = await apply(app_host, crashing)
+    assert status is Status.FAILURE, text
+    assert "the container exited (exit code 3)" in text and "no config found" in text, text
+    assert "previous version keeps serving" in text, text
+    assert get(lb) == "site version 1\n"
+    (left,) = await app_host.list_containers({APP_LABEL: "site"})
+    assert left.running
+
+
 async def test_smoke_timeout_reports_probe_and_logs_and_leaves_nothing(app_host: ContainerHost, tmp_path: Path) -> None:
     silent = stack(
         tmp_path,

@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harmony.cli.errors import guarded
-from harmony.domain.errors import InvalidValueError
+from harmony.domain.errors import InvalidValueError, KeyValueAuthError
 from harmony.domain.score import AnyScore, Score, score_adapter
 from harmony.fleet.agent_release import AGENT_DEPLOYMENT, VERSION_PATTERN
 from harmony.fleet.agent_rollout import publish_release, roll_out_release
@@ -39,7 +39,7 @@ from harmony.fleet.records import check_token
 from harmony.fleet.rollout import Rollout, Strategy
 from harmony.fleet.sites import SiteStrategy
 from harmony.fleet.status import DeploymentStatus
-from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options
+from harmony.infra.nats import FleetNatsServer, NatsConnection, NatsOptions, fleet_options
 from harmony.infra.programs import BUSYBOX
 from harmony.modules.application.rootfs import busybox_rootfs_tar
 
@@ -122,11 +122,15 @@ def server(home: Home = DEFAULT_HOME) -> None:
     # agents now use (their desired state's republish subject), and is otherwise rewritten only at an enroll
     fh.write_auth()
 
+    def stamp() -> tuple[int, int, int]:  # a rewrite is a new file (atomic rename): a new inode, time or size
+        st = fh.auth_file.stat()
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     async def serve() -> None:
         nats = FleetNatsServer(store_dir=home / "nats", host=host.strip("[]"), port=int(port), auth_file=fh.auth_file)
+        seen = stamp()  # before the server reads the file: a device registered while it starts is reloaded too
         await nats.start()
         console.print(f"nats-server listening on {nats.url} (log {nats.log_file})", markup=False, highlight=False)
-        seen = fh.auth_file.stat().st_mtime_ns
         stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
@@ -134,8 +138,8 @@ def server(home: Home = DEFAULT_HOME) -> None:
             while nats.process is not None and nats.process.returncode is None and not stopping.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), 1)
-                if fh.auth_file.stat().st_mtime_ns != seen:  # the authorization changed: let the server reread it
-                    seen = fh.auth_file.stat().st_mtime_ns
+                if stamp() != seen:  # the authorization changed: let the server reread it
+                    seen = stamp()
                     await nats.reload()
         finally:
             await nats.stop()
@@ -154,16 +158,43 @@ def register(
     fh = FleetHome(home)
     labels = _labels(label)
 
-    async def go() -> None:
+    async def go() -> bool:
         control = await _control(home)  # NATS first: no credentials are written for a fleet that is not there
         try:
-            fh.add_device(device)
+            identity = fh.add_device(device)
             await control.register(device, labels)
         finally:
             await control.close()
+        return await _taken(identity, within=AUTH_RELOAD_WAIT)
 
-    _run(go())
+    taken = _run(go())
     console.print(f"registered {device}; its credentials: {fh.device_file(device)}", markup=False, highlight=False)
+    if not taken:
+        console.print(
+            f"warning: the fleet's server did not take {device}'s credentials within {AUTH_RELOAD_WAIT:g}s, and "
+            "refuses its agent until it does: is `harmony fleet server` running on this home?",
+            markup=False, highlight=False,
+        )  # fmt: skip
+
+
+AUTH_RELOAD_WAIT = 10.0  # `harmony fleet server` rereads the authorization within a second of a change
+
+
+async def _taken(identity: Identity, *, within: float) -> bool:
+    """Whether the server lets ``identity`` in within ``within`` seconds: ``register`` returns once a device's
+    agent can connect, not before the server has reread its authorization (an agent refused at its first
+    connect stops, saying so)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            connection = await NatsConnection.connect(options(identity))
+        except KeyValueAuthError:
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+            continue
+        await connection.close()
+        return True
 
 
 @fleet.command()

@@ -303,7 +303,7 @@ class Podman:
 
     # Containers
 
-    async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
+    async def run_container(self, spec: ContainerSpec, *, settle: bool = True) -> ContainerInfo:
         if self._here:
             RUNC.require()
             if spec.init:
@@ -320,12 +320,12 @@ class Podman:
         # name before — without a look for the name before every start (one podman process fewer each).
         cidfile = PurePosixPath(f"/tmp/harmony-cid-{secrets.token_hex(12)}")
         try:
-            return await self._run_with_cidfile(spec, cidfile)
+            return await self._run_with_cidfile(spec, cidfile, settle=settle)
         finally:
             with contextlib.suppress(FilesError):
                 await self.connector.remove_path(cidfile)
 
-    async def _run_with_cidfile(self, spec: ContainerSpec, cidfile: PurePosixPath) -> ContainerInfo:
+    async def _run_with_cidfile(self, spec: ContainerSpec, cidfile: PurePosixPath, *, settle: bool) -> ContainerInfo:
         try:
             async with self._env_file(spec) as env_file:
                 status, _, err = await self._run(*run_argv(spec, env_file=env_file, cidfile=cidfile), check=False)
@@ -350,8 +350,8 @@ class Podman:
             if created is not None:
                 await self._discard(created.id)
             raise ContainerStartError(spec.name, _last_error(err), evidence=tuple(err.strip().splitlines()[-10:]))
-        # A process that dies right away (bad command, port taken inside the container) is exited by now.
-        await asyncio.sleep(SETTLE_SECONDS)
+        if settle:  # a process that dies right away (bad command, port taken inside the container) is exited by now
+            await asyncio.sleep(SETTLE_SECONDS)
         info = await self.inspect_container(spec.name)
         if info is None or not info.running:
             logs = await self.container_logs(spec.name, tail=20) if info is not None else ()

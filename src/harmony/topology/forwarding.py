@@ -97,8 +97,8 @@ class ForwardsContainerRuntime(ABC):
     async def remove_image_if_unused(self, image_id: str) -> bool:
         return await self.container_runtime.remove_image_if_unused(image_id)
 
-    async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
-        return await self.container_runtime.run_container(spec)
+    async def run_container(self, spec: ContainerSpec, *, settle: bool = True) -> ContainerInfo:
+        return await self.container_runtime.run_container(spec, settle=settle)
 
     async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
         return await self.container_runtime.list_containers(labels)

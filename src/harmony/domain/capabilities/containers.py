@@ -237,8 +237,10 @@ class ContainerRuntime(Protocol):
         """Remove the image ``image_id`` when no tag and no container refer to it; ``True`` if it was removed."""
         ...
 
-    async def run_container(self, spec: ContainerSpec) -> ContainerInfo:
-        """Create and start a container; running on return, or ``ContainerStartError`` and nothing left."""
+    async def run_container(self, spec: ContainerSpec, *, settle: bool = True) -> ContainerInfo:
+        """Create and start a container; running on return, or ``ContainerStartError`` and nothing left.
+        ``settle``: wait a moment first, so that a process that dies right away fails here (a caller that keeps
+        watching the container, like an application's smoke check, passes ``False`` and saves the wait)."""
         ...
 
     async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:

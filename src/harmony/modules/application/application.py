@@ -437,7 +437,7 @@ class ApplicationInterpret(Interpret[AppHost]):
         if leftover:  # a stopped container of that name, left by an interrupted apply
             await host.remove_container(spec.name, grace=0)
         try:
-            info = await host.run_container(spec)
+            info = await host.run_container(spec, settle=False)  # the smoke check watches it instead
         except ContainerError as e:
             return Outcome.failure(f"{app.app} version {version} did not start: {e}", *e.evidence)
         if info.host_port(app.port) is None:

@@ -90,6 +90,14 @@ async def attempt(check: Check, target: Target, *, prober: Prober, runtime: Cont
             return ProbeResult(ok=status == 0, detail=f"`{shown}` in {target.container} exited {status}", body=output)
 
 
+async def _not_running(runtime: ContainerRuntime, container: str) -> str | None:
+    """How ``container`` is, if it no longer runs (no use waiting for it then); ``None`` while it runs."""
+    info = await runtime.inspect_container(container)
+    if info is None:
+        return "is gone"
+    return None if info.running else f"exited (exit code {info.exit_code})"
+
+
 async def wait_for(check: Check, target: Target, *, prober: Prober, runtime: ContainerRuntime) -> ProbeResult:
     """Attempt ``check`` until it passes or ``check.timeout`` has passed; the last result."""
     deadline = time.monotonic() + check.timeout.total_seconds()
@@ -97,6 +105,8 @@ async def wait_for(check: Check, target: Target, *, prober: Prober, runtime: Con
     while True:
         attempts += 1
         result = await attempt(check, target, prober=prober, runtime=runtime)
+        if not result.ok and target.container and (gone := await _not_running(runtime, target.container)):
+            return result.model_copy(update={"detail": f"{result.detail}; the container {gone}"})
         if result.ok or time.monotonic() + check.interval.total_seconds() > deadline:
             note = f" after {attempts} attempt(s)" if not result.ok else ""
             return result.model_copy(update={"detail": result.detail + note})
