@@ -414,7 +414,8 @@ def write_doc(rounds: list[dict[str, float]], devices: int, mib: int, driver: st
             f"| by hand: that pull, then `podman run -d` and `GET /` until it answers, on the {devices} clients "
             f"| {hand:.2f} s ({hand / floor:.1f}×) |",
             f"| Harmony `pull_image` on the {devices} device hosts at once | {pulled:.2f} s ({pulled / floor:.1f}×) |",
-            f"| fleet rollout (deploy to all healthy: pull, blue-green start, smoke check, LB switch) "
+            "| fleet rollout (deploy until every device serves it: pull, blue-green start, smoke check, LB switch; "
+            "each stops its old version after) "
             f"| {rollout:.2f} s ({rollout / floor:.1f}×) |",
             f"| fleet rollout back to the previous digest, still on every device (no pull: blue-green only) "
             f"| {back:.2f} s ({back / floor:.1f}×) |",
