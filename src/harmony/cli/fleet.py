@@ -138,8 +138,8 @@ def server(home: Home = DEFAULT_HOME) -> None:
             while nats.process is not None and nats.process.returncode is None and not stopping.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), 1)
-                if stamp() != seen:  # the authorization changed: let the server reread it
-                    seen = stamp()
+                if (now := stamp()) != seen:  # the authorization changed: let the server reread it
+                    seen = now  # one look: a change made between two looks would be missed
                     await nats.reload()
         finally:
             await nats.stop()
