@@ -19,7 +19,7 @@ from harmony.topology.container_host import ContainerHost
 from harmony.topology.registry_host import RegistryHost
 from tests.fixtures.podman import wipe
 from tests.fixtures.ports import free_port
-from tests.fixtures.registry import BASE, PULLERS, PUSHER, Site, publish, site_image
+from tests.fixtures.registry import BASE, PULLERS, PUSHER, Site, bytes_freed, publish, site_image
 
 
 async def test_a_registry_on_an_ssh_host_serves_pushes_and_pulls(ssh_lab: SshLab, tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ async def test_a_registry_on_an_ssh_host_serves_pushes_and_pulls(ssh_lab: SshLab
         (change,) = await gc.interpret().plan(registry)
         assert v1.digest in change.target
         outcome = await gc.interpret().apply(registry, [change])
-        assert outcome.ok and "0 bytes freed" not in outcome.message, outcome
+        assert outcome.ok and bytes_freed(outcome.message) > 0, outcome
         assert [m.digest for m in await registry.stored_manifests()] == [v2.digest]
     finally:
         await registry.stop_registry()
