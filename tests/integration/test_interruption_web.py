@@ -34,19 +34,37 @@ HARMONY = str(Path(sys.executable).parent / "harmony")
 REPO = Path(__file__).resolve().parents[2]
 
 DEPLOY = """
+import asyncio
 import json
+import os
+import signal
 from pathlib import Path
 from examples.web_deploy import build
+from harmony.modules.application.application import ON_SERVING
 
 work = Path({work!r})
 site = json.loads((work / "site.json").read_text())
 deployment = build(
     state=work / "state", port=site["port"], dns_port=site["dns_port"], pages={{"index.html": site["body"]}}
 )
+
+
+async def serving(message: str) -> None:  # the new version serves; stopping the old one comes next
+    Path(os.environ["SERVING_FILE"]).write_text(message)
+    if sig := os.environ.get("SIGNAL_DURING_CLEANUP"):  # once the old version's `podman rm` runs
+        asyncio.get_running_loop().call_later(0.05, os.kill, os.getpid(), signal.Signals(int(sig)))
+    else:
+        await asyncio.sleep(3600)  # held until the test signals
+
+
+if "SERVING_FILE" in os.environ:
+    ON_SERVING.set(serving)
 """
 SCORES = ("image:localhost/web-site:live", "app:web")
 BOUNDARIES = ("locked", "planned", *(f"{when}:{s}" for s in SCORES for when in ("apply", "applied")))
 INSIDE = "inside-app-step"
+AFTER_SWITCH = "after-switch"  # the load balancer sends traffic to the new version; the old one still runs
+IN_CLEANUP = "in-old-version-cleanup"  # the signal lands while the old version is being stopped and removed
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
 
 
@@ -118,8 +136,15 @@ class Site:
             journal.close()
 
     def running_versions(self) -> set[str]:
+        return self._containers()
+
+    def containers(self) -> set[str]:
+        """The application's containers in any state (stopped, being removed)."""
+        return self._containers("--all")
+
+    def _containers(self, *options: str) -> set[str]:
         listed = subprocess.run(
-            self.host.podman.argv("ps", "--filter", "label=io.harmony.app=web", "--format", "{{.Names}}"),
+            self.host.podman.argv("ps", *options, "--filter", "label=io.harmony.app=web", "--format", "{{.Names}}"),
             capture_output=True,
             text=True,
             check=False,
@@ -178,6 +203,13 @@ def interrupt(site: Site, sig: signal.Signals, at: str) -> tuple[int, str]:
         before = site.running_versions()
         proc = site.start()
         wait_until(lambda: site.running_versions() - before, proc, "the new version's container")
+    elif at == IN_CLEANUP:  # the run signals itself: no test can time a signal into podman's clean-up
+        proc = site.start(SERVING_FILE=str(paused), SIGNAL_DURING_CLEANUP=str(int(sig)))
+        _, err = proc.communicate(timeout=120)
+        return proc.returncode, err
+    elif at == AFTER_SWITCH:
+        proc = site.start(SERVING_FILE=str(paused))
+        wait_until(lambda: paused.exists() and paused.read_text().strip(), proc, at)
     else:
         proc = site.start(HARMONY_PAUSE_AT=at, HARMONY_PAUSE_FILE=str(paused))
         wait_until(lambda: paused.exists() and paused.read_text().strip(), proc, at)
@@ -223,3 +255,37 @@ def test_an_interrupted_web_deploy_keeps_the_site_whole_and_converges_next(
     statuses = {r.id: r.status for r in site.runs()}
     assert statuses[run.id] is (RunStatus.ABANDONED if sig is signal.SIGKILL else RunStatus.INTERRUPTED)
     assert len(site.running_versions()) == 1, "only the new version runs"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("at", [AFTER_SWITCH, IN_CLEANUP])
+def test_a_deploy_interrupted_while_the_old_version_stops_keeps_the_new_one_serving_and_finishes_next(
+    site: Site, sig: signal.Signals, at: str
+) -> None:
+    new = page(site.next_version())
+    (old_container,) = site.containers()
+    known = {r.id for r in site.runs()}
+    status, err = interrupt(site, sig, at)
+    assert status == EXIT[sig], err
+    assert "Traceback" not in err, err
+    assert wait_gone(site) == [], "a process of the interrupted run is still there"
+    assert site.get() == new, "traffic was switched before the interruption: the new version serves"
+    (run,) = [r for r in site.runs() if r.id not in known]
+    assert run.status is (None if sig is signal.SIGKILL else RunStatus.INTERRUPTED), run
+
+    # SIGINT and SIGTERM stop the run's `podman rm` with it; after a SIGKILL it may still be at work, and the
+    # next run starts at once, as an operator's would.
+    left = old_container in site.containers()
+    if at == AFTER_SWITCH:
+        assert left, "held before the old version was touched"
+    status, finished, err = site.apply()
+    if sig is signal.SIGKILL and at == IN_CLEANUP:
+        assert (status, finished) in ((0, "success"), (0, "noop")), err
+    else:
+        assert (status, finished) == (0, "success" if left else "noop"), err
+    assert site.get() == new
+    status, finished, err = site.apply()
+    assert (status, finished) == (0, "noop"), err
+    assert site.containers() == site.running_versions() and len(site.containers()) == 1, site.containers()
+    assert old_container not in site.containers()
