@@ -58,6 +58,7 @@ from harmony.agent.heartbeat import Heartbeat  # noqa: E402
 from harmony.domain.capabilities.containers import (  # noqa: E402
     ContainerInfo,
     ContainerSpec,
+    ContainerSummary,
     ImageInfo,
     ImageRef,
     PublishedPort,
@@ -127,8 +128,12 @@ class NoContainerRuntimeForBench:
     async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
         return list(self.containers.values())
 
-    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerInfo | None = None) -> None:
-        if listed is None or self.containers.get(name) == listed:  # a newer container that took the name stays
+    async def list_container_summaries(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerSummary]:
+        return list(self.containers.values())
+
+    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerSummary | None = None) -> None:
+        now = self.containers.get(name)
+        if now is not None and (listed is None or now.id == listed.id):  # a newer container that took the name stays
             self.containers.pop(name, None)
 
     async def stop_container(self, name: str, *, grace: float = 10.0) -> None:

@@ -13,8 +13,10 @@ import pytest
 
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.containers import (
+    MANAGED_LABEL,
     ContainerName,
     ContainerSpec,
+    ContainerSummary,
     EnvName,
     ImageRef,
     PortMapping,
@@ -28,6 +30,7 @@ from harmony.infra.curl_probe import CurlProbe
 from harmony.infra.podman import Podman
 from harmony.testing.ssh_lab import SshLab
 from tests.fixtures.podman import ImageMaker, podman_in, wipe_store
+from tests.fixtures.ports import free_port
 from tests.fixtures.ssh_hosts import lab_hosts
 
 
@@ -183,6 +186,45 @@ async def test_foreign_containers_are_never_listed_or_touched(podman: Podman, bu
         await podman.run_container(ContainerSpec(name=ContainerName("theirs"), image=busybox_image))
     theirs = await podman.inspect_container("theirs")
     assert theirs is not None and theirs.running
+
+
+async def test_the_summary_listing_tells_what_the_full_one_does_but_restarts_and_health(
+    podman: Podman, busybox_image: ImageRef
+) -> None:
+    first = free_port()
+    ports = (  # podman lists consecutive mappings as one range: 9090-9091 -> first-first+1
+        PortMapping(container=Port(8080)),
+        PortMapping(container=Port(9090), host=Port(first)),
+        PortMapping(container=Port(9091), host=Port(first + 1)),
+    )
+    labels = {"io.harmony.app": "site"}
+    await podman.run_container(
+        ContainerSpec(
+            name=ContainerName("up"), image=busybox_image, command=("sleep", "1000"), ports=ports, labels=labels
+        )
+    )
+    await podman.run_container(
+        ContainerSpec(
+            name=ContainerName("done"), image=busybox_image, command=("sh", "-c", "sleep 2; exit 3"), labels=labels
+        )
+    )
+    assert (await raw(podman, "wait", "done")).ok
+    created = await raw(
+        podman, "create", "--name", "never", f"--label={MANAGED_LABEL}=true", busybox_image.qualified, "true"
+    )
+    assert created.ok, created.stderr
+    assert (await raw(podman, "run", "-d", "--name", "theirs", busybox_image.qualified, "sleep", "1000")).ok
+
+    full = {c.name: c for c in await podman.list_containers()}
+    summaries = {c.name: c for c in await podman.list_container_summaries()}
+    assert sorted(summaries) == sorted(full) == ["done", "never", "up"], "only Harmony's, in any state"
+    for name, info in full.items():
+        assert summaries[name].model_dump() == info.model_dump(exclude={"restarts", "health_retries"}), name
+    assert summaries["up"].running and summaries["up"].host_port(9091) == first + 1
+    assert summaries["up"].host_port(8080) is not None
+    assert (summaries["done"].state, summaries["done"].exit_code) == ("exited", 3)
+    assert summaries["never"].state == "created"
+    assert sorted(c.name for c in await podman.list_container_summaries(labels)) == ["done", "up"]
 
 
 async def test_remove_as_listed_goes_by_id_and_spares_a_newer_container_of_that_name(

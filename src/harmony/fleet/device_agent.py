@@ -499,7 +499,7 @@ class DeviceAgent:
         """The containers a workload runs: the ``Container``'s one, or every container of the application."""
         if isinstance(score, Container):
             return [score.spec.name]
-        return sorted(c.name for c in await self._runtime_for(score).list_containers({APP_LABEL: score.app}))
+        return sorted(c.name for c in await self._runtime_for(score).list_container_summaries({APP_LABEL: score.app}))
 
     async def _remove(self, score: DeviceScore) -> None:
         """Undeploy: the containers, and for an application its frontend and DNS name too."""

@@ -41,6 +41,7 @@ from harmony.domain.capabilities.containers import (
     ContainerInfo,
     ContainerSpec,
     ContainerState,
+    ContainerSummary,
     ImageInfo,
     ImageRef,
     PublishedPort,
@@ -404,6 +405,11 @@ class Podman:
             )
         return [_parse_container(d) for d in _json_list(result.stdout)]
 
+    async def list_container_summaries(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerSummary]:
+        filters = [f"--filter=label={k}={v}" for k, v in {MANAGED_LABEL: "true", **(labels or {})}.items()]
+        _, out, _ = await self._run("ps", "-a", "--format", "json", *filters, reads_only=True)
+        return [_parse_summary(d) for d in _json_list(out)]
+
     async def inspect_container(self, name: str) -> ContainerInfo | None:
         status, out, _ = await self._run("container", "inspect", "--format", "json", name, check=False, reads_only=True)
         if status != 0:
@@ -432,7 +438,7 @@ class Podman:
         await self._own(name)
         await self._run("stop", "-t", str(max(0, round(grace))), name, timeout=grace + self.timeout)
 
-    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerInfo | None = None) -> None:
+    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerSummary | None = None) -> None:
         if listed is not None and listed.name != name:
             raise ValueError(f"remove_container({name!r}) was given the listing of {listed.name!r}")
         info = listed or await self.inspect_container(name)
@@ -550,7 +556,7 @@ def run_argv(
     return argv
 
 
-def _managed(info: ContainerInfo) -> bool:
+def _managed(info: ContainerSummary) -> bool:
     return info.labels.get(MANAGED_LABEL) == "true"
 
 
@@ -584,10 +590,42 @@ def _parse_container(data: Mapping[str, Any]) -> ContainerInfo:
         state=cast(ContainerState, status if status in _STATES else "unknown"),
         exit_code=cast(int | None, state.get("ExitCode")),
         labels=cast(Mapping[str, str], config.get("Labels") or {}),
-        ports=tuple(ports),
+        ports=_in_order(ports),
         restarts=int(data.get("RestartCount", 0)),
         health_retries=_health_retries(config),
     )
+
+
+def _parse_summary(data: Mapping[str, Any]) -> ContainerSummary:
+    """One entry of ``podman ps --format json`` (its fields are not those of ``container inspect``)."""
+    status = str(data.get("State", "unknown"))
+    ports: list[PublishedPort] = []
+    for p in cast(list[Mapping[str, Any]], data.get("Ports") or []):
+        for offset in range(int(p.get("range") or 1)):  # a published range is one entry
+            ports.append(
+                PublishedPort(
+                    container=int(p["container_port"]) + offset,
+                    host=int(p["host_port"]) + offset,
+                    host_ip=str(p.get("host_ip") or ""),
+                    protocol=str(p.get("protocol") or "tcp"),
+                )
+            )
+    names = cast(list[str], data.get("Names") or [""])
+    return ContainerSummary(
+        id=str(data["Id"]),
+        name=names[0],
+        image=str(data.get("Image", "")),
+        image_id=str(data.get("ImageID", "")),
+        state=cast(ContainerState, status if status in _STATES else "unknown"),
+        exit_code=cast(int | None, data.get("ExitCode")),
+        labels=cast(Mapping[str, str], data.get("Labels") or {}),
+        ports=_in_order(ports),
+    )
+
+
+def _in_order(ports: list[PublishedPort]) -> tuple[PublishedPort, ...]:
+    """One order for a container's ports, whichever podman output listed them."""
+    return tuple(sorted(ports, key=lambda p: (p.container, p.protocol, p.host_ip, p.host)))
 
 
 def _health_retries(config: Mapping[str, Any]) -> int | None:

@@ -11,7 +11,14 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import PurePosixPath
 
-from harmony.domain.capabilities.containers import ContainerInfo, ContainerRuntime, ContainerSpec, ImageInfo, ImageRef
+from harmony.domain.capabilities.containers import (
+    ContainerInfo,
+    ContainerRuntime,
+    ContainerSpec,
+    ContainerSummary,
+    ImageInfo,
+    ImageRef,
+)
 from harmony.domain.capabilities.dns import DnsRecordSet, DnsServer
 from harmony.domain.capabilities.load_balancer import Backend, BackendStatus, Frontend, LoadBalancer
 from harmony.domain.image_refs import PinnedImage
@@ -103,6 +110,9 @@ class ForwardsContainerRuntime(ABC):
     async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
         return await self.container_runtime.list_containers(labels)
 
+    async def list_container_summaries(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerSummary]:
+        return await self.container_runtime.list_container_summaries(labels)
+
     async def inspect_container(self, name: str) -> ContainerInfo | None:
         return await self.container_runtime.inspect_container(name)
 
@@ -112,7 +122,7 @@ class ForwardsContainerRuntime(ABC):
     async def stop_container(self, name: str, *, grace: float = 10.0) -> None:
         await self.container_runtime.stop_container(name, grace=grace)
 
-    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerInfo | None = None) -> None:
+    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerSummary | None = None) -> None:
         await self.container_runtime.remove_container(name, grace=grace, listed=listed)
 
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:

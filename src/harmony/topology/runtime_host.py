@@ -27,7 +27,7 @@ class RuntimeHost(ForwardsContainerRuntime):
 
     async def ensure_ready(self) -> None:
         try:
-            await self._runtime.list_containers()
+            await self._runtime.list_container_summaries()
         except ContainerError as e:
             raise TopologyError(self._name, f"the container runtime is not usable: {e}") from e
 

@@ -174,8 +174,8 @@ class PublishedPort(_Frozen):
     protocol: str
 
 
-class ContainerInfo(_Frozen):
-    """What the runtime reports about one container."""
+class ContainerSummary(_Frozen):
+    """One container as the runtime's listing shows it: what runs, from which image, reached on which ports."""
 
     id: str
     name: str
@@ -185,8 +185,6 @@ class ContainerInfo(_Frozen):
     exit_code: int | None = None
     labels: Mapping[str, str] = Field(default_factory=dict[str, str])
     ports: tuple[PublishedPort, ...] = ()
-    restarts: int = 0
-    health_retries: int | None = Field(default=None, description="failed checks before unhealthy; None: no check")
 
     @property
     def running(self) -> bool:
@@ -195,6 +193,13 @@ class ContainerInfo(_Frozen):
     def host_port(self, container_port: int) -> int | None:
         """The host port published for ``container_port``, if any."""
         return next((p.host for p in self.ports if p.container == container_port), None)
+
+
+class ContainerInfo(ContainerSummary):
+    """What the runtime reports about one container when asked about it: its summary, restarts and health check."""
+
+    restarts: int = 0
+    health_retries: int | None = Field(default=None, description="failed checks before unhealthy; None: no check")
 
 
 class ImageInfo(_Frozen):
@@ -247,6 +252,11 @@ class ContainerRuntime(Protocol):
         """Harmony's containers (running or not) having every label of ``labels``."""
         ...
 
+    async def list_container_summaries(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerSummary]:
+        """``list_containers`` without restarts and health checks: the listing alone, one runtime call fewer (a
+        device's drift check of an application runs it every pass)."""
+        ...
+
     async def inspect_container(self, name: str) -> ContainerInfo | None:
         """Any container of that name (Harmony's or not), or ``None``."""
         ...
@@ -255,7 +265,7 @@ class ContainerRuntime(Protocol):
 
     async def stop_container(self, name: str, *, grace: float = 10.0) -> None: ...
 
-    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerInfo | None = None) -> None:
+    async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerSummary | None = None) -> None:
         """Stop (with ``grace``) and remove; a missing container is not an error.
 
         ``listed``: that container as ``list_containers`` returned it. It is then removed by its id without

@@ -40,6 +40,7 @@ from harmony.domain.capabilities.containers import (
     ContainerName,
     ContainerRuntime,
     ContainerSpec,
+    ContainerSummary,
     Environment,
     EnvName,
     ImageRef,
@@ -236,7 +237,7 @@ def _settings_as_before_units(limits: ResourceLimits, health: ContainerHealthChe
 def plan_application(
     app: Application,
     version: str,
-    containers: Sequence[ContainerInfo],
+    containers: Sequence[ContainerSummary],
     frontends: Sequence[Frontend],
     record_sets: Sequence[DnsRecordSet],
     image: ImageRef | PinnedImage | None = None,
@@ -276,7 +277,7 @@ async def _pull(host: AppHost, image: BusyboxImage | ImageRef | PinnedImage) -> 
     return None
 
 
-def serving_backends(app: Application, containers: Sequence[ContainerInfo]) -> NonEmpty[Backend] | None:
+def serving_backends(app: Application, containers: Sequence[ContainerSummary]) -> NonEmpty[Backend] | None:
     """One load-balancer backend per container, on its published loopback port (``None`` if there are none)."""
     backends: list[Backend] = []
     for c in containers:
@@ -309,7 +310,7 @@ class ApplicationInterpret(Interpret[AppHost]):
     async def plan(self, topology: AppHost) -> Sequence[Change]:
         # All at once: on a remote host the four reads cost one round trip instead of four in a row.
         containers, (version, image), frontends, record_sets = await asyncio.gather(
-            topology.list_containers({APP_LABEL: self.score.app}),
+            topology.list_container_summaries({APP_LABEL: self.score.app}),
             self._resolve(topology, applying=False),
             topology.frontends(),
             topology.dns_record_sets(),
@@ -322,7 +323,7 @@ class ApplicationInterpret(Interpret[AppHost]):
         # all run already has its image, which the pull then only looks at.
         (version, image), containers, frontends, pull_error = await asyncio.gather(
             self._resolve(topology, applying=True),
-            topology.list_containers({APP_LABEL: app.app}),
+            topology.list_container_summaries({APP_LABEL: app.app}),
             topology.frontends(),
             _pull(topology, app.image),
         )
@@ -333,7 +334,7 @@ class ApplicationInterpret(Interpret[AppHost]):
             return Outcome.failure(
                 f"{app.app}: image pull failed: {pull_error}; the previous version keeps serving", *pull_error.evidence
             )
-        ready: list[ContainerInfo] = []
+        ready: list[ContainerSummary] = []
         fresh: list[str] = []  # containers not taking traffic yet: removed again if anything fails
         for replica, name in enumerate(app.container_names(version), start=1):
             info = running.get(name)
@@ -445,7 +446,7 @@ class ApplicationInterpret(Interpret[AppHost]):
             return Outcome.failure(f"{app.app}: the runtime published no host port for {app.port}")
         return info
 
-    async def _smoke_test(self, host: AppHost, info: ContainerInfo, version: str) -> Outcome | None:
+    async def _smoke_test(self, host: AppHost, info: ContainerSummary, version: str) -> Outcome | None:
         """``None`` when the container passes its smoke check, else the FAILURE (the caller removes it)."""
         app = self.score
         port = info.host_port(app.port)
