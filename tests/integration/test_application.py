@@ -206,6 +206,34 @@ async def test_a_new_version_that_exits_at_start_fails_at_once_with_its_logs_and
     assert left.running
 
 
+async def test_an_old_version_that_cannot_be_stopped_fails_the_run_and_says_the_new_one_serves(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    lb = free_port()
+    status, text = await apply(app_host, stack(tmp_path, lb, "1"))
+    assert status is Status.SUCCESS, text
+    (old,) = await app_host.list_containers({APP_LABEL: "site"})
+    # An operator's debug container in the old version's network namespace: podman will not remove the old one.
+    debug = app_host.podman.argv(
+        "run", "-d", "--name", "debug", f"--network=container:{old.name}", old.image, "sleep", "1000"
+    )
+    assert subprocess.run(debug, capture_output=True, check=False).returncode == 0
+    try:
+        status, text = await apply(app_host, stack(tmp_path, lb, "2"))
+        assert status is Status.FAILURE, text
+        assert "serving at http://site.apps.test" in text, text
+        assert "but the previous version could not be stopped" in text, text
+        assert f"{old.name}: " in text and "dependent containers" in text, "which one, and podman's reason"
+        assert get(lb) == "site version 2\n"
+        assert old.name in {c.name for c in await app_host.list_containers({APP_LABEL: "site"}) if c.running}
+    finally:
+        subprocess.run(app_host.podman.argv("rm", "-f", "-t", "0", "debug"), capture_output=True, check=False)
+    status, text = await apply(app_host, stack(tmp_path, lb, "2"))
+    assert status is Status.SUCCESS, text
+    (now,) = await app_host.list_containers({APP_LABEL: "site"})
+    assert now.name != old.name and get(lb) == "site version 2\n"
+
+
 async def test_smoke_timeout_reports_probe_and_logs_and_leaves_nothing(app_host: ContainerHost, tmp_path: Path) -> None:
     silent = stack(
         tmp_path,

@@ -16,7 +16,6 @@ from harmony.domain.capabilities.containers import (
     MANAGED_LABEL,
     ContainerName,
     ContainerSpec,
-    ContainerSummary,
     EnvName,
     ImageRef,
     PortMapping,

@@ -368,8 +368,18 @@ class ApplicationInterpret(Interpret[AppHost]):
         old = [c for c in containers if c.name not in kept]
         if old and (serving := ON_SERVING.get()) is not None:
             await serving(f"{self._serving_at(version)}; stopping the previous version")
+        stuck: list[str] = []
         for c in old:  # as listed above: removed by id, without looking each up again
-            await topology.remove_container(c.name, grace=app.stop_grace.total_seconds(), listed=c)
+            try:
+                await topology.remove_container(c.name, grace=app.stop_grace.total_seconds(), listed=c)
+            except ContainerError as e:
+                stuck.append(f"{c.name}: {e}")
+        if stuck:
+            return Outcome.failure(
+                f"{self._serving_at(version)}, but the previous version could not be stopped; fix what the runtime "
+                "says below, and the next run stops it",
+                *stuck,
+            )
         if isinstance(app.image, PinnedImage):
             pruned = await self._prune(topology, app.image)
         else:
