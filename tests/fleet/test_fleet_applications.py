@@ -6,6 +6,7 @@ container runtime rejects it with a clear error in its state.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import urllib.request
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -35,6 +36,7 @@ from tests.fixtures.ports import free_port
 from tests.fleet.test_fleet_devices import until
 
 IMAGE = ImageRef("localhost/fleetsite:1")
+IMAGE_2 = ImageRef("localhost/fleetsite:2")
 SETTINGS = AgentSettings(heartbeat_interval=0.5, ground_truth_interval=1.0, resync_jitter=0.5, health_timeout=8.0)
 ALL_AT_ONCE = Strategy(wave_timeout=60)
 
@@ -180,3 +182,62 @@ async def test_an_application_rolls_out_to_a_device_serves_through_its_load_bala
     assert rejected is not None and rejected.phase == "rejected"
     assert "needs a load balancer and DNS" in rejected.message and "runs: container" in rejected.message
     assert await app_devices.plain.list_containers({APP_LABEL: "site"}) == []
+
+
+async def test_a_device_that_cannot_stop_the_old_version_reports_the_new_one_serving_then_the_failure_then_recovers(
+    app_devices: AppDevices,
+    tmp_path: Path,
+    fleet_home: FleetHome,
+    fleet_server: FleetNatsServer,
+    fleet_control: FleetControl,
+) -> None:
+    control = fleet_control
+    for device in ("dev-app", "dev-plain"):
+        await control.register(device, {"site": "lab", "name": device})
+        fleet_home.add_device(device)
+    await fleet_server.reload()
+    archive = tmp_path / "fleetsite.tar"
+    archive.write_bytes(busybox_rootfs_tar(busybox_binary(), {"www/index.html": "fleet site v1\n"}))
+    await app_devices.start(fleet_home, fleet_server, archive)
+    host = app_devices.host
+    lb_port = free_port()
+    await control.deploy("site", site(lb_port), selector={"name": "dev-app"}, strategy=ALL_AT_ONCE)
+    assert (await control.drive("site")).phase == "done"
+    (old,) = await host.list_containers({APP_LABEL: "site"})
+
+    second = tmp_path / "fleetsite-2.tar"
+    second.write_bytes(busybox_rootfs_tar(busybox_binary(), {"www/index.html": "fleet site v2\n"}))
+    await host.import_image(PurePosixPath(second), IMAGE_2)
+    # An operator's debug container in the old version's network namespace: podman will not remove the old one.
+    debug = host.podman.argv(
+        "run", "-d", "--name", "debug", f"--network=container:{old.name}", IMAGE.qualified, "sleep", "1000"
+    )
+    assert subprocess.run(debug, capture_output=True, check=False).returncode == 0
+    heard: list[tuple[str, str]] = []
+
+    async def reported() -> DeploymentState | None:
+        state = await state_of(control, "dev-app", "site")
+        if state is not None and state.version == rollout.version and (state.phase, state.message) not in heard:
+            heard.append((state.phase, state.message))
+        return state
+
+    rollout = await control.deploy(
+        "site", site(lb_port).model_copy(update={"image": IMAGE_2}), selector={"name": "dev-app"}, strategy=ALL_AT_ONCE
+    )
+    driving = asyncio.ensure_future(control.drive("site"))
+    try:
+        stuck = await until(reported, lambda s: s is not None and s.version == rollout.version and s.phase == "failed")
+        assert stuck is not None and stuck.phase == "failed", heard
+        assert "serving at http://site.fleet.test" in stuck.message, stuck
+        assert "but the previous version could not be stopped" in stuck.message, stuck
+        assert any(d.startswith(f"{old.name}: ") and "dependent containers" in d for d in stuck.details), stuck
+        assert get(lb_port) == "fleet site v2\n"
+    finally:
+        subprocess.run(host.podman.argv("rm", "-f", "-t", "0", "debug"), capture_output=True, check=False)
+    # The next ground-truth pass stops the old version, and the device says it is running again.
+    fixed = await until(reported, lambda s: s is not None and s.version == rollout.version and s.phase == "running")
+    assert fixed is not None and fixed.phase == "running", heard
+    assert old.name not in {c.name for c in await host.list_containers({APP_LABEL: "site"})}
+    assert get(lb_port) == "fleet site v2\n"
+    # The rollout went on: the device served the new version (its first report), whatever its clean-up did.
+    assert (await driving).phase == "done"
