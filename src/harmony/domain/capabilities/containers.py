@@ -268,8 +268,9 @@ class ContainerRuntime(Protocol):
     async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerSummary | None = None) -> None:
         """Stop (with ``grace``) and remove; a missing container is not an error.
 
-        ``listed``: that container as ``list_containers`` returned it. It is then removed by its id without
-        being looked up again (one runtime call fewer); a container that took its name since is left alone."""
+        ``listed``: that container as a listing (``list_containers`` or ``list_container_summaries``) returned
+        it. It is then removed by its id without being looked up again (one runtime call fewer); a container that
+        took its name since is left alone."""
         ...
 
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
