@@ -81,9 +81,20 @@ class AppDevices:
     """``dev-app`` runs on a ContainerHost (applications allowed); ``dev-plain`` on bare podman (containers only)."""
 
     def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
         self.host = ContainerHost.isolated(tmp / "dev-app", dns_port=free_port(), name="dev-app")
         self.plain: Podman = podman_in(tmp / "podman-plain")
         self.agents: list[DeviceAgent] = []
+
+    async def enroll_and_start(self, control: FleetControl, home: FleetHome, server: FleetNatsServer) -> None:
+        """Both devices registered and let in, ``IMAGE`` (serving "fleet site v1") in their stores, agents up."""
+        for device in ("dev-app", "dev-plain"):
+            await control.register(device, {"site": "lab", "name": device})
+            home.add_device(device)
+        await server.reload()
+        archive = self.tmp / "fleetsite.tar"
+        archive.write_bytes(busybox_rootfs_tar(busybox_binary(), {"www/index.html": "fleet site v1\n"}))
+        await self.start(home, server, archive)
 
     async def start(self, home: FleetHome, server: FleetNatsServer, archive: Path) -> None:
         await self.host.ensure_ready()
@@ -118,19 +129,12 @@ async def app_devices(tmp_path: Path) -> AsyncIterator[AppDevices]:
 
 async def test_an_application_rolls_out_to_a_device_serves_through_its_load_balancer_and_redeploys_as_noop(
     app_devices: AppDevices,
-    tmp_path: Path,
     fleet_home: FleetHome,
     fleet_server: FleetNatsServer,
     fleet_control: FleetControl,
 ) -> None:
     control = fleet_control
-    for device in ("dev-app", "dev-plain"):
-        await control.register(device, {"site": "lab", "name": device})
-        fleet_home.add_device(device)
-    await fleet_server.reload()
-    archive = tmp_path / "fleetsite.tar"
-    archive.write_bytes(busybox_rootfs_tar(busybox_binary(), {"www/index.html": "fleet site v1\n"}))
-    await app_devices.start(fleet_home, fleet_server, archive)
+    await app_devices.enroll_and_start(control, fleet_home, fleet_server)
     host = app_devices.host
     lb_port = free_port()
 
@@ -192,13 +196,7 @@ async def test_a_device_that_cannot_stop_the_old_version_reports_the_new_one_ser
     fleet_control: FleetControl,
 ) -> None:
     control = fleet_control
-    for device in ("dev-app", "dev-plain"):
-        await control.register(device, {"site": "lab", "name": device})
-        fleet_home.add_device(device)
-    await fleet_server.reload()
-    archive = tmp_path / "fleetsite.tar"
-    archive.write_bytes(busybox_rootfs_tar(busybox_binary(), {"www/index.html": "fleet site v1\n"}))
-    await app_devices.start(fleet_home, fleet_server, archive)
+    await app_devices.enroll_and_start(control, fleet_home, fleet_server)
     host = app_devices.host
     lb_port = free_port()
     await control.deploy("site", site(lb_port), selector={"name": "dev-app"}, strategy=ALL_AT_ONCE)
