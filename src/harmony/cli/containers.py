@@ -110,7 +110,7 @@ def down(deploy: Deploy) -> None:
     host = _host(deploy)
 
     async def tear_down() -> list[str]:
-        names = [c.name for c in await host.list_containers()]
+        names = [c.name for c in await host.list_container_summaries()]
         for name in names:
             await host.remove_container(name, grace=2)
         await host.stop_services()

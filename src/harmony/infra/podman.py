@@ -389,9 +389,8 @@ class Podman:
         await self._run("rm", "-f", "-t", "0", container, check=False)
 
     async def list_containers(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerInfo]:
-        filters = [f"--filter=label={k}={v}" for k, v in {MANAGED_LABEL: "true", **(labels or {})}.items()]
         # One command lists and inspects them (a listing then an inspection would be two round trips).
-        script = _LIST_AND_INSPECT.replace("FILTERS", shlex.join(filters))
+        script = _LIST_AND_INSPECT.replace("FILTERS", shlex.join(_label_filters(labels)))
         try:
             result = await self.connector.read_command(
                 [SH.name, "-c", script, "sh", *self.argv()], timeout=self.timeout
@@ -406,8 +405,7 @@ class Podman:
         return [_parse_container(d) for d in _json_list(result.stdout)]
 
     async def list_container_summaries(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerSummary]:
-        filters = [f"--filter=label={k}={v}" for k, v in {MANAGED_LABEL: "true", **(labels or {})}.items()]
-        _, out, _ = await self._run("ps", "-a", "--format", "json", *filters, reads_only=True)
+        _, out, _ = await self._run("ps", "-a", "--format", "json", *_label_filters(labels), reads_only=True)
         return [_parse_summary(d) for d in _json_list(out)]
 
     async def inspect_container(self, name: str) -> ContainerInfo | None:
@@ -554,6 +552,11 @@ def run_argv(
         argv.append("--init")
     argv += [spec.image.qualified, *spec.command]
     return argv
+
+
+def _label_filters(labels: Mapping[str, str] | None) -> list[str]:
+    """``podman ps`` filters for Harmony's containers having every label of ``labels``."""
+    return [f"--filter=label={k}={v}" for k, v in {MANAGED_LABEL: "true", **(labels or {})}.items()]
 
 
 def _managed(info: ContainerSummary) -> bool:
