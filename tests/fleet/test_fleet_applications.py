@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 import dns.resolver
 import pytest
 
-from harmony.domain.capabilities.containers import ImageRef
+from harmony.domain.capabilities.containers import POD_LABEL, ImageRef
 from harmony.domain.names import ResourceName
 from harmony.domain.values import Hostname, Port
 from harmony.fleet.control import FleetControl
@@ -206,9 +206,17 @@ async def test_a_device_that_cannot_stop_the_old_version_reports_the_new_one_ser
     second = tmp_path / "fleetsite-2.tar"
     second.write_bytes(busybox_rootfs_tar(busybox_binary(), {"www/index.html": "fleet site v2\n"}))
     await host.import_image(PurePosixPath(second), IMAGE_2)
-    # An operator's debug container in the old version's network namespace: podman will not remove the old one.
+    # An operator's debug container in the old version's pod and process namespace: podman will not remove the old one.
     debug = host.podman.argv(
-        "run", "-d", "--name", "debug", f"--network=container:{old.name}", IMAGE.qualified, "sleep", "1000"
+        "run",
+        "-d",
+        "--name",
+        "debug",
+        f"--pod={old.labels[POD_LABEL]}",
+        f"--pid=container:{old.name}",
+        IMAGE.qualified,
+        "sleep",
+        "1000",
     )
     assert subprocess.run(debug, capture_output=True, check=False).returncode == 0
     heard: list[tuple[str, str]] = []

@@ -174,5 +174,8 @@ def test_web_deploy_through_the_harmony_command(tmp_path: Path) -> None:
         assert f"{container['name']}: restart" in supervised, supervised
     finally:
         down = harmony("containers", "down", "examples/web_deploy")
-        wipe(Podman.isolated(tmp_path / "cli" / "podman"))  # the store's run root, after the test
+        store = Podman.isolated(tmp_path / "cli" / "podman")
+        pods = subprocess.run(store.argv("pod", "ps", "--quiet"), capture_output=True, text=True, check=False)
+        wipe(store)  # the store's run root, after the test
         assert down.returncode == 0, down.stdout + down.stderr
+        assert pods.returncode == 0 and pods.stdout == "", "containers down removes the application's pods too"

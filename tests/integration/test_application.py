@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 import dns.resolver
 
 from harmony.agent.container_supervisor import ContainerSupervisor
-from harmony.domain.capabilities.containers import ContainerName, ContainerSpec, ImageRef, VolumeMount
+from harmony.domain.capabilities.containers import POD_LABEL, ContainerName, ContainerSpec, ImageRef, VolumeMount
 from harmony.domain.names import ResourceName
 from harmony.domain.outcome import Status
 from harmony.domain.score import Score
@@ -66,8 +66,11 @@ async def apply(host: ContainerHost, scores: Scores) -> tuple[Status, str]:
 
 
 def image_ids(host: ContainerHost) -> set[str]:
-    listed = subprocess.run(host.podman.argv("images", "-a", "--format", "{{.ID}}"), capture_output=True, text=True)
-    return set(listed.stdout.split())
+    """The store's images but podman's own pause image (which the pods' infra containers run)."""
+    listed = subprocess.run(
+        host.podman.argv("images", "-a", "--format", "{{.ID}} {{.Repository}}"), capture_output=True, text=True
+    )
+    return {line.split()[0] for line in listed.stdout.splitlines() if "/podman-pause" not in line}
 
 
 def resolve(host: ContainerHost, name: str) -> list[str]:
@@ -206,6 +209,31 @@ async def test_a_new_version_that_exits_at_start_fails_at_once_with_its_logs_and
     assert left.running
 
 
+async def test_versions_take_turns_in_two_pods_that_keep_their_ports_and_a_new_port_is_new_pods(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    lb = free_port()
+    placed: dict[str, tuple[str, int | None]] = {}
+    for version in "123":
+        status, text = await apply(app_host, stack(tmp_path, lb, version))
+        assert status is Status.SUCCESS, text
+        assert get(lb) == f"site version {version}\n"
+        (c,) = await app_host.list_container_summaries({APP_LABEL: "site"})
+        placed[version] = (c.labels[POD_LABEL], c.host_port(8080))
+    assert placed["1"] == placed["3"] == ("site-a1-8080", placed["1"][1]), placed
+    assert placed["2"][0] == "site-b1-8080" and placed["2"][1] != placed["1"][1], placed
+    assert await app_host.list_pods() == ["site-a1-8080", "site-b1-8080"]
+
+    # The container port changes: new pods, and both pods of the old port go (the emptied one too).
+    moved = stack(tmp_path, lb, "4", port=8081, command=("httpd", "-f", "-p", "8081", "-h", "/www"))
+    status, text = await apply(app_host, moved)
+    assert status is Status.SUCCESS, text
+    assert get(lb) == "site version 4\n"
+    assert await app_host.list_pods() == ["site-a1-8081"]
+    status, text = await apply(app_host, moved)
+    assert status is Status.NOOP, text
+
+
 async def test_an_old_version_that_cannot_be_stopped_fails_the_run_and_says_the_new_one_serves(
     app_host: ContainerHost, tmp_path: Path
 ) -> None:
@@ -213,9 +241,17 @@ async def test_an_old_version_that_cannot_be_stopped_fails_the_run_and_says_the_
     status, text = await apply(app_host, stack(tmp_path, lb, "1"))
     assert status is Status.SUCCESS, text
     (old,) = await app_host.list_containers({APP_LABEL: "site"})
-    # An operator's debug container in the old version's network namespace: podman will not remove the old one.
+    # An operator's debug container in the old version's pod and process namespace: podman will not remove the old one.
     debug = app_host.podman.argv(
-        "run", "-d", "--name", "debug", f"--network=container:{old.name}", old.image, "sleep", "1000"
+        "run",
+        "-d",
+        "--name",
+        "debug",
+        f"--pod={old.labels[POD_LABEL]}",
+        f"--pid=container:{old.name}",
+        old.image,
+        "sleep",
+        "1000",
     )
     assert subprocess.run(debug, capture_output=True, check=False).returncode == 0
     try:

@@ -4,6 +4,7 @@ so they are fetched from there)."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import pytest
 from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.containers import (
     MANAGED_LABEL,
+    POD_LABEL,
     ContainerName,
     ContainerSpec,
     EnvName,
@@ -185,6 +187,46 @@ async def test_foreign_containers_are_never_listed_or_touched(podman: Podman, bu
         await podman.run_container(ContainerSpec(name=ContainerName("theirs"), image=busybox_image))
     theirs = await podman.inspect_container("theirs")
     assert theirs is not None and theirs.running
+
+
+async def test_containers_take_turns_in_a_pod_that_keeps_its_port_and_outlives_them(
+    podman: Podman, busybox_image: ImageRef
+) -> None:
+    pod = ContainerName("site-a1-8080")
+    first = await podman.run_container(web("v1", busybox_image, pod=pod))  # the pod is created with it
+    port = first.host_port(8080)
+    assert port is not None and first.labels[POD_LABEL] == pod
+    assert await podman.list_pods() == [pod]
+    (listed,) = await podman.list_container_summaries()
+    assert listed.name == "v1" and listed.host_port(8080) == port, "the pod's infra container is not Harmony's"
+    assert await http_get(podman, port) == (200, "hello from busybox\n")
+
+    await podman.remove_container("v1", grace=0)
+    assert await podman.list_pods() == [pod], "the pod outlives its container"
+    second = await podman.run_container(web("v2", busybox_image, pod=pod))
+    assert second.host_port(8080) == port, "the next container joins the pod on the same port"
+    assert await http_get(podman, port) == (200, "hello from busybox\n")
+
+    assert (await raw(podman, "pod", "create", "--name", "theirs")).ok
+    await podman.remove_pod("theirs")
+    assert (await raw(podman, "pod", "exists", "theirs")).ok, "a pod Harmony did not make is not touched"
+    await podman.remove_pod(pod)
+    assert await podman.list_pods() == [] and await podman.inspect_container("v2") is None
+    await podman.remove_pod(pod)  # gone already is fine
+    third = await podman.run_container(web("v3", busybox_image, pod=pod))
+    assert third.running and await podman.list_pods() == [pod], "a removed pod is created again"
+
+
+async def test_two_containers_joining_a_missing_pod_at_once_both_run_in_one_pod(
+    podman: Podman, busybox_image: ImageRef
+) -> None:
+    pod = ContainerName("pair-a1-8080")
+    sleepers = [
+        ContainerSpec(name=ContainerName(n), image=busybox_image, command=("sleep", "1000"), pod=pod) for n in "xy"
+    ]
+    x, y = await asyncio.gather(*(podman.run_container(s) for s in sleepers))
+    assert x.running and y.running and x.labels[POD_LABEL] == y.labels[POD_LABEL] == pod
+    assert await podman.list_pods() == [pod]
 
 
 async def test_the_summary_listing_tells_what_the_full_one_does_but_restarts_and_health(

@@ -12,6 +12,8 @@ from harmony import Action, InvalidValueError
 from harmony.agent.container_supervisor import History, decide, decide_health
 from harmony.domain.capabilities.containers import (
     MANAGED_LABEL,
+    MANAGED_POD_LABEL,
+    POD_LABEL,
     RESTART_LABEL,
     ContainerHealthCheck,
     ContainerInfo,
@@ -31,9 +33,9 @@ from harmony.domain.image_refs import ImageDigest
 from harmony.domain.names import ResourceName
 from harmony.domain.units import MiB
 from harmony.domain.values import Hostname, IPv4Address, Port
-from harmony.infra.podman import run_argv
+from harmony.infra.podman import pod_create_argv, run_argv
 from harmony.modules.application import Application, BusyboxImage, Container, HttpCheck
-from harmony.modules.application.application import APP_LABEL, VERSION_LABEL, plan_application
+from harmony.modules.application.application import APP_LABEL, VERSION_LABEL, free_pod, plan_application
 from harmony.modules.application.container import SPEC_LABEL, plan_container, spec_digest
 from harmony.modules.application.exposure import Exposure, backend_for, frontend_for
 from harmony.modules.application.image import CONTENT_LABEL, plan_image
@@ -122,6 +124,55 @@ def test_run_argv_carries_every_setting_and_the_ownership_labels() -> None:
         '--health-cmd=["wget", "-q", "-O-", "http://127.0.0.1/"]', "--health-interval=disable", "--health-retries=3",
         "--init",
         "localhost/api:2", "serve", "--port", "80",
+    ]  # fmt: skip
+
+
+def test_a_container_in_a_pod_takes_the_pods_network_and_ports() -> None:
+    spec = SPEC.model_copy(update={"ports": (PortMapping(container=Port(8080)),), "pod": ContainerName("web-a1-8080")})
+    argv = run_argv(spec)
+    assert "--pod=web-a1-8080" in argv and f"--label={POD_LABEL}=web-a1-8080" in argv
+    assert not [a for a in argv if a.startswith(("--network", "--publish"))], argv
+    assert pod_create_argv("web-a1-8080", spec.ports) == [
+        "pod", "create", "--name", "web-a1-8080", "--share=net", f"--label={MANAGED_POD_LABEL}=true",
+        "--publish=127.0.0.1::8080/tcp",
+    ]  # fmt: skip
+
+
+def _in_pod(name: str, pod: str, *, running: bool = True) -> ContainerInfo:
+    return info(name, state="running" if running else "exited", labels={MANAGED_LABEL: "true", POD_LABEL: pod})
+
+
+PODS = (ContainerName("web-a1-8080"), ContainerName("web-b1-8080"))
+
+
+@pytest.mark.parametrize(
+    ("containers", "in_load_balancer", "expected"),
+    [
+        ([], set(), "web-a1-8080"),  # a first deploy
+        ([_in_pod("v1", "web-a1-8080")], {"v1"}, "web-b1-8080"),  # the other one, while v1 serves
+        ([_in_pod("v2", "web-b1-8080")], {"v2"}, "web-a1-8080"),  # and back
+        # an interrupted apply left v2 running in b, out of the load balancer: b all the same (v2 is removed first)
+        ([_in_pod("v1", "web-a1-8080"), _in_pod("v2", "web-b1-8080")], {"v1"}, "web-b1-8080"),
+        # the load balancer was lost (a host rebuilt): the one nothing runs in
+        ([_in_pod("v1", "web-a1-8080")], set(), "web-b1-8080"),
+        ([_in_pod("v1", "web-a1-8080", running=False)], set(), "web-a1-8080"),
+        # containers from before pods (each its own network): any
+        ([info("v0")], {"v0"}, "web-a1-8080"),
+        # an interrupted switch left both in the load balancer: a network of its own
+        ([_in_pod("v1", "web-a1-8080"), _in_pod("v2", "web-b1-8080")], {"v1", "v2"}, None),
+    ],
+)
+def test_a_new_version_joins_the_pod_no_serving_container_is_in(
+    containers: list[ContainerInfo], in_load_balancer: set[str], expected: str | None
+) -> None:
+    assert free_pod(PODS, containers, in_load_balancer) == expected
+
+
+def test_an_application_owns_its_pods_of_any_replica_and_port_and_no_others() -> None:
+    app = Application.model_validate(APP.model_dump() | {"app": "web", "replicas": 2})
+    assert app.pod_names(2) == ("web-a2-8080", "web-b2-8080")
+    assert [app.owns_pod(n) for n in ("web-a1-8080", "web-b2-9000", "web-a1-a1-8080", "webx-a1-8080", "web-c1-1")] == [
+        True, True, False, False, False
     ]  # fmt: skip
 
 

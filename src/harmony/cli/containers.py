@@ -106,13 +106,15 @@ def supervise(
 @app.command()
 @guarded
 def down(deploy: Deploy) -> None:
-    """Remove Harmony's containers and stop the load balancer and DNS daemons of the deployment's host."""
+    """Remove Harmony's containers and pods, and stop the load balancer and DNS daemons of the deployment's host."""
     host = _host(deploy)
 
     async def tear_down() -> list[str]:
         names = [c.name for c in await host.list_container_summaries()]
         for name in names:
             await host.remove_container(name, grace=2)
+        for pod in await host.list_pods():  # emptied above: they hold only their loopback ports
+            await host.remove_pod(pod)
         await host.stop_services()
         return names
 

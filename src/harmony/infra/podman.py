@@ -37,6 +37,8 @@ from typing import Any, cast
 
 from harmony.domain.capabilities.containers import (
     MANAGED_LABEL,
+    MANAGED_POD_LABEL,
+    POD_LABEL,
     RESTART_LABEL,
     ContainerInfo,
     ContainerSpec,
@@ -44,6 +46,7 @@ from harmony.domain.capabilities.containers import (
     ContainerSummary,
     ImageInfo,
     ImageRef,
+    PortMapping,
     PublishedPort,
     secret_names,
 )
@@ -319,12 +322,28 @@ class Podman:
         # podman writes the id of the container it created to the cidfile, and nothing when it created none
         # (a name already in use): a failed run is then discarded by that id, never a container that had the
         # name before — without a look for the name before every start (one podman process fewer each).
-        cidfile = PurePosixPath(f"/tmp/harmony-cid-{secrets.token_hex(12)}")
-        try:
-            return await self._run_with_cidfile(spec, cidfile, settle=settle)
-        finally:
-            with contextlib.suppress(FilesError):
-                await self.connector.remove_path(cidfile)
+        for attempt in (1, 2):
+            cidfile = PurePosixPath(f"/tmp/harmony-cid-{secrets.token_hex(12)}")
+            try:
+                return await self._run_with_cidfile(spec, cidfile, settle=settle)
+            except _NoSuchPod:
+                if attempt == 2 or spec.pod is None:
+                    raise ContainerStartError(spec.name, f"its pod {spec.pod} vanished while it was created") from None
+                # Looked for only when a run says it is missing: a pod is made once and joined many times.
+                await self._create_pod(spec.name, spec.pod, spec.ports)
+            finally:
+                with contextlib.suppress(FilesError):
+                    await self.connector.remove_path(cidfile)
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    async def _create_pod(self, container: str, pod: str, ports: Sequence[PortMapping]) -> None:
+        if self._here:
+            CATATONIT.require()  # the pod's infra container runs podman's pause image, which it builds from catatonit
+        status, _, err = await self._run(*pod_create_argv(pod, ports), check=False)
+        if status != 0 and "already exists" not in err:  # made by a concurrent start meanwhile: joined as is
+            raise ContainerStartError(
+                container, f"cannot create its pod {pod}: {_last_error(err)}", evidence=tuple(err.splitlines()[-10:])
+            )
 
     async def _run_with_cidfile(self, spec: ContainerSpec, cidfile: PurePosixPath, *, settle: bool) -> ContainerInfo:
         try:
@@ -339,6 +358,8 @@ class Podman:
             ) from e
         if status != 0:
             created = await self._created(cidfile)
+            if created is None and spec.pod is not None and "no such pod" in err:
+                raise _NoSuchPod(f"no pod {spec.pod}")
             if created is None:  # nothing created: the name is taken, or podman refused before creating
                 existing = await self.inspect_container(spec.name)
                 if existing is not None:
@@ -407,6 +428,16 @@ class Podman:
     async def list_container_summaries(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerSummary]:
         _, out, _ = await self._run("ps", "-a", "--format", "json", *_label_filters(labels), reads_only=True)
         return [_parse_summary(d) for d in _json_list(out)]
+
+    async def list_pods(self) -> Sequence[str]:
+        _, out, _ = await self._run(
+            "pod", "ps", "--format", "json", f"--filter=label={MANAGED_POD_LABEL}=true", reads_only=True
+        )
+        return sorted(str(d["Name"]) for d in _json_list(out))
+
+    async def remove_pod(self, name: str) -> None:
+        if name in await self.list_pods():  # a pod someone else made is not touched
+            await self._run("pod", "rm", "-f", "-t", "0", "--ignore", name)
 
     async def inspect_container(self, name: str) -> ContainerInfo | None:
         status, out, _ = await self._run("container", "inspect", "--format", "json", name, check=False, reads_only=True)
@@ -524,15 +555,16 @@ def run_argv(
     if secret_names(spec.env) and env_file is None:
         raise ValueError(f"container {spec.name}: secret variables {secret_names(spec.env)} need an env file")
     argv = ["run", "-d", "--pull=never", *([f"--cidfile={cidfile}"] if cidfile is not None else [])]
-    argv += ["--name", spec.name, f"--network={spec.network}"]
+    argv += ["--name", spec.name, f"--network={spec.network}" if spec.pod is None else f"--pod={spec.pod}"]
     labels = {**spec.labels, MANAGED_LABEL: "true", RESTART_LABEL: spec.restart}
+    if spec.pod is not None:
+        labels[POD_LABEL] = spec.pod
     argv += [f"--label={k}={v}" for k, v in sorted(labels.items())]
     if env_file is not None:
         argv.append(f"--env-file={env_file}")
     argv += [f"--env={k}={v}" for k, v in sorted(spec.env.items()) if isinstance(v, str)]
-    for p in spec.ports:
-        host = "" if p.host is None else str(p.host)
-        argv.append(f"--publish={p.host_ip}:{host}:{p.container}/{p.protocol}")
+    if spec.pod is None:  # else they are the pod's
+        argv += _publish(spec.ports)
     for v in spec.volumes:
         argv.append(f"--volume={v.source}:{v.target}" + (":ro" if v.read_only else ""))
     if spec.limits.memory is not None:
@@ -552,6 +584,20 @@ def run_argv(
         argv.append("--init")
     argv += [spec.image.qualified, *spec.command]
     return argv
+
+
+def pod_create_argv(pod: str, ports: Sequence[PortMapping]) -> list[str]:
+    """The ``podman pod create`` arguments for Harmony's pod ``pod`` publishing ``ports``: it shares its network
+    with the containers that join it, nothing else (each keeps its own hostname and IPC)."""
+    return ["pod", "create", "--name", pod, "--share=net", f"--label={MANAGED_POD_LABEL}=true", *_publish(ports)]
+
+
+def _publish(ports: Sequence[PortMapping]) -> list[str]:
+    return [f"--publish={p.host_ip}:{'' if p.host is None else p.host}:{p.container}/{p.protocol}" for p in ports]
+
+
+class _NoSuchPod(PodmanError):
+    """``podman run --pod`` found no such pod (and created nothing): the pod is created, and the run tried again."""
 
 
 def _label_filters(labels: Mapping[str, str] | None) -> list[str]:

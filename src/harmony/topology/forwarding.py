@@ -125,6 +125,12 @@ class ForwardsContainerRuntime(ABC):
     async def remove_container(self, name: str, *, grace: float = 10.0, listed: ContainerSummary | None = None) -> None:
         await self.container_runtime.remove_container(name, grace=grace, listed=listed)
 
+    async def list_pods(self) -> Sequence[str]:
+        return await self.container_runtime.list_pods()
+
+    async def remove_pod(self, name: str) -> None:
+        await self.container_runtime.remove_pod(name)
+
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
         return await self.container_runtime.exec_in_container(name, argv, timeout=timeout)
 

@@ -11,6 +11,12 @@ Contract:
 - Images come from the local store only: an unknown reference raises ``ImageNotFoundError``, never a pull.
   A ``PinnedImage`` is in the local store once a ``RegistryClient`` pulled it (see registry.py).
 - Reads (``list_*``, ``inspect_*``, ``container_logs``) never change anything.
+- Pods: a container whose spec names a ``pod`` joins that pod's network, and its ``ports`` are the pod's: the
+  first container to join creates the pod (labelled ``MANAGED_POD_LABEL=true``: its infra container is not one
+  of Harmony's containers) and publishes them, later ones find
+  it as it is, ports included (so a pod is named after its ports). Joining a pod costs the runtime no network
+  set-up, and the pod keeps its host ports from one container to the next. ``POD_LABEL`` on a container names
+  its pod. A pod outlives its containers until ``remove_pod``.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from harmony.domain.values import (
 
 MANAGED_LABEL = "io.harmony.managed"
 RESTART_LABEL = "io.harmony.restart"  # the restart policy, for the supervisor
+POD_LABEL = "io.harmony.pod"  # the pod a container joined, if any
+MANAGED_POD_LABEL = "io.harmony.managed-pod"
 
 type RestartPolicy = Literal["no", "on-failure", "always"]
 type NetworkMode = Literal["bridge", "host", "none"]
@@ -164,6 +172,9 @@ class ContainerSpec(_Frozen):
     health: ContainerHealthCheck | None = None
     restart: RestartPolicy = "on-failure"
     network: NetworkMode = "bridge"
+    pod: ContainerName | None = Field(
+        default=None, description="the pod to join (created with ``ports`` if missing), instead of ``network``"
+    )
     init: bool = Field(default=True, description="run a tiny init as PID 1 so stop signals are honoured")
 
 
@@ -271,6 +282,14 @@ class ContainerRuntime(Protocol):
         ``listed``: that container as a listing (``list_containers`` or ``list_container_summaries``) returned
         it. It is then removed by its id without being looked up again (one runtime call fewer); a container that
         took its name since is left alone."""
+        ...
+
+    async def list_pods(self) -> Sequence[str]:
+        """The names of Harmony's pods."""
+        ...
+
+    async def remove_pod(self, name: str) -> None:
+        """Remove Harmony's pod ``name`` and every container in it at once; a missing pod is not an error."""
         ...
 
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
