@@ -7,6 +7,10 @@ sources are paths *on that host*.
 Runs rootful podman 4 as set up in COMPONENTS.md: runc, cgroupfs, lowered ulimits and the file events logger
 come from a ``containers.conf`` passed as ``CONTAINERS_CONF`` (``conf``); ``root``/``runroot`` give an isolated
 store (tests use one per run, with the ``vfs`` driver). No image is ever pulled (``--pull=never``).
+A container with a ``pod`` joins it by name (``--pod``, no look first); only when podman says there is no such pod
+is it created (``pod create --share=net`` with the spec's ports) and the run tried again. The pod's infra container
+runs podman's pause image, which podman builds in the store from catatonit. A pod of that name that someone else
+made is joined as it is: Harmony's pod names are its applications' (``<app>-a1-<port>``).
 
 Ownership is by label (see the capability): every container this adapter creates carries
 ``io.harmony.managed=true`` and its restart policy as ``io.harmony.restart``; podman's own ``--restart`` is not

@@ -4,8 +4,8 @@ Each version (a digest of the container settings and the image's content) runs i
 ``<app>-<version>`` labelled ``io.harmony.app``/``io.harmony.version``. An apply:
 1. starts the new version beside the old one, in the other of two pods per replica (``<app>-a<n>-<port>`` and
    ``<app>-b<n>-<port>``, see ``pod_names``): versions take turns in them. A pod keeps its network and its
-   loopback port from one version to the next, so a start costs the runtime no network set-up (on a device
-   with ten others pulling, a third of the start); the first start in a pod creates it;
+   loopback port from one version to the next, so a start costs the runtime no network set-up (``podman run``
+   takes a third of the time it takes with a port of its own); the first start in a pod creates it;
 2. runs the smoke check against the new version only, until it passes or its timeout runs out —
    on failure the new container is removed, the old version keeps serving untouched, and the Outcome is
    FAILURE with the probe's last result and the container's last log lines;
