@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import shlex
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
@@ -28,7 +29,7 @@ from harmony.domain.errors import ContainerStartError, ForeignContainerError, Im
 from harmony.domain.units import MiB
 from harmony.domain.values import Port, ip_address
 from harmony.infra.curl_probe import CurlProbe
-from harmony.infra.podman import Podman
+from harmony.infra.podman import Podman, pod_create_argv
 from harmony.testing.ssh_lab import SshLab
 from tests.fixtures.podman import ImageMaker, podman_in, wipe_store
 from tests.fixtures.ports import free_port
@@ -215,6 +216,33 @@ async def test_containers_take_turns_in_a_pod_that_keeps_its_port_and_outlives_t
     await podman.remove_pod(pod)  # gone already is fine
     third = await podman.run_container(web("v3", busybox_image, pod=pod))
     assert third.running and await podman.list_pods() == [pod], "a removed pod is created again"
+
+
+async def test_a_pod_whose_creation_was_killed_midway_is_made_again_when_a_container_joins(
+    podman: Podman, busybox_image: ImageRef
+) -> None:
+    """A SIGKILL between ``pod create``'s pod and its infra container leaves a pod no container can join ("pod has
+    no infra container"), for good. Produced for real: the kill comes later and later until it lands there."""
+    # A first pod builds podman's pause image (a second or so); the kills then land in the creation alone.
+    assert (await raw(podman, "pod", "create", "--name", "first")).ok
+    pod = ContainerName("cut-a1-8080")
+    create = shlex.join(podman.argv(*pod_create_argv(pod, (PortMapping(container=Port(8080)),))))
+    for delay in range(5, 500, 5):
+        kill = f"{create} >/dev/null 2>&1 & pid=$!; sleep {delay / 1000}; kill -9 $pid 2>/dev/null; wait $pid; true"
+        await podman.connector.run_command(["sh", "-c", kill], timeout=60)
+        infra = await raw(podman, "pod", "inspect", "--format", "{{.InfraContainerID}}", pod)
+        if infra.ok and not infra.stdout.strip():
+            break
+        assert (await raw(podman, "pod", "rm", "-f", "-t", "0", "--ignore", pod)).ok
+    else:
+        pytest.fail("no kill between 5 and 500 ms left a pod without its infra container")
+    refused = await raw(podman, "run", "-d", "--pod", pod, busybox_image.qualified, "true")
+    assert "pod has no infra container" in refused.stderr, refused.stderr
+
+    joined = await podman.run_container(web("after", busybox_image, pod=pod))
+    assert joined.running and joined.host_port(8080) is not None
+    assert await http_get(podman, joined.host_port(8080) or 0) == (200, "hello from busybox\n")
+    assert await podman.list_pods() == [pod], "the pod of before is gone, and the other one is not Harmony's"
 
 
 async def test_two_containers_joining_a_missing_pod_at_once_both_run_in_one_pod(

@@ -330,9 +330,11 @@ class Podman:
             cidfile = PurePosixPath(f"/tmp/harmony-cid-{secrets.token_hex(12)}")
             try:
                 return await self._run_with_cidfile(spec, cidfile, settle=settle)
-            except _NoSuchPod:
+            except _NoSuchPod as e:
                 if attempt == 2 or spec.pod is None:
-                    raise ContainerStartError(spec.name, f"its pod {spec.pod} vanished while it was created") from None
+                    raise ContainerStartError(spec.name, f"{e}, even after it was created again") from None
+                if e.broken:  # a `pod create` killed between the pod and its infra container: no container can join
+                    await self.remove_pod(spec.pod)
                 # Looked for only when a run says it is missing: a pod is made once and joined many times.
                 await self._create_pod(spec.name, spec.pod, spec.ports)
             finally:
@@ -363,7 +365,9 @@ class Podman:
         if status != 0:
             created = await self._created(cidfile)
             if created is None and spec.pod is not None and "no such pod" in err:
-                raise _NoSuchPod(f"no pod {spec.pod}")
+                raise _NoSuchPod(f"its pod {spec.pod} does not exist", broken=False)
+            if created is None and spec.pod is not None and "pod has no infra container" in err:
+                raise _NoSuchPod(f"its pod {spec.pod} has no infra container", broken=True)
             if created is None:  # nothing created: the name is taken, or podman refused before creating
                 existing = await self.inspect_container(spec.name)
                 if existing is not None:
@@ -601,7 +605,12 @@ def _publish(ports: Sequence[PortMapping]) -> list[str]:
 
 
 class _NoSuchPod(PodmanError):
-    """``podman run --pod`` found no such pod (and created nothing): the pod is created, and the run tried again."""
+    """``podman run --pod`` found no such pod, or a ``broken`` one (and created nothing): the pod is created (after
+    the broken one is removed), and the run tried again."""
+
+    def __init__(self, message: str, *, broken: bool) -> None:
+        super().__init__(message)
+        self.broken = broken
 
 
 def _label_filters(labels: Mapping[str, str] | None) -> list[str]:
