@@ -6,7 +6,6 @@ container runtime rejects it with a clear error in its state.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import urllib.request
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,7 +14,7 @@ from pathlib import Path, PurePosixPath
 import dns.resolver
 import pytest
 
-from harmony.domain.capabilities.containers import POD_LABEL, ImageRef
+from harmony.domain.capabilities.containers import ImageRef
 from harmony.domain.names import ResourceName
 from harmony.domain.values import Hostname, Port
 from harmony.fleet.control import FleetControl
@@ -31,7 +30,7 @@ from harmony.modules.application.exposure import Exposure
 from harmony.modules.application.rootfs import busybox_rootfs_tar
 from harmony.topology.container_host import ContainerHost
 from tests.fixtures.nats_fleet import bus_options
-from tests.fixtures.podman import busybox_binary, podman_in, wipe
+from tests.fixtures.podman import busybox_binary, debug_container, podman_in, wipe
 from tests.fixtures.ports import free_port
 from tests.fleet.test_fleet_devices import until
 
@@ -206,19 +205,6 @@ async def test_a_device_that_cannot_stop_the_old_version_reports_the_new_one_ser
     second = tmp_path / "fleetsite-2.tar"
     second.write_bytes(busybox_rootfs_tar(busybox_binary(), {"www/index.html": "fleet site v2\n"}))
     await host.import_image(PurePosixPath(second), IMAGE_2)
-    # An operator's debug container in the old version's pod and process namespace: podman will not remove the old one.
-    debug = host.podman.argv(
-        "run",
-        "-d",
-        "--name",
-        "debug",
-        f"--pod={old.labels[POD_LABEL]}",
-        f"--pid=container:{old.name}",
-        IMAGE.qualified,
-        "sleep",
-        "1000",
-    )
-    assert subprocess.run(debug, capture_output=True, check=False).returncode == 0
     heard: list[tuple[str, str]] = []
 
     async def reported() -> DeploymentState | None:
@@ -231,15 +217,13 @@ async def test_a_device_that_cannot_stop_the_old_version_reports_the_new_one_ser
         "site", site(lb_port).model_copy(update={"image": IMAGE_2}), selector={"name": "dev-app"}, strategy=ALL_AT_ONCE
     )
     driving = asyncio.ensure_future(control.drive("site"))
-    try:
+    with debug_container(host.podman, old, IMAGE.qualified):
         stuck = await until(reported, lambda s: s is not None and s.version == rollout.version and s.phase == "failed")
         assert stuck is not None and stuck.phase == "failed", heard
         assert "serving at http://site.fleet.test" in stuck.message, stuck
         assert "but the previous version could not be stopped" in stuck.message, stuck
         assert any(d.startswith(f"{old.name}: ") and "dependent containers" in d for d in stuck.details), stuck
         assert get(lb_port) == "fleet site v2\n"
-    finally:
-        subprocess.run(host.podman.argv("rm", "-f", "-t", "0", "debug"), capture_output=True, check=False)
     # The next ground-truth pass stops the old version, and the device says it is running again.
     fixed = await until(reported, lambda s: s is not None and s.version == rollout.version and s.phase == "running")
     assert fixed is not None and fixed.phase == "running", heard

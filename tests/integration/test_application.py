@@ -26,6 +26,7 @@ from harmony.modules.application.exposure import Exposure
 from harmony.topology.container_host import ContainerHost
 from tests.fixtures.app_host import same_store
 from tests.fixtures.edge import haproxy_reloads
+from tests.fixtures.podman import debug_container
 from tests.fixtures.ports import free_port
 from tests.integration.client_loop import ClientLoop
 from tests.integration.polling import eventually
@@ -241,20 +242,7 @@ async def test_an_old_version_that_cannot_be_stopped_fails_the_run_and_says_the_
     status, text = await apply(app_host, stack(tmp_path, lb, "1"))
     assert status is Status.SUCCESS, text
     (old,) = await app_host.list_containers({APP_LABEL: "site"})
-    # An operator's debug container in the old version's pod and process namespace: podman will not remove the old one.
-    debug = app_host.podman.argv(
-        "run",
-        "-d",
-        "--name",
-        "debug",
-        f"--pod={old.labels[POD_LABEL]}",
-        f"--pid=container:{old.name}",
-        old.image,
-        "sleep",
-        "1000",
-    )
-    assert subprocess.run(debug, capture_output=True, check=False).returncode == 0
-    try:
+    with debug_container(app_host.podman, old, old.image):
         status, text = await apply(app_host, stack(tmp_path, lb, "2"))
         assert status is Status.FAILURE, text
         assert "serving at http://site.apps.test" in text, text
@@ -262,8 +250,6 @@ async def test_an_old_version_that_cannot_be_stopped_fails_the_run_and_says_the_
         assert f"{old.name}: " in text and "dependent containers" in text, "which one, and podman's reason"
         assert get(lb) == "site version 2\n"
         assert old.name in {c.name for c in await app_host.list_containers({APP_LABEL: "site"}) if c.running}
-    finally:
-        subprocess.run(app_host.podman.argv("rm", "-f", "-t", "0", "debug"), capture_output=True, check=False)
     status, text = await apply(app_host, stack(tmp_path, lb, "2"))
     assert status is Status.SUCCESS, text
     (now,) = await app_host.list_containers({APP_LABEL: "site"})
