@@ -22,7 +22,7 @@ from harmony.domain.values import Hostname, Port
 from harmony.maestro import Maestro
 from harmony.modules.application import Application, BusyboxImage, CommandCheck, Container, HttpCheck
 from harmony.modules.application.application import APP_LABEL, ON_SERVING
-from harmony.modules.application.exposure import Exposure
+from harmony.modules.application.exposure import Exposure, backend_for
 from harmony.topology.container_host import ContainerHost
 from tests.fixtures.app_host import same_store
 from tests.fixtures.edge import haproxy_reloads
@@ -233,6 +233,31 @@ async def test_versions_take_turns_in_two_pods_that_keep_their_ports_and_a_new_p
     assert await app_host.list_pods() == ["site-a1-8081"]
     status, text = await apply(app_host, moved)
     assert status is Status.NOOP, text
+
+
+async def test_when_an_interrupted_switch_left_both_pods_serving_the_next_version_gets_a_port_of_its_own(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    lb = free_port()
+    for version in "12":
+        status, text = await apply(app_host, stack(tmp_path, lb, version))
+        assert status is Status.SUCCESS, text
+    app = stack(tmp_path, lb, "2")[1]
+    assert isinstance(app, Application)
+    # What a switch interrupted between adding the new server and removing the old one leaves: a version in each
+    # pod, both behind the load balancer.
+    other = await app_host.run_container(app.container_spec("0123456789", pod=ContainerName("site-a1-8080")))
+    await app_host.add_backend(app.app, backend_for(other.name, other.host_port(8080) or 0))
+
+    status, text = await apply(app_host, stack(tmp_path, lb, "3"))
+    assert status is Status.SUCCESS, text
+    (three,) = await app_host.list_container_summaries({APP_LABEL: "site"})
+    assert POD_LABEL not in three.labels and three.host_port(8080) is not None, three
+    assert get(lb) == "site version 3\n"
+    status, text = await apply(app_host, stack(tmp_path, lb, "4"))  # and the pods take over again
+    assert status is Status.SUCCESS, text
+    (four,) = await app_host.list_container_summaries({APP_LABEL: "site"})
+    assert four.labels[POD_LABEL] == "site-a1-8080" and get(lb) == "site version 4\n"
 
 
 async def test_an_old_version_that_cannot_be_stopped_fails_the_run_and_says_the_new_one_serves(
