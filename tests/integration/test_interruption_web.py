@@ -1,6 +1,7 @@
 """Interrupt a real blue-green deploy of the web example (``examples/web_deploy``: an image Score, then an
 ``Application`` behind HAProxy with a DNS name) with SIGINT, SIGTERM and SIGKILL, at every step boundary the
-deploy passes and inside the application's own step (once the new version's container runs).
+deploy passes and inside the application's own step (once the new version's container runs, before its smoke check:
+the run signals itself there, since the step is now too quick for a signal from outside to land in it reliably).
 
 After each: the journal records the run ``interrupted`` (``abandoned`` once a later run finds a killed one),
 never success or noop; no harmony process is left; the site keeps answering through the load balancer with a
@@ -59,10 +60,22 @@ async def serving(message: str) -> None:  # the new version serves; stopping the
 
 if "SERVING_FILE" in os.environ:
     ON_SERVING.set(serving)
+
+if sig := os.environ.get("SIGNAL_AFTER_START"):  # once the new version's container runs, before its smoke check
+    podman = deployment.topology.podman
+    start = podman.run_container
+
+    async def start_then_signal(spec, *, settle=True):
+        info = await start(spec, settle=settle)
+        os.kill(os.getpid(), signal.Signals(int(sig)))
+        await asyncio.sleep(3600)  # the signal ends the run here
+        return info
+
+    podman.run_container = start_then_signal
 """
 SCORES = ("image:localhost/web-site:live", "app:web")
 BOUNDARIES = ("locked", "planned", *(f"{when}:{s}" for s in SCORES for when in ("apply", "applied")))
-INSIDE = "inside-app-step"
+INSIDE = "inside-app-step"  # the new version's container runs; its smoke check and the switch are still to come
 AFTER_SWITCH = "after-switch"  # the load balancer sends traffic to the new version; the old one still runs
 IN_CLEANUP = "in-old-version-cleanup"  # the signal lands while the old version is being stopped and removed
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
@@ -199,12 +212,15 @@ def wait_until(ready: object, proc: subprocess.Popen[str], what: str) -> None:
 def interrupt(site: Site, sig: signal.Signals, at: str) -> tuple[int, str]:
     paused = site.work / "paused"
     paused.unlink(missing_ok=True)
-    if at == INSIDE:
-        before = site.running_versions()
-        proc = site.start()
-        wait_until(lambda: site.running_versions() - before, proc, "the new version's container")
-    elif at == IN_CLEANUP:  # the run signals itself: no test can time a signal into podman's clean-up
-        proc = site.start(SERVING_FILE=str(paused), SIGNAL_DURING_CLEANUP=str(int(sig)))
+    # At these two the run signals itself: an outside signal could not be timed into the few milliseconds between
+    # the new version's start and its smoke check, or into podman's clean-up of the old one.
+    if at in (INSIDE, IN_CLEANUP):
+        inside = {"SIGNAL_AFTER_START": str(int(sig))}
+        proc = (
+            site.start(**inside)
+            if at == INSIDE
+            else site.start(SERVING_FILE=str(paused), SIGNAL_DURING_CLEANUP=str(int(sig)))
+        )
         _, err = proc.communicate(timeout=120)
         return proc.returncode, err
     elif at == AFTER_SWITCH:
@@ -238,6 +254,8 @@ def test_an_interrupted_web_deploy_keeps_the_site_whole_and_converges_next(
     assert "Traceback" not in err, err
     assert wait_gone(site) == [], "a process of the interrupted run is still there"
     assert site.get() in (old, new), "the site answers a whole page of the old or the new version"
+    if at == INSIDE:
+        assert site.get() == old and len(site.running_versions()) == 2, "stopped between the new start and the switch"
 
     (run,) = [r for r in site.runs() if r.id not in known]
     if sig is signal.SIGKILL:
