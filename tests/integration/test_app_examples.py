@@ -19,6 +19,7 @@ import pytest
 from examples import status_board_deploy, web_deploy
 
 from harmony.agent.container_supervisor import ContainerSupervisor
+from harmony.domain.capabilities.containers import POD_LABEL
 from harmony.domain.deployment import Deployment
 from harmony.domain.outcome import Status
 from harmony.infra.podman import Podman
@@ -179,3 +180,45 @@ def test_web_deploy_through_the_harmony_command(tmp_path: Path) -> None:
         wipe(store)  # the store's run root, after the test
         assert down.returncode == 0, down.stdout + down.stderr
         assert pods.returncode == 0 and pods.stdout == "", "containers down removes the application's pods too"
+
+
+def test_containers_down_removes_what_it_can_stops_the_daemons_and_names_what_it_could_not(tmp_path: Path) -> None:
+    state = tmp_path / "cli"
+    env = {**os.environ, "HARMONY_WEB_STATE": str(state), "HARMONY_WEB_PORT": str(port := free_port()),
+           "HARMONY_WEB_DNS_PORT": str(free_port()), "COLUMNS": "200"}  # fmt: skip
+    store = Podman.isolated(state / "podman")
+
+    def harmony(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([HARMONY, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+    def daemons() -> list[str]:
+        listed = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+        return [line for line in listed.splitlines() if str(state) in line and line.startswith(("haproxy", "dnsmasq"))]
+
+    try:
+        applied = harmony("apply", "examples/web_deploy", "--yes")
+        assert applied.returncode == 0 and serves(port), applied.stdout + applied.stderr
+        assert daemons(), "the load balancer and DNS run"
+        (container,) = json.loads(harmony("containers", "ps", "examples/web_deploy", "--json").stdout)
+        pod = container["labels"][POD_LABEL]
+        # An operator's shell in the application's pod and process namespace: podman will not remove either.
+        shell = ["run", "-d", "--name", "shell", f"--pod={pod}", f"--pid=container:{container['name']}"]
+        started = subprocess.run(store.argv(*shell, container["image"], "sleep", "1000"), capture_output=True)
+        assert started.returncode == 0, started.stderr
+
+        down = harmony("containers", "down", "examples/web_deploy")
+        assert down.returncode == 1, down.stdout + down.stderr
+        said = " ".join(down.stderr.split())
+        assert f"not removed: {container['name']}" in said and f"pod {pod} holds containers" in said, said
+        assert "(shell)" in said and "run `harmony containers down` again" in said, said
+        assert daemons() == [], "the load balancer and DNS are stopped all the same"
+
+        assert subprocess.run(store.argv("rm", "-f", "-t", "0", "shell"), capture_output=True).returncode == 0
+        again = harmony("containers", "down", "examples/web_deploy")
+        assert again.returncode == 0 and f"removed 1 container(s): {container['name']}" in again.stdout, again.stdout
+        pods = subprocess.run(store.argv("pod", "ps", "--quiet"), capture_output=True, text=True, check=True)
+        assert pods.stdout == ""
+    finally:
+        subprocess.run(store.argv("rm", "-f", "-t", "0", "shell"), capture_output=True)
+        harmony("containers", "down", "examples/web_deploy")
+        wipe(store)

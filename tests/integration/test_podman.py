@@ -25,7 +25,7 @@ from harmony.domain.capabilities.containers import (
     ResourceLimits,
     VolumeMount,
 )
-from harmony.domain.errors import ContainerStartError, ForeignContainerError, ImageNotFoundError
+from harmony.domain.errors import ContainerError, ContainerStartError, ForeignContainerError, ImageNotFoundError
 from harmony.domain.units import MiB
 from harmony.domain.values import Port, ip_address
 from harmony.infra.curl_probe import CurlProbe
@@ -211,6 +211,13 @@ async def test_containers_take_turns_in_a_pod_that_keeps_its_port_and_outlives_t
     assert (await raw(podman, "pod", "create", "--name", "theirs")).ok
     await podman.remove_pod("theirs")
     assert (await raw(podman, "pod", "exists", "theirs")).ok, "a pod Harmony did not make is not touched"
+    # Nor a container someone put in Harmony's pod (an operator's debug shell): the pod stays, with both.
+    assert (await raw(podman, "run", "-d", "--name", "shell", "--pod", pod, busybox_image.qualified, "sleep", "99")).ok
+    with pytest.raises(ContainerError, match=r"pod site-a1-8080 holds containers Harmony did not create \(shell\)"):
+        await podman.remove_pod(pod)
+    assert await podman.list_pods() == [pod] and (await raw(podman, "container", "exists", "shell")).ok
+    assert (await podman.inspect_container("v2")) is not None
+    assert (await raw(podman, "rm", "-f", "-t", "0", "shell")).ok
     await podman.remove_pod(pod)
     assert await podman.list_pods() == [] and await podman.inspect_container("v2") is None
     await podman.remove_pod(pod)  # gone already is fine

@@ -21,7 +21,7 @@ from rich.text import Text
 from harmony.agent.container_supervisor import ContainerSupervisor
 from harmony.cli.errors import guarded
 from harmony.cli.loading import load
-from harmony.domain.errors import DeploymentError
+from harmony.domain.errors import ContainerError, DeploymentError
 from harmony.topology.container_host import ContainerHost
 
 app = typer.Typer(name="containers", help="Harmony's containers on a deployment's host: ps, logs, supervise, down.")
@@ -109,18 +109,30 @@ def down(deploy: Deploy) -> None:
     """Remove Harmony's containers and pods, and stop the load balancer and DNS daemons of the deployment's host."""
     host = _host(deploy)
 
-    async def tear_down() -> list[str]:
-        names = [c.name for c in await host.list_container_summaries()]
-        for name in names:
-            await host.remove_container(name, grace=2)
+    async def tear_down() -> tuple[list[str], list[str]]:
+        removed: list[str] = []
+        stuck: list[str] = []  # what the runtime refused: the rest is removed and the daemons stopped all the same
+        for c in await host.list_container_summaries():
+            try:
+                await host.remove_container(c.name, grace=2, listed=c)
+                removed.append(c.name)
+            except ContainerError as e:
+                stuck.append(f"{c.name}: {e}")
         for pod in await host.list_pods():  # emptied above: they hold only their loopback ports
-            await host.remove_pod(pod)
+            try:
+                await host.remove_pod(pod)
+            except ContainerError as e:
+                stuck.append(str(e))
         await host.stop_services()
-        return names
+        return removed, stuck
 
-    removed = asyncio.run(tear_down())
+    removed, stuck = asyncio.run(tear_down())
     console.print(
         f"removed {len(removed)} container(s){': ' + ', '.join(removed) if removed else ''}; "
         "load balancer and DNS stopped",
         markup=False,
     )
+    if stuck:
+        raise ContainerError(
+            f"not removed: {'; '.join(stuck)}. Fix what the runtime says, then run `harmony containers down` again"
+        )

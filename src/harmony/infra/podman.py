@@ -8,7 +8,9 @@ Runs rootful podman 4 as set up in COMPONENTS.md: runc, cgroupfs, lowered ulimit
 come from a ``containers.conf`` passed as ``CONTAINERS_CONF`` (``conf``); ``root``/``runroot`` give an isolated
 store (tests use one per run, with the ``vfs`` driver). No image is ever pulled (``--pull=never``).
 A container with a ``pod`` joins it by name (``--pod``, no look first); only when podman says there is no such pod
-is it created (``pod create --share=net`` with the spec's ports) and the run tried again. The pod's infra container
+is it created (``pod create --share=net`` with the spec's ports) and the run tried again. A pod without its infra
+container is waited for (another start may be creating it), then removed and created again (a ``pod create`` was
+killed half-way: no container could ever join it). The pod's infra container
 runs podman's pause image, which podman builds in the store from catatonit. A pod of that name that someone else
 made is joined as it is: Harmony's pod names are its applications' (``<app>-a1-<port>``).
 
@@ -87,6 +89,7 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
 SETTLE_SECONDS = 0.3
+POD_CREATION_SECONDS = 3.0  # how long a pod may lack its infra container while another start creates it
 # "$@" is podman with this store's options; a container removed between the two commands is left out.
 _LIST_AND_INSPECT = """
 names=$("$@" ps -a --format '{{.Names}}' FILTERS) || exit
@@ -326,21 +329,31 @@ class Podman:
         # podman writes the id of the container it created to the cidfile, and nothing when it created none
         # (a name already in use): a failed run is then discarded by that id, never a container that had the
         # name before — without a look for the name before every start (one podman process fewer each).
-        for attempt in (1, 2):
+        made = False  # the pod, by this start
+        patience: float | None = None  # when a pod without its infra container is taken for broken
+        while True:
             cidfile = PurePosixPath(f"/tmp/harmony-cid-{secrets.token_hex(12)}")
             try:
                 return await self._run_with_cidfile(spec, cidfile, settle=settle)
             except _NoSuchPod as e:
-                if attempt == 2 or spec.pod is None:
+                if spec.pod is None:
+                    raise AssertionError("only a start in a pod misses its pod") from None
+                now = asyncio.get_running_loop().time()
+                if e.broken:  # being created by another start right now, or a `pod create` killed half-way
+                    patience = now + POD_CREATION_SECONDS if patience is None else patience
+                    if now < patience:
+                        await asyncio.sleep(0.2)
+                        continue
+                if made:
                     raise ContainerStartError(spec.name, f"{e}, even after it was created again") from None
-                if e.broken:  # a `pod create` killed between the pod and its infra container: no container can join
+                if e.broken:  # no container can ever join it
                     await self.remove_pod(spec.pod)
                 # Looked for only when a run says it is missing: a pod is made once and joined many times.
                 await self._create_pod(spec.name, spec.pod, spec.ports)
+                made = True
             finally:
                 with contextlib.suppress(FilesError):
                     await self.connector.remove_path(cidfile)
-        raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def _create_pod(self, container: str, pod: str, ports: Sequence[PortMapping]) -> None:
         if self._here:
@@ -444,8 +457,18 @@ class Podman:
         return sorted(str(d["Name"]) for d in _json_list(out))
 
     async def remove_pod(self, name: str) -> None:
-        if name in await self.list_pods():  # a pod someone else made is not touched
-            await self._run("pod", "rm", "-f", "-t", "0", "--ignore", name)
+        if name not in await self.list_pods():  # a pod someone else made is not touched
+            return
+        _, out, _ = await self._run("ps", "-a", "--format", "json", f"--filter=pod={name}", reads_only=True)
+        theirs = sorted(
+            str(n)
+            for d in _json_list(out)
+            if not d.get("IsInfra") and not _managed(_parse_summary(d))
+            for n in d["Names"]
+        )
+        if theirs:  # removing the pod would remove them with it
+            raise PodmanError(f"pod {name} holds containers Harmony did not create ({', '.join(theirs)}); left as is")
+        await self._run("pod", "rm", "-f", "-t", "0", "--ignore", name)
 
     async def inspect_container(self, name: str) -> ContainerInfo | None:
         status, out, _ = await self._run("container", "inspect", "--format", "json", name, check=False, reads_only=True)

@@ -289,7 +289,8 @@ class ContainerRuntime(Protocol):
         ...
 
     async def remove_pod(self, name: str) -> None:
-        """Remove Harmony's pod ``name`` and every container in it at once; a missing pod is not an error."""
+        """Remove Harmony's pod ``name`` and every container in it at once; a missing pod is not an error.
+        ``ContainerError`` if the pod holds a container Harmony did not create (both are then left as they are)."""
         ...
 
     async def exec_in_container(self, name: str, argv: Sequence[str], *, timeout: float) -> tuple[int, str]:
