@@ -64,6 +64,11 @@ async def _serving(port: int) -> str:
         return ""
 
 
+def early(state: DeploymentState) -> bool:
+    """A device's report of a new version serving, made before the old version is stopped."""
+    return state.message.endswith("; stopping the previous version")
+
+
 async def state_of(control: FleetControl, device: str, deployment: str) -> DeploymentState | None:
     found = await control.bus.bucket(STATE).get(f"{device}.{deployment}")
     return None if found is None or found.value is None else DeploymentState.from_bytes(found.value)
@@ -224,8 +229,11 @@ async def test_a_device_that_cannot_stop_the_old_version_reports_the_new_one_ser
         assert "but the previous version could not be stopped" in stuck.message, stuck
         assert any(d.startswith(f"{old.name}: ") and "dependent containers" in d for d in stuck.details), stuck
         assert get(lb_port) == "fleet site v2\n"
-    # The next ground-truth pass stops the old version, and the device says it is running again.
-    fixed = await until(reported, lambda s: s is not None and s.version == rollout.version and s.phase == "running")
+    # The next ground-truth pass stops the old version, and the device says it is running again (its report made
+    # before it stops the old version comes first: the one after it is awaited).
+    fixed = await until(
+        reported, lambda s: s is not None and s.version == rollout.version and s.phase == "running" and not early(s)
+    )
     assert fixed is not None and fixed.phase == "running", heard
     assert old.name not in {c.name for c in await host.list_containers({APP_LABEL: "site"})}
     assert get(lb_port) == "fleet site v2\n"

@@ -36,7 +36,7 @@ from tests.fixtures.nats_fleet import bus_options
 from tests.fixtures.podman import wipe
 from tests.fixtures.ports import free_port
 from tests.fixtures.registry import PULLERS, Site, publish, site_image
-from tests.fleet.test_fleet_applications import state_of
+from tests.fleet.test_fleet_applications import early, state_of
 from tests.fleet.test_fleet_devices import until
 
 DEVICES = ("dev-a", "dev-b", "dev-c")
@@ -60,11 +60,6 @@ def site_app(image: PinnedImage, lb_port: int) -> Application:
 def _get(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as r:
         return r.read().decode()
-
-
-def early(state: DeploymentState) -> bool:
-    """A device's report of a new version serving, made before the old version is stopped."""
-    return state.message.endswith("; stopping the previous version")
 
 
 async def serving(host: ContainerHost) -> list[str]:
