@@ -179,7 +179,7 @@ async def test_an_application_rolls_out_to_a_device_serves_through_its_load_bala
     await control.undeploy("site")
     gone = await until(lambda: state_of(control, "dev-app", "site"), lambda s: s is not None and s.phase == "removed")
     assert gone is not None and gone.phase == "removed"
-    assert await host.list_containers({APP_LABEL: "site"}) == []
+    assert await host.list_containers({APP_LABEL: "site"}) == [] and await host.list_pods() == []
     assert [f.name for f in await host.frontends()] == [] and await host.dns_record_sets() == []
 
     # A device whose topology has no load balancer or DNS rejects the application, saying why.

@@ -502,14 +502,19 @@ class DeviceAgent:
         return sorted(c.name for c in await self._runtime_for(score).list_container_summaries({APP_LABEL: score.app}))
 
     async def _remove(self, score: DeviceScore) -> None:
-        """Undeploy: the containers, and for an application its frontend and DNS name too."""
+        """Undeploy: the containers, and for an application its frontend, DNS name and pods too."""
         if isinstance(score, Application) and self.applications is not None:
             with contextlib.suppress(CapabilityError):
                 await self.applications.remove_frontend(score.app)
             with contextlib.suppress(CapabilityError):
                 await self.applications.remove_dns_record_set(score.app)
+        runtime = self._runtime_for(score)
         for container in await self._containers(score):
-            await self._runtime_for(score).remove_container(container, grace=score.stop_grace.total_seconds())
+            await runtime.remove_container(container, grace=score.stop_grace.total_seconds())
+        if isinstance(score, Application):
+            for pod in await runtime.list_pods():
+                if score.owns_pod(pod):
+                    await runtime.remove_pod(pod)
 
     async def _healthy(self, score: Container) -> tuple[bool, str]:
         """The container runs and its health command, if any, passes within ``health_timeout``."""
