@@ -10,9 +10,9 @@ store (tests use one per run, with the ``vfs`` driver). No image is ever pulled 
 A container with a ``pod`` joins it by name (``--pod``, no look first); only when podman says there is no such pod
 is it created (``pod create --share=net`` with the spec's ports) and the run tried again. A pod without its infra
 container is waited for (another start may be creating it), then removed and created again (a ``pod create`` was
-killed half-way: no container could ever join it). The pod's infra container
-runs podman's pause image, which podman builds in the store from catatonit. A pod of that name that someone else
-made is joined as it is: Harmony's pod names are its applications' (``<app>-a1-<port>``).
+killed half-way: no container could ever join it). The pod's infra container runs podman's pause image, which
+podman builds in the store from catatonit. A pod of that name that someone else made is joined as it is: Harmony's
+pod names are its applications' (``<app>-a1-<port>``).
 
 Ownership is by label (see the capability): every container this adapter creates carries
 ``io.harmony.managed=true`` and its restart policy as ``io.harmony.restart``; podman's own ``--restart`` is not
@@ -336,8 +336,7 @@ class Podman:
             try:
                 return await self._run_with_cidfile(spec, cidfile, settle=settle)
             except _NoSuchPod as e:
-                if spec.pod is None:
-                    raise AssertionError("only a start in a pod misses its pod") from None
+                assert spec.pod is not None, "only a start in a pod misses its pod"
                 now = asyncio.get_running_loop().time()
                 if e.broken:  # being created by another start right now, or a `pod create` killed half-way
                     patience = now + POD_CREATION_SECONDS if patience is None else patience

@@ -13,10 +13,10 @@ Contract:
 - Reads (``list_*``, ``inspect_*``, ``container_logs``) never change anything.
 - Pods: a container whose spec names a ``pod`` joins that pod's network, and its ``ports`` are the pod's: the
   first container to join creates the pod (labelled ``MANAGED_POD_LABEL=true``: its infra container is not one
-  of Harmony's containers) and publishes them, later ones find
-  it as it is, ports included (so a pod is named after its ports). Joining a pod costs the runtime no network
-  set-up, and the pod keeps its host ports from one container to the next. ``POD_LABEL`` on a container names
-  its pod. A pod outlives its containers until ``remove_pod``.
+  of Harmony's containers) and publishes them; later ones find it as it is, ports included (so a pod is named
+  after its ports). Joining a pod costs the runtime no network set-up, and the pod keeps its host ports from one
+  container to the next. ``POD_LABEL`` on a container names its pod. A pod outlives its containers until
+  ``remove_pod``.
 """
 
 from __future__ import annotations
