@@ -40,7 +40,8 @@ START, END = "<!-- app-bench:start -->", "<!-- app-bench:end -->"
 
 
 def drop_store(podman: Podman) -> None:
-    """Remove the store's containers, wait for podman's cleanup processes, remove its run root."""
+    """Remove the store's pods and containers, wait for podman's cleanup processes, remove its run root."""
+    subprocess.run(podman.argv("pod", "rm", "-af", "-t", "0"), capture_output=True, check=False)
     subprocess.run(podman.argv("rm", "-af", "-t", "0"), capture_output=True, check=False)
     if podman.runroot is None:
         return
