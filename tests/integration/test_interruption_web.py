@@ -214,22 +214,21 @@ def interrupt(site: Site, sig: signal.Signals, at: str) -> tuple[int, str]:
     paused.unlink(missing_ok=True)
     # At these two the run signals itself: an outside signal could not be timed into the few milliseconds between
     # the new version's start and its smoke check, or into podman's clean-up of the old one.
-    if at in (INSIDE, IN_CLEANUP):
-        inside = {"SIGNAL_AFTER_START": str(int(sig))}
-        proc = (
-            site.start(**inside)
-            if at == INSIDE
-            else site.start(SERVING_FILE=str(paused), SIGNAL_DURING_CLEANUP=str(int(sig)))
-        )
-        _, err = proc.communicate(timeout=120)
-        return proc.returncode, err
-    elif at == AFTER_SWITCH:
+    if at == INSIDE:
+        return finished(site.start(SIGNAL_AFTER_START=str(int(sig))))
+    if at == IN_CLEANUP:
+        return finished(site.start(SERVING_FILE=str(paused), SIGNAL_DURING_CLEANUP=str(int(sig))))
+    if at == AFTER_SWITCH:
         proc = site.start(SERVING_FILE=str(paused))
-        wait_until(lambda: paused.exists() and paused.read_text().strip(), proc, at)
     else:
         proc = site.start(HARMONY_PAUSE_AT=at, HARMONY_PAUSE_FILE=str(paused))
-        wait_until(lambda: paused.exists() and paused.read_text().strip(), proc, at)
+    wait_until(lambda: paused.exists() and paused.read_text().strip(), proc, at)
     proc.send_signal(sig)
+    return finished(proc)
+
+
+def finished(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """The run's exit status and what it wrote to stderr, once it has ended."""
     _, err = proc.communicate(timeout=120)
     return proc.returncode, err
 
