@@ -71,6 +71,7 @@ from harmony.infra.nats import FleetNatsServer, NatsOptions, fleet_options  # no
 from harmony.infra.programs import SOCAT  # noqa: E402
 from harmony.infra.registry_login import login_files  # noqa: E402
 from harmony.modules.application import Application, BusyboxImage, HttpCheck  # noqa: E402
+from harmony.modules.application.application import APP_LABEL  # noqa: E402
 from harmony.modules.application.exposure import Exposure  # noqa: E402
 from harmony.modules.registry import RegistryImage, SiteRegistry  # noqa: E402
 from harmony.topology.container_host import ContainerHost  # noqa: E402
@@ -84,7 +85,6 @@ DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- registry-bench:start -->", "<!-- registry-bench:end -->"
 BASE = ImageRef("localhost/busybox:base")
 POD = "by-hand"  # the pod the by-hand start into a pod joins, on every device
-STOPPING = "; stopping the previous version"  # the end of a device's report made before it stops the old version
 
 
 def opts(identity: Identity, servers: list[str]) -> NatsOptions:
@@ -144,6 +144,20 @@ async def start_by_hand(host: ContainerHost, image: PinnedImage, name: str, pod:
 def cpu_since(before: resource.struct_rusage, who: int) -> float:
     now = resource.getrusage(who)
     return now.ru_utime + now.ru_stime - before.ru_utime - before.ru_stime
+
+
+def machine_cpu() -> tuple[float, float]:
+    """Seconds of CPU the whole machine spent busy and waiting for I/O, all cores (``/proc/stat``): the
+    registry's and the kernel's work too, which no rusage of this process counts."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / tick, iowait / tick
+
+
+def busy_since(before: tuple[float, float], took: float) -> str:
+    busy, iowait = (now - then for now, then in zip(machine_cpu(), before, strict=True))
+    return f"machine {busy / took:.2f} of {os.cpu_count()} cores busy, {iowait / took:.2f} waiting for I/O"
 
 
 def answers(url: str) -> bool:
@@ -251,7 +265,7 @@ def app(image: PinnedImage, lb: int) -> Application:
 
 
 async def main(
-    devices: int, mib: int, repeat: int, driver: str, profile: bool, trace: bool = False
+    devices: int, mib: int, repeat: int, driver: str, profile: bool, trace: bool = False, delay: float = 30.0
 ) -> tuple[list[dict[str, float]], float]:
     times = CommandTimes()
     times.trace = trace
@@ -296,7 +310,9 @@ async def main(
         for n, host, identity in zip(names, hosts, identities, strict=True):
             await host.ensure_ready()
             await control.register(n, {"bench": "yes"})
-            settings_ = AgentSettings(heartbeat_interval=1.0, ground_truth_interval=600.0, health_timeout=60.0)
+            settings_ = AgentSettings(
+                heartbeat_interval=1.0, ground_truth_interval=600.0, health_timeout=60.0, scale_down_delay=delay
+            )
             agents.append(DeviceAgent(device=n, options=opts(identity, [server.url]), runtime=host,
                                       applications=host, settings=settings_))  # fmt: skip
         for agent in agents:
@@ -307,6 +323,7 @@ async def main(
             times.reset()
             times.socat = socat
             own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+            machine = machine_cpu()
             t0 = time.monotonic()
             if times.trace:
                 print(f"  {t0 % 1000:8.3f} deploy ({step})")
@@ -321,7 +338,7 @@ async def main(
                 cpu = cpu_since(own, resource.RUSAGE_SELF), cpu_since(children, resource.RUSAGE_CHILDREN)
                 print(
                     f"  {step}: {took:.2f}s; CPU: this process (agents, control) {cpu[0]:.2f}s, the commands it ran "
-                    f"{cpu[1]:.2f}s; commands per device:\n{times.table(devices)}",
+                    f"{cpu[1]:.2f}s; {busy_since(machine, took)}; commands per device:\n{times.table(devices)}",
                     flush=True,
                 )
             status = await control.status("site")
@@ -329,12 +346,13 @@ async def main(
                 failed = "; ".join(f"{d.device}: {d.message}" for d in status.devices if d.verdict != "healthy")
                 raise SystemExit(f"rollout {done.phase}: {done.reason}; {status.healthy} healthy; {failed}")
 
-            # A device reports the new version serving before it stops the old one: the next step starts once
-            # every device has (not timed; printed with --profile).
+            # A device stops the old version after the scale-down delay (or at once, after its report, without
+            # one): the next step starts once every device has (not timed; printed with --profile).
             async def tidy() -> bool:
-                return not any(d.message.endswith(STOPPING) for d in (await control.status("site")).devices)
+                listed = await asyncio.gather(*(h.list_container_summaries({APP_LABEL: "site"}) for h in hosts))
+                return all(len(containers) == 1 for containers in listed)
 
-            if not await poll_until(tidy, timeout=600, interval=0.05):
+            if not await poll_until(tidy, timeout=600, interval=0.25):
                 raise SystemExit("a device never reported its old version stopped")
             if profile and step:
                 print(f"  {step}: every old version stopped {time.monotonic() - t0 - took:.2f}s later", flush=True)
@@ -348,12 +366,13 @@ async def main(
         second = await roll_out(previous, "second deploy (creates the other pods)")
         for r in range(repeat):
             floor_image, pull_image, rollout_image = [await push(build, settings, tmp, f"r{r}-{k}", mib) for k in "abc"]
-            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            children, machine = resource.getrusage(resource.RUSAGE_CHILDREN), machine_cpu()
             t0 = time.monotonic()
             await asyncio.gather(*(bare_pull(h, floor_image) for h in hosts))
             floor = time.monotonic() - t0
             if profile:
-                print(f"  floor: {floor:.2f}s; CPU of the pulls {cpu_since(children, resource.RUSAGE_CHILDREN):.2f}s")
+                cpu = cpu_since(children, resource.RUSAGE_CHILDREN)
+                print(f"  floor: {floor:.2f}s; CPU of the pulls {cpu:.2f}s; {busy_since(machine, floor)}")
             children = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.monotonic()
             await asyncio.gather(*(start_by_hand(h, floor_image, f"by-hand-{r}") for h in hosts))
@@ -422,7 +441,7 @@ async def main(
     return rounds, second
 
 
-def write_doc(rounds: list[dict[str, float]], second: float, devices: int, mib: int, driver: str) -> None:
+def write_doc(rounds: list[dict[str, float]], second: float, devices: int, mib: int, driver: str, delay: float) -> None:
     floor = statistics.median(r["floor"] for r in rounds)
     pulled = statistics.median(r["pull"] for r in rounds)
     rollout = statistics.median(r["rollout"] for r in rounds)
@@ -452,7 +471,7 @@ def write_doc(rounds: list[dict[str, float]], second: float, devices: int, mib: 
             f"({in_pod / floor:.2f}×) |",
             f"| Harmony `pull_image` on the {devices} device hosts at once | {pulled:.2f} s ({pulled / floor:.1f}×) |",
             "| fleet rollout (deploy until every device serves it: pull, blue-green start, smoke check, LB switch; "
-            "each stops its old version after) "
+            f"each stops its old version {delay:g} s later, the agents' scale-down delay) "
             f"| {rollout:.2f} s ({rollout / floor:.1f}×) |",
             f"| once per site, its second deploy: the same rollout, each device also creating its other pod "
             f"| {second:.2f} s ({second / floor:.1f}×) |",
@@ -480,8 +499,12 @@ if __name__ == "__main__":
     parser.add_argument("--storage-driver", default="overlay", choices=["overlay", "vfs"])
     parser.add_argument("--profile", action="store_true", help="print the commands per device of each step")
     parser.add_argument("--trace", action="store_true", help="print every command the devices run, as it ends")
+    parser.add_argument(
+        "--scale-down-delay", type=float, default=AgentSettings().scale_down_delay,
+        help="seconds a replaced version keeps running on each device (default: the agent's)",
+    )  # fmt: skip
     args = parser.parse_args()
     results, second = asyncio.run(
-        main(args.devices, args.mib, args.repeat, args.storage_driver, args.profile, args.trace)
+        main(args.devices, args.mib, args.repeat, args.storage_driver, args.profile, args.trace, args.scale_down_delay)
     )
-    write_doc(results, second, args.devices, args.mib, args.storage_driver)
+    write_doc(results, second, args.devices, args.mib, args.storage_driver, args.scale_down_delay)

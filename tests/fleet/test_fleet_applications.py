@@ -6,6 +6,7 @@ container runtime rejects it with a clear error in its state.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import urllib.request
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -36,7 +37,10 @@ from tests.fleet.test_fleet_devices import until
 
 IMAGE = ImageRef("localhost/fleetsite:1")
 IMAGE_2 = ImageRef("localhost/fleetsite:2")
-SETTINGS = AgentSettings(heartbeat_interval=0.5, ground_truth_interval=1.0, resync_jitter=0.5, health_timeout=8.0)
+# The old version is stopped at once (the tests below check when); the scale-down delay has its own test.
+SETTINGS = AgentSettings(
+    heartbeat_interval=0.5, ground_truth_interval=1.0, resync_jitter=0.5, health_timeout=8.0, scale_down_delay=0.0
+)
 ALL_AT_ONCE = Strategy(wave_timeout=60)
 
 
@@ -89,6 +93,7 @@ class AppDevices:
         self.host = ContainerHost.isolated(tmp / "dev-app", dns_port=free_port(), name="dev-app")
         self.plain: Podman = podman_in(tmp / "podman-plain")
         self.agents: list[DeviceAgent] = []
+        self.settings = SETTINGS
 
     async def enroll_and_start(self, control: FleetControl, home: FleetHome, server: FleetNatsServer) -> None:
         """Both devices registered and let in, ``IMAGE`` (serving "fleet site v1") in their stores, agents up."""
@@ -107,11 +112,11 @@ class AppDevices:
         self.agents = [
             DeviceAgent(
                 device="dev-app", options=bus_options(home.add_device("dev-app"), [server.url]),
-                runtime=self.host, applications=self.host, settings=SETTINGS,
+                runtime=self.host, applications=self.host, settings=self.settings,
             ),
             DeviceAgent(
                 device="dev-plain", options=bus_options(home.add_device("dev-plain"), [server.url]),
-                runtime=self.plain, settings=SETTINGS,
+                runtime=self.plain, settings=self.settings,
             ),
         ]  # fmt: skip
         for agent in self.agents:
@@ -190,6 +195,56 @@ async def test_an_application_rolls_out_to_a_device_serves_through_its_load_bala
     assert rejected is not None and rejected.phase == "rejected"
     assert "needs a load balancer and DNS" in rejected.message and "runs: container" in rejected.message
     assert await app_devices.plain.list_containers({APP_LABEL: "site"}) == []
+
+
+async def test_a_replaced_version_keeps_running_for_the_scale_down_delay_and_a_rollback_within_it_starts_nothing(
+    app_devices: AppDevices,
+    tmp_path: Path,
+    fleet_home: FleetHome,
+    fleet_server: FleetNatsServer,
+    fleet_control: FleetControl,
+) -> None:
+    app_devices.settings = dataclasses.replace(SETTINGS, scale_down_delay=15.0)
+    control = fleet_control
+    await app_devices.enroll_and_start(control, fleet_home, fleet_server)
+    host = app_devices.host
+    lb_port = free_port()
+    first = await control.deploy("site", site(lb_port), selector={"name": "dev-app"}, strategy=ALL_AT_ONCE)
+    assert (await control.drive("site")).phase == "done"
+    (v1,) = await host.list_containers({APP_LABEL: "site"})
+    second = tmp_path / "fleetsite-2.tar"
+    second.write_bytes(busybox_rootfs_tar(busybox_binary(), {"www/index.html": "fleet site v2\n"}))
+    await host.import_image(PurePosixPath(second), IMAGE_2)
+
+    rollout = await control.deploy(
+        "site", site(lb_port).model_copy(update={"image": IMAGE_2}), selector={"name": "dev-app"}, strategy=ALL_AT_ONCE
+    )
+    assert (await control.drive("site")).phase == "done"
+    state = await state_of(control, "dev-app", "site")
+    assert state is not None and state.version == rollout.version and state.phase == "running"
+    assert "; the previous version keeps running 15s" in state.message, state
+    assert get(lb_port) == "fleet site v2\n"
+    await asyncio.sleep(1.5)  # a drift check (every second here) within the delay leaves the old version alone
+    running = {c.name: c for c in await host.list_containers({APP_LABEL: "site"}) if c.running}
+    assert v1.name in running and len(running) == 2, running
+    (v2,) = [c for c in running.values() if c.name != v1.name]
+
+    # Back to the first version within the delay: its container, still running, takes the traffic back.
+    await control.deploy("site", site(lb_port), selector={"name": "dev-app"}, strategy=ALL_AT_ONCE)
+    assert (await control.drive("site")).phase == "done"
+    assert get(lb_port) == "fleet site v1\n"
+    now = {c.name: c.id for c in await host.list_containers({APP_LABEL: "site"})}
+    assert now == {v1.name: v1.id, v2.name: v2.id}, now  # nothing started, nothing stopped yet
+
+    # When the delay is over, the version replaced last stops, and the device says so.
+    told = await until(
+        lambda: state_of(control, "dev-app", "site"),
+        lambda s: s is not None and s.version == first.version and "keeps running" not in s.message,
+        timeout=40,
+    )
+    assert told is not None and told.phase == "running" and "serving at http://site.fleet.test" in told.message, told
+    assert [c.id for c in await host.list_containers({APP_LABEL: "site"})] == [v1.id]
+    assert get(lb_port) == "fleet site v1\n"
 
 
 async def test_a_device_that_cannot_stop_the_old_version_reports_the_new_one_serving_then_the_failure_then_recovers(

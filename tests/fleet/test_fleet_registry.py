@@ -36,11 +36,13 @@ from tests.fixtures.nats_fleet import bus_options
 from tests.fixtures.podman import wipe
 from tests.fixtures.ports import free_port
 from tests.fixtures.registry import PULLERS, Site, publish, site_image
-from tests.fleet.test_fleet_applications import early, state_of
+from tests.fleet.test_fleet_applications import state_of
 from tests.fleet.test_fleet_devices import until
 
 DEVICES = ("dev-a", "dev-b", "dev-c")
-SETTINGS = AgentSettings(heartbeat_interval=0.5, ground_truth_interval=2.0, resync_jitter=0.5, health_timeout=8.0)
+SETTINGS = AgentSettings(
+    heartbeat_interval=0.5, ground_truth_interval=2.0, resync_jitter=0.5, health_timeout=8.0, scale_down_delay=2.0
+)
 ALL_AT_ONCE = Strategy(wave_timeout=120)
 CANARY_FIRST = Strategy(canary=0.3, waves=1, failure_threshold=0.0, wave_timeout=120)
 
@@ -110,6 +112,11 @@ async def registry_devices(tmp_path: Path, site_registry: Site) -> AsyncIterator
             wipe(host.podman)
 
 
+def kept_running(state: DeploymentState) -> bool:
+    """A device's report of a new version serving, with the old one still running (the scale-down delay)."""
+    return "; the previous version keeps running" in state.message
+
+
 async def test_new_image_versions_roll_out_through_the_registry_and_a_registry_outage_halts_the_rollout(
     site_registry: Site,
     build_host: ContainerHost,
@@ -136,7 +143,8 @@ async def test_new_image_versions_roll_out_through_the_registry_and_a_registry_o
         assert await serving(host) == ["fleet v1\n"]
 
     # A new version is a new digest: a canary, then the rest; each device pulls with its own account. A device
-    # reports the new version once it serves it (the rollout goes on then), and again once the old one is stopped.
+    # reports the new version once it serves it (the rollout goes on then, the old one still running for the
+    # scale-down delay), and again once the old one is stopped.
     seen: dict[str, list[DeploymentState]] = {device: [] for device in DEVICES}
 
     async def listen() -> None:  # every report each device makes, as the rollout goes
@@ -155,7 +163,7 @@ async def test_new_image_versions_roll_out_through_the_registry_and_a_registry_o
     assert (status.targeted, status.healthy, status.failed) == (3, 3, 0)
 
     def stopped_old(reports: list[DeploymentState]) -> bool:
-        return bool(reports) and reports[-1].version == second.version and not early(reports[-1])
+        return bool(reports) and reports[-1].version == second.version and not kept_running(reports[-1])
 
     for device in DEVICES:
         await until(lambda d=device: asyncio.sleep(0, seen[d]), stopped_old, timeout=30)
@@ -163,7 +171,7 @@ async def test_new_image_versions_roll_out_through_the_registry_and_a_registry_o
     with contextlib.suppress(asyncio.CancelledError):
         await listener
     for device, host in registry_devices.hosts.items():
-        told = [(r.phase, early(r)) for r in seen[device] if r.version == second.version]
+        told = [(r.phase, kept_running(r)) for r in seen[device] if r.version == second.version]
         assert told == [("running", True), ("running", False)], seen[device]
         assert await serving(host) == ["fleet v2\n"]
         kept = {d for d, _ in await host.local_image_digests(v1.repository)}
@@ -200,7 +208,9 @@ async def test_new_image_versions_roll_out_through_the_registry_and_a_registry_o
         lambda: state_of(control, canary, "site"), lambda s: s is not None and s.phase == "running", timeout=60
     )
     assert recovered is not None and recovered.phase == "running" and recovered.version == rollout.version
-    assert await serving(registry_devices.hosts[canary]) == ["fleet v3\n"]
+    # v2 runs on for the scale-down delay, then only v3 does.
+    only = await until(lambda: serving(registry_devices.hosts[canary]), lambda bodies: len(bodies) == 1, timeout=30)
+    assert only == ["fleet v3\n"]
 
 
 def worker(image: PinnedImage) -> Container:

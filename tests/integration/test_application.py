@@ -23,7 +23,7 @@ from harmony.maestro import Maestro
 from harmony.modules.application import Application, BusyboxImage, CommandCheck, Container, HttpCheck
 from harmony.modules.application.application import APP_LABEL, ON_SERVING
 from harmony.modules.application.exposure import Exposure, backend_for
-from harmony.topology.container_host import ContainerHost
+from harmony.topology.container_host import ContainerHost, plan_listing_reused
 from tests.fixtures.app_host import same_store
 from tests.fixtures.edge import haproxy_reloads
 from tests.fixtures.podman import debug_container
@@ -187,6 +187,22 @@ async def test_whoever_listens_hears_the_new_version_serve_before_the_old_one_is
     assert "serving at http://site.apps.test" in message
     (now,) = await app_host.list_containers({APP_LABEL: "site"})  # the old one is gone by the end of the run
     assert now.name in running
+
+
+async def test_a_listing_made_under_plan_listing_reused_is_handed_once_to_the_next_then_podman_is_asked_again(
+    app_host: ContainerHost, tmp_path: Path
+) -> None:
+    status, text = await apply(app_host, stack(tmp_path, free_port(), "1"))
+    assert status is Status.SUCCESS, text
+    site = {APP_LABEL: "site"}
+    (serving,) = await app_host.list_container_summaries(site)
+    with plan_listing_reused():  # a device agent's plan, then its apply
+        planned = await app_host.list_container_summaries(site)
+        await app_host.remove_container(serving.name, grace=0)  # what the agent never does between the two
+        handed = await app_host.list_container_summaries(site)
+        again = await app_host.list_container_summaries(site)
+    assert list(planned) == list(handed) == [serving], "the apply's read is the plan's: no podman process"
+    assert list(again) == [] and list(await app_host.list_container_summaries(site)) == [], "then podman's"
 
 
 async def test_a_new_version_that_exits_at_start_fails_at_once_with_its_logs_and_the_old_one_serves(

@@ -157,9 +157,9 @@ async def test_each_pull_failure_is_its_own_clear_error_and_leaves_nothing(
     other_ca = SiteCA(tmp_path / "another-site-ca").certificate_pem()
     unknown = site.pinned("apps/site", pinned.digest.replace(pinned.digest[-8:], "00000000"))  # type: ignore[arg-type]
 
-    def device_with(login: RegistryLogin) -> ContainerHost:
+    def device_with(login: RegistryLogin, store: Path | None = None) -> ContainerHost:
         return ContainerHost.isolated(
-            tmp_path / f"device-{free_port()}", dns_port=free_port(), name="device", registry_logins=[login]
+            store or tmp_path / f"device-{free_port()}", dns_port=free_port(), name="device", registry_logins=[login]
         )
 
     cases: list[tuple[RegistryLogin, object, type[Exception], str]] = [
@@ -172,9 +172,10 @@ async def test_each_pull_failure_is_its_own_clear_error_and_leaves_nothing(
         device = device_with(login)
         await device.ensure_ready()
         try:
-            with pytest.raises(error, match=words) as raised:
-                await device.pull_image(image)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
-            assert "wrong" not in str(raised.value)  # the password never appears
+            for likely_new in (False, True):  # looked for first, or asked of the registry first: the same error
+                with pytest.raises(error, match=words) as raised:
+                    await device.pull_image(image, likely_new=likely_new)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+                assert "wrong" not in str(raised.value)  # the password never appears
             assert await device.list_images() == []
         finally:
             wipe(device.podman)
@@ -184,15 +185,24 @@ async def test_each_pull_failure_is_its_own_clear_error_and_leaves_nothing(
     with pytest.raises(RegistryAuthError, match=r"has no login for registry .* \(it has: none\)"):
         await stranger.pull_image(pinned)
 
+    had = device_with(site.pull_login(), store=tmp_path / "device-had")
+    await had.ensure_ready()
+    stored = await had.pull_image(pinned)
     await site.host.stop_registry()
     device = device_with(site.pull_login())
     await device.ensure_ready()
     try:
-        with pytest.raises(RegistryUnreachableError, match="is unreachable"):
-            await device.pull_image(pinned)
+        for likely_new in (False, True):
+            with pytest.raises(RegistryUnreachableError, match="is unreachable"):
+                await device.pull_image(pinned, likely_new=likely_new)
         assert await device.list_images() == []
+        # A store that has it, seen by a new host object (an agent restarted): the registry, asked first, is
+        # down; the look after that finds the image, so nothing fails.
+        restarted = device_with(site.pull_login(), store=tmp_path / "device-had")
+        assert await restarted.pull_image(pinned, likely_new=True) == stored
     finally:
         wipe(device.podman)
+        wipe(had.podman)
 
 
 async def test_a_second_puller_logs_in_with_its_own_account(

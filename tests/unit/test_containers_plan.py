@@ -269,6 +269,16 @@ def test_plan_application(
     assert [c.action for c in changes] == expected
 
 
+def test_within_the_scale_down_delay_the_old_version_is_left_running_and_a_rollback_to_it_is_a_switch() -> None:
+    old = app_container("old")
+    serving = [app_container(V), old]
+    assert plan_application(APP, V, serving, lb_on(V), [DNS], keep_previous=True) == []
+    assert [c.action for c in plan_application(APP, V, serving, lb_on(V), [DNS])] == [Action.DELETE]
+    # Back to the old version while it still runs: the load balancer only, nothing to start or stop.
+    back = plan_application(APP, "old", serving, lb_on(V), [DNS], keep_previous=True)
+    assert [(c.action, c.target) for c in back] == [(Action.UPDATE, "frontend web 127.0.0.1:8000")]
+
+
 def test_two_replicas_need_both_containers_behind_the_load_balancer() -> None:
     two = APP.model_copy(update={"replicas": 2})
     v = two.version(None)

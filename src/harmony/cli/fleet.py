@@ -225,6 +225,14 @@ def agent(
     metrics_port: Annotated[
         int | None, typer.Option(min=0, max=65535, help="Serve the agent's /metrics on this loopback port.")
     ] = None,
+    scale_down_delay: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds an application's replaced version keeps running after the switch (a rollback within "
+            "them starts nothing); 0: stopped at once.",
+        ),
+    ] = 30.0,
 ) -> None:
     """Run a device agent in the foreground (podman with its own store under --store).
 
@@ -233,7 +241,7 @@ def agent(
     settings = DeviceSettings(
         credentials=credentials, store=store, heartbeat=heartbeat, ground_truth=ground_truth,
         images={ref: Path(tar) for ref, tar in _labels(image).items()}, dns_port=dns_port,
-        registry_logins=registry_login, metrics_port=metrics_port,
+        registry_logins=registry_login, metrics_port=metrics_port, scale_down_delay=scale_down_delay,
     )  # fmt: skip
     names = FieldNames(
         credentials="--credentials", registry_logins="--registry-login", images="--image", dns_port="--dns-port"

@@ -19,9 +19,11 @@ the heartbeat and the task restarted with back-off):
   deploys blue-green behind the device's load balancer). Then the health gate: for a ``Container``, it runs
   and its health command (if any) passes; for an ``Application``, its apply passed the smoke check (an apply
   fails otherwise) or, when nothing was planned, its version's containers run behind the load balancer.
-  The result goes to ``fleet_state``; an ``Application`` that replaces a version also reports as soon as the new
-  one serves, before the old one is stopped (podman's clean-up of a container is most of a device's time after
-  its pull, and a rollout waits for devices to serve, not to tidy up).
+  The result goes to ``fleet_state``. An ``Application``'s replaced version keeps running for
+  ``scale_down_delay`` after the switch (as Argo Rollouts' blue-green ``scaleDownDelaySeconds``): a rollback
+  within it is a load-balancer switch, and the old version's stop and its image's pruning (podman's clean-up
+  of a container is most of a device's time after its pull) come after the rollout, in a run of their own,
+  reported too. With no delay, the new version is reported as soon as it serves, before the old one is stopped.
 - every ``ground_truth_interval`` the same reconcile runs for every deployment: drift (a container removed
   or stopped by hand) is repaired. It needs no NATS, so it also runs while NATS is unreachable.
 - heartbeats (a few dozen bytes) every ``heartbeat_interval``; ``fleet_info`` once per connection.
@@ -80,9 +82,10 @@ from harmony.infra.nats import NatsConnection, NatsObjectStore, NatsOptions, Nat
 from harmony.maestro.events import Event, ScoreFinished
 from harmony.maestro.journal import Journal, default_journal_path
 from harmony.maestro.runner import Maestro, RunReport
-from harmony.modules.application.application import APP_LABEL, ON_SERVING, AppHost, Application
+from harmony.modules.application.application import APP_LABEL, KEEP_PREVIOUS, ON_SERVING, AppHost, Application
 from harmony.modules.application.container import Container
 from harmony.modules.application.image import BusyboxImage
+from harmony.topology.container_host import plan_listing_reused
 from harmony.topology.runtime_host import RuntimeHost
 
 log = logging.getLogger(__name__)
@@ -181,6 +184,9 @@ class AgentSettings:
     """The journal of this device's applies (None: the machine's default, the one ``harmony runs`` reads)."""
     restart_delay: float = 0.5
     """First back-off before a crashed task starts again (doubling up to 30 s while it keeps crashing)."""
+    scale_down_delay: float = 30.0
+    """Seconds an application's replaced version keeps running after the switch (a rollback within them is a
+    load-balancer switch, nothing to start); then the agent stops it and prunes its image. 0: at once."""
 
 
 @dataclass
@@ -190,6 +196,8 @@ class _Deployment:
     state: DeploymentState
     reported: bool = False  # the server has this state (a running one is reported once, a change of phase again)
     missed: int = 0  # reports in a row the server did not take while connected (the retry's backoff)
+    retire_at: float | None = None  # when the version this one replaced stops (event-loop time; None: not serving yet)
+    retired: bool = False  # that stop is done (or there was no delay)
 
 
 @dataclass
@@ -355,16 +363,42 @@ class DeviceAgent:
                 started = time.monotonic()
                 settled = dep.state.phase == "running"  # serving this version already: a drift check
                 before = dep.state.phase
-                dep.state = await self._converge(name, dep.version, dep.score, settled=settled)
+                keep = self._keep_previous(dep)
+                dep.state = await self._converge(name, dep.version, dep.score, settled=settled, keep_previous=keep)
                 if dep.state.phase != before:  # a recovery (failed, now running) is news too
                     dep.reported = False
+                if isinstance(dep.score, Application) and dep.state.phase == "running" and not dep.retired:
+                    self._scale_down(name, dep, keep)
                 self.metrics.reconciled(seconds=time.monotonic() - started, failed=dep.state.phase == "failed")
         if not dep.reported or dep.state.phase != "running":
             await self._report_dep(dep)
             if not dep.reported:
                 self._report_again(name, dep)
 
-    async def _converge(self, name: str, version: str, score: DeviceScore, *, settled: bool) -> DeploymentState:
+    def _keep_previous(self, dep: _Deployment) -> float:
+        """Seconds the version an application's run replaces keeps running (``KEEP_PREVIOUS``): the whole scale-down
+        delay until the new version serves, then what is left of it."""
+        if dep.retire_at is None:
+            return self.settings.scale_down_delay
+        left = dep.retire_at - asyncio.get_running_loop().time()
+        return left if left > 0.05 else 0.0  # the timer's own run may come a hair early: it stops the version
+
+    def _scale_down(self, name: str, dep: _Deployment, keep: float) -> None:
+        """After a run that left ``dep`` serving: the scale-down delay starts when it first serves, and a run
+        with none of it left has stopped the previous version (reported, if there was one to stop)."""
+        loop = asyncio.get_running_loop()
+        if dep.retire_at is None:
+            dep.retire_at = loop.time() + keep
+            if keep > 0:
+                loop.call_later(keep, self._dirty.put_nowait, name)
+            dep.retired = keep == 0
+        elif keep == 0:
+            dep.retired = True
+            dep.reported = dep.reported and not dep.state.run  # news if this run stopped something
+
+    async def _converge(
+        self, name: str, version: str, score: DeviceScore, *, settled: bool, keep_previous: float = 0.0
+    ) -> DeploymentState:
         """Plan, apply if needed, then the health gate; any capability error becomes a ``failed`` state.
 
         A version not ``settled`` yet (new, or failed before) with an image from the registry has that image
@@ -372,7 +406,11 @@ class DeviceAgent:
         container (a drift check of a settled version pulls only when the plan asks for it)."""
         try:
             if isinstance(score, Application):
-                return await self._converge_application(name, version, score, settled=settled)
+                keeping = KEEP_PREVIOUS.set(keep_previous)
+                try:
+                    return await self._converge_application(name, version, score, settled=settled)
+                finally:
+                    KEEP_PREVIOUS.reset(keeping)
             return await self._converge_once(name, version, score, settled=settled)
         except HarmonyError as e:
             return DeploymentState(deployment=name, version=version, phase="failed", message=str(e))
@@ -383,7 +421,7 @@ class DeviceAgent:
         """``plan``'s changes, with ``image`` (if any) pulled meanwhile; why the pull failed, if it did."""
         if image is None:
             return await plan, None
-        pulling = asyncio.ensure_future(self._pull(image))
+        pulling = asyncio.ensure_future(self._pull(image, likely_new=True))
         try:
             changes = await plan
         except BaseException:
@@ -439,17 +477,18 @@ class DeviceAgent:
         host = self.applications
         assert host is not None, "accept() rejects applications on a device without them"
         early = score.image if isinstance(score.image, PinnedImage) and not settled else None
-        pulling = asyncio.ensure_future(self._pull(early)) if early is not None else None
+        pulling = asyncio.ensure_future(self._pull(early, likely_new=True)) if early is not None else None
 
         async def serving(message: str) -> None:  # reported before the old version is stopped: see ON_SERVING
             await self._report(DeploymentState(deployment=name, version=version, phase="running", message=message))
 
         hook = ON_SERVING.set(serving)
         try:
-            changes = await score.interpret().plan(host)
-            if not changes:
-                return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
-            outcome, run = applied(await self._maestro(name, host).apply([score], planned=[changes]))
+            with plan_listing_reused():  # the apply's first read is the plan's, made just before
+                changes = await score.interpret().plan(host)
+                if not changes:
+                    return DeploymentState(deployment=name, version=version, phase="running", message="already serving")
+                outcome, run = applied(await self._maestro(name, host).apply([score], planned=[changes]))
         finally:
             ON_SERVING.reset(hook)
             if pulling is not None:  # done unless there was nothing to change or a failure: nobody waits for it
@@ -475,16 +514,16 @@ class DeviceAgent:
         elif log.isEnabledFor(logging.DEBUG):  # a fleet's agents emit thousands: no JSON nobody reads
             log.debug("%s: %s", self.device, event.model_dump_json())
 
-    async def _pull(self, image: PinnedImage) -> str | None:
-        """Pull a pinned image with this device's own registry login; why not, if it failed (the caller says
-        what keeps running)."""
+    async def _pull(self, image: PinnedImage, *, likely_new: bool = False) -> str | None:
+        """Pull a pinned image with this device's own registry login (``likely_new``: a new version's, pulled
+        early); why not, if it failed (the caller says what keeps running)."""
         if self.applications is None:
             return (
                 f"image {image} is in a registry, and this device has no registry login "
                 "(start the agent with --dns-port and --registry-login)"
             )
         try:
-            await self.applications.pull_image(image)
+            await self.applications.pull_image(image, likely_new=likely_new)
         except RegistryError as e:
             return f"image pull failed: {e}"
         return None

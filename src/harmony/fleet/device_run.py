@@ -40,6 +40,7 @@ class DeviceSettings:
     dns_port: int | None = None
     registry_logins: Sequence[Path] = ()
     metrics_port: int | None = None
+    scale_down_delay: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def device_run(settings: DeviceSettings, names: FieldNames | None = None) -> Dev
     runtime = Podman.isolated(settings.store)
     agent_settings = AgentSettings(
         heartbeat_interval=settings.heartbeat, ground_truth_interval=settings.ground_truth,
-        metrics_port=settings.metrics_port,
+        metrics_port=settings.metrics_port, scale_down_delay=settings.scale_down_delay,
     )  # fmt: skip
     host = None
     if settings.dns_port is not None:

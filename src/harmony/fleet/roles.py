@@ -48,6 +48,9 @@ class DeviceRole(_Role):
     store: Path = Field(description="the podman store directory of this device")
     heartbeat: float = Field(default=5.0, gt=0, description="seconds between heartbeats")
     ground_truth: float = Field(default=30.0, gt=0, description="seconds between drift checks")
+    scale_down_delay: float = Field(
+        default=30.0, ge=0, description="seconds an application's replaced version keeps running (0: stopped at once)"
+    )
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="serve /metrics on this port")
     images: dict[str, Path] = Field(
         default_factory=dict, description="REF = TAR: import this rootfs tar as REF when the store lacks it"
@@ -74,7 +77,7 @@ class DeviceRole(_Role):
         return DeviceSettings(
             credentials=self.credentials, store=self.store, heartbeat=self.heartbeat, ground_truth=self.ground_truth,
             images=self.images, dns_port=self.dns_port, registry_logins=self.registry_logins,
-            metrics_port=self.metrics_port,
+            metrics_port=self.metrics_port, scale_down_delay=self.scale_down_delay,
         )  # fmt: skip
 
 

@@ -17,17 +17,19 @@ only registries it pulls from or pushes to.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Generator, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-from harmony.domain.capabilities.containers import ContainerRuntime, ImageInfo, ImageRef
+from harmony.domain.capabilities.containers import ContainerRuntime, ContainerSummary, ImageInfo, ImageRef
 from harmony.domain.capabilities.dns import DnsServer
 from harmony.domain.capabilities.files import FileState, ManagedFiles
 from harmony.domain.capabilities.load_balancer import LoadBalancer
 from harmony.domain.capabilities.probes import Prober, ProbeResult
 from harmony.domain.capabilities.registry import RegistryLogin
-from harmony.domain.errors import RegistryAuthError, TopologyError
+from harmony.domain.errors import RegistryAuthError, RegistryError, TopologyError
 from harmony.domain.image_refs import ImageDigest, PinnedImage, RepositoryRef, TaggedImage
 from harmony.domain.inventory import HostResources
 from harmony.domain.topology import RunLock
@@ -53,6 +55,23 @@ REQUIRED_PACKAGES: Final = tuple(
 """The Debian packages a container host needs on its box (``ContainerHost.on``)."""
 
 DEFAULT_STATE_DIR = PurePosixPath("/var/lib/harmony/apps")
+
+
+_PLAN_LISTING: ContextVar[dict[tuple[tuple[str, str], ...], Sequence[ContainerSummary] | None] | None] = ContextVar(
+    "harmony_plan_listing", default=None
+)
+
+
+@contextlib.contextmanager
+def plan_listing_reused() -> Generator[None]:
+    """Inside (a device agent's plan and apply, back to back under its lock, nothing else acting on the
+    host): a listing of containers is kept and handed once to the next listing with the same labels (the
+    apply's first read then costs no podman process); after that, every listing asks podman again."""
+    token = _PLAN_LISTING.set({})
+    try:
+        yield
+    finally:
+        _PLAN_LISTING.reset(token)
 
 
 class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsServer):
@@ -82,6 +101,7 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
         self._probe: Prober = CurlProbe(host.connector) if host is not None else NetProbe()
         self._podman_worked = False  # seen answering once: a long-lived agent does not ask again every run
         self._pulls = SharedCalls[PinnedImage, str]()
+        self._stored = set[ImageDigest]()  # digests pulled or found here before: probably still here
 
     @classmethod
     def on(
@@ -225,20 +245,46 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
     async def push_image(self, image: ImageRef, destination: TaggedImage) -> ImageDigest:
         return await self.podman.push_image(image, destination, self.login_for(destination.repository.registry))
 
-    async def pull_image(self, image: PinnedImage) -> str:
+    async def pull_image(self, image: PinnedImage, *, likely_new: bool = False) -> str:
         """Callers pulling the same image at once share one pull (an agent's, started while it plans, and its
-        apply's)."""
-        return await self._pulls.call(image, lambda: self._pull(image))
+        apply's). A likely new image not seen here before is pulled without a look first (a podman process
+        fewer in a rollout); an image seen before is looked for first (a rollback needs no registry)."""
+        fetch_first = likely_new and image.digest not in self._stored
+        return await self._pulls.call(image, lambda: self._pull(image, fetch_first=fetch_first))
 
-    async def _pull(self, image: PinnedImage) -> str:
-        found = await self.podman.inspect_image(image)  # already here: no login needed, no registry asked
-        return found.id if found is not None else await self.podman.fetch_image(image, self.login_for(image.registry))
+    async def _pull(self, image: PinnedImage, *, fetch_first: bool) -> str:
+        if fetch_first:
+            try:
+                image_id = await self.podman.fetch_image(image, self.login_for(image.registry))
+            except RegistryError:
+                found = await self.podman.inspect_image(image)  # here after all: the registry was not needed
+                if found is None:
+                    raise
+                image_id = found.id
+        else:
+            found = await self.podman.inspect_image(image)  # already here: no login needed, no registry asked
+            image_id = (
+                found.id if found is not None else await self.podman.fetch_image(image, self.login_for(image.registry))
+            )
+        self._stored.add(image.digest)
+        return image_id
 
     async def registry_image_labels(self, image: TaggedImage) -> tuple[ImageDigest, dict[str, str]] | None:
         return await self._skopeo.image_labels(image, self.login_for(image.repository.registry))
 
     async def local_image_digests(self, repository: RepositoryRef) -> Sequence[tuple[ImageDigest, ImageInfo]]:
         return await self.podman.local_image_digests(repository)
+
+    async def list_container_summaries(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerSummary]:
+        memo = _PLAN_LISTING.get()
+        key = tuple(sorted((labels or {}).items()))
+        if memo is None or memo.get(key, ()) is None:
+            return await self.podman.list_container_summaries(labels)
+        if key in memo:
+            listed, memo[key] = memo[key], None
+            return listed or ()
+        memo[key] = listed = await self.podman.list_container_summaries(labels)
+        return listed
 
     # ManagedFiles
 

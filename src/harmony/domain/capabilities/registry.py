@@ -142,8 +142,11 @@ class RegistryClient(Protocol):
         """Push a local image; the manifest digest the registry stored."""
         ...
 
-    async def pull_image(self, image: PinnedImage) -> str:
-        """Fetch ``image`` by digest (a NOOP when the store has it); the id of the image in the local store."""
+    async def pull_image(self, image: PinnedImage, *, likely_new: bool = False) -> str:
+        """Fetch ``image`` by digest (a NOOP when the store has it); the id of the image in the local store.
+
+        ``likely_new``: the caller expects the store not to have it (a rollout's new version), so the registry
+        is asked first and the store only looked at if the registry cannot answer; the result is the same."""
         ...
 
     async def registry_image_labels(self, image: TaggedImage) -> tuple[ImageDigest, dict[str, str]] | None:

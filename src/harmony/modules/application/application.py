@@ -11,7 +11,8 @@ Each version (a digest of the container settings and the image's content) runs i
    FAILURE with the probe's last result and the container's last log lines;
 3. switches the load balancer to it and publishes the DNS name (see ``exposure.py``), and only then
 4. stops the old version (with ``stop_grace``, so in-flight requests finish) and removes it. Whoever set
-   ``ON_SERVING`` (the device agent) is told before this step that the new version serves.
+   ``ON_SERVING`` (the device agent) is told before this step that the new version serves; whoever set
+   ``KEEP_PREVIOUS`` (the device agent's scale-down delay) has this step left for a later run.
 A second apply of the same version finds it serving and is a NOOP. A ``Secret`` in ``env`` enters the version
 through its fingerprint: a rotated secret is a new version (deployed blue-green like any other), and the value
 appears in no plan, label or container name. Containers of other applications and
@@ -86,6 +87,12 @@ SLOTS = ("a", "b")  # the two pods of each replica, which versions take turns in
 ON_SERVING: ContextVar[Callable[[str], Awaitable[None]] | None] = ContextVar("harmony_on_serving", default=None)
 """Told (a message) the moment a new version has the traffic and an old one is still to be stopped: the device
 agent reports the new version serving then, so a rollout waits for devices to serve, not for their clean-up."""
+
+KEEP_PREVIOUS: ContextVar[float] = ContextVar("harmony_keep_previous", default=0.0)
+"""Seconds a replaced version keeps running after the switch (the device agent's scale-down delay; 0: stopped at
+once). While it is set, plans and applies leave the old version, its pods and its images alone, so a rollback
+within it is a load-balancer switch with nothing to start; the agent converges again when it is over, and that
+run stops them."""
 
 
 class AppHost(ContainerRuntime, RegistryClient, Prober, WebEdge, Protocol):
@@ -262,10 +269,13 @@ def plan_application(
     frontends: Sequence[Frontend],
     record_sets: Sequence[DnsRecordSet],
     image: ImageRef | PinnedImage | None = None,
+    *,
+    keep_previous: bool = False,
 ) -> list[Change]:
     """The changes from what runs now to ``version`` serving alone behind the load balancer: a pure diff.
 
-    ``image`` is what the new containers run (a local image pinned by digest), default ``app.image_ref``."""
+    ``image`` is what the new containers run (a local image pinned by digest), default ``app.image_ref``;
+    ``keep_previous``: the other containers stay (see ``KEEP_PREVIOUS``)."""
     desired = image or app.image_ref
     target = f"application {app.app}"
     wanted = app.container_names(version)
@@ -283,7 +293,8 @@ def plan_application(
         )
         changes.append(Change.update(target, diff) if old else Change.create(target, diff))
     changes += plan_exposure(app.app, app.expose, backends, frontends, record_sets)
-    changes += [Change.delete(f"container {name}", "old version, stopped after the switch\n") for name in others]
+    if not keep_previous:
+        changes += [Change.delete(f"container {name}", "old version, stopped after the switch\n") for name in others]
     return changes
 
 
@@ -353,7 +364,8 @@ class ApplicationInterpret(Interpret[AppHost]):
             topology.frontends(),
             topology.dns_record_sets(),
         )
-        return plan_application(self.score, version, containers, frontends, record_sets, image)
+        keep = KEEP_PREVIOUS.get() > 0
+        return plan_application(self.score, version, containers, frontends, record_sets, image, keep_previous=keep)
 
     async def apply(self, topology: AppHost, changes: Sequence[Change]) -> Outcome:
         app = self.score
@@ -406,7 +418,14 @@ class ApplicationInterpret(Interpret[AppHost]):
             return Outcome.failure(f"{app.app}: switching traffic to version {version} failed: {e}")
         kept = {c.name for c in ready}
         old = [c for c in containers if c.name not in kept]
-        if old and (serving := ON_SERVING.get()) is not None:
+        if old and (keep := KEEP_PREVIOUS.get()) > 0:
+            return Outcome.success(
+                f"{self._serving_at(version)}; the previous version keeps running {keep:g}s (a rollback then is a "
+                "switch)",
+                *(f"container {b.name} on {b.address}:{b.port}" for b in backends),
+                *(f"kept running: {c.name}" for c in old if c.running),
+            )
+        if old and fresh and (serving := ON_SERVING.get()) is not None:  # news only if this run switched
             await serving(f"{self._serving_at(version)}; stopping the previous version")
         stuck: list[str] = []
         for c in old:  # as listed above: removed by id, without looking each up again
