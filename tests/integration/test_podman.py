@@ -17,6 +17,7 @@ from harmony.domain.capabilities.commands import CommandResult
 from harmony.domain.capabilities.containers import (
     MANAGED_LABEL,
     POD_LABEL,
+    ContainerInfo,
     ContainerName,
     ContainerSpec,
     EnvName,
@@ -223,6 +224,46 @@ async def test_containers_take_turns_in_a_pod_that_keeps_its_port_and_outlives_t
     await podman.remove_pod(pod)  # gone already is fine
     third = await podman.run_container(web("v3", busybox_image, pod=pod))
     assert third.running and await podman.list_pods() == [pod], "a removed pod is created again"
+
+
+async def test_a_start_into_a_pod_seen_running_joins_it_by_id_without_a_look_and_a_pod_made_again_is_looked_at(
+    podman: Podman, busybox_image: ImageRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pod = ContainerName("site-a1-8080")
+    await podman.run_container(web("v1", busybox_image, pod=pod), settle=False)  # a new pod: looked at
+    await podman.remove_container("v1", grace=0)
+    inspect = podman.inspect_container
+    looked: list[str] = []
+
+    async def counted(name: str) -> ContainerInfo | None:  # counts the real looks
+        looked.append(name)
+        return await inspect(name)
+
+    monkeypatch.setattr(podman, "inspect_container", counted)
+    second = await podman.run_container(web("v2", busybox_image, pod=pod), settle=False)
+    assert looked == [], "the pod's id and ports were known: no look after the start"
+    actual = await inspect("v2")
+    assert actual is not None and actual.running
+    assert (second.id, second.name, second.labels, second.ports) == (
+        actual.id,
+        actual.name,
+        actual.labels,
+        actual.ports,
+    )
+    port = second.host_port(8080)
+    assert port is not None and await http_get(podman, port) == (200, "hello from busybox\n")
+
+    # The pod removed and made again by hand (another id, maybe another port): the start by the old id finds no
+    # such pod, joins the new one by its name, and looks at what it got.
+    await podman.remove_container("v2", grace=0)
+    assert (await raw(podman, "pod", "rm", "-f", pod)).ok
+    assert (await raw(podman, *pod_create_argv(pod, (PortMapping(container=Port(8080)),)))).ok
+    third = await podman.run_container(web("v3", busybox_image, pod=pod), settle=False)
+    assert "v3" in looked
+    actual = await inspect("v3")
+    assert actual is not None and (third.id, third.ports) == (actual.id, actual.ports)
+    port = third.host_port(8080)
+    assert port is not None and await http_get(podman, port) == (200, "hello from busybox\n")
 
 
 async def test_a_pod_whose_creation_was_killed_midway_is_made_again_when_a_container_joins(

@@ -121,6 +121,9 @@ class Podman:
         self.runroot = runroot
         self.storage_driver = storage_driver
         self.conf = conf
+        # Harmony's pods seen running a container: name -> (id, published ports). A pod's ports never change
+        # while it lives, so a start pinned to its id (``--pod=<id>``) knows them without an inspect.
+        self._pods: dict[str, tuple[str, tuple[PublishedPort, ...]]] = {}
         self.timeout = timeout
 
     @property
@@ -355,6 +358,7 @@ class Podman:
                     await self.connector.remove_path(cidfile)
 
     async def _create_pod(self, container: str, pod: str, ports: Sequence[PortMapping]) -> None:
+        self._pods.pop(pod, None)
         if self._here:
             CATATONIT.require()  # the pod's infra container runs podman's pause image, which it builds from catatonit
         status, _, err = await self._run(*pod_create_argv(pod, ports), check=False)
@@ -364,9 +368,13 @@ class Podman:
             )
 
     async def _run_with_cidfile(self, spec: ContainerSpec, cidfile: PurePosixPath, *, settle: bool) -> ContainerInfo:
+        # A start into a pod seen before, by its id: it joins that very pod (a pod made again since has
+        # another id, and the start then fails as "no such pod"), whose ports are known.
+        known = self._pods.pop(spec.pod, None) if spec.pod is not None and not settle else None
         try:
             async with self._env_file(spec) as env_file:
-                status, _, err = await self._run(*run_argv(spec, env_file=env_file, cidfile=cidfile), check=False)
+                argv = run_argv(spec, env_file=env_file, cidfile=cidfile, pod_id=known[0] if known else None)
+                status, out, err = await self._run(*argv, check=False)
         except PodmanError as e:  # timed out: the container may be stuck starting (`runc init` never done)
             with contextlib.suppress(ContainerError):
                 created = await self._created(cidfile)
@@ -392,6 +400,13 @@ class Podman:
             if created is not None:
                 await self._discard(created.id)
             raise ContainerStartError(spec.name, _last_error(err), evidence=tuple(err.strip().splitlines()[-10:]))
+        if known is not None and spec.pod is not None:  # no look: what the start did is known
+            self._pods[spec.pod] = known
+            return ContainerInfo(
+                id=out.strip(), name=spec.name, image=spec.image.qualified, state="running",
+                labels=container_labels(spec), ports=known[1],
+                health_retries=spec.health.retries if spec.health is not None else None,
+            )  # fmt: skip
         if settle:  # a process that dies right away (bad command, port taken inside the container) is exited by now
             await asyncio.sleep(SETTLE_SECONDS)
         info = await self.inspect_container(spec.name)
@@ -447,7 +462,16 @@ class Podman:
 
     async def list_container_summaries(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerSummary]:
         _, out, _ = await self._run("ps", "-a", "--format", "json", *_label_filters(labels), reads_only=True)
-        return [_parse_summary(d) for d in _json_list(out)]
+        listed = _json_list(out)
+        summaries = [_parse_summary(d) for d in listed]
+        for data, summary in zip(listed, summaries, strict=True):
+            self._seen_in_pod(summary, str(data.get("Pod") or ""))
+        return summaries
+
+    def _seen_in_pod(self, container: ContainerSummary, pod_id: str) -> None:
+        pod = container.labels.get(POD_LABEL)
+        if pod and pod_id and container.running and container.ports:
+            self._pods[pod] = (pod_id, container.ports)
 
     async def list_pods(self) -> Sequence[str]:
         _, out, _ = await self._run(
@@ -467,6 +491,7 @@ class Podman:
         )
         if theirs:  # removing the pod would remove them with it
             raise PodmanError(f"pod {name} holds containers Harmony did not create ({', '.join(theirs)}); left as is")
+        self._pods.pop(name, None)
         await self._run("pod", "rm", "-f", "-t", "0", "--ignore", name)
 
     async def inspect_container(self, name: str) -> ContainerInfo | None:
@@ -474,7 +499,9 @@ class Podman:
         if status != 0:
             return None
         (data,) = _json_list(out)
-        return _parse_container(data)
+        info = _parse_container(data)
+        self._seen_in_pod(info, str(data.get("Pod") or ""))
+        return info
 
     async def _own(self, name: str) -> ContainerInfo:
         info = await self.inspect_container(name)
@@ -574,22 +601,31 @@ def env_file_content(spec: ContainerSpec) -> bytes:
     return "".join(lines).encode()
 
 
+def container_labels(spec: ContainerSpec) -> dict[str, str]:
+    """The labels a container started from ``spec`` carries: its own, and Harmony's."""
+    labels = {**spec.labels, MANAGED_LABEL: "true", RESTART_LABEL: spec.restart}
+    if spec.pod is not None:
+        labels[POD_LABEL] = spec.pod
+    return labels
+
+
 def run_argv(
-    spec: ContainerSpec, *, env_file: PurePosixPath | None = None, cidfile: PurePosixPath | None = None
+    spec: ContainerSpec,
+    *,
+    env_file: PurePosixPath | None = None,
+    cidfile: PurePosixPath | None = None,
+    pod_id: str | None = None,
 ) -> list[str]:
     """The ``podman run`` arguments for ``spec``: a pure function, tested as a table.
 
     Secret variables come from ``env_file`` (see ``env_file_content``), which a spec with secrets needs;
-    podman writes the id of the container it creates to ``cidfile``.
+    podman writes the id of the container it creates to ``cidfile``; ``pod_id`` names ``spec.pod`` by its id.
     """
     if secret_names(spec.env) and env_file is None:
         raise ValueError(f"container {spec.name}: secret variables {secret_names(spec.env)} need an env file")
     argv = ["run", "-d", "--pull=never", *([f"--cidfile={cidfile}"] if cidfile is not None else [])]
-    argv += ["--name", spec.name, f"--network={spec.network}" if spec.pod is None else f"--pod={spec.pod}"]
-    labels = {**spec.labels, MANAGED_LABEL: "true", RESTART_LABEL: spec.restart}
-    if spec.pod is not None:
-        labels[POD_LABEL] = spec.pod
-    argv += [f"--label={k}={v}" for k, v in sorted(labels.items())]
+    argv += ["--name", spec.name, f"--network={spec.network}" if spec.pod is None else f"--pod={pod_id or spec.pod}"]
+    argv += [f"--label={k}={v}" for k, v in sorted(container_labels(spec).items())]
     if env_file is not None:
         argv.append(f"--env-file={env_file}")
     argv += [f"--env={k}={v}" for k, v in sorted(spec.env.items()) if isinstance(v, str)]
