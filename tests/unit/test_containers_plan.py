@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import tarfile
 from pathlib import PurePosixPath
 
@@ -40,6 +41,7 @@ from harmony.modules.application.container import SPEC_LABEL, plan_container, sp
 from harmony.modules.application.exposure import Exposure, backend_for, frontend_for
 from harmony.modules.application.image import CONTENT_LABEL, plan_image
 from harmony.modules.application.rootfs import busybox_rootfs_tar, content_digest
+from harmony.modules.application.smoke import waits
 
 IMG = ImageRef("localhost/web:1")
 SPEC = ContainerSpec(name=ContainerName("web"), image=IMG, command=("httpd", "-f"))
@@ -340,3 +342,18 @@ def test_supervisor_health_decision(retries: int, streak: int, healthy: bool, ac
 def test_an_app_name_leaves_room_for_the_version_in_container_names() -> None:
     with pytest.raises(ValueError, match=r"app: 'a{51}' is not valid; expected at most 50 characters"):
         APP.model_validate(APP.model_dump() | {"app": "a" * 51})
+
+
+@pytest.mark.parametrize(
+    ("interval", "expected"),
+    [
+        (0.3, [0.025, 0.05, 0.1, 0.2, 0.3, 0.3]),
+        (1.0, [0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0]),
+        (0.01, [0.01, 0.01, 0.01]),
+    ],
+    ids=["default", "long", "shorter-than-the-first"],
+)
+def test_a_smoke_check_waits_briefly_at_first_then_doubles_up_to_its_interval(
+    interval: float, expected: list[float]
+) -> None:
+    assert list(itertools.islice(waits(interval), len(expected))) == pytest.approx(expected)

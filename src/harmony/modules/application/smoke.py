@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -20,6 +21,8 @@ from harmony.domain.capabilities.probes import Prober, ProbeResult
 from harmony.domain.units import Duration
 from harmony.domain.values import IPAddress, Port
 
+FIRST_WAIT = 0.025  # seconds before the second attempt; doubled up to the check's interval
+
 
 class _Check(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -28,7 +31,9 @@ class _Check(BaseModel):
         default=timedelta(seconds=20), gt=timedelta(0), description="how long to wait for a pass before giving up"
     )
     interval: Duration = Field(
-        default=timedelta(milliseconds=300), gt=timedelta(0), description="time between attempts"
+        default=timedelta(milliseconds=300),
+        gt=timedelta(0),
+        description="time between attempts (the first few come sooner, from 25 ms doubling up to it)",
     )
 
 
@@ -99,15 +104,28 @@ async def _not_running(runtime: ContainerRuntime, container: str) -> str | None:
 
 
 async def wait_for(check: Check, target: Target, *, prober: Prober, runtime: ContainerRuntime) -> ProbeResult:
-    """Attempt ``check`` until it passes or ``check.timeout`` has passed; the last result."""
+    """Attempt ``check`` until it passes or ``check.timeout`` has passed; the last result.
+
+    The wait between attempts starts at ``FIRST_WAIT`` and doubles up to ``check.interval``: a container started
+    a moment ago usually answers within tens of milliseconds. Whether the container still runs (no use waiting
+    for it otherwise) is asked once the waits are whole intervals: a podman process each time."""
     deadline = time.monotonic() + check.timeout.total_seconds()
-    attempts = 0
-    while True:
-        attempts += 1
+    interval = check.interval.total_seconds()
+    for attempts, wait in enumerate(waits(interval), start=1):
         result = await attempt(check, target, prober=prober, runtime=runtime)
-        if not result.ok and target.container and (gone := await _not_running(runtime, target.container)):
+        ask_runtime = not result.ok and wait >= interval and target.container
+        if ask_runtime and (gone := await _not_running(runtime, target.container)):
             return result.model_copy(update={"detail": f"{result.detail}; the container {gone}"})
-        if result.ok or time.monotonic() + check.interval.total_seconds() > deadline:
+        if result.ok or time.monotonic() + wait > deadline:
             note = f" after {attempts} attempt(s)" if not result.ok else ""
             return result.model_copy(update={"detail": result.detail + note})
-        await asyncio.sleep(check.interval.total_seconds())
+        await asyncio.sleep(wait)
+    raise AssertionError("waits() never ends")
+
+
+def waits(interval: float) -> Iterator[float]:
+    """The waits after each failed attempt: ``FIRST_WAIT``, doubling, then ``interval`` for ever."""
+    wait = min(FIRST_WAIT, interval)
+    while True:
+        yield wait
+        wait = min(wait * 2, interval)
