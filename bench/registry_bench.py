@@ -29,9 +29,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import resource
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -270,6 +272,9 @@ async def main(
     times = CommandTimes()
     times.trace = trace
     times.install()
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # the clean-up below runs
     tmp = Path(tempfile.mkdtemp(prefix="harmony-registry-bench-"))
     registry = RegistryHost.local(tmp / "registry-host")
     await registry.ensure_ready()
@@ -428,10 +433,11 @@ async def main(
                 f"the same with socat for the runtime API {socat:.2f}s",
                 flush=True,
             )
-    finally:
-        for agent in agents:
-            await agent.stop()
-        await control.close()
+    finally:  # whatever stopped the run (an error, SIGTERM): the stores, daemons and gigabytes go in any case
+        with contextlib.suppress(Exception):
+            for agent in agents:
+                await agent.stop()
+            await control.close()
         await server.stop()
         for host in [*hosts, build]:
             await host.stop_services()
@@ -472,7 +478,7 @@ def write_doc(rounds: list[dict[str, float]], second: float, devices: int, mib: 
             f"| Harmony `pull_image` on the {devices} device hosts at once | {pulled:.2f} s ({pulled / floor:.1f}×) |",
             "| fleet rollout (deploy until every device serves it: pull, blue-green start, smoke check, LB switch; "
             f"each stops its old version {delay:g} s later, the agents' scale-down delay) "
-            f"| {rollout:.2f} s ({rollout / floor:.1f}×) |",
+            f"| {rollout:.2f} s ({rollout / floor:.2f}×) |",
             f"| once per site, its second deploy: the same rollout, each device also creating its other pod "
             f"| {second:.2f} s ({second / floor:.1f}×) |",
             f"| fleet rollout back to the previous digest, still on every device (no pull: blue-green only) "
