@@ -420,8 +420,8 @@ class ApplicationInterpret(Interpret[AppHost]):
         old = [c for c in containers if c.name not in kept]
         if old and (keep := KEEP_PREVIOUS.get()) > 0:
             return Outcome.success(
-                f"{self._serving_at(version)}; the previous version keeps running {keep:g}s (a rollback then is a "
-                "switch)",
+                f"{self._serving_at(version)}; the previous version keeps running {round(keep, 1):g}s "
+                "(a rollback then is a switch)",
                 *(f"container {b.name} on {b.address}:{b.port}" for b in backends),
                 *(f"kept running: {c.name}" for c in old if c.running),
             )
