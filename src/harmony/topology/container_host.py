@@ -278,12 +278,13 @@ class ContainerHost(ForwardsContainerRuntime, ForwardsLoadBalancer, ForwardsDnsS
     async def list_container_summaries(self, labels: Mapping[str, str] | None = None) -> Sequence[ContainerSummary]:
         memo = _PLAN_LISTING.get()
         key = tuple(sorted((labels or {}).items()))
-        if memo is None or memo.get(key, ()) is None:
-            return await self.podman.list_container_summaries(labels)
-        if key in memo:
-            listed, memo[key] = memo[key], None
-            return listed or ()
-        memo[key] = listed = await self.podman.list_container_summaries(labels)
+        if memo is not None and key in memo:  # the plan's listing, handed over once (None: handed already)
+            kept, memo[key] = memo[key], None
+            if kept is not None:
+                return kept
+        listed = await self.podman.list_container_summaries(labels)
+        if memo is not None and key not in memo:  # the first listing under plan_listing_reused: kept
+            memo[key] = listed
         return listed
 
     # ManagedFiles
